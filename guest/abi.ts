@@ -1,0 +1,23 @@
+// The guest ABI: the one source of truth shared by the host (TypeScript, checked by tsc) and
+// the guest SDK (AssemblyScript, checked by asc). Keep this file to plain constants that both
+// compilers accept, without type annotations (asc infers i32 and string, tsc number and
+// string). The SDK's `@external("cloudburst", ...)` decorators need literal strings, so
+// `test/guest/abi.test.ts` checks that a compiled guest imports exactly what the host provides.
+
+/** Import namespace of every host function a guest may call. */
+export const IMPORT_NAMESPACE = "cloudburst";
+
+/** Custom section that `cloudburst build` writes: UTF-8 JSON describing typed exports. */
+export const TYPES_SECTION = "cloudburst.types";
+
+/** Version of the JSON layout inside TYPES_SECTION. */
+export const TYPES_VERSION = 1;
+
+/** Return value of `get`-like imports when the key holds no value. */
+export const ABSENT = -1;
+
+/** Log levels of the `log` import. */
+export const LOG_DEBUG = 0;
+export const LOG_INFO = 1;
+export const LOG_WARN = 2;
+export const LOG_ERROR = 3;

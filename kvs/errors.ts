@@ -1,0 +1,86 @@
+/**
+ * The one error type of the platform, with stable codes as data.
+ *
+ * Every failure a user can see carries one of these codes. The table gives each code its
+ * HTTP status and whether it is the caller's fault (CLI exit 1) or the system's (exit 2).
+ * Codes are never reused or renamed: clients match on them. `test/errors.test.ts` keeps
+ * this table and the README's error table in sync, in both directions.
+ *
+ * @example
+ * throw new CloudburstError('UNKNOWN_FUNCTION', `no function named ${name}`)
+ */
+export const ERROR_CODES = {
+  // Requests
+  MALFORMED_JSON: { status: 400, userFault: true, summary: 'the body is not valid JSON' },
+  INVALID_REQUEST: { status: 400, userFault: true, summary: 'the request is well-formed JSON but not of the expected shape' },
+  BODY_TOO_LARGE: { status: 413, userFault: true, summary: 'the body is over the route\'s size limit' },
+  UNKNOWN_ROUTE: { status: 404, userFault: true, summary: 'no such route' },
+  METHOD_NOT_ALLOWED: { status: 405, userFault: true, summary: 'the route exists but not with this method' },
+  INVALID_NAME: { status: 400, userFault: true, summary: 'a module, function or key name is empty, too long or has forbidden characters' },
+  // Modules and functions
+  INVALID_WASM: { status: 400, userFault: true, summary: 'the upload is not a valid WebAssembly module (or is truncated)' },
+  FORBIDDEN_IMPORT: { status: 400, userFault: true, summary: 'the module imports something the host does not provide' },
+  MISSING_TYPES: { status: 400, userFault: true, summary: 'the module has no usable cloudburst type section (build it with `cloudburst build`)' },
+  MEMORY_LIMIT: { status: 400, userFault: true, summary: 'the module asks for more memory than the host allows, or does not import its memory' },
+  UNKNOWN_MODULE: { status: 404, userFault: true, summary: 'no module with this name' },
+  UNKNOWN_FUNCTION: { status: 404, userFault: true, summary: 'no function with this name' },
+  INVALID_ARGUMENTS: { status: 400, userFault: true, summary: 'wrong number or types of arguments for the function' },
+  REF_NOT_FOUND: { status: 400, userFault: true, summary: 'a {"ref": key} argument names a key that does not exist' },
+  // Running guests
+  CALL_TIMEOUT: { status: 504, userFault: true, summary: 'the function ran past its deadline and was stopped' },
+  GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...)' },
+  GUEST_ABORT: { status: 500, userFault: true, summary: 'the function called abort() (a failed assertion or thrown error)' },
+  GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit' },
+  // State
+  KEY_NOT_FOUND: { status: 404, userFault: true, summary: 'no value under this key' },
+  INVALID_KEY: { status: 400, userFault: true, summary: 'the key is empty, too long or not UTF-8' },
+  KV_UNKNOWN_TYPE: { status: 400, userFault: true, summary: 'unknown lattice type' },
+  KV_TYPE_MISMATCH: { status: 409, userFault: true, summary: 'the key already holds a value of another lattice type' },
+  KV_BAD_VALUE: { status: 400, userFault: true, summary: 'the encoded lattice value is malformed or truncated' },
+  KV_VALUE_TOO_LARGE: { status: 413, userFault: true, summary: 'the value is over the size limit for one key' },
+  KV_RING_VERSION: { status: 409, userFault: true, summary: 'the request was routed with an outdated ring; refresh the ring and retry' },
+  KV_UNAVAILABLE: { status: 503, userFault: false, summary: 'the KV tier could not be reached or did not acknowledge in time' },
+  // The host itself
+  OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full; retry later' },
+  SHUTTING_DOWN: { status: 503, userFault: false, summary: 'the server is stopping' },
+  INTERNAL: { status: 500, userFault: false, summary: 'an unexpected error; the server log has details' },
+} as const satisfies Record<string, { status: number; userFault: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class CloudburstError extends Error {
+  override readonly name = 'CloudburstError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message ?? ERROR_CODES[code].summary, options);
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get userFault(): boolean {
+    return ERROR_CODES[this.code].userFault;
+  }
+
+  /** The JSON body every HTTP error response carries: `{"error": {"code", "message", ...details}}`. */
+  toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** Rebuilds a CloudburstError from an error body another node sent us (`{"error": {...}}`). */
+export function errorFromBody(body: unknown, fallback: ErrorCode = 'INTERNAL'): CloudburstError {
+  const err = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  const code = isErrorCode(err?.code) ? err.code : fallback;
+  const message = typeof err?.message === 'string' ? err.message : undefined;
+  return new CloudburstError(code, message);
+}
