@@ -1,0 +1,81 @@
+// Last-writer-wins state: plain values under string keys. A key's lattice type is fixed by
+// its first write, so `get` on a counter key (or `put` on a set key) fails the call.
+
+import * as host from "./imports";
+import { takeBytes, takeString, utf8 } from "./memory";
+
+/**
+ * Reads the value of `key`, or null when it is absent or deleted.
+ *
+ * ```ts
+ * const avatar = get("user:42:avatar");
+ * if (avatar !== null) process(avatar);
+ * ```
+ */
+export function get(key: string): Uint8Array | null {
+  const k = utf8(key);
+  return takeBytes(host.get(changetype<usize>(k), k.byteLength));
+}
+
+/**
+ * Reads the value of `key` as a UTF-8 string, or null when it is absent or deleted.
+ *
+ * ```ts
+ * const name = getString("user:42:name") || "anonymous";
+ * ```
+ */
+export function getString(key: string): string | null {
+  const k = utf8(key);
+  return takeString(host.get(changetype<usize>(k), k.byteLength));
+}
+
+/**
+ * Writes `value` under `key` (last writer wins). Returns as soon as the host's cache has it;
+ * the host flushes it to the KV tier in the background.
+ *
+ * ```ts
+ * put("thumb:1", pixels);
+ * ```
+ */
+export function put(key: string, value: Uint8Array): void {
+  const k = utf8(key);
+  host.put(changetype<usize>(k), k.byteLength, value.dataStart, value.byteLength);
+}
+
+/**
+ * Writes `value` under `key` as UTF-8 (last writer wins).
+ *
+ * ```ts
+ * putString("user:42:name", "Ada");
+ * ```
+ */
+export function putString(key: string, value: string): void {
+  const k = utf8(key);
+  const v = utf8(value);
+  host.put(changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+/**
+ * Writes `value` under `key` and returns only once the KV tier acknowledged it, so the write
+ * survives the loss of this host. Slower than `put`: use it for writes others must not lose.
+ *
+ * ```ts
+ * putDurable("order:7", receipt);
+ * ```
+ */
+export function putDurable(key: string, value: Uint8Array): void {
+  const k = utf8(key);
+  host.put_durable(changetype<usize>(k), k.byteLength, value.dataStart, value.byteLength);
+}
+
+/**
+ * Deletes `key`: later reads return null until someone writes it again.
+ *
+ * ```ts
+ * del("session:abc");
+ * ```
+ */
+export function del(key: string): void {
+  const k = utf8(key);
+  host.del(changetype<usize>(k), k.byteLength);
+}
