@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...)' },
   GUEST_ABORT: { status: 500, userFault: true, summary: 'the function called abort() (a failed assertion or thrown error)' },
   GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit' },
+  BUILD_FAILED: { status: 400, userFault: true, summary: 'the AssemblyScript source did not compile (the CLI prints asc\'s diagnostics)' },
   // State
   KEY_NOT_FOUND: { status: 404, userFault: true, summary: 'no value under this key' },
   INVALID_KEY: { status: 400, userFault: true, summary: 'the key is empty, too long or not UTF-8' },
@@ -38,10 +39,10 @@ export const ERROR_CODES = {
   KV_TYPE_MISMATCH: { status: 409, userFault: true, summary: 'the key already holds a value of another lattice type' },
   KV_BAD_VALUE: { status: 400, userFault: true, summary: 'the encoded lattice value is malformed or truncated' },
   KV_VALUE_TOO_LARGE: { status: 413, userFault: true, summary: 'the value is over the size limit for one key' },
-  KV_RING_VERSION: { status: 409, userFault: true, summary: 'the request was routed with an outdated ring; refresh the ring and retry' },
   KV_UNAVAILABLE: { status: 503, userFault: false, summary: 'the KV tier could not be reached or did not acknowledge in time' },
   // The host itself
   OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full; retry later' },
+  HOST_UNAVAILABLE: { status: 503, userFault: false, summary: 'a function host could not be reached' },
   SHUTTING_DOWN: { status: 503, userFault: false, summary: 'the server is stopping' },
   INTERNAL: { status: 500, userFault: false, summary: 'an unexpected error; the server log has details' },
 } as const satisfies Record<string, { status: number; userFault: boolean; summary: string }>;

@@ -1,0 +1,24 @@
+/**
+ * The front door of the KV tier: everything other folders may use. Import from here, never
+ * from files inside kvs/.
+ */
+export * from './errors.ts';
+export * from './lattice/index.ts';
+export {
+  checkKey,
+  decodeFrame,
+  encodeFrame,
+  FRAME_MISSING,
+  KV_CONTENT_TYPES,
+  KV_HEADERS,
+  KV_LIMITS,
+  KV_PATHS,
+  KV_ROUTES,
+  keyPath,
+  type FrameEntry,
+  type KvRoute,
+  type KvRouteName,
+} from './protocol.ts';
+export { LatticeStore, STORE_DB_NAME, type FsyncPolicy, type LatticeStoreOptions, type MergeResult } from './store.ts';
+export { startKvNode, type KvNode, type KvNodeOptions } from './server.ts';
+export { KvClient, type KvClientOptions } from './client.ts';

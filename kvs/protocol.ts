@@ -1,0 +1,178 @@
+/**
+ * The wire format of a KV node, in one place: routes, limits, headers, content types, key
+ * rules and the batch frame. Server and client both import from here; nothing else defines
+ * a path or a limit.
+ */
+import { Buffer } from 'node:buffer';
+import { CloudburstError } from './errors.ts';
+import { ByteReader, ByteWriter, isWellFormed } from './lattice/bytes.ts';
+
+/**
+ * Size limits. Bodies over a limit are rejected while they stream in, never buffered whole.
+ *
+ * @example
+ * if (bytes.byteLength > KV_LIMITS.maxValueBytes) throw new CloudburstError('KV_VALUE_TOO_LARGE');
+ */
+export const KV_LIMITS = {
+  /** A key is 1..1024 bytes of UTF-8. */
+  maxKeyBytes: 1024,
+  /** One encoded lattice, as sent in a PUT and as stored after a merge. */
+  maxValueBytes: 64 * 1024 * 1024,
+  /** Any request body (the batch routes). */
+  maxBodyBytes: 128 * 1024 * 1024,
+  /** Entries of one batch merge frame, keys of one batch get. */
+  maxBatchEntries: 10_000,
+} as const;
+
+/**
+ * The paths of a KV node. Keys go URL-encoded (encodeURIComponent) after `keys`.
+ *
+ * @example
+ * `${url}${KV_PATHS.healthz}`
+ */
+export const KV_PATHS = {
+  keys: '/kv/v1/keys/',
+  batchMerge: '/kv/v1/batch/merge',
+  batchGet: '/kv/v1/batch/get',
+  healthz: '/kv/v1/healthz',
+  stats: '/kv/v1/stats',
+} as const;
+
+/**
+ * The routes table: what the server serves and the router matches. A route with `prefix`
+ * matches every path that starts with `path` and hands the rest to its handler. A new route
+ * (the ring's, later) is a row here plus a handler in server.ts.
+ *
+ * @example
+ * KV_ROUTES.find((r) => r.name === 'getKey')!.method // 'GET'
+ */
+export const KV_ROUTES = [
+  { name: 'getKey', method: 'GET', path: KV_PATHS.keys, prefix: true },
+  { name: 'mergeKey', method: 'PUT', path: KV_PATHS.keys, prefix: true },
+  { name: 'batchMerge', method: 'POST', path: KV_PATHS.batchMerge, prefix: false },
+  { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet, prefix: false },
+  { name: 'healthz', method: 'GET', path: KV_PATHS.healthz, prefix: false },
+  { name: 'stats', method: 'GET', path: KV_PATHS.stats, prefix: false },
+] as const;
+
+export type KvRoute = (typeof KV_ROUTES)[number];
+export type KvRouteName = KvRoute['name'];
+
+/**
+ * Content types: lattices and frames travel as raw bytes, everything else as JSON.
+ *
+ * @example
+ * res.setHeader('content-type', KV_CONTENT_TYPES.lattice);
+ */
+export const KV_CONTENT_TYPES = {
+  lattice: 'application/octet-stream',
+  frame: 'application/octet-stream',
+  json: 'application/json; charset=utf-8',
+} as const;
+
+/**
+ * Headers the KV node sets. `node` names the node that answered.
+ *
+ * @example
+ * res.headers[KV_HEADERS.node]
+ */
+export const KV_HEADERS = {
+  node: 'x-cloudburst-kv-node',
+} as const;
+
+/** valLen of a frame entry whose key has no value (batch get responses only). */
+export const FRAME_MISSING = 0xffffffff;
+
+/**
+ * Checks a key: a string of 1..1024 bytes of UTF-8 (no lone surrogates).
+ *
+ * @throws CloudburstError `INVALID_KEY`
+ * @example
+ * const key = checkKey(decodeURIComponent(raw));
+ */
+export function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) throw new CloudburstError('INVALID_KEY', 'the key must be a non-empty string');
+  // Each UTF-16 unit is at least one UTF-8 byte: a cheap reject before measuring.
+  if (key.length > KV_LIMITS.maxKeyBytes || Buffer.byteLength(key, 'utf8') > KV_LIMITS.maxKeyBytes) {
+    throw new CloudburstError('INVALID_KEY', `the key is over ${KV_LIMITS.maxKeyBytes} bytes of UTF-8`);
+  }
+  if (!isWellFormed(key)) throw new CloudburstError('INVALID_KEY', 'the key is not valid UTF-8 (lone surrogate)');
+  return key;
+}
+
+/**
+ * The path of a key's resource.
+ *
+ * @example
+ * keyPath('default/k/a b') // '/kv/v1/keys/default%2Fk%2Fa%20b'
+ */
+export function keyPath(key: string): string {
+  return KV_PATHS.keys + encodeURIComponent(checkKey(key));
+}
+
+/** One entry of a batch frame; `value` undefined is a missing value (FRAME_MISSING). */
+export interface FrameEntry {
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+}
+
+function badFrame(message: string): CloudburstError {
+  return new CloudburstError('INVALID_REQUEST', `malformed batch frame: ${message}`);
+}
+
+/**
+ * Encodes a batch frame: repeated `[keyLen u16 LE][key UTF-8][valLen u32 LE][val]`, with
+ * valLen 0xFFFFFFFF (and no bytes) for a missing value.
+ *
+ * @throws CloudburstError `INVALID_KEY` for a key that does not fit a u16 length.
+ * @example
+ * const body = encodeFrame([{ key: 'a', value: encode(v) }]);
+ */
+export function encodeFrame(entries: readonly FrameEntry[]): Uint8Array {
+  let size = 0;
+  const keyLens = new Array<number>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const { key, value } = entries[i]!;
+    if (!isWellFormed(key)) throw new CloudburstError('INVALID_KEY', 'the key is not valid UTF-8 (lone surrogate)');
+    const n = Buffer.byteLength(key, 'utf8');
+    if (n > 0xffff) throw new CloudburstError('INVALID_KEY', `a frame key is limited to 65535 bytes, got ${n}`);
+    if (value && value.byteLength >= FRAME_MISSING) throw new CloudburstError('KV_VALUE_TOO_LARGE');
+    keyLens[i] = n;
+    size += 6 + n + (value ? value.byteLength : 0);
+  }
+  const w = new ByteWriter(size);
+  for (let i = 0; i < entries.length; i++) {
+    const { key, value } = entries[i]!;
+    w.u16(keyLens[i]!);
+    w.utf8(key, keyLens[i]!);
+    if (value) {
+      w.u32(value.byteLength);
+      w.bytes(value);
+    } else {
+      w.u32(FRAME_MISSING);
+    }
+  }
+  return w.finish();
+}
+
+/**
+ * Decodes a batch frame. Values are views into `bytes` (decode them before reusing it). Keys
+ * are only checked to be UTF-8 here: length rules are per entry (`checkKey`), so one bad key
+ * fails its entry, not the batch.
+ *
+ * @throws CloudburstError `INVALID_REQUEST` when the frame is truncated, a key is not UTF-8,
+ *   or it has more than `maxEntries` entries.
+ * @example
+ * for (const { key, value } of decodeFrame(body)) { ... }
+ */
+export function decodeFrame(bytes: Uint8Array, maxEntries: number = KV_LIMITS.maxBatchEntries): FrameEntry[] {
+  const r = new ByteReader(bytes, badFrame);
+  const entries: FrameEntry[] = [];
+  while (r.remaining > 0) {
+    if (entries.length >= maxEntries) throw badFrame(`more than ${maxEntries} entries`);
+    const key = r.utf8(r.u16('key length'), 'key');
+    const len = r.u32('value length');
+    entries.push({ key, value: len === FRAME_MISSING ? undefined : r.view(len, 'value') });
+  }
+  return entries;
+}

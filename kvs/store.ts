@@ -1,0 +1,301 @@
+/**
+ * The lattice store: LMDB on disk, one merge = read, merge, write.
+ *
+ * Two commit paths, picked by the fsync policy:
+ * - `off`: each merge (or mergeMany) is one `transactionSync`: read, merge and write inside a
+ *   real LMDB write transaction, committed before the call returns. Without an fsync that
+ *   costs ~10 us, far less than a hop to lmdb's write thread (~75 us).
+ * - `batch` / `always`: a commit waits for an fsync, which must not block the event loop, and
+ *   lmdb-js's async `transaction(callback)` never runs its callback here (lmdb 3.5.6 on
+ *   Node 20; see kvs/README.md). So writes go through lmdb's async batched `put` (one
+ *   transaction per event turn, committed and flushed on lmdb's thread) and a merge reads the
+ *   newest value from `#pending` (written, not yet committed) before the database. Staging
+ *   runs synchronously on the one JS thread, so read-merge-write is still atomic.
+ * Either way this process must be the only writer of the folder, which `open` enforces within
+ * the process.
+ */
+import { Buffer } from 'node:buffer';
+import { resolve } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { CloudburstError } from './errors.ts';
+import { decode, encode } from './lattice/codec.ts';
+import { equals, merge, type Lattice } from './lattice/registry.ts';
+import { checkKey, KV_LIMITS } from './protocol.ts';
+
+/**
+ * When a write's promise resolves, relative to the disk:
+ * - `batch` (default): lmdb batches writes into transactions and fsyncs each one, the flush
+ *   of one batch overlapping the commit of the next (overlappingSync). Survives power loss.
+ * - `always`: each transaction is committed with a synchronous fsync, no overlap (classic
+ *   LMDB). Same guarantee, slower; it does not rely on lmdb's overlapping-sync recovery.
+ * - `off`: no fsync (noSync). A resolved write survives `kill -9` (it is in the page cache),
+ *   not a power loss or kernel crash, which may also corrupt the file.
+ *
+ * @example
+ * LatticeStore.open({ path: dir, fsync: 'off' })
+ */
+export type FsyncPolicy = 'always' | 'batch' | 'off';
+
+/**
+ * Options of `LatticeStore.open`.
+ *
+ * @example
+ * const opts: LatticeStoreOptions = { path: '/var/lib/cloudburst/kv/store' };
+ */
+export interface LatticeStoreOptions {
+  /** The LMDB environment's directory (created if missing). */
+  readonly path: string;
+  readonly fsync?: FsyncPolicy;
+  /** Largest encoded value a merge may produce; defaults to KV_LIMITS.maxValueBytes. */
+  readonly maxValueBytes?: number;
+}
+
+/** The result of a merge, with the merged value's encoding (what a server sends back). */
+export interface MergeResult {
+  readonly value: Lattice;
+  readonly bytes: Uint8Array;
+}
+
+interface Pending {
+  readonly value: Lattice;
+  readonly bytes: Uint8Array;
+  readonly committed: Promise<void>;
+}
+
+/** The named database inside the environment; the version changes with the on-disk layout. */
+export const STORE_DB_NAME = 'lattices-v1';
+
+const RESOLVED = Promise.resolve();
+const openPaths = new Set<string>();
+
+function envOptions(fsync: FsyncPolicy): { noSync?: boolean; overlappingSync?: boolean } {
+  if (fsync === 'off') return { noSync: true };
+  if (fsync === 'always') return { overlappingSync: false };
+  return {};
+}
+
+/**
+ * Lattice values by key in LMDB. Keys are stored as their UTF-8 bytes, values as the
+ * canonical lattice encoding.
+ *
+ * @example
+ * const store = LatticeStore.open({ path: dir });
+ * await store.merge('k', counter.add(undefined, 'w', 1n));
+ * store.get('k'); // { type: 'counter', ... }
+ * await store.close();
+ */
+export class LatticeStore {
+  readonly path: string;
+  readonly fsync: FsyncPolicy;
+  readonly #env: RootDatabase;
+  readonly #db: Database<Buffer, Buffer>;
+  readonly #maxValueBytes: number;
+  readonly #pending = new Map<string, Pending>();
+  readonly #syncCommits: boolean;
+  #closed: Promise<void> | undefined;
+
+  private constructor(path: string, fsync: FsyncPolicy, maxValueBytes: number) {
+    this.path = path;
+    this.fsync = fsync;
+    this.#maxValueBytes = maxValueBytes;
+    this.#syncCommits = fsync === 'off';
+    this.#env = open({ path, maxDbs: 4, ...envOptions(fsync) });
+    try {
+      this.#db = this.#env.openDB<Buffer, Buffer>({ name: STORE_DB_NAME, encoding: 'binary', keyEncoding: 'binary' });
+    } catch (err) {
+      void this.#env.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens (or creates) the store in `opts.path`. One store per directory per process: a
+   * second open of the same path throws until the first is closed.
+   *
+   * @example
+   * const store = LatticeStore.open({ path: join(dataDir, 'store'), fsync: 'batch' });
+   */
+  static open(opts: LatticeStoreOptions): LatticeStore {
+    const path = resolve(opts.path);
+    if (openPaths.has(path)) throw new CloudburstError('INTERNAL', `a LatticeStore is already open in ${path}`);
+    const store = new LatticeStore(path, opts.fsync ?? 'batch', opts.maxValueBytes ?? KV_LIMITS.maxValueBytes);
+    openPaths.add(path);
+    return store;
+  }
+
+  /**
+   * The committed value of `key` (acknowledged writes only), decoded.
+   *
+   * @example
+   * const v = store.get('k'); if (v && !isDeleted(v)) ...
+   */
+  get(key: string): Lattice | undefined {
+    this.#checkOpen();
+    // getBinaryFast's buffer is reused by the next read; decode copies what it keeps.
+    const raw = this.#db.getBinaryFast(Buffer.from(checkKey(key), 'utf8'));
+    return raw === undefined ? undefined : this.#decodeStored(key, raw);
+  }
+
+  /**
+   * The committed encoding of `key`: a copy the caller owns.
+   *
+   * @example
+   * res.end(store.getEncoded('k'));
+   */
+  getEncoded(key: string): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#db.getBinary(Buffer.from(checkKey(key), 'utf8'));
+  }
+
+  /**
+   * Merges `incoming` into the value of `key` and resolves with the merged value once it is
+   * committed (and flushed, per the fsync policy). A failed merge changes nothing.
+   *
+   * @throws CloudburstError `INVALID_KEY`, `KV_TYPE_MISMATCH`, `KV_BAD_VALUE`,
+   *   `KV_VALUE_TOO_LARGE`, `SHUTTING_DOWN` (closed store).
+   * @example
+   * const merged = await store.merge('k', lww.write(bytes, hlc.now()));
+   */
+  async merge(key: string, incoming: Lattice): Promise<Lattice> {
+    return (await this.mergeEncoded(key, incoming)).value;
+  }
+
+  /**
+   * `merge`, also returning the merged value's encoding (saves the server an encode).
+   *
+   * @example
+   * const { bytes } = await store.mergeEncoded('k', value);
+   */
+  async mergeEncoded(key: string, incoming: Lattice): Promise<MergeResult> {
+    this.#checkOpen();
+    checkKey(key);
+    const staged = this.#transaction(() => this.#stage(key, incoming));
+    await staged.committed;
+    return { value: staged.value, bytes: staged.bytes };
+  }
+
+  /**
+   * Merges many entries in one LMDB transaction (every write is issued in the same event
+   * turn). An entry that fails (bad key, type mismatch, too large) is skipped and its error
+   * returned in its slot; the others are merged.
+   *
+   * @example
+   * const results = await store.mergeMany([{ key: 'a', value: x }, { key: 'b', value: y }]);
+   * results.forEach((r) => r instanceof CloudburstError && console.warn(r.code));
+   */
+  async mergeMany(entries: readonly { key: string; value: Lattice }[]): Promise<(Lattice | CloudburstError)[]> {
+    this.#checkOpen();
+    const results: (Lattice | CloudburstError)[] = [];
+    const commits: Promise<void>[] = [];
+    this.#transaction(() => {
+      for (const { key, value } of entries) {
+        try {
+          const staged = this.#stage(checkKey(key), value);
+          results.push(staged.value);
+          if (staged.committed !== RESOLVED) commits.push(staged.committed);
+        } catch (err) {
+          if (!(err instanceof CloudburstError)) throw err;
+          results.push(err);
+        }
+      }
+    });
+    await Promise.all(commits);
+    return results;
+  }
+
+  /**
+   * The number of keys stored (deleted keys keep their tombstone and count).
+   *
+   * @example
+   * store.keyCount() // 3
+   */
+  keyCount(): number {
+    this.#checkOpen();
+    return (this.#db.getStats() as { entryCount: number }).entryCount;
+  }
+
+  /**
+   * Waits for outstanding writes, then closes the environment. Idempotent.
+   *
+   * @example
+   * await store.close();
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.allSettled([...this.#pending.values()].map((p) => p.committed));
+      try {
+        await this.#env.close();
+      } finally {
+        openPaths.delete(this.path);
+      }
+    })();
+    return this.#closed;
+  }
+
+  // `off`: one synchronous LMDB transaction (aborted if `fn` throws). Otherwise `fn` only
+  // queues puts, and lmdb groups everything queued in this event turn into one transaction.
+  #transaction<T>(fn: () => T): T {
+    return this.#syncCommits ? this.#db.transactionSync(fn) : fn();
+  }
+
+  // Synchronous from read to issuing the put: nothing else can interleave on this thread.
+  #stage(key: string, incoming: Lattice): Pending {
+    const keyBytes = Buffer.from(key, 'utf8');
+    const current = this.#current(key, keyBytes);
+    let value: Lattice;
+    let bytes: Uint8Array;
+    if (current) {
+      value = merge(current.value, incoming);
+      // Nothing new: acknowledge once whatever we read is itself acknowledged.
+      if (value === current.value || equals(value, current.value)) return current;
+      bytes = encode(value);
+    } else {
+      value = incoming;
+      bytes = encode(incoming);
+    }
+    if (bytes.byteLength > this.#maxValueBytes) {
+      throw new CloudburstError('KV_VALUE_TOO_LARGE', `the merged value would be ${bytes.byteLength} bytes; the limit is ${this.#maxValueBytes}`);
+    }
+    return this.#write(key, keyBytes, value, bytes);
+  }
+
+  #current(key: string, keyBytes: Buffer): Pending | undefined {
+    const pending = this.#pending.get(key);
+    if (pending) return pending;
+    const raw = this.#db.getBinary(keyBytes);
+    if (raw === undefined) return undefined;
+    return { value: this.#decodeStored(key, raw), bytes: raw, committed: RESOLVED };
+  }
+
+  #write(key: string, keyBytes: Buffer, value: Lattice, bytes: Uint8Array): Pending {
+    if (this.#syncCommits) {
+      // Inside transactionSync: applied at once, committed when the transaction returns.
+      void this.#db.put(keyBytes, bytes as Buffer);
+      return { value, bytes, committed: RESOLVED };
+    }
+    const put = this.#db.put(keyBytes, bytes as Buffer);
+    const forget = (): void => {
+      if (this.#pending.get(key) === entry) this.#pending.delete(key);
+    };
+    const committed = put.then(forget, (err: unknown) => {
+      forget();
+      throw new CloudburstError('INTERNAL', `the write of ${JSON.stringify(key)} failed`, undefined, { cause: err });
+    });
+    const entry: Pending = { value, bytes, committed };
+    this.#pending.set(key, entry);
+    return entry;
+  }
+
+  #decodeStored(key: string, raw: Uint8Array): Lattice {
+    try {
+      return decode(raw);
+    } catch (err) {
+      throw new CloudburstError('INTERNAL', `the stored value of ${JSON.stringify(key)} is corrupt`, undefined, { cause: err });
+    }
+  }
+
+  // lmdb-js crashes the process (an uncaught error in a setImmediate) on a put after close.
+  #checkOpen(): void {
+    if (this.#closed) throw new CloudburstError('SHUTTING_DOWN', 'the store is closed');
+  }
+}
