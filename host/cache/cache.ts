@@ -1,0 +1,193 @@
+import { randomFillSync } from 'node:crypto';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { decode, encode, merge, type Lattice } from '../../kvs/index.ts';
+
+/**
+ * `getBinaryFast` without its trap: the buffer it returns is reused by the next read, and
+ * when it is lmdb-js's global buffer (`isGlobal`) its length is the whole buffer's; the value
+ * is the first `db.lastSize` bytes.
+ */
+function readFast(db: Database<Buffer, string>, key: string): Buffer | undefined {
+  const buf = db.getBinaryFast(key) as (Buffer & { isGlobal?: boolean }) | undefined;
+  if (buf === undefined || !buf.isGlobal) return buf;
+  return buf.subarray(0, (db as unknown as { lastSize: number }).lastSize);
+}
+
+/** How hard the cache tries to reach the disk. See the README's "Durability" section. */
+export type FsyncPolicy = 'always' | 'batch' | 'off';
+
+export interface CacheOptions {
+  /** Folder of the LMDB environment; every thread of one host opens the same one. */
+  path: string;
+  fsync?: FsyncPolicy;
+}
+
+/** A dirty key in the outbox and the token of the last commit that dirtied it. */
+export interface OutboxEntry {
+  key: string;
+  token: Buffer;
+}
+
+/**
+ * The host's cache: one LMDB environment shared by the main thread and every worker.
+ *
+ * Values are encoded lattices keyed by storage key. The outbox is a second database that
+ * marks keys whose cached value holds writes the KV tier has not acknowledged yet. A write
+ * merges into the value and marks the key in the same write transaction, so a committed put
+ * is never without its outbox entry, even after `kill -9`. The flusher sends the whole
+ * merged value of a dirty key (lattice merges are idempotent, so resending is harmless) and
+ * clears the mark only if no later commit re-marked the key meanwhile (the token compare).
+ *
+ * @example
+ * const cache = HostCache.open({ path: './.cloudburst/host/cache' });
+ * cache.commit(new Map([['default/k/a', lww.write(bytes, hlc.now())]]));
+ * cache.get('default/k/a'); // the merged lattice
+ */
+export class HostCache {
+  readonly #env: RootDatabase;
+  readonly #values: Database<Buffer, string>;
+  readonly #outbox: Database<Buffer, string>;
+  readonly #fsync: FsyncPolicy;
+  #closed = false;
+
+  private constructor(env: RootDatabase, fsync: FsyncPolicy) {
+    this.#env = env;
+    this.#fsync = fsync;
+    // On-disk layouts carry their version in their names.
+    this.#values = env.openDB<Buffer, string>('values-v1', { encoding: 'binary' });
+    this.#outbox = env.openDB<Buffer, string>('outbox-v1', { encoding: 'binary' });
+  }
+
+  static open(opts: CacheOptions): HostCache {
+    const fsync = opts.fsync ?? 'batch';
+    // A committed transaction survives the death of the process without an fsync (the pages
+    // are in the OS page cache); only 'always' pays for an fsync on every commit.
+    const env = open({ path: opts.path, encoding: 'binary', noSync: fsync !== 'always', maxDbs: 8 });
+    return new HostCache(env, fsync);
+  }
+
+  get fsync(): FsyncPolicy {
+    return this.#fsync;
+  }
+
+  /**
+   * Drops this thread's read snapshot, so the next read sees every commit made so far by any
+   * thread. lmdb-js renews snapshots only between event-loop turns; a worker that runs a
+   * whole call synchronously must call this to see what the main thread fetched meanwhile.
+   */
+  refresh(): void {
+    this.#values.resetReadTxn();
+  }
+
+  get(key: string): Lattice | undefined {
+    const raw = readFast(this.#values, key);
+    // getBinaryFast returns a shared buffer: decode copies what it keeps.
+    return raw === undefined ? undefined : decode(raw);
+  }
+
+  /** The raw value bytes, valid only until the next read on this thread. */
+  getFast(key: string): Buffer | undefined {
+    return readFast(this.#values, key);
+  }
+
+  getEncoded(key: string): Uint8Array | undefined {
+    const raw = readFast(this.#values, key);
+    return raw === undefined ? undefined : new Uint8Array(raw); // a copy
+  }
+
+  has(key: string): boolean {
+    return this.#values.doesExist(key);
+  }
+
+  /**
+   * Merges every write into the cache and marks each key dirty, in one synchronous write
+   * transaction. When this returns the writes are committed: they survive `kill -9`.
+   * Throws (and commits nothing) if any write has a lattice type other than the key's.
+   */
+  commit(writes: ReadonlyMap<string, Lattice>): Map<string, Lattice> {
+    const token = randomFillSync(Buffer.allocUnsafe(8));
+    const merged = new Map<string, Lattice>();
+    this.#env.transactionSync(() => {
+      for (const [key, value] of writes) {
+        const raw = readFast(this.#values, key);
+        const next = raw === undefined ? value : merge(decode(raw), value);
+        this.#values.putSync(key, Buffer.from(encode(next)));
+        this.#outbox.putSync(key, token);
+        merged.set(key, next);
+      }
+    });
+    return merged;
+  }
+
+  /**
+   * Merges a value that came from the KV tier (a read miss or a pushed update). It is not
+   * dirty: the tier already has it.
+   */
+  absorb(key: string, value: Lattice): Lattice {
+    let merged: Lattice = value;
+    this.#env.transactionSync(() => {
+      const raw = readFast(this.#values, key);
+      merged = raw === undefined ? value : merge(decode(raw), value);
+      this.#values.putSync(key, Buffer.from(encode(merged)));
+    });
+    return merged;
+  }
+
+  /** Up to `limit` dirty keys, oldest layout first (key order). */
+  dirty(limit: number): OutboxEntry[] {
+    this.refresh(); // workers commit from other threads
+    const out: OutboxEntry[] = [];
+    for (const { key, value } of this.#outbox.getRange({ limit })) {
+      out.push({ key, token: Buffer.from(value) });
+    }
+    return out;
+  }
+
+  /** The outbox entries of these keys, for those that are dirty. */
+  dirtyEntries(keys: readonly string[]): OutboxEntry[] {
+    this.refresh();
+    const out: OutboxEntry[] = [];
+    for (const key of keys) {
+      const token = this.#outbox.getBinary(key);
+      if (token !== undefined) out.push({ key, token: Buffer.from(token) });
+    }
+    return out;
+  }
+
+  /** Clears the marks that still carry the token that was flushed. Returns how many. */
+  clean(entries: readonly OutboxEntry[]): number {
+    let cleared = 0;
+    this.#env.transactionSync(() => {
+      for (const { key, token } of entries) {
+        const current = readFast(this.#outbox, key);
+        if (current !== undefined && token.equals(current)) {
+          this.#outbox.removeSync(key);
+          cleared++;
+        }
+      }
+    });
+    return cleared;
+  }
+
+  outboxSize(): number {
+    return this.#outbox.getCount();
+  }
+
+  keyCount(): number {
+    return this.#values.getCount();
+  }
+
+  /** Forces committed pages to disk (the fsync of the 'batch' policy). */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // `sync` is missing from lmdb's type declarations; it calls mdb_env_sync off-thread.
+      (this.#env as unknown as { sync(cb: (err: unknown) => void): void }).sync((err) => (err ? reject(err as Error) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#env.close();
+  }
+}

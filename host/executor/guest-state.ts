@@ -1,0 +1,171 @@
+import {
+  CloudburstError, counter, gset, lww, max, merge, tombstoneFor,
+  type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Max,
+} from '../../kvs/index.ts';
+import type { HostCache } from '../cache/cache.ts';
+import type { GuestLog } from './protocol.ts';
+
+/** How a call's state operations reach the main thread (read misses, durable puts). */
+export interface Bridge {
+  fetch(keys: string[]): void;
+  flush(keys: string[]): void;
+}
+
+const MAX_LOG_BYTES = 64 * 1024;
+
+/**
+ * The state a running call sees: the host cache plus the call's own uncommitted writes.
+ *
+ * Writes go to an overlay, merged as lattice deltas; reads merge the cached value with the
+ * overlay, so a call reads its own writes. When the call returns, the overlay is committed
+ * in ONE LMDB write transaction together with its outbox marks (amortizing the commit over
+ * every put of the call); a call that traps, aborts or times out commits nothing.
+ *
+ * Counters keep one entry per writer, and the writer is this worker slot: only this thread
+ * ever raises that entry, so read-increment-commit never races with another worker.
+ */
+export class GuestState {
+  readonly #cache: HostCache;
+  readonly #bridge: Bridge;
+  readonly #hlc: Hlc;
+  readonly #writer: string;
+  #overlay = new Map<string, Lattice>();
+  #fetched = new Set<string>();
+  logs: GuestLog[] = [];
+  #logBytes = 0;
+  /** Bytes staged by the last get/set_members for the guest's `take`. */
+  staged: Uint8Array | undefined;
+
+  constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
+    this.#cache = cache;
+    this.#bridge = bridge;
+    this.#hlc = hlc;
+    this.#writer = writer;
+  }
+
+  /** Starts a call: a fresh snapshot of the cache and an empty overlay. */
+  begin(): void {
+    this.#cache.refresh();
+    this.#overlay.clear();
+    this.#fetched.clear();
+    this.logs = [];
+    this.#logBytes = 0;
+    this.staged = undefined;
+  }
+
+  /** Commits the call's writes (one transaction). Returns how many keys it wrote. */
+  commit(): number {
+    const n = this.#overlay.size;
+    if (n > 0) this.#cache.commit(this.#overlay);
+    this.#overlay.clear();
+    return n;
+  }
+
+  /** Drops the call's writes (the call failed). */
+  discard(): void {
+    this.#overlay.clear();
+  }
+
+  read(key: string): Lattice | undefined {
+    let cached = this.#cache.get(key);
+    if (cached === undefined && !this.#fetched.has(key)) {
+      // A miss: the main thread reads the KV tier into the cache while we wait.
+      this.#fetched.add(key);
+      this.#bridge.fetch([key]);
+      this.#cache.refresh();
+      cached = this.#cache.get(key);
+    }
+    if (cached !== undefined && cached.type === 'lww') this.#hlc.observe(cached.stamp);
+    const mine = this.#overlay.get(key);
+    if (mine === undefined) return cached;
+    return cached === undefined ? mine : merge(cached, mine);
+  }
+
+  #typed<T extends Lattice['type']>(key: string, type: T): Extract<Lattice, { type: T }> | undefined {
+    const v = this.read(key);
+    if (v !== undefined && v.type !== type) {
+      throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${v.type}, not a ${type}`, { key: this.#display(key) });
+    }
+    return v as Extract<Lattice, { type: T }> | undefined;
+  }
+
+  #write(key: string, delta: Lattice): void {
+    const prev = this.#overlay.get(key);
+    this.#overlay.set(key, prev === undefined ? delta : merge(prev, delta));
+  }
+
+  #display(key: string): string {
+    return key.slice(key.indexOf('/', key.indexOf('/') + 1) + 1);
+  }
+
+  getBytes(key: string): Uint8Array | undefined {
+    const v = this.#typed(key, 'lww');
+    return v === undefined || v.tombstone ? undefined : v.value;
+  }
+
+  put(key: string, value: Uint8Array): void {
+    this.#typed(key, 'lww');
+    this.#write(key, lww.write(value, this.#hlc.now()));
+  }
+
+  /** Commits everything so far, then waits until the KV tier acknowledged this key. */
+  putDurable(key: string, value: Uint8Array): void {
+    this.put(key, value);
+    this.commit();
+    this.#bridge.flush([key]);
+  }
+
+  del(key: string): void {
+    const v = this.read(key);
+    const type: LatticeType = v?.type ?? 'lww';
+    this.#write(key, tombstoneFor(type, this.#hlc.now()));
+  }
+
+  counterAdd(key: string, by: bigint): bigint {
+    const cur = this.#typed(key, 'counter');
+    const delta = counter.add(cur, this.#writer, by);
+    this.#write(key, delta);
+    return counter.total(cur === undefined ? delta : (merge(cur, delta) as Counter));
+  }
+
+  counterGet(key: string): bigint {
+    const cur = this.#typed(key, 'counter');
+    return cur === undefined ? 0n : counter.total(cur);
+  }
+
+  setAdd(key: string, member: Uint8Array): boolean {
+    const cur = this.#typed(key, 'set');
+    if (cur !== undefined && gset.has(cur, member)) return false;
+    this.#write(key, gset.add(cur, member));
+    return true;
+  }
+
+  setHas(key: string, member: Uint8Array): boolean {
+    const cur = this.#typed(key, 'set');
+    return cur !== undefined && gset.has(cur, member);
+  }
+
+  setMembers(key: string): readonly Uint8Array[] | undefined {
+    const cur: GSet | undefined = this.#typed(key, 'set');
+    return cur?.members;
+  }
+
+  maxPut(key: string, v: bigint): bigint {
+    const cur = this.#typed(key, 'max');
+    const delta = max.put(cur, v);
+    this.#write(key, delta);
+    const next = (cur === undefined ? delta : merge(cur, delta)) as Max;
+    return next.value ?? v;
+  }
+
+  maxGet(key: string): bigint | undefined {
+    const cur = this.#typed(key, 'max');
+    return cur?.value ?? undefined;
+  }
+
+  log(level: number, message: string): void {
+    if (this.#logBytes > MAX_LOG_BYTES) return;
+    this.#logBytes += message.length;
+    this.logs.push({ level, message: this.#logBytes > MAX_LOG_BYTES ? `${message.slice(0, 256)}... (log limit of ${MAX_LOG_BYTES} bytes per call reached)` : message });
+  }
+}

@@ -1,0 +1,244 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { CloudburstError } from '../../kvs/index.ts';
+import {
+  BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, REPLY, STATE,
+  type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
+} from './protocol.ts';
+
+export interface PoolOptions {
+  /** Number of worker threads. */
+  size: number;
+  cachePath: string;
+  /** Writer ids are `${writerPrefix}/w${slot}`. */
+  writerPrefix: string;
+  userPrefix: string;
+  /** Serves a worker's request for the network (read misses, durable puts). */
+  bridge: (req: BridgeRequest) => Promise<void>;
+  /** Calls waiting for a free worker beyond this are refused with OVERLOADED. */
+  maxQueue?: number;
+  /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
+  spinMicros?: number;
+  workerUrl?: URL;
+}
+
+type ResolvedOptions = Required<Omit<PoolOptions, 'workerUrl'>> & { workerUrl: URL };
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  ctrl: Int32Array;
+  port: MessagePort;
+  /** Modules already sent to this worker. */
+  modules: Set<string>;
+  busy: boolean;
+  /** Resolves when the worker died (exit or uncaught error). */
+  died: Promise<void>;
+  dead: boolean;
+}
+
+interface Waiting {
+  job: Job;
+  timeoutMs: number;
+  resolve: (r: JobResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Finds dist/worker.js from either the sources (host/executor) or the bundle (dist/). */
+function defaultWorkerUrl(): URL {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'dist', 'worker.js');
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return pathToFileURL(candidate);
+    dir = dirname(dir);
+  }
+  throw new Error('dist/worker.js not found: run `npm run build`');
+}
+
+/**
+ * A fixed pool of executor worker threads.
+ *
+ * Each job goes to an idle worker, preferring one that already holds the module warm. A job
+ * past its deadline has its worker terminated and replaced (V8 has no fuel; a terminated
+ * thread is the only way to stop a guest that loops). A lone call is awaited by a short
+ * bounded spin of the main thread, which saves the ~50 us of an async wake-up; under
+ * concurrency the main thread parks on Atomics.waitAsync instead and keeps serving.
+ */
+export class ExecutorPool {
+  readonly #opts: ResolvedOptions;
+  readonly #slots: Slot[] = [];
+  readonly #queue: Waiting[] = [];
+  #inflight = 0;
+  #closed = false;
+  #replaced = 0;
+
+  constructor(opts: PoolOptions) {
+    this.#opts = { maxQueue: 10_000, spinMicros: 100, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
+    for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
+  }
+
+  #spawn(index: number): Slot {
+    const ctrlBuffer = new SharedArrayBuffer(CTRL_WORDS * 4);
+    const { port1, port2 } = new MessageChannel();
+    const init: WorkerInit = {
+      cachePath: this.#opts.cachePath,
+      writer: `${this.#opts.writerPrefix}/w${index}`,
+      ctrl: ctrlBuffer,
+      port: port2,
+      userPrefix: this.#opts.userPrefix,
+    };
+    const worker = new Worker(this.#opts.workerUrl, {
+      workerData: init,
+      transferList: [port2],
+      resourceLimits: { maxOldGenerationSizeMb: 1024 },
+      stderr: false,
+    });
+    let markDead!: () => void;
+    const died = new Promise<void>((resolve) => (markDead = resolve));
+    const slot: Slot = { index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false };
+    const onDeath = (err?: unknown): void => {
+      if (slot.dead) return;
+      slot.dead = true;
+      if (err !== undefined && !this.#closed) console.error(`executor worker ${index} failed:`, err);
+      markDead();
+      if (!this.#closed && this.#slots[index] === slot && !slot.busy) this.#replace(slot);
+    };
+    worker.on('error', onDeath);
+    worker.on('exit', () => onDeath());
+    return slot;
+  }
+
+  #replace(slot: Slot): void {
+    this.#replaced++;
+    slot.port.close();
+    const fresh = this.#spawn(slot.index);
+    this.#slots[slot.index] = fresh;
+    this.#drain();
+  }
+
+  /** Runs a job on some worker. Resolves with the job's outcome; rejects only with OVERLOADED/SHUTTING_DOWN. */
+  run(job: Job, timeoutMs: number): Promise<JobResult> {
+    if (this.#closed) return Promise.reject(new CloudburstError('SHUTTING_DOWN'));
+    const slot = this.#pick(job);
+    if (slot) return this.#execute(slot, job, timeoutMs);
+    if (this.#queue.length >= this.#opts.maxQueue) {
+      return Promise.reject(new CloudburstError('OVERLOADED', `${this.#queue.length} calls are already waiting for a worker`));
+    }
+    return new Promise((resolve, reject) => this.#queue.push({ job, timeoutMs, resolve, reject }));
+  }
+
+  #pick(job: Job): Slot | undefined {
+    let idle: Slot | undefined;
+    for (const s of this.#slots) {
+      if (s.busy || s.dead) continue;
+      if (s.modules.has(job.module.sha)) return s;
+      idle ??= s;
+    }
+    return idle;
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0]!;
+      const slot = this.#pick(next.job);
+      if (!slot) return;
+      this.#queue.shift();
+      this.#execute(slot, next.job, next.timeoutMs).then(next.resolve, next.reject);
+    }
+  }
+
+  async #execute(slot: Slot, job: Job, timeoutMs: number): Promise<JobResult> {
+    slot.busy = true;
+    this.#inflight++;
+    try {
+      return await this.#converse(slot, job, timeoutMs);
+    } finally {
+      this.#inflight--;
+      slot.busy = false;
+      if (slot.dead && !this.#closed && this.#slots[slot.index] === slot) this.#replace(slot);
+      else this.#drain();
+    }
+  }
+
+  async #converse(slot: Slot, job: Job, timeoutMs: number): Promise<JobResult> {
+    const { ctrl } = slot;
+    const sha = job.module.sha;
+    // A compiled module crosses threads by reference to its code; send it once per worker.
+    const message = slot.modules.has(sha) ? { ...job, module: { ...job.module, module: undefined } } : job;
+    slot.modules.add(sha);
+    slot.port.postMessage(message);
+    Atomics.store(ctrl, STATE, JOB);
+    Atomics.notify(ctrl, STATE);
+    const deadline = performance.now() + timeoutMs;
+
+    for (;;) {
+      let state = Atomics.load(ctrl, STATE);
+      if (state === JOB && this.#inflight === 1 && this.#opts.spinMicros > 0) {
+        const spinUntil = performance.now() + this.#opts.spinMicros / 1000;
+        let n = 0;
+        while ((state = Atomics.load(ctrl, STATE)) === JOB && ((++n & 63) !== 0 || performance.now() < spinUntil));
+      }
+      if (state === JOB) {
+        const remaining = deadline - performance.now();
+        if (remaining > 0) {
+          const wait = Atomics.waitAsync(ctrl, STATE, JOB, remaining);
+          if (wait.async) await Promise.race([wait.value, slot.died]);
+        }
+        if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
+        state = Atomics.load(ctrl, STATE);
+        if (state === JOB && performance.now() >= deadline) return this.#timeout(slot, timeoutMs);
+      }
+      if (state === DONE) {
+        const result = receiveMessageOnPort(slot.port)?.message as JobResult | undefined;
+        Atomics.store(ctrl, STATE, IDLE);
+        if (result === undefined) return this.#failed(slot, 'INTERNAL', 'the executor worker sent no result');
+        return result;
+      }
+      if (state === BRIDGE) {
+        const req = receiveMessageOnPort(slot.port)?.message as BridgeRequest | undefined;
+        Atomics.store(ctrl, STATE, JOB);
+        let reply: BridgeReply;
+        try {
+          if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
+          await this.#opts.bridge(req);
+          reply = { ok: true };
+        } catch (err) {
+          const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
+          reply = { ok: false, code: e.code, message: e.message };
+        }
+        if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
+        if (performance.now() >= deadline) return this.#timeout(slot, timeoutMs);
+        slot.port.postMessage(reply);
+        Atomics.store(ctrl, REPLY, 1);
+        Atomics.notify(ctrl, REPLY);
+      }
+    }
+  }
+
+  #timeout(slot: Slot, timeoutMs: number): JobResult {
+    return this.#failed(slot, 'CALL_TIMEOUT', `the call ran past its deadline of ${timeoutMs} ms and was stopped`);
+  }
+
+  #failed(slot: Slot, code: 'CALL_TIMEOUT' | 'INTERNAL', message: string): JobResult {
+    // The worker may be mid-guest or mid-bridge: it cannot be trusted again.
+    slot.dead = true;
+    void slot.worker.terminate();
+    return { kind: 'done', ok: false, code, message, logs: [] };
+  }
+
+  stats(): { workers: number; busy: number; queued: number; replaced: number } {
+    return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queue.length, replaced: this.#replaced };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#queue.splice(0)) w.reject(new CloudburstError('SHUTTING_DOWN'));
+    await Promise.all(this.#slots.map(async (s) => {
+      s.port.close();
+      await s.worker.terminate();
+    }));
+  }
+}

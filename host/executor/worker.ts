@@ -1,0 +1,182 @@
+// Entry point of an executor worker thread (bundled to dist/worker.js).
+//
+// The thread parks in Atomics.wait until the main thread posts a job, runs it synchronously,
+// posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { CloudburstError, Hlc, counter } from '../../kvs/index.ts';
+import { HostCache } from '../cache/cache.ts';
+import { ELEMENT_BYTES, isArrayType, type ExportSignature, type ValueType } from '../module-types.ts';
+import { lowerValue, liftResult, type Guest, type GuestExports } from './abi.ts';
+import { GuestState } from './guest-state.ts';
+import { GuestAbort, hostImports } from './imports.ts';
+import {
+  BRIDGE, DONE, JOB, REPLY, STATE,
+  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleSpec, type PreparedArg, type WorkerInit,
+} from './protocol.ts';
+
+const init = workerData as WorkerInit;
+const ctrl = new Int32Array(init.ctrl);
+const port = init.port;
+const cache = HostCache.open({ path: init.cachePath });
+
+function bridge(req: Omit<BridgeRequest, 'kind'>): void {
+  port.postMessage({ kind: 'bridge', ...req });
+  Atomics.store(ctrl, REPLY, 0);
+  Atomics.store(ctrl, STATE, BRIDGE);
+  Atomics.notify(ctrl, STATE);
+  while (Atomics.load(ctrl, REPLY) === 0) Atomics.wait(ctrl, REPLY, 0);
+  const reply = receiveMessageOnPort(port)?.message as BridgeReply | undefined;
+  if (reply === undefined) throw new CloudburstError('INTERNAL', 'bridge reply missing');
+  if (!reply.ok) throw new CloudburstError(reply.code, reply.message);
+}
+
+const state = new GuestState(
+  cache,
+  { fetch: (keys) => bridge({ op: 'fetch', keys }), flush: (keys) => bridge({ op: 'flush', keys }) },
+  new Hlc(init.writer),
+  init.writer,
+);
+
+interface Instance {
+  guest: Guest;
+  exports: Record<string, unknown>;
+  maxPages: number;
+}
+
+const modules = new Map<string, WebAssembly.Module>();
+const instances = new Map<string, Instance>();
+
+function instantiate(spec: ModuleSpec): Instance {
+  const existing = instances.get(spec.sha);
+  if (existing) return existing;
+  if (spec.module) modules.set(spec.sha, spec.module);
+  const module = modules.get(spec.sha);
+  if (!module) throw new CloudburstError('INTERNAL', `module ${spec.sha} was never sent to this worker`);
+  const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
+  const instance = new WebAssembly.Instance(module, hostImports(memory, () => state, init.userPrefix));
+  const exports = instance.exports as Record<string, unknown>;
+  const inst: Instance = { guest: { memory, runtime: exports as unknown as GuestExports }, exports, maxPages: spec.memoryMaxPages };
+  instances.set(spec.sha, inst);
+  return inst;
+}
+
+/** Reads a `{"ref": key}` argument from the cache, as the parameter's type wants it. */
+function readRef(key: string, type: ValueType): unknown {
+  const v = state.read(key);
+  const display = key.slice(init.userPrefix.length);
+  if (v === undefined || (v.type === 'lww' && v.tombstone)) throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(display)}`, { key: display });
+  if (v.type === 'lww') {
+    if (type === 'string') return new TextDecoder().decode(v.value);
+    if (isArrayType(type)) {
+      if (v.value.byteLength % ELEMENT_BYTES[type] !== 0) {
+        throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds ${v.value.byteLength} bytes, not a whole number of ${type} elements`);
+      }
+      return v.value;
+    }
+  }
+  if ((v.type === 'counter' || v.type === 'max') && (type === 'i64' || type === 'u64' || type === 'f64')) {
+    const n = v.type === 'counter' ? counter.total(v) : (v.value ?? 0n);
+    return type === 'f64' ? Number(n) : n;
+  }
+  throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds a ${v.type}, which cannot be passed as ${type}`);
+}
+
+function classify(err: unknown, inst: Instance | undefined): { code: CloudburstError['code']; message: string } {
+  if (err instanceof CloudburstError) return { code: err.code, message: err.message };
+  if (err instanceof GuestAbort) {
+    return { code: /allocation too large|out of memory/i.test(err.message) ? 'GUEST_OUT_OF_MEMORY' : 'GUEST_ABORT', message: err.message };
+  }
+  if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
+    const pages = inst ? inst.guest.memory.buffer.byteLength / 65536 : 0;
+    // The AssemblyScript runtime hits `unreachable` when memory.grow fails; the host cannot
+    // see the failed grow itself. An `unreachable` trap with over half the maximum in use is
+    // taken for an out-of-memory (the allocator doubles memory, so a grow that no longer fits
+    // is refused once half is in use).
+    if (inst && /unreachable/.test(err.message) && pages >= inst.maxPages / 2) {
+      return { code: 'GUEST_OUT_OF_MEMORY', message: `out of memory: ${pages} of ${inst.maxPages} pages (64 KiB) in use` };
+    }
+    return { code: 'GUEST_TRAP', message: inst ? `${err.message} (memory: ${pages} of ${inst.maxPages} pages)` : err.message };
+  }
+  if (err instanceof WebAssembly.LinkError || err instanceof WebAssembly.CompileError) return { code: 'INVALID_WASM', message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+function runCall(job: CallJob): JobResult {
+  let inst: Instance | undefined;
+  const pins: number[] = [];
+  state.begin();
+  try {
+    inst = instantiate(job.module);
+    const sig = job.module.types.exports.find((e) => e.name === job.exportName) as ExportSignature | undefined;
+    const fn = inst.exports[job.exportName];
+    if (!sig || typeof fn !== 'function') throw new CloudburstError('UNKNOWN_FUNCTION', `no export ${job.exportName}`);
+    const wasmArgs = job.args.map((arg: PreparedArg, i) => {
+      const type = sig.params[i]!.type;
+      const value = arg.kind === 'ref' ? readRef(arg.key, type) : arg.value;
+      return lowerValue(inst!.guest, job.module.types, type, value, pins);
+    });
+    const raw = (fn as (...a: unknown[]) => unknown)(...wasmArgs);
+    const result = liftResult(inst.guest.memory, sig.result, raw);
+    const wrote = state.commit();
+    return { kind: 'done', ok: true, result, wrote, logs: state.logs };
+  } catch (err) {
+    state.discard();
+    const failure = classify(err, inst);
+    // A guest that trapped may have left its heap inconsistent: start it afresh next time.
+    if (failure.code.startsWith('GUEST_')) instances.delete(job.module.sha);
+    return { kind: 'done', ok: false, ...failure, logs: state.logs };
+  } finally {
+    if (inst && instances.get(job.module.sha) === inst) {
+      for (const p of pins) inst.guest.runtime.__unpin(p);
+    }
+  }
+}
+
+function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
+  try {
+    instantiate(job.module);
+    return { kind: 'done', ok: true, result: null, wrote: 0, logs: [] };
+  } catch (err) {
+    instances.delete(job.module.sha);
+    return { kind: 'done', ok: false, ...classify(err, undefined), logs: [] };
+  }
+}
+
+/** Lets the event loop run: lmdb-js queues microtasks after commits, and timers need turns. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Park this long between jobs before giving the event loop a turn. */
+const IDLE_PARK_MS = 20;
+/** Give the event loop a turn at least every this many jobs, even when busy. */
+const JOBS_PER_YIELD = 256;
+
+async function serve(): Promise<never> {
+  let sinceYield = 0;
+  for (;;) {
+    const current = Atomics.load(ctrl, STATE);
+    if (current !== JOB) {
+      // Parking synchronously keeps the wake-up at a few microseconds; an idle worker still
+      // returns to the event loop every IDLE_PARK_MS.
+      if (Atomics.wait(ctrl, STATE, current, IDLE_PARK_MS) === 'timed-out') {
+        await yieldToLoop();
+        sinceYield = 0;
+      }
+      continue;
+    }
+    const job = receiveMessageOnPort(port)?.message as Job | undefined;
+    if (job === undefined) {
+      await yieldToLoop();
+      continue;
+    }
+    const result = job.kind === 'call' ? runCall(job) : runLoad(job);
+    port.postMessage(result);
+    Atomics.store(ctrl, STATE, DONE);
+    Atomics.notify(ctrl, STATE);
+    if (++sinceYield >= JOBS_PER_YIELD) {
+      await yieldToLoop();
+      sinceYield = 0;
+    }
+  }
+}
+
+void serve();

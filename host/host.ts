@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
+import { HostCache, type FsyncPolicy } from './cache/cache.ts';
+import { Flusher } from './cache/flusher.ts';
+import { Calls } from './calls.ts';
+import { ExecutorPool } from './executor/pool.ts';
+import { userPrefix } from './keys.ts';
+import { Metrics } from './metrics.ts';
+import { Registry } from './registry.ts';
+import { routes } from './routes.ts';
+import { Router } from './router.ts';
+import { HostState } from './state.ts';
+
+export interface HostOptions {
+  /** Folder for the host's cache and identity. */
+  dataDir: string;
+  /** Base URL of a KV node, e.g. `http://127.0.0.1:7100`. */
+  kvsUrl: string;
+  /** Port of the HTTP API; 0 picks a free one. Default 7070. */
+  port?: number;
+  /** Address to listen on. Default 127.0.0.1. */
+  listen?: string;
+  /** Executor worker threads. Default: the number of cores (at least 2). */
+  workers?: number;
+  fsync?: FsyncPolicy;
+  /** Memory limit of each guest instance, in MiB. Default 256. */
+  guestMemoryMiB?: number;
+  /** Largest module upload, in bytes. Default 8 MiB. */
+  maxModuleBytes?: number;
+  /** Largest JSON body of a call or KV write, in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
+  /** Call deadline unless the call asks for another. Default 10 s. */
+  defaultTimeoutMs?: number;
+  /** Longest deadline a call may ask for. Default 5 min. */
+  maxTimeoutMs?: number;
+  /** Where guest log lines go. Default: stdout, prefixed with the function name. */
+  onGuestLog?: (fn: string, level: number, message: string) => void;
+}
+
+export interface Host {
+  readonly id: string;
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting requests, lets in-flight ones finish, flushes the outbox and closes. */
+  close(): Promise<void>;
+}
+
+/** A host's identity survives restarts: counters keep one entry per writer, and writers are `h-{id}/...`. */
+function hostId(dataDir: string): string {
+  const file = join(dataDir, 'host-id');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const id = randomBytes(4).toString('hex');
+    writeFileSync(file, `${id}\n`, { flag: 'wx' });
+    return id;
+  }
+}
+
+/**
+ * Starts a function host: HTTP API, registry, executor pool and cache, talking to the KV
+ * tier at `kvsUrl` over HTTP (also in the embedded mode, so that one path is exercised).
+ *
+ * @example
+ * const host = await startHost({ dataDir: './.cloudburst/host', kvsUrl: kv.url, port: 0 });
+ * await fetch(`${host.url}/v1/functions`);
+ * await host.close();
+ */
+export async function startHost(opts: HostOptions): Promise<Host> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const id = hostId(opts.dataDir);
+  const writerPrefix = `h-${id}`;
+  const cachePath = join(opts.dataDir, 'cache');
+  const cache = HostCache.open({ path: cachePath, fsync: opts.fsync ?? 'batch' });
+  const kv = new KvClient({ url: opts.kvsUrl });
+  const flusher = new Flusher(cache, kv);
+  const state = new HostState(cache, kv, flusher);
+  const hlc = new Hlc(`${writerPrefix}/main`);
+  const metrics = new Metrics();
+
+  const pool = new ExecutorPool({
+    size: opts.workers ?? Math.max(2, availableParallelism()),
+    cachePath,
+    writerPrefix,
+    userPrefix: userPrefix(),
+    bridge: async (req) => {
+      if (req.op === 'fetch') await Promise.all(req.keys.map((k) => state.fetch(k)));
+      else await flusher.flushKeys(req.keys);
+    },
+  });
+  const registry = new Registry(state, hlc, pool, {
+    maxModuleBytes: opts.maxModuleBytes ?? 8 * 1024 * 1024,
+    memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
+    instantiateTimeoutMs: 5000,
+  });
+  const calls = new Calls({
+    registry, pool, state, metrics, hostId: id,
+    defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
+    maxTimeoutMs: opts.maxTimeoutMs ?? 300_000,
+    onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
+  });
+
+  const router = new Router((method, status) => metrics.observeRequest(method, status));
+  routes(router, {
+    registry, calls, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
+    maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
+    gauges: () => ({
+      cloudburst_outbox_keys: cache.outboxSize(),
+      cloudburst_outbox_flushed_total: flusher.flushed,
+      cloudburst_outbox_rejected_total: flusher.rejected,
+      cloudburst_outbox_flush_failures_total: flusher.failures,
+      cloudburst_cache_keys: cache.keyCount(),
+      cloudburst_workers: pool.stats().workers,
+      cloudburst_workers_busy: pool.stats().busy,
+      cloudburst_workers_replaced_total: pool.stats().replaced,
+      cloudburst_calls_queued: pool.stats().queued,
+    }),
+  });
+
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, router.handle);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 7070, opts.listen ?? '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    await pool.close();
+    await kv.close();
+    await cache.close();
+    throw err;
+  }
+  // Writes left in the outbox by a previous run (even one killed with -9) go out now.
+  flusher.start();
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    port,
+    url: `http://${opts.listen ?? '127.0.0.1'}:${port}`,
+    close: () => (closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await pool.close();
+      await flusher.flushAll().catch((err: unknown) => {
+        if (!(err instanceof CloudburstError)) throw err;
+        console.error(`host ${id}: ${cache.outboxSize()} writes stay in the outbox (${err.message}); they are flushed at the next start`);
+      });
+      await flusher.close();
+      await kv.close();
+      await cache.close();
+    })()),
+  };
+}

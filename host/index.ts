@@ -1,0 +1,5 @@
+// The front door of the function host. Other folders import only this file.
+export { startHost, type Host, type HostOptions } from './host.ts';
+export type { FsyncPolicy } from './cache/cache.ts';
+export { readModuleTypes, type ModuleTypes, type ExportSignature } from './module-types.ts';
+export { allowedImports } from './executor/imports.ts';

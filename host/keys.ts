@@ -1,0 +1,56 @@
+import { CloudburstError } from '../kvs/index.ts';
+
+/**
+ * Storage key layout: `{tenant}/{space}/{name}`. Every key the host stores in its cache or
+ * the KV tier is namespaced this way, so a tenant prefix is already in place when tenancy
+ * arrives (the embedded default has the single tenant `default`), and platform records
+ * (modules, registry entries) never share a namespace with user keys.
+ */
+export const DEFAULT_TENANT = 'default';
+
+export const SPACES = {
+  /** User state: what guests and `/v1/kv` read and write. */
+  user: 'k',
+  /** Module bytes, content-addressed by sha256. */
+  wasm: 'wasm',
+  /** Registry entry of a module (JSON, LWW), by module name. */
+  module: 'mod',
+  /** Platform-wide sets, e.g. the names of all modules. */
+  system: 'sys',
+} as const;
+
+/** A user key may be at most this many UTF-8 bytes (the tier allows 1024 with the prefix). */
+export const MAX_USER_KEY_BYTES = 512;
+
+export function storageKey(space: (typeof SPACES)[keyof typeof SPACES], name: string, tenant = DEFAULT_TENANT): string {
+  return `${tenant}/${space}/${name}`;
+}
+
+export function userPrefix(tenant = DEFAULT_TENANT): string {
+  return `${tenant}/${SPACES.user}/`;
+}
+
+/** Validates a user key and returns its storage key. */
+export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new CloudburstError('INVALID_KEY', 'a key must be a non-empty string');
+  }
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_USER_KEY_BYTES) {
+    throw new CloudburstError('INVALID_KEY', `a key may be at most ${MAX_USER_KEY_BYTES} bytes of UTF-8, this one is ${bytes}`);
+  }
+  if (key.includes('\uFFFD') || /[\u0000-\u001f]/.test(key)) {
+    throw new CloudburstError('INVALID_KEY', 'a key may not contain control characters or invalid UTF-8');
+  }
+  return userPrefix(tenant) + key;
+}
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
+
+/** Module names: 1-64 of letters, digits, `_` and `-`, not starting with `-`. */
+export function checkModuleName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new CloudburstError('INVALID_NAME', `invalid module name ${JSON.stringify(name)}: use 1-64 letters, digits, _ or -`);
+  }
+  return name;
+}

@@ -1,0 +1,89 @@
+import {
+  CloudburstError, counter, gset, isLatticeType, lww, max, merge,
+  type Hlc, type Lattice, type LatticeType,
+} from '../kvs/index.ts';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function text(bytes: Uint8Array): { value: string } | { base64: string } {
+  try {
+    return { value: strictUtf8.decode(bytes) };
+  } catch {
+    return { base64: Buffer.from(bytes).toString('base64') };
+  }
+}
+
+/**
+ * The JSON a user sees for a stored value (`GET /v1/kv/{key}`):
+ * `{"key", "type", "value"}`; LWW bytes that are not UTF-8 come as `"base64"` instead of
+ * `"value"`, and so do such set members (as `{"base64": ...}` elements).
+ */
+export function latticeToJson(key: string, v: Lattice): Record<string, unknown> {
+  switch (v.type) {
+    case 'lww':
+      return { key, type: 'lww', ...text(v.value), updatedAt: new Date(v.stamp.ms).toISOString() };
+    case 'counter':
+      return { key, type: 'counter', value: counter.total(v) };
+    case 'set':
+      return { key, type: 'set', value: v.members.map((m) => { const t = text(m); return 'value' in t ? t.value : t; }) };
+    case 'max':
+      return { key, type: 'max', value: v.value };
+  }
+}
+
+function int64(v: unknown, what: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
+    const n = BigInt(v);
+    if (n >= -(1n << 63n) && n < 1n << 63n) return n;
+  }
+  throw new CloudburstError('INVALID_REQUEST', `${what} must be a 64-bit integer (a number, or a decimal string beyond 2^53)`);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new CloudburstError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Turns a `PUT /v1/kv/{key}?type=...` body into the lattice delta to merge:
+ * - `lww` (default): the raw body bytes are the value;
+ * - `counter`: JSON `5` or `{"add": 5}` adds to the counter;
+ * - `set`: JSON `"member"` or `["a", "b"]` adds members (UTF-8);
+ * - `max`: JSON `7` raises the max.
+ */
+export function deltaFromBody(type: string | null, body: Buffer, current: Lattice | undefined, hlc: Hlc, writer: string): Lattice {
+  const t: LatticeType = (type ?? 'lww') as LatticeType;
+  if (!isLatticeType(t)) throw new CloudburstError('KV_UNKNOWN_TYPE', `unknown lattice type ${JSON.stringify(type)}: use lww, counter, set or max`);
+  if (current !== undefined && current.type !== t) {
+    throw new CloudburstError('KV_TYPE_MISMATCH', `the key holds a ${current.type}; it cannot be written as a ${t}`);
+  }
+  switch (t) {
+    case 'lww':
+      return lww.write(new Uint8Array(body), hlc.now());
+    case 'counter': {
+      const j = parseJson(body) as { add?: unknown } | number | string;
+      const by = int64(typeof j === 'object' && j !== null ? j.add : j, 'the counter increment');
+      return counter.add(current?.type === 'counter' ? current : undefined, writer, by);
+    }
+    case 'set': {
+      const j = parseJson(body);
+      const members = typeof j === 'string' ? [j] : j;
+      if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === 'string')) {
+        throw new CloudburstError('INVALID_REQUEST', 'a set write is a string or a non-empty array of strings');
+      }
+      let acc: Lattice | undefined;
+      const base = current?.type === 'set' ? current : undefined;
+      for (const m of members as string[]) {
+        const d = gset.add(base, Buffer.from(m, 'utf8'));
+        acc = acc === undefined ? d : merge(acc, d);
+      }
+      return acc!;
+    }
+    case 'max':
+      return max.put(current?.type === 'max' ? current : undefined, int64(parseJson(body), 'the max value'));
+  }
+}

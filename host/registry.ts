@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { CloudburstError, gset, lww, type Hlc, type Lattice } from '../kvs/index.ts';
+import type { ExecutorPool } from './executor/pool.ts';
+import type { ModuleSpec } from './executor/protocol.ts';
+import { allowedImports } from './executor/imports.ts';
+import { SPACES, checkModuleName, storageKey } from './keys.ts';
+import { readModuleTypes, type ExportSignature, type ModuleTypes } from './module-types.ts';
+import type { HostState } from './state.ts';
+import { readMemoryImport } from './wasm-memory.ts';
+
+export interface RegistryLimits {
+  /** Largest module accepted, in bytes. */
+  maxModuleBytes: number;
+  /** The maximum every guest's memory gets, in 64 KiB pages. */
+  memoryMaxPages: number;
+  /** Deadline of the trial instantiation at upload (runs the module's start function). */
+  instantiateTimeoutMs: number;
+}
+
+/** What the registry stores per module (JSON, in an LWW register in the KV tier). */
+export interface ModuleRecord {
+  name: string;
+  sha256: string;
+  size: number;
+  deployedAt: string;
+  memoryInitialPages: number;
+  types: ModuleTypes;
+}
+
+export interface FunctionInfo {
+  name: string;
+  module: string;
+  export: string;
+  params: ExportSignature['params'];
+  result: ExportSignature['result'];
+}
+
+export interface ResolvedFunction {
+  info: FunctionInfo;
+  signature: ExportSignature;
+  spec: ModuleSpec;
+}
+
+interface Loaded {
+  record: ModuleRecord;
+  spec: ModuleSpec;
+}
+
+const MODULES_SET = storageKey(SPACES.system, 'modules');
+const ALLOWED = allowedImports();
+
+export function functionInfo(record: ModuleRecord, sig: ExportSignature): FunctionInfo {
+  return { name: `${record.name}.${sig.name}`, module: record.name, export: sig.name, params: sig.params, result: sig.result };
+}
+
+/**
+ * The module registry: validates uploads, stores them in the KV tier (bytes content-addressed
+ * by sha256, a record per module name, and the set of module names), and keeps each
+ * module compiled once in memory. Any host can load any module from the tier.
+ */
+export class Registry {
+  readonly #state: HostState;
+  readonly #hlc: Hlc;
+  readonly #pool: ExecutorPool;
+  readonly #limits: RegistryLimits;
+  /** Compiled modules by sha256: compile once per host. */
+  readonly #compiled = new Map<string, WebAssembly.Module>();
+  readonly #loaded = new Map<string, Loaded>();
+
+  constructor(state: HostState, hlc: Hlc, pool: ExecutorPool, limits: RegistryLimits) {
+    this.#state = state;
+    this.#hlc = hlc;
+    this.#pool = pool;
+    this.#limits = limits;
+  }
+
+  get limits(): RegistryLimits {
+    return this.#limits;
+  }
+
+  /**
+   * Validates a module and registers every typed export as `{name}.{export}`. Re-uploading a
+   * name replaces the module. Nothing is stored unless every check passed, including a trial
+   * instantiation in a worker (which runs the module's start function under a deadline).
+   */
+  async deploy(name: string, bytes: Uint8Array): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
+    checkModuleName(name);
+    if (bytes.byteLength > this.#limits.maxModuleBytes) {
+      throw new CloudburstError('BODY_TOO_LARGE', `a module may be at most ${this.#limits.maxModuleBytes} bytes`);
+    }
+    const source = bytes as Uint8Array<ArrayBuffer>;
+    if (bytes.byteLength === 0 || !WebAssembly.validate(source)) {
+      throw new CloudburstError('INVALID_WASM', 'the body is not a valid WebAssembly module (is it truncated?)');
+    }
+    const module = await WebAssembly.compile(source);
+    this.#checkImports(module);
+    const memory = readMemoryImport(bytes);
+    if (memory.initialPages > this.#limits.memoryMaxPages) {
+      throw new CloudburstError('MEMORY_LIMIT', `the module needs ${memory.initialPages} pages of memory; the limit is ${this.#limits.memoryMaxPages}`);
+    }
+    if (memory.maximumPages !== undefined && memory.maximumPages < memory.initialPages) {
+      throw new CloudburstError('MEMORY_LIMIT', 'the module declares a memory maximum below its minimum');
+    }
+    const types = readModuleTypes(module);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const spec: ModuleSpec = {
+      sha: sha256,
+      module,
+      types,
+      memoryInitialPages: memory.initialPages,
+      memoryMaxPages: Math.min(this.#limits.memoryMaxPages, memory.maximumPages ?? Number.MAX_SAFE_INTEGER),
+    };
+    const trial = await this.#pool.run({ kind: 'load', module: spec }, this.#limits.instantiateTimeoutMs);
+    if (!trial.ok) {
+      throw new CloudburstError('INVALID_WASM', `the module failed to start: ${trial.code}: ${trial.message}`, { cause: trial.code });
+    }
+
+    const record: ModuleRecord = {
+      name, sha256, size: bytes.byteLength, deployedAt: new Date().toISOString(), memoryInitialPages: memory.initialPages, types,
+    };
+    const writes = new Map<string, Lattice>([
+      [storageKey(SPACES.wasm, sha256), lww.write(bytes, this.#hlc.now())],
+      [storageKey(SPACES.module, name), lww.write(Buffer.from(JSON.stringify(record)), this.#hlc.now())],
+      [MODULES_SET, gset.add(undefined, Buffer.from(name))],
+    ]);
+    await this.#state.writeDurable(writes);
+    this.#compiled.set(sha256, module);
+    this.#loaded.set(name, { record, spec });
+    return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
+  }
+
+  #checkImports(module: WebAssembly.Module): void {
+    const forbidden: string[] = [];
+    for (const imp of WebAssembly.Module.imports(module)) {
+      const ok = imp.module === 'env' && imp.name === 'memory'
+        ? imp.kind === 'memory'
+        : imp.kind === 'function' && ALLOWED.get(imp.module)?.has(imp.name) === true && !(imp.module === 'env' && imp.name === 'memory');
+      if (!ok) forbidden.push(`${imp.module}.${imp.name} (${imp.kind})`);
+    }
+    if (forbidden.length > 0) {
+      throw new CloudburstError('FORBIDDEN_IMPORT', `the module imports what the host does not provide: ${forbidden.join(', ')}`, { imports: forbidden });
+    }
+  }
+
+  /** Deletes a module: its record becomes a tombstone; its functions stop resolving. */
+  async remove(name: string): Promise<void> {
+    checkModuleName(name);
+    const current = await this.#record(name);
+    if (!current) throw new CloudburstError('UNKNOWN_MODULE', `no module named ${JSON.stringify(name)}`);
+    await this.#state.writeDurable(new Map([[storageKey(SPACES.module, name), lww.tombstone(this.#hlc.now())]]));
+    this.#loaded.delete(name);
+  }
+
+  async #record(name: string): Promise<ModuleRecord | undefined> {
+    const v = await this.#state.read(storageKey(SPACES.module, name));
+    if (v === undefined || v.type !== 'lww' || v.tombstone) return undefined;
+    return JSON.parse(Buffer.from(v.value).toString('utf8')) as ModuleRecord;
+  }
+
+  async #load(name: string): Promise<Loaded | undefined> {
+    const hit = this.#loaded.get(name);
+    if (hit) return hit;
+    const record = await this.#record(name);
+    if (!record) return undefined;
+    let module = this.#compiled.get(record.sha256);
+    if (!module) {
+      const wasm = await this.#state.read(storageKey(SPACES.wasm, record.sha256));
+      if (wasm === undefined || wasm.type !== 'lww' || wasm.tombstone) {
+        throw new CloudburstError('INTERNAL', `the bytes of module ${name} (${record.sha256}) are missing from the KV tier`);
+      }
+      module = await WebAssembly.compile(wasm.value as Uint8Array<ArrayBuffer>);
+      this.#compiled.set(record.sha256, module);
+    }
+    const loaded: Loaded = {
+      record,
+      spec: {
+        sha: record.sha256, module, types: record.types, memoryInitialPages: record.memoryInitialPages,
+        memoryMaxPages: this.#limits.memoryMaxPages,
+      },
+    };
+    this.#loaded.set(name, loaded);
+    return loaded;
+  }
+
+  async module(name: string): Promise<ModuleRecord> {
+    checkModuleName(name);
+    const loaded = await this.#load(name);
+    if (!loaded) throw new CloudburstError('UNKNOWN_MODULE', `no module named ${JSON.stringify(name)}`);
+    return loaded.record;
+  }
+
+  /** Resolves `module.export` to what a call needs. */
+  async resolve(fn: string): Promise<ResolvedFunction> {
+    const dot = fn.lastIndexOf('.');
+    const moduleName = dot > 0 ? fn.slice(0, dot) : '';
+    const exportName = fn.slice(dot + 1);
+    const loaded = dot > 0 && /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/.test(moduleName) ? await this.#load(moduleName) : undefined;
+    const signature = loaded?.record.types.exports.find((e) => e.name === exportName);
+    if (!loaded || !signature) throw new CloudburstError('UNKNOWN_FUNCTION', `no function named ${JSON.stringify(fn)}`);
+    return { info: functionInfo(loaded.record, signature), signature, spec: loaded.spec };
+  }
+
+  async list(): Promise<ModuleRecord[]> {
+    const names = await this.#state.read(MODULES_SET, { fresh: true }).catch(() => this.#state.cache.get(MODULES_SET));
+    if (names === undefined || names.type !== 'set') return [];
+    const out: ModuleRecord[] = [];
+    for (const m of names.members) {
+      const record = await this.#record(Buffer.from(m).toString('utf8'));
+      if (record) out.push(record);
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+}

@@ -1,0 +1,113 @@
+import { CloudburstError, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
+import type { Calls } from './calls.ts';
+import { readBody, readJson, sendJson } from './http.ts';
+import { userKey } from './keys.ts';
+import { deltaFromBody, latticeToJson } from './kv-json.ts';
+import type { Metrics } from './metrics.ts';
+import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
+import type { Router } from './router.ts';
+import type { HostState } from './state.ts';
+
+export interface RouteDeps {
+  registry: Registry;
+  calls: Calls;
+  state: HostState;
+  metrics: Metrics;
+  hlc: Hlc;
+  hostId: string;
+  writer: string;
+  maxBodyBytes: number;
+  gauges: () => Record<string, number>;
+}
+
+function moduleJson(r: ModuleRecord): Record<string, unknown> {
+  return {
+    name: r.name, sha256: r.sha256, size: r.size, deployedAt: r.deployedAt,
+    functions: r.types.exports.map((sig) => functionInfo(r, sig)),
+  };
+}
+
+/** The host's HTTP API. Every route and status code is documented in host/README.md. */
+export function routes(router: Router, d: RouteDeps): void {
+  const { registry, calls, state } = d;
+
+  router.on('GET', '/healthz', ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }));
+
+  router.on('GET', '/metrics', ({ res }) => {
+    const text = d.metrics.render(d.gauges());
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+
+  router.on('PUT', '/v1/modules/:module', async ({ req, res, params }) => {
+    const bytes = await readBody(req, registry.limits.maxModuleBytes);
+    const { record, functions } = await registry.deploy(params.module!, bytes);
+    sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
+  });
+
+  router.on('GET', '/v1/modules', async ({ res }) => {
+    sendJson(res, 200, { modules: (await registry.list()).map(moduleJson) });
+  });
+
+  router.on('GET', '/v1/modules/:module', async ({ res, params }) => {
+    sendJson(res, 200, moduleJson(await registry.module(params.module!)));
+  });
+
+  router.on('DELETE', '/v1/modules/:module', async ({ res, params }) => {
+    await registry.remove(params.module!);
+    d.metrics.forget(`${params.module}.`);
+    sendJson(res, 200, { deleted: params.module });
+  });
+
+  router.on('GET', '/v1/functions', async ({ res }) => {
+    const functions = (await registry.list())
+      .flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig)))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    sendJson(res, 200, { functions });
+  });
+
+  router.on('GET', '/v1/functions/:fn', async ({ res, params }) => {
+    sendJson(res, 200, (await registry.resolve(params.fn!)).info);
+  });
+
+  router.on('POST', '/v1/functions/:fn/call', async ({ req, res, params, query }) => {
+    const body = await readJson(req, d.maxBodyBytes);
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+      throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
+    }
+    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown };
+    const out = await calls.call(params.fn!, { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs });
+    const reply: Record<string, unknown> = { result: out.result };
+    if (query.get('logs') === '1') reply.logs = out.logs;
+    sendJson(res, 200, reply, { 'x-cloudburst-host': d.hostId, 'x-cloudburst-duration-us': String(out.durationUs) });
+  });
+
+  router.on('GET', '/v1/kv/*key', async ({ req, res, params, query }) => {
+    const key = userKey(params.key);
+    const v = await state.read(key, { fresh: query.get('fresh') !== null });
+    if (v === undefined || isDeleted(v)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
+    if (v.type === 'lww' && (req.headers.accept ?? '').includes('application/octet-stream')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': v.value.byteLength, 'x-cloudburst-type': 'lww' });
+      res.end(v.value);
+      return;
+    }
+    sendJson(res, 200, latticeToJson(params.key!, v));
+  });
+
+  router.on('PUT', '/v1/kv/*key', async ({ req, res, params, query }) => {
+    const key = userKey(params.key);
+    const body = await readBody(req, d.maxBodyBytes);
+    const current = await state.read(key);
+    const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
+    const merged = await state.writeDurable(new Map([[key, delta]]));
+    sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!));
+  });
+
+  router.on('DELETE', '/v1/kv/*key', async ({ res, params }) => {
+    const key = userKey(params.key);
+    const current = await state.read(key);
+    if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
+    await state.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
+    sendJson(res, 200, { deleted: params.key });
+  });
+}

@@ -1,0 +1,61 @@
+import type { KvClient, Lattice } from '../kvs/index.ts';
+import type { HostCache } from './cache/cache.ts';
+import type { Flusher } from './cache/flusher.ts';
+
+/**
+ * The main thread's view of state: the cache in front of the KV tier.
+ *
+ * Reads are served from the cache; a miss reads the tier and keeps what it found. Writes
+ * merge into the cache with their outbox mark; `writeDurable` then waits until the tier
+ * acknowledged them (what `PUT /v1/kv` and module deploys need).
+ */
+export class HostState {
+  readonly cache: HostCache;
+  readonly kv: KvClient;
+  readonly flusher: Flusher;
+  /** Misses being fetched, so concurrent misses of one key make one request. */
+  readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
+
+  constructor(cache: HostCache, kv: KvClient, flusher: Flusher) {
+    this.cache = cache;
+    this.kv = kv;
+    this.flusher = flusher;
+  }
+
+  async read(key: string, opts: { fresh?: boolean } = {}): Promise<Lattice | undefined> {
+    if (!opts.fresh) {
+      // Workers commit from other threads; a read on the main thread must see those commits.
+      this.cache.refresh();
+      const hit = this.cache.get(key);
+      if (hit !== undefined) return hit;
+    }
+    return this.fetch(key);
+  }
+
+  /** Reads the key from the KV tier into the cache; resolves with the merged value. */
+  fetch(key: string): Promise<Lattice | undefined> {
+    let p = this.#inflight.get(key);
+    if (!p) {
+      p = this.kv.get(key).then((remote) => {
+        if (remote !== undefined) return this.cache.absorb(key, remote);
+        return this.cache.get(key);
+      }).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, p);
+    }
+    return p;
+  }
+
+  /** Commits writes to the cache and outbox; the flusher sends them soon. */
+  write(writes: ReadonlyMap<string, Lattice>): Map<string, Lattice> {
+    const merged = this.cache.commit(writes);
+    this.flusher.kick();
+    return merged;
+  }
+
+  /** Commits writes, then waits until the KV tier acknowledged every one of them. */
+  async writeDurable(writes: ReadonlyMap<string, Lattice>): Promise<Map<string, Lattice>> {
+    const merged = this.cache.commit(writes);
+    await this.flusher.flushKeys([...writes.keys()]);
+    return merged;
+  }
+}

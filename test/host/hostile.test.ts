@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
+
+/** Everything a failed request could have touched: the function list and some state. */
+async function snapshot(p: Platform): Promise<unknown> {
+  const functions = await p.client.json('GET', '/v1/functions');
+  const counter = await p.call('counter.get', ['guarded']);
+  const kv = await p.client.json('GET', '/v1/kv/guarded');
+  return { functions, counter, kv };
+}
+
+describe('host: hostile guests', () => {
+  let p: Platform;
+
+  beforeAll(async () => {
+    // A small memory limit, so that running out of it is quick.
+    p = await startPlatform({ guestMemoryMiB: 4 });
+    await p.deploy('hostile');
+    await p.deploy('math');
+  });
+  afterAll(() => p.stop());
+
+  it('spin: an infinite loop is stopped at its deadline and the host goes on', async () => {
+    const started = Date.now();
+    await expect(p.call('hostile.spin', [], { timeoutMs: 300 })).rejects.toMatchObject({ code: 'CALL_TIMEOUT' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await p.call('math.square', [9])).toBe(81);
+    // The replaced worker serves calls too: more calls than workers, all fine.
+    const results = await Promise.all([1, 2, 3, 4].map((x) => p.call('math.square', [x])));
+    expect(results).toEqual([1, 4, 9, 16]);
+  });
+
+  it('oom: allocating past the memory maximum fails cleanly, and the next call works', async () => {
+    await expect(p.call('hostile.oom', [])).rejects.toMatchObject({ code: 'GUEST_OUT_OF_MEMORY' });
+    expect(await p.call('hostile.divide', [10, 2])).toBe(5);
+  });
+
+  it('trap: unreachable and division by zero are GUEST_TRAP', async () => {
+    await expect(p.call('hostile.trap', [])).rejects.toMatchObject({ code: 'GUEST_TRAP' });
+    await expect(p.call('hostile.divide', [1, 0])).rejects.toMatchObject({ code: 'GUEST_TRAP' });
+  });
+
+  it('abort: a thrown error is GUEST_ABORT with its message', async () => {
+    const err = await p.call('hostile.fail', []).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'GUEST_ABORT' });
+    expect((err as Error).message.length).toBeGreaterThan(5);
+  });
+});
+
+describe('host: hostile requests change nothing', () => {
+  let p: Platform;
+  let before: unknown;
+
+  beforeAll(async () => {
+    p = await startPlatform({ maxBodyBytes: 64 * 1024, maxModuleBytes: 1024 * 1024 });
+    await p.deploy('counter');
+    await p.deploy('arrays');
+    await p.call('counter.incr', ['guarded', 3]);
+    before = await snapshot(p);
+  });
+  afterAll(async () => {
+    expect(await snapshot(p)).toEqual(before);
+    await p.stop();
+  });
+
+  const upload = (name: string, body: Uint8Array) => p.client.json('PUT', `/v1/modules/${name}`, body, true);
+
+  it('upload: a module importing what we do not provide is FORBIDDEN_IMPORT', async () => {
+    await expect(upload('evil', guestBytes('bad-import'))).rejects.toMatchObject({ code: 'FORBIDDEN_IMPORT' });
+  });
+
+  it('upload: garbage and truncated wasm are INVALID_WASM', async () => {
+    await expect(upload('junk', Buffer.from('definitely not wasm'))).rejects.toMatchObject({ code: 'INVALID_WASM' });
+    const wasm = guestBytes('counter');
+    await expect(upload('counter', wasm.subarray(0, wasm.length - 7))).rejects.toMatchObject({ code: 'INVALID_WASM' });
+    await expect(upload('counter', new Uint8Array(0))).rejects.toMatchObject({ code: 'INVALID_WASM' });
+  });
+
+  it('upload: a module without the types section is MISSING_TYPES', async () => {
+    // The smallest valid module that imports its memory, built by hand.
+    const bare = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 2, 15, 1, 3, 101, 110, 118, 6, 109, 101, 109, 111, 114, 121, 2, 0, 1]);
+    await expect(upload('bare', bare)).rejects.toMatchObject({ code: 'MISSING_TYPES' });
+  });
+
+  it('upload: a module with its own memory is MEMORY_LIMIT', async () => {
+    const ownMemory = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1]);
+    await expect(upload('mem', ownMemory)).rejects.toMatchObject({ code: 'MEMORY_LIMIT' });
+  });
+
+  it('upload: a bad module name is INVALID_NAME, an oversized one BODY_TOO_LARGE', async () => {
+    await expect(upload('no%20spaces', guestBytes('math'))).rejects.toMatchObject({ code: 'INVALID_NAME' });
+    await expect(upload('huge', new Uint8Array(2 * 1024 * 1024))).rejects.toMatchObject({ code: 'BODY_TOO_LARGE' });
+  });
+
+  it('call: wrong argument count and types are INVALID_ARGUMENTS', async () => {
+    await expect(p.call('counter.incr', ['guarded'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.call('counter.incr', [5, 'guarded'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.call('counter.incr', ['guarded', 1.5])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.call('counter.incr', ['guarded', '99999999999999999999'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.call('arrays.sum', [[1, 'x']])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.call('arrays.sum', [{ ref: 'guarded', extra: 1 }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.client.json('POST', '/v1/functions/counter.incr/call', { args: 'guarded' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    await expect(p.client.json('POST', '/v1/functions/counter.incr/call', [1])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
+  it('call: a reference to a missing key is REF_NOT_FOUND; to a key of the wrong type INVALID_ARGUMENTS', async () => {
+    await expect(p.call('arrays.sum', [{ ref: 'no-such-key' }])).rejects.toMatchObject({ code: 'REF_NOT_FOUND' });
+    await expect(p.call('arrays.sum', [{ ref: 'guarded' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+  });
+
+  it('call: unknown functions, malformed JSON and oversized bodies', async () => {
+    await expect(p.call('counter.nope', [])).rejects.toMatchObject({ code: 'UNKNOWN_FUNCTION' });
+    await expect(p.call('nope.nope', [])).rejects.toMatchObject({ code: 'UNKNOWN_FUNCTION' });
+    await expect(p.call('nodot', [])).rejects.toMatchObject({ code: 'UNKNOWN_FUNCTION' });
+    const bad = await p.client.request('POST', '/v1/functions/counter.incr/call', '{"args": [', { 'content-type': 'application/json' });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body.toString())).toMatchObject({ error: { code: 'MALFORMED_JSON' } });
+    const big = await p.client.request('POST', '/v1/functions/counter.incr/call', JSON.stringify({ args: ['guarded', 1], pad: 'x'.repeat(100_000) }));
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body.toString())).toMatchObject({ error: { code: 'BODY_TOO_LARGE' } });
+  });
+
+  it('kv: type mismatches, unknown types and bad keys are refused', async () => {
+    await expect(p.client.json('PUT', '/v1/kv/guarded', 'text', true)).rejects.toMatchObject({ code: 'KV_TYPE_MISMATCH' });
+    await expect(p.client.json('PUT', '/v1/kv/guarded?type=bogus', '1', true)).rejects.toMatchObject({ code: 'KV_UNKNOWN_TYPE' });
+    await expect(p.client.json('PUT', '/v1/kv/guarded?type=counter', 'not json', true)).rejects.toMatchObject({ code: 'MALFORMED_JSON' });
+    await expect(p.client.json('PUT', '/v1/kv/guarded?type=counter', '"1.5"', true)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(p.client.json('PUT', `/v1/kv/${'k'.repeat(600)}`, 'x', true)).rejects.toMatchObject({ code: 'INVALID_KEY' });
+    await expect(p.client.json('GET', '/v1/kv/missing')).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+  });
+
+  it('routes: unknown routes and wrong methods', async () => {
+    await expect(p.client.json('GET', '/v2/anything')).rejects.toMatchObject({ code: 'UNKNOWN_ROUTE' });
+    await expect(p.client.json('POST', '/v1/functions')).rejects.toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
+  });
+});

@@ -1,0 +1,124 @@
+import type { ChildProcess } from 'node:child_process';
+import { writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode } from '../../kvs/index.ts';
+import { freePort, guestBytes, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
+
+const USER_FN = `import { counter } from "cloudburst";
+
+export function twice(x: i32): i32 { return x * 2; }
+export function bump(key: string): i64 { return counter.add(key, 1); }
+`;
+
+describe('cli: the tour of the README against `cloudburst up`', () => {
+  let dir: string;
+  let url: string;
+  let up: { child: ChildProcess; output: () => string };
+
+  beforeAll(async () => {
+    dir = await tempDir('cb-cli-');
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    up = await startUpProcess(['--data', join(dir, 'data'), '--port', String(port)]);
+  });
+  afterAll(async () => {
+    up.child.kill('SIGINT');
+    await new Promise((resolve) => up.child.once('exit', resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cli = (...args: string[]) => runCli([...args, '--url', url]);
+
+  it('up: deploys the examples and says how to call one', () => {
+    expect(up.output()).toContain('deployed: arrays.sum, counter.get, counter.incr, math.increment, math.square');
+    expect(up.output()).toContain('npx cloudburst fn call math.square 7');
+  });
+
+  it('fn list and fn call', async () => {
+    const list = await cli('fn', 'list');
+    expect(list.stdout).toContain('math.square(x: i64): i64');
+    expect((await cli('fn', 'call', 'math.square', '7')).stdout.trim()).toBe('49');
+    expect((await cli('fn', 'call', 'counter.incr', 'hits', '5')).stdout.trim()).toBe('5');
+    expect((await cli('fn', 'call', 'counter.incr', 'hits', '5')).stdout.trim()).toBe('10');
+  });
+
+  it('kv put and get, and a call with --ref', async () => {
+    expect((await cli('kv', 'put', 'greeting', 'hello')).code).toBe(0);
+    expect((await cli('kv', 'get', 'greeting')).stdout.trim()).toBe('hello');
+    await runCli(['kv', 'put', 'n', '3', '--type', 'counter', '--url', url]);
+    expect((await cli('kv', 'get', 'n')).stdout.trim()).toBe('3');
+    const floats = Float64Array.from([0.5, 1.5, 2]);
+    await fetch(`${url}/v1/kv/floats`, { method: 'PUT', body: new Uint8Array(floats.buffer) });
+    expect((await cli('fn', 'call', 'arrays.sum', '--ref', 'floats')).stdout.trim()).toBe('4');
+  });
+
+  it('build and deploy a user function from a .ts file', async () => {
+    const src = join(dir, 'my-fn.ts');
+    await writeFile(src, USER_FN);
+    const built = await cli('build', src, '-o', join(dir, 'my-fn.wasm'));
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout).toMatch(/built .*my-fn\.wasm/);
+    const deployed = await cli('fn', 'deploy', src, '--name', 'mine');
+    expect(deployed.stdout).toContain('mine.twice(x: i32): i32');
+    expect((await cli('fn', 'call', 'mine.twice', '21')).stdout.trim()).toBe('42');
+    const wasmDeploy = await cli('fn', 'deploy', join(dir, 'my-fn.wasm'), '--name', 'mine2', '--json');
+    expect(JSON.parse(wasmDeploy.stdout)).toMatchObject({ module: 'mine2' });
+  });
+
+  it('errors: print the code and exit 1 for the user\'s mistakes, 2 when the host is down', async () => {
+    const unknown = await cli('fn', 'call', 'nope.nope');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('UNKNOWN_FUNCTION');
+    const badBuild = join(dir, 'broken.ts');
+    await writeFile(badBuild, 'export function f(): i32 { return "no"; }\n');
+    const failed = await cli('build', badBuild);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('BUILD_FAILED');
+    const down = await runCli(['fn', 'list', '--url', 'http://127.0.0.1:1']);
+    expect(down.code).toBe(2);
+    expect(down.stderr).toContain('HOST_UNAVAILABLE');
+  });
+});
+
+describe('cli: kill -9', () => {
+  it('loses no acknowledged counter increment, and flushes the outbox after restart', async () => {
+    const dir = await tempDir('cb-kill-');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const args = ['--data', join(dir, 'data'), '--port', String(port), '--no-examples'];
+    try {
+      let up = await startUpProcess(args);
+      const deploy = await fetch(`${url}/v1/modules/counter`, { method: 'PUT', body: new Uint8Array(guestBytes('counter')) });
+      expect(deploy.status).toBe(200);
+      let total = 0;
+      for (let i = 1; i <= 20; i++) {
+        const res = await fetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor', i] }) });
+        total += i;
+        expect(await res.json()).toEqual({ result: total });
+      }
+      // Right after the last acknowledged call: no clean shutdown, no flush.
+      up.child.kill('SIGKILL');
+      await new Promise((resolve) => up.child.once('exit', resolve));
+
+      up = await startUpProcess(args);
+      try {
+        const res = await fetch(`${url}/v1/functions/counter.get/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor'] }) });
+        expect(await res.json()).toEqual({ result: total });
+        // The KV node itself has every increment once the restarted host flushed its outbox.
+        const kvUrl = /KV node (http:\/\/[\d.:]+)/.exec(up.output())![1]!;
+        await expect.poll(async () => {
+          const r = await fetch(`${kvUrl}/kv/v1/keys/${encodeURIComponent('default/k/survivor')}`);
+          if (r.status !== 200) return undefined;
+          const v = decode(new Uint8Array(await r.arrayBuffer()));
+          return v.type === 'counter' ? [...v.entries.values()].reduce((a, e) => a + e.p - e.n, 0n) : undefined;
+        }, { timeout: 10_000 }).toBe(BigInt(total));
+      } finally {
+        up.child.kill('SIGINT');
+        await new Promise((resolve) => up.child.once('exit', resolve));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

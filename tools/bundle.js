@@ -1,0 +1,55 @@
+// Bundles the CLI and the executor worker into dist/ with esbuild. Plain JS so that it runs
+// before anything is built: `tools/bin/cloudburst.js`, `npm run build` and the test setup
+// all call it. Packages stay external (lmdb is native; everything is in node_modules).
+import { mkdirSync, readdirSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCES = ['host', 'kvs', 'tools', 'guest/abi.ts'];
+const STAMP = join(root, 'dist', '.stamp');
+
+function newest(path) {
+  const st = statSync(path);
+  if (!st.isDirectory()) return /\.(ts|js)$/.test(path) ? st.mtimeMs : 0;
+  let max = 0;
+  for (const name of readdirSync(path)) {
+    if (name === 'node_modules' || name === 'bench-results') continue;
+    max = Math.max(max, newest(join(path, name)));
+  }
+  return max;
+}
+
+/** True when dist/ is older than some source file. */
+export function stale() {
+  if (!existsSync(STAMP) || !existsSync(join(root, 'dist', 'worker.js'))) return true;
+  const built = Number(readFileSync(STAMP, 'utf8'));
+  return SOURCES.some((s) => existsSync(join(root, s)) && newest(join(root, s)) > built);
+}
+
+export async function bundle() {
+  const { build } = await import('esbuild');
+  const started = Date.now();
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  await build({
+    absWorkingDir: root,
+    entryPoints: { cli: 'tools/cli/main.ts', worker: 'host/executor/worker.ts', bench: 'tools/bench/main.ts' },
+    outdir: 'dist',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  writeFileSync(STAMP, String(started));
+}
+
+export async function ensureBuilt() {
+  if (stale()) await bundle();
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await bundle();
+}

@@ -1,0 +1,52 @@
+import { Pool } from 'undici';
+import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * A small client of the host's HTTP API, for the CLI, benchmarks and tests. Error replies
+ * become the CloudburstError of their body; a host that cannot be reached is
+ * HOST_UNAVAILABLE (the CLI says how to start one).
+ */
+export class HostClient {
+  readonly url: string;
+  readonly #pool: Pool;
+
+  constructor(url: string, connections = 16) {
+    this.url = url.replace(/\/$/, '');
+    this.#pool = new Pool(this.url, { connections, keepAliveTimeout: 30_000 });
+  }
+
+  async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
+    try {
+      const res = await this.#pool.request({ method, path, body: body ?? null, headers, headersTimeout: 600_000, bodyTimeout: 600_000 });
+      const data = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: res.headers, body: data };
+    } catch (err) {
+      throw new CloudburstError('HOST_UNAVAILABLE', `cannot reach the host at ${this.url} (${(err as Error).message}); is \`cloudburst up\` running?`, undefined, { cause: err });
+    }
+  }
+
+  /** Sends a request and returns the parsed JSON body, or throws the error it carries. */
+  async json<T = unknown>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, raw = false): Promise<T> {
+    const payload = body === undefined ? undefined : raw ? (body as Uint8Array | string) : JSON.stringify(body);
+    const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' };
+    const reply = await this.request(method, path, payload, headers);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(reply.body.toString('utf8'));
+    } catch {
+      throw new CloudburstError('INTERNAL', `the host answered ${reply.status} with a body that is not JSON`);
+    }
+    if (reply.status >= 400) throw errorFromBody(parsed);
+    return parsed as T;
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}

@@ -1,0 +1,287 @@
+import { readFileSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
+import { startHost } from '../../host/index.ts';
+import { CloudburstError, ERROR_CODES, startKvNode } from '../../kvs/index.ts';
+import { BuildError, buildGuest } from '../build/build.ts';
+import { HostClient } from './client.ts';
+import { startEmbedded } from './embedded.ts';
+
+const USAGE = `cloudburst: stateful functions on WebAssembly
+
+Platform:
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples]
+  cloudburst kvs [--port 7100] [--data DIR]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT [--workers N]
+Functions:
+  cloudburst build FILE.ts [-o FILE.wasm]
+  cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
+  cloudburst fn list | show FN | delete MODULE
+  cloudburst fn call FN [ARG...] [--ref KEY]... [--args JSON] [--timeout MS] [--logs]
+State:
+  cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
+
+Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output)`;
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string[]>;
+  /** Positional arguments and --ref values, in the order given (for `fn call`). */
+  ordered: ({ value: string } | { ref: string })[];
+}
+
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async']);
+
+function parse(argv: string[]): Parsed {
+  const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      for (const rest of argv.slice(i + 1)) {
+        out.positional.push(rest);
+        out.ordered.push({ value: rest });
+      }
+      break;
+    }
+    if (a.startsWith('--') || (a.startsWith('-') && a.length === 2 && !/^-\d/.test(a))) {
+      let name = a.replace(/^--?/, '');
+      let value: string | undefined;
+      const eq = name.indexOf('=');
+      if (eq >= 0) {
+        value = name.slice(eq + 1);
+        name = name.slice(0, eq);
+      }
+      if (name === 'o') name = 'out';
+      if (value === undefined && !BOOLEAN_FLAGS.has(name)) {
+        value = argv[++i];
+        if (value === undefined) throw new CloudburstError('INVALID_REQUEST', `--${name} needs a value`);
+      }
+      out.flags.set(name, [...(out.flags.get(name) ?? []), value ?? 'true']);
+      if (name === 'ref') out.ordered.push({ ref: value! });
+    } else {
+      out.positional.push(a);
+      out.ordered.push({ value: a });
+    }
+  }
+  return out;
+}
+
+const flag = (p: Parsed, name: string): string | undefined => p.flags.get(name)?.at(-1);
+const has = (p: Parsed, name: string): boolean => p.flags.has(name);
+const int = (p: Parsed, name: string, fallback: number): number => {
+  const v = flag(p, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new CloudburstError('INVALID_REQUEST', `--${name} must be a whole number`);
+  return n;
+};
+
+function print(p: Parsed, human: string | number | bigint | boolean | null, machine: unknown): void {
+  console.log(has(p, 'json') ? JSON.stringify(machine, null, 2) : String(human));
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+}
+
+/** Waits for SIGINT/SIGTERM, then runs `stop` once. */
+function untilSignal(stop: () => Promise<void>): Promise<number> {
+  return new Promise((resolveExit) => {
+    let stopping = false;
+    const onSignal = (): void => {
+      if (stopping) return;
+      stopping = true;
+      console.error('stopping...');
+      stop().then(() => resolveExit(0), (err: unknown) => {
+        console.error(err);
+        resolveExit(2);
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+async function compile(file: string, out?: string): Promise<Uint8Array> {
+  const { wasm, stderr } = await buildGuest({ entry: resolve(file), ...(out ? { outFile: resolve(out) } : {}) });
+  if (stderr.trim()) console.error(stderr.trimEnd());
+  return wasm;
+}
+
+async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
+  const [, verb, target] = p.positional;
+  switch (verb) {
+    case 'list': {
+      const { functions } = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('GET', '/v1/functions');
+      const lines = functions.map((f) => `${f.name}(${f.params.map((q) => `${q.name}: ${q.type}`).join(', ')}): ${f.result}`);
+      print(p, lines.join('\n') || '(no functions: deploy one with `cloudburst fn deploy FILE.ts`)', functions);
+      return 0;
+    }
+    case 'show': {
+      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn show MODULE.FUNCTION');
+      const info = await client.json('GET', `/v1/functions/${encodeURIComponent(target)}`);
+      print(p, JSON.stringify(info, null, 2), info);
+      return 0;
+    }
+    case 'delete': {
+      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn delete MODULE');
+      const out = await client.json('DELETE', `/v1/modules/${encodeURIComponent(target)}`);
+      print(p, `deleted module ${target}`, out);
+      return 0;
+    }
+    case 'deploy': {
+      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
+      const name = flag(p, 'name') ?? basename(target, extname(target));
+      const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(target);
+      const out = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('PUT', `/v1/modules/${encodeURIComponent(name)}`, wasm, true);
+      print(p, out.functions.map((f) => `${f.name}(${f.params.map((q) => `${q.name}: ${q.type}`).join(', ')}): ${f.result}`).join('\n'), out);
+      return 0;
+    }
+    case 'call': {
+      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn call MODULE.FUNCTION [ARG...]');
+      let args: unknown[];
+      const raw = flag(p, 'args');
+      if (raw !== undefined) {
+        try {
+          args = JSON.parse(raw) as unknown[];
+        } catch {
+          throw new CloudburstError('MALFORMED_JSON', '--args must be a JSON array');
+        }
+      } else {
+        // Positional arguments are typed by the function's signature: text for strings, JSON otherwise.
+        const info = await client.json<{ params: { type: string }[] }>('GET', `/v1/functions/${encodeURIComponent(target)}`);
+        const given = p.ordered.slice(3);
+        args = given.map((a, i) => {
+          if ('ref' in a) return { ref: a.ref };
+          if (info.params[i]?.type === 'string') return a.value;
+          try {
+            return JSON.parse(a.value) as unknown;
+          } catch {
+            return a.value;
+          }
+        });
+      }
+      const query = has(p, 'logs') ? '?logs=1' : '';
+      const body: Record<string, unknown> = { args };
+      if (flag(p, 'timeout')) body.timeoutMs = int(p, 'timeout', 0);
+      const out = await client.json<{ result: unknown; logs?: { level: number; message: string }[] }>('POST', `/v1/functions/${encodeURIComponent(target)}/call${query}`, body);
+      for (const l of out.logs ?? []) console.error(`[${target}] ${l.message}`);
+      print(p, show(out.result), out);
+      return 0;
+    }
+    default:
+      throw new CloudburstError('INVALID_REQUEST', `unknown command: fn ${verb ?? ''}\n\n${USAGE}`);
+  }
+}
+
+async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
+  const [, verb, key, value] = p.positional;
+  if (!key) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst kv get|put|delete KEY [VALUE]');
+  const path = `/v1/kv/${encodeURIComponent(key)}`;
+  switch (verb) {
+    case 'get': {
+      const out = await client.json<{ value?: unknown; base64?: string }>('GET', path);
+      print(p, show(out.value ?? out.base64), out);
+      return 0;
+    }
+    case 'put': {
+      if (value === undefined) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst kv put KEY VALUE [--type lww|counter|set|max]');
+      const type = flag(p, 'type') ?? 'lww';
+      const body = type === 'lww' ? Buffer.from(value) : type === 'set' ? JSON.stringify(value) : value;
+      const out = await client.json<{ value?: unknown }>('PUT', `${path}?type=${encodeURIComponent(type)}`, body, true);
+      print(p, show(out.value ?? 'ok'), out);
+      return 0;
+    }
+    case 'delete': {
+      const out = await client.json('DELETE', path);
+      print(p, `deleted ${key}`, out);
+      return 0;
+    }
+    default:
+      throw new CloudburstError('INVALID_REQUEST', `unknown command: kv ${verb ?? ''}`);
+  }
+}
+
+async function run(p: Parsed): Promise<number> {
+  const [command] = p.positional;
+  if (command === undefined || command === 'help' || has(p, 'help')) {
+    console.log(USAGE);
+    return command === undefined && !has(p, 'help') ? 1 : 0;
+  }
+  switch (command) {
+    case 'up': {
+      const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
+      const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
+      const workers = int(p, 'workers', 0);
+      const up = await startEmbedded({
+        dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
+        ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
+        deployExamples: !has(p, 'no-examples'),
+        log: (line) => console.error(line),
+      });
+      console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
+      if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
+      console.log('try:  npx cloudburst fn call math.square 7');
+      console.log('stop: Ctrl-C');
+      return untilSignal(() => up.close());
+    }
+    case 'kvs': {
+      const kv = await startKvNode({ dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100) });
+      console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
+      return untilSignal(() => kv.close());
+    }
+    case 'host': {
+      const kvs = flag(p, 'kvs');
+      if (!kvs) throw new CloudburstError('INVALID_REQUEST', 'cloudburst host needs --kvs HOST:PORT of a KV node');
+      const workers = int(p, 'workers', 0);
+      const host = await startHost({
+        dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
+        kvsUrl: kvs.startsWith('http') ? kvs : `http://${kvs}`,
+        port: int(p, 'port', 7070),
+        ...(workers ? { workers } : {}),
+      });
+      console.log(`host ${host.id} listening on ${host.url}`);
+      return untilSignal(() => host.close());
+    }
+    case 'build': {
+      const file = p.positional[1];
+      if (!file) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst build FILE.ts [-o FILE.wasm]');
+      const out = flag(p, 'out') ?? `${file.replace(/\.ts$/, '')}.wasm`;
+      const wasm = await compile(file, out);
+      print(p, `built ${out} (${wasm.byteLength} bytes)`, { out, bytes: wasm.byteLength });
+      return 0;
+    }
+    case 'fn':
+    case 'kv': {
+      const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070');
+      try {
+        return await (command === 'fn' ? fnCommand(p, client) : kvCommand(p, client));
+      } finally {
+        await client.close();
+      }
+    }
+    default:
+      throw new CloudburstError('INVALID_REQUEST', `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+/** Runs the CLI; resolves with the exit code (1: the user's mistake, 2: the system's). */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(parse(argv));
+  } catch (err) {
+    if (err instanceof BuildError) {
+      console.error(`error BUILD_FAILED: ${err.message}`); // ERROR_CODES.BUILD_FAILED
+      return 1;
+    }
+    if (err instanceof CloudburstError) {
+      console.error(`error ${err.code}: ${err.message}`);
+      return ERROR_CODES[err.code].userFault ? 1 : 2;
+    }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`error: ${(err as Error).message}: another process uses this port; pick another with --port`);
+      return 1;
+    }
+    console.error(err);
+    return 2;
+  }
+}
