@@ -7,7 +7,7 @@ import { decode, encode, merge, type Lattice } from '../../kvs/index.ts';
  * when it is lmdb-js's global buffer (`isGlobal`) its length is the whole buffer's; the value
  * is the first `db.lastSize` bytes.
  */
-function readFast(db: Database<Buffer, string>, key: string): Buffer | undefined {
+function readFast(db: Database<Uint8Array, string>, key: string): Buffer | undefined {
   const buf = db.getBinaryFast(key) as (Buffer & { isGlobal?: boolean }) | undefined;
   if (buf === undefined || !buf.isGlobal) return buf;
   return buf.subarray(0, (db as unknown as { lastSize: number }).lastSize);
@@ -45,8 +45,8 @@ export interface OutboxEntry {
  */
 export class HostCache {
   readonly #env: RootDatabase;
-  readonly #values: Database<Buffer, string>;
-  readonly #outbox: Database<Buffer, string>;
+  readonly #values: Database<Uint8Array, string>;
+  readonly #outbox: Database<Uint8Array, string>;
   readonly #fsync: FsyncPolicy;
   #closed = false;
 
@@ -54,8 +54,8 @@ export class HostCache {
     this.#env = env;
     this.#fsync = fsync;
     // On-disk layouts carry their version in their names.
-    this.#values = env.openDB<Buffer, string>('values-v1', { encoding: 'binary' });
-    this.#outbox = env.openDB<Buffer, string>('outbox-v1', { encoding: 'binary' });
+    this.#values = env.openDB<Uint8Array, string>('values-v1', { encoding: 'binary' });
+    this.#outbox = env.openDB<Uint8Array, string>('outbox-v1', { encoding: 'binary' });
   }
 
   static open(opts: CacheOptions): HostCache {
@@ -111,7 +111,7 @@ export class HostCache {
       for (const [key, value] of writes) {
         const raw = readFast(this.#values, key);
         const next = raw === undefined ? value : merge(decode(raw), value);
-        this.#values.putSync(key, Buffer.from(encode(next)));
+        this.#values.putSync(key, encode(next));
         this.#outbox.putSync(key, token);
         merged.set(key, next);
       }
@@ -128,7 +128,7 @@ export class HostCache {
     this.#env.transactionSync(() => {
       const raw = readFast(this.#values, key);
       merged = raw === undefined ? value : merge(decode(raw), value);
-      this.#values.putSync(key, Buffer.from(encode(merged)));
+      this.#values.putSync(key, encode(merged));
     });
     return merged;
   }
@@ -167,6 +167,22 @@ export class HostCache {
       }
     });
     return cleared;
+  }
+
+  /**
+   * Drops keys whose writes the KV tier refused for good (a type conflict): value and mark go
+   * together, unless a later commit re-marked the key. The next read fetches the tier's value.
+   */
+  discard(entries: readonly OutboxEntry[]): void {
+    this.#env.transactionSync(() => {
+      for (const { key, token } of entries) {
+        const current = readFast(this.#outbox, key);
+        if (current !== undefined && token.equals(current)) {
+          this.#outbox.removeSync(key);
+          this.#values.removeSync(key);
+        }
+      }
+    });
   }
 
   outboxSize(): number {

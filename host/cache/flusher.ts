@@ -118,6 +118,7 @@ export class Flusher {
     }
     const results = await this.#kv.mergeBatch(entries);
     const done: OutboxEntry[] = [];
+    const refused: OutboxEntry[] = [];
     let retry: CloudburstError | undefined;
     results.forEach((err, i) => {
       const e = sent[i]!;
@@ -125,15 +126,16 @@ export class Flusher {
         done.push(e);
       } else if (err.userFault) {
         // A value the tier will never take (type conflict between hosts): retrying forever
-        // would wedge the outbox. Report it and drop the mark.
+        // would wedge the outbox. Report it and drop the key from the cache.
         this.rejected++;
         this.#onRejected(e.key, err);
-        done.push(e);
+        refused.push(e);
       } else {
         retry = err;
       }
     });
     this.flushed += this.#cache.clean(done);
+    if (refused.length > 0) this.#cache.discard(refused);
     if (retry) throw retry;
   }
 

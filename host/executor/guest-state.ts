@@ -30,6 +30,12 @@ export class GuestState {
   readonly #hlc: Hlc;
   readonly #writer: string;
   #overlay = new Map<string, Lattice>();
+  /**
+   * Decoded cache values this call has read. The call reads one LMDB snapshot, so a second
+   * read of a key is exact from here; it is cleared whenever the snapshot moves (a fetch or a
+   * commit in the middle of the call).
+   */
+  #memo = new Map<string, Lattice | undefined>();
   #fetched = new Set<string>();
   logs: GuestLog[] = [];
   #logBytes = 0;
@@ -47,6 +53,7 @@ export class GuestState {
   begin(): void {
     this.#cache.refresh();
     this.#overlay.clear();
+    this.#memo.clear();
     this.#fetched.clear();
     this.logs = [];
     this.#logBytes = 0;
@@ -58,6 +65,7 @@ export class GuestState {
     const n = this.#overlay.size;
     if (n > 0) this.#cache.commit(this.#overlay);
     this.#overlay.clear();
+    this.#memo.clear();
     return n;
   }
 
@@ -66,14 +74,30 @@ export class GuestState {
     this.#overlay.clear();
   }
 
+  /** What the cache and this call's writes hold, without going to the KV tier on a miss. */
+  #cached(key: string): Lattice | undefined {
+    if (this.#memo.has(key)) return this.#memo.get(key);
+    const v = this.#cache.get(key);
+    this.#memo.set(key, v);
+    return v;
+  }
+
+  #peek(key: string): Lattice | undefined {
+    const cached = this.#cached(key);
+    const mine = this.#overlay.get(key);
+    if (mine === undefined) return cached;
+    return cached === undefined ? mine : merge(cached, mine);
+  }
+
   read(key: string): Lattice | undefined {
-    let cached = this.#cache.get(key);
+    let cached = this.#cached(key);
     if (cached === undefined && !this.#fetched.has(key)) {
       // A miss: the main thread reads the KV tier into the cache while we wait.
       this.#fetched.add(key);
       this.#bridge.fetch([key]);
       this.#cache.refresh();
-      cached = this.#cache.get(key);
+      this.#memo.clear();
+      cached = this.#cached(key);
     }
     if (cached !== undefined && cached.type === 'lww') this.#hlc.observe(cached.stamp);
     const mine = this.#overlay.get(key);
@@ -103,8 +127,17 @@ export class GuestState {
     return v === undefined || v.tombstone ? undefined : v.value;
   }
 
+  /**
+   * A blind write: unlike the other operations it needs nothing from the current value, so a
+   * miss does not go to the KV tier. Its type is checked against what the cache holds; a
+   * conflict with a value the cache never saw is refused by the tier at flush time (the
+   * flusher then drops the cached value, and the next read fetches the tier's).
+   */
   put(key: string, value: Uint8Array): void {
-    this.#typed(key, 'lww');
+    const known = this.#peek(key);
+    if (known !== undefined && known.type !== 'lww') {
+      throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${known.type}, not a lww`, { key: this.#display(key) });
+    }
     this.#write(key, lww.write(value, this.#hlc.now()));
   }
 

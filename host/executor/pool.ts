@@ -75,7 +75,7 @@ export class ExecutorPool {
   #replaced = 0;
 
   constructor(opts: PoolOptions) {
-    this.#opts = { maxQueue: 10_000, spinMicros: 100, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
+    this.#opts = { maxQueue: 10_000, spinMicros: 50, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
   }
 
@@ -165,8 +165,8 @@ export class ExecutorPool {
   async #converse(slot: Slot, job: Job, timeoutMs: number): Promise<JobResult> {
     const { ctrl } = slot;
     const sha = job.module.sha;
-    // A compiled module crosses threads by reference to its code; send it once per worker.
-    const message = slot.modules.has(sha) ? { ...job, module: { ...job.module, module: undefined } } : job;
+    // Send the module's spec once per worker; later jobs name it by hash (no cloning of its types).
+    const message: Job = slot.modules.has(sha) ? { ...job, module: { sha } } : job;
     slot.modules.add(sha);
     slot.port.postMessage(message);
     Atomics.store(ctrl, STATE, JOB);

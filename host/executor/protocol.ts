@@ -39,23 +39,28 @@ export type PreparedArg =
 
 export interface ModuleSpec {
   sha: string;
-  /** Sent only the first time this worker sees the module. */
-  module?: WebAssembly.Module;
+  module: WebAssembly.Module;
   types: ModuleTypes;
   memoryInitialPages: number;
   memoryMaxPages: number;
 }
 
+/**
+ * A module as a job names it: the whole spec the first time a worker sees the module (a
+ * compiled module crosses threads by reference to its code), then only its hash.
+ */
+export type ModuleRef = ModuleSpec | { sha: string };
+
 export interface CallJob {
   kind: 'call';
-  module: ModuleSpec;
+  module: ModuleRef;
   exportName: string;
   args: PreparedArg[];
 }
 
 export interface LoadJob {
   kind: 'load';
-  module: ModuleSpec;
+  module: ModuleRef;
 }
 
 export type Job = CallJob | LoadJob;

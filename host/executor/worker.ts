@@ -11,7 +11,7 @@ import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
   BRIDGE, DONE, JOB, REPLY, STATE,
-  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleSpec, type PreparedArg, type WorkerInit,
+  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 
 const init = workerData as WorkerInit;
@@ -43,17 +43,24 @@ interface Instance {
   maxPages: number;
 }
 
-const modules = new Map<string, WebAssembly.Module>();
+const specs = new Map<string, ModuleSpec>();
 const instances = new Map<string, Instance>();
+
+function specOf(ref: ModuleRef): ModuleSpec {
+  if ('module' in ref) {
+    specs.set(ref.sha, ref);
+    return ref;
+  }
+  const spec = specs.get(ref.sha);
+  if (!spec) throw new CloudburstError('INTERNAL', `module ${ref.sha} was never sent to this worker`);
+  return spec;
+}
 
 function instantiate(spec: ModuleSpec): Instance {
   const existing = instances.get(spec.sha);
   if (existing) return existing;
-  if (spec.module) modules.set(spec.sha, spec.module);
-  const module = modules.get(spec.sha);
-  if (!module) throw new CloudburstError('INTERNAL', `module ${spec.sha} was never sent to this worker`);
   const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
-  const instance = new WebAssembly.Instance(module, hostImports(memory, () => state, init.userPrefix));
+  const instance = new WebAssembly.Instance(spec.module, hostImports(memory, () => state, init.userPrefix));
   const exports = instance.exports as Record<string, unknown>;
   const inst: Instance = { guest: { memory, runtime: exports as unknown as GuestExports }, exports, maxPages: spec.memoryMaxPages };
   instances.set(spec.sha, inst);
@@ -106,14 +113,15 @@ function runCall(job: CallJob): JobResult {
   const pins: number[] = [];
   state.begin();
   try {
-    inst = instantiate(job.module);
-    const sig = job.module.types.exports.find((e) => e.name === job.exportName) as ExportSignature | undefined;
+    const spec = specOf(job.module);
+    inst = instantiate(spec);
+    const sig = spec.types.exports.find((e) => e.name === job.exportName) as ExportSignature | undefined;
     const fn = inst.exports[job.exportName];
     if (!sig || typeof fn !== 'function') throw new CloudburstError('UNKNOWN_FUNCTION', `no export ${job.exportName}`);
     const wasmArgs = job.args.map((arg: PreparedArg, i) => {
       const type = sig.params[i]!.type;
       const value = arg.kind === 'ref' ? readRef(arg.key, type) : arg.value;
-      return lowerValue(inst!.guest, job.module.types, type, value, pins);
+      return lowerValue(inst!.guest, spec.types, type, value, pins);
     });
     const raw = (fn as (...a: unknown[]) => unknown)(...wasmArgs);
     const result = liftResult(inst.guest.memory, sig.result, raw);
@@ -134,7 +142,7 @@ function runCall(job: CallJob): JobResult {
 
 function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
   try {
-    instantiate(job.module);
+    instantiate(specOf(job.module));
     return { kind: 'done', ok: true, result: null, wrote: 0, logs: [] };
   } catch (err) {
     instances.delete(job.module.sha);

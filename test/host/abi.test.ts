@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowedImports } from '../../host/index.ts';
+import { counter } from '../../kvs/index.ts';
 import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
 
 describe('abi: imports', () => {
@@ -106,6 +107,14 @@ describe('abi: lifting arguments and lowering results', () => {
     await call('counterAdd', 'typed', 1);
     await expect(call('putGet', 'typed', 'text')).rejects.toMatchObject({ code: 'KV_TYPE_MISMATCH' });
     expect(await call('counterGet', 'typed')).toBe(1);
+  });
+
+  it('state: a blind put that conflicts with the tier\'s type is refused at flush, and the cache drops it', async () => {
+    await p.kv.store.merge('default/k/conflict', counter.add(undefined, 'elsewhere', 4n));
+    await call('putOnly', 'conflict', 'text');
+    await expect.poll(async () => (await p.client.json<{ type: string }>('GET', '/v1/kv/conflict')).type, { timeout: 5000 }).toBe('counter');
+    const metrics = (await p.client.request('GET', '/metrics')).body.toString();
+    expect(metrics).toMatch(/cloudburst_outbox_rejected_total 1/);
   });
 
   it('services: logs reach the host, time and randomness come from it', async () => {

@@ -143,6 +143,16 @@ async function main(): Promise<void> {
       const r = await post(host, '/v1/functions/statebench.getLoop/call', JSON.stringify({ args: ['bench-1k', loops] }));
       perGet.push((JSON.parse(r.text).result as number) * 1000 / loops);
     }
+    // Distinct keys: every get goes to LMDB (no per-call memo).
+    const distinct = quick ? 5000 : 20_000;
+    await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: ['g', distinct, 1024] }));
+    const perDistinct: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await post(host, '/v1/functions/statebench.getDistinct/call', JSON.stringify({ args: ['g', distinct] }));
+      const ms = JSON.parse(r.text).result as number;
+      if (ms < 0) throw new Error('getDistinct read the wrong values');
+      perDistinct.push((ms * 1000) / distinct);
+    }
     const putCount = quick ? 2000 : 10_000;
     const perPut: number[] = [];
     for (let i = 0; i < 7; i++) {
@@ -152,10 +162,12 @@ async function main(): Promise<void> {
       perPut.push(us / putCount);
     }
     const getMedian = percentile(perGet, 50);
+    const distinctMedian = percentile(perDistinct, 50);
     const putMedian = percentile(perPut, 50);
-    console.log(`in-guest cached get of 1 KiB: ${getMedian.toFixed(3)} us per get (median of 7 runs of ${loops})`);
+    console.log(`in-guest get of 1 KiB, same key again (per-call memo): ${getMedian.toFixed(3)} us per get (median of 7 runs of ${loops})`);
+    console.log(`in-guest get of 1 KiB, distinct cached keys (LMDB read + decode): ${distinctMedian.toFixed(3)} us per get (median of 7 runs of ${distinct})`);
     console.log(`in-guest put of 1 KiB, amortized with the commit: ${putMedian.toFixed(3)} us per put (median of 7 calls of ${putCount} puts)`);
-    report.inGuest = { getUs: getMedian, putUs: putMedian, getRuns: perGet, putRuns: perPut };
+    report.inGuest = { getSameKeyUs: getMedian, getDistinctUs: distinctMedian, putUs: putMedian, getRuns: perGet, distinctRuns: perDistinct, putRuns: perPut };
 
     console.log('first call after deploy (deploy = validate + compile + trial instantiate + durable store):');
     for (const [name, v] of Object.entries(firstCalls)) console.log(`  ${name.padEnd(10)} ${JSON.stringify(v)}`);
