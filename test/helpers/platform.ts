@@ -83,7 +83,7 @@ export async function startUpProcess(args: string[]): Promise<{ child: ChildProc
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`cloudburst up did not start:\n${output}`)), 90_000);
     const check = (): void => {
-      if (output.includes('cloudburst is up')) {
+      if (output.includes('stop: Ctrl-C')) {
         clearTimeout(timer);
         child.stdout!.off('data', check);
         resolve();

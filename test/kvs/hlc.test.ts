@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareStamps, Hlc, type Stamp } from '../../kvs/index.ts';
+import { PROPERTY } from './arbitraries.ts';
 
 function clockOf(...times: number[]): () => number {
   let i = 0;
@@ -50,5 +52,37 @@ describe('hlc', () => {
   it('hlc: rejects writer ids the codec cannot carry', () => {
     expect(() => new Hlc('x'.repeat(256))).toThrow(expect.objectContaining({ code: 'KV_BAD_VALUE' }));
     expect(() => new Hlc('\udc00')).toThrow(expect.objectContaining({ code: 'KV_BAD_VALUE' }));
+  });
+});
+
+describe('hlc properties', () => {
+  it('hlc: every stamp is above every stamp issued or observed before, whatever the clock does', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('now' as const), clock: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({
+        kind: fc.constant('observe' as const),
+        clock: fc.integer({ min: 0, max: 50 }),
+        remote: fc.record({ ms: fc.integer({ min: 0, max: 60 }), c: fc.integer({ min: 0, max: 0xffff }), writer: fc.constantFrom('b', 'c') }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        let clock = 0;
+        const hlc = new Hlc('a', () => clock);
+        let highest: Stamp = { ms: 0, c: 0, writer: '' };
+        for (const o of ops) {
+          clock = o.clock;
+          if (o.kind === 'observe') {
+            hlc.observe(o.remote);
+            if (compareStamps(o.remote, highest) > 0) highest = o.remote;
+          } else {
+            const next = hlc.now();
+            expect(compareStamps(next, highest)).toBeGreaterThan(0);
+            highest = next;
+          }
+        }
+      }),
+      PROPERTY,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +14,7 @@ import {
   encodeFrame,
   equals,
   gset,
+  KV_HEADERS,
   KV_LIMITS,
   KV_PATHS,
   keyPath,
@@ -66,6 +68,7 @@ describe('KV node', () => {
   it('KV node: healthz and stats answer', async () => {
     const health = await call('GET', KV_PATHS.healthz);
     expect(health.json()).toEqual({ ok: true, node: 'kv-test' });
+    expect(health.headers[KV_HEADERS.node]).toBe('kv-test');
     await call('PUT', keyPath('stats/k'), encode(max.put(undefined, 1n)));
     const stats = (await call('GET', KV_PATHS.stats)).json();
     expect(stats['keys']).toBeGreaterThanOrEqual(1);
@@ -202,6 +205,20 @@ describe('KV node: bad input changes nothing', () => {
     await expectError(call('POST', KV_PATHS.batchMerge, body(), { 'content-length': size }), 413, 'BODY_TOO_LARGE');
     await expectError(call('PUT', keyPath(key), body(), { 'content-length': String(KV_LIMITS.maxValueBytes + 1) }), 413, 'KV_VALUE_TOO_LARGE');
     unchanged();
+  });
+
+  it('KV node: a client that disconnects mid-body changes nothing and harms no one', async () => {
+    const body = encode(counter.add(undefined, 'w9', 1n));
+    const url = new URL(node.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`PUT ${keyPath(key)} HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    unchanged();
+    expect((await call('GET', KV_PATHS.healthz)).status).toBe(200);
   });
 
   it('KV node: unknown routes are 404, wrong methods 405 with Allow', async () => {

@@ -23,8 +23,6 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     up = await startUpProcess(['--data', join(dir, 'data'), '--port', String(port)]);
   });
   afterAll(async () => {
-    up.child.kill('SIGINT');
-    await new Promise((resolve) => up.child.once('exit', resolve));
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -78,6 +76,13 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     const down = await runCli(['fn', 'list', '--url', 'http://127.0.0.1:1']);
     expect(down.code).toBe(2);
     expect(down.stderr).toContain('HOST_UNAVAILABLE');
+  });
+
+  it('up: stops cleanly on Ctrl-C (SIGINT) with exit code 0', async () => {
+    const exited = new Promise<number | null>((resolve) => up.child.once('exit', resolve));
+    up.child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(up.output()).toContain('stopping...');
   });
 });
 
