@@ -55,6 +55,12 @@ export const KV_ROUTES = [
   { name: 'stats', method: 'GET', path: KV_PATHS.stats, prefix: false },
 ] as const;
 
+/**
+ * One row of KV_ROUTES, and the names handlers are keyed by.
+ *
+ * @example
+ * const handlers: Record<KvRouteName, Handler> = { getKey, mergeKey, ... };
+ */
 export type KvRoute = (typeof KV_ROUTES)[number];
 export type KvRouteName = KvRoute['name'];
 
@@ -80,7 +86,12 @@ export const KV_HEADERS = {
   node: 'x-cloudburst-kv-node',
 } as const;
 
-/** valLen of a frame entry whose key has no value (batch get responses only). */
+/**
+ * valLen of a frame entry whose key has no value (batch get responses only).
+ *
+ * @example
+ * if (len === FRAME_MISSING) results.push(undefined);
+ */
 export const FRAME_MISSING = 0xffffffff;
 
 /**
@@ -110,7 +121,12 @@ export function keyPath(key: string): string {
   return KV_PATHS.keys + encodeURIComponent(checkKey(key));
 }
 
-/** One entry of a batch frame; `value` undefined is a missing value (FRAME_MISSING). */
+/**
+ * One entry of a batch frame; `value` undefined is a missing value (FRAME_MISSING).
+ *
+ * @example
+ * const e: FrameEntry = { key: 'default/k/a', value: encode(v) };
+ */
 export interface FrameEntry {
   readonly key: string;
   readonly value: Uint8Array | undefined;

@@ -17,6 +17,7 @@ import {
   decodeFrame,
   encodeFrame,
   KV_CONTENT_TYPES,
+  KV_HEADERS,
   KV_LIMITS,
   KV_ROUTES,
   type FrameEntry,
@@ -231,6 +232,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   const server = createServer({ noDelay: true }, (req, res) => {
     inFlight++;
     res.once('close', done);
+    res.setHeader(KV_HEADERS.node, nodeId);
     try {
       if (closing) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
       const { route, rest } = router.match(req.method ?? 'GET', req.url ?? '/');

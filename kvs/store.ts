@@ -50,7 +50,12 @@ export interface LatticeStoreOptions {
   readonly maxValueBytes?: number;
 }
 
-/** The result of a merge, with the merged value's encoding (what a server sends back). */
+/**
+ * The result of a merge, with the merged value's encoding (what a server sends back).
+ *
+ * @example
+ * const { value, bytes }: MergeResult = await store.mergeEncoded('k', v);
+ */
 export interface MergeResult {
   readonly value: Lattice;
   readonly bytes: Uint8Array;
@@ -62,7 +67,12 @@ interface Pending {
   readonly committed: Promise<void>;
 }
 
-/** The named database inside the environment; the version changes with the on-disk layout. */
+/**
+ * The named database inside the environment; the version changes with the on-disk layout.
+ *
+ * @example
+ * open({ path }).openDB({ name: STORE_DB_NAME, encoding: 'binary', keyEncoding: 'binary' })
+ */
 export const STORE_DB_NAME = 'lattices-v1';
 
 const RESOLVED = Promise.resolve();

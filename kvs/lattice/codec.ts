@@ -8,6 +8,12 @@ import { badValue, ByteReader, ByteWriter } from './bytes.ts';
 import type { LatticeKind } from './kind.ts';
 import { kindByTag, kindOf, type Lattice, type LatticeType } from './registry.ts';
 
+/**
+ * Byte 0 of every encoded lattice. A new layout gets a new version; decode rejects others.
+ *
+ * @example
+ * bytes[0] === CODEC_VERSION
+ */
 export const CODEC_VERSION = 1;
 const HEADER_BYTES = 2;
 
@@ -42,7 +48,9 @@ function header(r: ByteReader, bytes: unknown): LatticeKind<Lattice> {
 /**
  * Decodes an encoded lattice. Safe on hostile input: lengths are bounds-checked before any
  * copy, and non-canonical encodings (unsorted or duplicate members, trailing bytes) are
- * rejected. The result never aliases `bytes`.
+ * rejected. The result never aliases `bytes`. Byte arrays in the result (LWW values, set
+ * members) are Buffers; small ones are views into Node's shared Buffer pool, so always use
+ * them with their byteOffset/byteLength and never transfer or reinterpret their `.buffer`.
  *
  * @throws CloudburstError `KV_UNKNOWN_TYPE` (unknown tag) or `KV_BAD_VALUE` (anything else).
  * @example

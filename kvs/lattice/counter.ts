@@ -8,6 +8,12 @@ import { badValue, compareUtf8 } from './bytes.ts';
 import { isResetEmpty, mergeByEpoch, type LatticeKind } from './kind.ts';
 import { checkWriter, compareStamps, readStamp, stampSize, writeStamp, ZERO_STAMP, type Stamp } from './stamp.ts';
 
+/**
+ * One writer's share of a counter: its total increments and total decrements so far.
+ *
+ * @example
+ * const e: CounterEntry = { p: 5n, n: 2n }; // contributes 3
+ */
 export interface CounterEntry {
   readonly p: bigint;
   readonly n: bigint;

@@ -25,6 +25,12 @@ export interface Stamp {
 /** The bottom stamp: every real stamp is greater. Epoch-carrying lattices start here. */
 export const ZERO_STAMP: Stamp = Object.freeze({ ms: 0, c: 0, writer: '' });
 
+/**
+ * What the codec can carry: ms in 48 bits, c in 16, a writer id of at most 255 UTF-8 bytes.
+ *
+ * @example
+ * if (Buffer.byteLength(id) > STAMP_LIMITS.maxWriterBytes) throw new Error('writer id too long');
+ */
 export const STAMP_LIMITS = { maxMs: 2 ** 48 - 1, maxC: 0xffff, maxWriterBytes: 255 } as const;
 
 /**

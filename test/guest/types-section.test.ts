@@ -90,6 +90,7 @@ describe('types section', () => {
       fn('sleepMs', [['ms', 'i32']], 'f64'),
       fn('random', [], 'f64'),
       fn('traceTwo', [['msg', 'string'], ['a', 'f64'], ['b', 'f64']], 'void'),
+      fn('putOnly', [['key', 'string'], ['v', 'string']], 'void'),
     ]);
     expect(kitchen.skipped).toEqual([
       { name: 'maybeLength', reason: 'parameter s has unsupported type string | null' },
