@@ -36,6 +36,11 @@ export class Calls {
     this.#o = opts;
   }
 
+  /** A call is arriving: get a worker out of its sleep while the request is read. */
+  prewake(): void {
+    this.#o.pool.prewake();
+  }
+
   timeout(requested: unknown): number {
     if (requested === undefined || requested === null) return this.#o.defaultTimeoutMs;
     const n = typeof requested === 'string' ? Number(requested) : requested;

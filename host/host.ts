@@ -83,7 +83,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
+  const router = new Router((method, status) => metrics.observeRequest(method, status));
   const pool = new ExecutorPool({
+    // A lone call may busy-wait for its worker only while no other request needs this thread.
+    mainIsIdle: () => router.inflight <= 1,
     size: opts.workers ?? Math.max(2, availableParallelism()),
     cachePath,
     writerPrefix,
@@ -105,7 +108,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
-  const router = new Router((method, status) => metrics.observeRequest(method, status));
   routes(router, {
     registry, calls, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,

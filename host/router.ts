@@ -26,6 +26,8 @@ interface Route {
 export class Router {
   readonly #routes: Route[] = [];
   readonly #onResponse: ((method: string, status: number) => void) | undefined;
+  /** Requests received and not yet answered. */
+  inflight = 0;
 
   constructor(onResponse?: (method: string, status: number) => void) {
     this.#onResponse = onResponse;
@@ -68,7 +70,11 @@ export class Router {
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    if (this.#onResponse) res.once('finish', () => this.#onResponse!(req.method ?? '?', res.statusCode));
+    this.inflight++;
+    res.once('close', () => {
+      this.inflight--;
+      this.#onResponse?.(req.method ?? '?', res.statusCode);
+    });
     void this.#dispatch(req, res).catch((err: unknown) => {
       if (err instanceof CloudburstError) {
         if (process.env.CLOUDBURST_DEBUG) console.error(`${req.method} ${req.url}:`, err);

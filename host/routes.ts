@@ -71,7 +71,10 @@ export function routes(router: Router, d: RouteDeps): void {
   });
 
   router.on('POST', '/v1/functions/:fn/call', async ({ req, res, params, query }) => {
-    const body = await readJson(req, d.maxBodyBytes);
+    const reading = readJson(req, d.maxBodyBytes);
+    // Wake a worker while the body is still on its way (the wake-up is a system call).
+    calls.prewake();
+    const body = await reading;
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
     }

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CloudburstError } from '../../kvs/index.ts';
 import {
-  BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, REPLY, STATE,
+  BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 
@@ -21,6 +21,8 @@ export interface PoolOptions {
   maxQueue?: number;
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
   spinMicros?: number;
+  /** Whether nothing else needs the main thread right now (then a lone call may spin). */
+  mainIsIdle?: () => boolean;
   workerUrl?: URL;
 }
 
@@ -75,7 +77,7 @@ export class ExecutorPool {
   #replaced = 0;
 
   constructor(opts: PoolOptions) {
-    this.#opts = { maxQueue: 10_000, spinMicros: 50, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
+    this.#opts = { maxQueue: 10_000, spinMicros: 50, mainIsIdle: () => true, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
   }
 
@@ -116,6 +118,19 @@ export class ExecutorPool {
     const fresh = this.#spawn(slot.index);
     this.#slots[slot.index] = fresh;
     this.#drain();
+  }
+
+  /**
+   * Announces a job: wakes an idle worker so that it spins, ready, while the caller is still
+   * reading and checking the request. Costs nothing when every worker is busy.
+   */
+  prewake(): void {
+    for (const s of this.#slots) {
+      if (!s.busy && !s.dead && Atomics.compareExchange(s.ctrl, STATE, IDLE, WAKE) === IDLE) {
+        wakeWorker(s.ctrl);
+        return;
+      }
+    }
   }
 
   /** Runs a job on some worker. Resolves with the job's outcome; rejects only with OVERLOADED/SHUTTING_DOWN. */
@@ -170,12 +185,12 @@ export class ExecutorPool {
     slot.modules.add(sha);
     slot.port.postMessage(message);
     Atomics.store(ctrl, STATE, JOB);
-    Atomics.notify(ctrl, STATE);
+    wakeWorker(ctrl);
     const deadline = performance.now() + timeoutMs;
 
     for (;;) {
       let state = Atomics.load(ctrl, STATE);
-      if (state === JOB && this.#inflight === 1 && this.#opts.spinMicros > 0) {
+      if (state === JOB && this.#inflight === 1 && this.#opts.spinMicros > 0 && this.#opts.mainIsIdle()) {
         const spinUntil = performance.now() + this.#opts.spinMicros / 1000;
         let n = 0;
         while ((state = Atomics.load(ctrl, STATE)) === JOB && ((++n & 63) !== 0 || performance.now() < spinUntil));
@@ -183,8 +198,10 @@ export class ExecutorPool {
       if (state === JOB) {
         const remaining = deadline - performance.now();
         if (remaining > 0) {
+          Atomics.store(ctrl, WATCHING, 1);
           const wait = Atomics.waitAsync(ctrl, STATE, JOB, remaining);
           if (wait.async) await Promise.race([wait.value, slot.died]);
+          Atomics.store(ctrl, WATCHING, 0);
         }
         if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
         state = Atomics.load(ctrl, STATE);

@@ -12,15 +12,36 @@ import type { ModuleTypes } from '../module-types.ts';
  *
  * ctrl[STATE] moves IDLE -> JOB (main posted a job) -> DONE (worker posted the result),
  * or JOB -> BRIDGE (worker posted a request and waits on ctrl[REPLY]) -> JOB (main took it).
+ * IDLE -> WAKE says "a job is coming": the worker gets up and spins briefly, so that waking a
+ * sleeping thread (tens of microseconds on a VM) overlaps the main thread's request parsing.
  */
 export const STATE = 0;
 export const REPLY = 1;
-export const CTRL_WORDS = 2;
+/** 1 while the worker sleeps in Atomics.wait on STATE. */
+export const PARKED = 2;
+/** 1 while the main thread waits (Atomics.waitAsync) on STATE. */
+export const WATCHING = 3;
+export const CTRL_WORDS = 4;
+
+/*
+ * A futex wake is a system call, and an expensive one on a VM: each side wakes the other
+ * only when it is really asleep (PARKED, WATCHING). The sleeper sets its flag before it
+ * waits, and Atomics.wait checks STATE atomically, so no wake-up is ever lost: either the
+ * waker sees the flag, or the sleeper sees the new STATE and does not sleep.
+ */
+export function wakeWorker(ctrl: Int32Array): void {
+  if (Atomics.load(ctrl, PARKED) === 1) Atomics.notify(ctrl, STATE);
+}
+
+export function wakeMain(ctrl: Int32Array): void {
+  if (Atomics.load(ctrl, WATCHING) === 1) Atomics.notify(ctrl, STATE);
+}
 
 export const IDLE = 0;
 export const JOB = 1;
 export const DONE = 2;
 export const BRIDGE = 3;
+export const WAKE = 4;
 
 /** What the worker needs to open the cache and stamp its writes. */
 export interface WorkerInit {

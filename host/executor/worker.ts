@@ -10,7 +10,7 @@ import { lowerValue, liftResult, type Guest, type GuestExports } from './abi.ts'
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
-  BRIDGE, DONE, JOB, REPLY, STATE,
+  BRIDGE, DONE, IDLE, JOB, PARKED, REPLY, STATE, WAKE, wakeMain,
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 
@@ -23,7 +23,7 @@ function bridge(req: Omit<BridgeRequest, 'kind'>): void {
   port.postMessage({ kind: 'bridge', ...req });
   Atomics.store(ctrl, REPLY, 0);
   Atomics.store(ctrl, STATE, BRIDGE);
-  Atomics.notify(ctrl, STATE);
+  wakeMain(ctrl);
   while (Atomics.load(ctrl, REPLY) === 0) Atomics.wait(ctrl, REPLY, 0);
   const reply = receiveMessageOnPort(port)?.message as BridgeReply | undefined;
   if (reply === undefined) throw new CloudburstError('INTERNAL', 'bridge reply missing');
@@ -155,17 +155,29 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 /** Park this long between jobs before giving the event loop a turn. */
 const IDLE_PARK_MS = 20;
+/** How long a woken worker spins for the announced job before parking again. */
+const WAKE_SPIN_MS = 0.3;
 /** Give the event loop a turn at least every this many jobs, even when busy. */
 const JOBS_PER_YIELD = 256;
 
 async function serve(): Promise<never> {
   let sinceYield = 0;
   for (;;) {
-    const current = Atomics.load(ctrl, STATE);
+    let current = Atomics.load(ctrl, STATE);
+    if (current === WAKE) {
+      // A job is on its way: spin for it rather than fall asleep again.
+      const until = performance.now() + WAKE_SPIN_MS;
+      while ((current = Atomics.load(ctrl, STATE)) === WAKE && performance.now() < until);
+      if (current === WAKE) Atomics.compareExchange(ctrl, STATE, WAKE, IDLE);
+      continue;
+    }
     if (current !== JOB) {
       // Parking synchronously keeps the wake-up at a few microseconds; an idle worker still
       // returns to the event loop every IDLE_PARK_MS.
-      if (Atomics.wait(ctrl, STATE, current, IDLE_PARK_MS) === 'timed-out') {
+      Atomics.store(ctrl, PARKED, 1);
+      const woke = Atomics.wait(ctrl, STATE, current, IDLE_PARK_MS);
+      Atomics.store(ctrl, PARKED, 0);
+      if (woke === 'timed-out') {
         await yieldToLoop();
         sinceYield = 0;
       }
@@ -179,7 +191,7 @@ async function serve(): Promise<never> {
     const result = job.kind === 'call' ? runCall(job) : runLoad(job);
     port.postMessage(result);
     Atomics.store(ctrl, STATE, DONE);
-    Atomics.notify(ctrl, STATE);
+    wakeMain(ctrl);
     if (++sinceYield >= JOBS_PER_YIELD) {
       await yieldToLoop();
       sinceYield = 0;
