@@ -1,4 +1,4 @@
-import { CloudburstError, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
+import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
@@ -83,6 +83,18 @@ export function routes(router: Router, d: RouteDeps): void {
     const reply: Record<string, unknown> = { result: out.result };
     if (query.get('logs') === '1') reply.logs = out.logs;
     sendJson(res, 200, reply, { 'x-cloudburst-host': d.hostId, 'x-cloudburst-duration-us': String(out.durationUs) });
+  });
+
+  // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).
+  router.on('POST', '/v1/internal/kv/push', async ({ req, res }) => {
+    const body = await readBody(req, KV_LIMITS.maxBodyBytes);
+    const entries = decodeFrame(body);
+    const values = entries.map((e) => {
+      if (e.value === undefined) throw new CloudburstError('INVALID_REQUEST', `push of ${e.key} carries no value`);
+      return { key: e.key, value: decode(e.value) };
+    });
+    for (const { key, value } of values) state.absorbPushed(key, value);
+    res.writeHead(204).end();
   });
 
   router.on('GET', '/v1/kv/*key', async ({ req, res, params, query }) => {

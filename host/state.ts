@@ -13,6 +13,8 @@ export class HostState {
   readonly cache: HostCache;
   readonly kv: KvClient;
   readonly flusher: Flusher;
+  /** Changes pushed by the tier, for metrics. */
+  pushed = 0;
   /** Misses being fetched, so concurrent misses of one key make one request. */
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
@@ -43,6 +45,12 @@ export class HostState {
       this.#inflight.set(key, p);
     }
     return p;
+  }
+
+  /** A change the KV tier pushed for a subscribed key. */
+  absorbPushed(key: string, value: Lattice): void {
+    this.pushed++;
+    this.cache.absorb(key, value);
   }
 
   /** Commits writes to the cache and outbox; the flusher sends them soon. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { counter, encode, encodeFrame } from '../../kvs/index.ts';
 import { startPlatform, type Platform } from '../helpers/platform.ts';
 
 describe('host: end to end over HTTP', () => {
@@ -87,6 +88,22 @@ describe('host: end to end over HTTP', () => {
       const v = p.kv.store.get('default/k/flushed');
       return v?.type === 'counter' ? [...v.entries.values()].reduce((a, e) => a + e.p - e.n, 0n) : undefined;
     }, { timeout: 5000 }).toBe(2n);
+  });
+
+  it('push: a change the KV tier pushes lands in the cache, where calls see it', async () => {
+    await p.call('counter.incr', ['pushed', 1]);
+    // Another host's increment, as the tier would push it after merging it.
+    const remote = counter.add(undefined, 'h-other/w0', 41n);
+    const frame = encodeFrame([{ key: 'default/k/pushed', value: encode(remote) }]);
+    const res = await p.client.request('POST', '/v1/internal/kv/push', frame, { 'content-type': 'application/octet-stream' });
+    expect(res.status).toBe(204);
+    expect(await p.call('counter.get', ['pushed'])).toBe(42);
+  });
+
+  it('push: a malformed frame is refused and changes nothing', async () => {
+    const res = await p.client.request('POST', '/v1/internal/kv/push', Buffer.from([0, 5, 1]), { 'content-type': 'application/octet-stream' });
+    expect(res.status).toBe(400);
+    expect(await p.call('counter.get', ['pushed'])).toBe(42);
   });
 
   it('modules: deleting a module removes its functions', async () => {

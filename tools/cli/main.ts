@@ -1,15 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { basename, extname, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { startHost } from '../../host/index.ts';
 import { CloudburstError, ERROR_CODES, startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
+import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
 import { startEmbedded } from './embedded.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
+  cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
   cloudburst kvs [--port 7100] [--data DIR]
   cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT [--workers N]
 Functions:
@@ -29,7 +32,7 @@ interface Parsed {
   ordered: ({ value: string } | { ref: string })[];
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async']);
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
@@ -210,6 +213,21 @@ async function run(p: Parsed): Promise<number> {
   switch (command) {
     case 'up': {
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
+      const kvsNodes = int(p, 'kvs-nodes', 1);
+      const hosts = int(p, 'hosts', 1);
+      if (kvsNodes > 1 || hosts > 1) {
+        const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
+        const cluster = await startLocalCluster({
+          dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
+          ...(replication ? { replication } : {}),
+          log: (line) => console.error(line),
+        });
+        const first = cluster.file.processes.find((x) => x.role === 'host');
+        console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
+        if (first) console.log(`host API ${first.url}`);
+        console.log('stop: Ctrl-C');
+        return untilSignal(() => cluster.stop());
+      }
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       const workers = int(p, 'workers', 0);
       const up = await startEmbedded({
@@ -241,6 +259,18 @@ async function run(p: Parsed): Promise<number> {
       });
       console.log(`host ${host.id} listening on ${host.url}`);
       return untilSignal(() => host.close());
+    }
+    case 'cluster': {
+      if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
+      const kvs = flag(p, 'kvs');
+      const targets = kvs
+        ? kvs.split(',').map((a, i) => ({ role: 'kvs', name: `kv${i + 1}`, url: a.startsWith('http') ? a : `http://${a}` }))
+        : readClusterFile(resolve(flag(p, 'data') ?? '.cloudburst'))?.processes;
+      if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
+      const status = await clusterStatus(targets);
+      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+      print(p, lines.join('\n'), status);
+      return status.every((s) => s.health === 'up') ? 0 : 2;
     }
     case 'build': {
       const file = p.positional[1];
