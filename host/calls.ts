@@ -1,9 +1,10 @@
 import { CloudburstError } from '../kvs/index.ts';
-import { prepareArgs } from './executor/args.ts';
+import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
-import type { GuestLog } from './executor/protocol.ts';
+import type { GuestLog, PreparedArg } from './executor/protocol.ts';
+import type { Futures } from './futures.ts';
 import type { Metrics } from './metrics.ts';
-import type { Registry } from './registry.ts';
+import type { Registry, ResolvedFunction } from './registry.ts';
 import type { HostState } from './state.ts';
 
 export interface CallsOptions {
@@ -11,6 +12,7 @@ export interface CallsOptions {
   pool: ExecutorPool;
   state: HostState;
   metrics: Metrics;
+  futures: Futures;
   hostId: string;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
@@ -20,6 +22,12 @@ export interface CallsOptions {
 export interface CallRequest {
   args?: unknown;
   timeoutMs?: unknown;
+}
+
+export interface PreparedCall {
+  resolved: ResolvedFunction;
+  timeoutMs: number;
+  args: (PreparedArg | FutureArg)[];
 }
 
 export interface CallOutcome {
@@ -50,11 +58,55 @@ export class Calls {
     return n;
   }
 
-  async call(fn: string, req: CallRequest): Promise<CallOutcome> {
-    const { registry, pool, state, metrics } = this.#o;
-    const resolved = await registry.resolve(fn);
+  /** Checks a call without running it: everything a caller can get wrong fails here. */
+  async prepare(fn: string, req: CallRequest): Promise<PreparedCall> {
+    const resolved = await this.#o.registry.resolve(fn);
     const timeoutMs = this.timeout(req.timeoutMs);
     const args = prepareArgs(fn, resolved.signature, req.args ?? []);
+    return { resolved, timeoutMs, args };
+  }
+
+  /** Runs a call on this host and answers with its result. */
+  async call(fn: string, req: CallRequest): Promise<CallOutcome> {
+    return this.run(await this.prepare(fn, req));
+  }
+
+  /**
+   * Starts an asynchronous call: checks it now (so bad input is still a 4xx), answers with a
+   * future id, and stores the outcome under the future when the call ends.
+   */
+  async start(fn: string, req: CallRequest): Promise<string> {
+    const prepared = await this.prepare(fn, req);
+    const createdAt = new Date().toISOString();
+    const id = this.#o.futures.create(prepared.resolved.info.name);
+    void this.run(prepared).then(
+      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, { result: out.result, host: this.#o.hostId }),
+      (err: unknown) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
+        error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)),
+      }),
+    );
+    return id;
+  }
+
+  async run({ resolved, timeoutMs, args: pending }: PreparedCall): Promise<CallOutcome> {
+    const { pool, state, metrics, futures } = this.#o;
+    const fn = resolved.info.name;
+    const deadline = Date.now() + timeoutMs;
+    // Future arguments wait for their call (within this call's deadline), then are checked
+    // like literals.
+    const args: PreparedArg[] = [];
+    for (const [i, a] of pending.entries()) {
+      if (a.kind !== 'future') {
+        args.push(a);
+        continue;
+      }
+      const record = await futures.get(a.id, deadline - Date.now());
+      if (record.status === 'pending') throw new CloudburstError('CALL_TIMEOUT', `future ${a.id} (argument ${i}) did not finish within the deadline of ${fn}`);
+      if (record.status === 'failed') {
+        throw new CloudburstError('FUTURE_FAILED', `future ${a.id} (argument ${i}) failed: ${record.error?.code}: ${record.error?.message}`, { future: a.id });
+      }
+      args.push(prepareResolved(fn, resolved.signature, i, record.result));
+    }
     // Reference arguments are read by the worker from the cache: bring misses in first, so
     // the worker does not have to stop and ask.
     for (const a of args) {
@@ -67,11 +119,11 @@ export class Calls {
       }
     }
     const started = performance.now();
-    const outcome = await pool.run({ kind: 'call', module: resolved.spec, exportName: resolved.info.export, args }, timeoutMs);
+    const outcome = await pool.run({ kind: 'call', module: resolved.spec, exportName: resolved.info.export, args }, Math.max(1, deadline - Date.now()));
     const seconds = (performance.now() - started) / 1000;
-    metrics.observeCall(resolved.info.name, seconds, outcome.ok ? undefined : outcome.code);
-    for (const l of outcome.logs) this.#o.onGuestLog(resolved.info.name, l.level, l.message);
-    if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: resolved.info.name });
+    metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
+    for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);
+    if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
     if (outcome.wrote > 0) state.flusher.kick();
     return { result: outcome.result, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
   }

@@ -9,6 +9,7 @@ import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { Calls } from './calls.ts';
 import { ExecutorPool } from './executor/pool.ts';
+import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
 import { Metrics } from './metrics.ts';
 import { Registry } from './registry.ts';
@@ -101,15 +102,16 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
+  const futures = new Futures(state, hlc);
   const calls = new Calls({
-    registry, pool, state, metrics, hostId: id,
+    registry, pool, state, metrics, futures, hostId: id,
     defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
     maxTimeoutMs: opts.maxTimeoutMs ?? 300_000,
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
   routes(router, {
-    registry, calls, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
+    registry, calls, futures, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
     gauges: () => ({
       cloudburst_outbox_keys: cache.outboxSize(),

@@ -17,6 +17,8 @@ export const SPACES = {
   module: 'mod',
   /** Platform-wide sets, e.g. the names of all modules. */
   system: 'sys',
+  /** Results of asynchronous calls, by future id. */
+  future: 'fut',
 } as const;
 
 /** A user key may be at most this many UTF-8 bytes (the tier allows 1024 with the prefix). */

@@ -1,5 +1,6 @@
 import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
+import { MAX_WAIT_MS, checkFutureId, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
 import { deltaFromBody, latticeToJson } from './kv-json.ts';
@@ -11,6 +12,7 @@ import type { HostState } from './state.ts';
 export interface RouteDeps {
   registry: Registry;
   calls: Calls;
+  futures: Futures;
   state: HostState;
   metrics: Metrics;
   hlc: Hlc;
@@ -78,8 +80,15 @@ export function routes(router: Router, d: RouteDeps): void {
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
     }
-    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown };
-    const out = await calls.call(params.fn!, { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs });
+    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown; async?: unknown };
+    const call = { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs };
+    if (request.async !== undefined && typeof request.async !== 'boolean') throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
+    if (request.async) {
+      const id = await calls.start(params.fn!, call);
+      sendJson(res, 202, { future: id }, { location: `/v1/futures/${id}` });
+      return;
+    }
+    const out = await calls.call(params.fn!, call);
     const reply: Record<string, unknown> = { result: out.result };
     if (query.get('logs') === '1') reply.logs = out.logs;
     sendJson(res, 200, reply, { 'x-cloudburst-host': d.hostId, 'x-cloudburst-duration-us': String(out.durationUs) });
@@ -95,6 +104,14 @@ export function routes(router: Router, d: RouteDeps): void {
     });
     for (const { key, value } of values) state.absorbPushed(key, value);
     res.writeHead(204).end();
+  });
+
+  router.on('GET', '/v1/futures/:id', async ({ res, params, query }) => {
+    const wait = query.get('wait');
+    const waitMs = wait === null ? 0 : Number(wait);
+    if (!Number.isInteger(waitMs) || waitMs < 0) throw new CloudburstError('INVALID_REQUEST', `wait must be a whole number of milliseconds (at most ${MAX_WAIT_MS})`);
+    const record = await d.futures.get(checkFutureId(params.id), waitMs);
+    sendJson(res, record.status === 'pending' ? 202 : 200, record);
   });
 
   router.on('GET', '/v1/kv/*key', async ({ req, res, params, query }) => {

@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   UNKNOWN_MODULE: { status: 404, userFault: true, summary: 'no module with this name' },
   UNKNOWN_FUNCTION: { status: 404, userFault: true, summary: 'no function with this name' },
   INVALID_ARGUMENTS: { status: 400, userFault: true, summary: 'wrong number or types of arguments for the function' },
+  FUTURE_NOT_FOUND: { status: 404, userFault: true, summary: 'no future with this id (or it was never created)' },
+  FUTURE_FAILED: { status: 424, userFault: true, summary: 'a {"future": id} argument names a call that failed; the message carries its error' },
   REF_NOT_FOUND: { status: 400, userFault: true, summary: 'a {"ref": key} argument names a key that does not exist' },
   // Running guests
   CALL_TIMEOUT: { status: 504, userFault: true, summary: 'the function ran past its deadline and was stopped' },

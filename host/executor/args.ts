@@ -70,18 +70,29 @@ function array(type: ArrayType, v: unknown): ArrayBufferView {
  * the worker lowers into the guest. `{"ref": key}` becomes a cache read done by the worker.
  * Nothing reaches a guest that does not match its declared type and range.
  */
-export function prepareArgs(fn: string, sig: ExportSignature, args: unknown): PreparedArg[] {
+/** An argument that waits for another call's result: replaced by its value before the call runs. */
+export interface FutureArg {
+  kind: 'future';
+  id: string;
+}
+
+export function prepareArgs(fn: string, sig: ExportSignature, args: unknown): (PreparedArg | FutureArg)[] {
   if (!Array.isArray(args)) throw new CloudburstError('INVALID_ARGUMENTS', '"args" must be an array');
   if (args.length !== sig.params.length) {
     const want = sig.params.map((p) => `${p.name}: ${p.type}`).join(', ');
     throw new CloudburstError('INVALID_ARGUMENTS', `${fn}(${want}) takes ${sig.params.length} argument(s), got ${args.length}`);
   }
-  return sig.params.map(({ name, type }, i): PreparedArg => {
+  return sig.params.map(({ name, type }, i): PreparedArg | FutureArg => {
     const v: unknown = args[i];
     try {
       if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'ref' in v) {
         if (Object.keys(v).length !== 1) throw new ArgError('a reference is exactly {"ref": "key"}');
         return { kind: 'ref', key: userKey((v as { ref: unknown }).ref) };
+      }
+      if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'future' in v) {
+        const id = (v as { future: unknown }).future;
+        if (Object.keys(v).length !== 1 || typeof id !== 'string' || !/^[0-9a-f]{32}$/.test(id)) throw new ArgError('a future argument is exactly {"future": "<32 hex digits>"}');
+        return { kind: 'future', id };
       }
       return { kind: 'value', value: prepareValue(type, v) };
     } catch (err) {
@@ -89,6 +100,17 @@ export function prepareArgs(fn: string, sig: ExportSignature, args: unknown): Pr
       throw err;
     }
   });
+}
+
+/** Converts a future's JSON result into argument `i` of the function, with the same checks as a literal. */
+export function prepareResolved(fn: string, sig: ExportSignature, i: number, v: unknown): PreparedArg {
+  const { name, type } = sig.params[i]!;
+  try {
+    return { kind: 'value', value: prepareValue(type, v) };
+  } catch (err) {
+    if (err instanceof ArgError) throw new CloudburstError('INVALID_ARGUMENTS', `argument ${i} (${name}: ${type}) of ${fn}, from a future: ${err.message}`);
+    throw err;
+  }
 }
 
 function prepareValue(type: ValueType, v: unknown): number | bigint | boolean | string | ArrayBufferView {

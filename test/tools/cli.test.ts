@@ -41,6 +41,13 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     expect((await cli('fn', 'call', 'counter.incr', 'hits', '5')).stdout.trim()).toBe('10');
   });
 
+  it('fn call --async prints a future id; future get --wait prints its result', async () => {
+    const id = (await cli('fn', 'call', 'math.square', '7', '--async')).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect((await cli('future', 'get', id, '--wait', '5s')).stdout.trim()).toBe('49');
+    expect((await cli('fn', 'call', 'math.increment', '--future', id)).stdout.trim()).toBe('50');
+  });
+
   it('kv put and get, and a call with --ref', async () => {
     expect((await cli('kv', 'put', 'greeting', 'hello')).code).toBe(0);
     expect((await cli('kv', 'get', 'greeting')).stdout.trim()).toBe('hello');

@@ -19,7 +19,8 @@ Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
   cloudburst fn list | show FN | delete MODULE
-  cloudburst fn call FN [ARG...] [--ref KEY]... [--args JSON] [--timeout MS] [--logs]
+  cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--logs] [--async]
+  cloudburst future get ID [--wait 5s]
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
 
@@ -29,7 +30,7 @@ interface Parsed {
   positional: string[];
   flags: Map<string, string[]>;
   /** Positional arguments and --ref values, in the order given (for `fn call`). */
-  ordered: ({ value: string } | { ref: string })[];
+  ordered: ({ value: string } | { ref: string } | { future: string })[];
 }
 
 const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise']);
@@ -60,6 +61,7 @@ function parse(argv: string[]): Parsed {
       }
       out.flags.set(name, [...(out.flags.get(name) ?? []), value ?? 'true']);
       if (name === 'ref') out.ordered.push({ ref: value! });
+      if (name === 'future') out.ordered.push({ future: value! });
     } else {
       out.positional.push(a);
       out.ordered.push({ value: a });
@@ -155,6 +157,7 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
         const given = p.ordered.slice(3);
         args = given.map((a, i) => {
           if ('ref' in a) return { ref: a.ref };
+          if ('future' in a) return { future: a.future };
           if (info.params[i]?.type === 'string') return a.value;
           try {
             return JSON.parse(a.value) as unknown;
@@ -166,6 +169,11 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       const query = has(p, 'logs') ? '?logs=1' : '';
       const body: Record<string, unknown> = { args };
       if (flag(p, 'timeout')) body.timeoutMs = int(p, 'timeout', 0);
+      if (has(p, 'async')) {
+        const out = await client.json<{ future: string }>('POST', `/v1/functions/${encodeURIComponent(target)}/call`, { ...body, async: true });
+        print(p, out.future, out);
+        return 0;
+      }
       const out = await client.json<{ result: unknown; logs?: { level: number; message: string }[] }>('POST', `/v1/functions/${encodeURIComponent(target)}/call${query}`, body);
       for (const l of out.logs ?? []) console.error(`[${target}] ${l.message}`);
       print(p, show(out.result), out);
@@ -174,6 +182,31 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
     default:
       throw new CloudburstError('INVALID_REQUEST', `unknown command: fn ${verb ?? ''}\n\n${USAGE}`);
   }
+}
+
+/** "5s", "250ms", "2m" or a number of milliseconds. */
+function duration(text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new CloudburstError('INVALID_REQUEST', `${JSON.stringify(text)} is not a duration (use 500ms, 5s, 1m)`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
+}
+
+async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
+  const [, verb, id] = p.positional;
+  if (verb !== 'get' || !id) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst future get ID [--wait 5s]');
+  const wait = duration(flag(p, 'wait') ?? '0');
+  const record = await client.json<{ status: string; result?: unknown; error?: { code: string; message: string } }>('GET', `/v1/futures/${encodeURIComponent(id)}?wait=${wait}`);
+  if (record.status === 'failed') {
+    if (has(p, 'json')) console.log(JSON.stringify(record, null, 2));
+    else console.error(`error ${record.error?.code}: ${record.error?.message} (the call behind future ${id} failed)`);
+    return 1;
+  }
+  if (record.status === 'pending') {
+    print(p, `pending: the call has not finished (wait longer with --wait)`, record);
+    return 3;
+  }
+  print(p, show(record.result), record);
+  return 0;
 }
 
 async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
@@ -281,10 +314,11 @@ async function run(p: Parsed): Promise<number> {
       return 0;
     }
     case 'fn':
-    case 'kv': {
+    case 'kv':
+    case 'future': {
       const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070');
       try {
-        return await (command === 'fn' ? fnCommand(p, client) : kvCommand(p, client));
+        return await (command === 'fn' ? fnCommand(p, client) : command === 'kv' ? kvCommand(p, client) : futureCommand(p, client));
       } finally {
         await client.close();
       }
