@@ -2,10 +2,26 @@ import { CloudburstError } from '../kvs/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { GuestLog, PreparedArg } from './executor/protocol.ts';
+import type { PeerView } from './cluster/directory.ts';
+import type { Forwarder } from './cluster/forward.ts';
+import { place } from './cluster/scheduler.ts';
 import type { Futures } from './futures.ts';
 import type { Metrics } from './metrics.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
 import type { HostState } from './state.ts';
+
+/** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
+export interface ClusterView {
+  peers(): PeerView[];
+  markUnreachable(id: string): void;
+  forwarder: Forwarder;
+  utilization(): number;
+  explore: number;
+  maxUtilization: number;
+}
+
+/** How many placements a call may try when the hosts it is sent to cannot be reached. */
+const MAX_PLACEMENTS = 3;
 
 export interface CallsOptions {
   registry: Registry;
@@ -14,6 +30,7 @@ export interface CallsOptions {
   metrics: Metrics;
   futures: Futures;
   hostId: string;
+  cluster?: ClusterView;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   onGuestLog: (fn: string, level: number, message: string) => void;
@@ -32,6 +49,8 @@ export interface PreparedCall {
 
 export interface CallOutcome {
   result: unknown;
+  /** The host that ran the call. */
+  host: string;
   logs: GuestLog[];
   durationUs: number;
 }
@@ -72,6 +91,34 @@ export class Calls {
   }
 
   /**
+   * Places a call (this host, or the one caching most of its referenced keys) and runs it
+   * there. A host that cannot be reached drops out of placement and the call is placed again,
+   * at most MAX_PLACEMENTS times. Calls forwarded here by another host run here.
+   */
+  async dispatch(fn: string, req: CallRequest, forwarded: boolean): Promise<CallOutcome> {
+    const prepared = await this.prepare(fn, req);
+    const cluster = this.#o.cluster;
+    if (forwarded || !cluster) return this.run(prepared);
+    const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
+    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    let lastError: CloudburstError | undefined;
+    for (let attempt = 0; attempt < MAX_PLACEMENTS; attempt++) {
+      const placement = place(refs, self, cluster.peers(), cluster);
+      if (placement.kind === 'self') return this.run(prepared);
+      const started = performance.now();
+      try {
+        const out = await cluster.forwarder.call(placement.peer.url, fn, { args: req.args ?? [], timeoutMs: prepared.timeoutMs });
+        return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
+      } catch (err) {
+        if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
+        cluster.markUnreachable(placement.peer.id);
+        lastError = err;
+      }
+    }
+    throw new CloudburstError('HOST_UNAVAILABLE', `the call was placed ${MAX_PLACEMENTS} times and no host could be reached; last: ${lastError?.message}`);
+  }
+
+  /**
    * Starts an asynchronous call: checks it now (so bad input is still a 4xx), answers with a
    * future id, and stores the outcome under the future when the call ends.
    */
@@ -79,8 +126,8 @@ export class Calls {
     const prepared = await this.prepare(fn, req);
     const createdAt = new Date().toISOString();
     const id = this.#o.futures.create(prepared.resolved.info.name);
-    void this.run(prepared).then(
-      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, { result: out.result, host: this.#o.hostId }),
+    void this.dispatch(fn, req, false).then(
+      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, { result: out.result, host: out.host }),
       (err: unknown) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
         error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)),
       }),
@@ -125,6 +172,6 @@ export class Calls {
     for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);
     if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
     if (outcome.wrote > 0) state.flusher.kick();
-    return { result: outcome.result, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    return { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
   }
 }

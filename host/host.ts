@@ -8,6 +8,9 @@ import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { Calls } from './calls.ts';
+import { Bloom } from './cluster/bloom.ts';
+import { Directory, type HostRecord } from './cluster/directory.ts';
+import { Forwarder } from './cluster/forward.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
@@ -39,6 +42,12 @@ export interface HostOptions {
   defaultTimeoutMs?: number;
   /** Longest deadline a call may ask for. Default 5 min. */
   maxTimeoutMs?: number;
+  /** Probability that a call is placed on a random host (exploration). Default 0.1. */
+  explore?: number;
+  /** Hosts busier than this (busy workers / workers) are avoided. Default 0.7. */
+  maxUtilization?: number;
+  /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
+  publishIntervalMs?: number;
   /** Where guest log lines go. Default: stdout, prefixed with the function name. */
   onGuestLog?: (fn: string, level: number, message: string) => void;
 }
@@ -103,8 +112,38 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     instantiateTimeoutMs: 5000,
   });
   const futures = new Futures(state, hlc);
+  // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
+  let utilization = 0;
+  const sampler = setInterval(() => {
+    const s = pool.stats();
+    utilization = 0.7 * utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
+  }, 100);
+  sampler.unref();
+  let url = '';
+  const directory: Directory = new Directory({
+    kv, hlc,
+    intervalMs: opts.publishIntervalMs ?? 500,
+    self: (): Omit<HostRecord, 'updatedAt'> => {
+      // The summary is a scan of the cache: skip it while there is nobody to read it.
+      const keys: string[] = directory.peers().length > 0 || summaryBeats++ === 0 ? [...cache.keys(userPrefix())] : [];
+      const bloom = Bloom.forCount(keys.length);
+      for (const k of keys) bloom.add(k);
+      const s = pool.stats();
+      return { id, url, utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
+    },
+  });
+  let summaryBeats = 0;
+  const forwarder = new Forwarder(id);
   const calls = new Calls({
     registry, pool, state, metrics, futures, hostId: id,
+    cluster: {
+      peers: () => directory.peers(),
+      markUnreachable: (peer) => directory.markUnreachable(peer),
+      forwarder,
+      utilization: () => utilization,
+      explore: opts.explore ?? 0.1,
+      maxUtilization: opts.maxUtilization ?? 0.7,
+    },
     defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
     maxTimeoutMs: opts.maxTimeoutMs ?? 300_000,
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
@@ -113,6 +152,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   routes(router, {
     registry, calls, futures, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
+    clusterView: () => ({
+      host: { id, url, utilization },
+      peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
+    }),
     gauges: () => ({
       cloudburst_outbox_keys: cache.outboxSize(),
       cloudburst_outbox_flushed_total: flusher.flushed,
@@ -141,17 +184,22 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
   const port = (server.address() as AddressInfo).port;
+  url = `http://${opts.listen ?? '127.0.0.1'}:${port}`;
+  directory.start();
 
   let closing: Promise<void> | undefined;
   return {
     id,
     port,
-    url: `http://${opts.listen ?? '127.0.0.1'}:${port}`,
+    url,
     close: () => (closing ??= (async () => {
+      clearInterval(sampler);
+      await directory.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await forwarder.close();
       await pool.close();
       await flusher.flushAll().catch((err: unknown) => {
         if (!(err instanceof CloudburstError)) throw err;

@@ -1,5 +1,6 @@
 import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
+import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
 import { MAX_WAIT_MS, checkFutureId, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
@@ -20,6 +21,7 @@ export interface RouteDeps {
   writer: string;
   maxBodyBytes: number;
   gauges: () => Record<string, number>;
+  clusterView: () => unknown;
 }
 
 function moduleJson(r: ModuleRecord): Record<string, unknown> {
@@ -34,6 +36,9 @@ export function routes(router: Router, d: RouteDeps): void {
   const { registry, calls, state } = d;
 
   router.on('GET', '/healthz', ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }));
+
+  // This host's view of the other hosts, as the scheduler sees it.
+  router.on('GET', '/v1/cluster', ({ res }) => sendJson(res, 200, d.clusterView()));
 
   router.on('GET', '/metrics', ({ res }) => {
     const text = d.metrics.render(d.gauges());
@@ -88,10 +93,10 @@ export function routes(router: Router, d: RouteDeps): void {
       sendJson(res, 202, { future: id }, { location: `/v1/futures/${id}` });
       return;
     }
-    const out = await calls.call(params.fn!, call);
+    const out = await calls.dispatch(params.fn!, call, req.headers[FORWARDED_HEADER] !== undefined);
     const reply: Record<string, unknown> = { result: out.result };
     if (query.get('logs') === '1') reply.logs = out.logs;
-    sendJson(res, 200, reply, { 'x-cloudburst-host': d.hostId, 'x-cloudburst-duration-us': String(out.durationUs) });
+    sendJson(res, 200, reply, { [HOST_HEADER]: out.host, 'x-cloudburst-duration-us': String(out.durationUs) });
   });
 
   // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).

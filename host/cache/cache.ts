@@ -185,6 +185,15 @@ export class HostCache {
     });
   }
 
+  /** The cached keys that start with `prefix` (a scan; for summaries, not hot paths). */
+  *keys(prefix: string): Generator<string> {
+    this.refresh();
+    for (const key of this.#values.getKeys({ start: prefix })) {
+      if (!key.startsWith(prefix)) return;
+      yield key;
+    }
+  }
+
   outboxSize(): number {
     return this.#outbox.getCount();
   }

@@ -97,3 +97,15 @@ export async function startUpProcess(args: string[]): Promise<{ child: ChildProc
   });
   return { child, output: () => output };
 }
+
+/** Polls `probe` until `ok` accepts its value (for hooks, where expect.poll is not allowed). */
+export async function waitFor<T>(probe: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  do {
+    last = await probe();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < deadline);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}

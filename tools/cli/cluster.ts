@@ -65,6 +65,8 @@ export interface LocalClusterOptions {
   /** Port of the first host; the others take the next ones. 0: free ports. */
   hostPort: number;
   supervise: boolean;
+  /** Extra flags for every host (e.g. `--explore 0`). */
+  hostArgs?: string[];
   log: (line: string) => void;
 }
 
@@ -113,7 +115,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(',')];
+      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...(opts.hostArgs ?? [])];
       const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir });
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
@@ -131,7 +133,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       stopping = true;
       // Hosts first (they flush their outboxes to the KV nodes), then the KV nodes.
       for (const role of ['host', 'kvs'] as const) {
-        await Promise.all(running.filter((r) => r.spec.role === role && r.child.exitCode === null).map((r) => new Promise<void>((done) => {
+        await Promise.all(running.filter((r) => r.spec.role === role && r.child.exitCode === null && r.child.signalCode === null).map((r) => new Promise<void>((done) => {
           r.child.once('exit', () => done());
           r.child.kill('SIGTERM');
         })));

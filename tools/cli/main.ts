@@ -14,7 +14,7 @@ Platform:
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
   cloudburst kvs [--port 7100] [--data DIR]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT [--workers N]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1]
 Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
@@ -284,11 +284,14 @@ async function run(p: Parsed): Promise<number> {
       const kvs = flag(p, 'kvs');
       if (!kvs) throw new CloudburstError('INVALID_REQUEST', 'cloudburst host needs --kvs HOST:PORT of a KV node');
       const workers = int(p, 'workers', 0);
+      const explore = flag(p, 'explore');
+      const first = kvs.split(',')[0]!;
       const host = await startHost({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
-        kvsUrl: kvs.startsWith('http') ? kvs : `http://${kvs}`,
+        kvsUrl: first.startsWith('http') ? first : `http://${first}`,
         port: int(p, 'port', 7070),
         ...(workers ? { workers } : {}),
+        ...(explore !== undefined ? { explore: Number(explore) } : {}),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
       return untilSignal(() => host.close());

@@ -1,0 +1,107 @@
+import { gset, lww, type Hlc, type KvClient } from '../../kvs/index.ts';
+import { SPACES, storageKey } from '../keys.ts';
+import { Bloom } from './bloom.ts';
+
+/** What a host publishes about itself, every `intervalMs`, in the KV tier. */
+export interface HostRecord {
+  id: string;
+  url: string;
+  /** Busy workers / workers, smoothed. */
+  utilization: number;
+  /** Calls waiting for a worker. */
+  queued: number;
+  /** Number of user keys in the summary. */
+  keys: number;
+  /** Bloom filter of the user keys this host caches (base64). */
+  summary: string;
+  updatedAt: number;
+  stopped?: boolean;
+}
+
+export interface PeerView extends HostRecord {
+  bloom: Bloom;
+}
+
+export interface DirectoryOptions {
+  kv: KvClient;
+  hlc: Hlc;
+  /** Builds this host's current record. */
+  self: () => Omit<HostRecord, 'updatedAt'>;
+  intervalMs?: number;
+  /** A host whose record is older than this is taken for dead. */
+  staleMs?: number;
+  clock?: () => number;
+}
+
+const HOSTS_SET = storageKey(SPACES.system, 'hosts');
+const recordKey = (id: string): string => storageKey(SPACES.system, `host/${id}`);
+
+/**
+ * The cluster's view of its function hosts: who is there, what each caches (a Bloom filter
+ * of its keys) and how busy it is. Each host publishes its record to the KV tier and reads
+ * everyone else's on the same beat; a host that stops publishing drops out of scheduling
+ * after `staleMs`, and one that a forward could not reach drops out at once until it
+ * publishes again.
+ */
+export class Directory {
+  readonly #o: Required<Omit<DirectoryOptions, 'clock'>> & { clock: () => number };
+  #peers = new Map<string, PeerView>();
+  /** Hosts a forward failed to reach, with the record time at which that happened. */
+  readonly #unreachable = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #beat: Promise<void> | undefined;
+
+  constructor(opts: DirectoryOptions) {
+    this.#o = { intervalMs: 500, staleMs: 3000, clock: Date.now, ...opts };
+  }
+
+  start(): void {
+    const tick = (): void => {
+      this.#beat ??= this.refresh().catch(() => undefined).finally(() => (this.#beat = undefined));
+    };
+    this.#timer = setInterval(tick, this.#o.intervalMs);
+    this.#timer.unref();
+    tick();
+  }
+
+  /** Publishes this host's record and reads every other host's. */
+  async refresh(): Promise<void> {
+    const { kv, hlc } = this.#o;
+    const me = { ...this.#o.self(), updatedAt: this.#o.clock() };
+    await kv.mergeBatch([
+      { key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), hlc.now()) },
+      { key: HOSTS_SET, value: gset.add(undefined, Buffer.from(me.id)) },
+    ]);
+    const set = await kv.get(HOSTS_SET);
+    if (set?.type !== 'set') return;
+    const ids = set.members.map((m) => Buffer.from(m).toString('utf8')).filter((id) => id !== me.id);
+    const records = await kv.getBatch(ids.map(recordKey));
+    const peers = new Map<string, PeerView>();
+    records.forEach((v) => {
+      if (v?.type !== 'lww' || v.tombstone) return;
+      const r = JSON.parse(Buffer.from(v.value).toString('utf8')) as HostRecord;
+      const old = this.#peers.get(r.id);
+      peers.set(r.id, old && old.updatedAt === r.updatedAt ? old : { ...r, bloom: Bloom.fromBase64(r.summary) });
+    });
+    this.#peers = peers;
+  }
+
+  /** Live peers: fresh records, not stopped, not found unreachable since their last record. */
+  peers(): PeerView[] {
+    const now = this.#o.clock();
+    return [...this.#peers.values()].filter((p) => !p.stopped && now - p.updatedAt <= this.#o.staleMs && (this.#unreachable.get(p.id) ?? -1) < p.updatedAt);
+  }
+
+  markUnreachable(id: string): void {
+    const p = this.#peers.get(id);
+    if (p) this.#unreachable.set(id, p.updatedAt);
+  }
+
+  /** Tells the others this host is gone, so that they stop sending it calls at once. */
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#beat;
+    const me = { ...this.#o.self(), updatedAt: this.#o.clock(), stopped: true };
+    await this.#o.kv.mergeBatch([{ key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#o.hlc.now()) }]).catch(() => undefined);
+  }
+}

@@ -1,0 +1,84 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCluster, type ClusterFile } from '../../tools/cli/cluster.ts';
+import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
+
+interface ClusterView {
+  host: { id: string };
+  peers: { id: string; url: string; keys: number }[];
+}
+
+async function json<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T; host: string | null }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
+}
+
+const call = (url: string, fn: string, args: unknown[]) =>
+  json<{ result?: unknown; error?: { code: string } }>(`${url}/v1/functions/${fn}/call`, { method: 'POST', body: JSON.stringify({ args }) });
+
+describe('cluster of hosts: modules, locality, failures (real processes)', () => {
+  let dir: string;
+  let cluster: { file: ClusterFile; stop(): Promise<void> };
+  let hosts: { url: string; pid: number; id: string }[];
+
+  beforeAll(async () => {
+    dir = await tempDir('cb-hosts-');
+    cluster = await startLocalCluster({
+      dataDir: dir, kvsNodes: 1, hosts: 3, hostPort: 0, supervise: false,
+      // No random placements: the test asserts where calls run.
+      hostArgs: ['--explore', '0'],
+      log: () => undefined,
+    });
+    hosts = await Promise.all(cluster.file.processes.filter((p) => p.role === 'host').map(async (p) => {
+      const { body } = await json<ClusterView>(`${p.url}/v1/cluster`);
+      return { url: p.url, pid: p.pid, id: body.host.id };
+    }));
+    // Every host sees the two others.
+    for (const h of hosts) {
+      await waitFor(async () => (await json<ClusterView>(`${h.url}/v1/cluster`)).body.peers.length, (n) => n === 2, 10_000, 'every host to see the others');
+    }
+  });
+  afterAll(async () => {
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a module deployed through host A is callable through host C', async () => {
+    const [a, , c] = hosts;
+    const res = await fetch(`${a!.url}/v1/modules/arrays`, { method: 'PUT', body: new Uint8Array(guestBytes('arrays')) });
+    expect(res.status).toBe(200);
+    expect((await call(c!.url, 'arrays.sum', [[1, 2, 3.5]])).body.result).toBe(6.5);
+  });
+
+  it('a call referencing a key cached only on host B, sent to host A, runs on host B', async () => {
+    const [a, b] = hosts;
+    const values = Float64Array.from({ length: 4096 }, (_, i) => i);
+    const put = await fetch(`${b!.url}/v1/kv/only-on-b`, { method: 'PUT', body: new Uint8Array(values.buffer) });
+    expect(put.status).toBe(200);
+    // Wait until A has B's summary with the key in it.
+    await expect.poll(async () => (await json<ClusterView>(`${a!.url}/v1/cluster`)).body.peers.find((p) => p.id === b!.id)?.keys ?? 0, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 5; i++) {
+      const out = await call(a!.url, 'arrays.sum', [{ ref: 'only-on-b' }]);
+      expect(out.body.result).toBe((4095 * 4096) / 2);
+      expect(out.host).toBe(b!.id);
+    }
+    // A call with no references stays where it arrived.
+    expect((await call(a!.url, 'arrays.sum', [[1]])).host).toBe(a!.id);
+  });
+
+  it('a call forwarded to a host that died is placed again; the dead host drops out within seconds', async () => {
+    const [a, , c] = hosts;
+    const values = Float64Array.from([1, 2, 3]);
+    await fetch(`${c!.url}/v1/kv/only-on-c`, { method: 'PUT', body: new Uint8Array(values.buffer) });
+    await expect.poll(async () => (await json<ClusterView>(`${a!.url}/v1/cluster`)).body.peers.find((p) => p.id === c!.id)?.keys ?? 0, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(1);
+    process.kill(c!.pid, 'SIGKILL');
+    // A still believes C holds the key: the forward fails, and the call runs elsewhere.
+    const out = await call(a!.url, 'arrays.sum', [{ ref: 'only-on-c' }]);
+    expect(out.body.result).toBe(6);
+    expect(out.host).not.toBe(c!.id);
+    await expect.poll(async () => (await json<ClusterView>(`${a!.url}/v1/cluster`)).body.peers.map((p) => p.id), { timeout: 10_000 })
+      .not.toContain(c!.id);
+  });
+});
