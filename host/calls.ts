@@ -31,6 +31,8 @@ export interface CallsOptions {
   futures: Futures;
   hostId: string;
   cluster?: ClusterView;
+  /** Keys a call read or wrote, for the cache's LRU index. */
+  onTouched?: (keys: readonly string[]) => void;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   onGuestLog: (fn: string, level: number, message: string) => void;
@@ -171,6 +173,7 @@ export class Calls {
     metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
     for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);
     if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
+    this.#o.onTouched?.(outcome.touched);
     if (outcome.wrote > 0) state.flusher.kick();
     return { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
+import { LruIndex } from './cache/lru.ts';
 import { Calls } from './calls.ts';
 import { Bloom } from './cluster/bloom.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
@@ -48,6 +49,8 @@ export interface HostOptions {
   maxUtilization?: number;
   /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
   publishIntervalMs?: number;
+  /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
+  cacheMiB?: number;
   /** Where guest log lines go. Default: stdout, prefixed with the function name. */
   onGuestLog?: (fn: string, level: number, message: string) => void;
 }
@@ -88,7 +91,14 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const cachePath = join(opts.dataDir, 'cache');
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync ?? 'batch' });
   const kv = new KvClient({ url: opts.kvsUrl });
-  const flusher = new Flusher(cache, kv);
+  // The size budget: an LRU index rebuilt from the cache, then fed by every read and write.
+  const lru = new LruIndex((opts.cacheMiB ?? 1024) * 1024 * 1024);
+  for (const [key, size] of cache.sizes()) lru.touch(key, size);
+  cache.onStored = (key, size) => lru.touch(key, size);
+  const touch = (keys: readonly string[]): void => {
+    for (const k of keys) lru.touch(k, lru.has(k) ? undefined : (cache.getFast(k)?.length ?? 0) + k.length);
+  };
+  const flusher = new Flusher(cache, kv, { onFlushed: touch });
   const state = new HostState(cache, kv, flusher);
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
@@ -134,8 +144,19 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
   let summaryBeats = 0;
   const forwarder = new Forwarder(id);
+  const evictor = setInterval(() => {
+    if (!lru.over()) return;
+    const candidates = lru.candidates();
+    const removed = new Set(cache.evict(candidates));
+    for (const k of candidates) {
+      if (removed.has(k)) lru.remove(k);
+      else lru.touch(k); // dirty: not evictable until flushed; look at others first next time
+    }
+    lru.evicted += removed.size;
+  }, 100);
+  evictor.unref();
   const calls = new Calls({
-    registry, pool, state, metrics, futures, hostId: id,
+    registry, pool, state, metrics, futures, hostId: id, onTouched: touch,
     cluster: {
       peers: () => directory.peers(),
       markUnreachable: (peer) => directory.markUnreachable(peer),
@@ -162,6 +183,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_outbox_rejected_total: flusher.rejected,
       cloudburst_outbox_flush_failures_total: flusher.failures,
       cloudburst_cache_keys: cache.keyCount(),
+      cloudburst_cache_bytes: lru.bytes,
+      cloudburst_cache_max_bytes: lru.maxBytes,
+      cloudburst_cache_evicted_total: lru.evicted,
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,
@@ -194,6 +218,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     url,
     close: () => (closing ??= (async () => {
       clearInterval(sampler);
+      clearInterval(evictor);
       await directory.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

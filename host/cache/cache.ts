@@ -49,6 +49,8 @@ export class HostCache {
   readonly #outbox: Database<Uint8Array, string>;
   readonly #fsync: FsyncPolicy;
   #closed = false;
+  /** Told of every value this instance stores (the main thread keeps its LRU index with it). */
+  onStored: ((key: string, bytes: number) => void) | undefined;
 
   private constructor(env: RootDatabase, fsync: FsyncPolicy) {
     this.#env = env;
@@ -111,9 +113,11 @@ export class HostCache {
       for (const [key, value] of writes) {
         const raw = readFast(this.#values, key);
         const next = raw === undefined ? value : merge(decode(raw), value);
-        this.#values.putSync(key, encode(next));
+        const bytes = encode(next);
+        this.#values.putSync(key, bytes);
         this.#outbox.putSync(key, token);
         merged.set(key, next);
+        this.onStored?.(key, key.length + bytes.byteLength);
       }
     });
     return merged;
@@ -128,7 +132,9 @@ export class HostCache {
     this.#env.transactionSync(() => {
       const raw = readFast(this.#values, key);
       merged = raw === undefined ? value : merge(decode(raw), value);
-      this.#values.putSync(key, encode(merged));
+      const bytes = encode(merged);
+      this.#values.putSync(key, bytes);
+      this.onStored?.(key, key.length + bytes.byteLength);
     });
     return merged;
   }
@@ -183,6 +189,27 @@ export class HostCache {
         }
       }
     });
+  }
+
+  /** Every cached key with its size (key + value bytes): the LRU index is rebuilt from it. */
+  *sizes(): Generator<[string, number]> {
+    this.refresh();
+    for (const { key, value } of this.#values.getRange({})) yield [key, key.length + value.length];
+  }
+
+  /**
+   * Removes these keys from the cache, except the dirty ones (checked in the same
+   * transaction, so a write committed meanwhile is never lost). Returns the removed keys.
+   */
+  evict(keys: readonly string[]): string[] {
+    const removed: string[] = [];
+    this.#env.transactionSync(() => {
+      for (const key of keys) {
+        if (this.#outbox.doesExist(key)) continue;
+        if (this.#values.removeSync(key)) removed.push(key);
+      }
+    });
+    return removed;
   }
 
   /** The cached keys that start with `prefix` (a scan; for summaries, not hot paths). */

@@ -13,6 +13,8 @@ export interface FlusherOptions {
   delayMs?: number;
   /** Called for writes the KV tier refused for good (e.g. a type conflict with another host). */
   onRejected?: (key: string, err: CloudburstError) => void;
+  /** Called with the keys the tier acknowledged. */
+  onFlushed?: (keys: readonly string[]) => void;
 }
 
 /**
@@ -30,6 +32,7 @@ export class Flusher {
   readonly #intervalMs: number;
   readonly #delayMs: number;
   readonly #onRejected: (key: string, err: CloudburstError) => void;
+  readonly #onFlushed: ((keys: readonly string[]) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
   #running: Promise<void> | undefined;
@@ -46,6 +49,7 @@ export class Flusher {
     this.#batchSize = opts.batchSize ?? 512;
     this.#intervalMs = opts.intervalMs ?? 1000;
     this.#delayMs = opts.delayMs ?? 2;
+    this.#onFlushed = opts.onFlushed;
     this.#onRejected = opts.onRejected ?? ((key, err) => console.error(`outbox: the KV tier refused ${key}: ${err.code} ${err.message}`));
   }
 
@@ -142,6 +146,7 @@ export class Flusher {
       }
     });
     this.flushed += this.#cache.clean(done);
+    this.#onFlushed?.(done.map((e) => e.key));
     if (refused.length > 0) this.#cache.discard(refused);
     if (retry) throw retry;
   }

@@ -12,6 +12,8 @@ export interface Bridge {
 }
 
 const MAX_LOG_BYTES = 64 * 1024;
+/** Past this many keys a call's recency is not reported (its writes still reach the index through the flusher). */
+const MAX_TOUCHED = 4096;
 
 /**
  * The state a running call sees: the host cache plus the call's own uncommitted writes.
@@ -37,6 +39,8 @@ export class GuestState {
    */
   #memo = new Map<string, Lattice | undefined>();
   #fetched = new Set<string>();
+  /** Keys this call read or wrote (up to MAX_TOUCHED), for the main thread's LRU index. */
+  touched = new Set<string>();
   logs: GuestLog[] = [];
   #logBytes = 0;
   /** Bytes staged by the last get/set_members for the guest's `take`. */
@@ -55,6 +59,7 @@ export class GuestState {
     this.#overlay.clear();
     this.#memo.clear();
     this.#fetched.clear();
+    this.touched = new Set();
     this.logs = [];
     this.#logBytes = 0;
     this.staged = undefined;
@@ -77,6 +82,7 @@ export class GuestState {
   /** What the cache and this call's writes hold, without going to the KV tier on a miss. */
   #cached(key: string): Lattice | undefined {
     if (this.#memo.has(key)) return this.#memo.get(key);
+    if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
     const v = this.#cache.get(key);
     this.#memo.set(key, v);
     return v;
@@ -114,6 +120,7 @@ export class GuestState {
   }
 
   #write(key: string, delta: Lattice): void {
+    if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
     const prev = this.#overlay.get(key);
     this.#overlay.set(key, prev === undefined ? delta : merge(prev, delta));
   }

@@ -92,7 +92,7 @@ export interface GuestLog {
 }
 
 export type JobResult =
-  | { kind: 'done'; ok: true; result: unknown; wrote: number; logs: GuestLog[] }
+  | { kind: 'done'; ok: true; result: unknown; wrote: number; touched: string[]; logs: GuestLog[] }
   | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[] };
 
 export type BridgeRequest =

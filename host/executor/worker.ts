@@ -126,7 +126,7 @@ function runCall(job: CallJob): JobResult {
     const raw = (fn as (...a: unknown[]) => unknown)(...wasmArgs);
     const result = liftResult(inst.guest.memory, sig.result, raw);
     const wrote = state.commit();
-    return { kind: 'done', ok: true, result, wrote, logs: state.logs };
+    return { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
   } catch (err) {
     state.discard();
     const failure = classify(err, inst);
@@ -143,7 +143,7 @@ function runCall(job: CallJob): JobResult {
 function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
   try {
     instantiate(specOf(job.module));
-    return { kind: 'done', ok: true, result: null, wrote: 0, logs: [] };
+    return { kind: 'done', ok: true, result: null, wrote: 0, touched: [], logs: [] };
   } catch (err) {
     instances.delete(job.module.sha);
     return { kind: 'done', ok: false, ...classify(err, undefined), logs: [] };
