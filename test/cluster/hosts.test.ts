@@ -82,3 +82,30 @@ describe('cluster of hosts: modules, locality, failures (real processes)', () =>
       .not.toContain(c!.id);
   });
 });
+
+describe('cluster of hosts: kill -9 with an unflushed outbox (real processes)', () => {
+  it('after the host restarts (supervised), every acknowledged put reaches the KV tier', async () => {
+    const dir = await tempDir('cb-outbox-');
+    const cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: 1, hostPort: 0, supervise: true, log: () => undefined });
+    try {
+      const kvNode = cluster.file.processes.find((p) => p.role === 'kvs')!;
+      const host = cluster.file.processes.find((p) => p.role === 'host')!;
+      expect((await fetch(`${host.url}/v1/modules/kitchen`, { method: 'PUT', body: new Uint8Array(guestBytes('kitchen')) })).status).toBe(200);
+      // The KV node stops answering: the host acknowledges puts from its cache, and they wait in its outbox.
+      process.kill(kvNode.pid, 'SIGSTOP');
+      for (let i = 0; i < 50; i++) {
+        const out = await call(host.url, 'kitchen.putOnly', [`acked-${i}`, `v${i}`]);
+        expect(out.status).toBe(200);
+      }
+      process.kill(host.pid, 'SIGKILL');
+      process.kill(kvNode.pid, 'SIGCONT');
+      // The supervisor restarts the host on the same data folder; its outbox drains.
+      for (let i = 0; i < 50; i++) {
+        await expect.poll(async () => (await fetch(`${kvNode.url}/kv/v1/keys/${encodeURIComponent(`default/k/acked-${i}`)}`)).status, { timeout: 20_000 }).toBe(200);
+      }
+    } finally {
+      await cluster.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
