@@ -158,15 +158,14 @@ export class Calls {
     }
     // Reference arguments are read by the worker from the cache: bring misses in first, so
     // the worker does not have to stop and ask.
-    for (const a of args) {
-      if (a.kind === 'ref' && !state.cache.has(a.key)) {
-        const v = await state.fetch(a.key);
-        if (v === undefined) {
-          const key = a.key.slice(a.key.indexOf('/', a.key.indexOf('/') + 1) + 1);
-          throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key });
-        }
+    const missing = args.flatMap((a) => (a.kind === 'ref' && !state.cache.has(a.key) ? [a.key] : []));
+    const fetched = await Promise.all(missing.map((k) => state.fetch(k)));
+    fetched.forEach((v, i) => {
+      if (v === undefined) {
+        const key = missing[i]!.slice(missing[i]!.indexOf('/', missing[i]!.indexOf('/') + 1) + 1);
+        throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key });
       }
-    }
+    });
     const started = performance.now();
     const outcome = await pool.run({ kind: 'call', module: resolved.spec, exportName: resolved.info.export, args }, Math.max(1, deadline - Date.now()));
     const seconds = (performance.now() - started) / 1000;

@@ -9,3 +9,14 @@ export function sum(a: Float64Array): f64 {
   }
   return total;
 }
+
+/**
+ * The sum of ten arrays: the function of the paper's data-locality experiment. Pass each as
+ * a reference, `{"ref": "key"}`, and the host schedules the call where the arrays are cached.
+ */
+export function sum10(
+  a: Float64Array, b: Float64Array, c: Float64Array, d: Float64Array, e: Float64Array,
+  f: Float64Array, g: Float64Array, h: Float64Array, i: Float64Array, j: Float64Array,
+): f64 {
+  return sum(a) + sum(b) + sum(c) + sum(d) + sum(e) + sum(f) + sum(g) + sum(h) + sum(i) + sum(j);
+}

@@ -34,7 +34,10 @@ describe('types section', () => {
     const arrays = typesOf('arrays');
     expect(arrays).toEqual({
       version: 1,
-      exports: [fn('sum', [['a', 'Float64Array']], 'f64')],
+      exports: [
+        fn('sum', [['a', 'Float64Array']], 'f64'),
+        fn('sum10', 'abcdefghij'.split('').map((n): [string, string] => [n, 'Float64Array']), 'f64'),
+      ],
       skipped: [],
       classIds: { Float64Array: expect.any(Number) },
     });

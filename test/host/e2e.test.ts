@@ -24,7 +24,7 @@ describe('host: end to end over HTTP', () => {
 
   it('functions: list and show', async () => {
     const { functions } = await p.client.json<{ functions: { name: string }[] }>('GET', '/v1/functions');
-    expect(functions.map((f) => f.name)).toEqual(['arrays.sum', 'counter.get', 'counter.incr', 'math.increment', 'math.square']);
+    expect(functions.map((f) => f.name)).toEqual(['arrays.sum', 'arrays.sum10', 'counter.get', 'counter.incr', 'math.increment', 'math.square']);
     expect(await p.client.json('GET', '/v1/functions/counter.incr')).toEqual({
       name: 'counter.incr', module: 'counter', export: 'incr',
       params: [{ name: 'key', type: 'string' }, { name: 'by', type: 'i64' }], result: 'i64',
