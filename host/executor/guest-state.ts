@@ -95,6 +95,24 @@ export class GuestState {
     return cached === undefined ? mine : merge(cached, mine);
   }
 
+  /**
+   * The raw encoded value of a key, straight from LMDB (fetched on a miss), valid only until
+   * the next read on this thread. For argument references, read before the guest runs (so
+   * the call has no writes of its own yet): one copy, from LMDB into the guest's memory.
+   */
+  readRaw(key: string): Uint8Array | undefined {
+    if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
+    let raw = this.#cache.getFast(key);
+    if (raw === undefined && !this.#fetched.has(key)) {
+      this.#fetched.add(key);
+      this.#bridge.fetch([key]);
+      this.#cache.refresh();
+      this.#memo.clear();
+      raw = this.#cache.getFast(key);
+    }
+    return raw;
+  }
+
   read(key: string): Lattice | undefined {
     let cached = this.#cached(key);
     if (cached === undefined && !this.#fetched.has(key)) {

@@ -3,9 +3,12 @@
 // The thread parks in Atomics.wait until the main thread posts a job, runs it synchronously,
 // posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { CloudburstError, Hlc, counter } from '../../kvs/index.ts';
+import { CloudburstError, Hlc, counter, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
-import { ELEMENT_BYTES, isArrayType, type ExportSignature, type ValueType } from '../module-types.ts';
+import { ELEMENT_BYTES, isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../module-types.ts';
+
+/** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
+const LWW_TAG = 1;
 import { lowerValue, liftResult, type Guest, type GuestExports } from './abi.ts';
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
@@ -69,8 +72,21 @@ function instantiate(spec: ModuleSpec): Instance {
 
 /** Reads a `{"ref": key}` argument from the cache, as the parameter's type wants it. */
 function readRef(key: string, type: ValueType): unknown {
-  const v = state.read(key);
   const display = key.slice(init.userPrefix.length);
+  if (type === 'string' || isArrayType(type)) {
+    // Fast path for LWW bytes: a view of the value inside LMDB, copied once, into the guest.
+    const raw = state.readRaw(key);
+    if (raw !== undefined && raw[1] === LWW_TAG) {
+      const view = lwwValueView(raw);
+      if (view === null) throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(display)}`, { key: display });
+      if (type === 'string') return new TextDecoder().decode(view);
+      if (view.byteLength % ELEMENT_BYTES[type as ArrayType] !== 0) {
+        throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds ${view.byteLength} bytes, not a whole number of ${type} elements`);
+      }
+      return view;
+    }
+  }
+  const v = state.read(key);
   if (v === undefined || (v.type === 'lww' && v.tombstone)) throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(display)}`, { key: display });
   if (v.type === 'lww') {
     if (type === 'string') return new TextDecoder().decode(v.value);

@@ -83,3 +83,24 @@ export const lwwKind: LatticeKind<Lww> = {
     return lww.write(r.bytes(r.u32('lww.length'), 'lww.value'), stamp);
   },
 };
+
+/**
+ * The value bytes of an encoded LWW register, as a view into `bytes` (no copy), or `null` for a
+ * tombstone: the hot path of a host reading a large value straight out of LMDB into a guest's
+ * memory. Layout: version, tag, stamp (u48 ms, u16 c, u8 writer length, writer), u8 flags,
+ * u32 length, value. Throws like `decode` if `bytes` is not a well-formed LWW encoding.
+ *
+ * @example
+ * const view = lwwValueView(cache.getFast(key)); // then copy it where it must go, at once
+ */
+export function lwwValueView(bytes: Uint8Array): Uint8Array | null {
+  if (bytes.length < 12 || bytes[0] !== 1 || bytes[1] !== lwwKind.tag) throw badValue('not an encoded lww register');
+  const flagAt = 11 + bytes[10]!;
+  if (bytes.length < flagAt + 1) throw badValue('truncated lww register');
+  if (bytes[flagAt] === 1) return null;
+  if (bytes.length < flagAt + 5) throw badValue('truncated lww register');
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(flagAt + 1, true);
+  const start = flagAt + 5;
+  if (start + len !== bytes.length || bytes[flagAt] !== 0) throw badValue('malformed lww register');
+  return bytes.subarray(start, start + len);
+}

@@ -1,0 +1,164 @@
+// The host's figures: warm call latency and throughput against a bare node:http floor
+// measured in the same run, counter.incr, in-guest state costs, first call after deploy.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
+import { percentile, summarize, type Summary } from './stats.ts';
+import { CLI, post, startChild } from './util.ts';
+
+const FLOOR_SERVER = `
+const http = require('node:http');
+const body = JSON.stringify({ result: 49 });
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    JSON.parse(Buffer.concat(chunks).toString() || '{}');
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 65000;
+server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+`;
+
+/** Sequential round trips; returns per-request microseconds. */
+async function sequential(pool: Pool, path: string, body: () => string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const r = await post(pool, path, body());
+    out.push(Number(process.hrtime.bigint() - t) / 1000);
+    if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
+  }
+  return out;
+}
+
+/** Requests per second with `concurrency` requests always in flight for `ms`. */
+async function throughput(pool: Pool, path: string, body: string, concurrency: number, ms: number): Promise<number> {
+  let done = 0;
+  const end = performance.now() + ms;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      const r = await post(pool, path, body);
+      if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
+      done++;
+    }
+  }));
+  return done / (ms / 1000);
+}
+
+function line(name: string, s: Summary, extra = ''): string {
+  return `${name.padEnd(44)} p50 ${s.p50.toFixed(1).padStart(8)} us   p99 ${s.p99.toFixed(1).padStart(8)} us   (n=${s.n})${extra}`;
+}
+
+export async function hostBench(quick: boolean): Promise<Record<string, unknown>> {
+  const N = quick ? 1000 : 5000;
+  const dir = mkdtempSync(join(tmpdir(), 'cb-bench-'));
+  const children: ChildProcess[] = [];
+  const report: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+  try {
+    console.log('starting the floor (bare node:http) and the platform (cloudburst up)...');
+    const floor = await startChild(['-e', FLOOR_SERVER], /listening (\d+)/);
+    children.push(floor.child);
+    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+)/);
+    children.push(up.child);
+    const hostUrl = up.match[1]!;
+    const floorPool = new Pool(`http://127.0.0.1:${floor.match[1]}`, { connections: 16 });
+    const host = new Pool(hostUrl, { connections: 16 });
+
+    // First call after deploy (compile, validate, trial instantiate, store; then the first call).
+    const firstCalls: Record<string, unknown> = {};
+    const examples: [string, string, unknown[]][] = [['math', 'square', [7]], ['counter', 'incr', ['warm', 1]], ['arrays', 'sum', [[1, 2, 3]]]];
+    for (const [name, fn, args] of examples) {
+      const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'guest', 'examples', `${name}.ts`) });
+      const t0 = performance.now();
+      const res = await host.request({ method: 'PUT', path: `/v1/modules/${name}`, body: wasm });
+      await res.body.text();
+      const t1 = performance.now();
+      await post(host, `/v1/functions/${name}.${fn}/call`, JSON.stringify({ args }));
+      const t2 = performance.now();
+      firstCalls[name] = { deployMs: +(t1 - t0).toFixed(2), firstCallMs: +(t2 - t1).toFixed(2), wasmBytes: wasm.byteLength };
+    }
+    report.firstCall = firstCalls;
+    const { wasm: stateWasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'tools', 'bench', 'guests', 'state-bench.ts') });
+    await (await host.request({ method: 'PUT', path: '/v1/modules/statebench', body: stateWasm })).body.text();
+
+    // Warm-up, then interleaved rounds so that noise hits both sides alike.
+    const squareBody = () => JSON.stringify({ args: [7] });
+    await sequential(floorPool, '/', squareBody, 500);
+    await sequential(host, '/v1/functions/math.square/call', squareBody, 500);
+    const floorUs: number[] = [];
+    const squareUs: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      floorUs.push(...(await sequential(floorPool, '/', squareBody, N / 5)));
+      squareUs.push(...(await sequential(host, '/v1/functions/math.square/call', squareBody, N / 5)));
+    }
+    const floorS = summarize(floorUs);
+    const squareS = summarize(squareUs);
+    console.log(line('floor: bare node:http POST, sequential', floorS));
+    console.log(line('math.square warm call, sequential', squareS, `   p50 ratio to floor ${(squareS.p50 / floorS.p50).toFixed(2)}x`));
+    report.sequential = { floor: floorS, square: squareS, ratioP50: squareS.p50 / floorS.p50 };
+
+    const seconds = quick ? 1000 : 3000;
+    const floorRps = await throughput(floorPool, '/', squareBody(), 8, seconds);
+    const squareRps = await throughput(host, '/v1/functions/math.square/call', squareBody(), 8, seconds);
+    console.log(`throughput at concurrency 8: floor ${floorRps.toFixed(0)} req/s, math.square ${squareRps.toFixed(0)} req/s (${((squareRps / floorRps) * 100).toFixed(0)}% of the floor)`);
+    report.throughput = { concurrency: 8, floorRps, squareRps, ratio: squareRps / floorRps };
+
+    let k = 0;
+    const incrUs = await sequential(host, '/v1/functions/counter.incr/call', () => JSON.stringify({ args: [`c${k++ % 100}`, 1] }), N);
+    const incrS = summarize(incrUs);
+    console.log(line('counter.incr over HTTP, sequential', incrS));
+    report.counterIncr = incrS;
+
+    // In-guest state costs.
+    const value = Buffer.alloc(1024, 7);
+    await (await host.request({ method: 'PUT', path: '/v1/kv/bench-1k', body: value })).body.text();
+    const loops = quick ? 50_000 : 200_000;
+    const perGet: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await post(host, '/v1/functions/statebench.getLoop/call', JSON.stringify({ args: ['bench-1k', loops] }));
+      perGet.push((JSON.parse(r.text).result as number) * 1000 / loops);
+    }
+    // Distinct keys: every get goes to LMDB (no per-call memo).
+    const distinct = quick ? 5000 : 20_000;
+    await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: ['g', distinct, 1024] }));
+    const perDistinct: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await post(host, '/v1/functions/statebench.getDistinct/call', JSON.stringify({ args: ['g', distinct] }));
+      const ms = JSON.parse(r.text).result as number;
+      if (ms < 0) throw new Error('getDistinct read the wrong values');
+      perDistinct.push((ms * 1000) / distinct);
+    }
+    const putCount = quick ? 2000 : 10_000;
+    const perPut: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const base = await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: [`p${i}-`, 0, 1024] }));
+      const full = await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: [`p${i}-`, putCount, 1024] }));
+      const us = Number(full.headers['x-cloudburst-duration-us']) - Number(base.headers['x-cloudburst-duration-us']);
+      perPut.push(us / putCount);
+    }
+    const getMedian = percentile(perGet, 50);
+    const distinctMedian = percentile(perDistinct, 50);
+    const putMedian = percentile(perPut, 50);
+    console.log(`in-guest get of 1 KiB, same key again (per-call memo): ${getMedian.toFixed(3)} us per get (median of 7 runs of ${loops})`);
+    console.log(`in-guest get of 1 KiB, distinct cached keys (LMDB read + decode): ${distinctMedian.toFixed(3)} us per get (median of 7 runs of ${distinct})`);
+    console.log(`in-guest put of 1 KiB, amortized with the commit: ${putMedian.toFixed(3)} us per put (median of 7 calls of ${putCount} puts)`);
+    report.inGuest = { getSameKeyUs: getMedian, getDistinctUs: distinctMedian, putUs: putMedian, getRuns: perGet, distinctRuns: perDistinct, putRuns: perPut };
+
+    console.log('first call after deploy (deploy = validate + compile + trial instantiate + durable store):');
+    for (const [name, v] of Object.entries(firstCalls)) console.log(`  ${name.padEnd(10)} ${JSON.stringify(v)}`);
+
+    await floorPool.close();
+    await host.close();
+    return report;
+  } finally {
+    for (const c of children) c.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
