@@ -1,56 +1,64 @@
 /**
- * The client hosts use to talk to a KV node, over an undici Pool (keep-alive connections,
- * `pool.request`, no fetch overhead). Every failure is a CloudburstError: transport problems
- * and timeouts are KV_UNAVAILABLE, error responses carry the node's own code.
+ * The client hosts use to talk to the KV tier: one node or a cluster. It learns the ring
+ * from `GET /kv/v1/ring` (first from `url`/`seeds`), routes each key to its replicas and
+ * refreshes the ring whenever a node answers with another ring version.
+ *
+ * Writes go to all N replicas in parallel and resolve after W acknowledgements (a 409
+ * KV_RING_VERSION merges the node's ring and retries). Reads go to one replica, live ones
+ * first, hedged to the next after `hedgeMs`, and fall back on failure or 404 until enough
+ * replicas said "absent" (N - W + 1, so that no acknowledged write can be missed). Every
+ * failure is a CloudburstError: transport problems, timeouts and a missed quorum are
+ * KV_UNAVAILABLE (never KV_RING_VERSION, which is retried here), error responses carry
+ * the node's own code. Against a single node this behaves exactly like a plain client.
  */
-import { Buffer } from 'node:buffer';
-import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, type ErrorCode } from './errors.ts';
+import { ClientRing } from './cluster/client-ring.ts';
+import type { RingInfo } from './cluster/gossip.ts';
+import type { Membership } from './cluster/membership.ts';
+import { quorum } from './cluster/quorum.ts';
+import type { RingMember } from './cluster/ring.ts';
+import { CloudburstError } from './errors.ts';
 import { decode, encode } from './lattice/codec.ts';
-import type { Lattice } from './lattice/registry.ts';
-import { checkKey, decodeFrame, encodeFrame, KV_CONTENT_TYPES, KV_LIMITS, KV_PATHS, keyPath, type FrameEntry } from './protocol.ts';
+import { merge as mergeLattices, type Lattice } from './lattice/registry.ts';
+import { checkKey, KV_LIMITS, keyPath } from './protocol.ts';
+import { errorOf, Transport, type Reply, type RequestSpec } from './transport.ts';
+import { readMany, sleep, subscribeMany, unavailable, writeMany, type BatchItem } from './client-batch.ts';
 
 /**
- * Options of `KvClient`.
+ * Options of `KvClient`. Give `url` (one node, or any node of a cluster) or `seeds`.
  *
  * @example
- * const opts: KvClientOptions = { url: 'http://127.0.0.1:7100', timeoutMs: 2000 };
+ * const opts: KvClientOptions = { seeds: ['http://10.0.0.1:7100', 'http://10.0.0.2:7100'], timeoutMs: 2000 };
  */
 export interface KvClientOptions {
-  /** The node's origin, e.g. `http://127.0.0.1:7100`. */
-  readonly url: string;
-  /** Keep-alive connections to the node (default 16). */
+  /** A node's origin, e.g. `http://127.0.0.1:7100`. */
+  readonly url?: string;
+  /** Nodes to learn the ring from (any of them; tried in order). */
+  readonly seeds?: readonly string[];
+  /** Keep-alive connections per node (default 16). */
   readonly connections?: number;
-  /** Deadline of each request, queueing included (default 5000). */
+  /** Deadline of each operation, retries and queueing included (default 5000). */
   readonly timeoutMs?: number;
+  /** Acknowledgements a write waits for (default: the cluster's, a majority of N). */
+  readonly writeQuorum?: number;
+  /** A read that has no answer after this long also asks the next replica (default 50 ms). */
+  readonly hedgeMs?: number;
+  /** Called when the ring changes (re-subscribe keys: their replicas may have moved). */
+  readonly onRingChange?: (version: string) => void;
 }
 
-type Method = 'GET' | 'PUT' | 'POST';
+/** Ring retries of one operation. */
+const RING_RETRIES = 4;
 
-interface Reply {
-  readonly status: number;
-  readonly body: Buffer;
-}
-
-function fallbackCode(status: number): ErrorCode {
-  if (status === 503 || status === 502 || status === 504) return 'KV_UNAVAILABLE';
-  if (status === 413) return 'BODY_TOO_LARGE';
-  return 'INTERNAL';
-}
-
-function errorOf(reply: Reply): CloudburstError {
-  let body: unknown;
-  try {
-    body = JSON.parse(reply.body.toString('utf8'));
-  } catch {
-    body = undefined;
-  }
-  const err = errorFromBody(body, fallbackCode(reply.status));
-  return body === undefined ? new CloudburstError(err.code, `the KV node answered ${reply.status} without an error body`) : err;
+/** The context client-batch.ts works in. */
+export interface ClientCore {
+  readonly ring: ClientRing;
+  send(member: RingMember, spec: RequestSpec, deadline: number): Promise<Reply>;
+  writeQuorum(view: Membership, n: number): number;
+  readonly timeoutMs: number;
 }
 
 /**
- * Talks to one KV node.
+ * Talks to the KV tier.
  *
  * @example
  * const kv = new KvClient({ url: node.url });
@@ -59,24 +67,52 @@ function errorOf(reply: Reply): CloudburstError {
  * await kv.close();
  */
 export class KvClient {
+  /** The first node it was given. */
   readonly url: string;
-  readonly #pool: Pool;
+  readonly #transport: Transport;
+  readonly #ring: ClientRing;
   readonly #timeoutMs: number;
+  readonly #writeQuorum: number | undefined;
+  readonly #hedgeMs: number;
+  readonly #core: ClientCore;
 
   constructor(opts: KvClientOptions) {
-    this.url = opts.url;
+    const seeds = [...(opts.url ? [opts.url] : []), ...(opts.seeds ?? [])];
+    this.url = seeds[0] ?? '';
     this.#timeoutMs = opts.timeoutMs ?? 5000;
-    this.#pool = new Pool(opts.url, {
-      connections: opts.connections ?? 16,
-      connectTimeout: this.#timeoutMs,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
-    });
+    this.#writeQuorum = opts.writeQuorum;
+    this.#hedgeMs = opts.hedgeMs ?? 50;
+    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs });
+    this.#ring = new ClientRing(this.#transport, seeds, opts.onRingChange);
+    this.#core = {
+      ring: this.#ring,
+      send: (m, spec, deadline) => this.#send(m, spec, deadline),
+      writeQuorum: (view, n) => this.#quorumOf(view, n),
+      timeoutMs: this.#timeoutMs,
+    };
+  }
+
+  /** The ring version this client routes by (undefined before its first request). */
+  get ringVersion(): string | undefined {
+    return this.#ring.view?.version;
   }
 
   /**
-   * The value of `key`, or undefined when the node has none. Deleted keys come back as their
-   * tombstone (see `isDeleted`).
+   * The ring: members, replication, write quorum, and which nodes the last answering node
+   * thinks are down. Fetches it fresh.
+   *
+   * @example
+   * const { members, version } = await kv.ring();
+   */
+  async ring(): Promise<RingInfo> {
+    await this.#ring.ensure();
+    await this.#ring.refresh().catch(() => undefined);
+    return this.#ring.info!;
+  }
+
+  /**
+   * The value of `key`, or undefined when no replica has one. Deleted keys come back as
+   * their tombstone (see `isDeleted`).
    *
    * @example
    * const v = await kv.get('default/k/x');
@@ -87,23 +123,108 @@ export class KvClient {
   }
 
   /**
-   * The encoded value of `key`, or undefined.
+   * The encoded value of `key` from one replica (live first, hedged), or undefined.
    *
    * @example
    * const bytes = await kv.getEncoded('k');
    */
   async getEncoded(key: string): Promise<Uint8Array | undefined> {
-    const reply = await this.#request('GET', keyPath(key));
-    if (reply.status === 200) return reply.body;
-    const err = errorOf(reply);
-    if (err.code === 'KEY_NOT_FOUND') return undefined;
-    throw err;
+    const path = keyPath(key);
+    const deadline = Date.now() + this.#timeoutMs;
+    const view = await this.#ring.ensure();
+    const { replicas, home } = this.#ring.readOrder(view, key);
+    const absentAfter = home.size - this.#quorumOf(view, home.size) + 1;
+    return new Promise((resolve, reject) => {
+      let next = 0;
+      let running = 0;
+      let absent = 0;
+      let settled = false;
+      let hedge: NodeJS.Timeout | undefined;
+      const errors: unknown[] = [];
+      const finish = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(hedge);
+        fn();
+      };
+      const launch = (): void => {
+        clearTimeout(hedge);
+        if (settled || next >= replicas.length) return;
+        const m = replicas[next++]!;
+        running++;
+        // No answer in hedgeMs: ask the next replica too, keep this one running, and ask the
+        // ring whether a node is known to be down.
+        if (next < replicas.length) {
+          hedge = setTimeout(() => {
+            this.#ring.refreshSoon();
+            launch();
+          }, this.#hedgeMs);
+        }
+        this.#send(m, { method: 'GET', path }, deadline).then(
+          (reply) => {
+            running--;
+            if (reply.status === 200) return finish(() => resolve(reply.body));
+            const err = errorOf(reply);
+            // An extra replica of a hot key may not have it yet: only home replicas rule it out.
+            if (err.code === 'KEY_NOT_FOUND') {
+              if (home.has(m.id)) absent++;
+            } else {
+              errors.push(err);
+            }
+            after();
+          },
+          (err: unknown) => {
+            running--;
+            errors.push(err);
+            after();
+          },
+        );
+      };
+      const after = (): void => {
+        if (settled) return;
+        if (absent >= absentAfter) return finish(() => resolve(undefined));
+        if (next < replicas.length) return launch();
+        if (running > 0) return;
+        const userError = errors.find((e) => e instanceof CloudburstError && e.userFault);
+        finish(() => reject(userError ?? unavailable(`read of ${JSON.stringify(key)}`, errors, absent)));
+      };
+      if (replicas.length === 0) return reject(new CloudburstError('KV_UNAVAILABLE', 'the ring has no members'));
+      launch();
+    });
   }
 
   /**
-   * Merges `value` into `key` on the node and returns the merged value, once the node has
+   * "Read all": the merge of every replica's value (at least N - W + 1 must answer).
+   *
+   * @example
+   * const fresh = await kv.getFresh('k');
+   */
+  async getFresh(key: string): Promise<Lattice | undefined> {
+    const path = keyPath(key);
+    const deadline = Date.now() + this.#timeoutMs;
+    const view = await this.#ring.ensure();
+    const replicas = view.placement.replicasFor(key);
+    const { ok, failed } = await quorum(replicas, replicas.length, (id) => this.#ring.isSuspect(id), async (m) => {
+      const reply = await this.#send(m, { method: 'GET', path }, deadline);
+      if (reply.status === 200) return decode(reply.body);
+      const err = errorOf(reply);
+      if (err.code === 'KEY_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (ok.size < replicas.length - this.#quorumOf(view, replicas.length) + 1) {
+      throw unavailable(`read-all of ${JSON.stringify(key)}`, [...failed.values()], 0);
+    }
+    let merged: Lattice | undefined;
+    for (const v of ok.values()) if (v) merged = merged ? mergeLattices(merged, v) : v;
+    return merged;
+  }
+
+  /**
+   * Merges `value` into `key` on its replicas and returns the merged value once W of them
    * made it durable.
    *
+   * @throws CloudburstError the node's error for a bad value (KV_TYPE_MISMATCH...), or
+   *   KV_UNAVAILABLE when W replicas did not acknowledge in time.
    * @example
    * const merged = await kv.merge('k', lww.write(bytes, hlc.now()));
    */
@@ -111,84 +232,108 @@ export class KvClient {
     const path = keyPath(key);
     const body = encode(value);
     if (body.byteLength > KV_LIMITS.maxValueBytes) throw new CloudburstError('KV_VALUE_TOO_LARGE');
-    const reply = await this.#request('PUT', path, body);
-    if (reply.status !== 200) throw errorOf(reply);
-    return decode(reply.body);
+    const deadline = Date.now() + this.#timeoutMs;
+    const acked = new Map<string, Uint8Array>();
+    const errors: unknown[] = [];
+    for (let round = 0; ; round++) {
+      const view = await this.#ring.ensure();
+      const replicas = view.placement.replicasFor(key);
+      // One replica (a single node): a plain request, no fan-out machinery.
+      if (replicas.length === 1 && view.size === 1) {
+        const reply = await this.#send(replicas[0]!, { method: 'PUT', path, body }, deadline);
+        if (reply.status === 200) return decode(reply.body);
+        const err = errorOf(reply);
+        if (err.code !== 'KV_RING_VERSION' || !this.#ring.absorbError(err) || round >= RING_RETRIES) throw err.code === 'KV_RING_VERSION' ? unavailable(`write of ${JSON.stringify(key)}`, [err], 0) : err;
+        continue;
+      }
+      const w = this.#quorumOf(view, replicas.length);
+      const have = replicas.filter((m) => acked.has(m.id)).length;
+      if (have >= w && have > 0) return mergedOf(replicas, acked);
+      const targets = replicas.filter((m) => !acked.has(m.id));
+      const { ok, failed } = await quorum(targets, w - have, (id) => this.#ring.isSuspect(id), async (m) => {
+        const reply = await this.#send(m, { method: 'PUT', path, body }, deadline);
+        if (reply.status !== 200) throw errorOf(reply);
+        return reply.body;
+      });
+      for (const [id, bytes] of ok) acked.set(id, bytes);
+      if (replicas.filter((m) => acked.has(m.id)).length >= w && w > 0) return mergedOf(replicas, acked);
+      const errs = [...failed.values()];
+      errors.push(...errs);
+      const userError = errs.find((e) => e instanceof CloudburstError && e.userFault && e.code !== 'KV_RING_VERSION');
+      if (userError) throw userError;
+      const moved = errs.filter((e): e is CloudburstError => e instanceof CloudburstError && e.code === 'KV_RING_VERSION');
+      if (moved.length === 0 || round >= RING_RETRIES || Date.now() >= deadline) throw unavailable(`write of ${JSON.stringify(key)} (W=${w})`, errors, 0);
+      // A node with a newer ring: take it. With an older one, give gossip a moment.
+      if (!moved.some((e) => this.#ring.absorbError(e))) await sleep(50 * 2 ** round);
+    }
   }
 
   /**
-   * Merges many entries; the node applies each frame in one transaction. Returns, aligned
-   * with `entries`, null for a merged entry or the error that made it skip. Batches over the
-   * frame limits are split into several requests, sent one after another; a transport failure
-   * rejects the whole call (retrying is safe: merges are idempotent).
+   * Merges many entries, grouped per replica set; each group goes to its replicas in
+   * parallel (split over the frame limits). Returns, aligned with `entries`, null for an
+   * entry W replicas acknowledged, or the error that made it fail (the node's own for a bad
+   * value, KV_UNAVAILABLE for a missed quorum). Rejects with KV_UNAVAILABLE only when no
+   * entry could be written at all. Retrying is safe: merges are idempotent.
    *
    * @example
    * const errors = await kv.mergeBatch([{ key: 'a', value: x }, { key: 'b', value: y }]);
    */
   async mergeBatch(entries: readonly { key: string; value: Lattice }[]): Promise<(CloudburstError | null)[]> {
     const results: (CloudburstError | null)[] = new Array(entries.length).fill(null);
-    let chunk: FrameEntry[] = [];
-    let slots: number[] = [];
-    let size = 0;
-    const flush = async (): Promise<void> => {
-      if (chunk.length === 0) return;
-      const sent = slots;
-      const reply = await this.#request('POST', KV_PATHS.batchMerge, encodeFrame(chunk));
-      chunk = [];
-      slots = [];
-      size = 0;
-      if (reply.status !== 200) throw errorOf(reply);
-      const remote = (JSON.parse(reply.body.toString('utf8')) as { results?: unknown }).results;
-      if (!Array.isArray(remote) || remote.length !== sent.length) {
-        throw new CloudburstError('INTERNAL', `the KV node answered a batch of ${sent.length} with a malformed result list`);
-      }
-      remote.forEach((r: unknown, j) => {
-        if (r !== null) results[sent[j]!] = errorFromBody({ error: r });
-      });
-    };
-    for (let i = 0; i < entries.length; i++) {
-      const { key, value } = entries[i]!;
-      let bytes: Uint8Array;
+    const items: BatchItem[] = [];
+    entries.forEach(({ key, value }, i) => {
       try {
         checkKey(key);
-        bytes = encode(value);
+        const bytes = encode(value);
         if (bytes.byteLength > KV_LIMITS.maxValueBytes) throw new CloudburstError('KV_VALUE_TOO_LARGE');
+        items.push({ slot: i, key, bytes });
       } catch (err) {
         if (!(err instanceof CloudburstError)) throw err;
         results[i] = err;
-        continue;
       }
-      const entrySize = 6 + Buffer.byteLength(key, 'utf8') + bytes.byteLength;
-      if (chunk.length >= KV_LIMITS.maxBatchEntries || size + entrySize > KV_LIMITS.maxBodyBytes) await flush();
-      chunk.push({ key, value: bytes });
-      slots.push(i);
-      size += entrySize;
-    }
-    await flush();
+    });
+    if (items.length === 0) return results;
+    const outcome = await writeMany(this.#core, items, Date.now() + this.#timeoutMs);
+    for (const [slot, err] of outcome) results[slot] = err;
+    if (items.every((it) => outcome.get(it.slot)?.code === 'KV_UNAVAILABLE')) throw outcome.get(items[0]!.slot)!;
     return results;
   }
 
   /**
-   * The values of `keys`, aligned with them (undefined where the node has none).
+   * The values of `keys`, aligned with them (undefined where no replica has one).
    *
    * @example
    * const [a, b] = await kv.getBatch(['a', 'b']);
    */
   async getBatch(keys: readonly string[]): Promise<(Lattice | undefined)[]> {
     for (const key of keys) checkKey(key);
-    const out: (Lattice | undefined)[] = [];
-    for (let start = 0; start < keys.length; start += KV_LIMITS.maxBatchEntries) {
-      const part = keys.slice(start, start + KV_LIMITS.maxBatchEntries);
-      const body = Buffer.from(JSON.stringify({ keys: part }), 'utf8');
-      const reply = await this.#request('POST', KV_PATHS.batchGet, body, KV_CONTENT_TYPES.json);
-      if (reply.status !== 200) throw errorOf(reply);
-      const frame = decodeFrame(reply.body, part.length);
-      if (frame.length !== part.length || frame.some((e, i) => e.key !== part[i])) {
-        throw new CloudburstError('INTERNAL', 'the KV node answered a batch get with entries that do not match the keys');
-      }
-      for (const e of frame) out.push(e.value === undefined ? undefined : decode(e.value));
-    }
-    return out;
+    if (keys.length === 0) return [];
+    const bytes = await readMany(this.#core, keys, Date.now() + this.#timeoutMs);
+    return bytes.map((b) => (b === undefined ? undefined : decode(b)));
+  }
+
+  /**
+   * Subscribes `subscriber` (a host's base URL) to changes of `keys` for `ttlMs` (a lease:
+   * call again to renew). The keys' replicas then push every merged change to
+   * `POST {subscriber}/v1/internal/kv/push` as a merge frame. Resolves once every key is
+   * subscribed on at least one of its replicas.
+   *
+   * @throws CloudburstError `KV_UNAVAILABLE` when some key reached none of its replicas.
+   * @example
+   * await kv.subscribe('http://127.0.0.1:7070', ['default/k/a'], 30_000);
+   */
+  async subscribe(subscriber: string, keys: readonly string[], ttlMs = 30_000): Promise<void> {
+    await subscribeMany(this.#core, subscriber, keys, { ttlMs }, Date.now() + this.#timeoutMs);
+  }
+
+  /**
+   * Ends `subscriber`'s subscriptions to `keys` (best effort: leases expire anyway).
+   *
+   * @example
+   * await kv.unsubscribe('http://127.0.0.1:7070', ['default/k/a']);
+   */
+  async unsubscribe(subscriber: string, keys: readonly string[]): Promise<void> {
+    await subscribeMany(this.#core, subscriber, keys, { unsubscribe: true }, Date.now() + this.#timeoutMs);
   }
 
   /**
@@ -198,29 +343,39 @@ export class KvClient {
    * await kv.close();
    */
   async close(): Promise<void> {
-    if (!this.#pool.closed) await this.#pool.close();
+    await this.#transport.close();
   }
 
-  async #request(method: Method, path: string, body?: Uint8Array, contentType: string = KV_CONTENT_TYPES.lattice): Promise<Reply> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
+  #quorumOf(view: Membership, n: number): number {
+    if (n === 0) return 0;
+    return this.#writeQuorum !== undefined ? Math.max(1, Math.min(this.#writeQuorum, n)) : view.writeQuorum(n);
+  }
+
+  // One request to one member within the operation's deadline; feeds liveness and ring version.
+  async #send(member: RingMember, spec: RequestSpec, deadline: number): Promise<Reply> {
+    const url = this.#ring.urlOf(member);
+    const remaining = Math.max(1, deadline - Date.now());
     try {
-      const res = await this.#pool.request({
-        method,
-        path,
-        signal: abort.signal,
-        ...(body ? { body, headers: { 'content-type': contentType } } : {}),
-      });
-      const data = Buffer.from(await res.body.arrayBuffer());
-      return { status: res.statusCode, body: data };
+      const reply = await this.#transport.request(url, { ...spec, timeoutMs: remaining });
+      if (reply.status === 503) this.#ring.suspect(member.id);
+      else this.#ring.alive(member.id);
+      this.#ring.observe(reply, url);
+      return reply;
     } catch (err) {
-      if (err instanceof CloudburstError) throw err;
-      const message = abort.signal.aborted
-        ? `the KV node at ${this.url} did not answer within ${this.#timeoutMs} ms`
-        : `the KV node at ${this.url} could not be reached: ${(err as Error).message}`;
-      throw new CloudburstError('KV_UNAVAILABLE', message, undefined, { cause: err });
-    } finally {
-      clearTimeout(timer);
+      this.#ring.suspect(member.id);
+      if (err instanceof CloudburstError && remaining < this.#timeoutMs && /did not answer within/.test(err.message)) {
+        throw new CloudburstError('KV_UNAVAILABLE', `the KV node at ${url} did not answer within ${this.#timeoutMs} ms`, undefined, { cause: err });
+      }
+      throw err;
     }
   }
+}
+
+function mergedOf(replicas: readonly RingMember[], acked: ReadonlyMap<string, Uint8Array>): Lattice {
+  let merged: Lattice | undefined;
+  for (const m of replicas) {
+    const bytes = acked.get(m.id);
+    if (bytes) merged = merged ? mergeLattices(merged, decode(bytes)) : decode(bytes);
+  }
+  return merged!;
 }

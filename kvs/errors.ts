@@ -28,6 +28,12 @@ export const ERROR_CODES = {
   FUTURE_NOT_FOUND: { status: 404, userFault: true, summary: 'no future with this id (or it was never created)' },
   FUTURE_FAILED: { status: 424, userFault: true, summary: 'a {"future": id} argument names a call that failed; the message carries its error' },
   REF_NOT_FOUND: { status: 400, userFault: true, summary: 'a {"ref": key} argument names a key that does not exist' },
+  // DAGs
+  UNKNOWN_DAG: { status: 404, userFault: true, summary: 'no DAG with this name' },
+  DAG_CYCLE: { status: 400, userFault: true, summary: 'the DAG\'s edges form a cycle (or a self edge); the message names it' },
+  DAG_DISCONNECTED: { status: 400, userFault: true, summary: 'the DAG falls into unconnected groups of functions; the message lists them' },
+  DAG_SINKS: { status: 400, userFault: true, summary: 'a DAG must have exactly one sink (function without successors); the message lists them' },
+  DAG_STEP_TIMEOUT: { status: 504, userFault: false, summary: 'a step of the DAG did not report within the deadline, in every run (a host died?); the message names it' },
   // Running guests
   CALL_TIMEOUT: { status: 504, userFault: true, summary: 'the function ran past its deadline and was stopped' },
   GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...)' },
@@ -41,6 +47,7 @@ export const ERROR_CODES = {
   KV_TYPE_MISMATCH: { status: 409, userFault: true, summary: 'the key already holds a value of another lattice type' },
   KV_BAD_VALUE: { status: 400, userFault: true, summary: 'the encoded lattice value is malformed or truncated' },
   KV_VALUE_TOO_LARGE: { status: 413, userFault: true, summary: 'the value is over the size limit for one key' },
+  KV_RING_VERSION: { status: 409, userFault: true, summary: 'the node does not replicate this key under its (newer) ring; the body carries the ring, merge it and retry' },
   KV_UNAVAILABLE: { status: 503, userFault: false, summary: 'the KV tier could not be reached or did not acknowledge in time' },
   // The host itself
   OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full; retry later' },

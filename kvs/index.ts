@@ -15,6 +15,7 @@ export {
   KV_PATHS,
   KV_ROUTES,
   keyPath,
+  SUBSCRIBER_PUSH_PATH,
   type FrameEntry,
   type KvRoute,
   type KvRouteName,
@@ -22,3 +23,5 @@ export {
 export { LatticeStore, STORE_DB_NAME, type FsyncPolicy, type LatticeStoreOptions, type MergeResult } from './store.ts';
 export { startKvNode, type KvNode, type KvNodeOptions } from './server.ts';
 export { KvClient, type KvClientOptions } from './client.ts';
+export type { RingInfo } from './cluster/gossip.ts';
+export type { Member, MemberState } from './cluster/membership.ts';

@@ -36,7 +36,25 @@ export const KV_PATHS = {
   batchGet: '/kv/v1/batch/get',
   healthz: '/kv/v1/healthz',
   stats: '/kv/v1/stats',
+  ring: '/kv/v1/ring',
+  ringRemove: '/kv/v1/ring/remove',
+  subscriptions: '/kv/v1/subscriptions',
+  // Node to node (kvs/cluster): not for clients.
+  gossip: '/kv/v1/cluster/gossip',
+  push: '/kv/v1/cluster/push',
+  digest: '/kv/v1/cluster/digest',
+  repair: '/kv/v1/cluster/repair',
+  sync: '/kv/v1/cluster/sync',
 } as const;
+
+/**
+ * Where a KV node pushes changes of subscribed keys, under the subscriber's base URL: a
+ * `POST` with a merge frame body (key + encoded merged lattice per entry).
+ *
+ * @example
+ * `${subscriber}${SUBSCRIBER_PUSH_PATH}` // http://127.0.0.1:7070/v1/internal/kv/push
+ */
+export const SUBSCRIBER_PUSH_PATH = '/v1/internal/kv/push';
 
 /**
  * The routes table: what the server serves and the router matches. A route with `prefix`
@@ -53,6 +71,14 @@ export const KV_ROUTES = [
   { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet, prefix: false },
   { name: 'healthz', method: 'GET', path: KV_PATHS.healthz, prefix: false },
   { name: 'stats', method: 'GET', path: KV_PATHS.stats, prefix: false },
+  { name: 'ring', method: 'GET', path: KV_PATHS.ring, prefix: false },
+  { name: 'ringRemove', method: 'POST', path: KV_PATHS.ringRemove, prefix: false },
+  { name: 'subscriptions', method: 'POST', path: KV_PATHS.subscriptions, prefix: false },
+  { name: 'gossip', method: 'POST', path: KV_PATHS.gossip, prefix: false },
+  { name: 'push', method: 'POST', path: KV_PATHS.push, prefix: false },
+  { name: 'digest', method: 'POST', path: KV_PATHS.digest, prefix: false },
+  { name: 'repair', method: 'POST', path: KV_PATHS.repair, prefix: false },
+  { name: 'sync', method: 'POST', path: KV_PATHS.sync, prefix: false },
 ] as const;
 
 /**
@@ -77,13 +103,20 @@ export const KV_CONTENT_TYPES = {
 } as const;
 
 /**
- * Headers the KV node sets. `node` names the node that answered.
+ * Headers of the KV protocol. `node` names the node that answered. `ringVersion` is on every
+ * response (the node's ring) and on clients' writes (theirs): a client whose version differs
+ * refreshes its ring. `from` names the sending node on node-to-node routes; `buckets` lists
+ * anti-entropy buckets; `next` is the cursor of a paged sync.
  *
  * @example
  * res.headers[KV_HEADERS.node]
  */
 export const KV_HEADERS = {
   node: 'x-cloudburst-kv-node',
+  ringVersion: 'x-cloudburst-ring-version',
+  from: 'x-cloudburst-kv-from',
+  buckets: 'x-cloudburst-buckets',
+  next: 'x-cloudburst-next',
 } as const;
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The KV node's HTTP server (plain node:http): the routes of KV_ROUTES over one
- * LatticeStore. Handlers are a table keyed by route name, so the ring's routes slot in
- * next to these.
+ * LatticeStore and the node's `Cluster`. Handlers are a table keyed by route name: the data
+ * routes here, the ring, subscription and node-to-node routes in cluster/routes.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,9 +9,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CloudburstError } from './errors.ts';
-import { readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { parseJson, readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
+import type { RingInfo } from './cluster/gossip.ts';
+import { ORIGINS } from './cluster/replicator.ts';
+import { CLUSTER_HANDLERS } from './cluster/routes.ts';
 import { decode } from './lattice/codec.ts';
-import type { Lattice } from './lattice/registry.ts';
+import { mergeFrame } from './merge-frame.ts';
 import {
   checkKey,
   decodeFrame,
@@ -44,6 +48,35 @@ export interface KvNodeOptions {
   readonly nodeId?: string;
   /** Where unexpected errors go (default console.error). */
   readonly log?: (message: string, err: unknown) => void;
+  /**
+   * Any node(s) of an existing cluster to join. Without seeds (and no membership saved in
+   * `dataDir`) the node starts a cluster of its own.
+   */
+  readonly seeds?: readonly string[];
+  /** Replicas per key (default: 1, 2 or 3 by cluster size; the cluster uses the largest announced). */
+  readonly replication?: number;
+  /** Acknowledgements a client write waits for (default: a majority of the replicas). */
+  readonly writeQuorum?: number;
+  /** The URL other nodes and clients use to reach this node (default `http://host:port`). */
+  readonly advertiseUrl?: string;
+  /** Gossip period in ms (default 200). */
+  readonly heartbeatMs?: number;
+  /** A peer silent for this long is down in this node's view (default 2500 ms). */
+  readonly downAfterMs?: number;
+  /** Anti-entropy period per peer (default 1000 ms). */
+  readonly antiEntropyMs?: number;
+  /** Replica push batching window (default 10 ms). */
+  readonly pushDelayMs?: number;
+  /** Subscription push batching window (default 5 ms). */
+  readonly subscriptionPushMs?: number;
+  /** How long a new node tries its seeds before `startKvNode` fails (default 15000 ms). */
+  readonly joinTimeoutMs?: number;
+  /**
+   * Hot-key detection (selective replication): a key read more than `factor` (10) times the
+   * mean and at least `minReads` (100) times in a `windowMs` (10 s) window gets extra read
+   * replicas. `false` turns it off.
+   */
+  readonly hotKeys?: { readonly windowMs?: number; readonly factor?: number; readonly minReads?: number } | false;
 }
 
 /**
@@ -55,23 +88,33 @@ export interface KvNodeOptions {
  * await node.close();
  */
 export interface KvNode {
+  /** The URL this node announces (`advertiseUrl`, else where it listens). */
   readonly url: string;
   readonly port: number;
   readonly nodeId: string;
   readonly store: LatticeStore;
+  /** The ring as this node sees it (what `GET /kv/v1/ring` answers). */
+  ring(): RingInfo & { catchingUp: boolean };
+  /**
+   * Graceful leave: hands every key to the nodes that replicate it next, leaves the ring,
+   * then closes. Rejects with KV_UNAVAILABLE (and keeps serving) if it cannot hand over.
+   */
+  leave(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish (briefly), closes connections and the store. */
   close(): Promise<void>;
 }
 
-interface Context {
+/** What every handler gets. */
+export interface Context {
   readonly store: LatticeStore;
   readonly nodeId: string;
   readonly fsync: FsyncPolicy;
   readonly startedAt: number;
   readonly counts: Record<KvRouteName | 'errors', number>;
+  readonly cluster: Cluster;
 }
 
-type Handler = (ctx: Context, req: IncomingMessage, res: ServerResponse, rest: string) => void | Promise<void>;
+export type Handler = (ctx: Context, req: IncomingMessage, res: ServerResponse, rest: string) => void | Promise<void>;
 
 /** How long close() lets in-flight requests finish before cutting connections. */
 const CLOSE_GRACE_MS = 2000;
@@ -86,27 +129,19 @@ function keyFromPath(rest: string): string {
   return checkKey(key);
 }
 
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new CloudburstError('MALFORMED_JSON', 'the body is not valid JSON');
-  }
-}
 
-/** Checks one frame entry; the error, if any, is that entry's result. */
-function entryValue(entry: FrameEntry): Lattice {
-  checkKey(entry.key);
-  if (!entry.value) throw new CloudburstError('KV_BAD_VALUE', 'a merge entry needs a value');
-  if (entry.value.byteLength > KV_LIMITS.maxValueBytes) {
-    throw new CloudburstError('KV_VALUE_TOO_LARGE', `the value is over ${KV_LIMITS.maxValueBytes} bytes`);
-  }
-  return decode(entry.value);
+// A node that may be stale (restarted, paused) sends readers to another replica.
+function checkFresh(ctx: Context): void {
+  if (ctx.cluster.catchingUp) throw new CloudburstError('KV_UNAVAILABLE', 'this node is catching up with its peers; read another replica');
 }
 
 const HANDLERS: Record<KvRouteName, Handler> = {
+  ...CLUSTER_HANDLERS,
+
   getKey(ctx, _req, res, rest) {
     const key = keyFromPath(rest);
+    checkFresh(ctx);
+    ctx.cluster.recordRead(key);
     const bytes = ctx.store.getEncoded(key);
     if (!bytes) throw new CloudburstError('KEY_NOT_FOUND', `no value under ${JSON.stringify(key)}`);
     sendBytes(res, bytes, KV_CONTENT_TYPES.lattice);
@@ -114,28 +149,17 @@ const HANDLERS: Record<KvRouteName, Handler> = {
 
   async mergeKey(ctx, req, res, rest) {
     const key = keyFromPath(rest); // before the body: a bad key costs no upload
+    if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
     const body = await readBody(req, KV_LIMITS.maxValueBytes, 'KV_VALUE_TOO_LARGE');
-    const { bytes } = await ctx.store.mergeEncoded(key, decode(body));
+    const { bytes } = await ctx.store.mergeEncoded(key, decode(body), ORIGINS.client);
     sendBytes(res, bytes, KV_CONTENT_TYPES.lattice);
   },
 
   async batchMerge(ctx, req, res) {
     const entries = decodeFrame(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
-    const results: (CloudburstError | null)[] = new Array(entries.length).fill(null);
-    const valid: { key: string; value: Lattice }[] = [];
-    const slots: number[] = [];
-    entries.forEach((entry, i) => {
-      try {
-        valid.push({ key: entry.key, value: entryValue(entry) });
-        slots.push(i);
-      } catch (err) {
-        if (!(err instanceof CloudburstError)) throw err;
-        results[i] = err;
-      }
-    });
-    const merged = await ctx.store.mergeMany(valid);
-    merged.forEach((r, j) => {
-      if (r instanceof CloudburstError) results[slots[j]!] = r;
+    // One key this node does not replicate refuses the whole batch: the client regroups it.
+    const results = await mergeFrame(ctx.store, entries, ORIGINS.client, (key) => {
+      if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
     });
     sendJson(res, 200, { results: results.map((r) => (r ? r.toJSON().error : null)) });
   },
@@ -147,6 +171,7 @@ const HANDLERS: Record<KvRouteName, Handler> = {
     if (keys.length > KV_LIMITS.maxBatchEntries) {
       throw new CloudburstError('INVALID_REQUEST', `at most ${KV_LIMITS.maxBatchEntries} keys per batch`);
     }
+    checkFresh(ctx);
     let total = 0;
     const entries = keys.map((k: unknown, index): FrameEntry => {
       let key: string;
@@ -156,6 +181,7 @@ const HANDLERS: Record<KvRouteName, Handler> = {
         throw new CloudburstError('INVALID_KEY', `keys[${index}]: ${(err as Error).message}`, { index });
       }
       const value = ctx.store.getEncoded(key);
+      ctx.cluster.recordRead(key);
       total += 6 + key.length * 3 + (value?.byteLength ?? 0);
       if (total > KV_LIMITS.maxBodyBytes) {
         throw new CloudburstError('BODY_TOO_LARGE', `the response would be over ${KV_LIMITS.maxBodyBytes} bytes; ask for fewer keys`);
@@ -176,6 +202,18 @@ const HANDLERS: Record<KvRouteName, Handler> = {
       fsync: ctx.fsync,
       uptimeMs: Date.now() - ctx.startedAt,
       requests: ctx.counts,
+      cluster: {
+        ring: ctx.cluster.version,
+        catchingUp: ctx.cluster.catchingUp,
+        hints: Object.fromEntries(ctx.cluster.hints.peers().map((p) => [p, ctx.cluster.hints.count(p)])),
+        pushed: ctx.cluster.replicator.pushed,
+        antiEntropyRounds: ctx.cluster.antiEntropy.rounds,
+        repairedKeys: ctx.cluster.antiEntropy.repairedKeys,
+        shedKeys: ctx.cluster.handoff.shed,
+        subscriptions: ctx.cluster.subscriptions.size,
+        hotKeys: ctx.cluster.hotKeys?.current ?? [],
+        subscriptionPushes: ctx.cluster.subscriptions.pushed,
+      },
     });
   },
 };
@@ -220,7 +258,8 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   const store = LatticeStore.open({ path: join(opts.dataDir, 'store'), fsync });
   const router = new Router(KV_ROUTES);
   const counts = Object.fromEntries([...KV_ROUTES.map((r) => [r.name, 0]), ['errors', 0]]) as Context['counts'];
-  const ctx: Context = { store, nodeId, fsync, startedAt: Date.now(), counts };
+  // Set once the port is known (the cluster announces our URL); until then requests get 503.
+  let ctx: Context | undefined;
 
   let closing = false;
   let inFlight = 0;
@@ -235,6 +274,8 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     res.setHeader(KV_HEADERS.node, nodeId);
     try {
       if (closing) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
+      if (!ctx) throw new CloudburstError('KV_UNAVAILABLE', 'the KV node is starting');
+      res.setHeader(KV_HEADERS.ringVersion, ctx.cluster.version);
       const { route, rest } = router.match(req.method ?? 'GET', req.url ?? '/');
       counts[route.name]++;
       const pending = HANDLERS[route.name](ctx, req, res, rest);
@@ -258,10 +299,34 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     throw err;
   }
 
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = opts.advertiseUrl?.replace(/\/+$/, '') ?? `http://${urlHost}:${port}`;
+  const timings: ClusterTimings = {
+    heartbeatMs: opts.heartbeatMs ?? DEFAULT_TIMINGS.heartbeatMs,
+    downAfterMs: opts.downAfterMs ?? DEFAULT_TIMINGS.downAfterMs,
+    antiEntropyMs: opts.antiEntropyMs ?? DEFAULT_TIMINGS.antiEntropyMs,
+    pushDelayMs: opts.pushDelayMs ?? DEFAULT_TIMINGS.pushDelayMs,
+    subscriptionPushMs: opts.subscriptionPushMs ?? DEFAULT_TIMINGS.subscriptionPushMs,
+    joinTimeoutMs: opts.joinTimeoutMs ?? DEFAULT_TIMINGS.joinTimeoutMs,
+  };
+  const cluster = new Cluster({
+    self: { id: nodeId, url },
+    dataDir: opts.dataDir,
+    store,
+    seeds: (opts.seeds ?? []).map((s) => s.replace(/\/+$/, '')),
+    replication: opts.replication,
+    writeQuorum: opts.writeQuorum,
+    timings,
+    log,
+    hotKeys: opts.hotKeys,
+  });
+  ctx = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
+
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       closing = true;
+      await cluster.close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inFlight > 0) {
@@ -275,6 +340,16 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
       await store.close();
     })());
 
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${urlHost}:${port}`, port, nodeId, store, close };
+  try {
+    await cluster.start();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  const leave = async (): Promise<void> => {
+    await cluster.leave();
+    await close();
+  };
+  return { url, port, nodeId, store, ring: () => cluster.info(), leave, close };
 }

@@ -68,6 +68,16 @@ interface Pending {
 }
 
 /**
+ * Called once a changed value is committed (`bytes`), or once a key is dropped (`undefined`),
+ * with the `origin` the writer passed. The cluster layer hangs replication, digests and
+ * subscription pushes on it. It runs before the writer's promise resolves and must not throw.
+ *
+ * @example
+ * store.onCommit((key, bytes, origin) => { if (bytes && origin === 'client') queue(key); });
+ */
+export type CommitListener = (key: string, bytes: Uint8Array | undefined, origin: string | undefined) => void;
+
+/**
  * The named database inside the environment; the version changes with the on-disk layout.
  *
  * @example
@@ -102,6 +112,9 @@ export class LatticeStore {
   readonly #maxValueBytes: number;
   readonly #pending = new Map<string, Pending>();
   readonly #syncCommits: boolean;
+  readonly #listeners = new Set<CommitListener>();
+  // `off` mode: changes made inside the running transactionSync, announced after it commits.
+  #syncChanges: [string, Uint8Array | undefined, string | undefined][] = [];
   #closed: Promise<void> | undefined;
 
   private constructor(path: string, fsync: FsyncPolicy, maxValueBytes: number) {
@@ -176,10 +189,10 @@ export class LatticeStore {
    * @example
    * const { bytes } = await store.mergeEncoded('k', value);
    */
-  async mergeEncoded(key: string, incoming: Lattice): Promise<MergeResult> {
+  async mergeEncoded(key: string, incoming: Lattice, origin?: string): Promise<MergeResult> {
     this.#checkOpen();
     checkKey(key);
-    const staged = this.#transaction(() => this.#stage(key, incoming));
+    const staged = this.#transaction(() => this.#stage(key, incoming, origin));
     await staged.committed;
     return { value: staged.value, bytes: staged.bytes };
   }
@@ -193,14 +206,14 @@ export class LatticeStore {
    * const results = await store.mergeMany([{ key: 'a', value: x }, { key: 'b', value: y }]);
    * results.forEach((r) => r instanceof CloudburstError && console.warn(r.code));
    */
-  async mergeMany(entries: readonly { key: string; value: Lattice }[]): Promise<(Lattice | CloudburstError)[]> {
+  async mergeMany(entries: readonly { key: string; value: Lattice }[], origin?: string): Promise<(Lattice | CloudburstError)[]> {
     this.#checkOpen();
     const results: (Lattice | CloudburstError)[] = [];
     const commits: Promise<void>[] = [];
     this.#transaction(() => {
       for (const { key, value } of entries) {
         try {
-          const staged = this.#stage(checkKey(key), value);
+          const staged = this.#stage(checkKey(key), value, origin);
           results.push(staged.value);
           if (staged.committed !== RESOLVED) commits.push(staged.committed);
         } catch (err) {
@@ -211,6 +224,75 @@ export class LatticeStore {
     });
     await Promise.all(commits);
     return results;
+  }
+
+  /**
+   * Every committed (key, encoding) in key byte order, starting after `after` if given. The
+   * bytes are only valid until the next step: copy what you keep.
+   *
+   * @example
+   * for (const [key, bytes] of store.scan()) index.set(key, valueHash(bytes));
+   */
+  *scan(after?: string): Generator<[string, Uint8Array]> {
+    this.#checkOpen();
+    const start = after === undefined ? undefined : Buffer.from(after, 'utf8');
+    for (const { key, value } of this.#db.getRange(start ? { start } : {})) {
+      const k = key.toString('utf8');
+      if (after !== undefined && k === after) continue;
+      yield [k, value];
+      if (this.#closed) return;
+    }
+  }
+
+  /**
+   * Removes `key` if its committed value is still `ifBytes` and no write is in flight: how a
+   * node sheds a key it no longer replicates once the new replicas hold it. Resolves with
+   * whether it removed. A merge racing with the removal wins (merges only add).
+   *
+   * @example
+   * if (await store.drop(key, sentBytes, 'handoff')) handedOver++;
+   */
+  async drop(key: string, ifBytes: Uint8Array, origin?: string): Promise<boolean> {
+    this.#checkOpen();
+    if (this.#pending.has(key)) return false;
+    const keyBytes = Buffer.from(checkKey(key), 'utf8');
+    return this.#transaction(() => {
+      const raw = this.#db.getBinary(keyBytes);
+      if (raw === undefined || Buffer.compare(raw, ifBytes) !== 0) return Promise.resolve(false);
+      if (this.#syncCommits) {
+        void this.#db.remove(keyBytes);
+        this.#syncChanges.push([key, undefined, origin]);
+        return Promise.resolve(true);
+      }
+      return this.#db.remove(keyBytes).then((done) => {
+        this.#emit(key, undefined, origin);
+        return done;
+      });
+    });
+  }
+
+  /**
+   * Registers a listener for committed changes (see `CommitListener`); returns its removal.
+   *
+   * @example
+   * const off = store.onCommit((key) => dirty.add(key));
+   */
+  onCommit(listener: CommitListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Opens another named database in the same environment (hints of the cluster layer), so
+   * that its writes share the store's durability and lifetime.
+   *
+   * @example
+   * const hints = store.openTable('hints-v1');
+   */
+  openTable(name: string): Database<Buffer, Buffer> {
+    this.#checkOpen();
+    if (name === STORE_DB_NAME) throw new CloudburstError('INTERNAL', `${name} is the lattice table`);
+    return this.#env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' });
   }
 
   /**
@@ -245,11 +327,32 @@ export class LatticeStore {
   // `off`: one synchronous LMDB transaction (aborted if `fn` throws). Otherwise `fn` only
   // queues puts, and lmdb groups everything queued in this event turn into one transaction.
   #transaction<T>(fn: () => T): T {
-    return this.#syncCommits ? this.#db.transactionSync(fn) : fn();
+    if (!this.#syncCommits) return fn();
+    let result: T;
+    try {
+      result = this.#db.transactionSync(fn);
+    } catch (err) {
+      this.#syncChanges = [];
+      throw err;
+    }
+    const changes = this.#syncChanges;
+    this.#syncChanges = [];
+    for (const [key, bytes, origin] of changes) this.#emit(key, bytes, origin);
+    return result;
+  }
+
+  #emit(key: string, bytes: Uint8Array | undefined, origin: string | undefined): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(key, bytes, origin);
+      } catch {
+        // A listener must not break a commit; listeners handle their own errors.
+      }
+    }
   }
 
   // Synchronous from read to issuing the put: nothing else can interleave on this thread.
-  #stage(key: string, incoming: Lattice): Pending {
+  #stage(key: string, incoming: Lattice, origin: string | undefined): Pending {
     const keyBytes = Buffer.from(key, 'utf8');
     const current = this.#current(key, keyBytes);
     let value: Lattice;
@@ -266,7 +369,7 @@ export class LatticeStore {
     if (bytes.byteLength > this.#maxValueBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `the merged value would be ${bytes.byteLength} bytes; the limit is ${this.#maxValueBytes}`);
     }
-    return this.#write(key, keyBytes, value, bytes);
+    return this.#write(key, keyBytes, value, bytes, origin);
   }
 
   #current(key: string, keyBytes: Buffer): Pending | undefined {
@@ -277,17 +380,21 @@ export class LatticeStore {
     return { value: this.#decodeStored(key, raw), bytes: raw, committed: RESOLVED };
   }
 
-  #write(key: string, keyBytes: Buffer, value: Lattice, bytes: Uint8Array): Pending {
+  #write(key: string, keyBytes: Buffer, value: Lattice, bytes: Uint8Array, origin: string | undefined): Pending {
     if (this.#syncCommits) {
       // Inside transactionSync: applied at once, committed when the transaction returns.
       void this.#db.put(keyBytes, bytes as Buffer);
+      this.#syncChanges.push([key, bytes, origin]);
       return { value, bytes, committed: RESOLVED };
     }
     const put = this.#db.put(keyBytes, bytes as Buffer);
     const forget = (): void => {
       if (this.#pending.get(key) === entry) this.#pending.delete(key);
     };
-    const committed = put.then(forget, (err: unknown) => {
+    const committed = put.then(() => {
+      forget();
+      this.#emit(key, bytes, origin);
+    }, (err: unknown) => {
       forget();
       throw new CloudburstError('INTERNAL', `the write of ${JSON.stringify(key)} failed`, undefined, { cause: err });
     });

@@ -22,10 +22,14 @@ const externalsByUrl: Plugin = {
 };
 
 /** Bundles the child into `outDir` and returns the script's path. */
-export async function bundleChild(outDir: string): Promise<string> {
-  const outfile = `${outDir}/kv-child.mjs`;
+export function bundleChild(outDir: string): Promise<string> {
+  return bundleFixture(FIXTURE, `${outDir}/kv-child.mjs`);
+}
+
+/** Bundles any fixture (with kvs/ inlined, lmdb and undici external) into `outfile`. */
+export async function bundleFixture(entry: string, outfile: string): Promise<string> {
   await build({
-    entryPoints: [FIXTURE],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',

@@ -1,0 +1,94 @@
+/**
+ * The handlers of the cluster routes (see kvs/README.md, "HTTP routes"): the ring and
+ * subscriptions, which clients use, and the node-to-node routes (gossip, push, digest,
+ * repair, sync), which only other KV nodes call. Each validates its input before it touches
+ * anything, so a bad request changes nothing.
+ */
+import { CloudburstError } from '../errors.ts';
+import { parseJson, readBody, sendBytes, sendJson } from '../http.ts';
+import { mergeFrame } from '../merge-frame.ts';
+import { decodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS } from '../protocol.ts';
+import type { Context, Handler } from '../server.ts';
+import { REPAIR_MAX_ENTRIES } from './anti-entropy.ts';
+import { parseMembers } from './membership.ts';
+import { ORIGINS } from './replicator.ts';
+import { parseSubscription } from './subscriptions.ts';
+
+/** Small JSON bodies: membership, digests, subscriptions. */
+const JSON_LIMIT = 8 * 1024 * 1024;
+
+// Anything a peer sends counts as a heartbeat.
+function heardFrom(ctx: Context, from: string | string[] | undefined): void {
+  if (typeof from === 'string') ctx.cluster.gossip.heard(from);
+}
+
+/**
+ * The cluster's handlers, keyed by route name.
+ *
+ * @example
+ * const HANDLERS = { ...CLUSTER_HANDLERS, getKey, ... };
+ */
+export const CLUSTER_HANDLERS = {
+  ring(ctx, _req, res) {
+    sendJson(res, 200, ctx.cluster.info());
+  },
+
+  async ringRemove(ctx, req, res) {
+    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')) as { id?: unknown; force?: unknown } | null;
+    if (typeof body?.id !== 'string' || (body.force !== undefined && typeof body.force !== 'boolean')) {
+      throw new CloudburstError('INVALID_REQUEST', 'expected {"id": node id, "force"?: boolean}');
+    }
+    ctx.cluster.gossip.remove(body.id, body.force === true);
+    await ctx.cluster.gossip.gossipNow();
+    sendJson(res, 200, ctx.cluster.info());
+  },
+
+  async subscriptions(ctx, req, res) {
+    const sub = parseSubscription(parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')));
+    const keys = ctx.cluster.subscriptions.apply(sub);
+    sendJson(res, 200, sub.unsubscribe ? { unsubscribed: keys } : { subscribed: keys, ttlMs: sub.ttlMs });
+  },
+
+  async gossip(ctx, req, res) {
+    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')) as { from?: unknown; members?: unknown } | null;
+    const members = parseMembers(body?.members);
+    if (typeof body?.from !== 'string') throw new CloudburstError('INVALID_REQUEST', 'a gossip needs "from"');
+    ctx.cluster.gossip.merge(members);
+    ctx.cluster.gossip.heard(body.from);
+    sendJson(res, 200, ctx.cluster.info());
+  },
+
+  async push(ctx, req, res) {
+    heardFrom(ctx, req.headers[KV_HEADERS.from]);
+    const entries = decodeFrame(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'), REPAIR_MAX_ENTRIES);
+    // No ring check: a push may be early or late for our ring; a key we do not replicate is
+    // handed on by the next shed. Merges are idempotent, so a duplicate costs nothing.
+    const results = await mergeFrame(ctx.store, entries, ORIGINS.peer);
+    sendJson(res, 200, { results: results.map((r) => (r ? r.toJSON().error : null)) });
+  },
+
+  async digest(ctx, req, res) {
+    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE'));
+    sendJson(res, 200, ctx.cluster.antiEntropy.answerDigest(body));
+  },
+
+  async repair(ctx, req, res) {
+    const h = req.headers;
+    // Checked before the body is read: a stale ring costs no upload.
+    if (h[KV_HEADERS.ringVersion] !== ctx.cluster.version) {
+      throw new CloudburstError('KV_RING_VERSION', `ring version ${String(h[KV_HEADERS.ringVersion])} differs from ${ctx.cluster.version}`, {
+        ring: ctx.cluster.gossip.info(),
+      });
+    }
+    const body = await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE');
+    const frame = await ctx.cluster.antiEntropy.answerRepair(h[KV_HEADERS.from], h[KV_HEADERS.ringVersion], h[KV_HEADERS.buckets], body);
+    sendBytes(res, frame, KV_CONTENT_TYPES.frame);
+  },
+
+  async sync(ctx, req, res) {
+    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE'));
+    const { frame, next } = ctx.cluster.handoff.answerSync(body);
+    if (next !== undefined) res.setHeader(KV_HEADERS.next, encodeURIComponent(next));
+    sendBytes(res, frame, KV_CONTENT_TYPES.frame);
+  },
+} satisfies Record<'ring' | 'ringRemove' | 'subscriptions' | 'gossip' | 'push' | 'digest' | 'repair' | 'sync', Handler>;

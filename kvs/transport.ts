@@ -1,0 +1,165 @@
+/**
+ * HTTP to other processes (KV nodes, subscribers) over undici Pools, one per origin:
+ * keep-alive connections and `pool.request` without fetch's overhead. Every failure is a
+ * CloudburstError: transport problems and timeouts are KV_UNAVAILABLE, and `errorOf` turns
+ * an error response into the node's own code. The client and the node's cluster layer
+ * (gossip, pushes, anti-entropy) share it.
+ */
+import { Buffer } from 'node:buffer';
+import { Pool } from 'undici';
+import { CloudburstError, errorFromBody, type ErrorCode } from './errors.ts';
+import { KV_CONTENT_TYPES } from './protocol.ts';
+
+/** A response, read whole. */
+export interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+/** One request. `timeoutMs` covers queueing, connecting, headers and body. */
+export interface RequestSpec {
+  readonly method: 'GET' | 'PUT' | 'POST';
+  readonly path: string;
+  readonly body?: Uint8Array;
+  readonly contentType?: string;
+  readonly headers?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+function fallbackCode(status: number): ErrorCode {
+  if (status === 503 || status === 502 || status === 504) return 'KV_UNAVAILABLE';
+  if (status === 413) return 'BODY_TOO_LARGE';
+  return 'INTERNAL';
+}
+
+/**
+ * The CloudburstError an error reply carries (a non-JSON body gets a code from its status).
+ *
+ * @example
+ * if (reply.status !== 200) throw errorOf(reply);
+ */
+export function errorOf(reply: Reply): CloudburstError {
+  let body: unknown;
+  try {
+    body = JSON.parse(reply.body.toString('utf8'));
+  } catch {
+    body = undefined;
+  }
+  const err = errorFromBody(body, fallbackCode(reply.status));
+  if (body === undefined) return new CloudburstError(err.code, `the KV node answered ${reply.status} without an error body`);
+  const details = (body as { error?: Record<string, unknown> }).error;
+  return details ? new CloudburstError(err.code, err.message, details) : err;
+}
+
+/**
+ * Parses a JSON reply body.
+ *
+ * @throws CloudburstError `INTERNAL` for a body that is not JSON.
+ */
+export function jsonOf(reply: Reply): unknown {
+  try {
+    return JSON.parse(reply.body.toString('utf8'));
+  } catch (err) {
+    throw new CloudburstError('INTERNAL', `the KV node answered ${reply.status} with a body that is not JSON`, undefined, { cause: err });
+  }
+}
+
+/**
+ * Options of `Transport`.
+ *
+ * @example
+ * new Transport({ connections: 8, timeoutMs: 1000 })
+ */
+export interface TransportOptions {
+  /** Keep-alive connections per origin (default 16). */
+  readonly connections?: number;
+  /** Default deadline per request (default 5000). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Pools per origin, created on first use.
+ *
+ * @example
+ * const t = new Transport();
+ * const reply = await t.request('http://127.0.0.1:7100', { method: 'GET', path: '/kv/v1/ring' });
+ * await t.close();
+ */
+export class Transport {
+  readonly timeoutMs: number;
+  readonly #connections: number;
+  readonly #pools = new Map<string, Pool>();
+  #closed = false;
+
+  constructor(opts: TransportOptions = {}) {
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.#connections = opts.connections ?? 16;
+  }
+
+  /**
+   * Sends one request and reads the whole response.
+   *
+   * @throws CloudburstError `KV_UNAVAILABLE` when the origin cannot be reached or does not
+   *   answer within the deadline (the message names both).
+   */
+  async request(origin: string, spec: RequestSpec): Promise<Reply> {
+    const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const headers: Record<string, string> = { ...spec.headers };
+      if (spec.body) headers['content-type'] = spec.contentType ?? KV_CONTENT_TYPES.lattice;
+      const res = await this.#pool(origin).request({
+        method: spec.method,
+        path: spec.path,
+        signal: abort.signal,
+        headers,
+        ...(spec.body ? { body: spec.body } : {}),
+      });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: res.headers, body };
+    } catch (err) {
+      if (err instanceof CloudburstError) throw err;
+      const message = abort.signal.aborted
+        ? `the KV node at ${origin} did not answer within ${timeoutMs} ms`
+        : `the KV node at ${origin} could not be reached: ${(err as Error).message}`;
+      throw new CloudburstError('KV_UNAVAILABLE', message, undefined, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes one origin's connections (a subscriber that went away). */
+  async forget(origin: string): Promise<void> {
+    const pool = this.#pools.get(origin);
+    this.#pools.delete(origin);
+    if (pool && !pool.closed) await pool.destroy();
+  }
+
+  /**
+   * Closes every pool: gracefully (running requests finish or hit their deadline), or with
+   * `force` at once (running requests fail).
+   */
+  async close(opts: { force?: boolean } = {}): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => (p.closed ? undefined : opts.force ? p.destroy() : p.close())));
+  }
+
+  #pool(origin: string): Pool {
+    if (this.#closed) throw new CloudburstError('SHUTTING_DOWN', 'the transport is closed');
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.#connections,
+        connectTimeout: this.timeoutMs,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+}
