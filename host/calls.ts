@@ -65,6 +65,11 @@ export class Calls {
     this.#o = opts;
   }
 
+  /** The other hosts, when there is a cluster (DAG placement uses the same view). */
+  get cluster(): ClusterView | undefined {
+    return this.#o.cluster;
+  }
+
   /** A call is arriving: get a worker out of its sleep while the request is read. */
   prewake(): void {
     this.#o.pool.prewake();

@@ -8,8 +8,10 @@ import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { LruIndex } from './cache/lru.ts';
+import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
 import { Bloom } from './cluster/bloom.ts';
+import { Dags } from './dag/dags.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { ExecutorPool } from './executor/pool.ts';
@@ -26,6 +28,10 @@ export interface HostOptions {
   dataDir: string;
   /** Base URL of a KV node, e.g. `http://127.0.0.1:7100`. */
   kvsUrl: string;
+  /** More KV nodes of the same cluster, tried when `kvsUrl` does not answer. */
+  kvsSeeds?: string[];
+  /** Lease of the host's cache subscriptions on the KV tier, in ms (renewed every third). Default 30 s. */
+  subscriptionTtlMs?: number;
   /** Port of the HTTP API; 0 picks a free one. Default 7070. */
   port?: number;
   /** Address to listen on. Default 127.0.0.1. */
@@ -90,7 +96,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const writerPrefix = `h-${id}`;
   const cachePath = join(opts.dataDir, 'cache');
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync ?? 'batch' });
-  const kv = new KvClient({ url: opts.kvsUrl });
+  // Replicas of a key can move when the ring changes: subscribe every cached key again.
+  let subscriptions: Subscriptions | undefined;
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds ?? [], onRingChange: () => subscriptions?.renew() });
   // The size budget: an LRU index rebuilt from the cache, then fed by every read and write.
   const lru = new LruIndex((opts.cacheMiB ?? 1024) * 1024 * 1024);
   for (const [key, size] of cache.sizes()) lru.touch(key, size);
@@ -98,8 +106,24 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const touch = (keys: readonly string[]): void => {
     for (const k of keys) lru.touch(k, lru.has(k) ? undefined : (cache.getFast(k)?.length ?? 0) + k.length);
   };
-  const flusher = new Flusher(cache, kv, { onFlushed: touch });
-  const state = new HostState(cache, kv, flusher);
+  // Freshness: the host subscribes to every key it caches (read from the tier, or written and
+  // flushed); the tier pushes merged changes to POST /v1/internal/kv/push.
+  let url = '';
+  subscriptions = new Subscriptions(kv, () => url, {
+    ttlMs: opts.subscriptionTtlMs ?? 30_000,
+    onSubscribed: async (keys) => {
+      const values = await kv.getBatch(keys);
+      values.forEach((v, i) => v !== undefined && cache.absorb(keys[i]!, v));
+    },
+  });
+  const subs = subscriptions;
+  const flusher = new Flusher(cache, kv, {
+    onFlushed: (keys) => {
+      touch(keys);
+      subs.add(keys);
+    },
+  });
+  const state = new HostState(cache, kv, flusher, (key) => subs.add([key]));
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
@@ -129,7 +153,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     utilization = 0.7 * utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
   }, 100);
   sampler.unref();
-  let url = '';
   const directory: Directory = new Directory({
     kv, hlc,
     intervalMs: opts.publishIntervalMs ?? 500,
@@ -153,6 +176,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       else lru.touch(k); // dirty: not evictable until flushed; look at others first next time
     }
     lru.evicted += removed.size;
+    subs.remove([...removed]);
   }, 100);
   evictor.unref();
   const calls = new Calls({
@@ -170,8 +194,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
+  const dags = new Dags({ registry, calls, pool, state, hlc, futures, hostId: id, selfUrl: () => url });
+
   routes(router, {
-    registry, calls, futures, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
+    registry, calls, dags, futures, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
     clusterView: () => ({
       host: { id, url, utilization },
@@ -186,6 +212,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_cache_bytes: lru.bytes,
       cloudburst_cache_max_bytes: lru.maxBytes,
       cloudburst_cache_evicted_total: lru.evicted,
+      cloudburst_subscribed_keys: subs.size,
+      cloudburst_subscription_failures_total: subs.failures,
+      cloudburst_pushed_changes_total: state.pushed,
+      cloudburst_dag_runs_active: dags.active.coordinating,
+      cloudburst_dag_requests_held: dags.active.holding,
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,
@@ -210,6 +241,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const port = (server.address() as AddressInfo).port;
   url = `http://${opts.listen ?? '127.0.0.1'}:${port}`;
   directory.start();
+  subs.start();
+  // Keys cached by a previous run are subscribed again.
+  subs.add(cache.keys(''));
 
   let closing: Promise<void> | undefined;
   return {
@@ -219,12 +253,14 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     close: () => (closing ??= (async () => {
       clearInterval(sampler);
       clearInterval(evictor);
+      subs.close();
       await directory.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
       await forwarder.close();
+      await dags.close();
       await pool.close();
       await flusher.flushAll().catch((err: unknown) => {
         if (!(err instanceof CloudburstError)) throw err;

@@ -19,6 +19,8 @@ export const SPACES = {
   system: 'sys',
   /** Results of asynchronous calls, by future id. */
   future: 'fut',
+  /** DAG definitions (JSON, LWW), by DAG name. */
+  dag: 'dag',
 } as const;
 
 /** A user key may be at most this many UTF-8 bytes (the tier allows 1024 with the prefix). */
@@ -53,6 +55,14 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
 export function checkModuleName(name: string): string {
   if (!NAME.test(name)) {
     throw new CloudburstError('INVALID_NAME', `invalid module name ${JSON.stringify(name)}: use 1-64 letters, digits, _ or -`);
+  }
+  return name;
+}
+
+/** DAG names follow the rules of module names (they are path segments and key names). */
+export function checkDagName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new CloudburstError('INVALID_NAME', `invalid DAG name ${JSON.stringify(name)}: use 1-64 letters, digits, _ or -`);
   }
   return name;
 }

@@ -1,6 +1,8 @@
 import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
+import type { Dags } from './dag/dags.ts';
+import { dagRoutes } from './dag/routes.ts';
 import { MAX_WAIT_MS, checkFutureId, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
@@ -13,6 +15,7 @@ import type { HostState } from './state.ts';
 export interface RouteDeps {
   registry: Registry;
   calls: Calls;
+  dags: Dags;
   futures: Futures;
   state: HostState;
   metrics: Metrics;
@@ -110,6 +113,8 @@ export function routes(router: Router, d: RouteDeps): void {
     for (const { key, value } of values) state.absorbPushed(key, value);
     res.writeHead(204).end();
   });
+
+  dagRoutes(router, d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => calls.prewake() });
 
   router.on('GET', '/v1/futures/:id', async ({ res, params, query }) => {
     const wait = query.get('wait');

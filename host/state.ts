@@ -18,10 +18,13 @@ export class HostState {
   /** Misses being fetched, so concurrent misses of one key make one request. */
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
-  constructor(cache: HostCache, kv: KvClient, flusher: Flusher) {
+  readonly #onFetched: (key: string) => void;
+
+  constructor(cache: HostCache, kv: KvClient, flusher: Flusher, onFetched: (key: string) => void = () => undefined) {
     this.cache = cache;
     this.kv = kv;
     this.flusher = flusher;
+    this.#onFetched = onFetched;
   }
 
   async read(key: string, opts: { fresh?: boolean } = {}): Promise<Lattice | undefined> {
@@ -39,8 +42,9 @@ export class HostState {
     let p = this.#inflight.get(key);
     if (!p) {
       p = this.kv.get(key).then((remote) => {
-        if (remote !== undefined) return this.cache.absorb(key, remote);
-        return this.cache.get(key);
+        if (remote === undefined) return this.cache.get(key);
+        this.#onFetched(key);
+        return this.cache.absorb(key, remote);
       }).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }

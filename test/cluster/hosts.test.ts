@@ -67,6 +67,20 @@ describe('cluster of hosts: modules, locality, failures (real processes)', () =>
     expect((await call(a!.url, 'arrays.sum', [[1]])).host).toBe(a!.id);
   });
 
+  it('a write through host A is seen by a call on host B (the tier pushes it to B\'s cache)', async () => {
+    const [a, b] = hosts;
+    expect((await fetch(`${a!.url}/v1/modules/kitchen`, { method: 'PUT', body: new Uint8Array(guestBytes('kitchen')) })).status).toBe(200);
+    await fetch(`${a!.url}/v1/kv/fresh`, { method: 'PUT', body: 'v0' });
+    // B caches the key (and subscribes to it).
+    expect((await call(b!.url, 'kitchen.getOr', ['fresh', '?'])).body.result).toBe('v0');
+    for (let i = 1; i <= 5; i++) {
+      const written = Date.now();
+      expect((await fetch(`${a!.url}/v1/kv/fresh`, { method: 'PUT', body: `v${i}` })).status).toBe(200);
+      await expect.poll(async () => (await call(b!.url, 'kitchen.getOr', ['fresh', '?'])).body.result, { timeout: 2000, interval: 5 }).toBe(`v${i}`);
+      expect(Date.now() - written).toBeLessThan(2000);
+    }
+  });
+
   it('a call forwarded to a host that died is placed again; the dead host drops out within seconds', async () => {
     const [a, , c] = hosts;
     const values = Float64Array.from([1, 2, 3]);

@@ -94,6 +94,9 @@ describe('types section', () => {
       fn('random', [], 'f64'),
       fn('traceTwo', [['msg', 'string'], ['a', 'f64'], ['b', 'f64']], 'void'),
       fn('putOnly', [['key', 'string'], ['v', 'string']], 'void'),
+      fn('slowSuffix', [['ms', 'i32'], ['suffix', 'string'], ['s', 'string']], 'string'),
+      fn('slowPrefix', [['ms', 'i32'], ['prefix', 'string'], ['s', 'string']], 'string'),
+      fn('delayI64', [['ms', 'i32'], ['x', 'i64']], 'i64'),
     ]);
     expect(kitchen.skipped).toEqual([
       { name: 'maybeLength', reason: 'parameter s has unsupported type string | null' },

@@ -5,6 +5,7 @@ import { CloudburstError, ERROR_CODES, startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
+import { dagCommand } from './dag.ts';
 import { startEmbedded } from './embedded.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
@@ -13,7 +14,7 @@ Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples]
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
-  cloudburst kvs [--port 7100] [--data DIR]
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--leave]
   cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1]
 Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
@@ -21,6 +22,10 @@ Functions:
   cloudburst fn list | show FN | delete MODULE
   cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--logs] [--async]
   cloudburst future get ID [--wait 5s]
+DAGs:
+  cloudburst dag create NAME --fn FN --fn FN ... [--edge FROM:TO]...
+  cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--async]
+  cloudburst dag list | show NAME | delete NAME
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
 
@@ -33,7 +38,7 @@ interface Parsed {
   ordered: ({ value: string } | { ref: string } | { future: string })[];
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise']);
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
@@ -184,6 +189,8 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
   }
 }
 
+const httpUrl = (address: string): string => (address.startsWith('http') ? address : `http://${address}`);
+
 /** "5s", "250ms", "2m" or a number of milliseconds. */
 function duration(text: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
@@ -276,19 +283,29 @@ async function run(p: Parsed): Promise<number> {
       return untilSignal(() => up.close());
     }
     case 'kvs': {
-      const kv = await startKvNode({ dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100) });
+      const seeds = flag(p, 'seeds')?.split(',').filter(Boolean).map(httpUrl);
+      const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
+      const kv = await startKvNode({
+        dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100),
+        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}),
+      });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
-      return untilSignal(() => kv.close());
+      // SIGTERM/Ctrl-C: a graceful leave (hand every key over) when in a cluster, then close.
+      return untilSignal(async () => {
+        if (has(p, 'leave')) await kv.leave();
+        else await kv.close();
+      });
     }
     case 'host': {
       const kvs = flag(p, 'kvs');
       if (!kvs) throw new CloudburstError('INVALID_REQUEST', 'cloudburst host needs --kvs HOST:PORT of a KV node');
       const workers = int(p, 'workers', 0);
       const explore = flag(p, 'explore');
-      const first = kvs.split(',')[0]!;
+      const [first, ...rest] = kvs.split(',').filter(Boolean).map(httpUrl);
       const host = await startHost({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
-        kvsUrl: first.startsWith('http') ? first : `http://${first}`,
+        kvsUrl: first!,
+        kvsSeeds: rest,
         port: int(p, 'port', 7070),
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
@@ -304,7 +321,8 @@ async function run(p: Parsed): Promise<number> {
         : readClusterFile(resolve(flag(p, 'data') ?? '.cloudburst'))?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
       const status = await clusterStatus(targets);
-      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+      const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
+      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
       print(p, lines.join('\n'), status);
       return status.every((s) => s.health === 'up') ? 0 : 2;
     }
@@ -318,10 +336,12 @@ async function run(p: Parsed): Promise<number> {
     }
     case 'fn':
     case 'kv':
+    case 'dag':
     case 'future': {
       const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070');
       try {
-        return await (command === 'fn' ? fnCommand(p, client) : command === 'kv' ? kvCommand(p, client) : futureCommand(p, client));
+        const commands = { fn: fnCommand, kv: kvCommand, dag: (q: Parsed, c: HostClient) => dagCommand(q, c, USAGE), future: futureCommand };
+        return await commands[command](p, client);
       } finally {
         await client.close();
       }

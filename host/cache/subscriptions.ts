@@ -1,0 +1,110 @@
+/** What the KV tier offers for cache freshness (KvClient implements it). */
+export interface SubscriptionTier {
+  subscribe(subscriber: string, keys: readonly string[], ttlMs: number): Promise<void>;
+}
+
+export interface SubscriptionOptions {
+  /** Lease of a subscription on the KV nodes; renewed every third of it. Default 30 s. */
+  ttlMs?: number;
+  /** New keys are subscribed in batches gathered over this long. Default 20 ms. */
+  batchMs?: number;
+  /** Keys per subscribe request. */
+  chunk?: number;
+  /**
+   * Called with keys just subscribed (not renewals). A write that landed between the host's
+   * read and its subscription is pushed to nobody: the host reads these keys once more.
+   */
+  onSubscribed?: (keys: string[]) => Promise<void>;
+}
+
+/**
+ * Keeps the host subscribed to the keys it caches, so the KV tier pushes every merged change
+ * of them to `POST /v1/internal/kv/push` (the cache-freshness protocol of DESIGN.md section 4).
+ *
+ * Subscriptions are leases: a host that dies stops renewing and the tier forgets it. A key
+ * is added when the host reads it from the tier (a miss) or flushes a write of it.
+ */
+export class Subscriptions {
+  readonly #tier: SubscriptionTier;
+  readonly #subscriber: () => string;
+  readonly #ttlMs: number;
+  readonly #batchMs: number;
+  readonly #chunk: number;
+  readonly #onSubscribed: ((keys: string[]) => Promise<void>) | undefined;
+  readonly #keys = new Set<string>();
+  readonly #pending = new Set<string>();
+  #batchTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  failures = 0;
+
+  constructor(tier: SubscriptionTier, subscriber: () => string, opts: SubscriptionOptions = {}) {
+    this.#tier = tier;
+    this.#subscriber = subscriber;
+    this.#ttlMs = opts.ttlMs ?? 30_000;
+    this.#batchMs = opts.batchMs ?? 20;
+    this.#chunk = opts.chunk ?? 1000;
+    this.#onSubscribed = opts.onSubscribed;
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  start(): void {
+    this.#renewTimer = setInterval(() => void this.#send([...this.#keys]), Math.max(1000, this.#ttlMs / 3));
+    this.#renewTimer.unref();
+  }
+
+  /** Subscribes to these keys (soon, batched) unless already subscribed. */
+  add(keys: Iterable<string>): void {
+    if (this.#closed) return;
+    for (const k of keys) {
+      if (!this.#keys.has(k)) this.#pending.add(k);
+    }
+    if (this.#pending.size > 0 && !this.#batchTimer) {
+      this.#batchTimer = setTimeout(() => {
+        this.#batchTimer = undefined;
+        const keys = [...this.#pending];
+        this.#pending.clear();
+        for (const k of keys) this.#keys.add(k);
+        void this.#send(keys, true);
+      }, this.#batchMs);
+      this.#batchTimer.unref();
+    }
+  }
+
+  async #send(keys: string[], fresh = false): Promise<void> {
+    for (let i = 0; i < keys.length && !this.#closed; i += this.#chunk) {
+      const part = keys.slice(i, i + this.#chunk);
+      try {
+        await this.#tier.subscribe(this.#subscriber(), part, this.#ttlMs);
+        if (fresh) await this.#onSubscribed?.(part);
+      } catch {
+        // The tier is unreachable: forget these keys so the next read or flush retries them,
+        // and let the renewal cover the rest.
+        this.failures++;
+        for (const k of part) this.#keys.delete(k);
+      }
+    }
+  }
+
+  /** Forgets keys that left the cache (their leases simply run out on the tier). */
+  remove(keys: readonly string[]): void {
+    for (const k of keys) {
+      this.#keys.delete(k);
+      this.#pending.delete(k);
+    }
+  }
+
+  /** Subscribes every key again now (the ring moved: the keys may have new replicas). */
+  renew(): void {
+    void this.#send([...this.#keys]);
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#batchTimer) clearTimeout(this.#batchTimer);
+    if (this.#renewTimer) clearInterval(this.#renewTimer);
+  }
+}

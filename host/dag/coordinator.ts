@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { CloudburstError, ERROR_CODES } from '../../kvs/index.ts';
+import type { Calls, ClusterView } from '../calls.ts';
+import { place } from '../cluster/scheduler.ts';
+import type { Futures } from '../futures.ts';
+import type { Registry } from '../registry.ts';
+import type { HostState } from '../state.ts';
+import type { Topology } from './graph.ts';
+import type { DagLink } from './link.ts';
+import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
+import { prepareFixedArgs, type Steps } from './steps.ts';
+import type { DagStore } from './store.ts';
+
+export interface CoordinatorOptions {
+  store: DagStore;
+  registry: Registry;
+  calls: Calls;
+  state: HostState;
+  futures: Futures;
+  steps: Steps;
+  link: DagLink;
+  self: () => HostRef;
+  cluster: ClusterView | undefined;
+  /** Runs after the first that a request may get when a step does not report (2: three runs in all). */
+  maxReruns: number;
+  /** How long past its deadline a run is waited for, so that a step's own CALL_TIMEOUT arrives first. */
+  graceMs: number;
+}
+
+/** A DAG call, checked: everything a caller can get wrong fails before anything runs. */
+export interface PreparedDag {
+  topo: Topology;
+  /** Deadline of one run of the whole DAG, in ms. */
+  timeoutMs: number;
+  /** Fixed arguments per function, as JSON (each host checks them again where the step runs). */
+  args: Map<string, unknown[]>;
+  /** Storage keys of each function's `{"ref": key}` arguments, for placement by locality. */
+  refs: Map<string, string[]>;
+  /** Forced placement: function -> host id. */
+  pins: Map<string, string>;
+}
+
+export interface DagOutcome {
+  result: unknown;
+  /** Where each function ran (in the run that succeeded). */
+  hosts: Record<string, string>;
+  /** Runs it took: 1, or more after re-runs. */
+  runs: number;
+}
+
+type RunOutcome =
+  | { kind: 'ok'; msg: Extract<DoneMsg, { ok: true }> }
+  | { kind: 'failed'; msg: Extract<DoneMsg, { ok: false }> }
+  | { kind: 'timeout' };
+
+/** How often the directory is checked for hosts that left, while runs involve other hosts. */
+const WATCH_MS = 250;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The coordinator of DAG calls received by this host: places every step (locality of its
+ * reference arguments and load, as for single calls, unless forced), sends each host its share
+ * of the schedule (in-process for this host), and waits for the sink's result. A run that
+ * does not finish by its deadline (a host died, a message was lost) is abandoned and re-run
+ * from the start under a new request id, at most `maxReruns` times; a step that fails by
+ * itself (a trap, bad arguments) fails the request at once, since a re-run would fail alike.
+ */
+export class Coordinator {
+  readonly #o: CoordinatorOptions;
+  /** Runs in flight, by request id: how to end each, and its other hosts (id -> a step there). */
+  readonly #runs = new Map<string, { end: (o: RunOutcome) => void; remote: Map<string, string> }>();
+  /** Watches the directory while runs involve other hosts: one that leaves it ends them early. */
+  #watch: NodeJS.Timeout | undefined;
+
+  constructor(opts: CoordinatorOptions) {
+    this.#o = opts;
+  }
+
+  get active(): number {
+    return this.#runs.size;
+  }
+
+  async prepare(name: string, body: unknown): Promise<PreparedDag> {
+    if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a DAG call is an object: {"args": {"module.fn": [...]}}');
+    const req = body ?? {};
+    const topo = await this.#o.store.get(name);
+    const fns = new Set(topo.spec.functions);
+    const given = req.args ?? {};
+    if (!isObject(given)) throw new CloudburstError('INVALID_REQUEST', '"args" maps function names to argument arrays: {"module.fn": [...]}');
+    const strangers = Object.keys(given).filter((f) => !fns.has(f));
+    if (strangers.length > 0) throw new CloudburstError('INVALID_REQUEST', `"args" names functions that are not in DAG ${name}: ${strangers.join(', ')}`);
+    const args = new Map<string, unknown[]>();
+    const refs = new Map<string, string[]>();
+    for (const fn of topo.order) {
+      const a = given[fn] ?? [];
+      const resolved = await this.#o.registry.resolve(fn);
+      const prepared = prepareFixedArgs(fn, resolved.signature, topo.preds.get(fn)!.length, a);
+      args.set(fn, a as unknown[]);
+      refs.set(fn, prepared.flatMap((p) => (p.kind === 'ref' ? [p.key] : [])));
+    }
+    const pins = new Map<string, string>();
+    const placement = req.placement ?? {};
+    if (!isObject(placement)) throw new CloudburstError('INVALID_REQUEST', '"placement" maps function names to host ids: {"module.fn": "hostid"}');
+    const live = new Set([this.#o.self().id, ...(this.#o.cluster?.peers().map((p) => p.id) ?? [])]);
+    for (const [fn, host] of Object.entries(placement)) {
+      if (!fns.has(fn)) throw new CloudburstError('INVALID_REQUEST', `"placement" names ${fn}, which is not in DAG ${name}`);
+      if (typeof host !== 'string' || !live.has(host)) {
+        throw new CloudburstError('INVALID_REQUEST', `"placement" of ${fn}: ${JSON.stringify(host)} is not a live host (live: ${[...live].join(', ')}; see GET /v1/cluster)`);
+      }
+      pins.set(fn, host);
+    }
+    return { topo, timeoutMs: this.#o.calls.timeout(req.timeoutMs), args, refs, pins };
+  }
+
+  /** Runs a prepared DAG call to its end: the sink's result, or the error that ended it. */
+  async call(p: PreparedDag): Promise<DagOutcome> {
+    const name = p.topo.spec.name;
+    let last: CloudburstError | undefined;
+    const maxRuns = this.#o.maxReruns + 1;
+    for (let run = 1; run <= maxRuns; run++) {
+      const hosts = this.#place(p);
+      const rid = randomUUID();
+      const out = await this.#run(p, hosts, rid);
+      if (out.kind === 'ok') {
+        return { result: out.msg.result, hosts: Object.fromEntries([...hosts].map(([fn, h]) => [fn, h.id])), runs: run };
+      }
+      if (out.kind === 'timeout') {
+        const blame = await this.#diagnose(rid, p.topo, hosts);
+        this.#abandon(rid, hosts);
+        last = new CloudburstError('DAG_STEP_TIMEOUT', `DAG ${name}: step ${blame.step} on host ${blame.host} did not report within ${p.timeoutMs} ms (${blame.why})`, { step: blame.step, host: blame.host, run });
+        continue;
+      }
+      this.#abandon(rid, hosts);
+      const { step, host, error } = out.msg;
+      const err = new CloudburstError(error.code, `DAG ${name}: step ${step} on host ${host} failed: ${error.message}`, { step, host, run });
+      // The function's own failure (a trap, bad input): a re-run would fail the same way.
+      if (ERROR_CODES[error.code].userFault) throw err;
+      if (error.code === 'HOST_UNAVAILABLE') this.#o.cluster?.markUnreachable(host);
+      last = err;
+    }
+    throw new CloudburstError(last!.code, `${last!.message}; the DAG ran ${maxRuns} times and no run finished`, last!.details);
+  }
+
+  /**
+   * Starts an asynchronous DAG call: already checked by `prepare`, so bad input was a 4xx;
+   * the outcome is stored under a future, like an asynchronous function call's.
+   */
+  start(p: PreparedDag): string {
+    const label = `dag:${p.topo.spec.name}`;
+    const createdAt = new Date().toISOString();
+    const id = this.#o.futures.create(label);
+    void this.call(p).then(
+      (out) => this.#o.futures.complete(id, label, createdAt, { result: out.result, host: out.hosts[p.topo.sink]! }),
+      (err: unknown) => this.#o.futures.complete(id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),
+    );
+    return id;
+  }
+
+  /** A step's report for a run this host coordinates (the sink's result, or a failure). */
+  onDone(msg: DoneMsg): void {
+    this.#runs.get(msg.rid)?.end(msg.ok ? { kind: 'ok', msg } : { kind: 'failed', msg });
+  }
+
+  /**
+   * Hosts for every step of one run. A forced host that is gone (it was live when the call was
+   * checked) is replaced by the scheduler's choice, so that a re-run after its death can succeed.
+   */
+  #place(p: PreparedDag): Map<string, HostRef> {
+    const self = this.#o.self();
+    const cluster = this.#o.cluster;
+    const peers = cluster?.peers() ?? [];
+    const out = new Map<string, HostRef>();
+    const selfView = cluster && { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    for (const fn of p.topo.order) {
+      const pin = p.pins.get(fn);
+      const pinned = pin === self.id ? self : peers.find((x) => x.id === pin);
+      if (pinned) {
+        out.set(fn, { id: pinned.id, url: pinned.url });
+        continue;
+      }
+      if (!cluster || !selfView || peers.length === 0) {
+        out.set(fn, self);
+        continue;
+      }
+      const placement = place(p.refs.get(fn)!, selfView, peers, cluster);
+      out.set(fn, placement.kind === 'self' ? self : { id: placement.peer.id, url: placement.peer.url });
+    }
+    return out;
+  }
+
+  /** One run: every host gets its share of the schedule; the sink (or a failure) reports back. */
+  #run(p: PreparedDag, hosts: Map<string, HostRef>, rid: string): Promise<RunOutcome> {
+    const self = this.#o.self();
+    const { topo } = p;
+    const shares = new Map<string, { host: HostRef; steps: StepSchedule[] }>();
+    for (const fn of topo.order) {
+      const host = hosts.get(fn)!;
+      let share = shares.get(host.id);
+      if (!share) shares.set(host.id, (share = { host, steps: [] }));
+      share.steps.push({
+        fn, args: p.args.get(fn)!, inputs: topo.preds.get(fn)!.length,
+        succs: topo.succs.get(fn)!.map((s) => ({ fn: s.fn, slot: s.slot, host: hosts.get(s.fn)! })),
+      });
+    }
+    return new Promise<RunOutcome>((resolve) => {
+      const timer = setTimeout(() => end({ kind: 'timeout' }), p.timeoutMs + this.#o.graceMs);
+      const end = (o: RunOutcome): void => {
+        if (this.#runs.get(rid)?.end !== end) return;
+        clearTimeout(timer);
+        this.#runs.delete(rid);
+        resolve(o);
+      };
+      const remote = new Map([...shares.values()].filter((x) => x.host.id !== self.id).map((x) => [x.host.id, x.steps[0]!.fn]));
+      this.#runs.set(rid, { end, remote });
+      if (remote.size > 0) this.#watchHosts();
+      let local: ScheduleMsg | undefined;
+      // Remote shares first, so that they travel while this host runs its own steps.
+      for (const { host, steps } of shares.values()) {
+        const msg: ScheduleMsg = { rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps };
+        if (host.id === self.id) {
+          local = msg;
+          continue;
+        }
+        this.#o.link.send(host.url, 'POST', DAG_PATHS.schedule, msg, Math.max(1000, p.timeoutMs)).catch((err: unknown) => {
+          const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
+          end({ kind: 'failed', msg: { rid, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `the schedule could not be delivered: ${e.message}` } } });
+        });
+      }
+      if (local) this.#o.steps.schedule(local);
+    });
+  }
+
+  /**
+   * A host that dies mid-run stops publishing its record and leaves the directory within its
+   * staleness limit (3 s): the runs waiting on it end then, rather than at their deadline.
+   */
+  #watchHosts(): void {
+    if (this.#watch) return;
+    this.#watch = setInterval(() => {
+      const live = new Set(this.#o.cluster?.peers().map((p) => p.id) ?? []);
+      let watched = 0;
+      for (const [rid, run] of this.#runs) {
+        if (run.remote.size === 0) continue;
+        watched++;
+        for (const [host, step] of run.remote) {
+          if (live.has(host)) continue;
+          run.end({ kind: 'failed', msg: { rid, ok: false, step, host, error: { code: 'HOST_UNAVAILABLE', message: `host ${host} left the cluster during the run (it stopped publishing its record, or could not be reached)` } } });
+          break;
+        }
+      }
+      if (watched === 0) this.close();
+    }, WATCH_MS);
+    this.#watch.unref();
+  }
+
+  close(): void {
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = undefined;
+  }
+
+  /** Tells every host of an unfinished run to drop it (best effort: their state expires anyway). */
+  #abandon(rid: string, hosts: Map<string, HostRef>): void {
+    const self = this.#o.self();
+    this.#o.steps.cancel(rid);
+    for (const host of new Map([...hosts.values()].map((h) => [h.id, h])).values()) {
+      if (host.id !== self.id) this.#o.link.send(host.url, 'DELETE', `${DAG_PATHS.request}/${rid}`, undefined, 1000).catch(() => undefined);
+    }
+  }
+
+  /** After a run timed out: which step held it up, and why (asking each host; one that does not answer is dead). */
+  async #diagnose(rid: string, topo: Topology, hosts: Map<string, HostRef>): Promise<{ step: string; host: string; why: string }> {
+    const self = this.#o.self();
+    const states = new Map<string, StepState | 'unreachable' | 'forgotten'>();
+    const byHost = new Map([...hosts.values()].map((h) => [h.id, h]));
+    await Promise.all([...byHost.values()].map(async (h) => {
+      let steps: Record<string, StepState> | undefined;
+      if (h.id === self.id) steps = this.#o.steps.status(rid);
+      else {
+        try {
+          steps = ((await this.#o.link.send(h.url, 'GET', `${DAG_PATHS.request}/${rid}`, undefined, 1000)) as { steps?: Record<string, StepState> } | undefined)?.steps;
+        } catch {
+          this.#o.cluster?.markUnreachable(h.id);
+          for (const [fn, at] of hosts) if (at.id === h.id) states.set(fn, 'unreachable');
+          return;
+        }
+      }
+      for (const [fn, at] of hosts) if (at.id === h.id) states.set(fn, steps?.[fn] ?? 'forgotten');
+    }));
+    const WHY = {
+      unreachable: 'its host does not answer',
+      running: 'it was still running',
+      waiting: 'it was waiting for the results of its predecessors',
+      forgotten: 'its host has no record of the request: it restarted, or the schedule was lost',
+    } as const;
+    // The first unfinished step in topological order is the one the rest waited for.
+    for (const fn of topo.order) {
+      const s = states.get(fn);
+      if (s !== undefined && s !== 'done' && s !== 'failed') return { step: fn, host: hosts.get(fn)!.id, why: WHY[s] };
+    }
+    return { step: topo.sink, host: hosts.get(topo.sink)!.id, why: 'its result did not reach the coordinator' };
+  }
+}

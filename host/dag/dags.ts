@@ -1,0 +1,195 @@
+import { CloudburstError, type Hlc } from '../../kvs/index.ts';
+import type { Calls } from '../calls.ts';
+import type { ExecutorPool } from '../executor/pool.ts';
+import type { Futures } from '../futures.ts';
+import { checkDagName } from '../keys.ts';
+import type { Registry } from '../registry.ts';
+import type { HostState } from '../state.ts';
+import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
+import { DAG_LIMITS, parseDag, type DagSpec, type Topology } from './graph.ts';
+import { DagLink } from './link.ts';
+import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
+import { Steps } from './steps.ts';
+import { DagStore } from './store.ts';
+
+export interface DagsOptions {
+  registry: Registry;
+  calls: Calls;
+  pool: ExecutorPool;
+  state: HostState;
+  hlc: Hlc;
+  futures: Futures;
+  hostId: string;
+  /** This host's URL (known once it listens). */
+  selfUrl: () => string;
+  /** Re-runs of a DAG whose run did not finish in time (a host died). Default 2. */
+  maxReruns?: number;
+  /** Wait past a run's deadline before giving up on it. Default 500 ms. */
+  graceMs?: number;
+  /** Longest a registration waits for a host to warm the functions up. Default 5 s. */
+  warmTimeoutMs?: number;
+}
+
+/** What the API shows of a DAG. */
+export interface DagInfo extends DagSpec {
+  sources: string[];
+  sink: string;
+}
+
+const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t.sink });
+
+/**
+ * DAGs on this host: registration (checked, stored in the KV tier, warmed up on every live
+ * host), the coordinator of the calls it receives, and its part (steps) of every request.
+ *
+ * @example
+ * await dags.register('pipeline', { functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
+ * const out = await dags.call(await dags.prepare('pipeline', { args: { 'math.increment': [3] } })); // out.result === 16
+ */
+export class Dags {
+  readonly #o: DagsOptions;
+  readonly #store: DagStore;
+  readonly #link = new DagLink();
+  readonly steps: Steps;
+  readonly #coordinator: Coordinator;
+
+  constructor(opts: DagsOptions) {
+    this.#o = opts;
+    const graceMs = opts.graceMs ?? 500;
+    const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
+    this.#store = new DagStore(opts.state, opts.hlc);
+    this.steps = new Steps({
+      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs,
+      onDone: (msg) => this.#coordinator.onDone(msg),
+    });
+    this.#coordinator = new Coordinator({
+      store: this.#store, registry: opts.registry, calls: opts.calls, state: opts.state, futures: opts.futures,
+      steps: this.steps, link: this.#link, self, cluster: opts.calls.cluster,
+      maxReruns: opts.maxReruns ?? 2, graceMs,
+    });
+  }
+
+  /** Requests this host coordinates, and requests it holds steps of: both drop to 0 when idle. */
+  get active(): { coordinating: number; holding: number } {
+    return { coordinating: this.#coordinator.active, holding: this.steps.active };
+  }
+
+  /**
+   * Checks and stores a DAG (replacing one of the same name), then warms its functions up.
+   * Nothing is stored unless every check passed.
+   */
+  async register(name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[] }> {
+    checkDagName(name);
+    const topo = parseDag(name, body, new Date().toISOString());
+    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#o.registry.resolve(fn).catch((err: unknown) => {
+      if (err instanceof CloudburstError && err.code === 'UNKNOWN_FUNCTION') return undefined;
+      throw err;
+    })));
+    const missing = topo.spec.functions.filter((_, i) => resolved[i] === undefined);
+    if (missing.length > 0) {
+      throw new CloudburstError('UNKNOWN_FUNCTION', `DAG ${name} names functions that do not exist: ${missing.join(', ')} (deploy their modules first)`, { functions: missing });
+    }
+    // Each function takes its fixed arguments, then one per predecessor: the graph must fit the signatures.
+    topo.spec.functions.forEach((fn, i) => {
+      const sig = resolved[i]!.signature;
+      const preds = topo.preds.get(fn)!;
+      if (sig.params.length < preds.length) {
+        throw new CloudburstError('INVALID_REQUEST', `${fn} takes ${sig.params.length} argument(s) but has ${preds.length} predecessors (${preds.join(', ')}): each predecessor's result is one argument`);
+      }
+      const voids = preds.filter((p) => resolved[topo.spec.functions.indexOf(p)]!.signature.result === 'void');
+      if (voids.length > 0) throw new CloudburstError('INVALID_REQUEST', `${voids.join(', ')} return(s) nothing, so cannot feed ${fn}`);
+    });
+    await this.#store.put(topo);
+    return { dag: info(topo), warmed: await this.#warmEverywhere(topo.spec.functions) };
+  }
+
+  async list(): Promise<DagSpec[]> {
+    return this.#store.list();
+  }
+
+  async show(name: string): Promise<DagInfo> {
+    return info(await this.#store.get(name));
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.#store.remove(name);
+  }
+
+  prepare(name: string, body: unknown): Promise<PreparedDag> {
+    return this.#coordinator.prepare(name, body);
+  }
+
+  call(p: PreparedDag): Promise<DagOutcome> {
+    return this.#coordinator.call(p);
+  }
+
+  /** Starts a DAG call in the background; returns the id of the future its outcome goes to. */
+  start(p: PreparedDag): string {
+    return this.#coordinator.start(p);
+  }
+
+  // --- Messages from other hosts -------------------------------------------------------
+
+  schedule(msg: ScheduleMsg): void {
+    this.steps.schedule(msg);
+  }
+
+  trigger(msg: TriggerMsg): void {
+    this.steps.trigger(msg);
+  }
+
+  done(msg: DoneMsg): void {
+    this.#coordinator.onDone(msg);
+  }
+
+  status(rid: string): Record<string, StepState> | undefined {
+    return this.steps.status(rid);
+  }
+
+  cancel(rid: string): void {
+    this.steps.cancel(rid);
+  }
+
+  /**
+   * Loads functions into a worker of this host (compiling their modules if needed), so that
+   * the first call finds them warm. Returns the functions that are warm.
+   */
+  async warmLocal(functions: unknown): Promise<string[]> {
+    if (!Array.isArray(functions) || functions.length > DAG_LIMITS.maxFunctions || !functions.every((f) => typeof f === 'string')) {
+      throw new CloudburstError('INVALID_REQUEST', `"functions" is an array of at most ${DAG_LIMITS.maxFunctions} function names`);
+    }
+    const timeout = this.#o.warmTimeoutMs ?? 5000;
+    const warm = await Promise.all((functions as string[]).map(async (fn) => {
+      try {
+        const { spec } = await this.#o.registry.resolve(fn);
+        return (await this.#o.pool.run({ kind: 'load', module: spec }, timeout)).ok;
+      } catch {
+        return false;
+      }
+    }));
+    return (functions as string[]).filter((_, i) => warm[i]);
+  }
+
+  /**
+   * A call without references runs where it arrives, and any host may receive it: so every live
+   * host warms the functions up. Best effort: returns the hosts that did.
+   */
+  async #warmEverywhere(functions: string[]): Promise<string[]> {
+    const timeout = this.#o.warmTimeoutMs ?? 5000;
+    const peers = this.#o.calls.cluster?.peers() ?? [];
+    const results = await Promise.all([
+      this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#o.hostId : undefined)),
+      ...peers.map((p) => this.#link.send(p.url, 'POST', DAG_PATHS.warm, { functions }, timeout).then(
+        (body) => ((body as { warmed?: unknown[] }).warmed?.length === functions.length ? p.id : undefined),
+        () => undefined,
+      )),
+    ]);
+    return results.filter((id): id is string => id !== undefined);
+  }
+
+  async close(): Promise<void> {
+    this.#coordinator.close();
+    this.steps.close();
+    await this.#link.close();
+  }
+}

@@ -1,0 +1,99 @@
+// The wire format between hosts for DAG requests, in one place. These routes are
+// cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
+import { CloudburstError, isErrorCode, type ErrorCode } from '../../kvs/index.ts';
+
+export const DAG_PATHS = {
+  /** A host's share of a request's schedule; sources start on arrival. */
+  schedule: '/v1/internal/dag/schedule',
+  /** One predecessor's result for one step. */
+  trigger: '/v1/internal/dag/trigger',
+  /** To the coordinator: the sink's result, or the failure of a step. */
+  done: '/v1/internal/dag/done',
+  /** GET: the state of this host's steps of a request; DELETE: drop them (the request was abandoned). */
+  request: '/v1/internal/dag/requests',
+  /** Load functions into a worker ahead of their first call (registration pre-warms). */
+  warm: '/v1/internal/dag/warm',
+} as const;
+
+export interface HostRef {
+  id: string;
+  url: string;
+}
+
+/** One step as the host that runs it sees it. */
+export interface StepSchedule {
+  fn: string;
+  /** The call's fixed arguments for this function, as JSON (references are resolved where the step runs). */
+  args: unknown[];
+  /** How many predecessor results the step waits for. */
+  inputs: number;
+  /** Where the result goes: each successor's host, and the slot (declared-edge order) it fills there. */
+  succs: { fn: string; slot: number; host: HostRef }[];
+}
+
+export interface ScheduleMsg {
+  /** One id per run of a request (a re-run has a new one): all per-request state is keyed by it. */
+  rid: string;
+  dag: string;
+  coordinator: HostRef;
+  /** Time left of the run, in ms; each host turns it into its own deadline (no clock sync needed). */
+  remainingMs: number;
+  steps: StepSchedule[];
+}
+
+export interface TriggerMsg {
+  rid: string;
+  from: string;
+  to: string;
+  slot: number;
+  value: unknown;
+  remainingMs: number;
+}
+
+export type DoneMsg =
+  | { rid: string; ok: true; step: string; host: string; result: unknown }
+  | { rid: string; ok: false; step: string; host: string; error: { code: ErrorCode; message: string } };
+
+export type StepState = 'waiting' | 'running' | 'done' | 'failed';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const bad = (what: string): CloudburstError => new CloudburstError('INVALID_REQUEST', `malformed internal DAG message: ${what}`);
+
+function hostRef(v: unknown): HostRef {
+  if (!isObject(v) || typeof v.id !== 'string' || typeof v.url !== 'string') throw bad('host');
+  return { id: v.id, url: v.url };
+}
+
+function remaining(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad('remainingMs');
+  return v;
+}
+
+/** Checks a schedule from another host once, at the boundary (a peer's bug must not crash this host). */
+export function parseSchedule(v: unknown): ScheduleMsg {
+  if (!isObject(v) || typeof v.rid !== 'string' || typeof v.dag !== 'string' || !Array.isArray(v.steps)) throw bad('schedule');
+  const steps = v.steps.map((s): StepSchedule => {
+    if (!isObject(s) || typeof s.fn !== 'string' || !Array.isArray(s.args) || typeof s.inputs !== 'number' || !Array.isArray(s.succs)) throw bad('step');
+    return {
+      fn: s.fn, args: s.args, inputs: s.inputs,
+      succs: s.succs.map((x) => {
+        if (!isObject(x) || typeof x.fn !== 'string' || typeof x.slot !== 'number') throw bad('successor');
+        return { fn: x.fn, slot: x.slot, host: hostRef(x.host) };
+      }),
+    };
+  });
+  return { rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps };
+}
+
+export function parseTrigger(v: unknown): TriggerMsg {
+  if (!isObject(v) || typeof v.rid !== 'string' || typeof v.from !== 'string' || typeof v.to !== 'string' || typeof v.slot !== 'number') throw bad('trigger');
+  return { rid: v.rid, from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs) };
+}
+
+export function parseDone(v: unknown): DoneMsg {
+  if (!isObject(v) || typeof v.rid !== 'string' || typeof v.step !== 'string' || typeof v.host !== 'string') throw bad('done');
+  if (v.ok === true) return { rid: v.rid, ok: true, step: v.step, host: v.host, result: v.result };
+  const e = v.error;
+  if (!isObject(e) || typeof e.message !== 'string') throw bad('error');
+  return { rid: v.rid, ok: false, step: v.step, host: v.host, error: { code: isErrorCode(e.code) ? e.code : 'INTERNAL', message: e.message } };
+}

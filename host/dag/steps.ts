@@ -1,0 +1,243 @@
+import { CloudburstError } from '../../kvs/index.ts';
+import type { Calls, PreparedCall } from '../calls.ts';
+import { prepareArgs, prepareResolved, type FutureArg } from '../executor/args.ts';
+import type { PreparedArg } from '../executor/protocol.ts';
+import type { ExportSignature } from '../module-types.ts';
+import type { Registry } from '../registry.ts';
+import type { DagLink } from './link.ts';
+import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
+
+/** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
+const MAX_EARLY_REQUESTS = 10_000;
+/** Requests whose end is remembered (for diagnosis of timed-out runs). */
+const MAX_ENDED = 1024;
+
+export interface StepsOptions {
+  registry: Registry;
+  calls: Calls;
+  link: DagLink;
+  self: () => HostRef;
+  /** A report for a request this host coordinates. */
+  onDone: (msg: DoneMsg) => void;
+  /** Extra life of per-request state past the run's deadline, so late messages find it. */
+  graceMs: number;
+}
+
+interface Step {
+  plan: StepSchedule;
+  /** Predecessor results by slot (declared-edge order), and who sent them (for error messages). */
+  inputs: unknown[];
+  from: (string | undefined)[];
+  received: number;
+  state: StepState;
+}
+
+interface HostRequest {
+  rid: string;
+  dag: string;
+  coordinator: HostRef;
+  /** performance.now() by which the run must be over. */
+  deadline: number;
+  steps: Map<string, Step>;
+  open: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Checks a step's fixed arguments: the function's parameters are its fixed arguments first,
+ * then one per predecessor, so only the leading `params - inputs` come from the caller.
+ */
+export function prepareFixedArgs(fn: string, sig: ExportSignature, inputs: number, args: unknown): (PreparedArg | FutureArg)[] {
+  const fixed = sig.params.length - inputs;
+  if (fixed < 0) {
+    throw new CloudburstError('INVALID_ARGUMENTS', `${fn} takes ${sig.params.length} argument(s) but has ${inputs} predecessors in the DAG`);
+  }
+  try {
+    return prepareArgs(fn, { ...sig, params: sig.params.slice(0, fixed) }, args ?? []);
+  } catch (err) {
+    if (err instanceof CloudburstError && err.code === 'INVALID_ARGUMENTS' && inputs > 0) {
+      throw new CloudburstError('INVALID_ARGUMENTS', `${err.message} (its last ${inputs} argument(s) come from its predecessors in the DAG)`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * This host's part of DAG requests: the steps scheduled here, their inputs as they arrive, and
+ * their runs. A step runs once every predecessor's result is in; its result goes straight to
+ * its successors' hosts (in-process when local), and the sink's to the coordinator. All state
+ * is per request id, and dropped when the host's last step of the request ends, when the
+ * coordinator abandons the request, or at the run's deadline (plus grace) in any case.
+ */
+export class Steps {
+  readonly #o: StepsOptions;
+  readonly #requests = new Map<string, HostRequest>();
+  /** Triggers that overtook their schedule (they travel on other connections). */
+  readonly #early = new Map<string, { triggers: TriggerMsg[]; timer: NodeJS.Timeout }>();
+  /**
+   * How the latest requests ended here, for a coordinator asking why a run timed out (a step
+   * that finished here is not the one to blame). Bounded; no timers.
+   */
+  readonly #ended = new Map<string, Record<string, StepState>>();
+
+  constructor(opts: StepsOptions) {
+    this.#o = opts;
+  }
+
+  get active(): number {
+    return this.#requests.size;
+  }
+
+  schedule(msg: ScheduleMsg): void {
+    if (this.#requests.has(msg.rid)) return; // a repeated delivery
+    const steps = new Map<string, Step>();
+    for (const plan of msg.steps) {
+      steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), received: 0, state: 'waiting' });
+    }
+    const req: HostRequest = {
+      rid: msg.rid, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
+      deadline: performance.now() + msg.remainingMs, timer: undefined,
+    };
+    // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
+    // outcome but success, and success means every step here has run).
+    if (msg.coordinator.id !== this.#o.self().id) {
+      req.timer = setTimeout(() => this.cancel(msg.rid), Math.max(0, msg.remainingMs) + this.#o.graceMs);
+      req.timer.unref();
+    }
+    this.#requests.set(msg.rid, req);
+    for (const step of steps.values()) if (step.plan.inputs === 0) void this.#run(req, step);
+    const early = this.#early.get(msg.rid);
+    if (early) {
+      this.#early.delete(msg.rid);
+      clearTimeout(early.timer);
+      for (const t of early.triggers) this.trigger(t);
+    }
+  }
+
+  trigger(msg: TriggerMsg): void {
+    const req = this.#requests.get(msg.rid);
+    if (!req) {
+      // Late for a request that ended here (abandoned, or a repeated delivery): dropped.
+      if (!this.#ended.has(msg.rid)) this.#keepEarly(msg);
+      return;
+    }
+    const step = req.steps.get(msg.to);
+    // Unknown steps, slots out of range and repeated deliveries change nothing.
+    if (!step || step.state !== 'waiting' || msg.slot < 0 || msg.slot >= step.plan.inputs || step.from[msg.slot] !== undefined) return;
+    step.inputs[msg.slot] = msg.value;
+    step.from[msg.slot] = msg.from;
+    if (++step.received === step.plan.inputs) void this.#run(req, step);
+  }
+
+  #keepEarly(msg: TriggerMsg): void {
+    let early = this.#early.get(msg.rid);
+    if (!early) {
+      if (this.#early.size >= MAX_EARLY_REQUESTS || msg.remainingMs <= 0) return; // the run will time out and re-run
+      const timer = setTimeout(() => this.#early.delete(msg.rid), msg.remainingMs + this.#o.graceMs);
+      timer.unref();
+      early = { triggers: [], timer };
+      this.#early.set(msg.rid, early);
+    }
+    early.triggers.push(msg);
+  }
+
+  /** The state of this host's steps of a request (also of one that ended lately), or undefined when it knows none. */
+  status(rid: string): Record<string, StepState> | undefined {
+    const req = this.#requests.get(rid);
+    if (!req) return this.#ended.get(rid);
+    return Object.fromEntries([...req.steps].map(([fn, s]) => [fn, s.state]));
+  }
+
+  /** Ends a request here: drops its state; a step already running finishes, but its result goes nowhere. */
+  cancel(rid: string): void {
+    const req = this.#requests.get(rid);
+    if (req) {
+      if (req.timer) clearTimeout(req.timer);
+      // A snapshot of the states only: the steps hold arguments and inputs, which may be large.
+      this.#ended.set(rid, this.status(rid)!);
+      if (this.#ended.size > MAX_ENDED) this.#ended.delete(this.#ended.keys().next().value!);
+      this.#requests.delete(rid);
+    }
+    const early = this.#early.get(rid);
+    if (early) {
+      clearTimeout(early.timer);
+      this.#early.delete(rid);
+    }
+  }
+
+  close(): void {
+    for (const rid of [...this.#requests.keys(), ...this.#early.keys()]) this.cancel(rid);
+    this.#ended.clear();
+  }
+
+  async #prepare(req: HostRequest, step: Step): Promise<PreparedCall> {
+    const { fn, inputs } = step.plan;
+    const resolved = await this.#o.registry.resolve(fn);
+    const sig = resolved.signature;
+    const args = prepareFixedArgs(fn, sig, inputs, step.plan.args);
+    const fixed = args.length;
+    for (let i = 0; i < inputs; i++) {
+      try {
+        args.push(prepareResolved(fn, sig, fixed + i, step.inputs[i]));
+      } catch (err) {
+        if (!(err instanceof CloudburstError) || err.code !== 'INVALID_ARGUMENTS') throw err;
+        const p = sig.params[fixed + i]!;
+        throw new CloudburstError('INVALID_ARGUMENTS', `the result of ${step.from[i]} (${JSON.stringify(step.inputs[i])}) does not fit argument ${fixed + i} (${p.name}: ${p.type}) of ${fn}`);
+      }
+    }
+    return { resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())) };
+  }
+
+  async #run(req: HostRequest, step: Step): Promise<void> {
+    step.state = 'running';
+    const fn = step.plan.fn;
+    try {
+      const out = await this.#o.calls.run(await this.#prepare(req, step));
+      // A successor runs here next: have a worker spin for it rather than sleep (a futex wake saved).
+      if (step.plan.succs.some((s) => s.host.id === this.#o.self().id)) this.#o.calls.prewake();
+      step.state = 'done';
+      // The request may have been abandoned while the step ran: then its result goes nowhere.
+      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result);
+    } catch (err) {
+      step.state = 'failed';
+      const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
+      if (!(err instanceof CloudburstError)) console.error(`DAG ${req.dag}, step ${fn}: unexpected error`, err);
+      this.#report(req, { rid: req.rid, ok: false, step: fn, host: this.#o.self().id, error: { code: e.code, message: e.message } });
+    } finally {
+      if (--req.open === 0 && this.#requests.get(req.rid) === req) this.cancel(req.rid);
+    }
+  }
+
+  #forward(req: HostRequest, step: Step, value: unknown): void {
+    const succs = step.plan.succs;
+    if (succs.length === 0) {
+      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#o.self().id, result: value });
+      return;
+    }
+    const self = this.#o.self();
+    const remainingMs = req.deadline - performance.now();
+    const local: TriggerMsg[] = [];
+    // Remote successors first: their messages are on the wire before a local step takes the thread.
+    for (const s of succs) {
+      const msg: TriggerMsg = { rid: req.rid, from: step.plan.fn, to: s.fn, slot: s.slot, value, remainingMs };
+      if (s.host.id === self.id) {
+        local.push(msg);
+        continue;
+      }
+      this.#o.link.send(s.host.url, 'POST', DAG_PATHS.trigger, msg, Math.max(1000, remainingMs)).catch((err: unknown) => {
+        const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
+        this.#report(req, { rid: req.rid, ok: false, step: s.fn, host: s.host.id, error: { code: e.code, message: `the result of ${step.plan.fn} could not be delivered: ${e.message}` } });
+      });
+    }
+    for (const msg of local) this.trigger(msg);
+  }
+
+  #report(req: HostRequest, msg: DoneMsg): void {
+    if (req.coordinator.id === this.#o.self().id) {
+      this.#o.onDone(msg);
+      return;
+    }
+    // A coordinator that cannot be reached has gone with its client: nobody is left to tell.
+    this.#o.link.send(req.coordinator.url, 'POST', DAG_PATHS.done, msg, 5000).catch(() => undefined);
+  }
+}

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ClusterFile } from '../../tools/cli/cluster.ts';
+import { CLI, ROOT, guestBytes, runCli, tempDir } from '../helpers/platform.ts';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('cli: cloudburst up with several KV nodes and hosts (one process each)', () => {
+  it('writes cluster.json, reports status, serves calls through every host, and stops everything on Ctrl-C', async () => {
+    const dir = await tempDir('cb-up3-');
+    const data = join(dir, 'data');
+    const child = spawn(process.execPath, [CLI, 'up', '--kvs-nodes', '3', '--hosts', '2', '--port', '0', '--data', data], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      await expect.poll(() => output, { timeout: 60_000, interval: 100 }).toContain('stop: Ctrl-C');
+      expect(output).toContain('3 KV nodes (replication 3), 2 hosts');
+      const file = JSON.parse(await readFile(join(data, 'cluster.json'), 'utf8')) as ClusterFile;
+      expect(file.processes.map((p) => p.role).sort()).toEqual(['host', 'host', 'kvs', 'kvs', 'kvs']);
+      for (const p of file.processes) expect(alive(p.pid)).toBe(true);
+
+      const status = await runCli(['cluster', 'status', '--data', data, '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      const nodes = JSON.parse(status.stdout) as { role: string; health: string; detail: { members?: number } }[];
+      expect(nodes.every((n) => n.health === 'up')).toBe(true);
+      expect(nodes.filter((n) => n.role === 'kvs').every((n) => n.detail.members === 3)).toBe(true);
+
+      const [h1, h2] = file.processes.filter((p) => p.role === 'host');
+      expect((await fetch(`${h1!.url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('math')) })).status).toBe(200);
+      for (const h of [h1!, h2!]) {
+        const res = await fetch(`${h.url}/v1/functions/math.square/call`, { method: 'POST', body: JSON.stringify({ args: [12] }) });
+        expect(await res.json()).toEqual({ result: 144 });
+      }
+
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      for (const p of file.processes) expect(alive(p.pid)).toBe(false);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

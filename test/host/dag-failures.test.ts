@@ -1,0 +1,101 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gset, Hlc, KvClient, lww } from '../../kvs/index.ts';
+import { startPlatform, type Platform } from '../helpers/platform.ts';
+
+/**
+ * Failure paths of DAG calls that real processes cannot produce on demand: a peer that takes
+ * schedules and never reports (a lost message), and a peer that cannot be reached. Each is a
+ * real HTTP endpoint announced to the host through the directory in the KV tier, as a host
+ * announces itself.
+ */
+describe('DAG failures: lost steps are re-run, and no request hangs', () => {
+  let p: Platform;
+  let kv: KvClient;
+  let hole: Server;
+  let holeUrl: string;
+  const seen: string[] = [];
+  const hlc = new Hlc('test/dag-failures');
+
+  // A host record as cluster/directory.ts publishes it, fresh for an hour.
+  const announce = async (id: string, url: string): Promise<void> => {
+    const record = { id, url, utilization: 0, queued: 0, keys: 0, summary: Buffer.alloc(128).toString('base64'), updatedAt: Date.now() + 3_600_000 };
+    await kv.mergeBatch([
+      { key: `default/sys/host/${id}`, value: lww.write(Buffer.from(JSON.stringify(record)), hlc.now()) },
+      { key: 'default/sys/hosts', value: gset.add(undefined, Buffer.from(id)) },
+    ]);
+    await expect.poll(async () => (await p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster')).peers.map((x) => x.id), { timeout: 5000 }).toContain(id);
+  };
+
+  const callDag = (body: unknown) => p.client.json<{ result: unknown; hosts: Record<string, string>; runs: number }>('POST', '/v1/dags/pipeline/call', body);
+
+  beforeAll(async () => {
+    p = await startPlatform({ workers: 2, publishIntervalMs: 100 });
+    kv = new KvClient({ url: p.kv.url });
+    // A black hole: acknowledges everything, runs nothing, reports nothing.
+    hole = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    holeUrl = `http://127.0.0.1:${(hole.address() as AddressInfo).port}`;
+    await p.deploy('math');
+    await p.client.json('PUT', '/v1/dags/pipeline', { functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
+  });
+  afterAll(async () => {
+    await kv.close();
+    await new Promise((resolve) => hole.close(resolve));
+    await p.stop();
+  });
+
+  it('a step on a host that cannot be reached is re-run elsewhere at once', async () => {
+    // A port nobody listens on: connections are refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    await announce('dead0001', deadUrl);
+    const t0 = Date.now();
+    const out = await callDag({ args: { 'math.increment': [2] }, placement: { 'math.increment': p.host.id, 'math.square': 'dead0001' } });
+    expect(out).toMatchObject({ result: 9, runs: 2, hosts: { 'math.square': p.host.id } });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // The host dropped out of placement.
+    expect((await p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster')).peers.map((x) => x.id)).not.toContain('dead0001');
+  });
+
+  it('a step that never reports: re-run twice, then DAG_STEP_TIMEOUT naming the step, within the budget', async () => {
+    await announce('hole0001', holeUrl);
+    seen.length = 0;
+    const t0 = Date.now();
+    const res = await p.client.request('POST', '/v1/dags/pipeline/call', JSON.stringify({ args: { 'math.increment': [2] }, placement: { 'math.increment': p.host.id, 'math.square': 'hole0001' }, timeoutMs: 300 }), { 'content-type': 'application/json' });
+    const elapsed = Date.now() - t0;
+    expect(res.status).toBe(504);
+    const { error } = JSON.parse(res.body.toString()) as { error: { code: string; message: string; step: string; host: string } };
+    expect(error).toMatchObject({ code: 'DAG_STEP_TIMEOUT', step: 'math.square', host: 'hole0001' });
+    expect(error.message).toMatch(/step math\.square on host hole0001 did not report within 300 ms .*ran 3 times/);
+    // Three runs of 300 ms plus 500 ms of grace each, and a status probe after each.
+    expect(elapsed).toBeGreaterThanOrEqual(3 * 800);
+    expect(elapsed).toBeLessThan(3 * 800 + 2000);
+    // Each run had its own request id; each was asked about, then abandoned.
+    const rids = (method: string): string[] => seen.filter((s) => s.startsWith(`${method} /v1/internal/dag/requests/`)).map((s) => s.slice(method.length + 1)).sort();
+    expect(seen.filter((s) => s === 'POST /v1/internal/dag/schedule')).toHaveLength(3);
+    expect(new Set(rids('GET')).size).toBe(3);
+    await expect.poll(() => rids('DELETE')).toEqual(rids('GET'));
+  });
+
+  it('an async call of a DAG that never finishes still ends: its future fails', async () => {
+    const { future } = await p.client.json<{ future: string }>('POST', '/v1/dags/pipeline/call', { args: { 'math.increment': [2] }, placement: { 'math.increment': p.host.id, 'math.square': 'hole0001' }, timeoutMs: 100, async: true });
+    const record = await p.client.json<{ status: string; error: { code: string } }>('GET', `/v1/futures/${future}?wait=10000`);
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'DAG_STEP_TIMEOUT' } });
+  });
+
+  it('afterwards no per-request state is left on the host', async () => {
+    const gauges = async (): Promise<number[]> => {
+      const text = (await p.client.request('GET', '/metrics')).body.toString();
+      return ['cloudburst_dag_runs_active', 'cloudburst_dag_requests_held'].map((g) => Number(new RegExp(`^${g} (\\S+)$`, 'm').exec(text)?.[1]));
+    };
+    await expect.poll(gauges, { timeout: 5000 }).toEqual([0, 0]);
+  });
+});
