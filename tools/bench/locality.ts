@@ -24,7 +24,7 @@ interface RespClient {
 const SIZES = [80e3, 800e3, 8e6, 80e6];
 
 /** Debian's redis-server, installed on the spot when missing (the bench runs as root here). */
-function redisServer(): string {
+export function redisServer(): string {
   const which = (): string => execFileSync('which', ['redis-server']).toString().trim();
   try {
     return which();

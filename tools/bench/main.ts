@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { dagBench } from './dag.ts';
 import { hostBench } from './host-bench.ts';
+import { kvsBench } from './kvs.ts';
 import { localityBench } from './locality.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, locality: localityBench, dag: dagBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench };
 
 const quick = process.argv.includes('--quick');
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -14,7 +14,7 @@ Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples]
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--leave]
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave]
   cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1]
 Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
@@ -285,8 +285,9 @@ async function run(p: Parsed): Promise<number> {
     case 'kvs': {
       const seeds = flag(p, 'seeds')?.split(',').filter(Boolean).map(httpUrl);
       const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
+      const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       const kv = await startKvNode({
-        dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100),
+        dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
         ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
