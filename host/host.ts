@@ -14,6 +14,7 @@ import { Bloom } from './cluster/bloom.ts';
 import { Dags } from './dag/dags.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
+import { PeerLink } from './cluster/peer-link.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
@@ -166,7 +167,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     },
   });
   let summaryBeats = 0;
-  const forwarder = new Forwarder(id);
+  const link = new PeerLink();
+  const forwarder = new Forwarder(id, link);
   const evictor = setInterval(() => {
     if (!lru.over()) return;
     const candidates = lru.candidates();
@@ -194,7 +196,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
-  const dags = new Dags({ registry, calls, pool, state, hlc, futures, hostId: id, selfUrl: () => url });
+  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url });
 
   routes(router, {
     registry, calls, dags, futures, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
@@ -259,8 +261,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await forwarder.close();
       await dags.close();
+      await link.close();
       await pool.close();
       await flusher.flushAll().catch((err: unknown) => {
         if (!(err instanceof CloudburstError)) throw err;

@@ -6,7 +6,7 @@ import type { Futures } from '../futures.ts';
 import type { Registry } from '../registry.ts';
 import type { HostState } from '../state.ts';
 import type { Topology } from './graph.ts';
-import type { DagLink } from './link.ts';
+import type { PeerLink } from '../cluster/peer-link.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
 import { prepareFixedArgs, type Steps } from './steps.ts';
 import type { DagStore } from './store.ts';
@@ -18,7 +18,7 @@ export interface CoordinatorOptions {
   state: HostState;
   futures: Futures;
   steps: Steps;
-  link: DagLink;
+  link: PeerLink;
   self: () => HostRef;
   cluster: ClusterView | undefined;
   /** Runs after the first that a request may get when a step does not report (2: three runs in all). */

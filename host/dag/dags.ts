@@ -1,18 +1,20 @@
 import { CloudburstError, type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
+import type { PeerLink } from '../cluster/peer-link.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName } from '../keys.ts';
 import type { Registry } from '../registry.ts';
 import type { HostState } from '../state.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
 import { DAG_LIMITS, parseDag, type DagSpec, type Topology } from './graph.ts';
-import { DagLink } from './link.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
 import { Steps } from './steps.ts';
 import { DagStore } from './store.ts';
 
 export interface DagsOptions {
+  /** HTTP to the other hosts (shared with call forwarding). */
+  link: PeerLink;
   registry: Registry;
   calls: Calls;
   pool: ExecutorPool;
@@ -49,12 +51,13 @@ const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t
 export class Dags {
   readonly #o: DagsOptions;
   readonly #store: DagStore;
-  readonly #link = new DagLink();
+  readonly #link: PeerLink;
   readonly steps: Steps;
   readonly #coordinator: Coordinator;
 
   constructor(opts: DagsOptions) {
     this.#o = opts;
+    this.#link = opts.link;
     const graceMs = opts.graceMs ?? 500;
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
     this.#store = new DagStore(opts.state, opts.hlc);
@@ -190,6 +193,5 @@ export class Dags {
   async close(): Promise<void> {
     this.#coordinator.close();
     this.steps.close();
-    await this.#link.close();
   }
 }

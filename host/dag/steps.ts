@@ -4,7 +4,7 @@ import { prepareArgs, prepareResolved, type FutureArg } from '../executor/args.t
 import type { PreparedArg } from '../executor/protocol.ts';
 import type { ExportSignature } from '../module-types.ts';
 import type { Registry } from '../registry.ts';
-import type { DagLink } from './link.ts';
+import type { PeerLink } from '../cluster/peer-link.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
@@ -15,7 +15,7 @@ const MAX_ENDED = 1024;
 export interface StepsOptions {
   registry: Registry;
   calls: Calls;
-  link: DagLink;
+  link: PeerLink;
   self: () => HostRef;
   /** A report for a request this host coordinates. */
   onDone: (msg: DoneMsg) => void;

@@ -3,12 +3,12 @@ import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
 import { stringify } from '../http.ts';
 
 /**
- * HTTP between hosts for DAG requests: one undici Pool per peer, JSON bodies. Messages are
- * acknowledged on arrival (the work happens after the answer), so a slow step never holds a
- * connection. A peer that cannot be reached, or does not answer within `timeoutMs`, is
- * HOST_UNAVAILABLE; an error answer is the error it carries.
+ * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
+ * A peer that cannot be reached, does not answer within `timeoutMs`, or is stopping is
+ * HOST_UNAVAILABLE (the caller may try another host); any other error answer is the error
+ * it carries.
  */
-export class DagLink {
+export class PeerLink {
   readonly #pools = new Map<string, Pool>();
 
   #pool(url: string): Pool {
@@ -22,16 +22,25 @@ export class DagLink {
   }
 
   async send(url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    return (await this.request(url, method, path, body, timeoutMs)).body;
+  }
+
+  /** Like `send`, with extra request headers, answering the response headers too. */
+  async request(
+    url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {},
+  ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined> }> {
     let status: number;
     let text: string;
+    let replyHeaders: Record<string, string | string[] | undefined>;
     try {
       const res = await this.#pool(url).request({
         method, path,
-        ...(body === undefined ? {} : { body: stringify(body), headers: { 'content-type': 'application/json' } }),
+        ...(body === undefined ? { headers } : { body: stringify(body), headers: { 'content-type': 'application/json', ...headers } }),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
       status = res.statusCode;
+      replyHeaders = res.headers;
       text = await res.body.text();
     } catch (err) {
       throw new CloudburstError('HOST_UNAVAILABLE', `host ${url} could not be reached: ${(err as Error).message}`);
@@ -44,10 +53,11 @@ export class DagLink {
     }
     if (status >= 400) {
       const err = errorFromBody(parsed);
+      // A host that is stopping did not do the work: another may.
       if (err.code === 'SHUTTING_DOWN') throw new CloudburstError('HOST_UNAVAILABLE', `host ${url} is stopping`);
       throw err;
     }
-    return parsed;
+    return { body: parsed, headers: replyHeaders };
   }
 
   async close(): Promise<void> {
