@@ -33,6 +33,7 @@ export const HOST_FUNCTIONS = [
   "set_add", "set_has", "set_members",
   "max_put", "max_get",
   "log", "now",
+  "id", "send", "recv",
 ];
 
 /** Namespace of what asc itself imports: the memory (we build with --importMemory) and helpers. */

@@ -1,11 +1,12 @@
 import { CloudburstError } from '../kvs/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
-import type { GuestLog, PreparedArg } from './executor/protocol.ts';
+import type { GuestLog, JobResult, PreparedArg } from './executor/protocol.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
 import { place } from './cluster/scheduler.ts';
 import type { Futures } from './futures.ts';
+import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
 import type { HostState } from './state.ts';
@@ -30,6 +31,8 @@ export interface CallsOptions {
   metrics: Metrics;
   futures: Futures;
   hostId: string;
+  /** Gives each call its id; absent, calls have the id `{hostId}.0.0` and cannot message. */
+  messaging?: Messaging;
   cluster?: ClusterView;
   /** Keys a call read or wrote, for the cache's LRU index. */
   onTouched?: (keys: readonly string[]) => void;
@@ -172,7 +175,14 @@ export class Calls {
       }
     });
     const started = performance.now();
-    const outcome = await pool.run({ kind: 'call', module: resolved.spec, exportName: resolved.info.export, args }, Math.max(1, deadline - Date.now()));
+    const messaging = this.#o.messaging;
+    const callId = messaging ? messaging.nextId() : `${this.#o.hostId}.0.0`;
+    let outcome: JobResult;
+    try {
+      outcome = await pool.run({ kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId }, Math.max(1, deadline - Date.now()));
+    } finally {
+      messaging?.finished(callId);
+    }
     const seconds = (performance.now() - started) / 1000;
     metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
     for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);

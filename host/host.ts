@@ -18,6 +18,7 @@ import { PeerLink } from './cluster/peer-link.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
+import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
@@ -136,9 +137,14 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     cachePath,
     writerPrefix,
     userPrefix: userPrefix(),
-    bridge: async (req) => {
-      if (req.op === 'fetch') await Promise.all(req.keys.map((k) => state.fetch(k)));
-      else await flusher.flushKeys(req.keys);
+    bridge: async (req, remainingMs) => {
+      switch (req.op) {
+        case 'fetch': await Promise.all(req.keys.map((k) => state.fetch(k))); return;
+        case 'flush': await flusher.flushKeys(req.keys); return;
+        case 'send': await messaging.send(req.from, req.to, req.data); return;
+        // A little margin: a recv that ends at the deadline leaves the call time to return.
+        case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
+      }
     },
   });
   const registry = new Registry(state, hlc, pool, {
@@ -168,6 +174,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
   let summaryBeats = 0;
   const link = new PeerLink();
+  const messaging = new Messaging({
+    hostId: id, kv, link,
+    peers: () => directory.peers(),
+    markUnreachable: (peer) => directory.markUnreachable(peer),
+  });
   const forwarder = new Forwarder(id, link);
   const evictor = setInterval(() => {
     if (!lru.over()) return;
@@ -182,7 +193,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   }, 100);
   evictor.unref();
   const calls = new Calls({
-    registry, pool, state, metrics, futures, hostId: id, onTouched: touch,
+    registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
     cluster: {
       peers: () => directory.peers(),
       markUnreachable: (peer) => directory.markUnreachable(peer),
@@ -199,7 +210,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url });
 
   routes(router, {
-    registry, calls, dags, futures, state, metrics, hlc, hostId: id, writer: `${writerPrefix}/main`,
+    registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
     clusterView: () => ({
       host: { id, url, utilization },
@@ -223,6 +234,12 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,
       cloudburst_calls_queued: pool.stats().queued,
+      cloudburst_messages_sent_total: messaging.stats.sent,
+      cloudburst_messages_local_total: messaging.stats.local,
+      cloudburst_messages_direct_total: messaging.stats.direct,
+      cloudburst_messages_fallback_total: messaging.stats.fallback,
+      cloudburst_messages_received_total: messaging.stats.received,
+      cloudburst_messages_unread_total: messaging.stats.unread,
     }),
   });
 
@@ -262,8 +279,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         server.closeIdleConnections();
       });
       await dags.close();
-      await link.close();
       await pool.close();
+      messaging.close();
+      await link.close();
       await flusher.flushAll().catch((err: unknown) => {
         if (!(err instanceof CloudburstError)) throw err;
         console.error(`host ${id}: ${cache.outboxSize()} writes stay in the outbox (${err.message}); they are flushed at the next start`);

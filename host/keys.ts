@@ -21,6 +21,8 @@ export const SPACES = {
   future: 'fut',
   /** DAG definitions (JSON, LWW), by DAG name. */
   dag: 'dag',
+  /** Inboxes of running functions (grow-only sets of messages), by function id. */
+  message: 'msg',
 } as const;
 
 /** A user key may be at most this many UTF-8 bytes (the tier allows 1024 with the prefix). */

@@ -7,6 +7,7 @@ import { MAX_WAIT_MS, checkFutureId, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
 import { deltaFromBody, latticeToJson } from './kv-json.ts';
+import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
 import type { Router } from './router.ts';
@@ -19,6 +20,7 @@ export interface RouteDeps {
   futures: Futures;
   state: HostState;
   metrics: Metrics;
+  messaging: Messaging;
   hlc: Hlc;
   hostId: string;
   writer: string;
@@ -111,6 +113,17 @@ export function routes(router: Router, d: RouteDeps): void {
       return { key: e.key, value: decode(e.value) };
     });
     for (const { key, value } of values) state.absorbPushed(key, value);
+    res.writeHead(204).end();
+  });
+
+  // A message for a function running here, sent directly by another host (JSON, data in base64).
+  router.on('POST', '/v1/internal/messages', async ({ req, res }) => {
+    const body = (await readJson(req, 2 * 1024 * 1024)) as { to?: unknown; from?: unknown; seq?: unknown; data?: unknown } | undefined;
+    const { to, from, seq, data } = body ?? {};
+    if (typeof to !== 'string' || !to.startsWith(`${d.hostId}.`) || typeof from !== 'string' || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof data !== 'string') {
+      throw new CloudburstError('INVALID_REQUEST', 'a message is {"to": id of a function of this host, "from": id, "seq": n >= 1, "data": base64}');
+    }
+    d.messaging.accept({ to, from, seq: seq as number, data: new Uint8Array(Buffer.from(data, 'base64')) });
     res.writeHead(204).end();
   });
 

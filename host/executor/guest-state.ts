@@ -9,6 +9,8 @@ import type { GuestLog } from './protocol.ts';
 export interface Bridge {
   fetch(keys: string[]): void;
   flush(keys: string[]): void;
+  send(from: string, to: string, data: Uint8Array): void;
+  recv(id: string, timeoutMs: number): Uint8Array | null;
 }
 
 const MAX_LOG_BYTES = 64 * 1024;
@@ -43,8 +45,10 @@ export class GuestState {
   touched = new Set<string>();
   logs: GuestLog[] = [];
   #logBytes = 0;
-  /** Bytes staged by the last get/set_members for the guest's `take`. */
+  /** Bytes staged by the last get/set_members/id/recv for the guest's `take`. */
   staged: Uint8Array | undefined;
+  /** The running call's id (`{hostId}.{seq}`). */
+  callId = '';
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
@@ -54,7 +58,8 @@ export class GuestState {
   }
 
   /** Starts a call: a fresh snapshot of the cache and an empty overlay. */
-  begin(): void {
+  begin(callId: string): void {
+    this.callId = callId;
     this.#cache.refresh();
     this.#overlay.clear();
     this.#memo.clear();
@@ -219,6 +224,24 @@ export class GuestState {
   maxGet(key: string): bigint | undefined {
     const cur = this.#typed(key, 'max');
     return cur?.value ?? undefined;
+  }
+
+  send(to: string, data: Uint8Array): void {
+    this.#bridge.send(this.callId, to, data);
+  }
+
+  /**
+   * The next message, waiting up to `timeoutMs`. A recv is where a function waits for the
+   * rest of the cluster, so afterwards it reads a fresh snapshot of the cache, and keys that
+   * were missing are fetched again (a function polling for a key another one writes, as the
+   * gossip example does for its peers' ids, sees it appear). Its own writes stay in the overlay.
+   */
+  recv(timeoutMs: number): Uint8Array | null {
+    const msg = this.#bridge.recv(this.callId, timeoutMs);
+    this.#cache.refresh();
+    this.#memo.clear();
+    this.#fetched.clear();
+    return msg;
   }
 
   log(level: number, message: string): void {

@@ -74,6 +74,15 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     max_get: (kp: number, kl: number): bigint => state().maxGet(key(kp, kl)) ?? I64_MIN,
     log: (level: number, p: number, l: number): void => state().log(level, utf8.decode(bytes(p, l))),
     now: (): number => Date.now(),
+    id: (): number => stage(new TextEncoder().encode(state().callId)),
+    send: (tp: number, tl: number, mp: number, ml: number): void => {
+      if (tl <= 0 || tl > 128) throw new CloudburstError('INVALID_ARGUMENTS', `a function id is 1 to 128 bytes, not ${tl}`);
+      state().send(utf8.decode(new Uint8Array(memory.buffer, tp >>> 0, tl)), bytes(mp, ml));
+    },
+    recv: (timeoutMs: number): number => {
+      const msg = state().recv(Math.max(0, timeoutMs | 0));
+      return stage(msg ?? undefined);
+    },
   });
 
   const env = Object.assign(Object.create(null) as Record<string, unknown>, {

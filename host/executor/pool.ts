@@ -15,8 +15,11 @@ export interface PoolOptions {
   /** Writer ids are `${writerPrefix}/w${slot}`. */
   writerPrefix: string;
   userPrefix: string;
-  /** Serves a worker's request for the network (read misses, durable puts). */
-  bridge: (req: BridgeRequest) => Promise<void>;
+  /**
+   * Serves a worker's request for the network (read misses, durable puts, messages).
+   * `remainingMs` is what is left of the call's deadline: a `recv` waits no longer.
+   */
+  bridge: (req: BridgeRequest, remainingMs: number) => Promise<Uint8Array | null | void>;
   /** Calls waiting for a free worker beyond this are refused with OVERLOADED. */
   maxQueue?: number;
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
@@ -219,8 +222,8 @@ export class ExecutorPool {
         let reply: BridgeReply;
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
-          await this.#opts.bridge(req);
-          reply = { ok: true };
+          const data = await Promise.race([this.#opts.bridge(req, deadline - performance.now()), slot.died]);
+          reply = data instanceof Uint8Array || data === null ? { ok: true, data } : { ok: true };
         } catch (err) {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
           reply = { ok: false, code: e.code, message: e.message };

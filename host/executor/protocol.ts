@@ -77,6 +77,8 @@ export interface CallJob {
   module: ModuleRef;
   exportName: string;
   args: PreparedArg[];
+  /** The call's id (`{hostId}.{seq}`), for `id()` and messaging. */
+  callId: string;
 }
 
 export interface LoadJob {
@@ -99,6 +101,11 @@ export type BridgeRequest =
   /** Read misses: fetch these keys from the KV tier into the cache. */
   | { kind: 'bridge'; op: 'fetch'; keys: string[] }
   /** Durable puts: the keys are committed in the cache; wait until the KV tier acknowledges them. */
-  | { kind: 'bridge'; op: 'flush'; keys: string[] };
+  | { kind: 'bridge'; op: 'flush'; keys: string[] }
+  /** A message from the running call `from` to the function `to`. */
+  | { kind: 'bridge'; op: 'send'; from: string; to: string; data: Uint8Array }
+  /** The next message for the running call `id`, waiting up to `timeoutMs` (capped by the call's deadline). */
+  | { kind: 'bridge'; op: 'recv'; id: string; timeoutMs: number };
 
-export type BridgeReply = { ok: true } | { ok: false; code: ErrorCode; message: string };
+/** `data` answers a `recv`: the message, or null when none came in time. */
+export type BridgeReply = { ok: true; data?: Uint8Array | null } | { ok: false; code: ErrorCode; message: string };

@@ -22,7 +22,7 @@ const ctrl = new Int32Array(init.ctrl);
 const port = init.port;
 const cache = HostCache.open({ path: init.cachePath });
 
-function bridge(req: Omit<BridgeRequest, 'kind'>): void {
+function bridge(req: DistributiveOmit<BridgeRequest, 'kind'>): Uint8Array | null | undefined {
   port.postMessage({ kind: 'bridge', ...req });
   Atomics.store(ctrl, REPLY, 0);
   Atomics.store(ctrl, STATE, BRIDGE);
@@ -31,11 +31,19 @@ function bridge(req: Omit<BridgeRequest, 'kind'>): void {
   const reply = receiveMessageOnPort(port)?.message as BridgeReply | undefined;
   if (reply === undefined) throw new CloudburstError('INTERNAL', 'bridge reply missing');
   if (!reply.ok) throw new CloudburstError(reply.code, reply.message);
+  return reply.data;
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 const state = new GuestState(
   cache,
-  { fetch: (keys) => bridge({ op: 'fetch', keys }), flush: (keys) => bridge({ op: 'flush', keys }) },
+  {
+    fetch: (keys) => void bridge({ op: 'fetch', keys }),
+    flush: (keys) => void bridge({ op: 'flush', keys }),
+    send: (from, to, data) => void bridge({ op: 'send', from, to, data }),
+    recv: (id, timeoutMs) => bridge({ op: 'recv', id, timeoutMs }) ?? null,
+  },
   new Hlc(init.writer),
   init.writer,
 );
@@ -127,7 +135,7 @@ function classify(err: unknown, inst: Instance | undefined): { code: CloudburstE
 function runCall(job: CallJob): JobResult {
   let inst: Instance | undefined;
   const pins: number[] = [];
-  state.begin();
+  state.begin(job.callId);
   try {
     const spec = specOf(job.module);
     inst = instantiate(spec);

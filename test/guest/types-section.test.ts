@@ -97,6 +97,10 @@ describe('types section', () => {
       fn('slowSuffix', [['ms', 'i32'], ['suffix', 'string'], ['s', 'string']], 'string'),
       fn('slowPrefix', [['ms', 'i32'], ['prefix', 'string'], ['s', 'string']], 'string'),
       fn('delayI64', [['ms', 'i32'], ['x', 'i64']], 'i64'),
+      fn('selfId', [], 'string'),
+      fn('recvOne', [['timeoutMs', 'i32']], 'string'),
+      fn('announce', [['key', 'string'], ['n', 'i32'], ['timeoutMs', 'i32']], 'string'),
+      fn('sendTo', [['key', 'string'], ['prefix', 'string'], ['n', 'i32'], ['waitMs', 'i32']], 'string'),
     ]);
     expect(kitchen.skipped).toEqual([
       { name: 'maybeLength', reason: 'parameter s has unsupported type string | null' },

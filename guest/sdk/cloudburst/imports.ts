@@ -85,3 +85,21 @@ export declare function log(level: i32, msgPtr: usize, msgLen: i32): void;
 // @ts-ignore: decorator
 @external("cloudburst", "now")
 export declare function now(): f64;
+
+/** Stages the running function's id (UTF-8, unique across the cluster); returns its byte length. */
+// @ts-ignore: decorator
+@external("cloudburst", "id")
+export declare function id(): i32;
+
+/** Sends `msg` to the running function `to` (an id from `id`); returns at once. */
+// @ts-ignore: decorator
+@external("cloudburst", "send")
+export declare function send(toPtr: usize, toLen: i32, msgPtr: usize, msgLen: i32): void;
+
+/**
+ * Stages the next message for this function, waiting up to `timeoutMs` (0: do not wait);
+ * returns its byte length, or ABSENT when none came in time.
+ */
+// @ts-ignore: decorator
+@external("cloudburst", "recv")
+export declare function recv(timeoutMs: i32): i32;

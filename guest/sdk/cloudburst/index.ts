@@ -5,3 +5,4 @@
 export { get, getString, put, putString, putDurable, del } from "./state";
 export { counter, set, max } from "./lattices";
 export { log, now } from "./runtime";
+export { id, send, sendString, recv, recvString } from "./messages";

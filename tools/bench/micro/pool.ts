@@ -17,7 +17,7 @@ await pool.run({ kind: 'load', module: spec }, 5000);
 const t: number[] = [];
 for (let i = 0; i < 20000; i++) {
   const s = process.hrtime.bigint();
-  const r = await pool.run({ kind: 'call', module: spec, exportName: 'square', args: [{ kind: 'value', value: 7n }] }, 5000);
+  const r = await pool.run({ kind: 'call', module: spec, exportName: 'square', args: [{ kind: 'value', value: 7n }], callId: `bench.0.${i}` }, 5000);
   t.push(Number(process.hrtime.bigint() - s) / 1000);
   if (!r.ok) throw new Error(r.message);
 }

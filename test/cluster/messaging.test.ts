@@ -1,0 +1,102 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCluster, type ClusterFile } from '../../tools/cli/cluster.ts';
+import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
+
+interface ClusterView { host: { id: string }; peers: { id: string }[] }
+
+async function post<T>(url: string, path: string, body: unknown): Promise<{ status: number; body: T; host: string | null }> {
+  const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
+}
+
+/** Starts an async call on the host at `url`; the returned function waits for its result. */
+async function start(url: string, fn: string, args: unknown[]): Promise<() => Promise<unknown>> {
+  const { body } = await post<{ future: string }>(url, `/v1/functions/${fn}/call`, { args, async: true });
+  return async () => {
+    const r = (await (await fetch(`${url}/v1/futures/${body.future}?wait=30000`)).json()) as { status: string; result?: unknown };
+    if (r.status !== 'done') throw new Error(`future ${body.future}: ${JSON.stringify(r)}`);
+    return r.result;
+  };
+}
+
+const metric = async (url: string, name: string): Promise<number> => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+};
+
+describe('messaging across hosts (real processes)', () => {
+  let dir: string;
+  let cluster: { file: ClusterFile; stop(): Promise<void> };
+  let hosts: { url: string; id: string; pid: number }[];
+
+  beforeAll(async () => {
+    dir = await tempDir('cb-msg-cluster-');
+    cluster = await startLocalCluster({
+      dataDir: dir, kvsNodes: 1, hosts: 3, hostPort: 0, supervise: false,
+      // Calls stay where they are sent; 10 gossipers at once need a worker each.
+      hostArgs: ['--explore', '0', '--workers', '6'],
+      log: () => undefined,
+    });
+    hosts = await Promise.all(cluster.file.processes.filter((p) => p.role === 'host').map(async (p) => {
+      const view = (await (await fetch(`${p.url}/v1/cluster`)).json()) as ClusterView;
+      return { url: p.url, id: view.host.id, pid: p.pid };
+    }));
+    for (const h of hosts) {
+      await waitFor(async () => ((await (await fetch(`${h.url}/v1/cluster`)).json()) as ClusterView).peers.length, (n) => n === 2, 10_000, 'every host to see the others');
+    }
+    for (const m of ['kitchen', 'gossip']) {
+      expect((await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) })).status).toBe(200);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a function on host A sends to a function on host B directly, in order', async () => {
+    const [a, b] = hosts;
+    const n = 200;
+    const receiver = await start(b!.url, 'kitchen.announce', ['across', n, 5000]);
+    const sent = await post<{ result: string }>(a!.url, '/v1/functions/kitchen.sendTo/call', { args: ['across', 'a', n, 5000] });
+    expect(sent.host).toBe(a!.id);
+    expect(sent.body.result.startsWith(`${b!.id}.`)).toBe(true);
+    const [id, list] = ((await receiver()) as string).split('|');
+    expect(id).toBe(sent.body.result);
+    expect(list!.split(',')).toEqual(Array.from({ length: n }, (_, i) => `a${i}`));
+    expect(await metric(a!.url, 'cloudburst_messages_direct_total')).toBeGreaterThanOrEqual(n);
+    expect(await metric(a!.url, 'cloudburst_messages_fallback_total')).toBe(0);
+  });
+
+  it('a message to a host that does not answer goes to the KV inbox, and its function reads it there', async () => {
+    const [a, , c] = hosts;
+    const receiver = await start(c!.url, 'kitchen.announce', ['stopped', 2, 15_000]);
+    await waitFor(async () => (await fetch(`${a!.url}/v1/kv/stopped`)).status, (s) => s === 200, 10_000, 'the receiver to publish its id');
+    const before = await metric(a!.url, 'cloudburst_messages_fallback_total');
+    process.kill(c!.pid, 'SIGSTOP');
+    let sent: string;
+    try {
+      // The first direct delivery times out (2 s), the host is marked unreachable, and both
+      // messages go to the inbox.
+      sent = (await post<{ result: string }>(a!.url, '/v1/functions/kitchen.sendTo/call', { args: ['stopped', 's', 2, 5000] })).body.result;
+    } finally {
+      process.kill(c!.pid, 'SIGCONT');
+    }
+    expect(await receiver()).toBe(`${sent}|s0,s1`);
+    expect(await metric(a!.url, 'cloudburst_messages_fallback_total')).toBe(before + 2);
+  }, 30_000);
+
+  it('the paper\'s gossip experiment: 10 functions on 3 hosts agree on the average within 5%; gather is exact', async () => {
+    const values = Array.from({ length: 10 }, (_, i) => (i + 1) * 10 + (i % 3) * 7);
+    const truth = values.reduce((x, y) => x + y, 0) / values.length;
+    const run = `t${Date.now()}`;
+    const waits = await Promise.all(values.map((v, i) => start(hosts[i % hosts.length]!.url, 'gossip.gossip', [run, i, values.length, v, 20_000])));
+    const estimates = (await Promise.all(waits.map((w) => w()))) as number[];
+    for (const e of estimates) expect(Math.abs(e - truth) / truth).toBeLessThan(0.05);
+    const gathers = await Promise.all(values.map((v, i) => start(hosts[i % hosts.length]!.url, 'gossip.gather', [run, i, values.length, v, 20_000])));
+    for (const g of await Promise.all(gathers.map((w) => w()))) expect(g).toBeCloseTo(truth, 9);
+    // The gossip went host to host directly.
+    const direct = await Promise.all(hosts.map((h) => metric(h.url, 'cloudburst_messages_direct_total')));
+    expect(direct.every((d) => d > 0)).toBe(true);
+  }, 60_000);
+});
