@@ -1,7 +1,5 @@
-import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type ClusterFile } from '../../tools/cli/cluster.ts';
-import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
+import { json, startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
 
 interface DagReply {
   result?: unknown;
@@ -11,41 +9,18 @@ interface DagReply {
   error?: { code: string; message: string };
 }
 
-async function json<T>(url: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T; host: string | null }> {
-  const res = await fetch(url, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
-}
-
 const callDag = (url: string, name: string, body: unknown) => json<DagReply>(`${url}/v1/dags/${name}/call`, 'POST', body);
 
 describe('DAGs across hosts (real processes)', () => {
-  let dir: string;
-  let cluster: { file: ClusterFile; stop(): Promise<void> };
-  let hosts: { url: string; pid: number; id: string }[];
+  let cluster: HostCluster;
+  let hosts: ClusterHost[];
 
   beforeAll(async () => {
-    dir = await tempDir('cb-dag-');
-    cluster = await startLocalCluster({
-      dataDir: dir, kvsNodes: 1, hosts: 3, hostPort: 0, supervise: false,
-      // No random placements: the tests assert where steps run.
-      hostArgs: ['--explore', '0'],
-      log: () => undefined,
-    });
-    hosts = await Promise.all(cluster.file.processes.filter((p) => p.role === 'host').map(async (p) => {
-      const { body } = await json<{ host: { id: string } }>(`${p.url}/v1/cluster`);
-      return { url: p.url, pid: p.pid, id: body.host.id };
-    }));
-    for (const h of hosts) {
-      await waitFor(async () => (await json<{ peers: unknown[] }>(`${h.url}/v1/cluster`)).body.peers.length, (n) => n === 2, 10_000, 'every host to see the others');
-    }
-    for (const m of ['math', 'kitchen']) {
-      expect((await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) })).status).toBe(200);
-    }
+    // No random placements: the tests assert where steps run.
+    cluster = await startHostCluster({ prefix: 'cb-dag-', hosts: 3, hostArgs: ['--explore', '0'], modules: ['math', 'kitchen'] });
+    hosts = cluster.hosts;
   });
-  afterAll(async () => {
-    await cluster.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('a DAG registered through one host warms up on every host and runs through every host', async () => {
     const [a] = hosts;

@@ -1,47 +1,27 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type ClusterFile } from '../../tools/cli/cluster.ts';
-import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
+import { startLocalCluster } from '../../tools/cli/cluster.ts';
+import { json, startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
+import { guestBytes, tempDir } from '../helpers/platform.ts';
 
 interface ClusterView {
   host: { id: string };
   peers: { id: string; url: string; keys: number }[];
 }
 
-async function json<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T; host: string | null }> {
-  const res = await fetch(url, init);
-  return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
-}
-
 const call = (url: string, fn: string, args: unknown[]) =>
-  json<{ result?: unknown; error?: { code: string } }>(`${url}/v1/functions/${fn}/call`, { method: 'POST', body: JSON.stringify({ args }) });
+  json<{ result?: unknown; error?: { code: string } }>(`${url}/v1/functions/${fn}/call`, 'POST', { args });
 
 describe('cluster of hosts: modules, locality, failures (real processes)', () => {
-  let dir: string;
-  let cluster: { file: ClusterFile; stop(): Promise<void> };
-  let hosts: { url: string; pid: number; id: string }[];
+  let cluster: HostCluster;
+  let hosts: ClusterHost[];
 
   beforeAll(async () => {
-    dir = await tempDir('cb-hosts-');
-    cluster = await startLocalCluster({
-      dataDir: dir, kvsNodes: 1, hosts: 3, hostPort: 0, supervise: false,
-      // No random placements: the test asserts where calls run.
-      hostArgs: ['--explore', '0'],
-      log: () => undefined,
-    });
-    hosts = await Promise.all(cluster.file.processes.filter((p) => p.role === 'host').map(async (p) => {
-      const { body } = await json<ClusterView>(`${p.url}/v1/cluster`);
-      return { url: p.url, pid: p.pid, id: body.host.id };
-    }));
-    // Every host sees the two others.
-    for (const h of hosts) {
-      await waitFor(async () => (await json<ClusterView>(`${h.url}/v1/cluster`)).body.peers.length, (n) => n === 2, 10_000, 'every host to see the others');
-    }
+    // No random placements: the test asserts where calls run.
+    cluster = await startHostCluster({ prefix: 'cb-hosts-', hosts: 3, hostArgs: ['--explore', '0'] });
+    hosts = cluster.hosts;
   });
-  afterAll(async () => {
-    await cluster.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('a module deployed through host A is callable through host C', async () => {
     const [a, , c] = hosts;

@@ -1,9 +1,6 @@
-import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type ClusterFile } from '../../tools/cli/cluster.ts';
-import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
-
-interface ClusterView { host: { id: string }; peers: { id: string }[] }
+import { startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
+import { waitFor } from '../helpers/platform.ts';
 
 async function post<T>(url: string, path: string, body: unknown): Promise<{ status: number; body: T; host: string | null }> {
   const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -26,33 +23,15 @@ const metric = async (url: string, name: string): Promise<number> => {
 };
 
 describe('messaging across hosts (real processes)', () => {
-  let dir: string;
-  let cluster: { file: ClusterFile; stop(): Promise<void> };
-  let hosts: { url: string; id: string; pid: number }[];
+  let cluster: HostCluster;
+  let hosts: ClusterHost[];
 
   beforeAll(async () => {
-    dir = await tempDir('cb-msg-cluster-');
-    cluster = await startLocalCluster({
-      dataDir: dir, kvsNodes: 1, hosts: 3, hostPort: 0, supervise: false,
-      // Calls stay where they are sent; 10 gossipers at once need a worker each.
-      hostArgs: ['--explore', '0', '--workers', '6'],
-      log: () => undefined,
-    });
-    hosts = await Promise.all(cluster.file.processes.filter((p) => p.role === 'host').map(async (p) => {
-      const view = (await (await fetch(`${p.url}/v1/cluster`)).json()) as ClusterView;
-      return { url: p.url, id: view.host.id, pid: p.pid };
-    }));
-    for (const h of hosts) {
-      await waitFor(async () => ((await (await fetch(`${h.url}/v1/cluster`)).json()) as ClusterView).peers.length, (n) => n === 2, 10_000, 'every host to see the others');
-    }
-    for (const m of ['kitchen', 'gossip']) {
-      expect((await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) })).status).toBe(200);
-    }
+    // Calls stay where they are sent; 10 gossipers at once need a worker each.
+    cluster = await startHostCluster({ prefix: 'cb-msg-cluster-', hosts: 3, hostArgs: ['--explore', '0', '--workers', '6'], modules: ['kitchen', 'gossip'] });
+    hosts = cluster.hosts;
   }, 120_000);
-  afterAll(async () => {
-    await cluster.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('a function on host A sends to a function on host B directly, in order', async () => {
     const [a, b] = hosts;
