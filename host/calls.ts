@@ -1,7 +1,8 @@
 import { CloudburstError } from '../kvs/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
-import type { GuestLog, JobResult, PreparedArg } from './executor/protocol.ts';
+import type { CallJob, GuestLog, JobResult, PreparedArg, SessionResult, SessionSpec } from './executor/protocol.ts';
+import { parseConsistency, toEvents, type HistoryEvent } from './consistency/session.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
 import { place } from './cluster/scheduler.ts';
@@ -44,12 +45,18 @@ export interface CallsOptions {
 export interface CallRequest {
   args?: unknown;
   timeoutMs?: unknown;
+  /** "lww" (default) or "rr". */
+  consistency?: unknown;
+  /** Record the call's reads and writes with their versions (`?history=1`). */
+  history?: boolean;
 }
 
 export interface PreparedCall {
   resolved: ResolvedFunction;
   timeoutMs: number;
   args: (PreparedArg | FutureArg)[];
+  /** rr or a recorded history; absent for plain lww calls. */
+  session?: SessionSpec;
 }
 
 export interface CallOutcome {
@@ -58,6 +65,10 @@ export interface CallOutcome {
   host: string;
   logs: GuestLog[];
   durationUs: number;
+  /** What a session recorded (rr or history): the step's snapshots and operations. */
+  session?: SessionResult;
+  /** A single call's recorded history (`?history=1`). */
+  history?: HistoryEvent[];
 }
 
 /** Runs function calls on this host: resolve, check arguments, warm referenced keys, execute. */
@@ -92,7 +103,9 @@ export class Calls {
     const resolved = await this.#o.registry.resolve(fn);
     const timeoutMs = this.timeout(req.timeoutMs);
     const args = prepareArgs(fn, resolved.signature, req.args ?? []);
-    return { resolved, timeoutMs, args };
+    const rr = parseConsistency(req.consistency) === 'rr';
+    const history = req.history === true;
+    return { resolved, timeoutMs, args, ...(rr || history ? { session: { rr, history, reads: {} } } : {}) };
   }
 
   /** Runs a call on this host and answers with its result. */
@@ -117,7 +130,10 @@ export class Calls {
       if (placement.kind === 'self') return this.run(prepared);
       const started = performance.now();
       try {
-        const out = await cluster.forwarder.call(placement.peer.url, fn, { args: req.args ?? [], timeoutMs: prepared.timeoutMs });
+        const out = await cluster.forwarder.call(placement.peer.url, fn, {
+          args: req.args ?? [], timeoutMs: prepared.timeoutMs,
+          ...(prepared.session?.rr ? { consistency: 'rr' } : {}),
+        }, req.history === true);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
@@ -145,7 +161,7 @@ export class Calls {
     return id;
   }
 
-  async run({ resolved, timeoutMs, args: pending }: PreparedCall): Promise<CallOutcome> {
+  async run({ resolved, timeoutMs, args: pending, session }: PreparedCall): Promise<CallOutcome> {
     const { pool, state, metrics, futures } = this.#o;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
@@ -179,7 +195,9 @@ export class Calls {
     const callId = messaging ? messaging.nextId() : `${this.#o.hostId}.0.0`;
     let outcome: JobResult;
     try {
-      outcome = await pool.run({ kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId }, Math.max(1, deadline - Date.now()));
+      const job: CallJob = { kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId };
+      if (session) job.session = session; // lww calls carry nothing more than before
+      outcome = await pool.run(job, Math.max(1, deadline - Date.now()));
     } finally {
       messaging?.finished(callId);
     }
@@ -189,6 +207,12 @@ export class Calls {
     if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
     this.#o.onTouched?.(outcome.touched);
     if (outcome.wrote > 0) state.flusher.kick();
-    return { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    const out: CallOutcome = { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    if (outcome.session) {
+      out.session = outcome.session;
+      // A single call is its own request; a DAG step's history is labelled by the step (dag/steps.ts).
+      if (session?.history && session.rid === undefined) out.history = toEvents(outcome.session.history, callId, fn, this.#o.hostId);
+    }
+    return out;
   }
 }

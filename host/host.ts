@@ -23,6 +23,7 @@ import { Metrics } from './metrics.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
 import { Router } from './router.ts';
+import { Snapshots } from './consistency/session.ts';
 import { HostState } from './state.ts';
 
 export interface HostOptions {
@@ -144,6 +145,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         case 'send': await messaging.send(req.from, req.to, req.data); return;
         // A little margin: a recv that ends at the deadline leaves the call time to return.
         case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
+        case 'snapshot': return snapshots.fetch(req.rid, req.key, { v: req.v, host: req.host, url: req.url });
       }
     },
   });
@@ -207,7 +209,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
-  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url });
+  const snapshots = new Snapshots(id, link);
+  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots });
 
   routes(router, {
     registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
@@ -230,6 +233,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_pushed_changes_total: state.pushed,
       cloudburst_dag_runs_active: dags.active.coordinating,
       cloudburst_dag_requests_held: dags.active.holding,
+      cloudburst_rr_snapshots_held: snapshots.stats().entries,
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,

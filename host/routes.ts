@@ -90,8 +90,9 @@ export function routes(router: Router, d: RouteDeps): void {
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
     }
-    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown; async?: unknown };
-    const call = { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs };
+    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown; async?: unknown; consistency?: unknown };
+    const history = query.get('history') === '1';
+    const call = { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs, consistency: request.consistency, history };
     if (request.async !== undefined && typeof request.async !== 'boolean') throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
     if (request.async) {
       const id = await calls.start(params.fn!, call);
@@ -101,6 +102,7 @@ export function routes(router: Router, d: RouteDeps): void {
     const out = await calls.dispatch(params.fn!, call, req.headers[FORWARDED_HEADER] !== undefined);
     const reply: Record<string, unknown> = { result: out.result };
     if (query.get('logs') === '1') reply.logs = out.logs;
+    if (history) reply.history = out.history ?? [];
     sendJson(res, 200, reply, { [HOST_HEADER]: out.host, 'x-cloudburst-duration-us': String(out.durationUs) });
   });
 

@@ -1,3 +1,4 @@
+import type { HistoryEvent } from '../consistency/session.ts';
 import { PeerLink } from './peer-link.ts';
 
 export const FORWARDED_HEADER = 'x-cloudburst-forwarded';
@@ -17,10 +18,14 @@ export class Forwarder {
     this.#link = link;
   }
 
-  async call(url: string, fn: string, body: { args: unknown; timeoutMs: number }): Promise<{ result: unknown; host: string }> {
-    const reply = await this.#link.request(url, 'POST', `/v1/functions/${encodeURIComponent(fn)}/call`, body, body.timeoutMs + 5000, {
+  async call(
+    url: string, fn: string, body: { args: unknown; timeoutMs: number; consistency?: string }, history = false,
+  ): Promise<{ result: unknown; host: string; history?: HistoryEvent[] }> {
+    const path = `/v1/functions/${encodeURIComponent(fn)}/call${history ? '?history=1' : ''}`;
+    const reply = await this.#link.request(url, 'POST', path, body, body.timeoutMs + 5000, {
       [FORWARDED_HEADER]: this.#selfId,
     });
-    return { result: (reply.body as { result: unknown }).result, host: String(reply.headers[HOST_HEADER] ?? '') };
+    const got = reply.body as { result: unknown; history?: HistoryEvent[] };
+    return { result: got.result, host: String(reply.headers[HOST_HEADER] ?? ''), ...(got.history ? { history: got.history } : {}) };
   }
 }

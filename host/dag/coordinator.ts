@@ -7,6 +7,7 @@ import type { Registry } from '../registry.ts';
 import type { HostState } from '../state.ts';
 import type { Topology } from './graph.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { parseConsistency, type Consistency, type HistoryEvent, type Snapshots } from '../consistency/session.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
 import { prepareFixedArgs, type Steps } from './steps.ts';
 import type { DagStore } from './store.ts';
@@ -25,6 +26,7 @@ export interface CoordinatorOptions {
   maxReruns: number;
   /** How long past its deadline a run is waited for, so that a step's own CALL_TIMEOUT arrives first. */
   graceMs: number;
+  snapshots: Snapshots;
 }
 
 /** A DAG call, checked: everything a caller can get wrong fails before anything runs. */
@@ -38,6 +40,9 @@ export interface PreparedDag {
   refs: Map<string, string[]>;
   /** Forced placement: function -> host id. */
   pins: Map<string, string>;
+  consistency: Consistency;
+  /** Record every read and write of the request (`?history=1`). */
+  history: boolean;
 }
 
 export interface DagOutcome {
@@ -46,6 +51,8 @@ export interface DagOutcome {
   hosts: Record<string, string>;
   /** Runs it took: 1, or more after re-runs. */
   runs: number;
+  /** Every read and write of the run that succeeded, with versions (`?history=1`). */
+  history?: HistoryEvent[];
 }
 
 type RunOutcome =
@@ -81,9 +88,10 @@ export class Coordinator {
     return this.#runs.size;
   }
 
-  async prepare(name: string, body: unknown): Promise<PreparedDag> {
+  async prepare(name: string, body: unknown, opts: { history?: boolean } = {}): Promise<PreparedDag> {
     if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a DAG call is an object: {"args": {"module.fn": [...]}}');
     const req = body ?? {};
+    const consistency = parseConsistency(req.consistency);
     const topo = await this.#o.store.get(name);
     const fns = new Set(topo.spec.functions);
     const given = req.args ?? {};
@@ -110,7 +118,7 @@ export class Coordinator {
       }
       pins.set(fn, host);
     }
-    return { topo, timeoutMs: this.#o.calls.timeout(req.timeoutMs), args, refs, pins };
+    return { topo, timeoutMs: this.#o.calls.timeout(req.timeoutMs), args, refs, pins, consistency, history: opts.history === true };
   }
 
   /** Runs a prepared DAG call to its end: the sink's result, or the error that ended it. */
@@ -123,7 +131,10 @@ export class Coordinator {
       const rid = randomUUID();
       const out = await this.#run(p, hosts, rid);
       if (out.kind === 'ok') {
-        return { result: out.msg.result, hosts: Object.fromEntries([...hosts].map(([fn, h]) => [fn, h.id])), runs: run };
+        // rr: the request is over, every host of the run drops its snapshots.
+        if (p.consistency === 'rr') this.#abandon(rid, hosts);
+        const history = p.history ? { history: out.msg.history ?? [] } : {};
+        return { result: out.msg.result, hosts: Object.fromEntries([...hosts].map(([fn, h]) => [fn, h.id])), runs: run, ...history };
       }
       if (out.kind === 'timeout') {
         const blame = await this.#diagnose(rid, p.topo, hosts);
@@ -217,7 +228,10 @@ export class Coordinator {
       let local: ScheduleMsg | undefined;
       // Remote shares first, so that they travel while this host runs its own steps.
       for (const { host, steps } of shares.values()) {
-        const msg: ScheduleMsg = { rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps };
+        const msg: ScheduleMsg = {
+          rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps,
+          ...(p.consistency === 'rr' ? { rr: true } : {}), ...(p.history ? { history: true } : {}),
+        };
         if (host.id === self.id) {
           local = msg;
           continue;
@@ -259,10 +273,14 @@ export class Coordinator {
     this.#watch = undefined;
   }
 
-  /** Tells every host of an unfinished run to drop it (best effort: their state expires anyway). */
+  /**
+   * Tells every host of an unfinished run (or a finished rr one) to drop it and its snapshots
+   * (best effort: their state expires anyway).
+   */
   #abandon(rid: string, hosts: Map<string, HostRef>): void {
     const self = this.#o.self();
     this.#o.steps.cancel(rid);
+    this.#o.snapshots.release(rid);
     for (const host of new Map([...hosts.values()].map((h) => [h.id, h])).values()) {
       if (host.id !== self.id) this.#o.link.send(host.url, 'DELETE', `${DAG_PATHS.request}/${rid}`, undefined, 1000).catch(() => undefined);
     }

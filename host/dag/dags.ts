@@ -2,6 +2,7 @@ import { CloudburstError, type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import type { Snapshots } from '../consistency/session.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName } from '../keys.ts';
 import type { Registry } from '../registry.ts';
@@ -24,6 +25,8 @@ export interface DagsOptions {
   hostId: string;
   /** This host's URL (known once it listens). */
   selfUrl: () => string;
+  /** rr requests' snapshots on this host. */
+  snapshots: Snapshots;
   /** Re-runs of a DAG whose run did not finish in time (a host died). Default 2. */
   maxReruns?: number;
   /** Wait past a run's deadline before giving up on it. Default 500 ms. */
@@ -62,13 +65,13 @@ export class Dags {
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
     this.#store = new DagStore(opts.state, opts.hlc);
     this.steps = new Steps({
-      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs,
+      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots,
       onDone: (msg) => this.#coordinator.onDone(msg),
     });
     this.#coordinator = new Coordinator({
       store: this.#store, registry: opts.registry, calls: opts.calls, state: opts.state, futures: opts.futures,
       steps: this.steps, link: this.#link, self, cluster: opts.calls.cluster,
-      maxReruns: opts.maxReruns ?? 2, graceMs,
+      maxReruns: opts.maxReruns ?? 2, graceMs, snapshots: opts.snapshots,
     });
   }
 
@@ -118,8 +121,8 @@ export class Dags {
     await this.#store.remove(name);
   }
 
-  prepare(name: string, body: unknown): Promise<PreparedDag> {
-    return this.#coordinator.prepare(name, body);
+  prepare(name: string, body: unknown, opts: { history?: boolean } = {}): Promise<PreparedDag> {
+    return this.#coordinator.prepare(name, body, opts);
   }
 
   call(p: PreparedDag): Promise<DagOutcome> {
@@ -149,8 +152,20 @@ export class Dags {
     return this.steps.status(rid);
   }
 
+  /** Drops a request here: its steps and its rr snapshots (the coordinator says it ended). */
   cancel(rid: string): void {
     this.steps.cancel(rid);
+    this.#o.snapshots.release(rid);
+  }
+
+  /** The rr snapshots this host holds (0 when no rr request is in flight). */
+  snapshotStats(): { requests: number; entries: number; bytes: number } {
+    return this.#o.snapshots.stats();
+  }
+
+  /** A peer fetches the version an rr request read first here. */
+  serveSnapshot(body: unknown): { base64: string | null } {
+    return this.#o.snapshots.serve(body);
   }
 
   /**
@@ -193,5 +208,6 @@ export class Dags {
   async close(): Promise<void> {
     this.#coordinator.close();
     this.steps.close();
+    this.#o.snapshots.close();
   }
 }

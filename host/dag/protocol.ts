@@ -1,6 +1,7 @@
 // The wire format between hosts for DAG requests, in one place. These routes are
 // cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
 import { CloudburstError, isErrorCode, type ErrorCode } from '../../kvs/index.ts';
+import { parseStepSession, type HistoryEvent, type StepSession } from '../consistency/session.ts';
 
 export const DAG_PATHS = {
   /** A host's share of a request's schedule; sources start on arrival. */
@@ -39,6 +40,10 @@ export interface ScheduleMsg {
   /** Time left of the run, in ms; each host turns it into its own deadline (no clock sync needed). */
   remainingMs: number;
   steps: StepSchedule[];
+  /** Repeatable read (absent: lww). */
+  rr?: boolean;
+  /** Record every read and write (`?history=1`). */
+  history?: boolean;
 }
 
 export interface TriggerMsg {
@@ -48,10 +53,12 @@ export interface TriggerMsg {
   slot: number;
   value: unknown;
   remainingMs: number;
+  /** rr or recorded requests only: the request's read set and history so far. */
+  session?: StepSession;
 }
 
 export type DoneMsg =
-  | { rid: string; ok: true; step: string; host: string; result: unknown }
+  | { rid: string; ok: true; step: string; host: string; result: unknown; history?: HistoryEvent[] }
   | { rid: string; ok: false; step: string; host: string; error: { code: ErrorCode; message: string } };
 
 export type StepState = 'waiting' | 'running' | 'done' | 'failed';
@@ -82,17 +89,23 @@ export function parseSchedule(v: unknown): ScheduleMsg {
       }),
     };
   });
-  return { rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps };
+  return {
+    rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
+    ...(v.rr === true ? { rr: true } : {}), ...(v.history === true ? { history: true } : {}),
+  };
 }
 
 export function parseTrigger(v: unknown): TriggerMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.from !== 'string' || typeof v.to !== 'string' || typeof v.slot !== 'number') throw bad('trigger');
-  return { rid: v.rid, from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs) };
+  const session = parseStepSession(v.session);
+  return { rid: v.rid, from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs), ...(session ? { session } : {}) };
 }
 
 export function parseDone(v: unknown): DoneMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.step !== 'string' || typeof v.host !== 'string') throw bad('done');
-  if (v.ok === true) return { rid: v.rid, ok: true, step: v.step, host: v.host, result: v.result };
+  if (v.ok === true) {
+    return { rid: v.rid, ok: true, step: v.step, host: v.host, result: v.result, ...(Array.isArray(v.history) ? { history: v.history as HistoryEvent[] } : {}) };
+  }
   const e = v.error;
   if (!isObject(e) || typeof e.message !== 'string') throw bad('error');
   return { rid: v.rid, ok: false, step: v.step, host: v.host, error: { code: isErrorCode(e.code) ? e.code : 'INTERNAL', message: e.message } };

@@ -3,6 +3,7 @@ import { HOST_HEADER } from '../cluster/forward.ts';
 import { readJson, sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
 import type { Dags } from './dags.ts';
+import { SNAPSHOT_PATH } from '../consistency/session.ts';
 import { DAG_PATHS, parseDone, parseSchedule, parseTrigger } from './protocol.ts';
 
 export interface DagRouteOptions {
@@ -31,7 +32,7 @@ export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void 
     sendJson(res, 200, { deleted: params.name });
   });
 
-  router.on('POST', '/v1/dags/:name/call', async ({ req, res, params }) => {
+  router.on('POST', '/v1/dags/:name/call', async ({ req, res, params, query }) => {
     const reading = readJson(req, o.maxBodyBytes);
     o.prewake();
     const body = await reading;
@@ -39,7 +40,7 @@ export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void 
     if (typeof body === 'object' && body !== null && asked.async !== undefined && typeof asked.async !== 'boolean') {
       throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
     }
-    const prepared = await dags.prepare(params.name!, body);
+    const prepared = await dags.prepare(params.name!, body, { history: query.get('history') === '1' });
     if (asked.async === true) {
       const id = dags.start(prepared);
       sendJson(res, 202, { future: id }, { location: `/v1/futures/${id}` });
@@ -84,6 +85,15 @@ export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void 
   router.on('DELETE', `${DAG_PATHS.request}/:rid`, ({ res, params }) => {
     dags.cancel(params.rid!);
     res.writeHead(204).end();
+  });
+
+  // rr: a peer fetches the exact version a request read first here (JSON, value in base64).
+  router.on('POST', SNAPSHOT_PATH, async ({ req, res }) => {
+    sendJson(res, 200, dags.serveSnapshot(await readJson(req, 1024 * 1024)));
+  });
+
+  router.on('GET', '/v1/internal/dag/snapshots', ({ res }) => {
+    sendJson(res, 200, dags.snapshotStats());
   });
 
   router.on('POST', DAG_PATHS.warm, async ({ req, res }) => {

@@ -5,6 +5,7 @@ import type { PreparedArg } from '../executor/protocol.ts';
 import type { ExportSignature } from '../module-types.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { joinSessions, toEvents, type Snapshots, type StepSession } from '../consistency/session.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
@@ -21,6 +22,8 @@ export interface StepsOptions {
   onDone: (msg: DoneMsg) => void;
   /** Extra life of per-request state past the run's deadline, so late messages find it. */
   graceMs: number;
+  /** rr requests' snapshots on this host. */
+  snapshots: Snapshots;
 }
 
 interface Step {
@@ -28,6 +31,8 @@ interface Step {
   /** Predecessor results by slot (declared-edge order), and who sent them (for error messages). */
   inputs: unknown[];
   from: (string | undefined)[];
+  /** rr or recorded requests: what each predecessor passed on with its result. */
+  sessions: (StepSession | undefined)[];
   received: number;
   state: StepState;
 }
@@ -41,6 +46,8 @@ interface HostRequest {
   steps: Map<string, Step>;
   open: number;
   timer: NodeJS.Timeout | undefined;
+  rr: boolean;
+  history: boolean;
 }
 
 /**
@@ -92,11 +99,11 @@ export class Steps {
     if (this.#requests.has(msg.rid)) return; // a repeated delivery
     const steps = new Map<string, Step>();
     for (const plan of msg.steps) {
-      steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), received: 0, state: 'waiting' });
+      steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), sessions: [], received: 0, state: 'waiting' });
     }
     const req: HostRequest = {
       rid: msg.rid, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
-      deadline: performance.now() + msg.remainingMs, timer: undefined,
+      deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, history: msg.history === true,
     };
     // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
     // outcome but success, and success means every step here has run).
@@ -126,6 +133,7 @@ export class Steps {
     if (!step || step.state !== 'waiting' || msg.slot < 0 || msg.slot >= step.plan.inputs || step.from[msg.slot] !== undefined) return;
     step.inputs[msg.slot] = msg.value;
     step.from[msg.slot] = msg.from;
+    step.sessions[msg.slot] = msg.session;
     if (++step.received === step.plan.inputs) void this.#run(req, step);
   }
 
@@ -185,7 +193,10 @@ export class Steps {
         throw new CloudburstError('INVALID_ARGUMENTS', `the result of ${step.from[i]} (${JSON.stringify(step.inputs[i])}) does not fit argument ${fixed + i} (${p.name}: ${p.type}) of ${fn}`);
       }
     }
-    return { resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())) };
+    const timeoutMs = Math.max(1, Math.floor(req.deadline - performance.now()));
+    if (!req.rr && !req.history) return { resolved, args, timeoutMs };
+    const reads = joinSessions(step.sessions).reads;
+    return { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads } };
   }
 
   async #run(req: HostRequest, step: Step): Promise<void> {
@@ -197,7 +208,7 @@ export class Steps {
       if (step.plan.succs.some((s) => s.host.id === this.#o.self().id)) this.#o.calls.prewake();
       step.state = 'done';
       // The request may have been abandoned while the step ran: then its result goes nowhere.
-      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result);
+      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result, out.session && this.#passOn(req, step, out.session));
     } catch (err) {
       step.state = 'failed';
       const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
@@ -208,10 +219,27 @@ export class Steps {
     }
   }
 
-  #forward(req: HostRequest, step: Step, value: unknown): void {
+  /**
+   * What a step of an rr or recorded request passes on: its predecessors' read sets and
+   * histories, plus its own first reads and writes (their snapshots stay here, for the request's
+   * life) and operations.
+   */
+  #passOn(req: HostRequest, step: Step, got: NonNullable<Awaited<ReturnType<Calls['run']>>['session']>): StepSession {
+    const self = this.#o.self();
+    const joined = joinSessions(step.sessions);
+    if (req.rr) {
+      this.#o.snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#o.graceMs);
+      for (const s of got.snaps) joined.reads[s.key] = { v: s.v, host: self.id, url: self.url };
+    }
+    if (req.history) joined.history.push(...toEvents(got.history, req.rid, step.plan.fn, self.id));
+    return joined;
+  }
+
+  #forward(req: HostRequest, step: Step, value: unknown, session: StepSession | undefined): void {
     const succs = step.plan.succs;
     if (succs.length === 0) {
-      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#o.self().id, result: value });
+      const history = req.history ? { history: session?.history ?? [] } : {};
+      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#o.self().id, result: value, ...history });
       return;
     }
     const self = this.#o.self();
@@ -220,6 +248,7 @@ export class Steps {
     // Remote successors first: their messages are on the wire before a local step takes the thread.
     for (const s of succs) {
       const msg: TriggerMsg = { rid: req.rid, from: step.plan.fn, to: s.fn, slot: s.slot, value, remainingMs };
+      if (session) msg.session = session;
       if (s.host.id === self.id) {
         local.push(msg);
         continue;

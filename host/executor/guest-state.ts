@@ -1,9 +1,20 @@
+import { createHash } from 'node:crypto';
 import {
-  CloudburstError, counter, gset, lww, max, merge, tombstoneFor,
+  CloudburstError, counter, decode, encode, gset, lww, max, merge, tombstoneFor,
   type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Max,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
-import type { GuestLog } from './protocol.ts';
+import { ABSENT_VERSION, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec } from './protocol.ts';
+
+/** The version of an encoded value in read sets and histories: a hash of its bytes. */
+export function versionOf(encoded: Uint8Array): string {
+  return createHash('sha1').update(encoded).digest('base64url').slice(0, 16);
+}
+
+interface Pinned {
+  value: Lattice | undefined;
+  v: string;
+}
 
 /** How a call's state operations reach the main thread (read misses, durable puts). */
 export interface Bridge {
@@ -11,6 +22,8 @@ export interface Bridge {
   flush(keys: string[]): void;
   send(from: string, to: string, data: Uint8Array): void;
   recv(id: string, timeoutMs: number): Uint8Array | null;
+  /** The encoded value of version `at.v` of `key` that request `rid` read first (null: absent). */
+  snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null;
 }
 
 const MAX_LOG_BYTES = 64 * 1024;
@@ -49,6 +62,13 @@ export class GuestState {
   staged: Uint8Array | undefined;
   /** The running call's id (`{hostId}.{seq}`). */
   callId = '';
+  /** The call's consistency session (`rr` or a recorded history); undefined for plain lww calls. */
+  #session: SessionSpec | undefined;
+  /** rr: the version of each key the call read, for the whole call (never cleared mid-call). */
+  #pins = new Map<string, Pinned>();
+  /** rr: first reads the request did not know yet, and writes, for the host's snapshots. */
+  #snaps = new Map<string, { v: string; bytes: Uint8Array | null }>();
+  #history: HistoryOp[] = [];
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
@@ -58,8 +78,14 @@ export class GuestState {
   }
 
   /** Starts a call: a fresh snapshot of the cache and an empty overlay. */
-  begin(callId: string): void {
+  begin(callId: string, session?: SessionSpec): void {
     this.callId = callId;
+    this.#session = session;
+    if (session) {
+      this.#pins.clear();
+      this.#snaps.clear();
+      this.#history = [];
+    }
     this.#cache.refresh();
     this.#overlay.clear();
     this.#memo.clear();
@@ -73,10 +99,76 @@ export class GuestState {
   /** Commits the call's writes (one transaction). Returns how many keys it wrote. */
   commit(): number {
     const n = this.#overlay.size;
-    if (n > 0) this.#cache.commit(this.#overlay);
+    if (n > 0) {
+      const merged = this.#cache.commit(this.#overlay);
+      if (this.#session) this.#committed(merged);
+    }
     this.#overlay.clear();
     this.#memo.clear();
     return n;
+  }
+
+  /** What the session recorded (after `commit`). */
+  finishSession(): SessionResult | undefined {
+    if (!this.#session) return undefined;
+    return { snaps: [...this.#snaps].map(([key, s]) => ({ key, ...s })), history: this.#history };
+  }
+
+  /** A session's writes, once committed: the request reads them from now on (its own writes). */
+  #committed(merged: ReadonlyMap<string, Lattice>): void {
+    const s = this.#session!;
+    for (const [key, value] of merged) {
+      const bytes = encode(value);
+      const v = versionOf(bytes);
+      if (s.rr) {
+        this.#pins.set(key, { value, v });
+        this.#snaps.set(key, { v, bytes });
+      }
+      if (s.history) this.#history.push({ op: 'w', key, v });
+    }
+  }
+
+  /**
+   * A read in a session. Under rr, the first read of a key in the call pins its version for
+   * the rest of the call; when an upstream step of the request already read (or wrote) the
+   * key and this host's cache holds another version, that exact version is fetched from the
+   * snapshot of the host that read it. Without rr (a recorded lww call) it reads as lww does.
+   */
+  #sessionRead(key: string): Lattice | undefined {
+    const s = this.#session!;
+    let got = this.#pins.get(key);
+    if (got === undefined) {
+      if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
+      let raw = this.#cache.getFast(key);
+      if (raw === undefined && !this.#fetched.has(key)) {
+        this.#fetched.add(key);
+        this.#bridge.fetch([key]);
+        this.#cache.refresh();
+        this.#memo.clear();
+        raw = this.#cache.getFast(key);
+      }
+      // `raw` is LMDB's reused buffer: hash, decode (a copy) and copy before any other read.
+      const v = raw === undefined ? ABSENT_VERSION : versionOf(raw);
+      got = { value: raw === undefined ? undefined : decode(raw), v };
+      if (s.rr) {
+        const known = s.reads[key];
+        if (known !== undefined && known.v !== v) {
+          const bytes = known.v === ABSENT_VERSION ? null : this.#fromSnapshot(key, known);
+          got = { value: bytes === null ? undefined : decode(bytes), v: known.v };
+        } else if (known === undefined) {
+          this.#snaps.set(key, { v, bytes: raw === undefined ? null : new Uint8Array(raw) });
+        }
+        this.#pins.set(key, got);
+      }
+    }
+    if (s.history) this.#history.push({ op: 'r', key, v: got.v });
+    return got.value;
+  }
+
+  #fromSnapshot(key: string, at: ReadVersion): Uint8Array | null {
+    const rid = this.#session?.rid;
+    if (rid === undefined) throw new CloudburstError('INTERNAL', `no request id to fetch the snapshot of ${this.#display(key)}`);
+    return this.#bridge.snapshot(rid, key, at);
   }
 
   /** Drops the call's writes (the call failed). */
@@ -119,8 +211,8 @@ export class GuestState {
   }
 
   read(key: string): Lattice | undefined {
-    let cached = this.#cached(key);
-    if (cached === undefined && !this.#fetched.has(key)) {
+    let cached = this.#session ? this.#sessionRead(key) : this.#cached(key);
+    if (cached === undefined && !this.#session && !this.#fetched.has(key)) {
       // A miss: the main thread reads the KV tier into the cache while we wait.
       this.#fetched.add(key);
       this.#bridge.fetch([key]);

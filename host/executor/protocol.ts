@@ -79,6 +79,42 @@ export interface CallJob {
   args: PreparedArg[];
   /** The call's id (`{hostId}.{seq}`), for `id()` and messaging. */
   callId: string;
+  /** Present only for `rr` requests or recorded histories: lww calls without history pay nothing. */
+  session?: SessionSpec;
+}
+
+/** Version of an absent key in read sets and histories. */
+export const ABSENT_VERSION = '-';
+
+/** Where the request's version of a key is held: its version and the host keeping its snapshot. */
+export interface ReadVersion {
+  v: string;
+  host: string;
+  url: string;
+}
+
+/** A call's part of a consistency session (see host/consistency/). */
+export interface SessionSpec {
+  /** Repeatable read: pin every key at its first version; follow `reads` from upstream steps. */
+  rr: boolean;
+  /** Record every read and write with its version. */
+  history: boolean;
+  /** The DAG request id, when the call is a step (for snapshot fetches). */
+  rid?: string;
+  /** The request's versions so far (upstream steps' first reads and writes). */
+  reads: Record<string, ReadVersion>;
+}
+
+export interface HistoryOp {
+  op: 'r' | 'w';
+  key: string;
+  v: string;
+}
+
+export interface SessionResult {
+  /** First reads of this call that the request did not know, and its writes: versions and encoded values. */
+  snaps: { key: string; v: string; bytes: Uint8Array | null }[];
+  history: HistoryOp[];
 }
 
 export interface LoadJob {
@@ -94,7 +130,7 @@ export interface GuestLog {
 }
 
 export type JobResult =
-  | { kind: 'done'; ok: true; result: unknown; wrote: number; touched: string[]; logs: GuestLog[] }
+  | { kind: 'done'; ok: true; result: unknown; wrote: number; touched: string[]; logs: GuestLog[]; session?: SessionResult }
   | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[] };
 
 export type BridgeRequest =
@@ -105,7 +141,9 @@ export type BridgeRequest =
   /** A message from the running call `from` to the function `to`. */
   | { kind: 'bridge'; op: 'send'; from: string; to: string; data: Uint8Array }
   /** The next message for the running call `id`, waiting up to `timeoutMs` (capped by the call's deadline). */
-  | { kind: 'bridge'; op: 'recv'; id: string; timeoutMs: number };
+  | { kind: 'bridge'; op: 'recv'; id: string; timeoutMs: number }
+  /** The exact version `v` of `key` that request `rid` read first, from the snapshot `host` keeps. */
+  | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; v: string; host: string; url: string };
 
 /** `data` answers a `recv`: the message, or null when none came in time. */
 export type BridgeReply = { ok: true; data?: Uint8Array | null } | { ok: false; code: ErrorCode; message: string };

@@ -43,6 +43,7 @@ const state = new GuestState(
     flush: (keys) => void bridge({ op: 'flush', keys }),
     send: (from, to, data) => void bridge({ op: 'send', from, to, data }),
     recv: (id, timeoutMs) => bridge({ op: 'recv', id, timeoutMs }) ?? null,
+    snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, v: at.v, host: at.host, url: at.url }) ?? null,
   },
   new Hlc(init.writer),
   init.writer,
@@ -79,9 +80,10 @@ function instantiate(spec: ModuleSpec): Instance {
 }
 
 /** Reads a `{"ref": key}` argument from the cache, as the parameter's type wants it. */
-function readRef(key: string, type: ValueType): unknown {
+function readRef(key: string, type: ValueType, session: boolean): unknown {
   const display = key.slice(init.userPrefix.length);
-  if (type === 'string' || isArrayType(type)) {
+  // A session's reads go through its versions (state.read), never the raw fast path.
+  if (!session && (type === 'string' || isArrayType(type))) {
     // Fast path for LWW bytes: a view of the value inside LMDB, copied once, into the guest.
     const raw = state.readRaw(key);
     if (raw !== undefined && raw[1] === LWW_TAG) {
@@ -135,7 +137,7 @@ function classify(err: unknown, inst: Instance | undefined): { code: CloudburstE
 function runCall(job: CallJob): JobResult {
   let inst: Instance | undefined;
   const pins: number[] = [];
-  state.begin(job.callId);
+  state.begin(job.callId, job.session);
   try {
     const spec = specOf(job.module);
     inst = instantiate(spec);
@@ -144,13 +146,16 @@ function runCall(job: CallJob): JobResult {
     if (!sig || typeof fn !== 'function') throw new CloudburstError('UNKNOWN_FUNCTION', `no export ${job.exportName}`);
     const wasmArgs = job.args.map((arg: PreparedArg, i) => {
       const type = sig.params[i]!.type;
-      const value = arg.kind === 'ref' ? readRef(arg.key, type) : arg.value;
+      const value = arg.kind === 'ref' ? readRef(arg.key, type, job.session !== undefined) : arg.value;
       return lowerValue(inst!.guest, spec.types, type, value, pins);
     });
     const raw = (fn as (...a: unknown[]) => unknown)(...wasmArgs);
     const result = liftResult(inst.guest.memory, sig.result, raw);
     const wrote = state.commit();
-    return { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
+    const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
+    const session = job.session ? state.finishSession() : undefined;
+    if (session) done.session = session;
+    return done;
   } catch (err) {
     state.discard();
     const failure = classify(err, inst);

@@ -29,6 +29,8 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     expect(created.code).toBe(0);
     expect(created.stdout).toContain('registered DAG pipeline: math.increment -> math.square (sink math.square)');
     expect((await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}')).stdout.trim()).toBe('16');
+    expect((await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}', '--consistency', 'rr')).stdout.trim()).toBe('16');
+    expect((await cli('fn', 'call', 'math.increment', '3', '--consistency', 'rr')).stdout.trim()).toBe('4');
     const id = (await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}', '--async')).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect((await cli('future', 'get', id, '--wait', '5s')).stdout.trim()).toBe('16');
@@ -51,6 +53,11 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     const badEdge = await cli('dag', 'create', 'x', '--fn', 'math.square', '--edge', 'math.square');
     expect(badEdge.code).toBe(1);
     expect(badEdge.stderr).toContain('FROM:TO');
+    for (const cmd of [['dag', 'call', 'nope'], ['fn', 'call', 'math.increment', '3']]) {
+      const causal = await cli(...cmd, '--consistency', 'causal');
+      expect(causal.code).toBe(1);
+      expect(causal.stderr).toContain('error INVALID_REQUEST: causal consistency is not implemented yet');
+    }
     const badArgs = await cli('dag', 'call', 'x', '--args', '{nope');
     expect(badArgs.stderr).toContain('error MALFORMED_JSON');
   });

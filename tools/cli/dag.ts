@@ -64,6 +64,9 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
         if (!/^\d+$/.test(timeout)) throw new CloudburstError('INVALID_REQUEST', '--timeout is a whole number of milliseconds');
         body.timeoutMs = Number(timeout);
       }
+      // The host checks the value (lww or rr): a wrong one is its 400.
+      const consistency = flag('consistency');
+      if (consistency !== undefined) body.consistency = consistency;
       if (p.flags.has('async')) {
         const out = await client.json<{ future: string }>('POST', `${path}/call`, { ...body, async: true });
         print(out.future, out);

@@ -20,11 +20,11 @@ Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
   cloudburst fn list | show FN | delete MODULE
-  cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--logs] [--async]
+  cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--consistency lww|rr] [--logs] [--async]
   cloudburst future get ID [--wait 5s]
 DAGs:
   cloudburst dag create NAME --fn FN --fn FN ... [--edge FROM:TO]...
-  cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--async]
+  cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--consistency lww|rr] [--async]
   cloudburst dag list | show NAME | delete NAME
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
@@ -174,6 +174,8 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       const query = has(p, 'logs') ? '?logs=1' : '';
       const body: Record<string, unknown> = { args };
       if (flag(p, 'timeout')) body.timeoutMs = int(p, 'timeout', 0);
+      // The host checks the value (lww or rr): a wrong one is its 400.
+      if (flag(p, 'consistency')) body.consistency = flag(p, 'consistency');
       if (has(p, 'async')) {
         const out = await client.json<{ future: string }>('POST', `/v1/functions/${encodeURIComponent(target)}/call`, { ...body, async: true });
         print(p, out.future, out);
