@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
-import { LruIndex } from './cache/lru.ts';
+import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
 import { Bloom } from './cluster/bloom.ts';
@@ -102,13 +102,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   // Replicas of a key can move when the ring changes: subscribe every cached key again.
   let subscriptions: Subscriptions | undefined;
   const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds ?? [], onRingChange: () => subscriptions?.renew() });
-  // The size budget: an LRU index rebuilt from the cache, then fed by every read and write.
-  const lru = new LruIndex((opts.cacheMiB ?? 1024) * 1024 * 1024);
-  for (const [key, size] of cache.sizes()) lru.touch(key, size);
-  cache.onStored = (key, size) => lru.touch(key, size);
-  const touch = (keys: readonly string[]): void => {
-    for (const k of keys) lru.touch(k, lru.has(k) ? undefined : (cache.getFast(k)?.length ?? 0) + k.length);
-  };
+  const budget = new CacheBudget(cache, {
+    maxBytes: (opts.cacheMiB ?? 1024) * 1024 * 1024,
+    onEvicted: (keys) => subscriptions?.remove(keys),
+  });
+  const touch = (keys: readonly string[]): void => budget.touch(keys);
   // Freshness: the host subscribes to every key it caches (read from the tier, or written and
   // flushed); the tier pushes merged changes to POST /v1/internal/kv/push.
   let url = '';
@@ -182,18 +180,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     markUnreachable: (peer) => directory.markUnreachable(peer),
   });
   const forwarder = new Forwarder(id, link);
-  const evictor = setInterval(() => {
-    if (!lru.over()) return;
-    const candidates = lru.candidates();
-    const removed = new Set(cache.evict(candidates));
-    for (const k of candidates) {
-      if (removed.has(k)) lru.remove(k);
-      else lru.touch(k); // dirty: not evictable until flushed; look at others first next time
-    }
-    lru.evicted += removed.size;
-    subs.remove([...removed]);
-  }, 100);
-  evictor.unref();
   const calls = new Calls({
     registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
     cluster: {
@@ -225,9 +211,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_outbox_rejected_total: flusher.rejected,
       cloudburst_outbox_flush_failures_total: flusher.failures,
       cloudburst_cache_keys: cache.keyCount(),
-      cloudburst_cache_bytes: lru.bytes,
-      cloudburst_cache_max_bytes: lru.maxBytes,
-      cloudburst_cache_evicted_total: lru.evicted,
+      cloudburst_cache_bytes: budget.bytes,
+      cloudburst_cache_max_bytes: budget.maxBytes,
+      cloudburst_cache_evicted_total: budget.evicted,
       cloudburst_subscribed_keys: subs.size,
       cloudburst_subscription_failures_total: subs.failures,
       cloudburst_pushed_changes_total: state.pushed,
@@ -275,7 +261,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     url,
     close: () => (closing ??= (async () => {
       clearInterval(sampler);
-      clearInterval(evictor);
+      budget.close();
       subs.close();
       await directory.close();
       await new Promise<void>((resolve) => {

@@ -1,0 +1,69 @@
+import type { HostCache } from './cache.ts';
+import { LruIndex } from './lru.ts';
+
+export interface CacheBudgetOptions {
+  maxBytes: number;
+  /** How often the budget is checked. Default 100 ms. */
+  intervalMs?: number;
+  /** Keys that left the cache (their subscriptions can go). */
+  onEvicted?: (keys: string[]) => void;
+}
+
+/**
+ * Keeps the cache within its size budget: an LRU index rebuilt from the cache at start, fed
+ * by every write the main thread makes and by the keys calls and the flusher report, and an
+ * eviction loop that removes the least recently used clean keys once the cache is over budget.
+ * A dirty key is skipped (HostCache.evict checks it in the evicting transaction) and moved to
+ * the back, so the next round looks at others first.
+ */
+export class CacheBudget {
+  readonly #cache: HostCache;
+  readonly #lru: LruIndex;
+  readonly #onEvicted: (keys: string[]) => void;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(cache: HostCache, opts: CacheBudgetOptions) {
+    this.#cache = cache;
+    this.#lru = new LruIndex(opts.maxBytes);
+    this.#onEvicted = opts.onEvicted ?? (() => undefined);
+    for (const [key, size] of cache.sizes()) this.#lru.touch(key, size);
+    cache.onStored = (key, size) => this.#lru.touch(key, size);
+    this.#timer = setInterval(() => this.evict(), opts.intervalMs ?? 100);
+    this.#timer.unref();
+  }
+
+  get bytes(): number {
+    return this.#lru.bytes;
+  }
+
+  get maxBytes(): number {
+    return this.#lru.maxBytes;
+  }
+
+  get evicted(): number {
+    return this.#lru.evicted;
+  }
+
+  /** Marks keys as just used (read or written by a call, flushed). */
+  touch(keys: readonly string[]): void {
+    for (const k of keys) this.#lru.touch(k, this.#lru.has(k) ? undefined : (this.#cache.getFast(k)?.length ?? 0) + k.length);
+  }
+
+  /** One eviction round, if the cache is over budget. */
+  evict(): void {
+    if (!this.#lru.over()) return;
+    const candidates = this.#lru.candidates();
+    const removed = new Set(this.#cache.evict(candidates));
+    for (const k of candidates) {
+      if (removed.has(k)) this.#lru.remove(k);
+      else this.#lru.touch(k);
+    }
+    this.#lru.evicted += removed.size;
+    if (removed.size > 0) this.#onEvicted([...removed]);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#cache.onStored = undefined;
+  }
+}
