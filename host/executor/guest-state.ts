@@ -138,15 +138,7 @@ export class GuestState {
     const s = this.#session!;
     let got = this.#pins.get(key);
     if (got === undefined) {
-      if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
-      let raw = this.#cache.getFast(key);
-      if (raw === undefined && !this.#fetched.has(key)) {
-        this.#fetched.add(key);
-        this.#bridge.fetch([key]);
-        this.#cache.refresh();
-        this.#memo.clear();
-        raw = this.#cache.getFast(key);
-      }
+      const raw = this.readRaw(key);
       // `raw` is LMDB's reused buffer: hash, decode (a copy) and copy before any other read.
       const v = raw === undefined ? ABSENT_VERSION : versionOf(raw);
       got = { value: raw === undefined ? undefined : decode(raw), v };
@@ -199,27 +191,26 @@ export class GuestState {
    */
   readRaw(key: string): Uint8Array | undefined {
     if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
-    let raw = this.#cache.getFast(key);
-    if (raw === undefined && !this.#fetched.has(key)) {
-      this.#fetched.add(key);
-      this.#bridge.fetch([key]);
-      this.#cache.refresh();
-      this.#memo.clear();
-      raw = this.#cache.getFast(key);
-    }
-    return raw;
+    const raw = this.#cache.getFast(key);
+    return raw === undefined && this.#fetchOnce(key) ? this.#cache.getFast(key) : raw;
+  }
+
+  /**
+   * A miss: the main thread reads the KV tier into the cache while this thread waits, once
+   * per key and call. Returns whether it fetched (then the snapshot has moved on).
+   */
+  #fetchOnce(key: string): boolean {
+    if (this.#fetched.has(key)) return false;
+    this.#fetched.add(key);
+    this.#bridge.fetch([key]);
+    this.#cache.refresh();
+    this.#memo.clear();
+    return true;
   }
 
   read(key: string): Lattice | undefined {
     let cached = this.#session ? this.#sessionRead(key) : this.#cached(key);
-    if (cached === undefined && !this.#session && !this.#fetched.has(key)) {
-      // A miss: the main thread reads the KV tier into the cache while we wait.
-      this.#fetched.add(key);
-      this.#bridge.fetch([key]);
-      this.#cache.refresh();
-      this.#memo.clear();
-      cached = this.#cached(key);
-    }
+    if (cached === undefined && !this.#session && this.#fetchOnce(key)) cached = this.#cached(key);
     if (cached !== undefined && cached.type === 'lww') this.#hlc.observe(cached.stamp);
     const mine = this.#overlay.get(key);
     if (mine === undefined) return cached;
