@@ -6,16 +6,18 @@ export interface Summary {
   mean: number;
 }
 
+/** Nearest-rank percentile of values already sorted ascending. */
+function rank(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
 /** The p-th percentile (nearest rank) of the values. */
 export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
+  return rank([...values].sort((a, b) => a - b), p);
 }
 
 export function summarize(values: readonly number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-  return { n: sorted.length, p50: at(50), p90: at(90), p99: at(99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
+  return { n: sorted.length, p50: rank(sorted, 50), p90: rank(sorted, 90), p99: rank(sorted, 99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
 }
