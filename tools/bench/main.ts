@@ -1,16 +1,17 @@
-// `npm run bench [-- host|locality|dag|gossip] [--quick]`: the figures of the closing notes, each measured
+// `npm run bench [-- host|kvs|locality|dag|gossip|consistency] [--quick]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
 // and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../build/build.ts';
+import { consistencyBench } from './consistency.ts';
 import { dagBench } from './dag.ts';
 import { gossipBench } from './gossip.ts';
 import { hostBench } from './host-bench.ts';
 import { kvsBench } from './kvs.ts';
 import { localityBench } from './locality.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench };
 
 const quick = process.argv.includes('--quick');
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -1,0 +1,377 @@
+// The paper's consistency experiment (Cloudburst, VLDB 2020, Table 2 / Figure 8), scaled to this
+// machine: random chains of 2-5 functions (test/fixtures/guests/chain.ts), each step reading two
+// keys drawn Zipf 1.0 over a preloaded key space, the sink also writing one, every step placed on
+// a random one of 3 host processes, run by 8 concurrent clients, under each consistency mode
+// (lww, rr, causal) on the same keys. The modes run in alternating rounds over the same
+// requests (same chains, keys and placements), so machine noise hits them alike; lww is the
+// baseline of the ratios. Then:
+//  - a second run with `?history=1` on every request counts the requests that violated
+//    repeatable read (and causal order, once the checker has it) under each mode;
+//  - every written key's lattice is read back from the KV tier: the bytes of metadata per key
+//    (encoded size minus the value bytes of all its versions) and its number of concurrent
+//    versions, grouped by the mode that wrote it last, against keys only preloaded.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { encode, Hlc, KvClient, lww, type Lattice } from '../../kvs/index.ts';
+import { violatingRequests, checkRepeatableRead, type HistoryEvent } from '../../test/consistency/history.ts';
+import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
+import { startLocalCluster } from '../cli/cluster.ts';
+import { summarize, type Summary } from './stats.ts';
+import { post } from './util.ts';
+
+const HOSTS = 3;
+const CLIENTS = 8;
+const MODES = ['lww', 'rr', 'causal'] as const;
+type Mode = (typeof MODES)[number];
+const STEPS = ['chain.s1', 'chain.s2', 'chain.s3', 'chain.s4'];
+const SINK = 'chain.sink';
+
+/** The functions of chainL, in order (s1 -> ... -> sink). */
+const chainFns = (len: number): string[] => [...STEPS.slice(0, len - 1), SINK];
+
+/** A seeded PRNG (mulberry32): the same requests for every mode of a round. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Zipf(s) over ranks 0..n-1: a cumulative table and a binary search. */
+function zipf(n: number, s: number): (u: number) => number {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let r = 0; r < n; r++) cdf[r] = total += 1 / (r + 1) ** s;
+  return (u) => {
+    const x = u * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+const keyName = (rank: number): string => `k${rank}`;
+const storageKey = (name: string): string => `default/k/${name}`;
+
+/** One request of the workload: a chain, its keys and its placement (the same for every mode). */
+interface Spec {
+  len: number;
+  /** Per function of the chain, the two keys it reads. */
+  reads: [string, string][];
+  write: string;
+  placement: Record<string, string>;
+  /** Index of the host that receives the call (the coordinator). */
+  entry: number;
+}
+
+function makeSpecs(count: number, seed: number, pick: (u: number) => number, hostIds: string[]): Spec[] {
+  const rand = rng(seed);
+  const key = (): string => keyName(pick(rand()));
+  return Array.from({ length: count }, () => {
+    const len = 2 + Math.floor(rand() * 4);
+    const fns = chainFns(len);
+    const reads = fns.map((): [string, string] => [key(), key()]);
+    const placement = Object.fromEntries(fns.map((f) => [f, hostIds[Math.floor(rand() * hostIds.length)]!]));
+    return { len, reads, write: key(), placement, entry: Math.floor(rand() * hostIds.length) };
+  });
+}
+
+function body(spec: Spec, mode: Mode, value: string): string {
+  const fns = chainFns(spec.len);
+  const args: Record<string, string[]> = {};
+  fns.forEach((f, i) => {
+    const [a, b] = spec.reads[i]!;
+    args[f] = f === SINK ? [a, b, spec.write, value] : [a, b];
+  });
+  return JSON.stringify({ args, placement: spec.placement, consistency: mode });
+}
+
+interface Sample {
+  mode: Mode;
+  len: number;
+  us: number;
+}
+
+interface ModeRun {
+  samples: Sample[];
+  errors: Map<string, number>;
+  firstErrors: string[];
+  reruns: number;
+  history: HistoryEvent[];
+}
+
+const newRun = (): ModeRun => ({ samples: [], errors: new Map(), firstErrors: [], reruns: 0, history: [] });
+
+/** Runs `specs` under `mode` with CLIENTS concurrent clients. Records latencies, errors and histories. */
+async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, opts: { history: boolean; record: boolean; lastMode: Map<string, Mode>; seq: { n: number } }): Promise<void> {
+  let next = 0;
+  const path = `/v1/dags/chain{L}/call${opts.history ? '?history=1' : ''}`;
+  const client = async (): Promise<void> => {
+    for (let i = next++; i < specs.length; i = next++) {
+      const spec = specs[i]!;
+      const value = `${mode[0]}${(opts.seq.n++).toString(36).padStart(7, '0')}`;
+      const t = process.hrtime.bigint();
+      let r: { status: number; text: string };
+      try {
+        r = await post(pools[spec.entry]!, path.replace('{L}', String(spec.len)), body(spec, mode, value));
+      } catch (err) {
+        r = { status: 0, text: String(err) };
+      }
+      const us = Number(process.hrtime.bigint() - t) / 1000;
+      let ok = false;
+      if (r.status === 200) {
+        const out = JSON.parse(r.text) as { result: string; runs: number; history?: HistoryEvent[] };
+        // Every step appends `|x,y`: the result shows the request ran the whole chain.
+        ok = out.result.split('|').length === spec.len + 1;
+        if (!ok) r = { status: 200, text: `unexpected result ${JSON.stringify(out.result)} for chain${spec.len}` };
+        else {
+          if (out.runs > 1) run.reruns++;
+          if (out.history) run.history.push(...out.history);
+          opts.lastMode.set(spec.write, mode);
+        }
+      }
+      if (!opts.record) continue;
+      if (ok) run.samples.push({ mode, len: spec.len, us });
+      else {
+        let code = `HTTP ${r.status}`;
+        try {
+          code = (JSON.parse(r.text) as { error: { code: string } }).error.code;
+        } catch { /* not an error body */ }
+        run.errors.set(code, (run.errors.get(code) ?? 0) + 1);
+        if (run.firstErrors.length < 3) run.firstErrors.push(`${r.status} ${r.text.slice(0, 300)}\n      request: POST ${path.replace('{L}', String(spec.len))} to host ${spec.entry} ${body(spec, mode, value)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, client));
+}
+
+/** The modes this cluster accepts: a probe call of chain2 in each. */
+async function availableModes(pool: Pool, spec: Spec): Promise<{ modes: Mode[]; refused: Record<string, string> }> {
+  const modes: Mode[] = [];
+  const refused: Record<string, string> = {};
+  for (const mode of MODES) {
+    const r = await post(pool, '/v1/dags/chain2/call', body(spec, mode, 'probe000'));
+    if (r.status === 200) modes.push(mode);
+    else refused[mode] = `${r.status} ${r.text.slice(0, 200)}`;
+  }
+  return { modes, refused };
+}
+
+/** Waits until no host has writes left in its outbox (the KV tier then has every write). */
+async function drainOutboxes(urls: string[], timeoutMs: number): Promise<number> {
+  const t = Date.now();
+  for (;;) {
+    const left = await Promise.all(urls.map(async (u) => {
+      const text = await (await fetch(`${u}/metrics`)).text();
+      return Number(/^cloudburst_outbox_keys\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    }));
+    const total = left.reduce((a, b) => a + b, 0);
+    if (total === 0 || Date.now() - t > timeoutMs) return total;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The versions of a register (primary first): the value field, plus its siblings when it has any. */
+function versionValues(l: Lattice): Uint8Array[] {
+  if (l.type !== 'lww') return [];
+  const sib = (l as { siblings?: readonly { value: Uint8Array }[] }).siblings ?? [];
+  return [l.value, ...sib.map((s) => s.value)];
+}
+
+interface KeyStats {
+  keys: number;
+  metaBytes: Summary;
+  versions: { p50: number; max: number; withSiblings: number };
+}
+
+function keyStats(lattices: Lattice[]): KeyStats {
+  const meta: number[] = [];
+  const versions: number[] = [];
+  for (const l of lattices) {
+    const values = versionValues(l);
+    meta.push(encode(l).byteLength - values.reduce((a, v) => a + v.byteLength, 0));
+    versions.push(values.length);
+  }
+  const v = summarize(versions);
+  return { keys: lattices.length, metaBytes: summarize(meta), versions: { p50: v.p50, max: Math.max(0, ...versions), withSiblings: versions.filter((n) => n > 1).length } };
+}
+
+const fmt = (us: number): string => (us / 1000).toFixed(2).padStart(7);
+
+export async function consistencyBench(quick: boolean): Promise<Record<string, unknown>> {
+  const nKeys = quick ? 10_000 : 100_000;
+  const perMode = quick ? 100 : 2000;
+  const round = quick ? 50 : 200;
+  const historyPerMode = quick ? 100 : 600;
+  const warm = quick ? 30 : 150;
+  const dir = mkdtempSync(join(tmpdir(), 'cb-bench-consistency-'));
+  let cluster: { stop(): Promise<void> } | undefined;
+  const pools: Pool[] = [];
+  let kv: KvClient | undefined;
+  try {
+    const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'test', 'fixtures', 'guests', 'chain.ts') });
+    console.log(`starting a cluster of 1 KV node and ${HOSTS} hosts...`);
+    const c = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: HOSTS, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined });
+    cluster = c;
+    const urls = c.file.processes.filter((p) => p.role === 'host').map((p) => p.url);
+    const kvUrl = c.file.processes.find((p) => p.role === 'kvs')!.url;
+    const hostIds: string[] = [];
+    for (const url of urls) {
+      for (const deadline = Date.now() + 15_000; ;) {
+        const view = (await (await fetch(`${url}/v1/cluster`)).json()) as { host: { id: string }; peers: unknown[] };
+        if (view.peers.length === HOSTS - 1) {
+          hostIds.push(view.host.id);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`host ${url} never saw the others`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    for (const u of urls) pools.push(new Pool(u, { connections: CLIENTS }));
+    await (await pools[0]!.request({ method: 'PUT', path: '/v1/modules/chain', body: wasm })).body.text();
+    for (let len = 2; len <= 5; len++) {
+      const fns = chainFns(len);
+      const dag = JSON.stringify({ functions: fns, edges: fns.slice(1).map((f, i) => [fns[i]!, f]) });
+      const r = await pools[0]!.request({ method: 'PUT', path: `/v1/dags/chain${len}`, body: dag, headers: { 'content-type': 'application/json' } });
+      const text = await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`PUT /v1/dags/chain${len}: ${r.statusCode} ${text}`);
+    }
+
+    // --- Preload: small values under every key, straight into the KV tier -----------------
+    kv = new KvClient({ url: kvUrl, timeoutMs: 60_000 });
+    const hlc = new Hlc('bench');
+    const tLoad = performance.now();
+    const BATCH = 5000;
+    for (let from = 0; from < nKeys; from += BATCH * 4) {
+      await Promise.all([0, 1, 2, 3].map(async (b) => {
+        const start = from + b * BATCH;
+        const entries: { key: string; value: Lattice }[] = [];
+        for (let r = start; r < Math.min(nKeys, start + BATCH); r++) entries.push({ key: storageKey(keyName(r)), value: lww.write(Buffer.from(`i${r.toString(36).padStart(7, '0')}`), hlc.now()) });
+        if (entries.length === 0) return;
+        const errs = await kv!.mergeBatch(entries);
+        const bad = errs.filter((e) => e !== null);
+        if (bad.length > 0) throw new Error(`preload: ${bad.length} keys failed: ${String(bad[0])}`);
+      }));
+    }
+    console.log(`preloaded ${nKeys} keys (8-byte values) in ${((performance.now() - tLoad) / 1000).toFixed(1)} s`);
+
+    const pick = zipf(nKeys, 1.0);
+    const probe = makeSpecs(50, 1, pick, hostIds).find((s) => s.len === 2)!;
+    const { modes, refused } = await availableModes(pools[0]!, probe);
+    for (const [m, why] of Object.entries(refused)) console.log(`mode ${m} is refused, left out: ${why}`);
+    if (!modes.includes('lww')) throw new Error('lww calls fail: nothing to compare with');
+
+    const lastMode = new Map<string, Mode>();
+    const seq = { n: 0 };
+    // Warm up: every host compiles, caches the hottest keys, opens its connections.
+    const warmRun = newRun();
+    for (const mode of modes) await runRound(pools, makeSpecs(warm, 7, pick, hostIds), mode, warmRun, { history: false, record: false, lastMode, seq });
+
+    // --- Latency: alternating rounds, the same requests under every mode -------------------
+    const runs = Object.fromEntries(modes.map((m) => [m, newRun()])) as Record<Mode, ModeRun>;
+    const rounds = Math.ceil(perMode / round);
+    console.log(`latency: ${rounds} rounds of ${round} requests per mode (${modes.join(', ')}), ${CLIENTS} clients, chains of 2-5 steps over ${HOSTS} hosts, Zipf 1.0 over ${nKeys} keys`);
+    const tLat = performance.now();
+    for (let r = 0; r < rounds; r++) {
+      const specs = makeSpecs(round, 1000 + r, pick, hostIds);
+      const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
+      for (const mode of order) await runRound(pools, specs, mode, runs[mode], { history: false, record: true, lastMode, seq });
+    }
+    console.log(`  (${((performance.now() - tLat) / 1000).toFixed(1)} s)`);
+
+    // --- Anomalies: the same workload, every request recording its history -----------------
+    const hist = Object.fromEntries(modes.map((m) => [m, newRun()])) as Record<Mode, ModeRun>;
+    const hRounds = Math.ceil(historyPerMode / round);
+    for (let r = 0; r < hRounds; r++) {
+      const specs = makeSpecs(round, 5000 + r, pick, hostIds);
+      const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
+      for (const mode of order) await runRound(pools, specs, mode, hist[mode], { history: true, record: true, lastMode, seq });
+    }
+
+    // --- Report ----------------------------------------------------------------------------
+    const report: Record<string, unknown> = {
+      setup: { keys: nKeys, hosts: HOSTS, clients: CLIENTS, requestsPerMode: rounds * round, roundSize: round, historyRequestsPerMode: hRounds * round, zipf: 1.0, chainLengths: [2, 3, 4, 5] },
+      refusedModes: refused,
+    };
+    const perStep = (s: Sample[]): Summary => summarize(s.map((x) => x.us / x.len));
+    const base = perStep(runs.lww.samples);
+    console.log('\nlatency per DAG step (request latency / chain length), ms');
+    console.log(`${'mode'.padEnd(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)}   p50/lww  p99/lww     n  errors  re-runs`);
+    const latency: Record<string, unknown> = {};
+    for (const mode of modes) {
+      const run = runs[mode];
+      const s = perStep(run.samples);
+      const errs = [...run.errors.values()].reduce((a, b) => a + b, 0);
+      console.log(`${mode.padEnd(8)} ${fmt(s.p50)} ${fmt(s.p99)}   ${(s.p50 / base.p50).toFixed(2).padStart(6)}x ${(s.p99 / base.p99).toFixed(2).padStart(7)}x ${String(s.n).padStart(5)} ${String(errs).padStart(7)} ${String(run.reruns).padStart(8)}`);
+      const byLength: Record<string, Summary> = {};
+      for (let len = 2; len <= 5; len++) byLength[`chain${len}`] = summarize(run.samples.filter((x) => x.len === len).map((x) => x.us));
+      latency[mode] = { perStep: s, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99, byLength, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, reruns: run.reruns };
+    }
+    console.log('\nrequest latency by chain length, ms (p50 / p99, ratio to lww at p50)');
+    console.log(`${'mode'.padEnd(8)} ${[2, 3, 4, 5].map((l) => `chain${l}`.padEnd(26)).join('')}`);
+    for (const mode of modes) {
+      const by = (latency[mode] as { byLength: Record<string, Summary> }).byLength;
+      const lw = (latency.lww as { byLength: Record<string, Summary> }).byLength;
+      console.log(`${mode.padEnd(8)} ${[2, 3, 4, 5].map((l) => {
+        const s = by[`chain${l}`]!;
+        return `${fmt(s.p50)} /${fmt(s.p99)} ${(s.p50 / lw[`chain${l}`]!.p50).toFixed(2)}x`.padEnd(26);
+      }).join('')}`);
+    }
+    report.latency = latency;
+
+    console.log('\nanomalies (requests recorded with ?history=1)');
+    const anomalies: Record<string, unknown> = {};
+    for (const mode of modes) {
+      const run = hist[mode];
+      const v = violatingRequests(run.history);
+      const example = checkRepeatableRead(run.history)[0];
+      const errs = [...run.errors.values()].reduce((a, b) => a + b, 0);
+      console.log(`${mode.padEnd(8)} requests ${String(v.requests).padStart(5)}   repeatable-read violations ${String(v.violating).padStart(4)} (${((100 * v.violating) / Math.max(1, v.requests)).toFixed(1)}%)   causal: not checked yet   errors ${errs}`);
+      anomalies[mode] = { requests: v.requests, rrViolating: v.violating, causalViolating: null, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, ...(example ? { rrExample: example } : {}) };
+    }
+    report.anomalies = anomalies;
+
+    // --- Metadata per key: every written key's lattice, from the KV tier --------------------
+    const left = await drainOutboxes(urls, 20_000);
+    if (left > 0) console.log(`warning: ${left} writes still in the hosts' outboxes after 20 s`);
+    const groups: Record<string, string[]> = Object.fromEntries(modes.map((m) => [m, [] as string[]]));
+    for (const [k, m] of lastMode) groups[m]!.push(k);
+    // Baseline: keys never written by the workload (only preloaded), up to 2000 of them.
+    const unwritten: string[] = [];
+    for (let r = nKeys - 1; r >= 0 && unwritten.length < 2000; r--) if (!lastMode.has(keyName(r))) unwritten.push(keyName(r));
+    groups['preloaded only'] = unwritten;
+    console.log('\nmetadata per key in the KV tier (encoded lattice minus the value bytes of its versions), by the mode that wrote it last');
+    console.log(`${'written by'.padEnd(16)} ${'keys'.padStart(6)}  meta p50  meta p99  meta max   versions p50  max  keys with siblings`);
+    const metadata: Record<string, KeyStats> = {};
+    for (const [group, keys] of Object.entries(groups)) {
+      const lattices: Lattice[] = [];
+      for (let i = 0; i < keys.length; i += 1000) {
+        const got = await kv.getBatch(keys.slice(i, i + 1000).map(storageKey));
+        for (const l of got) if (l !== undefined) lattices.push(l);
+      }
+      if (lattices.length === 0) continue;
+      const st = keyStats(lattices);
+      metadata[group] = st;
+      const metaMax = Math.max(...lattices.map((l) => encode(l).byteLength - versionValues(l).reduce((a, v) => a + v.byteLength, 0)));
+      console.log(`${group.padEnd(16)} ${String(st.keys).padStart(6)} ${String(st.metaBytes.p50).padStart(8)}B ${String(st.metaBytes.p99).padStart(8)}B ${String(metaMax).padStart(8)}B   ${String(st.versions.p50).padStart(12)} ${String(st.versions.max).padStart(4)}  ${String(st.versions.withSiblings).padStart(18)}`);
+    }
+    report.metadata = metadata;
+    return report;
+  } finally {
+    await kv?.close();
+    for (const p of pools) await p.close();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
