@@ -24,12 +24,13 @@ export async function json<T>(url: string, method = 'GET', body?: unknown): Prom
 /**
  * One KV node and `hosts` host processes (`startLocalCluster`, the code behind
  * `cloudburst up --hosts N`), resolved once every host sees all the others; `modules` are
- * deployed through the first host.
+ * deployed through the first host. With `supervise`, a process that dies is started again on
+ * its data folder (same host id, a new port and pid: `file.processes` has them once it is up).
  */
-export async function startHostCluster(opts: { prefix: string; hosts: number; hostArgs?: string[]; modules?: string[] }): Promise<HostCluster> {
+export async function startHostCluster(opts: { prefix: string; hosts: number; hostArgs?: string[]; modules?: string[]; supervise?: boolean }): Promise<HostCluster> {
   const dir = await tempDir(opts.prefix);
   const cluster = await startLocalCluster({
-    dataDir: dir, kvsNodes: 1, hosts: opts.hosts, hostPort: 0, supervise: false, hostArgs: opts.hostArgs ?? [], log: () => undefined,
+    dataDir: dir, kvsNodes: 1, hosts: opts.hosts, hostPort: 0, supervise: opts.supervise ?? false, hostArgs: opts.hostArgs ?? [], log: () => undefined,
   });
   const stop = async (): Promise<void> => {
     await cluster.stop();
