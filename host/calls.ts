@@ -103,8 +103,11 @@ export class Calls {
     const resolved = await this.#o.registry.resolve(fn);
     const timeoutMs = this.timeout(req.timeoutMs);
     const args = prepareArgs(fn, resolved.signature, req.args ?? []);
-    const rr = parseConsistency(req.consistency) === 'rr';
+    const mode = parseConsistency(req.consistency);
+    const rr = mode === 'rr';
+    const causal = mode === 'causal';
     const history = req.history === true;
+    if (causal) return { resolved, timeoutMs, args, session: { rr, causal, history, reads: {} } };
     return { resolved, timeoutMs, args, ...(rr || history ? { session: { rr, history, reads: {} } } : {}) };
   }
 
@@ -132,7 +135,7 @@ export class Calls {
       try {
         const out = await cluster.forwarder.call(placement.peer.url, fn, {
           args: req.args ?? [], timeoutMs: prepared.timeoutMs,
-          ...(prepared.session?.rr ? { consistency: 'rr' } : {}),
+          ...(prepared.session?.rr ? { consistency: 'rr' } : prepared.session?.causal ? { consistency: 'causal' } : {}),
         }, req.history === true);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {

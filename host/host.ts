@@ -23,6 +23,8 @@ import { Metrics } from './metrics.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
 import { Router } from './router.ts';
+import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
+import { readJson, sendJson } from './http.ts';
 import { Snapshots } from './consistency/session.ts';
 import { HostState } from './state.ts';
 
@@ -114,7 +116,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
       const values = await kv.getBatch(keys);
-      values.forEach((v, i) => v !== undefined && cache.absorb(keys[i]!, v));
+      values.forEach((v, i) => v !== undefined && (state.admission ? state.admission.absorb(keys[i]!, v) : cache.absorb(keys[i]!, v)));
     },
   });
   const subs = subscriptions;
@@ -144,6 +146,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         // A little margin: a recv that ends at the deadline leaves the call time to return.
         case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
         case 'snapshot': return snapshots.fetch(req.rid, req.key, { v: req.v, host: req.host, url: req.url });
+        case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
       }
     },
   });
@@ -196,7 +199,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const snapshots = new Snapshots(id, link);
-  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots });
+  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
+  state.admission = cut;
+  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
 
   routes(router, {
     registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
@@ -220,6 +225,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_dag_runs_active: dags.active.coordinating,
       cloudburst_dag_requests_held: dags.active.holding,
       cloudburst_rr_snapshots_held: snapshots.stats().entries,
+      cloudburst_causal_versions_held: cut.held,
+      cloudburst_causal_versions_dropped_total: cut.dropped,
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,
@@ -231,6 +238,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_messages_received_total: messaging.stats.received,
       cloudburst_messages_unread_total: messaging.stats.unread,
     }),
+  });
+
+  // Causal requests catching up read what a peer's cut holds (consistency/causal.ts).
+  router.on('POST', CACHE_READ_PATH, async ({ req, res }) => {
+    sendJson(res, 200, cut.serve(await readJson(req, 1024 * 1024)));
   });
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, router.handle);
@@ -269,6 +281,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         server.closeIdleConnections();
       });
       await dags.close();
+      cut.close();
       await pool.close();
       messaging.close();
       await link.close();

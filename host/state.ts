@@ -2,6 +2,12 @@ import type { KvClient, Lattice } from '../kvs/index.ts';
 import type { HostCache } from './cache/cache.ts';
 import type { Flusher } from './cache/flusher.ts';
 
+/** Where values from the tier go into the cache (the causal cut, `consistency/causal.ts`). */
+export interface Admission {
+  absorb(key: string, value: Lattice): Lattice | undefined;
+  absorbAwait(key: string, value: Lattice, deadline: number): Promise<Lattice | undefined>;
+}
+
 /**
  * The main thread's view of state: the cache in front of the KV tier.
  *
@@ -19,6 +25,8 @@ export class HostState {
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
   readonly #onFetched: (key: string) => void;
+  /** Set once the host is wired: values from the tier are admitted through the causal cut. */
+  admission: Admission | undefined;
 
   constructor(cache: HostCache, kv: KvClient, flusher: Flusher, onFetched: (key: string) => void = () => undefined) {
     this.cache = cache;
@@ -44,7 +52,9 @@ export class HostState {
       p = this.kv.get(key).then((remote) => {
         if (remote === undefined) return this.cache.get(key);
         this.#onFetched(key);
-        return this.cache.absorb(key, remote);
+        // A causal version whose dependencies are not here yet waits for them (a second at most;
+        // then the read goes on without it, and it is admitted in the background).
+        return this.admission ? this.admission.absorbAwait(key, remote, performance.now() + 1000) : this.cache.absorb(key, remote);
       }).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
@@ -54,7 +64,8 @@ export class HostState {
   /** A change the KV tier pushed for a subscribed key. */
   absorbPushed(key: string, value: Lattice): void {
     this.pushed++;
-    this.cache.absorb(key, value);
+    if (this.admission) this.admission.absorb(key, value);
+    else this.cache.absorb(key, value);
   }
 
   /** Commits writes to the cache and outbox; the flusher sends them soon. */

@@ -2,16 +2,15 @@
 // See host/README.md, "Consistency".
 import { CloudburstError } from '../../kvs/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
-import type { HistoryOp, ReadVersion } from '../executor/protocol.ts';
+import type { CausalNeed, HistoryOp, ReadVersion } from '../executor/protocol.ts';
 
-export type Consistency = 'lww' | 'rr';
+export type Consistency = 'lww' | 'rr' | 'causal';
 
-/** The `"consistency"` of a call or DAG call: lww (the default) or rr; anything else is a 400. */
+/** The `"consistency"` of a call or DAG call: lww (the default), rr or causal; anything else is a 400. */
 export function parseConsistency(v: unknown): Consistency {
   if (v === undefined || v === null || v === 'lww') return 'lww';
-  if (v === 'rr') return 'rr';
-  if (v === 'causal') throw new CloudburstError('INVALID_REQUEST', 'causal consistency is not implemented yet (use "lww" or "rr")');
-  throw new CloudburstError('INVALID_REQUEST', `"consistency" is "lww" or "rr", not ${JSON.stringify(v)}`);
+  if (v === 'rr' || v === 'causal') return v;
+  throw new CloudburstError('INVALID_REQUEST', `"consistency" is "lww", "rr" or "causal", not ${JSON.stringify(v)}`);
 }
 
 /** One recorded read or write: what the history checker (test/consistency/history.ts) reads. */
@@ -29,20 +28,47 @@ export function toEvents(ops: readonly HistoryOp[], rid: string, step: string, h
   return ops.map((o, i) => ({ rid, step, host, i, ...o }));
 }
 
-/** What a DAG step passes downstream in an rr or recorded request, with its result. */
+/** What a DAG step passes downstream in an rr, causal or recorded request, with its result. */
 export interface StepSession {
   reads: Record<string, ReadVersion>;
   history: HistoryEvent[];
+  /** Causal: the versions the request observed, by key (what its writes depend on). */
+  seen?: Record<string, string[]>;
+  /** Causal: what each key's value must have in its past, and a host that has it. */
+  need?: Record<string, CausalNeed>;
 }
 
-/** Joins what a step's predecessors passed on: the first predecessor's version of a key wins; events once each. */
+function union(into: Record<string, string[]>, key: string, list: readonly string[]): void {
+  const cur = into[key];
+  if (cur === undefined) into[key] = [...list];
+  else for (const x of list) if (!cur.includes(x)) cur.push(x);
+}
+
+/**
+ * Joins what a step's predecessors passed on: the first predecessor's version of a key wins
+ * (rr); causal sets are unions; events once each.
+ */
 export function joinSessions(parts: readonly (StepSession | undefined)[]): StepSession {
   const reads: Record<string, ReadVersion> = {};
   const history: HistoryEvent[] = [];
   const seen = new Set<string>();
+  let observed: Record<string, string[]> | undefined;
+  let need: Record<string, CausalNeed> | undefined;
   for (const p of parts) {
     if (!p) continue;
     for (const [k, v] of Object.entries(p.reads)) if (!(k in reads)) reads[k] = v;
+    if (p.seen) {
+      observed ??= {};
+      for (const [k, list] of Object.entries(p.seen)) union(observed, k, list);
+    }
+    if (p.need) {
+      need ??= {};
+      for (const [k, n] of Object.entries(p.need)) {
+        const cur = need[k];
+        if (cur === undefined) need[k] = { ...n, d: [...n.d] };
+        else for (const x of n.d) if (!cur.d.includes(x)) cur.d.push(x);
+      }
+    }
     for (const e of p.history) {
       const id = `${e.step}#${e.i}`;
       if (seen.has(id)) continue;
@@ -50,8 +76,30 @@ export function joinSessions(parts: readonly (StepSession | undefined)[]): StepS
       history.push(e);
     }
   }
-  return { reads, history };
+  return { reads, history, ...(observed ? { seen: observed } : {}), ...(need ? { need } : {}) };
 }
+
+/** Adds what a causal step observed (on host `h` at `u`, whose cache now has all of it). */
+export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>; deps?: Record<string, string[]> }, h: string, u: string): void {
+  const seen = (s.seen ??= {});
+  const need = (s.need ??= {});
+  const needs = (k: string, list: readonly string[]): void => {
+    const cur = need[k];
+    if (cur === undefined) need[k] = { d: [...list], h, u };
+    else {
+      for (const x of list) if (!cur.d.includes(x)) cur.d.push(x);
+      cur.h = h;
+      cur.u = u;
+    }
+  };
+  for (const [k, list] of Object.entries(got.seen ?? {})) {
+    union(seen, k, list);
+    needs(k, list);
+  }
+  for (const [k, list] of Object.entries(got.deps ?? {})) needs(k, list);
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 export function parseStepSession(v: unknown): StepSession | undefined {
   if (v === undefined || v === null) return undefined;
@@ -65,7 +113,21 @@ export function parseStepSession(v: unknown): StepSession | undefined {
       throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: read set');
     }
   }
-  return { reads: o.reads as Record<string, ReadVersion>, history: o.history as HistoryEvent[] };
+  const out: StepSession = { reads: o.reads as Record<string, ReadVersion>, history: o.history as HistoryEvent[] };
+  const { seen, need } = v as { seen?: unknown; need?: unknown };
+  if (seen !== undefined) {
+    if (typeof seen !== 'object' || seen === null || !Object.values(seen).every(isStrings)) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal seen set');
+    out.seen = seen as Record<string, string[]>;
+  }
+  if (need !== undefined) {
+    const ok = typeof need === 'object' && need !== null && Object.values(need).every((n) => {
+      const x = n as Partial<CausalNeed> | null;
+      return typeof x === 'object' && x !== null && isStrings(x.d) && (x.h === undefined || typeof x.h === 'string') && (x.u === undefined || typeof x.u === 'string');
+    });
+    if (!ok) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal needs');
+    out.need = need as Record<string, CausalNeed>;
+  }
+  return out;
 }
 
 interface Held {

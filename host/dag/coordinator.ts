@@ -230,7 +230,7 @@ export class Coordinator {
       for (const { host, steps } of shares.values()) {
         const msg: ScheduleMsg = {
           rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps,
-          ...(p.consistency === 'rr' ? { rr: true } : {}), ...(p.history ? { history: true } : {}),
+          ...(p.consistency === 'rr' ? { rr: true } : {}), ...(p.consistency === 'causal' ? { causal: true } : {}), ...(p.history ? { history: true } : {}),
         };
         if (host.id === self.id) {
           local = msg;

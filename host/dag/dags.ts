@@ -2,6 +2,7 @@ import { CloudburstError, type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/session.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName } from '../keys.ts';
@@ -27,6 +28,8 @@ export interface DagsOptions {
   selfUrl: () => string;
   /** rr requests' snapshots on this host. */
   snapshots: Snapshots;
+  /** This host's causal cut: causal steps import what they depend on through it. */
+  cut: CausalCut;
   /** Re-runs of a DAG whose run did not finish in time (a host died). Default 2. */
   maxReruns?: number;
   /** Wait past a run's deadline before giving up on it. Default 500 ms. */
@@ -65,7 +68,7 @@ export class Dags {
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
     this.#store = new DagStore(opts.state, opts.hlc);
     this.steps = new Steps({
-      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots,
+      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut,
       onDone: (msg) => this.#coordinator.onDone(msg),
     });
     this.#coordinator = new Coordinator({

@@ -42,6 +42,8 @@ export interface ScheduleMsg {
   steps: StepSchedule[];
   /** Repeatable read (absent: lww). */
   rr?: boolean;
+  /** Causal (absent: lww). */
+  causal?: boolean;
   /** Record every read and write (`?history=1`). */
   history?: boolean;
 }
@@ -53,7 +55,7 @@ export interface TriggerMsg {
   slot: number;
   value: unknown;
   remainingMs: number;
-  /** rr or recorded requests only: the request's read set and history so far. */
+  /** rr, causal or recorded requests only: the request's read set, causal needs and history so far. */
   session?: StepSession;
 }
 
@@ -91,7 +93,7 @@ export function parseSchedule(v: unknown): ScheduleMsg {
   });
   return {
     rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
-    ...(v.rr === true ? { rr: true } : {}), ...(v.history === true ? { history: true } : {}),
+    ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.history === true ? { history: true } : {}),
   };
 }
 

@@ -5,7 +5,8 @@ import type { PreparedArg } from '../executor/protocol.ts';
 import type { ExportSignature } from '../module-types.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
-import { joinSessions, toEvents, type Snapshots, type StepSession } from '../consistency/session.ts';
+import type { CausalCut } from '../consistency/causal.ts';
+import { addCausal, joinSessions, toEvents, type Snapshots, type StepSession } from '../consistency/session.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
@@ -24,6 +25,8 @@ export interface StepsOptions {
   graceMs: number;
   /** rr requests' snapshots on this host. */
   snapshots: Snapshots;
+  /** Causal steps import what their request depends on through the cut before they run. */
+  cut: CausalCut;
 }
 
 interface Step {
@@ -47,6 +50,7 @@ interface HostRequest {
   open: number;
   timer: NodeJS.Timeout | undefined;
   rr: boolean;
+  causal: boolean;
   history: boolean;
 }
 
@@ -103,7 +107,7 @@ export class Steps {
     }
     const req: HostRequest = {
       rid: msg.rid, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
-      deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, history: msg.history === true,
+      deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, causal: msg.causal === true, history: msg.history === true,
     };
     // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
     // outcome but success, and success means every step here has run).
@@ -194,9 +198,16 @@ export class Steps {
       }
     }
     const timeoutMs = Math.max(1, Math.floor(req.deadline - performance.now()));
-    if (!req.rr && !req.history) return { resolved, args, timeoutMs };
-    const reads = joinSessions(step.sessions).reads;
-    return { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads } };
+    if (!req.rr && !req.causal && !req.history) return { resolved, args, timeoutMs };
+    const joined = joinSessions(step.sessions);
+    if (!req.causal) return { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads } };
+    // Causal: this host's cache first catches up with everything the request depends on, so
+    // that the step's reads (and what they depend on, through the cut) are never older.
+    if (joined.need) await this.#o.cut.ensureAll(joined.need, req.deadline);
+    return {
+      resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())),
+      session: { rr: false, causal: true, history: req.history, rid: req.rid, reads: {}, seen: joined.seen ?? {}, need: joined.need ?? {} },
+    };
   }
 
   async #run(req: HostRequest, step: Step): Promise<void> {
@@ -231,6 +242,7 @@ export class Steps {
       this.#o.snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#o.graceMs);
       for (const s of got.snaps) joined.reads[s.key] = { v: s.v, host: self.id, url: self.url };
     }
+    if (req.causal) addCausal(joined, got, self.id, self.url);
     if (req.history) joined.history.push(...toEvents(got.history, req.rid, step.plan.fn, self.id));
     return joined;
   }

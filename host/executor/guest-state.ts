@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import {
-  CloudburstError, counter, decode, encode, gset, lww, max, merge, tombstoneFor,
-  type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Max,
+  causalMeta, CloudburstError, compareStamps, counter, decode, depOn, encode, floorOf, gset, joinVectors, lww, max, merge,
+  satisfies, tombstoneFor, vectorOf, versionsOf, ZERO_STAMP,
+  type Counter, type Dep, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
-import { ABSENT_VERSION, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec } from './protocol.ts';
+import { depFromWire, depToWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
+import {
+  ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
+} from './protocol.ts';
 
 /** The version of an encoded value in read sets and histories: a hash of its bytes. */
 export function versionOf(encoded: Uint8Array): string {
@@ -24,6 +28,67 @@ export interface Bridge {
   recv(id: string, timeoutMs: number): Uint8Array | null;
   /** The encoded value of version `at.v` of `key` that request `rid` read first (null: absent). */
   snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null;
+  /** Causal: returns once the cache holds a version of `key` with every one of `need.d` in its past (else throws). */
+  ensure(key: string, need: CausalNeed): void;
+}
+
+/** A causal session's view of a call: what the request needs and what this call added. */
+class CausalCall {
+  /** key -> needed versions (wire form) and the host that has them. */
+  readonly need = new Map<string, CausalNeed>();
+  /** key -> versions the request observed (wire form): what its writes depend on. */
+  readonly seen = new Map<string, Set<string>>();
+  /** This call's additions, for the step's result. */
+  readonly addSeen = new Map<string, Set<string>>();
+  readonly addDeps = new Map<string, Set<string>>();
+
+  constructor(spec: SessionSpec) {
+    for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, d: [...n.d] });
+    for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, new Set(list));
+  }
+
+  /** The request observed these versions of `key` (a read or a write): later reads must not go back. */
+  observe(key: string, value: Lww, write: boolean): void {
+    for (const v of versionsOf(value)) {
+      const wire = depToWire(depOn(key, v));
+      add(this.seen, key, wire);
+      add(this.addSeen, key, wire);
+      this.#needs(key, wire);
+      if (write || !v.causal) continue;
+      for (const d of v.causal.deps) {
+        const dw = depToWire(d);
+        add(this.addDeps, d.key, dw);
+        this.#needs(d.key, dw);
+      }
+    }
+  }
+
+  #needs(key: string, wire: string): void {
+    const n = this.need.get(key);
+    if (n === undefined) this.need.set(key, { d: [wire] });
+    else if (!n.d.includes(wire)) n.d.push(wire);
+  }
+
+  /** What a write of `key` depends on: every version the request observed of other keys. */
+  depsFor(key: string): Dep[] {
+    const out: Dep[] = [];
+    for (const [k, list] of this.seen) {
+      if (k === key) continue;
+      for (const w of list) out.push(depFromWire(k, w));
+    }
+    return out;
+  }
+
+  result(): { seen: Record<string, string[]>; deps: Record<string, string[]> } {
+    const flat = (m: Map<string, Set<string>>): Record<string, string[]> => Object.fromEntries([...m].map(([k, s]) => [k, [...s]]));
+    return { seen: flat(this.addSeen), deps: flat(this.addDeps) };
+  }
+}
+
+function add(m: Map<string, Set<string>>, key: string, v: string): void {
+  let s = m.get(key);
+  if (s === undefined) m.set(key, (s = new Set()));
+  s.add(v);
 }
 
 const MAX_LOG_BYTES = 64 * 1024;
@@ -69,6 +134,8 @@ export class GuestState {
   /** rr: first reads the request did not know yet, and writes, for the host's snapshots. */
   #snaps = new Map<string, { v: string; bytes: Uint8Array | null }>();
   #history: HistoryOp[] = [];
+  /** causal: the request's needs and what this call observed. */
+  #causal: CausalCall | undefined;
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
@@ -86,6 +153,7 @@ export class GuestState {
       this.#snaps.clear();
       this.#history = [];
     }
+    this.#causal = session?.causal ? new CausalCall(session) : undefined;
     this.#cache.refresh();
     this.#overlay.clear();
     this.#memo.clear();
@@ -100,8 +168,9 @@ export class GuestState {
   commit(): number {
     const n = this.#overlay.size;
     if (n > 0) {
+      const written = this.#session ? new Map(this.#overlay) : undefined;
       const merged = this.#cache.commit(this.#overlay);
-      if (this.#session) this.#committed(merged);
+      if (written) this.#committed(merged, written);
     }
     this.#overlay.clear();
     this.#memo.clear();
@@ -111,21 +180,64 @@ export class GuestState {
   /** What the session recorded (after `commit`). */
   finishSession(): SessionResult | undefined {
     if (!this.#session) return undefined;
-    return { snaps: [...this.#snaps].map(([key, s]) => ({ key, ...s })), history: this.#history };
+    const out: SessionResult = { snaps: [...this.#snaps].map(([key, s]) => ({ key, ...s })), history: this.#history };
+    if (this.#causal) Object.assign(out, this.#causal.result());
+    return out;
   }
 
   /** A session's writes, once committed: the request reads them from now on (its own writes). */
-  #committed(merged: ReadonlyMap<string, Lattice>): void {
+  #committed(merged: ReadonlyMap<string, Lattice>, written: ReadonlyMap<string, Lattice>): void {
     const s = this.#session!;
     for (const [key, value] of merged) {
+      const mine = written.get(key);
+      if (this.#causal && mine?.type === 'lww') this.#causal.observe(key, mine, true);
+      if (!s.rr && !s.history) continue;
       const bytes = encode(value);
       const v = versionOf(bytes);
       if (s.rr) {
         this.#pins.set(key, { value, v });
         this.#snaps.set(key, { v, bytes });
       }
-      if (s.history) this.#history.push({ op: 'w', key, v });
+      if (s.history) this.#history.push({ op: 'w', key, v, ...(mine?.type === 'lww' ? { ver: versionsOf(mine).map(versionInfo) } : {}) });
     }
+  }
+
+  /**
+   * A read in a causal request. A register's value must have in its past every version the
+   * request depends on (what it read or wrote upstream, and their dependencies); when this
+   * host's cache is behind, the main thread brings it up to date (from the host that has
+   * them, else the KV tier) before the read goes on. Counters, sets and max carry no causal
+   * metadata and read as under lww.
+   */
+  #causalRead(key: string): Lattice | undefined {
+    const c = this.#causal!;
+    let got = this.#cached(key);
+    if (got === undefined && this.#fetchOnce(key)) got = this.#cached(key);
+    if (got === undefined || got.type === 'lww') {
+      const need = c.need.get(key);
+      if (need !== undefined && !need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)))) {
+        this.#bridge.ensure(key, need);
+        this.#cache.refresh();
+        this.#memo.clear();
+        got = this.#cached(key);
+        if (!need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)))) {
+          throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${this.#display(key)} as new as the request depends on reached this host`);
+        }
+      }
+      if (got !== undefined) c.observe(key, got as Lww, false);
+    }
+    if (this.#session!.history) this.#record(key, got);
+    return got;
+  }
+
+  #record(key: string, got: Lattice | undefined, v?: string): void {
+    let version = v;
+    if (version === undefined) {
+      const raw = got === undefined ? undefined : encode(got);
+      version = raw === undefined ? ABSENT_VERSION : versionOf(raw);
+    }
+    const ver = got === undefined ? [] : got.type === 'lww' ? versionsOf(got).map(versionInfo) : undefined;
+    this.#history.push({ op: 'r', key, v: version, ...(ver ? { ver } : {}) });
   }
 
   /**
@@ -153,7 +265,7 @@ export class GuestState {
         this.#pins.set(key, got);
       }
     }
-    if (s.history) this.#history.push({ op: 'r', key, v: got.v });
+    if (s.history) this.#record(key, got.value, got.v);
     return got.value;
   }
 
@@ -209,7 +321,7 @@ export class GuestState {
   }
 
   read(key: string): Lattice | undefined {
-    let cached = this.#session ? this.#sessionRead(key) : this.#cached(key);
+    let cached = this.#causal ? this.#causalRead(key) : this.#session ? this.#sessionRead(key) : this.#cached(key);
     if (cached === undefined && !this.#session && this.#fetchOnce(key)) cached = this.#cached(key);
     if (cached !== undefined && cached.type === 'lww') this.#hlc.observe(cached.stamp);
     const mine = this.#overlay.get(key);
@@ -251,7 +363,23 @@ export class GuestState {
     if (known !== undefined && known.type !== 'lww') {
       throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${known.type}, not a lww`, { key: this.#display(key) });
     }
-    this.#write(key, lww.write(value, this.#hlc.now()));
+    this.#write(key, this.#registerWrite(key, known as Lww | undefined, value));
+  }
+
+  /**
+   * A new register version. Plain (last-writer-wins) unless the request is causal or the key
+   * already holds causal versions: then it carries the key's version vector (every version
+   * this host holds of the key is in its past), the latest plain write seen, and, in a causal
+   * request, a dependency on every version of another key the request observed.
+   */
+  #registerWrite(key: string, known: Lww | undefined, value: Uint8Array | null): Lww {
+    const stamp = this.#hlc.now();
+    if (!this.#causal && !isCausal(known)) return value === null ? lww.tombstone(stamp) : lww.write(value, stamp);
+    const versions = known === undefined ? [] : versionsOf(known);
+    let floor: Stamp = ZERO_STAMP;
+    for (const v of versions) if (compareStamps(floorOf(v), floor) > 0) floor = floorOf(v);
+    const meta = causalMeta(stamp, joinVectors(...versions.map(vectorOf)), floor, this.#causal?.depsFor(key) ?? []);
+    return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);
   }
 
   /** Commits everything so far, then waits until the KV tier acknowledged this key. */
@@ -264,7 +392,7 @@ export class GuestState {
   del(key: string): void {
     const v = this.read(key);
     const type: LatticeType = v?.type ?? 'lww';
-    this.#write(key, tombstoneFor(type, this.#hlc.now()));
+    this.#write(key, type === 'lww' ? this.#registerWrite(key, this.#peek(key) as Lww | undefined, null) : tombstoneFor(type, this.#hlc.now()));
   }
 
   counterAdd(key: string, by: bigint): bigint {

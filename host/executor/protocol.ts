@@ -93,10 +93,27 @@ export interface ReadVersion {
   url: string;
 }
 
+/**
+ * What a causal request needs of a key before reading it: the versions (dependencies in wire
+ * form, `consistency/causal.ts` `depToWire`) the local value must have in its past, and a
+ * host whose cache has them (where the request observed them).
+ */
+export interface CausalNeed {
+  d: string[];
+  h?: string;
+  u?: string;
+}
+
 /** A call's part of a consistency session (see host/consistency/). */
 export interface SessionSpec {
   /** Repeatable read: pin every key at its first version; follow `reads` from upstream steps. */
   rr: boolean;
+  /** Causal: reads never older than what the request depends on; writes depend on its reads. */
+  causal?: boolean;
+  /** Causal: the versions the request observed so far (read or wrote), by key: what its writes depend on. */
+  seen?: Record<string, string[]>;
+  /** Causal: what each key's local value must have in its past before the request reads it. */
+  need?: Record<string, CausalNeed>;
   /** Record every read and write with its version. */
   history: boolean;
   /** The DAG request id, when the call is a step (for snapshot fetches). */
@@ -105,16 +122,32 @@ export interface SessionSpec {
   reads: Record<string, ReadVersion>;
 }
 
+/** A register version in a history (see host/README.md, "Consistency"). */
+export interface VersionInfo {
+  /** The write's stamp, `ms.c.writer`. */
+  id: string;
+  /** Version vector, writer -> `ms.c`, own entry included; `{}` for a plain (lww) version. */
+  vc: Record<string, string>;
+  /** The latest plain write in its past, `ms.c.writer` (a plain version: its own id). */
+  f: string;
+}
+
 export interface HistoryOp {
   op: 'r' | 'w';
   key: string;
   v: string;
+  /** Registers only: the versions read (primary first; none when absent), or the one written. */
+  ver?: VersionInfo[];
 }
 
 export interface SessionResult {
   /** First reads of this call that the request did not know, and its writes: versions and encoded values. */
   snaps: { key: string; v: string; bytes: Uint8Array | null }[];
   history: HistoryOp[];
+  /** Causal: versions this call observed (read or wrote), by key, in wire form. */
+  seen?: Record<string, string[]>;
+  /** Causal: the dependencies of the versions this call read, by key, in wire form. */
+  deps?: Record<string, string[]>;
 }
 
 export interface LoadJob {
@@ -143,7 +176,9 @@ export type BridgeRequest =
   /** The next message for the running call `id`, waiting up to `timeoutMs` (capped by the call's deadline). */
   | { kind: 'bridge'; op: 'recv'; id: string; timeoutMs: number }
   /** The exact version `v` of `key` that request `rid` read first, from the snapshot `host` keeps. */
-  | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; v: string; host: string; url: string };
+  | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; v: string; host: string; url: string }
+  /** Causal: make this host's cache hold a version of `key` that has every one of `need.d` in its past. */
+  | { kind: 'bridge'; op: 'ensure'; key: string; need: CausalNeed };
 
 /** `data` answers a `recv`: the message, or null when none came in time. */
 export type BridgeReply = { ok: true; data?: Uint8Array | null } | { ok: false; code: ErrorCode; message: string };

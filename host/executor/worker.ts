@@ -44,6 +44,7 @@ const state = new GuestState(
     send: (from, to, data) => void bridge({ op: 'send', from, to, data }),
     recv: (id, timeoutMs) => bridge({ op: 'recv', id, timeoutMs }) ?? null,
     snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, v: at.v, host: at.host, url: at.url }) ?? null,
+    ensure: (key, need) => void bridge({ op: 'ensure', key, need }),
   },
   new Hlc(init.writer),
   init.writer,

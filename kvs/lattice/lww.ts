@@ -1,31 +1,76 @@
 /**
- * Last-writer-wins register. Payload: stamp, flag u8 (0 = value, 1 = tombstone), then for a
- * value its length u32 LE and bytes. A tombstone has no value bytes at all.
+ * The register: last-writer-wins by default, causal when written with causal metadata.
+ *
+ * Payload: the primary version, then (flag bit 2) a u16 count of sibling versions.
+ * A version: stamp, flags u8 (bit 0 tombstone, bit 1 causal metadata, bit 2 siblings follow,
+ * primary only), then for a value its length u32 LE and bytes, then for causal metadata:
+ * u8 count of vector-clock entries other than the version's own writer (stamps, sorted by
+ * writer), the floor stamp, u16 count of dependencies (u16 key length, key UTF-8, u8 plain,
+ * stamp; sorted by key, then stamp). A plain LWW value is exactly the old layout.
  */
-import { badValue, bytesEqual, compareBytes } from './bytes.ts';
+import { badValue, bytesEqual, compareBytes, compareUtf8, type ByteReader, type ByteWriter } from './bytes.ts';
 import type { LatticeKind } from './kind.ts';
 import { compareStamps, readStamp, stampSize, writeStamp, type Stamp } from './stamp.ts';
 
 /**
- * A last-writer-wins register: the write with the greatest stamp wins; a delete is a
- * tombstone write, so a later write wins over it again.
+ * A dependency of a causal version: the version of `key` written at `at` (for a causal
+ * version, its own stamp), or for `plain` the LWW write at `at`.
+ */
+export interface Dep {
+  readonly key: string;
+  readonly at: Stamp;
+  readonly plain: boolean;
+}
+
+/**
+ * What a version written in a causal request (or over a causal version) carries.
+ * `vc` is the key's version vector: per writer, the stamp of its latest write of this key in
+ * the version's past; the version's own stamp is its own writer's entry (implied, never stored
+ * twice). `floor` is the latest plain (LWW) write of the key in its past.
+ */
+export interface CausalMeta {
+  readonly vc: readonly Stamp[];
+  readonly floor: Stamp;
+  readonly deps: readonly Dep[];
+}
+
+/** One version of a register. */
+export interface LwwVersion {
+  readonly stamp: Stamp;
+  readonly tombstone: boolean;
+  readonly value: Uint8Array;
+  /** Absent for a plain last-writer-wins write. */
+  readonly causal?: CausalMeta;
+}
+
+/**
+ * A register. Plain writes are last-writer-wins: the write with the greatest stamp wins; a
+ * delete is a tombstone write, so a later write wins over it again. Causal writes carry a
+ * version vector and dependencies; versions that are concurrent (neither in the other's
+ * past) are all kept. The top-level fields are the primary version (the greatest stamp: what
+ * a plain read returns), `siblings` the other concurrent ones, greatest stamp first.
  *
  * @example
  * const v: Lww = lww.write(new TextEncoder().encode('hi'), hlc.now());
  */
-export interface Lww {
+export interface Lww extends LwwVersion {
   readonly type: 'lww';
-  readonly stamp: Stamp;
-  readonly tombstone: boolean;
-  readonly value: Uint8Array;
+  readonly siblings?: readonly LwwVersion[];
 }
 
 const EMPTY = new Uint8Array(0);
 const MAX_VALUE = 0xffffffff;
+const MAX_VC = 0xff;
+const MAX_DEPS = 0xffff;
+/** Concurrent versions of one register; the merge is quadratic in them. */
+const MAX_SIBLINGS = 256;
+const F_TOMBSTONE = 1;
+const F_CAUSAL = 2;
+const F_SIBLINGS = 4;
 
 /**
- * Constructors for LWW registers. The register keeps a reference to `value`: do not mutate
- * the array afterwards.
+ * Constructors for registers. The register keeps a reference to `value`: do not mutate the
+ * array afterwards.
  *
  * @example
  * const put = lww.write(bytes, hlc.now());
@@ -33,62 +78,327 @@ const MAX_VALUE = 0xffffffff;
  * merge(put, del) // whichever stamp is greater
  */
 export const lww = {
-  write(value: Uint8Array, stamp: Stamp): Lww {
-    return { type: 'lww', stamp, tombstone: false, value };
+  write(value: Uint8Array, stamp: Stamp, causal?: CausalMeta): Lww {
+    return causal ? { type: 'lww', stamp, tombstone: false, value, causal } : { type: 'lww', stamp, tombstone: false, value };
   },
-  tombstone(stamp: Stamp): Lww {
-    return { type: 'lww', stamp, tombstone: true, value: EMPTY };
+  tombstone(stamp: Stamp, causal?: CausalMeta): Lww {
+    return causal ? { type: 'lww', stamp, tombstone: true, value: EMPTY, causal } : { type: 'lww', stamp, tombstone: true, value: EMPTY };
   },
 } as const;
 
 // Equal stamps only happen when one writer reuses a stamp (a bug or hostile input); the rule
 // must still be commutative, so a tombstone beats a value and larger bytes beat smaller ones.
-function wins(a: Lww, b: Lww): boolean {
+function compareVersions(a: LwwVersion, b: LwwVersion): number {
   const c = compareStamps(a.stamp, b.stamp);
-  if (c !== 0) return c > 0;
-  if (a.tombstone !== b.tombstone) return a.tombstone;
-  return compareBytes(a.value, b.value) >= 0;
+  if (c !== 0) return c;
+  if (a.tombstone !== b.tombstone) return a.tombstone ? 1 : -1;
+  const v = compareBytes(a.value, b.value);
+  if (v !== 0) return v;
+  return compareBytes(metaKey(a), metaKey(b));
+}
+
+function wins(a: LwwVersion, b: LwwVersion): boolean {
+  return compareVersions(a, b) >= 0;
+}
+
+// Ties between byte-identical values with different metadata need an order too (hostile input).
+function metaKey(v: LwwVersion): Uint8Array {
+  const m = v.causal;
+  if (!m) return EMPTY;
+  const st = (s: Stamp): string => `${s.ms}.${s.c}.${s.writer}`;
+  return Buffer.from(JSON.stringify([m.vc.map(st), st(m.floor), m.deps.map((d) => [d.key, st(d.at), d.plain])]));
+}
+
+/** The versions of a register, primary first. */
+export function versionsOf(l: Lww): readonly LwwVersion[] {
+  return l.siblings && l.siblings.length > 0 ? [l, ...l.siblings] : [l];
+}
+
+/** The version vector of a version: its stored entries plus its own stamp (plain: none). */
+export function vectorOf(v: LwwVersion): readonly Stamp[] {
+  if (!v.causal) return [];
+  return insertOwn(v.causal.vc, v.stamp);
+}
+
+function insertOwn(vc: readonly Stamp[], own: Stamp): Stamp[] {
+  const out: Stamp[] = [];
+  let placed = false;
+  for (const e of vc) {
+    if (!placed && compareUtf8(own.writer, e.writer) < 0) {
+      out.push(own);
+      placed = true;
+    }
+    out.push(e);
+  }
+  if (!placed) out.push(own);
+  return out;
+}
+
+/** The latest plain write in a version's past (a plain version: itself). */
+export function floorOf(v: LwwVersion): Stamp {
+  return v.causal ? v.causal.floor : v.stamp;
+}
+
+function tick(a: Stamp, b: Stamp): number {
+  return a.ms !== b.ms ? a.ms - b.ms : a.c - b.c;
+}
+
+/** Every entry of `a` is at or below `b`'s entry for the same writer. Both sorted by writer. */
+function vcLeq(a: readonly Stamp[], b: readonly Stamp[]): boolean {
+  let j = 0;
+  for (const e of a) {
+    while (j < b.length && compareUtf8(b[j]!.writer, e.writer) < 0) j++;
+    const f = b[j];
+    if (f === undefined || f.writer !== e.writer || tick(e, f) > 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether version `a` is in the past of (or the same as) version `b`: the product of the
+ * version-vector order and the plain writes' stamp order. A plain version is below every
+ * version whose floor reaches its stamp; no causal version is below a plain one.
+ */
+export function versionLeq(a: LwwVersion, b: LwwVersion): boolean {
+  return compareStamps(floorOf(a), floorOf(b)) <= 0 && vcLeq(vectorOf(a), vectorOf(b));
+}
+
+/** The pairwise maximum of version vectors (sorted by writer). */
+export function joinVectors(...vcs: (readonly Stamp[])[]): Stamp[] {
+  const best = new Map<string, Stamp>();
+  for (const vc of vcs) {
+    for (const e of vc) {
+      const cur = best.get(e.writer);
+      if (cur === undefined || tick(e, cur) > 0) best.set(e.writer, e);
+    }
+  }
+  return [...best.values()].sort((x, y) => compareUtf8(x.writer, y.writer));
+}
+
+/** Whether some version of the register has `dep` in its past. */
+export function satisfies(l: Lww | undefined, dep: Dep): boolean {
+  if (l === undefined) return false;
+  for (const v of versionsOf(l)) {
+    if (dep.plain) {
+      if (compareStamps(floorOf(v), dep.at) >= 0) return true;
+      continue;
+    }
+    if (v.causal === undefined) continue;
+    if (v.stamp.writer === dep.at.writer) {
+      if (tick(v.stamp, dep.at) >= 0) return true;
+      continue;
+    }
+    for (const e of v.causal.vc) if (e.writer === dep.at.writer && tick(e, dep.at) >= 0) return true;
+  }
+  return false;
+}
+
+/** The dependency that says "at least this version". */
+export function depOn(key: string, v: LwwVersion): Dep {
+  return { key, at: v.stamp, plain: v.causal === undefined };
+}
+
+/**
+ * The versions of both registers that are not in the past of another one: the causal merge.
+ * Two versions with the same place in the order are the same write (the stamp tie-break keeps
+ * one, deterministically). Without causal metadata this is exactly last-writer-wins.
+ */
+function mergeLww(a: Lww, b: Lww): Lww {
+  if (a.causal === undefined && b.causal === undefined && a.siblings === undefined && b.siblings === undefined) {
+    return wins(a, b) ? a : b;
+  }
+  const all = [...versionsOf(a), ...versionsOf(b)];
+  const keep: LwwVersion[] = [];
+  for (const x of all) {
+    let drop = false;
+    for (const y of all) {
+      if (x === y || !versionLeq(x, y)) continue;
+      // y has x in its past: x goes, unless they are equal in the order and x wins the tie.
+      if (!versionLeq(y, x) || !wins(x, y)) {
+        drop = true;
+        break;
+      }
+    }
+    if (!drop && !keep.some((k) => sameVersion(k, x))) keep.push(x);
+  }
+  return fromVersions(keep);
+}
+
+function sameVersion(a: LwwVersion, b: LwwVersion): boolean {
+  return a === b || (versionLeq(a, b) && versionLeq(b, a) && lwwKind.equals(asLww(a), asLww(b)));
+}
+
+function asLww(v: LwwVersion): Lww {
+  return { type: 'lww', stamp: v.stamp, tombstone: v.tombstone, value: v.value, ...(v.causal ? { causal: v.causal } : {}) };
+}
+
+/** A register from an antichain of versions (not checked): the greatest stamp is the primary. */
+export function fromVersions(versions: readonly LwwVersion[]): Lww {
+  const sorted = [...versions].sort((x, y) => compareVersions(y, x));
+  const [first, ...rest] = sorted;
+  if (first === undefined) throw badValue('a register needs at least one version');
+  const primary = asLww(first);
+  if (rest.length === 0) return primary;
+  return { ...primary, siblings: rest.map((v) => ({ stamp: v.stamp, tombstone: v.tombstone, value: v.value, ...(v.causal ? { causal: v.causal } : {}) })) };
+}
+
+function depCompare(a: Dep, b: Dep): number {
+  const k = compareUtf8(a.key, b.key);
+  if (k !== 0) return k;
+  const s = compareStamps(a.at, b.at);
+  if (s !== 0) return s;
+  return Number(a.plain) - Number(b.plain);
+}
+
+/**
+ * Causal metadata in canonical form: the own writer's entry out of `vc` (the stamp is it),
+ * one entry per writer (the latest), deps sorted and deduplicated.
+ */
+export function causalMeta(own: Stamp, vc: readonly Stamp[], floor: Stamp, deps: readonly Dep[]): CausalMeta {
+  const entries = joinVectors(vc).filter((e) => e.writer !== own.writer);
+  const sorted = [...deps].sort(depCompare).filter((d, i, arr) => i === 0 || depCompare(arr[i - 1]!, d) !== 0);
+  return { vc: entries, floor, deps: sorted };
+}
+
+function versionSize(v: LwwVersion): number {
+  let size = stampSize(v.stamp) + 1;
+  if (v.tombstone) {
+    if (v.value.byteLength !== 0) throw badValue('an lww tombstone carries no value bytes');
+  } else {
+    if (v.value.byteLength > MAX_VALUE) throw badValue('an lww value is limited to 2^32-1 bytes');
+    size += 4 + v.value.byteLength;
+  }
+  const m = v.causal;
+  if (m) {
+    if (m.vc.length > MAX_VC) throw badValue(`a version vector is limited to ${MAX_VC} other writers`);
+    if (m.deps.length > MAX_DEPS) throw badValue(`a version is limited to ${MAX_DEPS} dependencies`);
+    size += 1 + stampSize(m.floor) + 2;
+    for (let i = 0; i < m.vc.length; i++) {
+      const e = m.vc[i]!;
+      if (e.writer === v.stamp.writer) throw badValue('a version vector must not repeat its own writer');
+      if (i > 0 && compareUtf8(m.vc[i - 1]!.writer, e.writer) >= 0) throw badValue('version vector entries must be sorted by writer, once each');
+      size += stampSize(e);
+    }
+    for (let i = 0; i < m.deps.length; i++) {
+      const d = m.deps[i]!;
+      const n = Buffer.byteLength(d.key, 'utf8');
+      if (n > 0xffff) throw badValue('a dependency key is limited to 65535 bytes');
+      if (i > 0 && depCompare(m.deps[i - 1]!, d) >= 0) throw badValue('dependencies must be sorted, once each');
+      size += 2 + n + 1 + stampSize(d.at);
+    }
+  }
+  return size;
+}
+
+function writeVersion(w: ByteWriter, v: LwwVersion, siblings: boolean): void {
+  writeStamp(w, v.stamp);
+  w.u8((v.tombstone ? F_TOMBSTONE : 0) | (v.causal ? F_CAUSAL : 0) | (siblings ? F_SIBLINGS : 0));
+  if (!v.tombstone) {
+    w.u32(v.value.byteLength);
+    w.bytes(v.value);
+  }
+  const m = v.causal;
+  if (!m) return;
+  w.u8(m.vc.length);
+  for (const e of m.vc) writeStamp(w, e);
+  writeStamp(w, m.floor);
+  w.u16(m.deps.length);
+  for (const d of m.deps) {
+    const n = Buffer.byteLength(d.key, 'utf8');
+    w.u16(n);
+    w.utf8(d.key, n);
+    w.u8(d.plain ? 1 : 0);
+    writeStamp(w, d.at);
+  }
+}
+
+function readVersion(r: ByteReader, primary: boolean): { v: LwwVersion; siblings: boolean } {
+  const stamp = readStamp(r, 'lww.stamp');
+  const flags = r.u8('lww.flag');
+  if ((flags & ~(F_TOMBSTONE | F_CAUSAL | F_SIBLINGS)) !== 0 || (!primary && (flags & F_SIBLINGS) !== 0)) {
+    throw r.fail(`lww flags ${flags} are not valid here`);
+  }
+  const tombstone = (flags & F_TOMBSTONE) !== 0;
+  const value = tombstone ? EMPTY : r.bytes(r.u32('lww.length'), 'lww.value');
+  let causal: CausalMeta | undefined;
+  if ((flags & F_CAUSAL) !== 0) {
+    const vc: Stamp[] = [];
+    for (let n = r.u8('lww.vc count'); n > 0; n--) vc.push(readStamp(r, 'lww.vc'));
+    const floor = readStamp(r, 'lww.floor');
+    const deps: Dep[] = [];
+    for (let n = r.u16('lww.dep count'); n > 0; n--) {
+      const key = r.utf8(r.u16('lww.dep key length'), 'lww.dep key');
+      const plain = r.u8('lww.dep plain');
+      if (plain > 1) throw r.fail('lww dep plain flag must be 0 or 1');
+      deps.push({ key, plain: plain === 1, at: readStamp(r, 'lww.dep') });
+    }
+    causal = { vc, floor, deps };
+  }
+  const v: LwwVersion = causal ? { stamp, tombstone, value, causal } : { stamp, tombstone, value };
+  return { v, siblings: (flags & F_SIBLINGS) !== 0 };
 }
 
 export const lwwKind: LatticeKind<Lww> = {
   type: 'lww',
   tag: 1,
-  merge: (a, b) => (wins(a, b) ? a : b),
-  equals: (a, b) =>
-    a.tombstone === b.tombstone && compareStamps(a.stamp, b.stamp) === 0 && bytesEqual(a.value, b.value),
+  merge: mergeLww,
+  equals(a, b) {
+    const va = versionsOf(a);
+    const vb = versionsOf(b);
+    if (va.length !== vb.length) return false;
+    return va.every((x, i) => {
+      const y = vb[i]!;
+      return x.tombstone === y.tombstone && compareStamps(x.stamp, y.stamp) === 0 && bytesEqual(x.value, y.value)
+        && bytesEqual(metaKey(x), metaKey(y));
+    });
+  },
   isDeleted: (l) => l.tombstone,
   tombstone: (stamp) => lww.tombstone(stamp),
   payloadSize(l) {
-    const size = stampSize(l.stamp) + 1;
-    if (l.tombstone) {
-      if (l.value.byteLength !== 0) throw badValue('an lww tombstone carries no value bytes');
-      return size;
+    let size = versionSize(l);
+    const sib = l.siblings ?? [];
+    if (sib.length > 0) {
+      if (sib.length > MAX_SIBLINGS) throw badValue(`a register is limited to ${MAX_SIBLINGS} concurrent versions`);
+      size += 2;
+      for (const s of sib) size += versionSize(s);
     }
-    if (l.value.byteLength > MAX_VALUE) throw badValue('an lww value is limited to 2^32-1 bytes');
-    return size + 4 + l.value.byteLength;
+    return size;
   },
   writePayload(w, l) {
-    writeStamp(w, l.stamp);
-    w.u8(l.tombstone ? 1 : 0);
-    if (!l.tombstone) {
-      w.u32(l.value.byteLength);
-      w.bytes(l.value);
-    }
+    const sib = l.siblings ?? [];
+    writeVersion(w, l, sib.length > 0);
+    if (sib.length === 0) return;
+    w.u16(sib.length);
+    for (const s of sib) writeVersion(w, s, false);
   },
   readPayload(r) {
-    const stamp = readStamp(r, 'lww.stamp');
-    const flag = r.u8('lww.flag');
-    if (flag === 1) return lww.tombstone(stamp);
-    if (flag !== 0) throw r.fail(`lww flag must be 0 or 1, got ${flag}`);
-    return lww.write(r.bytes(r.u32('lww.length'), 'lww.value'), stamp);
+    const l = readRegister(r);
+    lwwKind.payloadSize(l); // the same invariants as encode (sorted vectors and dependencies...)
+    return l;
   },
 };
 
+function readRegister(r: ByteReader): Lww {
+  const first = readVersion(r, true);
+  if (!first.siblings) return asLww(first.v);
+  const n = r.u16('lww.sibling count');
+  if (n === 0) throw r.fail('a register with siblings has at least one');
+  const versions = [first.v];
+  for (let i = 0; i < n; i++) versions.push(readVersion(r, false).v);
+  // Canonical: greatest stamp first, and no version in the past of another.
+  for (let i = 1; i < versions.length; i++) {
+    if (compareVersions(versions[i - 1]!, versions[i]!) <= 0) throw r.fail('register versions are not sorted');
+  }
+  for (const x of versions) for (const y of versions) if (x !== y && versionLeq(x, y)) throw r.fail('a register version is in the past of another');
+  return fromVersions(versions);
+}
+
 /**
- * The value bytes of an encoded LWW register, as a view into `bytes` (no copy), or `null` for a
- * tombstone: the hot path of a host reading a large value straight out of LMDB into a guest's
- * memory. Layout: version, tag, stamp (u48 ms, u16 c, u8 writer length, writer), u8 flags,
- * u32 length, value. Throws like `decode` if `bytes` is not a well-formed LWW encoding.
+ * The value bytes of an encoded register's primary version, as a view into `bytes` (no copy),
+ * or `null` for a tombstone: the hot path of a host reading a large value straight out of LMDB
+ * into a guest's memory. Layout: version, tag, stamp (u48 ms, u16 c, u8 writer length,
+ * writer), u8 flags, u32 length, value, then causal metadata and siblings when the flags say
+ * so. Throws like `decode` if `bytes` is not a well-formed register encoding.
  *
  * @example
  * const view = lwwValueView(cache.getFast(key)); // then copy it where it must go, at once
@@ -97,10 +407,13 @@ export function lwwValueView(bytes: Uint8Array): Uint8Array | null {
   if (bytes.length < 12 || bytes[0] !== 1 || bytes[1] !== lwwKind.tag) throw badValue('not an encoded lww register');
   const flagAt = 11 + bytes[10]!;
   if (bytes.length < flagAt + 1) throw badValue('truncated lww register');
-  if (bytes[flagAt] === 1) return null;
+  const flags = bytes[flagAt]!;
+  if ((flags & ~(F_TOMBSTONE | F_CAUSAL | F_SIBLINGS)) !== 0) throw badValue('malformed lww register');
+  if ((flags & F_TOMBSTONE) !== 0) return null;
   if (bytes.length < flagAt + 5) throw badValue('truncated lww register');
   const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(flagAt + 1, true);
   const start = flagAt + 5;
-  if (start + len !== bytes.length || bytes[flagAt] !== 0) throw badValue('malformed lww register');
+  const exact = flags === 0;
+  if (exact ? start + len !== bytes.length : start + len > bytes.length) throw badValue('malformed lww register');
   return bytes.subarray(start, start + len);
 }

@@ -49,11 +49,11 @@ describe('rr snapshots', () => {
     await link.close();
   });
 
-  it('the mode: lww by default, rr, nothing else', () => {
+  it('the mode: lww by default, rr, causal, nothing else', () => {
     expect(parseConsistency(undefined)).toBe('lww');
     expect(parseConsistency('rr')).toBe('rr');
-    expect(() => parseConsistency('causal')).toThrow(/not implemented/);
-    expect(() => parseConsistency('RR')).toThrow(/"lww" or "rr"/);
+    expect(parseConsistency('causal')).toBe('causal');
+    expect(() => parseConsistency('RR')).toThrow(/"lww", "rr" or "causal"/);
   });
 });
 
@@ -212,12 +212,12 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
     expect(checkRepeatableRead(out.history!)).toEqual([]);
   });
 
-  it('invalid consistency values are refused, causal is not implemented yet', async () => {
+  it('invalid consistency values are refused', async () => {
     for (const [path, base] of [
       ['/v1/functions/kitchen.echoString/call', { args: ['x'] }],
       ['/v1/dags/rr2/call', { args: { [READER]: [0, 'x', ''], [REREADER]: [0, 'y'] } }],
     ] as const) {
-      await expect(p.client.json('POST', path, { ...base, consistency: 'causal' })).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('not implemented') });
+      await expect(p.client.json('POST', path, { ...base, consistency: 'causal' })).resolves.toBeDefined();
       await expect(p.client.json('POST', path, { ...base, consistency: 'strong' })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
       await expect(p.client.json('POST', path, { ...base, consistency: 3 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
       await expect(p.client.json('POST', path, { ...base, consistency: 'lww' })).resolves.toBeDefined();

@@ -31,6 +31,7 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     expect((await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}')).stdout.trim()).toBe('16');
     expect((await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}', '--consistency', 'rr')).stdout.trim()).toBe('16');
     expect((await cli('fn', 'call', 'math.increment', '3', '--consistency', 'rr')).stdout.trim()).toBe('4');
+    expect((await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}', '--consistency', 'causal')).stdout.trim()).toBe('16');
     const id = (await cli('dag', 'call', 'pipeline', '--args', '{"math.increment": [3]}', '--async')).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect((await cli('future', 'get', id, '--wait', '5s')).stdout.trim()).toBe('16');
@@ -54,9 +55,9 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     expect(badEdge.code).toBe(1);
     expect(badEdge.stderr).toContain('FROM:TO');
     for (const cmd of [['dag', 'call', 'nope'], ['fn', 'call', 'math.increment', '3']]) {
-      const causal = await cli(...cmd, '--consistency', 'causal');
-      expect(causal.code).toBe(1);
-      expect(causal.stderr).toContain('error INVALID_REQUEST: causal consistency is not implemented yet');
+      const strong = await cli(...cmd, '--consistency', 'strong');
+      expect(strong.code).toBe(1);
+      expect(strong.stderr).toContain('error INVALID_REQUEST: "consistency" is "lww", "rr" or "causal", not "strong"');
     }
     const badArgs = await cli('dag', 'call', 'x', '--args', '{nope');
     expect(badArgs.stderr).toContain('error MALFORMED_JSON');

@@ -4,7 +4,7 @@
  * interesting when stamps, epochs and members overlap.
  */
 import fc from 'fast-check';
-import { counter, lww, max, type Counter, type GSet, type Lattice, type LatticeType, type Max, type Stamp } from '../../kvs/index.ts';
+import { causalMeta, counter, fromVersions, lww, max, merge, type Counter, type Dep, type LwwVersion, type GSet, type Lattice, type LatticeType, type Max, type Stamp } from '../../kvs/index.ts';
 
 // Includes a non-ASCII and an astral writer: the tie-break must follow UTF-8 bytes.
 export const writerArb = fc.constantFrom('', 'a', 'b', 'host-1', 'é', '\u{1F600}', '\uFFFD');
@@ -24,10 +24,32 @@ const smallStampArb: fc.Arbitrary<Stamp> = fc.record({
 const bytesArb = fc.uint8Array({ maxLength: 24 });
 const smallBytesArb = fc.oneof(fc.constantFrom(new Uint8Array(0), new Uint8Array([1]), new Uint8Array([1, 2])), fc.uint8Array({ maxLength: 3 }));
 
-export const lwwArb: fc.Arbitrary<Lattice> = fc.oneof(
+const plainLwwArb: fc.Arbitrary<Lattice> = fc.oneof(
   { arbitrary: fc.tuple(smallBytesArb, smallStampArb).map(([v, s]) => lww.write(v, s)), weight: 4 },
   { arbitrary: smallStampArb.map((s) => lww.tombstone(s)), weight: 2 },
   { arbitrary: fc.tuple(bytesArb, stampArb).map(([v, s]) => lww.write(v, s)), weight: 1 },
+);
+
+const depArb: fc.Arbitrary<Dep> = fc.record({ key: fc.constantFrom('k', 'l', 'é'), at: smallStampArb, plain: fc.boolean() });
+
+/** A causal version: a small version vector over the same few writers, a floor and dependencies. */
+const causalVersionArb: fc.Arbitrary<LwwVersion> = fc
+  .tuple(smallBytesArb, fc.boolean(), smallStampArb, fc.array(smallStampArb, { maxLength: 3 }), smallStampArb, fc.array(depArb, { maxLength: 3 }))
+  .map(([value, tombstone, s, vc, floor, deps]) => {
+    // As a real writer's clock would: its stamp is after everything in its past.
+    const stamp = { ...s, ms: Math.max(s.ms, floor.ms, ...vc.map((e) => e.ms)) + 1 };
+    const causal = causalMeta(stamp, vc, floor, deps);
+    return tombstone ? lww.tombstone(stamp, causal) : lww.write(value, stamp, causal);
+  });
+
+/** Registers with causal metadata and concurrent versions, built by merging versions (so they are canonical). */
+const causalLwwArb: fc.Arbitrary<Lattice> = fc
+  .array(fc.oneof(causalVersionArb, plainLwwArb.map((l) => l as LwwVersion)), { minLength: 1, maxLength: 4 })
+  .map((vs) => vs.map((v) => fromVersions([v]) as Lattice).reduce((a, b) => merge(a, b)));
+
+export const lwwArb: fc.Arbitrary<Lattice> = fc.oneof(
+  { arbitrary: plainLwwArb, weight: 3 },
+  { arbitrary: causalLwwArb, weight: 2 },
 );
 
 const u64Arb = fc.oneof(fc.bigInt({ min: 0n, max: 5n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));

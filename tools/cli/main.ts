@@ -20,11 +20,11 @@ Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
   cloudburst fn list | show FN | delete MODULE
-  cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--consistency lww|rr] [--logs] [--async]
+  cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--consistency lww|rr|causal] [--logs] [--async]
   cloudburst future get ID [--wait 5s]
 DAGs:
   cloudburst dag create NAME --fn FN --fn FN ... [--edge FROM:TO]...
-  cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--consistency lww|rr] [--async]
+  cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--consistency lww|rr|causal] [--async]
   cloudburst dag list | show NAME | delete NAME
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY

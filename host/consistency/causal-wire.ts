@@ -1,0 +1,43 @@
+// Causal metadata as it travels in DAG messages and histories (JSON), shared by the main
+// thread and the workers. See host/README.md, "Consistency".
+import { CloudburstError, floorOf, vectorOf, type Dep, type Lattice, type Lww, type LwwVersion, type Stamp } from '../../kvs/index.ts';
+import type { VersionInfo } from '../executor/protocol.ts';
+
+/** `ms.c.writer`: a stamp in histories and dependency strings. */
+export function stampId(s: Stamp): string {
+  return `${s.ms}.${s.c}.${s.writer}`;
+}
+
+const WIRE = /^([cp])(\d{1,15})\.(\d{1,5})\.([\s\S]*)$/;
+
+/** A dependency as a string: `c` (a causal version) or `p` (a plain write), then its stamp. */
+export function depToWire(d: Dep): string {
+  return `${d.plain ? 'p' : 'c'}${stampId(d.at)}`;
+}
+
+const parsed = new Map<string, { at: Stamp; plain: boolean }>();
+
+/** Parses a dependency string (from a peer: malformed input is a 400, never a crash). */
+export function depFromWire(key: string, wire: string): Dep {
+  let p = parsed.get(wire);
+  if (p === undefined) {
+    const m = typeof wire === 'string' ? WIRE.exec(wire) : null;
+    if (!m) throw new CloudburstError('INVALID_REQUEST', `malformed causal dependency ${JSON.stringify(wire)}`);
+    p = { plain: m[1] === 'p', at: { ms: Number(m[2]), c: Number(m[3]), writer: m[4]! } };
+    if (parsed.size > 100_000) parsed.clear();
+    parsed.set(wire, p);
+  }
+  return { key, at: p.at, plain: p.plain };
+}
+
+/** Whether a value carries causal metadata or concurrent versions (the cut has work to do). */
+export function isCausal(l: Lattice | undefined): l is Lww {
+  return l !== undefined && l.type === 'lww' && (l.causal !== undefined || l.siblings !== undefined);
+}
+
+/** A version as histories record it. */
+export function versionInfo(v: LwwVersion): VersionInfo {
+  const vc: Record<string, string> = {};
+  for (const e of vectorOf(v)) vc[e.writer] = `${e.ms}.${e.c}`;
+  return { id: stampId(v.stamp), vc, f: stampId(floorOf(v)) };
+}
