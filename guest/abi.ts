@@ -28,7 +28,7 @@ export const LOG_ERROR = 3;
  * subset, and nothing else from this namespace.
  */
 export const HOST_FUNCTIONS = [
-  "get", "take", "put", "put_durable", "del",
+  "get", "get_all", "take", "put", "put_durable", "del",
   "counter_add", "counter_get",
   "set_add", "set_has", "set_members",
   "max_put", "max_get",

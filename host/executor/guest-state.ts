@@ -353,6 +353,15 @@ export class GuestState {
   }
 
   /**
+   * Every concurrent version's value (deleted ones left out), the one `getBytes` returns
+   * first; undefined when the key is absent.
+   */
+  getAllBytes(key: string): Uint8Array[] | undefined {
+    const v = this.#typed(key, 'lww');
+    return v === undefined ? undefined : versionsOf(v).filter((x) => !x.tombstone).map((x) => x.value);
+  }
+
+  /**
    * A blind write: unlike the other operations it needs nothing from the current value, so a
    * miss does not go to the KV tier. Its type is checked against what the cache holds; a
    * conflict with a value the cache never saw is refused by the tier at flush time (the

@@ -37,9 +37,26 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     state().staged = data;
     return data === undefined ? ABSENT : data.byteLength;
   };
+  // A list of byte strings: u32 count, then per item u32 length + bytes (little-endian).
+  const stageList = (items: readonly Uint8Array[] | undefined): number => {
+    if (items === undefined) return stage(undefined);
+    let size = 4;
+    for (const m of items) size += 4 + m.byteLength;
+    const out = new Uint8Array(size);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, items.length, true);
+    let at = 4;
+    for (const m of items) {
+      view.setUint32(at, m.byteLength, true);
+      out.set(m, at + 4);
+      at += 4 + m.byteLength;
+    }
+    return stage(out);
+  };
 
   const cloudburst = Object.assign(Object.create(null) as Record<string, unknown>, {
     get: (kp: number, kl: number): number => stage(state().getBytes(key(kp, kl))),
+    get_all: (kp: number, kl: number): number => stageList(state().getAllBytes(key(kp, kl))),
     take: (dst: number): void => {
       const s = state();
       if (s.staged === undefined) throw new CloudburstError('INVALID_ARGUMENTS', 'take() without a staged value');
@@ -53,23 +70,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     counter_get: (kp: number, kl: number): bigint => BigInt.asIntN(64, state().counterGet(key(kp, kl))),
     set_add: (kp: number, kl: number, mp: number, ml: number): number => (state().setAdd(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
     set_has: (kp: number, kl: number, mp: number, ml: number): number => (state().setHas(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
-    set_members: (kp: number, kl: number): number => {
-      const members = state().setMembers(key(kp, kl));
-      if (members === undefined) return stage(undefined);
-      // Staged layout: u32 count, then per member u32 length + bytes (little-endian).
-      let size = 4;
-      for (const m of members) size += 4 + m.byteLength;
-      const out = new Uint8Array(size);
-      const view = new DataView(out.buffer);
-      view.setUint32(0, members.length, true);
-      let at = 4;
-      for (const m of members) {
-        view.setUint32(at, m.byteLength, true);
-        out.set(m, at + 4);
-        at += 4 + m.byteLength;
-      }
-      return stage(out);
-    },
+    set_members: (kp: number, kl: number): number => stageList(state().setMembers(key(kp, kl))),
     max_put: (kp: number, kl: number, v: bigint): bigint => state().maxPut(key(kp, kl), v),
     max_get: (kp: number, kl: number): bigint => state().maxGet(key(kp, kl)) ?? I64_MIN,
     log: (level: number, p: number, l: number): void => state().log(level, utf8.decode(bytes(p, l))),

@@ -12,6 +12,7 @@ import { readImports, type ValType } from './wasm-imports.ts';
 /** Signatures of the host functions, as in the table of guest/README.md. */
 const SIGNATURES: Record<string, [params: ValType[], results: ValType[]]> = {
   get: [['i32', 'i32'], ['i32']],
+  get_all: [['i32', 'i32'], ['i32']],
   take: [['i32'], []],
   put: [['i32', 'i32', 'i32', 'i32'], []],
   put_durable: [['i32', 'i32', 'i32', 'i32'], []],

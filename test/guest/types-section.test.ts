@@ -74,6 +74,7 @@ describe('types section', () => {
       fn('sumInt32', [['a', 'Int32Array']], 'i64'),
       fn('scaleF64', [['a', 'Float64Array'], ['k', 'f64']], 'Float64Array'),
       fn('putGet', [['key', 'string'], ['v', 'string']], 'string'),
+      fn('getAllJoined', [['key', 'string']], 'string'),
       fn('getOr', [['key', 'string'], ['fallback', 'string']], 'string'),
       fn('putGetBytes', [['key', 'string'], ['v', 'Uint8Array']], 'Uint8Array'),
       fn('getLength', [['key', 'string']], 'i32'),

@@ -29,6 +29,7 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
     bClient = new HostClient(b.url);
     kv = new KvClient({ url: p.kv.url });
     await p.deploy('chain');
+    await p.deploy('kitchen');
     await waitFor(() => p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 1, 10_000, 'host B in A\'s view');
   });
   afterAll(async () => {
@@ -82,6 +83,8 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
     const out = await p.client.json<CallReply>('POST', '/v1/functions/chain.s1/call?history=1', { args: ['c-conc', 'c-none'], consistency: 'causal' });
     expect(out.result).toBe('|from-b,-');
     expect(out.history![0]!.ver!.map((v) => v.id)).toEqual([`${tb.ms}.1.test/b`, `${ta.ms}.0.test/a`]);
+    // The SDK returns every concurrent version on request, the primary first.
+    expect((await p.client.json<CallReply>('POST', '/v1/functions/kitchen.getAllJoined/call', { args: ['c-conc'] })).result).toBe('from-b,from-a');
     // A causal write after reading both supersedes both.
     await p.client.json('POST', '/v1/functions/chain.readWrite/call', { args: ['c-conc', 'c-conc', 'merged'], consistency: 'causal' });
     const merged = await tierValue('c-conc', (l) => Buffer.from(l.value).toString() === 'merged');

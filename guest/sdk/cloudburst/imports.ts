@@ -59,6 +59,14 @@ export declare function set_add(keyPtr: usize, keyLen: i32, memberPtr: usize, me
 export declare function set_has(keyPtr: usize, keyLen: i32, memberPtr: usize, memberLen: i32): i32;
 
 /**
+ * Stages the values of every concurrent version of a register (the primary first, deleted
+ * ones left out); returns the staged byte length or ABSENT. Layout as `set_members`.
+ */
+// @ts-ignore: decorator
+@external("cloudburst", "get_all")
+export declare function get_all(keyPtr: usize, keyLen: i32): i32;
+
+/**
  * Stages the members of a grow-only set; returns the staged byte length or ABSENT.
  * Staged layout: u32 LE count, then for each member a u32 LE length and its bytes.
  */

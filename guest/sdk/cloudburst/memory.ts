@@ -29,7 +29,7 @@ export function takeString(length: i32): string | null {
   return String.UTF8.decodeUnsafe(bytes.dataStart, <usize>bytes.length);
 }
 
-/** Splits a staged member list (u32 LE count, then u32 LE length + bytes per member). */
+/** Splits a staged list (set members, register versions: u32 LE count, then u32 LE length + bytes each). */
 export function takeMembers(length: i32): Uint8Array[] {
   const staged = takeBytes(length);
   if (staged === null) return [];

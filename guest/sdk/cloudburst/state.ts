@@ -2,7 +2,7 @@
 // its first write, so `get` on a counter key (or `put` on a set key) fails the call.
 
 import * as host from "./imports";
-import { takeBytes, takeString, utf8 } from "./memory";
+import { takeBytes, takeMembers, takeString, utf8 } from "./memory";
 
 /**
  * Reads the value of `key`, or null when it is absent or deleted.
@@ -27,6 +27,29 @@ export function get(key: string): Uint8Array | null {
 export function getString(key: string): string | null {
   const k = utf8(key);
   return takeString(host.get(changetype<usize>(k), k.byteLength));
+}
+
+/**
+ * Reads every concurrent version of `key`: in a causal request, writes made on different
+ * hosts without seeing each other are all kept, and `get` returns one of them (the latest
+ * stamp, the same on every host). The first element is what `get` returns; empty when the
+ * key is absent or deleted.
+ *
+ * ```ts
+ * const drafts = getAll("doc:7"); // merge them, then put the result: it supersedes all of them
+ * ```
+ */
+export function getAll(key: string): Uint8Array[] {
+  const k = utf8(key);
+  return takeMembers(host.get_all(changetype<usize>(k), k.byteLength));
+}
+
+/** `getAll`, each version decoded as UTF-8. */
+export function getAllStrings(key: string): string[] {
+  const all = getAll(key);
+  const out = new Array<string>(all.length);
+  for (let i = 0; i < all.length; i++) out[i] = String.UTF8.decodeUnsafe(all[i].dataStart, <usize>all[i].length);
+  return out;
 }
 
 /**
