@@ -382,12 +382,19 @@ export class GuestState {
    * request, a dependency on every version of another key the request observed.
    */
   #registerWrite(key: string, known: Lww | undefined, value: Uint8Array | null): Lww {
-    const stamp = this.#hlc.now();
-    if (!this.#causal && !isCausal(known)) return value === null ? lww.tombstone(stamp) : lww.write(value, stamp);
+    if (!this.#causal && !isCausal(known)) {
+      const stamp = this.#hlc.now();
+      return value === null ? lww.tombstone(stamp) : lww.write(value, stamp);
+    }
     const versions = known === undefined ? [] : versionsOf(known);
+    const vc = joinVectors(...versions.map(vectorOf));
+    // The new stamp must be after every entry of the vector, this writer's own earlier ones
+    // included (a clock that stepped back across a restart must not make the write older).
+    for (const e of vc) this.#hlc.observe(e);
+    const stamp = this.#hlc.now();
     let floor: Stamp = ZERO_STAMP;
     for (const v of versions) if (compareStamps(floorOf(v), floor) > 0) floor = floorOf(v);
-    const meta = causalMeta(stamp, joinVectors(...versions.map(vectorOf)), floor, this.#causal?.depsFor(key) ?? []);
+    const meta = causalMeta(stamp, vc, floor, this.#causal?.depsFor(key) ?? []);
     return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);
   }
 
