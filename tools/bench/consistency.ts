@@ -14,8 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { encode, Hlc, KvClient, lww, type Lattice } from '../../kvs/index.ts';
-import { violatingRequests, checkRepeatableRead, type HistoryEvent } from '../../test/consistency/history.ts';
+import { encode, Hlc, KvClient, lww, versionsOf, type Lattice } from '../../kvs/index.ts';
+import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../test/consistency/history.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { startLocalCluster } from '../cli/cluster.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -109,9 +109,11 @@ interface ModeRun {
   firstErrors: string[];
   reruns: number;
   history: HistoryEvent[];
+  /** Wall time of the rounds, for the throughput. */
+  wallMs: number;
 }
 
-const newRun = (): ModeRun => ({ samples: [], errors: new Map(), firstErrors: [], reruns: 0, history: [] });
+const newRun = (): ModeRun => ({ samples: [], errors: new Map(), firstErrors: [], reruns: 0, history: [], wallMs: 0 });
 
 /** Runs `specs` under `mode` with CLIENTS concurrent clients. Records latencies, errors and histories. */
 async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, opts: { history: boolean; record: boolean; lastMode: Map<string, Mode>; seq: { n: number } }): Promise<void> {
@@ -153,7 +155,9 @@ async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, 
       }
     }
   };
+  const t0 = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, client));
+  run.wallMs += performance.now() - t0;
 }
 
 /** The modes this cluster accepts: a probe call of chain2 in each. */
@@ -182,11 +186,9 @@ async function drainOutboxes(urls: string[], timeoutMs: number): Promise<number>
   }
 }
 
-/** The versions of a register (primary first): the value field, plus its siblings when it has any. */
+/** The value bytes of every version of a register (primary first). */
 function versionValues(l: Lattice): Uint8Array[] {
-  if (l.type !== 'lww') return [];
-  const sib = (l as { siblings?: readonly { value: Uint8Array }[] }).siblings ?? [];
-  return [l.value, ...sib.map((s) => s.value)];
+  return l.type === 'lww' ? versionsOf(l).map((v) => v.value) : [];
 }
 
 interface KeyStats {
@@ -307,16 +309,16 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     const perStep = (s: Sample[]): Summary => summarize(s.map((x) => x.us / x.len));
     const base = perStep(runs.lww.samples);
     console.log('\nlatency per DAG step (request latency / chain length), ms');
-    console.log(`${'mode'.padEnd(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)}   p50/lww  p99/lww     n  errors  re-runs`);
+    console.log(`${'mode'.padEnd(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)}   p50/lww  p99/lww     n  errors  re-runs   req/s`);
     const latency: Record<string, unknown> = {};
     for (const mode of modes) {
       const run = runs[mode];
       const s = perStep(run.samples);
       const errs = [...run.errors.values()].reduce((a, b) => a + b, 0);
-      console.log(`${mode.padEnd(8)} ${fmt(s.p50)} ${fmt(s.p99)}   ${(s.p50 / base.p50).toFixed(2).padStart(6)}x ${(s.p99 / base.p99).toFixed(2).padStart(7)}x ${String(s.n).padStart(5)} ${String(errs).padStart(7)} ${String(run.reruns).padStart(8)}`);
+      console.log(`${mode.padEnd(8)} ${fmt(s.p50)} ${fmt(s.p99)}   ${(s.p50 / base.p50).toFixed(2).padStart(6)}x ${(s.p99 / base.p99).toFixed(2).padStart(7)}x ${String(s.n).padStart(5)} ${String(errs).padStart(7)} ${String(run.reruns).padStart(8)} ${(s.n / (run.wallMs / 1000)).toFixed(0).padStart(7)}`);
       const byLength: Record<string, Summary> = {};
       for (let len = 2; len <= 5; len++) byLength[`chain${len}`] = summarize(run.samples.filter((x) => x.len === len).map((x) => x.us));
-      latency[mode] = { perStep: s, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99, byLength, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, reruns: run.reruns };
+      latency[mode] = { perStep: s, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99, byLength, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, reruns: run.reruns, requestsPerSecond: s.n / (run.wallMs / 1000) };
     }
     console.log('\nrequest latency by chain length, ms (p50 / p99, ratio to lww at p50)');
     console.log(`${'mode'.padEnd(8)} ${[2, 3, 4, 5].map((l) => `chain${l}`.padEnd(26)).join('')}`);
@@ -330,15 +332,34 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     }
     report.latency = latency;
 
-    console.log('\nanomalies (requests recorded with ?history=1)');
+    // Causal order is checked twice: on each mode's requests alone (a version written by a
+    // request of another mode then has no known dependencies), and on the whole history, the
+    // modes' requests together as they ran on the same keys (a violation is the reading
+    // request's, counted under its mode).
+    const all = modes.flatMap((m) => hist[m].history);
+    const modeOf = new Map<string, Mode>();
+    for (const m of modes) for (const e of hist[m].history) modeOf.set(e.rid, m);
+    const together = checkCausal(all);
+    console.log('\nanomalies: requests recorded with ?history=1 that violated repeatable read / causal order');
+    console.log(`${'mode'.padEnd(8)} requests   rr violations   causal (own mode's history)   causal (all modes' history)   errors`);
     const anomalies: Record<string, unknown> = {};
     for (const mode of modes) {
       const run = hist[mode];
-      const v = violatingRequests(run.history);
-      const example = checkRepeatableRead(run.history)[0];
-      const errs = [...run.errors.values()].reduce((a, b) => a + b, 0);
-      console.log(`${mode.padEnd(8)} requests ${String(v.requests).padStart(5)}   repeatable-read violations ${String(v.violating).padStart(4)} (${((100 * v.violating) / Math.max(1, v.requests)).toFixed(1)}%)   causal: not checked yet   errors ${errs}`);
-      anomalies[mode] = { requests: v.requests, rrViolating: v.violating, causalViolating: null, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, ...(example ? { rrExample: example } : {}) };
+      const a = countAnomalies(run.history);
+      const mixed = new Set(together.filter((v) => modeOf.get(v.rid) === mode).map((v) => v.rid)).size;
+      const rrExample = checkRepeatableRead(run.history)[0];
+      const causalExample = checkCausal(run.history)[0] ?? together.find((v) => modeOf.get(v.rid) === mode);
+      const errs = [...run.errors.values()].reduce((x, y) => x + y, 0);
+      const pct = (n: number): string => `${String(n).padStart(4)} (${((100 * n) / Math.max(1, a.requests)).toFixed(1).padStart(4)}%)`;
+      console.log(`${mode.padEnd(8)} ${String(a.requests).padStart(8)}   ${pct(a.rr).padEnd(13)}   ${pct(a.causal).padEnd(27)}   ${pct(mixed).padEnd(27)}   ${errs}`);
+      anomalies[mode] = {
+        requests: a.requests, rrViolating: a.rr, causalViolating: a.causal, causalViolatingAllModes: mixed,
+        errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors,
+        ...(rrExample ? { rrExample } : {}), ...(causalExample ? { causalExample } : {}),
+      };
+      if ((mode !== 'lww' && a.rr > 0) || (mode === 'causal' && (a.causal > 0 || mixed > 0))) {
+        console.log(`  ${mode} violates its guarantee; first case: ${JSON.stringify(a.rr > 0 ? rrExample : causalExample)}`);
+      }
     }
     report.anomalies = anomalies;
 
