@@ -186,27 +186,40 @@ async function drainOutboxes(urls: string[], timeoutMs: number): Promise<number>
   }
 }
 
-/** The value bytes of every version of a register (primary first). */
-function versionValues(l: Lattice): Uint8Array[] {
-  return l.type === 'lww' ? versionsOf(l).map((v) => v.value) : [];
-}
-
 interface KeyStats {
   keys: number;
-  metaBytes: Summary;
+  metaBytes: Summary & { max: number };
   versions: { p50: number; max: number; withSiblings: number };
+  /** Keys whose versions carry causal metadata; per such version, vector entries and dependencies. */
+  causalKeys: number;
+  vcEntries: { p50: number; max: number };
+  deps: { p50: number; max: number };
 }
 
 function keyStats(lattices: Lattice[]): KeyStats {
   const meta: number[] = [];
   const versions: number[] = [];
+  const vc: number[] = [];
+  const deps: number[] = [];
+  let causalKeys = 0;
   for (const l of lattices) {
-    const values = versionValues(l);
-    meta.push(encode(l).byteLength - values.reduce((a, v) => a + v.byteLength, 0));
-    versions.push(values.length);
+    if (l.type !== 'lww') continue;
+    const vs = versionsOf(l);
+    meta.push(encode(l).byteLength - vs.reduce((a, v) => a + v.value.byteLength, 0));
+    versions.push(vs.length);
+    if (vs.some((v) => v.causal)) causalKeys++;
+    for (const v of vs) {
+      if (!v.causal) continue;
+      vc.push(v.causal.vc.length + 1);
+      deps.push(v.causal.deps.length);
+    }
   }
-  const v = summarize(versions);
-  return { keys: lattices.length, metaBytes: summarize(meta), versions: { p50: v.p50, max: Math.max(0, ...versions), withSiblings: versions.filter((n) => n > 1).length } };
+  const p50max = (xs: number[]): { p50: number; max: number } => ({ p50: xs.length ? summarize(xs).p50 : 0, max: Math.max(0, ...xs) });
+  return {
+    keys: meta.length, metaBytes: { ...summarize(meta), max: Math.max(0, ...meta) },
+    versions: { ...p50max(versions), withSiblings: versions.filter((n) => n > 1).length },
+    causalKeys, vcEntries: p50max(vc), deps: p50max(deps),
+  };
 }
 
 const fmt = (us: number): string => (us / 1000).toFixed(2).padStart(7);
@@ -373,7 +386,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     for (let r = nKeys - 1; r >= 0 && unwritten.length < 2000; r--) if (!lastMode.has(keyName(r))) unwritten.push(keyName(r));
     groups['preloaded only'] = unwritten;
     console.log('\nmetadata per key in the KV tier (encoded lattice minus the value bytes of its versions), by the mode that wrote it last');
-    console.log(`${'written by'.padEnd(16)} ${'keys'.padStart(6)}  meta p50  meta p99  meta max   versions p50  max  keys with siblings`);
+    console.log(`${'written by'.padEnd(16)} ${'keys'.padStart(6)}  meta p50  meta p99  meta max   versions p50  max  with siblings   causal keys  vc entries p50/max  deps p50/max`);
     const metadata: Record<string, KeyStats> = {};
     for (const [group, keys] of Object.entries(groups)) {
       const lattices: Lattice[] = [];
@@ -384,8 +397,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
       if (lattices.length === 0) continue;
       const st = keyStats(lattices);
       metadata[group] = st;
-      const metaMax = Math.max(...lattices.map((l) => encode(l).byteLength - versionValues(l).reduce((a, v) => a + v.byteLength, 0)));
-      console.log(`${group.padEnd(16)} ${String(st.keys).padStart(6)} ${String(st.metaBytes.p50).padStart(8)}B ${String(st.metaBytes.p99).padStart(8)}B ${String(metaMax).padStart(8)}B   ${String(st.versions.p50).padStart(12)} ${String(st.versions.max).padStart(4)}  ${String(st.versions.withSiblings).padStart(18)}`);
+      console.log(`${group.padEnd(16)} ${String(st.keys).padStart(6)} ${String(st.metaBytes.p50).padStart(8)}B ${String(st.metaBytes.p99).padStart(8)}B ${String(st.metaBytes.max).padStart(8)}B   ${String(st.versions.p50).padStart(12)} ${String(st.versions.max).padStart(4)}  ${String(st.versions.withSiblings).padStart(13)}   ${String(st.causalKeys).padStart(11)}  ${`${st.vcEntries.p50}/${st.vcEntries.max}`.padStart(18)}  ${`${st.deps.p50}/${st.deps.max}`.padStart(12)}`);
     }
     report.metadata = metadata;
     return report;
