@@ -37,6 +37,11 @@ export interface HostOptions {
   kvsSeeds?: string[];
   /** Lease of the host's cache subscriptions on the KV tier, in ms (renewed every third). Default 30 s. */
   subscriptionTtlMs?: number;
+  /**
+   * How long a commit waits before its writes are flushed to the KV tier, so that the writes
+   * of many calls travel together. Default 2 ms. (Durable puts and `PUT /v1/kv` flush at once.)
+   */
+  flushDelayMs?: number;
   /** Port of the HTTP API; 0 picks a free one. Default 7070. */
   port?: number;
   /** Address to listen on. Default 127.0.0.1. */
@@ -121,6 +126,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
   const subs = subscriptions;
   const flusher = new Flusher(cache, kv, {
+    ...(opts.flushDelayMs === undefined ? {} : { delayMs: opts.flushDelayMs, intervalMs: Math.max(1000, opts.flushDelayMs) }),
     onFlushed: (keys) => {
       touch(keys);
       subs.add(keys);

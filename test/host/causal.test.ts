@@ -112,6 +112,32 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
     expect(await metrics(bClient)).toMatch(/cloudburst_causal_versions_held 0\b/);
   });
 
+  it('a later step on another host imports, from the upstream host\'s cache, a version the tier does not have yet', async () => {
+    // Host S holds its writes 20 s before flushing them: what it writes exists only in its cache.
+    const slow = await startHost({ workers: 1, explore: 0, publishIntervalMs: 100, flushDelayMs: 20_000, dataDir: join(p.dataDir, 'host-s'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    const sClient = new HostClient(slow.url);
+    try {
+      await p.client.json('PUT', '/v1/dags/c-import', { functions: ['chain.s1', 'chain.sink'], edges: [['chain.s1', 'chain.sink']] });
+      await waitFor(() => sClient.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 2, 10_000, 'S sees A and B');
+      await waitFor(() => p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 2, 10_000, 'A sees S');
+      for (const consistency of ['lww', 'causal']) {
+        const key = `c-import-${consistency}`;
+        await sClient.json('POST', '/v1/functions/chain.write/call', { args: [key, 'only-on-s'], consistency });
+        const out = await p.client.json<{ result: string }>('POST', '/v1/dags/c-import/call', {
+          args: { 'chain.s1': [key, 'c-none'], 'chain.sink': [key, 'c-none', `${key}-out`, 'o'] },
+          placement: { 'chain.s1': slow.id, 'chain.sink': b.id },
+          consistency,
+        });
+        // lww: B reads what it can (nothing); causal: B first brings the version from S's cache.
+        expect(out.result).toBe(consistency === 'lww' ? '|only-on-s,-|-,-' : '|only-on-s,-|only-on-s,-');
+        expect(await kv.get(K(key))).toBeUndefined(); // the tier still does not have it
+      }
+    } finally {
+      await sClient.close();
+      await slow.close();
+    }
+  });
+
   it('a causal DAG across both hosts: the second step reads nothing older than the first step depended on', async () => {
     await p.client.json('PUT', '/v1/dags/c-chain', { functions: ['chain.s1', 'chain.sink'], edges: [['chain.s1', 'chain.sink']] });
     await p.client.request('PUT', '/v1/kv/c-l', 'l1');
