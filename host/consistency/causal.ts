@@ -53,6 +53,7 @@ export class CausalCut {
   readonly #o: CutOptions;
   readonly #held = new Map<string, Held>();
   #timer: NodeJS.Timeout | undefined;
+  #rechecking = false;
   #closed = false;
   /** Versions dropped after being held for holdMs (metrics). */
   dropped = 0;
@@ -87,7 +88,6 @@ export class CausalCut {
     let merged: Lattice | undefined;
     if (ready.length > 0) merged = this.#store(key, ready.length === versionsOf(value).length ? value : fromVersions(ready));
     if (wait.length > 0) this.#hold(key, fromVersions(wait), from);
-    else if (ready.length > 0) this.#recheckSoon();
     return merged;
   }
 
@@ -104,6 +104,7 @@ export class CausalCut {
   #store(key: string, value: Lattice): Lattice {
     const merged = this.#o.cache.absorb(key, value);
     this.#o.onStored?.(key);
+    this.#recheckSoon();
     return merged;
   }
 
@@ -122,8 +123,29 @@ export class CausalCut {
     this.#timer.unref();
   }
 
+  /**
+   * Something was stored: held versions waiting for it may be admissible now. A local check
+   * only (no fetch), coalesced into one per event-loop turn.
+   */
   #recheckSoon(): void {
-    if (this.#held.size > 0) this.#schedule(0);
+    if (this.#held.size === 0 || this.#rechecking) return;
+    this.#rechecking = true;
+    setImmediate(() => {
+      this.#rechecking = false;
+      this.#o.cache.refresh();
+      for (const [key, h] of [...this.#held]) this.#admitReady(key, h);
+    });
+  }
+
+  /** Stores the versions of a held value whose dependencies are visible now; keeps the rest. */
+  #admitReady(key: string, h: Held): void {
+    const ready: LwwVersion[] = [];
+    const wait: LwwVersion[] = [];
+    for (const v of versionsOf(h.value)) (v.causal!.deps.every((d) => this.#visible(d)) ? ready : wait).push(v);
+    if (ready.length === 0) return;
+    if (wait.length === 0) this.#held.delete(key);
+    else this.#held.set(key, { ...h, value: fromVersions(wait) });
+    this.#store(key, fromVersions(ready));
   }
 
   /** Background work on held versions: fetch their dependencies, admit what became visible. */
@@ -154,9 +176,10 @@ export class CausalCut {
       }
     }
     await Promise.all([...missing].map(([k, deps]) => this.#bring(k, deps, h.from, deadline, depth + 1).catch(() => undefined)));
+    // The entry may have changed meanwhile (a newer push merged into it): the next round takes it.
     if (this.#held.get(key) !== h) return;
-    this.#held.delete(key);
-    this.absorb(key, h.value, h.from);
+    this.#o.cache.refresh();
+    this.#admitReady(key, h);
   }
 
   /** One attempt to make `deps` of `key` visible: from the peer that has them, else the tier. */
