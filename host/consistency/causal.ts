@@ -132,6 +132,7 @@ export class CausalCut {
     this.#rechecking = true;
     setImmediate(() => {
       this.#rechecking = false;
+      if (this.#closed) return;
       this.#o.cache.refresh();
       for (const [key, h] of [...this.#held]) this.#admitReady(key, h);
     });
@@ -150,6 +151,7 @@ export class CausalCut {
 
   /** Background work on held versions: fetch their dependencies, admit what became visible. */
   async #retryHeld(): Promise<void> {
+    if (this.#closed) return;
     const now = performance.now();
     const holdMs = this.#o.holdMs ?? 60_000;
     await Promise.all([...this.#held].map(async ([key, h]) => {
