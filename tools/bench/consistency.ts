@@ -3,13 +3,14 @@
 // keys drawn Zipf 1.0 over a preloaded key space, the sink also writing one, every step placed on
 // a random one of 3 host processes, run by 8 concurrent clients, under each consistency mode
 // (lww, rr, causal) on the same keys. The modes run in alternating rounds over the same
-// requests (same chains, keys and placements), so machine noise hits them alike; lww is the
-// baseline of the ratios. Then:
+// requests (same chains, keys read and placements; the key written is drawn per mode from the
+// same distribution), so machine noise hits them alike; lww is the baseline of the ratios. Then:
 //  - a second run with `?history=1` on every request counts the requests that violated
-//    repeatable read (and causal order, once the checker has it) under each mode;
+//    repeatable read and causal order (test/consistency/history.ts) under each mode;
 //  - every written key's lattice is read back from the KV tier: the bytes of metadata per key
-//    (encoded size minus the value bytes of all its versions) and its number of concurrent
-//    versions, grouped by the mode that wrote it last, against keys only preloaded.
+//    (encoded size minus the value bytes of all its versions), its number of concurrent
+//    versions, vector entries and dependencies, grouped by the mode that wrote it last and for
+//    keys only ever written in one mode, against keys only preloaded.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,11 @@ interface Spec {
   len: number;
   /** Per function of the chain, the two keys it reads. */
   reads: [string, string][];
-  write: string;
+  /**
+   * The key the sink writes, per mode: drawn alike but separately, so that the tail keys a mode
+   * writes are its own (the metadata of keys only ever written in one mode).
+   */
+  write: Record<Mode, string>;
   placement: Record<string, string>;
   /** Index of the host that receives the call (the coordinator). */
   entry: number;
@@ -78,12 +83,14 @@ interface Spec {
 function makeSpecs(count: number, seed: number, pick: (u: number) => number, hostIds: string[]): Spec[] {
   const rand = rng(seed);
   const key = (): string => keyName(pick(rand()));
+  const writeRand = MODES.map((_, i) => rng(seed * 7919 + i + 1));
   return Array.from({ length: count }, () => {
     const len = 2 + Math.floor(rand() * 4);
     const fns = chainFns(len);
     const reads = fns.map((): [string, string] => [key(), key()]);
     const placement = Object.fromEntries(fns.map((f) => [f, hostIds[Math.floor(rand() * hostIds.length)]!]));
-    return { len, reads, write: key(), placement, entry: Math.floor(rand() * hostIds.length) };
+    const write = Object.fromEntries(MODES.map((m, i) => [m, keyName(pick(writeRand[i]!()))])) as Record<Mode, string>;
+    return { len, reads, write, placement, entry: Math.floor(rand() * hostIds.length) };
   });
 }
 
@@ -92,7 +99,7 @@ function body(spec: Spec, mode: Mode, value: string): string {
   const args: Record<string, string[]> = {};
   fns.forEach((f, i) => {
     const [a, b] = spec.reads[i]!;
-    args[f] = f === SINK ? [a, b, spec.write, value] : [a, b];
+    args[f] = f === SINK ? [a, b, spec.write[mode], value] : [a, b];
   });
   return JSON.stringify({ args, placement: spec.placement, consistency: mode });
 }
@@ -116,7 +123,7 @@ interface ModeRun {
 const newRun = (): ModeRun => ({ samples: [], errors: new Map(), firstErrors: [], reruns: 0, history: [], wallMs: 0 });
 
 /** Runs `specs` under `mode` with CLIENTS concurrent clients. Records latencies, errors and histories. */
-async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, opts: { history: boolean; record: boolean; lastMode: Map<string, Mode>; seq: { n: number } }): Promise<void> {
+async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, opts: { history: boolean; record: boolean; writtenBy: Map<string, Mode[]>; seq: { n: number } }): Promise<void> {
   let next = 0;
   const path = `/v1/dags/chain{L}/call${opts.history ? '?history=1' : ''}`;
   const client = async (): Promise<void> => {
@@ -140,7 +147,9 @@ async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, 
         else {
           if (out.runs > 1) run.reruns++;
           if (out.history) run.history.push(...out.history);
-          opts.lastMode.set(spec.write, mode);
+          const w = opts.writtenBy.get(spec.write[mode]);
+          if (w) w.push(mode);
+          else opts.writtenBy.set(spec.write[mode], [mode]);
         }
       }
       if (!opts.record) continue;
@@ -287,11 +296,12 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     for (const [m, why] of Object.entries(refused)) console.log(`mode ${m} is refused, left out: ${why}`);
     if (!modes.includes('lww')) throw new Error('lww calls fail: nothing to compare with');
 
-    const lastMode = new Map<string, Mode>();
+    /** The modes of the requests that wrote each key, in the order they completed. */
+    const writtenBy = new Map<string, Mode[]>();
     const seq = { n: 0 };
     // Warm up: every host compiles, caches the hottest keys, opens its connections.
     const warmRun = newRun();
-    for (const mode of modes) await runRound(pools, makeSpecs(warm, 7, pick, hostIds), mode, warmRun, { history: false, record: false, lastMode, seq });
+    for (const mode of modes) await runRound(pools, makeSpecs(warm, 7, pick, hostIds), mode, warmRun, { history: false, record: false, writtenBy, seq });
 
     // --- Latency: alternating rounds, the same requests under every mode -------------------
     const runs = Object.fromEntries(modes.map((m) => [m, newRun()])) as Record<Mode, ModeRun>;
@@ -301,7 +311,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     for (let r = 0; r < rounds; r++) {
       const specs = makeSpecs(round, 1000 + r, pick, hostIds);
       const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
-      for (const mode of order) await runRound(pools, specs, mode, runs[mode], { history: false, record: true, lastMode, seq });
+      for (const mode of order) await runRound(pools, specs, mode, runs[mode], { history: false, record: true, writtenBy, seq });
     }
     console.log(`  (${((performance.now() - tLat) / 1000).toFixed(1)} s)`);
 
@@ -311,7 +321,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     for (let r = 0; r < hRounds; r++) {
       const specs = makeSpecs(round, 5000 + r, pick, hostIds);
       const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
-      for (const mode of order) await runRound(pools, specs, mode, hist[mode], { history: true, record: true, lastMode, seq });
+      for (const mode of order) await runRound(pools, specs, mode, hist[mode], { history: true, record: true, writtenBy, seq });
     }
 
     // --- Report ----------------------------------------------------------------------------
@@ -371,7 +381,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
         ...(rrExample ? { rrExample } : {}), ...(causalExample ? { causalExample } : {}),
       };
       if ((mode !== 'lww' && a.rr > 0) || (mode === 'causal' && (a.causal > 0 || mixed > 0))) {
-        console.log(`  ${mode} violates its guarantee; first case: ${JSON.stringify(a.rr > 0 ? rrExample : causalExample)}`);
+        console.log(`  ${mode} requests violated ${a.rr > 0 ? 'repeatable read' : 'causal order'}; the first: ${JSON.stringify(a.rr > 0 ? rrExample : causalExample)}`);
       }
     }
     report.anomalies = anomalies;
@@ -379,13 +389,18 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     // --- Metadata per key: every written key's lattice, from the KV tier --------------------
     const left = await drainOutboxes(urls, 20_000);
     if (left > 0) console.log(`warning: ${left} writes still in the hosts' outboxes after 20 s`);
-    const groups: Record<string, string[]> = Object.fromEntries(modes.map((m) => [m, [] as string[]]));
-    for (const [k, m] of lastMode) groups[m]!.push(k);
+    // Keys by the mode of their last write, then keys only ever written in one mode.
+    const groups: Record<string, string[]> = {};
+    const add = (g: string, k: string): void => void (groups[g] ??= []).push(k);
+    for (const m of modes) groups[`last ${m}`] = [];
+    for (const [k, ms] of writtenBy) add(`last ${ms[ms.length - 1]!}`, k);
+    for (const m of modes) groups[`only ${m}`] = [];
+    for (const [k, ms] of writtenBy) if (ms.every((x) => x === ms[0])) add(`only ${ms[0]!}`, k);
     // Baseline: keys never written by the workload (only preloaded), up to 2000 of them.
     const unwritten: string[] = [];
-    for (let r = nKeys - 1; r >= 0 && unwritten.length < 2000; r--) if (!lastMode.has(keyName(r))) unwritten.push(keyName(r));
+    for (let r = nKeys - 1; r >= 0 && unwritten.length < 2000; r--) if (!writtenBy.has(keyName(r))) unwritten.push(keyName(r));
     groups['preloaded only'] = unwritten;
-    console.log('\nmetadata per key in the KV tier (encoded lattice minus the value bytes of its versions), by the mode that wrote it last');
+    console.log('\nmetadata per key in the KV tier (encoded lattice minus the value bytes of its versions), by the mode that wrote it last ("last") and for keys only ever written in one mode ("only")');
     console.log(`${'written by'.padEnd(16)} ${'keys'.padStart(6)}  meta p50  meta p99  meta max   versions p50  max  with siblings   causal keys  vc entries p50/max  deps p50/max`);
     const metadata: Record<string, KeyStats> = {};
     for (const [group, keys] of Object.entries(groups)) {
