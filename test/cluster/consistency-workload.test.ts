@@ -119,6 +119,31 @@ function historyProblems(d: Done, rids: Set<string>, withVersions: boolean): str
   return out;
 }
 
+/**
+ * What is wrong with the versions in these histories, if anything: a version is its write, so
+ * no two writes have one id, and every event showing an id shows the vector and floor it was
+ * written with.
+ */
+function versionProblems(events: readonly HistoryEvent[]): string[] {
+  const out: string[] = [];
+  const written = new Set<string>();
+  const shape = new Map<string, string>();
+  for (const e of events) {
+    for (const v of e.ver ?? []) {
+      const id = `${e.key} ${v.id}`;
+      if (e.op === 'w') {
+        if (written.has(id)) out.push(`two writes of ${id}`);
+        written.add(id);
+      }
+      const sig = JSON.stringify([Object.entries(v.vc).sort(([x], [y]) => (x < y ? -1 : 1)), v.f]);
+      const seen = shape.get(id);
+      if (seen === undefined) shape.set(id, sig);
+      else if (seen !== sig) out.push(`${id} seen as ${seen} and as ${sig}`);
+    }
+  }
+  return out;
+}
+
 describe('consistency workload: random chains over three host processes', () => {
   let cluster: HostCluster;
   /** Every request id seen in a history, over the whole file. */
@@ -159,6 +184,8 @@ describe('consistency workload: random chains over three host processes', () => 
     until: (completed: number) => boolean;
     timeoutMs?: number;
     tag?: () => string;
+    /** Every key starts with a value (default), else absent. */
+    prefill?: boolean;
   }): Promise<Done[]> {
     const random = rng(opts.seed);
     const key = zipf(KEYS, random);
@@ -166,7 +193,7 @@ describe('consistency workload: random chains over three host processes', () => 
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     // Every key starts with a value (written outside any recorded request).
     const urls = [...hostUrls().values()];
-    for (let i = 0; i < KEYS; i += 25) {
+    for (let i = 0; opts.prefill !== false && i < KEYS; i += 25) {
       await Promise.all(Array.from({ length: Math.min(25, KEYS - i) }, async (_, j) => {
         const res = await fetch(`${pick(urls)}/v1/kv/${opts.prefix}${i + j}`, { method: 'PUT', body: 'v0' });
         if (res.status !== 200) throw new Error(`initial value of ${opts.prefix}${i + j}: ${res.status}`);
@@ -230,6 +257,7 @@ describe('consistency workload: random chains over three host processes', () => 
       for (const p of historyProblems(d, rids, d.sent.mode === 'causal')) problems.push(`${d.sent.kind} ${d.sent.mode}: ${p}`);
       byMode.get(d.sent.mode)!.push(...d.reply.history!);
     }
+    problems.push(...versionProblems([...byMode.values()].flat()));
     expect(problems.slice(0, 10)).toEqual([]);
     return byMode;
   }
@@ -271,6 +299,22 @@ describe('consistency workload: random chains over three host processes', () => 
     expect(checkCausal(events).slice(0, 3)).toEqual([]);
     const counted = countAnomalies(events);
     console.log(`causal, ${counted.requests} requests: ${counted.rr} violated repeatable read, ${counted.causal} violated causal consistency`);
+  });
+
+  it('modes mixed on shared keys, absent at first: no rr violation among rr requests, no causal violation among causal requests', { timeout: 60_000 }, async () => {
+    const modes: Mode[] = ['lww', 'rr', 'causal'];
+    const modeRandom = rng(7);
+    const done = await workload({ prefix: 'mixed-', seed: 6, prefill: false, modes: () => modes[Math.floor(modeRandom() * modes.length)]!, entry: allUrls, placeOn: allHosts, until: (n) => n >= PER_MODE });
+    await expectNothingHeld();
+    const byMode = historiesByMode(done, { failuresAllowed: false });
+    expect(checkRepeatableRead(byMode.get('rr')!).slice(0, 3)).toEqual([]);
+    expect(checkCausal(byMode.get('causal')!).slice(0, 3)).toEqual([]);
+    const line = modes.map((m) => {
+      const c = countAnomalies(byMode.get(m)!);
+      return `${m}: ${c.requests} requests, ${c.rr} violated rr, ${c.causal} causal`;
+    });
+    const absent = [...byMode.values()].flat().filter((e) => e.op === 'r' && e.ver?.length === 0).length;
+    console.log(`modes mixed on ${KEYS} shared keys, absent at first (${absent} reads found a key absent): ${line.join('; ')}`);
   });
 
   it('a host killed (-9) mid-run and restarted: the requests it held are re-run or fail with a system code; no violation among the successful; nothing held after', { timeout: 90_000 }, async () => {
