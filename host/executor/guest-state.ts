@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   causalMeta, CloudburstError, compareStamps, counter, decode, depOn, encode, floorOf, gset, joinVectors, lww, max, merge,
-  satisfies, tombstoneFor, vectorOf, versionsOf, ZERO_STAMP,
+  satisfies, tombstoneFor, vectorOf, versionsOf,
   type Counter, type Dep, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
@@ -392,7 +392,9 @@ export class GuestState {
     // included (a clock that stepped back across a restart must not make the write older).
     for (const e of vc) this.#hlc.observe(e);
     const stamp = this.#hlc.now();
-    let floor: Stamp = ZERO_STAMP;
+    // Against plain writes a register stays last-writer-wins: the new version supersedes every
+    // plain write with an older stamp, seen here or not (its floor is at least its own stamp).
+    let floor: Stamp = stamp;
     for (const v of versions) if (compareStamps(floorOf(v), floor) > 0) floor = floorOf(v);
     const meta = causalMeta(stamp, vc, floor, this.#causal?.depsFor(key) ?? []);
     return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);

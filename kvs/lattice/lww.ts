@@ -3,12 +3,11 @@
  *
  * Payload: the primary version, then (flag bit 2) a u16 count of sibling versions.
  * A version: stamp, flags u8 (bit 0 tombstone, bit 1 causal metadata, bit 2 siblings follow,
- * primary only), then for a value its length u32 LE and bytes, then for causal metadata:
- * u8 count of vector-clock entries other than the version's own writer (stamps, sorted by
- * writer), the floor stamp, u16 count of dependencies (u16 key length, key UTF-8, u8 plain,
- * stamp; sorted by key, then stamp). A plain LWW value is exactly the old layout.
+ * primary only), then for a value its length u32 LE and bytes, then the causal metadata
+ * (`causal-codec.ts`). A plain LWW value is exactly the old layout.
  */
 import { badValue, bytesEqual, compareBytes, compareUtf8, type ByteReader, type ByteWriter } from './bytes.ts';
+import { decodeMeta, depOrder, encodeMeta } from './causal-codec.ts';
 import type { LatticeKind } from './kind.ts';
 import { compareStamps, readStamp, stampSize, writeStamp, type Stamp } from './stamp.ts';
 
@@ -60,8 +59,6 @@ export interface Lww extends LwwVersion {
 
 const EMPTY = new Uint8Array(0);
 const MAX_VALUE = 0xffffffff;
-const MAX_VC = 0xff;
-const MAX_DEPS = 0xffff;
 /** Concurrent versions of one register; the merge is quadratic in them. */
 const MAX_SIBLINGS = 256;
 const F_TOMBSTONE = 1;
@@ -242,13 +239,6 @@ export function fromVersions(versions: readonly LwwVersion[]): Lww {
   return { ...primary, siblings: rest.map((v) => ({ stamp: v.stamp, tombstone: v.tombstone, value: v.value, ...(v.causal ? { causal: v.causal } : {}) })) };
 }
 
-function depCompare(a: Dep, b: Dep): number {
-  const k = compareUtf8(a.key, b.key);
-  if (k !== 0) return k;
-  const s = compareStamps(a.at, b.at);
-  if (s !== 0) return s;
-  return Number(a.plain) - Number(b.plain);
-}
 
 /**
  * Causal metadata in canonical form: the own writer's entry out of `vc` (the stamp is it),
@@ -256,7 +246,7 @@ function depCompare(a: Dep, b: Dep): number {
  */
 export function causalMeta(own: Stamp, vc: readonly Stamp[], floor: Stamp, deps: readonly Dep[]): CausalMeta {
   const entries = joinVectors(vc).filter((e) => e.writer !== own.writer);
-  const sorted = [...deps].sort(depCompare).filter((d, i, arr) => i === 0 || depCompare(arr[i - 1]!, d) !== 0);
+  const sorted = [...deps].sort(depOrder).filter((d, i, arr) => i === 0 || depOrder(arr[i - 1]!, d) !== 0);
   return { vc: entries, floor, deps: sorted };
 }
 
@@ -268,25 +258,7 @@ function versionSize(v: LwwVersion): number {
     if (v.value.byteLength > MAX_VALUE) throw badValue('an lww value is limited to 2^32-1 bytes');
     size += 4 + v.value.byteLength;
   }
-  const m = v.causal;
-  if (m) {
-    if (m.vc.length > MAX_VC) throw badValue(`a version vector is limited to ${MAX_VC} other writers`);
-    if (m.deps.length > MAX_DEPS) throw badValue(`a version is limited to ${MAX_DEPS} dependencies`);
-    size += 1 + stampSize(m.floor) + 2;
-    for (let i = 0; i < m.vc.length; i++) {
-      const e = m.vc[i]!;
-      if (e.writer === v.stamp.writer) throw badValue('a version vector must not repeat its own writer');
-      if (i > 0 && compareUtf8(m.vc[i - 1]!.writer, e.writer) >= 0) throw badValue('version vector entries must be sorted by writer, once each');
-      size += stampSize(e);
-    }
-    for (let i = 0; i < m.deps.length; i++) {
-      const d = m.deps[i]!;
-      const n = Buffer.byteLength(d.key, 'utf8');
-      if (n > 0xffff) throw badValue('a dependency key is limited to 65535 bytes');
-      if (i > 0 && depCompare(m.deps[i - 1]!, d) >= 0) throw badValue('dependencies must be sorted, once each');
-      size += 2 + n + 1 + stampSize(d.at);
-    }
-  }
+  if (v.causal) size += encodeMeta(v.stamp, v.causal).length;
   return size;
 }
 
@@ -297,19 +269,7 @@ function writeVersion(w: ByteWriter, v: LwwVersion, siblings: boolean): void {
     w.u32(v.value.byteLength);
     w.bytes(v.value);
   }
-  const m = v.causal;
-  if (!m) return;
-  w.u8(m.vc.length);
-  for (const e of m.vc) writeStamp(w, e);
-  writeStamp(w, m.floor);
-  w.u16(m.deps.length);
-  for (const d of m.deps) {
-    const n = Buffer.byteLength(d.key, 'utf8');
-    w.u16(n);
-    w.utf8(d.key, n);
-    w.u8(d.plain ? 1 : 0);
-    writeStamp(w, d.at);
-  }
+  if (v.causal) w.bytes(encodeMeta(v.stamp, v.causal));
 }
 
 function readVersion(r: ByteReader, primary: boolean): { v: LwwVersion; siblings: boolean } {
@@ -321,19 +281,7 @@ function readVersion(r: ByteReader, primary: boolean): { v: LwwVersion; siblings
   const tombstone = (flags & F_TOMBSTONE) !== 0;
   const value = tombstone ? EMPTY : r.bytes(r.u32('lww.length'), 'lww.value');
   let causal: CausalMeta | undefined;
-  if ((flags & F_CAUSAL) !== 0) {
-    const vc: Stamp[] = [];
-    for (let n = r.u8('lww.vc count'); n > 0; n--) vc.push(readStamp(r, 'lww.vc'));
-    const floor = readStamp(r, 'lww.floor');
-    const deps: Dep[] = [];
-    for (let n = r.u16('lww.dep count'); n > 0; n--) {
-      const key = r.utf8(r.u16('lww.dep key length'), 'lww.dep key');
-      const plain = r.u8('lww.dep plain');
-      if (plain > 1) throw r.fail('lww dep plain flag must be 0 or 1');
-      deps.push({ key, plain: plain === 1, at: readStamp(r, 'lww.dep') });
-    }
-    causal = { vc, floor, deps };
-  }
+  if ((flags & F_CAUSAL) !== 0) causal = decodeMeta(r, stamp);
   const v: LwwVersion = causal ? { stamp, tombstone, value, causal } : { stamp, tombstone, value };
   return { v, siblings: (flags & F_SIBLINGS) !== 0 };
 }
