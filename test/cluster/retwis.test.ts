@@ -1,0 +1,190 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
+import { startLocalCluster, type ClusterProcess } from '../../tools/cli/cluster.ts';
+import { json } from '../helpers/cluster.ts';
+import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
+
+// The retwis example (guest/examples/retwis.ts) end to end: a reply is never shown without the
+// tweet it answers under causal consistency, and can be under lww.
+//
+// The setup makes the anomaly deterministic. Two KV nodes with replication 1, so every key
+// lives on exactly one node, and two hosts: A, where the writers run, and C, where carol reads
+// (every call is pinned to its host with x-cloudburst-forwarded). alice's register is on one KV
+// node, bob's and dave's on the other. carol follows all three and reads her timeline on C
+// once, so C caches their registers and subscribes to them. Then alice's KV node is stopped
+// (SIGSTOP): alice posts t1 on A (acknowledged from A's cache; its flush is stuck), bob replies
+// to t1 on A (A's cache has t1, so the reply is accepted), and his register flushes to the live
+// node, which pushes it to C. The only way t1 can reach C is through the stopped node.
+//
+// Under lww, C shows the reply without t1. Under causal, C holds the reply aside (the gauge
+// cloudburst_causal_versions_held says so) and shows dave's later, independent tweet d1, but
+// never the reply until alice's node runs again and t1 is there too.
+
+const STOPPED_NODE_DEADLINE_MS = 60_000;
+
+interface RingDoc {
+  members: unknown[];
+}
+
+interface Call {
+  status: number;
+  body: { result?: unknown; error?: { code: string; message: string } };
+}
+
+type Mode = 'lww' | 'causal';
+
+/** Runs `fn` on the host at `url` and nowhere else (a forwarded call is not placed again). */
+/** The value of a gauge or counter in a host's `/metrics`. */
+async function gauge(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`${url}/metrics has no ${name}`);
+  return Number(m[1]);
+}
+
+async function callOn(url: string, fn: string, args: unknown[], consistency: Mode): Promise<string> {
+  const res = await fetch(`${url}/v1/functions/${fn}/call`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-cloudburst-forwarded': 'retwis-test' },
+    body: JSON.stringify({ args, consistency, timeoutMs: 30_000 }),
+  });
+  const out = { status: res.status, body: (await res.json()) as Call['body'] };
+  if (out.status !== 200) throw new Error(`${fn}(${JSON.stringify(args)}) on ${url}: ${out.status} ${JSON.stringify(out.body)}`);
+  return out.body.result as string;
+}
+
+describe('retwis: replies and their tweets across hosts, with a KV node stopped (real processes)', () => {
+  let dir: string;
+  let cluster: Awaited<ReturnType<typeof startLocalCluster>>;
+  let kvs: (ClusterProcess & { id: string })[];
+  let hostA: string;
+  let hostC: string;
+  const stopped = new Set<number>();
+
+  const stop = (pid: number): void => {
+    stopped.add(pid);
+    process.kill(pid, 'SIGSTOP');
+  };
+  const resume = (pid: number): void => {
+    process.kill(pid, 'SIGCONT');
+    stopped.delete(pid);
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir('cb-retwis-');
+    cluster = await startLocalCluster({
+      dataDir: dir, kvsNodes: 2, replication: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined,
+    });
+    const procs = cluster.file.processes;
+    kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
+    [hostA, hostC] = procs.filter((p) => p.role === 'host').map((p) => p.url) as [string, string];
+    // Both KV nodes see each other up, so the ring read below is the one the hosts use.
+    await waitFor(async () => (await json<RingDoc>(`${kvs[0]!.url}/kv/v1/ring`)).body.members.length, (n) => n === 2, 15_000, 'both KV nodes on the ring');
+    const put = await fetch(`${hostA}/v1/modules/retwis`, { method: 'PUT', body: new Uint8Array(guestBytes('retwis')) });
+    expect(put.status).toBe(200);
+  });
+
+  afterAll(async () => {
+    // A stopped process would not handle SIGTERM: let it run first.
+    for (const pid of stopped) resume(pid);
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The KV node holding `tweets/{user}` (replication 1: exactly one). */
+  async function ownerOf(user: string): Promise<ClusterProcess & { id: string }> {
+    const ring = (await json<RingDoc>(`${kvs[0]!.url}/kv/v1/ring`)).body;
+    const [primary] = Membership.of(parseMembers(ring.members)).placement.replicasFor(`default/k/tweets/${user}`);
+    const node = kvs.find((k) => k.id === primary?.id);
+    if (!node) throw new Error(`no owner for tweets/${user}`);
+    return node;
+  }
+
+  /** User names for one run: alice's register on one KV node, bob's and dave's on the other. */
+  async function names(tag: string): Promise<{ alice: string; bob: string; dave: string; carol: string; aliceNode: ClusterProcess; bobNode: ClusterProcess }> {
+    const pick = async (base: string, want: (id: string) => boolean): Promise<string> => {
+      for (let i = 0; i < 64; i++) {
+        const name = `${base}-${tag}-${i}`;
+        if (want((await ownerOf(name)).id)) return name;
+      }
+      throw new Error(`no name for ${base} placed as wanted`);
+    };
+    const alice = `alice-${tag}`;
+    const aliceNode = await ownerOf(alice);
+    const bob = await pick('bob', (id) => id !== aliceNode.id);
+    const dave = await pick('dave', (id) => id !== aliceNode.id);
+    return { alice, bob, dave, carol: `carol-${tag}`, aliceNode, bobNode: await ownerOf(bob) };
+  }
+
+  /**
+   * The scenario up to the point where bob's reply to alice's t1 is in the KV tier while alice's
+   * KV node is stopped (and so alice's t1 is not): carol's timeline as read on C, and its lines.
+   */
+  async function scenario(mode: Mode) {
+    // A node that was stopped refuses reads until it caught up with its peer (replication 1:
+    // there is no other replica to read), so start from a settled tier.
+    for (const k of kvs) {
+      await waitFor(async () => (await json<{ catchingUp: boolean }>(`${k.url}/kv/v1/ring`)).body.catchingUp, (c) => !c, 30_000, `${k.name} to catch up`);
+    }
+    const u = await names(mode);
+    const on = (url: string, fn: string, ...args: string[]): Promise<string> => callOn(url, fn, args, mode);
+    const timeline = (): Promise<string> => on(hostC, 'retwis.timeline', u.carol);
+    const line = {
+      a0: `${u.alice}/t0: hello from alice`,
+      b0: `${u.bob}/b0: hello from bob`,
+      d0: `${u.dave}/d0: hello from dave`,
+      a1: `${u.alice}/t1: news`,
+      r1: `${u.bob}/r1 re ${u.alice}/t1: congrats`,
+      r1Missing: `${u.bob}/r1 re ${u.alice}/t1 MISSING-PARENT: congrats`,
+      d1: `${u.dave}/d1: unrelated`,
+    };
+
+    expect(await on(hostA, 'retwis.post', u.alice, 't0', 'hello from alice')).toBe(`posted ${u.alice}/t0`);
+    expect(await on(hostA, 'retwis.post', u.bob, 'b0', 'hello from bob')).toBe(`posted ${u.bob}/b0`);
+    expect(await on(hostA, 'retwis.post', u.dave, 'd0', 'hello from dave')).toBe(`posted ${u.dave}/d0`);
+    for (const whom of [u.alice, u.bob, u.dave]) expect(await on(hostA, 'retwis.follow', u.carol, whom)).toBe(`following ${whom}`);
+    // C reads (and so caches, and subscribes to) carol's follows and the three registers.
+    await expect.poll(timeline, { timeout: 20_000 }).toBe([line.a0, line.b0, line.d0].join('\n'));
+
+    stop(u.aliceNode.pid);
+    // Acknowledged from A's cache; its flush to alice's node cannot complete.
+    expect(await on(hostA, 'retwis.post', u.alice, 't1', 'news')).toBe(`posted ${u.alice}/t1`);
+    // A's cache has t1, so the reply is accepted; it flushes to bob's node, which pushes it to C.
+    expect(await on(hostA, 'retwis.reply', u.bob, 'r1', u.alice, 't1', 'congrats')).toBe(`posted ${u.bob}/r1`);
+    await waitFor(async () => Buffer.from(await (await fetch(`${u.bobNode.url}/kv/v1/keys/${encodeURIComponent(`default/k/tweets/${u.bob}`)}`)).arrayBuffer()),
+      (b) => b.includes('|congrats'), STOPPED_NODE_DEADLINE_MS, 'bob\'s reply in the KV tier');
+    return { u, on, timeline, line };
+  }
+
+  it('lww: carol\'s timeline on host C shows bob\'s reply while alice\'s tweet is missing', { timeout: 180_000 }, async () => {
+    const { u, timeline, line } = await scenario('lww');
+    // The anomaly: C shows the reply (pushed by bob's node), and alice's register as C holds it
+    // has no t1 (alice's node, the only way t1 could reach C, is stopped).
+    const seen = await waitFor(timeline, (t) => t.includes(`${u.bob}/r1`), STOPPED_NODE_DEADLINE_MS, 'bob\'s reply on C');
+    expect(seen).toBe([line.a0, line.b0, line.r1Missing, line.d0].join('\n'));
+    // Once alice's node runs again, A's flush completes and the node pushes t1 to C.
+    resume(u.aliceNode.pid);
+    await expect.poll(timeline, { timeout: STOPPED_NODE_DEADLINE_MS }).toBe([line.a0, line.a1, line.b0, line.r1, line.d0].join('\n'));
+  });
+
+  it('causal: carol\'s timeline on host C never shows bob\'s reply without alice\'s tweet', { timeout: 180_000 }, async () => {
+    const { u, on, timeline, line } = await scenario('causal');
+    // C received the reply and holds it aside: it depends on alice's t1, which C cannot get.
+    await waitFor(() => gauge(hostC, 'cloudburst_causal_versions_held'), (n) => n >= 1, STOPPED_NODE_DEADLINE_MS, 'C to hold bob\'s reply');
+    // dave's d1, independent of the reply and posted after it, shows on C: C is not just behind.
+    expect(await on(hostA, 'retwis.post', u.dave, 'd1', 'unrelated')).toBe(`posted ${u.dave}/d1`);
+    const withheld = [line.a0, line.b0, line.d0, line.d1].join('\n');
+    expect(await waitFor(timeline, (t) => t.includes(line.d1), STOPPED_NODE_DEADLINE_MS, 'dave\'s d1 on C')).toBe(withheld);
+    for (let i = 0; i < 10; i++) expect(await timeline()).toBe(withheld);
+
+    resume(u.aliceNode.pid);
+    // C fetches t1 from the tier, then admits the reply: every read until then is the one above.
+    const after = [line.a0, line.a1, line.b0, line.r1, line.d0, line.d1].join('\n');
+    await waitFor(timeline, (t) => {
+      expect([withheld, after]).toContain(t);
+      return t === after;
+    }, STOPPED_NODE_DEADLINE_MS, 'alice\'s t1 and bob\'s r1 on C');
+    await expect.poll(() => gauge(hostC, 'cloudburst_causal_versions_held'), { timeout: STOPPED_NODE_DEADLINE_MS }).toBe(0);
+  });
+});
