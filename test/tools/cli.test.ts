@@ -29,7 +29,7 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
   const cli = (...args: string[]) => runCli([...args, '--url', url]);
 
   it('up: deploys the examples and says how to call one', () => {
-    expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square');
+    expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square, retwis.follow, retwis.post, retwis.reply, retwis.timeline');
     expect(up.output()).toContain('npx cloudburst fn call math.square 7');
   });
 
