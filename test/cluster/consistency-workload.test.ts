@@ -298,7 +298,9 @@ describe('consistency workload: random chains over three host processes', () => 
     expect(new Set(events.map((e) => e.rid)).size).toBe(requests);
     expect(checkCausal(events).slice(0, 3)).toEqual([]);
     const counted = countAnomalies(events);
-    console.log(`causal, ${counted.requests} requests: ${counted.rr} violated repeatable read, ${counted.causal} violated causal consistency`);
+    const reads = events.filter((e) => e.op === 'r');
+    const concurrent = reads.filter((e) => (e.ver?.length ?? 0) > 1).length;
+    console.log(`causal, ${counted.requests} requests: ${counted.rr} violated repeatable read, ${counted.causal} violated causal consistency (${concurrent} of ${reads.length} reads returned concurrent versions)`);
   });
 
   it('modes mixed on shared keys, absent at first: no rr violation among rr requests, no causal violation among causal requests', { timeout: 60_000 }, async () => {
