@@ -15,7 +15,8 @@ import type { HostState } from './state.ts';
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
 export interface ClusterView {
   peers(): PeerView[];
-  markUnreachable(id: string): void;
+  /** `url`: the address that failed (a peer that restarted elsewhere meanwhile stays in the view). */
+  markUnreachable(id: string, url?: string): void;
   forwarder: Forwarder;
   utilization(): number;
   explore: number;
@@ -140,7 +141,7 @@ export class Calls {
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
-        cluster.markUnreachable(placement.peer.id);
+        cluster.markUnreachable(placement.peer.id, placement.peer.url);
         lastError = err;
       }
     }

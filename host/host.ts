@@ -186,14 +186,14 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const messaging = new Messaging({
     hostId: id, kv, link,
     peers: () => directory.peers(),
-    markUnreachable: (peer) => directory.markUnreachable(peer),
+    markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
   });
   const forwarder = new Forwarder(id, link);
   const calls = new Calls({
     registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
     cluster: {
       peers: () => directory.peers(),
-      markUnreachable: (peer) => directory.markUnreachable(peer),
+      markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
       forwarder,
       utilization: () => utilization,
       explore: opts.explore ?? 0.1,

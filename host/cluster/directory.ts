@@ -92,9 +92,13 @@ export class Directory {
     return [...this.#peers.values()].filter((p) => !p.stopped && now - p.updatedAt <= this.#o.staleMs && (this.#unreachable.get(p.id) ?? -1) < p.updatedAt);
   }
 
-  markUnreachable(id: string): void {
+  /**
+   * Takes a peer out of the view until its next record. `url` is the address that failed: a
+   * peer that restarted meanwhile at another address is not the one that failed, and stays.
+   */
+  markUnreachable(id: string, url?: string): void {
     const p = this.#peers.get(id);
-    if (p) this.#unreachable.set(id, p.updatedAt);
+    if (p && (url === undefined || p.url === url)) this.#unreachable.set(id, p.updatedAt);
   }
 
   /** Tells the others this host is gone, so that they stop sending it calls at once. */

@@ -147,7 +147,7 @@ export class Coordinator {
       const err = new CloudburstError(error.code, `DAG ${name}: step ${step} on host ${host} failed: ${error.message}`, { step, host, run });
       // The function's own failure (a trap, bad input): a re-run would fail the same way.
       if (ERROR_CODES[error.code].userFault) throw err;
-      if (error.code === 'HOST_UNAVAILABLE') this.#o.cluster?.markUnreachable(host);
+      if (error.code === 'HOST_UNAVAILABLE') this.#o.cluster?.markUnreachable(host, [...hosts.values()].find((h) => h.id === host)?.url);
       last = err;
     }
     throw new CloudburstError(last!.code, `${last!.message}; the DAG ran ${maxRuns} times and no run finished`, last!.details);
@@ -298,7 +298,7 @@ export class Coordinator {
         try {
           steps = ((await this.#o.link.send(h.url, 'GET', `${DAG_PATHS.request}/${rid}`, undefined, 1000)) as { steps?: Record<string, StepState> } | undefined)?.steps;
         } catch {
-          this.#o.cluster?.markUnreachable(h.id);
+          this.#o.cluster?.markUnreachable(h.id, h.url);
           for (const [fn, at] of hosts) if (at.id === h.id) states.set(fn, 'unreachable');
           return;
         }

@@ -31,7 +31,7 @@ export interface MessagingOptions {
   kv: KvClient;
   link: PeerLink;
   peers: () => PeerView[];
-  markUnreachable: (id: string) => void;
+  markUnreachable: (id: string, url?: string) => void;
   /** How long messages nobody receives stay in memory before they are parked in the KV tier. Default 30 s. */
   holdMs?: number;
   /** How often a waiting `recv` reads the KV inbox. Default 50 ms. */
@@ -130,7 +130,7 @@ export class Messaging {
         this.stats.direct++;
         return;
       } catch (err) {
-        if (err instanceof CloudburstError && err.code === 'HOST_UNAVAILABLE') this.#o.markUnreachable(host);
+        if (err instanceof CloudburstError && err.code === 'HOST_UNAVAILABLE') this.#o.markUnreachable(host, peer.url);
       }
     }
     this.stats.fallback++;
