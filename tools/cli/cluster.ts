@@ -81,6 +81,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
   const running: Running[] = [];
   let stopping = false;
+  /** Restarts in flight (supervise): stop() waits for them, and they stop what they started. */
+  const restarting = new Set<Promise<void>>();
   const file: ClusterFile = { createdAt: new Date().toISOString(), replication, processes: [] };
   const save = (): void => {
     file.processes = running.map((r) => ({ role: r.spec.role, name: r.spec.name, url: r.url, pid: r.child.pid ?? -1, dataDir: r.spec.dataDir }));
@@ -93,10 +95,19 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       if (stopping) return;
       opts.log(`${spec.name} (pid ${child.pid}) exited (${signal ?? code})${opts.supervise ? ': restarting' : ''}`);
       if (!opts.supervise) return;
-      void start(spec).then((fresh) => {
+      const restart = start(spec).then(async (fresh) => {
+        if (stopping) {
+          // stop() came while this process was starting: it stops too.
+          await new Promise<void>((done) => {
+            fresh.child.once('exit', () => done());
+            fresh.child.kill('SIGTERM');
+          });
+          return;
+        }
         running[running.indexOf(r)] = fresh;
         save();
-      }, (err: unknown) => opts.log(`${spec.name} failed to restart: ${String(err)}`));
+      }, (err: unknown) => opts.log(`${spec.name} failed to restart: ${String(err)}`)).finally(() => restarting.delete(restart));
+      restarting.add(restart);
     });
     return r;
   };
@@ -131,6 +142,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     file,
     stop: async () => {
       stopping = true;
+      await Promise.all(restarting);
       // Hosts first (they flush their outboxes to the KV nodes), then the KV nodes.
       for (const role of ['host', 'kvs'] as const) {
         await Promise.all(running.filter((r) => r.spec.role === role && r.child.exitCode === null && r.child.signalCode === null).map((r) => new Promise<void>((done) => {
