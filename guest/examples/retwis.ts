@@ -26,7 +26,7 @@
 // name with a separator in it) answers "error: ..." and writes nothing. Posting an id that is
 // already there, or following someone twice, changes nothing, so retrying a call is safe.
 
-import { getString, putString } from "cloudburst";
+import { getAllStrings, putString } from "cloudburst";
 
 /** Separates the fields of a record. Names and ids may not contain it; text may. */
 const FIELD = "|";
@@ -61,11 +61,23 @@ function followsKey(user: string): string {
   return "follows/" + user;
 }
 
-/** The lines of a register; an absent register has none. */
+/**
+ * The lines of a register; an absent register has none. A causal register may hold several
+ * concurrent versions (the author posted from two hosts at once, neither seeing the other):
+ * `getAllStrings` returns all of them, and their lines are merged, so that the next write,
+ * which supersedes them all, loses none. Under lww there is only ever one version.
+ */
 function linesOf(key: string): string[] {
-  const value = getString(key);
-  if (value === null || value.length == 0) return [];
-  return value.split(LINE);
+  const out = new Array<string>();
+  const versions = getAllStrings(key);
+  for (let v = 0; v < versions.length; v++) {
+    if (versions[v].length == 0) continue;
+    const lines = versions[v].split(LINE);
+    for (let i = 0; i < lines.length; i++) {
+      if (!out.includes(lines[i])) out.push(lines[i]);
+    }
+  }
+  return out;
 }
 
 /** Decodes one line of `tweets/{author}`: the first three separators end the three fields. */

@@ -187,4 +187,41 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
     }, STOPPED_NODE_DEADLINE_MS, 'alice\'s t1 and bob\'s r1 on C');
     await expect.poll(() => gauge(hostC, 'cloudburst_causal_versions_held'), { timeout: STOPPED_NODE_DEADLINE_MS }).toBe(0);
   });
+  /** erin posts e1 on A and e2 on C while her KV node is stopped: neither host sees the other's post. */
+  async function concurrentPosts(mode: Mode) {
+    for (const k of kvs) {
+      await waitFor(async () => (await json<{ catchingUp: boolean }>(`${k.url}/kv/v1/ring`)).body.catchingUp, (c) => !c, 30_000, `${k.name} to catch up`);
+    }
+    const erin = `erin-${mode}`;
+    const reader = `reader-${mode}`;
+    const node = await ownerOf(erin);
+    const on = (url: string, fn: string, ...args: string[]): Promise<string> => callOn(url, fn, args, mode);
+    const tweets = async (url: string): Promise<string[]> => (await on(url, 'retwis.timeline', reader)).split('\n').sort();
+    const line = { e0: `${erin}/e0: first`, e1: `${erin}/e1: from A`, e2: `${erin}/e2: from C`, e3: `${erin}/e3: after` };
+    expect(await on(hostA, 'retwis.post', erin, 'e0', 'first')).toBe(`posted ${erin}/e0`);
+    expect(await on(hostA, 'retwis.follow', reader, erin)).toBe(`following ${erin}`);
+    for (const url of [hostA, hostC]) await expect.poll(() => tweets(url), { timeout: 20_000 }).toEqual([line.e0]);
+    stop(node.pid);
+    expect(await on(hostA, 'retwis.post', erin, 'e1', 'from A')).toBe(`posted ${erin}/e1`);
+    expect(await on(hostC, 'retwis.post', erin, 'e2', 'from C')).toBe(`posted ${erin}/e2`);
+    resume(node.pid);
+    return { erin, on, tweets, line };
+  }
+
+  it('lww: of two posts by one author on two hosts at once, one is lost', { timeout: 180_000 }, async () => {
+    const { tweets, line } = await concurrentPosts('lww');
+    // The register keeps the write with the greater stamp: both hosts end with e0 and one of e1, e2.
+    const survivor = await waitFor(async () => [await tweets(hostA), await tweets(hostC)],
+      ([a, c]) => a!.length === 2 && JSON.stringify(a) === JSON.stringify(c), STOPPED_NODE_DEADLINE_MS, 'both hosts to agree');
+    expect([[line.e0, line.e1], [line.e0, line.e2]]).toContainEqual(survivor[0]);
+  });
+
+  it('causal: two posts by one author on two hosts at once are both kept, and her next post keeps both', { timeout: 180_000 }, async () => {
+    const { erin, on, tweets, line } = await concurrentPosts('causal');
+    // Both concurrent versions are kept (getAllStrings returns them), on both hosts.
+    for (const url of [hostA, hostC]) await expect.poll(() => tweets(url), { timeout: STOPPED_NODE_DEADLINE_MS }).toEqual([line.e0, line.e1, line.e2]);
+    // Her next post merges them and supersedes them: nothing is lost.
+    expect(await on(hostA, 'retwis.post', erin, 'e3', 'after')).toBe(`posted ${erin}/e3`);
+    for (const url of [hostA, hostC]) await expect.poll(() => tweets(url), { timeout: 20_000 }).toEqual([line.e0, line.e1, line.e2, line.e3]);
+  });
 });
