@@ -20,11 +20,14 @@ import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
 // Under lww, C shows the reply without t1. Under causal, C holds the reply aside (the gauge
 // cloudburst_causal_versions_held says so) and shows dave's later, independent tweet d1, but
 // never the reply until alice's node runs again and t1 is there too.
+//
+// The same stopped node makes two posts by one author, on A and on C, concurrent: under lww one
+// is lost, under causal both versions are kept and the example merges them.
 
 const STOPPED_NODE_DEADLINE_MS = 60_000;
 
 interface RingDoc {
-  members: unknown[];
+  members: { id: string; state: string }[];
 }
 
 interface Call {
@@ -34,7 +37,6 @@ interface Call {
 
 type Mode = 'lww' | 'causal';
 
-/** Runs `fn` on the host at `url` and nowhere else (a forwarded call is not placed again). */
 /** The value of a gauge or counter in a host's `/metrics`. */
 async function gauge(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -43,6 +45,7 @@ async function gauge(url: string, name: string): Promise<number> {
   return Number(m[1]);
 }
 
+/** Runs `fn` on the host at `url` and nowhere else (a forwarded call is not placed again). */
 async function callOn(url: string, fn: string, args: unknown[], consistency: Mode): Promise<string> {
   const res = await fetch(`${url}/v1/functions/${fn}/call`, {
     method: 'POST',
@@ -79,8 +82,10 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
     const procs = cluster.file.processes;
     kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
     [hostA, hostC] = procs.filter((p) => p.role === 'host').map((p) => p.url) as [string, string];
-    // Both KV nodes see each other up, so the ring read below is the one the hosts use.
-    await waitFor(async () => (await json<RingDoc>(`${kvs[0]!.url}/kv/v1/ring`)).body.members.length, (n) => n === 2, 15_000, 'both KV nodes on the ring');
+    // Both KV nodes see each other up, so the placement computed below is the one everyone uses.
+    for (const k of kvs) {
+      await waitFor(async () => (await json<RingDoc>(`${k.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
+    }
     const put = await fetch(`${hostA}/v1/modules/retwis`, { method: 'PUT', body: new Uint8Array(guestBytes('retwis')) });
     expect(put.status).toBe(200);
   });
