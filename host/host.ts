@@ -227,6 +227,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_cache_evicted_total: budget.evicted,
       cloudburst_subscribed_keys: subs.size,
       cloudburst_subscription_failures_total: subs.failures,
+      cloudburst_subscriptions_lapsed: subs.lapsed,
       cloudburst_pushed_changes_total: state.pushed,
       cloudburst_dag_runs_active: dags.active.coordinating,
       cloudburst_dag_requests_held: dags.active.holding,

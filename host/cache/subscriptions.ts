@@ -33,8 +33,15 @@ export class Subscriptions {
   readonly #onSubscribed: ((keys: string[]) => Promise<void>) | undefined;
   readonly #keys = new Set<string>();
   readonly #pending = new Set<string>();
+  /**
+   * Keys whose last subscribe failed: pushes may have been missed (the lease may have run
+   * out), so once subscribed again they are read once more, like new ones.
+   */
+  readonly #lapsed = new Set<string>();
   #batchTimer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryMs = 0;
   #closed = false;
   failures = 0;
 
@@ -79,14 +86,35 @@ export class Subscriptions {
       const part = keys.slice(i, i + this.#chunk);
       try {
         await this.#tier.subscribe(this.#subscriber(), part, this.#ttlMs);
-        if (fresh) await this.#onSubscribed?.(part);
       } catch {
-        // The tier is unreachable: forget these keys so the next read or flush retries them,
-        // and let the renewal cover the rest.
+        // Part of the tier is unreachable. The keys stay subscribed-to-be (reads of them are
+        // cache hits and would never ask again): they are retried soon, with backoff, and
+        // read once more when that succeeds, since their pushes may have been missed.
         this.failures++;
-        for (const k of part) this.#keys.delete(k);
+        for (const k of part) if (this.#keys.has(k)) this.#lapsed.add(k);
+        this.#retrySoon();
+        continue;
       }
+      const reread = fresh ? part : part.filter((k) => this.#lapsed.has(k));
+      for (const k of part) this.#lapsed.delete(k);
+      if (reread.length > 0) await this.#onSubscribed?.(reread).catch(() => {
+        for (const k of reread) if (this.#keys.has(k)) this.#lapsed.add(k);
+        this.#retrySoon();
+      });
     }
+  }
+
+  #retrySoon(): void {
+    if (this.#retryTimer || this.#closed) return;
+    this.#retryMs = Math.min(Math.max(this.#retryMs * 2, 250), Math.max(1000, this.#ttlMs / 3));
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const keys = [...this.#lapsed];
+      void this.#send(keys).then(() => {
+        if (this.#lapsed.size === 0) this.#retryMs = 0;
+      });
+    }, this.#retryMs);
+    this.#retryTimer.unref();
   }
 
   /** Forgets keys that left the cache (their leases simply run out on the tier). */
@@ -94,7 +122,13 @@ export class Subscriptions {
     for (const k of keys) {
       this.#keys.delete(k);
       this.#pending.delete(k);
+      this.#lapsed.delete(k);
     }
+  }
+
+  /** Keys whose subscription failed and is being retried. */
+  get lapsed(): number {
+    return this.#lapsed.size;
   }
 
   /** Subscribes every key again now (the ring moved: the keys may have new replicas). */
@@ -106,5 +140,6 @@ export class Subscriptions {
     this.#closed = true;
     if (this.#batchTimer) clearTimeout(this.#batchTimer);
     if (this.#renewTimer) clearInterval(this.#renewTimer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
   }
 }
