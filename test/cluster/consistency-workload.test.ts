@@ -5,6 +5,7 @@
 // repeatable read and causal consistency.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../consistency/history.ts';
+import { rng, zipf } from '../consistency/random.ts';
 import { json, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/platform.ts';
 
@@ -19,36 +20,6 @@ const SINK = 'chain.sink';
 const SLOW = 'kitchen.recvOne';
 /** Codes a request caught by a host's death may end with: the system's, never the caller's. */
 const SYSTEM_CODES = new Set(['HOST_UNAVAILABLE', 'DAG_STEP_TIMEOUT', 'KV_UNAVAILABLE', 'OVERLOADED', 'SHUTTING_DOWN']);
-
-/** mulberry32: a small seeded generator, so that a run's request mix can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Zipf (s = 1) over `n` ranks: rank i (0-based) with probability proportional to 1 / (i + 1). */
-function zipf(n: number, random: () => number): () => number {
-  const cdf: number[] = [];
-  let sum = 0;
-  for (let i = 1; i <= n; i++) cdf.push((sum += 1 / i));
-  return () => {
-    const x = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 const storageKey = (name: string): string => `default/k/${name}`;
 
@@ -188,7 +159,8 @@ describe('consistency workload: random chains over three host processes', () => 
     prefill?: boolean;
   }): Promise<Done[]> {
     const random = rng(opts.seed);
-    const key = zipf(KEYS, random);
+    const rank = zipf(KEYS, 1);
+    const key = (): number => rank(random());
     const name = (): string => `${opts.prefix}${key()}`;
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     // Every key starts with a value (written outside any recorded request).

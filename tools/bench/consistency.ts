@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { encode, Hlc, KvClient, lww, versionsOf, type Lattice } from '../../kvs/index.ts';
 import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../test/consistency/history.ts';
+import { rng, zipf } from '../../test/consistency/random.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { startLocalCluster } from '../cli/cluster.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -31,36 +32,6 @@ const SINK = 'chain.sink';
 
 /** The functions of chainL, in order (s1 -> ... -> sink). */
 const chainFns = (len: number): string[] => [...STEPS.slice(0, len - 1), SINK];
-
-/** A seeded PRNG (mulberry32): the same requests for every mode of a round. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Zipf(s) over ranks 0..n-1: a cumulative table and a binary search. */
-function zipf(n: number, s: number): (u: number) => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let r = 0; r < n; r++) cdf[r] = total += 1 / (r + 1) ** s;
-  return (u) => {
-    const x = u * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 const keyName = (rank: number): string => `k${rank}`;
 const storageKey = (name: string): string => `default/k/${name}`;
