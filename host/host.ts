@@ -234,6 +234,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_rr_snapshots_held: snapshots.stats().entries,
       cloudburst_causal_versions_held: cut.held,
       cloudburst_causal_versions_dropped_total: cut.dropped,
+      cloudburst_causal_held_total: cut.heldTotal,
+      cloudburst_causal_fetches_total: cut.fetches,
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,

@@ -16,6 +16,8 @@ export const CACHE_READ_PATH = '/v1/internal/cache/read';
 export interface CutTier {
   /** The merge of every replica's value (a plain read may miss the newest write). */
   getFresh(key: string): Promise<Lattice | undefined>;
+  /** Many keys in one round trip per node (any replica: a miss is retried later). */
+  getBatch(keys: readonly string[]): Promise<(Lattice | undefined)[]>;
 }
 
 export interface CutOptions {
@@ -57,6 +59,10 @@ export class CausalCut {
   #closed = false;
   /** Versions dropped after being held for holdMs (metrics). */
   dropped = 0;
+  /** Values held at least once before being admitted (metrics). */
+  heldTotal = 0;
+  /** Reads of the tier or of a peer's cache made to bring dependencies here (metrics). */
+  fetches = 0;
 
   constructor(opts: CutOptions) {
     this.#o = opts;
@@ -110,6 +116,7 @@ export class CausalCut {
 
   #hold(key: string, value: Lww, from: string | undefined): void {
     const cur = this.#held.get(key);
+    if (cur === undefined) this.heldTotal++;
     this.#held.set(key, { value: cur ? (merge(cur.value, value) as Lww) : value, since: cur?.since ?? performance.now(), from: from ?? cur?.from });
     this.#schedule(20);
   }
@@ -177,7 +184,7 @@ export class CausalCut {
         missing.set(d.key, list);
       }
     }
-    await Promise.all([...missing].map(([k, deps]) => this.#bring(k, deps, h.from, deadline, depth + 1).catch(() => undefined)));
+    if (missing.size > 0) await this.#bringAll(missing, h.from, deadline, depth + 1).catch(() => undefined);
     // The entry may have changed meanwhile (a newer push merged into it): the next round takes it.
     if (this.#held.get(key) !== h) return;
     this.#o.cache.refresh();
@@ -192,20 +199,57 @@ export class CausalCut {
       return deps.every((d) => this.#visible(d));
     };
     if (from !== undefined && from !== this.#o.selfUrl()) {
+      this.fetches++;
       const got = await this.#fromPeer(from, key, deadline).catch(() => undefined);
       if (got !== undefined) await this.absorbAwait(key, got, deadline, from, depth);
       if (ok()) return true;
     }
+    this.fetches++;
     const fresh = await this.#o.tier.getFresh(key).catch(() => undefined);
     if (fresh !== undefined) await this.absorbAwait(key, fresh, deadline, undefined, depth);
     return ok();
   }
 
-  async #fromPeer(url: string, key: string, deadline: number): Promise<Lattice | undefined> {
-    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys: [key] }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
-    const b64 = body?.values?.[key];
-    return typeof b64 === 'string' ? decode(new Uint8Array(Buffer.from(b64, 'base64'))) : undefined;
+  /**
+   * Brings several keys' dependencies in one request each way: the peer's cache first (it
+   * has them, being a cut), then the tier for what is still missing.
+   */
+  async #bringAll(missing: ReadonlyMap<string, readonly Dep[]>, from: string | undefined, deadline: number, depth: number): Promise<void> {
+    if (depth > MAX_DEPTH) return;
+    const behind = (): string[] => {
+      this.#o.cache.refresh();
+      return [...missing].filter(([, deps]) => !deps.every((d) => this.#visible(d))).map(([k]) => k);
+    };
+    let keys = [...missing.keys()];
+    if (from !== undefined && from !== this.#o.selfUrl()) {
+      this.fetches++;
+      const got = await this.#fromPeerMany(from, keys, deadline).catch(() => new Map<string, Lattice>());
+      for (const [k, v] of got) await this.absorbAwait(k, v, deadline, from, depth);
+      keys = behind();
+      if (keys.length === 0) return;
+    }
+    this.fetches++;
+    const values = await this.#o.tier.getBatch(keys).catch(() => [] as (Lattice | undefined)[]);
+    for (let i = 0; i < keys.length; i++) {
+      const v = values[i];
+      if (v !== undefined) await this.absorbAwait(keys[i]!, v, deadline, undefined, depth);
+    }
   }
+
+  async #fromPeerMany(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
+    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    const out = new Map<string, Lattice>();
+    for (const k of keys) {
+      const b64 = body?.values?.[k];
+      if (typeof b64 === 'string') out.set(k, decode(new Uint8Array(Buffer.from(b64, 'base64'))));
+    }
+    return out;
+  }
+
+  async #fromPeer(url: string, key: string, deadline: number): Promise<Lattice | undefined> {
+    return (await this.#fromPeerMany(url, [key], deadline)).get(key);
+  }
+
 
   /**
    * Returns once this host's cache holds a version of `key` with every one of `need.d` in its

@@ -285,6 +285,13 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
       for (const mode of order) await runRound(pools, specs, mode, runs[mode], { history: false, record: true, writtenBy, seq });
     }
     console.log(`  (${((performance.now() - tLat) / 1000).toFixed(1)} s)`);
+    // The causal cut's work over the latency runs, summed over the hosts.
+    const cutWork = { held: 0, fetches: 0, causalRequests: runs.causal?.samples.length ?? 0 };
+    for (const u of urls) {
+      const text = await (await fetch(`${u}/metrics`)).text();
+      cutWork.held += Number(/^cloudburst_causal_held_total\s+(\d+)/m.exec(text)?.[1] ?? 0);
+      cutWork.fetches += Number(/^cloudburst_causal_fetches_total\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    }
 
     // --- Anomalies: the same workload, every request recording its history -----------------
     const hist = Object.fromEntries(modes.map((m) => [m, newRun()])) as Record<Mode, ModeRun>;
@@ -325,6 +332,8 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
       }).join('')}`);
     }
     report.latency = latency;
+    report.cutWork = cutWork;
+    console.log(`\nthe causal cut over the latency runs (all hosts): ${cutWork.held} values held until their dependencies were visible, ${cutWork.fetches} dependency fetches (${(cutWork.fetches / Math.max(1, cutWork.causalRequests)).toFixed(2)} per causal request)`);
 
     // Causal order is checked twice: on each mode's requests alone (a version written by a
     // request of another mode then has no known dependencies), and on the whole history, the
