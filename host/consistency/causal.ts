@@ -38,15 +38,18 @@ interface Held {
   from: string | undefined;
 }
 
-/** Deepest chain of dependencies fetched to admit one version. */
-const MAX_DEPTH = 16;
+/** Rounds of fetching one resolution makes (each round brings the dependencies of what the previous one brought). */
+const MAX_ROUNDS = 16;
 
 /**
  * Admits values arriving from the KV tier (pushes, read misses) or from peers' caches into
  * this host's cache, keeping it a causal cut: a version with dependencies that are not
  * visible here yet is held aside (never visible, even to lww reads) while they are fetched,
- * from the peer it came from or the tier, and admitted once they are. Plain values (no
- * causal metadata) pass straight through: lww keys pay one field check.
+ * from the peer it came from or the tier, and admitted once they are. Held versions are
+ * admitted in groups: a set of them whose dependencies are met by the cache or by each other
+ * goes in together (two writes that each read the other's key's previous version depend on
+ * each other's keys, and neither could go in alone). Plain values (no causal metadata) pass
+ * straight through: lww keys pay one field check.
  *
  * Local commits need no check: a causal request imports what it depends on before it runs
  * (`ensureAll`), so its writes' dependencies are already here.
@@ -56,6 +59,8 @@ export class CausalCut {
   readonly #held = new Map<string, Held>();
   #timer: NodeJS.Timeout | undefined;
   #rechecking = false;
+  /** The resolution in progress (one at a time: concurrent callers share it). */
+  #resolving: Promise<void> | undefined;
   #closed = false;
   /** Versions dropped after being held for holdMs (metrics). */
   dropped = 0;
@@ -93,16 +98,19 @@ export class CausalCut {
     for (const v of versionsOf(value)) (v.causal === undefined || v.causal.deps.every((d) => this.#visible(d)) ? ready : wait).push(v);
     let merged: Lattice | undefined;
     if (ready.length > 0) merged = this.#store(key, ready.length === versionsOf(value).length ? value : fromVersions(ready));
-    if (wait.length > 0) this.#hold(key, fromVersions(wait), from);
+    if (wait.length > 0) {
+      this.#hold(key, fromVersions(wait), from);
+      this.#recheckSoon();
+    }
     return merged;
   }
 
-  /** Like `absorb`, but first tries (until `deadline`) to fetch what the held versions depend on. */
-  async absorbAwait(key: string, value: Lattice, deadline: number, from?: string, depth = 0): Promise<Lattice | undefined> {
+  /** Like `absorb`, but first tries (until `deadline`) to bring what the held versions depend on. */
+  async absorbAwait(key: string, value: Lattice, deadline: number, from?: string): Promise<Lattice | undefined> {
     const merged = this.absorb(key, value, from);
-    const held = this.#held.get(key);
-    if (held === undefined) return merged;
-    await this.#resolve(key, held, deadline, depth);
+    if (!this.#held.has(key)) return merged;
+    this.#admitClosed();
+    if (this.#held.has(key)) await this.#resolve(deadline);
     this.#o.cache.refresh();
     return this.#o.cache.get(key);
   }
@@ -131,112 +139,125 @@ export class CausalCut {
   }
 
   /**
-   * Something was stored: held versions waiting for it may be admissible now. A local check
-   * only (no fetch), coalesced into one per event-loop turn.
+   * Something was stored or held: held versions may be admissible now. A local check only
+   * (no fetch), coalesced into one per event-loop turn.
    */
   #recheckSoon(): void {
     if (this.#held.size === 0 || this.#rechecking) return;
     this.#rechecking = true;
     setImmediate(() => {
       this.#rechecking = false;
-      if (this.#closed) return;
-      this.#o.cache.refresh();
-      for (const [key, h] of [...this.#held]) this.#admitReady(key, h);
+      if (!this.#closed) this.#admitClosed();
     });
   }
 
-  /** Stores the versions of a held value whose dependencies are visible now; keeps the rest. */
-  #admitReady(key: string, h: Held): void {
-    const ready: LwwVersion[] = [];
-    const wait: LwwVersion[] = [];
-    for (const v of versionsOf(h.value)) (v.causal!.deps.every((d) => this.#visible(d)) ? ready : wait).push(v);
-    if (ready.length === 0) return;
-    if (wait.length === 0) this.#held.delete(key);
-    else this.#held.set(key, { ...h, value: fromVersions(wait) });
-    this.#store(key, fromVersions(ready));
+  /**
+   * Admits the largest set of held versions whose dependencies are all met, by the cache or
+   * by versions of the set: start from every held version and drop those with a dependency
+   * met by neither, until nothing more drops. What remains is closed, so it goes in together.
+   */
+  #admitClosed(): void {
+    if (this.#held.size === 0) return;
+    this.#o.cache.refresh();
+    const cand = new Map<string, LwwVersion[]>();
+    for (const [key, h] of this.#held) cand.set(key, [...versionsOf(h.value)]);
+    const asValue = (vs: readonly LwwVersion[] | undefined): Lww | undefined => (vs && vs.length > 0 ? fromVersions(vs) : undefined);
+    const met = (d: Dep): boolean => this.#visible(d) || satisfies(asValue(cand.get(d.key)), d);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const [key, vs] of cand) {
+        const keep = vs.filter((v) => v.causal!.deps.every(met));
+        if (keep.length !== vs.length) {
+          changed = true;
+          cand.set(key, keep);
+        }
+      }
+    }
+    for (const [key, vs] of cand) {
+      if (vs.length === 0) continue;
+      const h = this.#held.get(key)!;
+      const rest = versionsOf(h.value).filter((v) => !vs.includes(v));
+      if (rest.length === 0) this.#held.delete(key);
+      else this.#held.set(key, { ...h, value: fromVersions(rest) });
+      this.#o.cache.absorb(key, fromVersions(vs));
+      this.#o.onStored?.(key);
+    }
   }
 
-  /** Background work on held versions: fetch their dependencies, admit what became visible. */
+  /** Background work on held versions: drop the too old, bring dependencies, admit. */
   async #retryHeld(): Promise<void> {
     if (this.#closed) return;
     const now = performance.now();
     const holdMs = this.#o.holdMs ?? 60_000;
-    await Promise.all([...this.#held].map(async ([key, h]) => {
+    for (const [key, h] of [...this.#held]) {
       if (now - h.since > holdMs) {
         this.#held.delete(key);
         this.dropped++;
-        return;
       }
-      await this.#resolve(key, h, now + 2000, 0).catch(() => undefined);
-    }));
+    }
+    await this.#resolve(now + 2000).catch(() => undefined);
     if (this.#held.size > 0) this.#schedule(100);
   }
 
-  /** Fetches the dependencies of a held value, then admits what is admissible. */
-  async #resolve(key: string, h: Held, deadline: number, depth: number): Promise<void> {
-    this.#o.cache.refresh();
-    const missing = new Map<string, Dep[]>();
-    for (const v of versionsOf(h.value)) {
-      for (const d of v.causal?.deps ?? []) {
-        if (this.#visible(d)) continue;
-        const list = missing.get(d.key) ?? [];
-        list.push(d);
-        missing.set(d.key, list);
-      }
-    }
-    if (missing.size > 0) await this.#bringAll(missing, h.from, deadline, depth + 1).catch(() => undefined);
-    // The entry may have changed meanwhile (a newer push merged into it): the next round takes it.
-    if (this.#held.get(key) !== h) return;
-    this.#o.cache.refresh();
-    this.#admitReady(key, h);
-  }
-
-  /** One attempt to make `deps` of `key` visible: from the peer that has them, else the tier. */
-  async #bring(key: string, deps: readonly Dep[], from: string | undefined, deadline: number, depth: number): Promise<boolean> {
-    if (depth > MAX_DEPTH) return false;
-    const ok = (): boolean => {
-      this.#o.cache.refresh();
-      return deps.every((d) => this.#visible(d));
-    };
-    if (from !== undefined && from !== this.#o.selfUrl()) {
-      this.fetches++;
-      const got = await this.#fromPeer(from, key, deadline).catch(() => undefined);
-      if (got !== undefined) await this.absorbAwait(key, got, deadline, from, depth);
-      if (ok()) return true;
-    }
-    this.fetches++;
-    const fresh = await this.#o.tier.getFresh(key).catch(() => undefined);
-    if (fresh !== undefined) await this.absorbAwait(key, fresh, deadline, undefined, depth);
-    return ok();
+  /** Brings what held versions depend on (one resolution at a time; callers share it). */
+  async #resolve(deadline: number): Promise<void> {
+    while (this.#resolving) await this.#resolving;
+    if (this.#held.size === 0) return;
+    this.#resolving = this.#resolveRounds(deadline).finally(() => {
+      this.#resolving = undefined;
+    });
+    await this.#resolving;
   }
 
   /**
-   * Brings several keys' dependencies in one request each way: the peer's cache first (it
-   * has them, being a cut), then the tier for what is still missing.
+   * Rounds of: find the keys whose versions held values depend on and neither the cache nor
+   * another held value provides; read them (from the peer a held value came from, which as a
+   * cut has them, then the tier for the rest, one request each); absorb them (they may be
+   * held in turn); admit what became closed. Each key is read at most once per resolution.
    */
-  async #bringAll(missing: ReadonlyMap<string, readonly Dep[]>, from: string | undefined, deadline: number, depth: number): Promise<void> {
-    if (depth > MAX_DEPTH) return;
-    const behind = (): string[] => {
+  async #resolveRounds(deadline: number): Promise<void> {
+    const tried = new Set<string>();
+    for (let round = 0; round < MAX_ROUNDS && this.#held.size > 0 && performance.now() < deadline && !this.#closed; round++) {
       this.#o.cache.refresh();
-      return [...missing].filter(([, deps]) => !deps.every((d) => this.#visible(d))).map(([k]) => k);
-    };
-    let keys = [...missing.keys()];
-    if (from !== undefined && from !== this.#o.selfUrl()) {
-      this.fetches++;
-      const got = await this.#fromPeerMany(from, keys, deadline).catch(() => new Map<string, Lattice>());
-      for (const [k, v] of got) await this.absorbAwait(k, v, deadline, from, depth);
-      keys = behind();
-      if (keys.length === 0) return;
-    }
-    this.fetches++;
-    const values = await this.#o.tier.getBatch(keys).catch(() => [] as (Lattice | undefined)[]);
-    for (let i = 0; i < keys.length; i++) {
-      const v = values[i];
-      if (v !== undefined) await this.absorbAwait(keys[i]!, v, deadline, undefined, depth);
+      const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
+      const byPeer = new Map<string | undefined, Set<string>>();
+      for (const h of this.#held.values()) {
+        for (const v of versionsOf(h.value)) {
+          for (const d of v.causal!.deps) {
+            if (tried.has(d.key) || this.#visible(d) || satisfies(heldValue(d.key), d)) continue;
+            const from = h.from !== undefined && h.from !== this.#o.selfUrl() ? h.from : undefined;
+            let set = byPeer.get(from);
+            if (!set) byPeer.set(from, (set = new Set()));
+            set.add(d.key);
+          }
+        }
+      }
+      if (byPeer.size === 0) return;
+      const fromTier = new Set<string>(byPeer.get(undefined) ?? []);
+      await Promise.all([...byPeer].filter(([from]) => from !== undefined).map(async ([from, keys]) => {
+        this.fetches++;
+        const got = await this.#fromPeer(from!, [...keys], deadline).catch(() => new Map<string, Lattice>());
+        for (const k of keys) {
+          const v = got.get(k);
+          if (v !== undefined) this.absorb(k, v, from);
+          else fromTier.add(k);
+        }
+      }));
+      for (const ks of byPeer.values()) for (const k of ks) tried.add(k);
+      const keys = [...fromTier];
+      if (keys.length > 0) {
+        this.fetches++;
+        const values = await this.#o.tier.getBatch(keys).catch(() => [] as (Lattice | undefined)[]);
+        keys.forEach((k, i) => {
+          const v = values[i];
+          if (v !== undefined) this.absorb(k, v);
+        });
+      }
+      this.#admitClosed();
     }
   }
 
-  async #fromPeerMany(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
+  async #fromPeer(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
     const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
     const out = new Map<string, Lattice>();
     for (const k of keys) {
@@ -246,11 +267,6 @@ export class CausalCut {
     return out;
   }
 
-  async #fromPeer(url: string, key: string, deadline: number): Promise<Lattice | undefined> {
-    return (await this.#fromPeerMany(url, [key], deadline)).get(key);
-  }
-
-
   /**
    * Returns once this host's cache holds a version of `key` with every one of `need.d` in its
    * past, fetching it (and what it depends on) from the host named in `need`, else the tier,
@@ -259,11 +275,22 @@ export class CausalCut {
    */
   async ensure(key: string, need: CausalNeed, deadline: number): Promise<void> {
     const deps = need.d.map((w) => depFromWire(key, w));
+    const ok = (): boolean => {
+      this.#o.cache.refresh();
+      return deps.every((d) => this.#visible(d));
+    };
+    const peer = need.u !== undefined && need.u !== this.#o.selfUrl() ? need.u : undefined;
     let wait = 2;
     for (;;) {
-      this.#o.cache.refresh();
-      if (deps.every((d) => this.#visible(d))) return;
-      if (await this.#bring(key, deps, need.u, deadline, 0)) return;
+      if (ok()) return;
+      if (peer !== undefined) {
+        this.fetches++;
+        const got = (await this.#fromPeer(peer, [key], deadline).catch(() => undefined))?.get(key);
+        if (got !== undefined && (await this.absorbAwait(key, got, deadline, peer), ok())) return;
+      }
+      this.fetches++;
+      const fresh = await this.#o.tier.getFresh(key).catch(() => undefined);
+      if (fresh !== undefined && (await this.absorbAwait(key, fresh, deadline), ok())) return;
       if (performance.now() >= deadline || this.#closed) {
         throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${key} as new as the request depends on reached this host in time`);
       }

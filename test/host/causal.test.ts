@@ -112,6 +112,27 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
     expect(await metrics(bClient)).toMatch(/cloudburst_causal_versions_held 0\b/);
   });
 
+  it('the cut admits versions that depend on each other together (neither could go in alone)', async () => {
+    await p.client.request('PUT', '/v1/kv/c-ga', 'a0');
+    await p.client.request('PUT', '/v1/kv/c-gb', 'b0');
+    expect((await bClient.json<{ result: string }>('POST', '/v1/functions/chain.s1/call', { args: ['c-ga', 'c-gb'] })).result).toBe('|a0,b0');
+    await waitFor(() => metrics(bClient), (m) => /cloudburst_subscribed_keys ([3-9]|\d\d)/.test(m), 5000, 'B subscribed to both');
+    // w (of c-gb) read an earlier causal version x0 of c-ga; x (of c-ga, after x0 by the same
+    // writer) read w. B holds c-ga at a0 and c-gb at b0: x waits for w, w waits for x0 (x has it).
+    const now = Date.now() + 5;
+    const x0 = { ms: now, c: 0, writer: 'test/x' };
+    const tw = { ms: now + 1, c: 0, writer: 'test/w' };
+    const tx = { ms: now + 2, c: 0, writer: 'test/x' };
+    const zero = { ms: 0, c: 0, writer: '' };
+    const w = lww.write(Buffer.from('b1'), tw, causalMeta(tw, [], zero, [{ key: K('c-ga'), at: x0, plain: false }]));
+    const x = lww.write(Buffer.from('a1'), tx, causalMeta(tx, [], zero, [{ key: K('c-gb'), at: tw, plain: false }]));
+    await kv.merge(K('c-gb'), w);
+    await kv.merge(K('c-ga'), x);
+    const seen = await waitFor(() => bClient.json<{ result: string }>('POST', '/v1/functions/chain.s1/call', { args: ['c-ga', 'c-gb'] }), (r) => r.result === '|a1,b1', 5000, 'both admitted on B');
+    expect(seen.result).toBe('|a1,b1');
+    await waitFor(() => metrics(bClient), (m) => /cloudburst_causal_versions_held 0\b/.test(m), 5000, 'nothing held');
+  });
+
   it('a later step on another host imports, from the upstream host\'s cache, a version the tier does not have yet', async () => {
     // Host S holds its writes 20 s before flushing them: what it writes exists only in its cache.
     const slow = await startHost({ workers: 1, explore: 0, publishIntervalMs: 100, flushDelayMs: 20_000, dataDir: join(p.dataDir, 'host-s'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
