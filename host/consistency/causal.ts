@@ -299,11 +299,35 @@ export class CausalCut {
     }
   }
 
-  /** `ensure` for every key a request needs (what a DAG step imports before it runs). */
+  /**
+   * `ensure` for every key a request needs (what a DAG step imports before it runs): first
+   * one request to each host that has some of them, then `ensure` for whatever is still behind.
+   */
   async ensureAll(need: Readonly<Record<string, CausalNeed>>, deadline: number): Promise<void> {
-    this.#o.cache.refresh();
-    const behind = Object.entries(need).filter(([key, n]) => !n.d.every((w) => this.#visible(depFromWire(key, w))));
-    await Promise.all(behind.map(([key, n]) => this.ensure(key, n, deadline)));
+    const behind = (entries: [string, CausalNeed][]): [string, CausalNeed][] => {
+      this.#o.cache.refresh();
+      return entries.filter(([key, n]) => !n.d.every((w) => this.#visible(depFromWire(key, w))));
+    };
+    let todo = behind(Object.entries(need));
+    if (todo.length === 0) return;
+    const byPeer = new Map<string, string[]>();
+    for (const [key, n] of todo) {
+      if (n.u === undefined || n.u === this.#o.selfUrl()) continue;
+      const keys = byPeer.get(n.u) ?? [];
+      keys.push(key);
+      byPeer.set(n.u, keys);
+    }
+    if (byPeer.size > 0) {
+      await Promise.all([...byPeer].map(async ([url, keys]) => {
+        this.fetches++;
+        const got = await this.#fromPeer(url, keys, deadline).catch(() => new Map<string, Lattice>());
+        for (const [k, v] of got) this.absorb(k, v, url);
+      }));
+      this.#admitClosed();
+      if (this.#held.size > 0) await this.#resolve(deadline);
+      todo = behind(todo);
+    }
+    await Promise.all(todo.map(([key, n]) => this.ensure(key, n, deadline)));
   }
 
   /** For the internal route: this host's cached values of `keys` (what is visible here). */
