@@ -3,6 +3,7 @@
 import { CloudburstError } from '../../kvs/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalNeed, HistoryOp, ReadVersion } from '../executor/protocol.ts';
+import { depFromWire } from './causal-wire.ts';
 
 export type Consistency = 'lww' | 'rr' | 'causal';
 
@@ -101,6 +102,9 @@ export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
+/** Dependency strings from a peer, checked once at the boundary (depFromWire throws INVALID_REQUEST). */
+const isDeps = (key: string, v: unknown): v is string[] => isStrings(v) && v.every((w) => depFromWire(key, w) !== undefined);
+
 export function parseStepSession(v: unknown): StepSession | undefined {
   if (v === undefined || v === null) return undefined;
   const o = v as { reads?: unknown; history?: unknown };
@@ -116,13 +120,13 @@ export function parseStepSession(v: unknown): StepSession | undefined {
   const out: StepSession = { reads: o.reads as Record<string, ReadVersion>, history: o.history as HistoryEvent[] };
   const { seen, need } = v as { seen?: unknown; need?: unknown };
   if (seen !== undefined) {
-    if (typeof seen !== 'object' || seen === null || !Object.values(seen).every(isStrings)) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal seen set');
+    if (typeof seen !== 'object' || seen === null || !Object.entries(seen).every(([k, list]) => isDeps(k, list))) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal seen set');
     out.seen = seen as Record<string, string[]>;
   }
   if (need !== undefined) {
-    const ok = typeof need === 'object' && need !== null && Object.values(need).every((n) => {
+    const ok = typeof need === 'object' && need !== null && Object.entries(need).every(([k, n]) => {
       const x = n as Partial<CausalNeed> | null;
-      return typeof x === 'object' && x !== null && isStrings(x.d) && (x.h === undefined || typeof x.h === 'string') && (x.u === undefined || typeof x.u === 'string');
+      return typeof x === 'object' && x !== null && isDeps(k, x.d) && (x.h === undefined || typeof x.h === 'string') && (x.u === undefined || typeof x.u === 'string');
     });
     if (!ok) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal needs');
     out.need = need as Record<string, CausalNeed>;

@@ -159,6 +159,28 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
     }
   });
 
+  it('internal causal surfaces refuse malformed input with a stable code', async () => {
+    await p.client.request('PUT', '/v1/kv/c-peer', 'here');
+    const read = await p.client.json<{ values: Record<string, string | null> }>('POST', '/v1/internal/cache/read', { keys: [K('c-peer'), K('c-nowhere')] });
+    expect(read.values[K('c-nowhere')]).toBeNull();
+    expect(Buffer.from(read.values[K('c-peer')]!, 'base64')[1]).toBe(1); // an encoded register
+    for (const body of [{}, { keys: 'x' }, { keys: [1] }, { keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }]) {
+      await expect(p.client.json('POST', '/v1/internal/cache/read', body)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    }
+    await expect(p.client.json('POST', '/v1/internal/cache/read', '{nope', true)).rejects.toMatchObject({ code: 'MALFORMED_JSON' });
+    // A trigger whose causal session is malformed is refused before anything is applied.
+    const trigger = { rid: 'r-bad', from: 'chain.s1', to: 'chain.sink', slot: 0, value: 'x', remainingMs: 1000 };
+    for (const session of [
+      { reads: {}, history: [], need: { [K('a')]: { d: ['garbage'] } } },
+      { reads: {}, history: [], need: { [K('a')]: { d: 'c1.0.w' } } },
+      { reads: {}, history: [], seen: { [K('a')]: ['p-1.0.w'] } },
+      { reads: {}, history: [], need: { [K('a')]: { d: ['c1.0.w'], u: 7 } } },
+    ]) {
+      await expect(p.client.json('POST', '/v1/internal/dag/trigger', { ...trigger, session })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    }
+    expect(await p.client.json<{ steps: Record<string, string> }>('GET', '/v1/internal/dag/requests/r-bad')).toEqual({ steps: {} });
+  });
+
   it('a causal DAG across both hosts: the second step reads nothing older than the first step depended on', async () => {
     await p.client.json('PUT', '/v1/dags/c-chain', { functions: ['chain.s1', 'chain.sink'], edges: [['chain.s1', 'chain.sink']] });
     await p.client.request('PUT', '/v1/kv/c-l', 'l1');
