@@ -15,6 +15,7 @@ import { Dags } from './dag/dags.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
+import type { ReadVersion } from './executor/protocol.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
@@ -144,7 +145,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     cachePath,
     writerPrefix,
     userPrefix: userPrefix(),
-    bridge: async (req, remainingMs) => {
+    bridge: async (req, remainingMs): Promise<Uint8Array | null | void | { at: ReadVersion }> => {
       switch (req.op) {
         case 'fetch': await Promise.all(req.keys.map((k) => state.fetch(k))); return;
         case 'flush': await flusher.flushKeys(req.keys); return;
@@ -153,6 +154,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
         case 'snapshot': return snapshots.fetch(req.rid, req.key, { v: req.v, host: req.host, url: req.url });
         case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
+        case 'pin': return { at: await dags.pin(req.rid, req.key, req.v, req.bytes) };
       }
     },
   });

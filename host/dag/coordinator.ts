@@ -6,6 +6,7 @@ import type { Futures } from '../futures.ts';
 import type { Registry } from '../registry.ts';
 import type { HostState } from '../state.ts';
 import type { Topology } from './graph.ts';
+import type { ReadVersion } from '../executor/protocol.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { parseConsistency, type Consistency, type HistoryEvent, type Snapshots } from '../consistency/session.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
@@ -77,6 +78,8 @@ export class Coordinator {
   readonly #o: CoordinatorOptions;
   /** Runs in flight, by request id: how to end each, and its other hosts (id -> a step there). */
   readonly #runs = new Map<string, { end: (o: RunOutcome) => void; remote: Map<string, string> }>();
+  /** rr runs with parallel branches: the versions agreed per request (see `pin`). */
+  readonly #shared = new Map<string, Map<string, ReadVersion>>();
   /** Watches the directory while runs involve other hosts: one that leaves it ends them early. */
   #watch: NodeJS.Timeout | undefined;
 
@@ -169,6 +172,20 @@ export class Coordinator {
   }
 
   /** A step's report for a run this host coordinates (the sink's result, or a failure). */
+  /**
+   * rr with parallel branches: the request's version of `key` is the first one proposed (a
+   * branch's first read of it); every later proposal gets that one back.
+   */
+  pin(rid: string, key: string, proposal: ReadVersion): ReadVersion {
+    if (!this.#runs.has(rid)) throw new CloudburstError('INTERNAL', `request ${rid} is not running here (it ended or was re-run)`);
+    let pins = this.#shared.get(rid);
+    if (!pins) this.#shared.set(rid, (pins = new Map()));
+    const agreed = pins.get(key);
+    if (agreed !== undefined) return agreed;
+    pins.set(key, proposal);
+    return proposal;
+  }
+
   onDone(msg: DoneMsg): void {
     this.#runs.get(msg.rid)?.end(msg.ok ? { kind: 'ok', msg } : { kind: 'failed', msg });
   }
@@ -220,6 +237,7 @@ export class Coordinator {
         if (this.#runs.get(rid)?.end !== end) return;
         clearTimeout(timer);
         this.#runs.delete(rid);
+        this.#shared.delete(rid);
         resolve(o);
       };
       const remote = new Map([...shares.values()].filter((x) => x.host.id !== self.id).map((x) => [x.host.id, x.steps[0]!.fn]));
@@ -230,6 +248,7 @@ export class Coordinator {
       for (const { host, steps } of shares.values()) {
         const msg: ScheduleMsg = {
           rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps,
+          ...(p.consistency === 'rr' && hasParallelBranches(topo) ? { shared: true } : {}),
           ...(p.consistency === 'rr' ? { rr: true } : {}), ...(p.consistency === 'causal' ? { causal: true } : {}), ...(p.history ? { history: true } : {}),
         };
         if (host.id === self.id) {
@@ -318,4 +337,9 @@ export class Coordinator {
     }
     return { step: topo.sink, host: hosts.get(topo.sink)!.id, why: 'its result did not reach the coordinator' };
   }
+}
+
+/** Whether steps of the DAG can run at the same time (several sources, or a step with several successors). */
+function hasParallelBranches(topo: Topology): boolean {
+  return topo.sources.length > 1 || [...topo.succs.values()].some((s) => s.length > 1);
 }

@@ -14,6 +14,8 @@ export const DAG_PATHS = {
   request: '/v1/internal/dag/requests',
   /** Load functions into a worker ahead of their first call (registration pre-warms). */
   warm: '/v1/internal/dag/warm',
+  /** To the coordinator, rr with parallel branches: propose a version of a key as the request's. */
+  pin: '/v1/internal/dag/pin',
 } as const;
 
 export interface HostRef {
@@ -44,6 +46,8 @@ export interface ScheduleMsg {
   rr?: boolean;
   /** Causal (absent: lww). */
   causal?: boolean;
+  /** rr with parallel branches: first reads are agreed with the coordinator (`DAG_PATHS.pin`). */
+  shared?: boolean;
   /** Record every read and write (`?history=1`). */
   history?: boolean;
 }
@@ -93,7 +97,7 @@ export function parseSchedule(v: unknown): ScheduleMsg {
   });
   return {
     rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
-    ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.history === true ? { history: true } : {}),
+    ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.shared === true ? { shared: true } : {}), ...(v.history === true ? { history: true } : {}),
   };
 }
 

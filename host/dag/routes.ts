@@ -92,6 +92,11 @@ export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void 
     sendJson(res, 200, dags.serveSnapshot(await readJson(req, 1024 * 1024)));
   });
 
+  // rr with parallel branches: a step's host proposes the version it read first (to the coordinator).
+  router.on('POST', DAG_PATHS.pin, async ({ req, res }) => {
+    sendJson(res, 200, dags.servePin(await readJson(req, 64 * 1024)));
+  });
+
   router.on('GET', '/v1/internal/dag/snapshots', ({ res }) => {
     sendJson(res, 200, dags.snapshotStats());
   });

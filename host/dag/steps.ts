@@ -50,6 +50,8 @@ interface HostRequest {
   open: number;
   timer: NodeJS.Timeout | undefined;
   rr: boolean;
+  /** rr with parallel branches: first reads are agreed with the coordinator. */
+  shared: boolean;
   causal: boolean;
   history: boolean;
 }
@@ -107,7 +109,7 @@ export class Steps {
     }
     const req: HostRequest = {
       rid: msg.rid, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
-      deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, causal: msg.causal === true, history: msg.history === true,
+      deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, shared: msg.shared === true, causal: msg.causal === true, history: msg.history === true,
     };
     // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
     // outcome but success, and success means every step here has run).
@@ -154,6 +156,12 @@ export class Steps {
   }
 
   /** The state of this host's steps of a request (also of one that ended lately), or undefined when it knows none. */
+  /** Where a request held here is coordinated, and until when it runs. */
+  request(rid: string): { coordinator: HostRef; deadline: number } | undefined {
+    const req = this.#requests.get(rid);
+    return req && { coordinator: req.coordinator, deadline: req.deadline };
+  }
+
   status(rid: string): Record<string, StepState> | undefined {
     const req = this.#requests.get(rid);
     if (!req) return this.#ended.get(rid);
@@ -200,7 +208,7 @@ export class Steps {
     const timeoutMs = Math.max(1, Math.floor(req.deadline - performance.now()));
     if (!req.rr && !req.causal && !req.history) return { resolved, args, timeoutMs };
     const joined = joinSessions(step.sessions);
-    if (!req.causal) return { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads } };
+    if (!req.causal) return { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads, ...(req.shared ? { shared: true } : {}) } };
     // Causal: this host's cache first catches up with everything the request depends on, so
     // that the step's reads (and what they depend on, through the cut) are never older.
     if (joined.need) await this.#o.cut.ensureAll(joined.need, req.deadline);
@@ -241,6 +249,7 @@ export class Steps {
     if (req.rr) {
       this.#o.snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#o.graceMs);
       for (const s of got.snaps) joined.reads[s.key] = { v: s.v, host: self.id, url: self.url };
+      for (const [key, at] of Object.entries(got.shared ?? {})) joined.reads[key] = at;
     }
     if (req.causal) addCausal(joined, got, self.id, self.url);
     if (req.history) joined.history.push(...toEvents(got.history, req.rid, step.plan.fn, self.id));

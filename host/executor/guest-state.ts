@@ -30,6 +30,11 @@ export interface Bridge {
   snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null;
   /** Causal: returns once the cache holds a version of `key` with every one of `need.d` in its past (else throws). */
   ensure(key: string, need: CausalNeed): void;
+  /**
+   * rr with parallel branches: proposes version `v` (encoded `bytes`, null: absent) as the
+   * request's version of `key`; answers the request's version (this one, or another branch's).
+   */
+  pin(rid: string, key: string, v: string, bytes: Uint8Array | null): ReadVersion;
 }
 
 /** A causal session's view of a call: what the request needs and what this call added. */
@@ -134,6 +139,8 @@ export class GuestState {
   /** rr: first reads the request did not know yet, and writes, for the host's snapshots. */
   #snaps = new Map<string, { v: string; bytes: Uint8Array | null }>();
   #history: HistoryOp[] = [];
+  /** rr with parallel branches: versions agreed with the coordinator in this call. */
+  #shared = new Map<string, ReadVersion>();
   /** causal: the request's needs and what this call observed. */
   #causal: CausalCall | undefined;
 
@@ -151,6 +158,7 @@ export class GuestState {
     if (session) {
       this.#pins.clear();
       this.#snaps.clear();
+      this.#shared.clear();
       this.#history = [];
     }
     this.#causal = session?.causal ? new CausalCall(session) : undefined;
@@ -181,6 +189,7 @@ export class GuestState {
   finishSession(): SessionResult | undefined {
     if (!this.#session) return undefined;
     const out: SessionResult = { snaps: [...this.#snaps].map(([key, s]) => ({ key, ...s })), history: this.#history };
+    if (this.#shared.size > 0) out.shared = Object.fromEntries(this.#shared);
     if (this.#causal) Object.assign(out, this.#causal.result());
     return out;
   }
@@ -259,6 +268,15 @@ export class GuestState {
         if (known !== undefined && known.v !== v) {
           const bytes = known.v === ABSENT_VERSION ? null : this.#fromSnapshot(key, known);
           got = { value: bytes === null ? undefined : decode(bytes), v: known.v };
+        } else if (known === undefined && s.shared) {
+          // Parallel branches: the request's version of the key is whichever branch's first
+          // read reached the coordinator first (this host keeps a snapshot of its proposal).
+          const at = this.#bridge.pin(s.rid!, key, v, raw === undefined ? null : new Uint8Array(raw));
+          if (at.v !== v) {
+            const bytes = at.v === ABSENT_VERSION ? null : this.#fromSnapshot(key, at);
+            got = { value: bytes === null ? undefined : decode(bytes), v: at.v };
+          }
+          this.#shared.set(key, at);
         } else if (known === undefined) {
           this.#snaps.set(key, { v, bytes: raw === undefined ? null : new Uint8Array(raw) });
         }

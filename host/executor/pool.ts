@@ -5,7 +5,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { CloudburstError } from '../../kvs/index.ts';
 import {
   BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
-  type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
+  type BridgeReply, type BridgeRequest, type ReadVersion, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 
 export interface PoolOptions {
@@ -19,7 +19,7 @@ export interface PoolOptions {
    * Serves a worker's request for the network (read misses, durable puts, messages).
    * `remainingMs` is what is left of the call's deadline: a `recv` waits no longer.
    */
-  bridge: (req: BridgeRequest, remainingMs: number) => Promise<Uint8Array | null | void>;
+  bridge: (req: BridgeRequest, remainingMs: number) => Promise<Uint8Array | null | void | { at: ReadVersion }>;
   /** Calls waiting for a free worker beyond this are refused with OVERLOADED. */
   maxQueue?: number;
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
@@ -223,7 +223,7 @@ export class ExecutorPool {
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
           const data = await Promise.race([this.#opts.bridge(req, deadline - performance.now()), slot.died]);
-          reply = data instanceof Uint8Array || data === null ? { ok: true, data } : { ok: true };
+          reply = data instanceof Uint8Array || data === null ? { ok: true, data } : data === undefined ? { ok: true } : { ok: true, at: data.at };
         } catch (err) {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
           reply = { ok: false, code: e.code, message: e.message };

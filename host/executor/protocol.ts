@@ -118,6 +118,11 @@ export interface SessionSpec {
   history: boolean;
   /** The DAG request id, when the call is a step (for snapshot fetches). */
   rid?: string;
+  /**
+   * rr in a DAG with parallel branches: a first read the request does not know yet is agreed
+   * with the coordinator (another branch may have read the key first).
+   */
+  shared?: boolean;
   /** The request's versions so far (upstream steps' first reads and writes). */
   reads: Record<string, ReadVersion>;
 }
@@ -144,6 +149,8 @@ export interface SessionResult {
   /** First reads of this call that the request did not know, and its writes: versions and encoded values. */
   snaps: { key: string; v: string; bytes: Uint8Array | null }[];
   history: HistoryOp[];
+  /** rr with parallel branches: the request's versions agreed with the coordinator in this call. */
+  shared?: Record<string, ReadVersion>;
   /** Causal: versions this call observed (read or wrote), by key, in wire form. */
   seen?: Record<string, string[]>;
   /** Causal: the dependencies of the versions this call read, by key, in wire form. */
@@ -178,7 +185,9 @@ export type BridgeRequest =
   /** The exact version `v` of `key` that request `rid` read first, from the snapshot `host` keeps. */
   | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; v: string; host: string; url: string }
   /** Causal: make this host's cache hold a version of `key` that has every one of `need.d` in its past. */
-  | { kind: 'bridge'; op: 'ensure'; key: string; need: CausalNeed };
+  | { kind: 'bridge'; op: 'ensure'; key: string; need: CausalNeed }
+  /** rr with parallel branches: propose version `v` of `key` as request `rid`'s; the reply's `at` is the request's. */
+  | { kind: 'bridge'; op: 'pin'; rid: string; key: string; v: string; bytes: Uint8Array | null };
 
 /** `data` answers a `recv`: the message, or null when none came in time. */
-export type BridgeReply = { ok: true; data?: Uint8Array | null } | { ok: false; code: ErrorCode; message: string };
+export type BridgeReply = { ok: true; data?: Uint8Array | null; at?: ReadVersion } | { ok: false; code: ErrorCode; message: string };

@@ -23,6 +23,10 @@ const port = init.port;
 const cache = HostCache.open({ path: init.cachePath });
 
 function bridge(req: DistributiveOmit<BridgeRequest, 'kind'>): Uint8Array | null | undefined {
+  return bridgeReply(req).data;
+}
+
+function bridgeReply(req: DistributiveOmit<BridgeRequest, 'kind'>): Extract<BridgeReply, { ok: true }> {
   port.postMessage({ kind: 'bridge', ...req });
   Atomics.store(ctrl, REPLY, 0);
   Atomics.store(ctrl, STATE, BRIDGE);
@@ -31,7 +35,7 @@ function bridge(req: DistributiveOmit<BridgeRequest, 'kind'>): Uint8Array | null
   const reply = receiveMessageOnPort(port)?.message as BridgeReply | undefined;
   if (reply === undefined) throw new CloudburstError('INTERNAL', 'bridge reply missing');
   if (!reply.ok) throw new CloudburstError(reply.code, reply.message);
-  return reply.data;
+  return reply;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -45,6 +49,11 @@ const state = new GuestState(
     recv: (id, timeoutMs) => bridge({ op: 'recv', id, timeoutMs }) ?? null,
     snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, v: at.v, host: at.host, url: at.url }) ?? null,
     ensure: (key, need) => void bridge({ op: 'ensure', key, need }),
+    pin: (rid, key, v, bytes) => {
+      const at = bridgeReply({ op: 'pin', rid, key, v, bytes }).at;
+      if (at === undefined) throw new CloudburstError('INTERNAL', `no version of ${key} agreed for request ${rid}`);
+      return at;
+    },
   },
   new Hlc(init.writer),
   init.writer,

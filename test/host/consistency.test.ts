@@ -71,6 +71,7 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
     bClient = new HostClient(b.url);
     cClient = new HostClient(c.url);
     await p.deploy('kitchen');
+    await p.deploy('chain');
     await waitFor(() => p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 2, 10_000, 'hosts B and C in A\'s view');
     await p.client.json('PUT', '/v1/dags/rr3', { functions: [READER, REREADER, 'kitchen.concat'], edges: [[READER, REREADER], [REREADER, 'kitchen.concat']] });
     await p.client.json('PUT', '/v1/dags/rr2', { functions: [READER, REREADER], edges: [[READER, REREADER]] });
@@ -210,6 +211,39 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
     });
     expect(out.result).toBe('minemine');
     expect(checkRepeatableRead(out.history!)).toEqual([]);
+  });
+
+  /**
+   * A diamond: after s1, branch L (s2, on A) reads `key` at once; branch R waits 600 ms on B
+   * (slowSuffix), then s3 (on B) reads `key`; a writer changes it through B meanwhile.
+   */
+  async function diamond(key: string, consistency: string): Promise<DagReply> {
+    await p.client.json('PUT', '/v1/dags/rr-diamond', {
+      functions: ['chain.s1', 'chain.s2', 'kitchen.slowSuffix', 'chain.s3', 'kitchen.concat'],
+      edges: [['chain.s1', 'chain.s2'], ['chain.s1', 'kitchen.slowSuffix'], ['kitchen.slowSuffix', 'chain.s3'], ['chain.s2', 'kitchen.concat'], ['chain.s3', 'kitchen.concat']],
+    });
+    await p.client.request('PUT', `/v1/kv/${key}`, 'old');
+    await bClient.json('GET', `/v1/kv/${key}`); // B caches it: the write through B updates B's cache at once
+    const call = p.client.json<DagReply>('POST', '/v1/dags/rr-diamond/call?history=1', {
+      args: { 'chain.s1': ['d-x', 'd-y'], 'chain.s2': [key, 'd-y'], 'kitchen.slowSuffix': [600, '/'], 'chain.s3': [key, 'd-y'], 'kitchen.concat': [] },
+      placement: { 'chain.s1': p.host.id, 'chain.s2': p.host.id, 'kitchen.slowSuffix': b.id, 'chain.s3': b.id, 'kitchen.concat': c.id },
+      consistency,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await bClient.request('PUT', `/v1/kv/${key}`, 'new');
+    return call;
+  }
+
+  it('rr across parallel branches: both branches read the version the first one read (agreed with the coordinator)', async () => {
+    const lww = await diamond('rr-diamond-lww', 'lww');
+    expect(lww.result).toBe('|-,-|old,-|-,-/|new,-');
+    expect(checkRepeatableRead(lww.history!)).toHaveLength(1);
+    const rr = await diamond('rr-diamond-rr', 'rr');
+    expect(rr.result).toBe('|-,-|old,-|-,-/|old,-');
+    expect(checkRepeatableRead(rr.history!)).toEqual([]);
+    for (const client of [p.client, bClient, cClient]) {
+      await waitFor(() => client.json<{ requests: number }>('GET', '/v1/internal/dag/snapshots'), (s) => s.requests === 0, 5000, 'snapshots released');
+    }
   });
 
   it('invalid consistency values are refused', async () => {
