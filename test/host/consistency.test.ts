@@ -246,6 +246,14 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
     }
   });
 
+  it('a pin with a malformed body is INVALID_REQUEST; one for a run that is not running is INTERNAL', async () => {
+    for (const body of [{}, { rid: 'r', key: 'k' }, { rid: 'r', key: 'k', v: 1, host: 'h', url: 'u' }]) {
+      await expect(p.client.json('POST', '/v1/internal/dag/pin', body)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    }
+    await expect(p.client.json('POST', '/v1/internal/dag/pin', { rid: 'no-such-run', key: 'default/k/x', v: '-', host: 'h', url: 'http://x' }))
+      .rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('not running here') });
+  });
+
   it('invalid consistency values are refused', async () => {
     for (const [path, base] of [
       ['/v1/functions/kitchen.echoString/call', { args: ['x'] }],
