@@ -9,12 +9,12 @@
  *   varint n, n dependencies, sorted: u8 bytes shared with the previous key, varint suffix
  *     length, suffix, u8 writer index (0 = own writer) | 0x80 when plain, zigzag varint ms, varint c
  *
- * Writer index 0 is the version's own writer. Decoding re-encodes and compares: one value has
- * exactly one encoding.
+ * Writer index 0 is the version's own writer. Decoding checks canonical form as it reads: one
+ * value has exactly one encoding.
  */
-import { Buffer } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { badValue, ByteReader, compareUtf8 } from './bytes.ts';
-import { checkWriter, compareStamps, stampSize, ZERO_STAMP, type Stamp } from './stamp.ts';
+import { checkWriter, compareStamps, STAMP_LIMITS, stampSize, ZERO_STAMP, type Stamp } from './stamp.ts';
 
 /** What `lww.ts` calls CausalMeta (repeated here to keep the import graph one-way). */
 export interface Meta {
@@ -156,26 +156,42 @@ export function depOrder(a: Meta['deps'][number], b: Meta['deps'][number]): numb
   return Number(a.plain) - Number(b.plain);
 }
 
-/** Reads metadata written by `encodeMeta`; rejects any other encoding. */
+/**
+ * Reads metadata written by `encodeMeta`; rejects any other encoding, checking canonical
+ * form as it reads (sorted, used writers; increasing vector and dependencies; exact shared
+ * prefixes; minimal varints; the floor's short forms), without re-encoding.
+ */
 export function decodeMeta(r: ByteReader, own: Stamp): Meta {
-  const start = r.position;
   const length = readVarint(r, 'lww.causal length');
-  const body = r.view(length, 'lww.causal');
-  const b = new ByteReader(body);
+  const b = new ByteReader(r.view(length, 'lww.causal'));
   const table = [own.writer];
-  for (let n = b.u8('lww.writer count'); n > 0; n--) table.push(b.utf8(b.u8('lww.writer length'), 'lww.writer'));
-  const stamp = (what: string): { s: Stamp; flags: number } => {
+  const nWriters = b.u8('lww.writer count');
+  if (nWriters > MAX_WRITERS) throw b.fail(`more than ${MAX_WRITERS} writers`);
+  for (let i = 0; i < nWriters; i++) {
+    const w = b.utf8(b.u8('lww.writer length'), 'lww.writer');
+    if (w === own.writer) throw b.fail('the writer table repeats the own writer');
+    if (i > 0 && compareUtf8(table[i]!, w) >= 0) throw b.fail('writers must be sorted, once each');
+    table.push(w);
+  }
+  const used = new Uint8Array(table.length);
+  const stamp = (what: string): { s: Stamp; index: number; flags: number } => {
     const x = b.u8(`${what} writer`);
-    const writer = table[x & 0x7f];
-    if (writer === undefined) throw b.fail(`${what}: writer index ${x & 0x7f} out of range`);
+    const index = x & 0x7f;
+    const writer = table[index];
+    if (writer === undefined) throw b.fail(`${what}: writer index ${index} out of range`);
+    used[index] = 1;
     const ms = own.ms - readZigzag(b, `${what} ms`);
     const c = readVarint(b, `${what} c`);
-    return { s: { ms, c, writer }, flags: x & 0x80 };
+    // The writer came from the table (checked once); ms and c must fit a stamp.
+    if (ms < 0 || ms > STAMP_LIMITS.maxMs || c > STAMP_LIMITS.maxC) throw b.fail(`${what}: stamp out of range`);
+    return { s: { ms, c, writer }, index, flags: x & 0x80 };
   };
   const vc: Stamp[] = [];
+  let lastIndex = 0;
   for (let n = b.u8('lww.vc count'); n > 0; n--) {
     const e = stamp('lww.vc');
-    if (e.flags !== 0) throw b.fail('a vector entry has no flags');
+    if (e.flags !== 0 || e.index <= lastIndex) throw b.fail('vector entries are sorted by writer, never the own writer');
+    lastIndex = e.index;
     vc.push(e.s);
   }
   const tag = b.u8('lww.floor');
@@ -184,34 +200,31 @@ export function decodeMeta(r: ByteReader, own: Stamp): Meta {
   else if (tag === 1) floor = ZERO_STAMP;
   else if (tag === 2) {
     const f = stamp('lww.floor');
-    if (f.flags !== 0) throw b.fail('the floor has no flags');
+    if (f.flags !== 0 || sameStamp(f.s, own) || sameStamp(f.s, ZERO_STAMP)) throw b.fail('the floor has a short form');
     floor = f.s;
   } else throw b.fail(`floor tag ${tag}`);
+  const count = readVarint(b, 'lww.dep count');
+  if (count > MAX_DEPS) throw b.fail(`more than ${MAX_DEPS} dependencies`);
   const deps: Meta['deps'][number][] = [];
   let prev: Buffer = Buffer.alloc(0);
-  for (let n = readVarint(b, 'lww.dep count'); n > 0; n--) {
+  for (let n = 0; n < count; n++) {
     const shared = b.u8('lww.dep shared');
     if (shared > prev.length) throw b.fail('a dependency shares more than the previous key has');
     const suffix = b.view(readVarint(b, 'lww.dep suffix length'), 'lww.dep key');
-    const raw = Buffer.concat([prev.subarray(0, shared), suffix]);
-    if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) throw b.fail('a dependency key is not valid UTF-8');
+    const raw = shared === 0 ? Buffer.from(suffix) : Buffer.concat([prev.subarray(0, shared), suffix]);
+    if (raw.length > MAX_KEY || !isUtf8(raw)) throw b.fail('a dependency key is too long or not valid UTF-8');
+    // The shared prefix is exactly the common prefix (capped at 255 bytes).
+    const limit = Math.min(255, prev.length, raw.length);
+    let lcp = 0;
+    while (lcp < limit && prev[lcp] === raw[lcp]) lcp++;
+    if (lcp !== shared) throw b.fail('a dependency key does not share exactly its common prefix');
     const d = stamp('lww.dep');
-    deps.push({ key: raw.toString('utf8'), at: d.s, plain: d.flags !== 0 });
+    const dep = { key: raw.toString('utf8'), at: d.s, plain: d.flags !== 0 };
+    if (deps.length > 0 && depOrder(deps[deps.length - 1]!, dep) >= 0) throw b.fail('dependencies must be sorted, once each');
+    deps.push(dep);
     prev = raw;
   }
   b.end();
-  const meta: Meta = { vc, floor, deps };
-  // One encoding per value: whatever decoded must re-encode to exactly these bytes (sorted
-  // tables and vectors, exact shared prefixes, minimal varints, the floor's short forms).
-  let again: Uint8Array;
-  try {
-    again = encodeMeta(own, meta);
-  } catch (err) {
-    throw badValue(`causal metadata at byte ${start}: ${(err as Error).message}`);
-  }
-  const consumed = r.position - start;
-  if (again.length !== consumed || Buffer.compare(Buffer.from(again), Buffer.from(body.buffer, body.byteOffset - (consumed - length), consumed)) !== 0) {
-    throw badValue(`causal metadata at byte ${start} is not in canonical form`);
-  }
-  return meta;
+  for (let i = 1; i < used.length; i++) if (used[i] === 0) throw b.fail('the writer table names a writer nothing uses');
+  return { vc, floor, deps };
 }

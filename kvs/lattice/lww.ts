@@ -319,18 +319,14 @@ export const lwwKind: LatticeKind<Lww> = {
     w.u16(sib.length);
     for (const s of sib) writeVersion(w, s, false);
   },
-  readPayload(r) {
-    const l = readRegister(r);
-    lwwKind.payloadSize(l); // the same invariants as encode (sorted vectors and dependencies...)
-    return l;
-  },
+  readPayload: readRegister,
 };
 
 function readRegister(r: ByteReader): Lww {
   const first = readVersion(r, true);
   if (!first.siblings) return asLww(first.v);
   const n = r.u16('lww.sibling count');
-  if (n === 0) throw r.fail('a register with siblings has at least one');
+  if (n === 0 || n > MAX_SIBLINGS) throw r.fail(`a register with siblings has 1 to ${MAX_SIBLINGS} of them`);
   const versions = [first.v];
   for (let i = 0; i < n; i++) versions.push(readVersion(r, false).v);
   // Canonical: greatest stamp first, and no version in the past of another.
