@@ -1,5 +1,5 @@
 import {
-  CloudburstError, counter, gset, isLatticeType, lww, max, merge,
+  CloudburstError, counter, gset, isLatticeType, lww, max, merge, versionsOf,
   type Hlc, type Lattice, type LatticeType,
 } from '../kvs/index.ts';
 
@@ -16,12 +16,19 @@ function text(bytes: Uint8Array): { value: string } | { base64: string } {
 /**
  * The JSON a user sees for a stored value (`GET /v1/kv/{key}`):
  * `{"key", "type", "value"}`; LWW bytes that are not UTF-8 come as `"base64"` instead of
- * `"value"`, and so do such set members (as `{"base64": ...}` elements).
+ * `"value"`, and so do such set members (as `{"base64": ...}` elements). A register with
+ * concurrent versions also lists them all under `"versions"`.
  */
 export function latticeToJson(key: string, v: Lattice): Record<string, unknown> {
   switch (v.type) {
-    case 'lww':
-      return { key, type: 'lww', ...text(v.value), updatedAt: new Date(v.stamp.ms).toISOString() };
+    case 'lww': {
+      const out: Record<string, unknown> = { key, type: 'lww', ...text(v.value), updatedAt: new Date(v.stamp.ms).toISOString() };
+      // Concurrent versions (causal writes that did not see each other): all of them, the primary first.
+      if (v.siblings && v.siblings.length > 0) {
+        out.versions = versionsOf(v).filter((x) => !x.tombstone).map((x) => ({ ...text(x.value), updatedAt: new Date(x.stamp.ms).toISOString() }));
+      }
+      return out;
+    }
     case 'counter':
       return { key, type: 'counter', value: counter.total(v) };
     case 'set':

@@ -83,7 +83,10 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
     const out = await p.client.json<CallReply>('POST', '/v1/functions/chain.s1/call?history=1', { args: ['c-conc', 'c-none'], consistency: 'causal' });
     expect(out.result).toBe('|from-b,-');
     expect(out.history![0]!.ver!.map((v) => v.id)).toEqual([`${tb.ms}.1.test/b`, `${ta.ms}.0.test/a`]);
-    // The SDK returns every concurrent version on request, the primary first.
+    // GET /v1/kv shows them all; the SDK returns every one on request, the primary first.
+    const shown = await p.client.json<{ value: string; versions: { value: string }[] }>('GET', '/v1/kv/c-conc?fresh=1');
+    expect(shown.value).toBe('from-b');
+    expect(shown.versions.map((x) => x.value)).toEqual(['from-b', 'from-a']);
     expect((await p.client.json<CallReply>('POST', '/v1/functions/kitchen.getAllJoined/call', { args: ['c-conc'] })).result).toBe('from-b,from-a');
     // A causal write after reading both supersedes both.
     await p.client.json('POST', '/v1/functions/chain.readWrite/call', { args: ['c-conc', 'c-conc', 'merged'], consistency: 'causal' });
