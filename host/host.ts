@@ -122,7 +122,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
       const values = await kv.getBatch(keys);
-      values.forEach((v, i) => v !== undefined && (state.admission ? state.admission.absorb(keys[i]!, v) : cache.absorb(keys[i]!, v)));
+      values.forEach((v, i) => v !== undefined && cut.absorb(keys[i]!, v));
     },
   });
   const subs = subscriptions;
@@ -133,7 +133,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       subs.add(keys);
     },
   });
-  const state = new HostState(cache, kv, flusher, (key) => subs.add([key]));
+  const link = new PeerLink();
+  // Values from the tier and from peers enter the cache through its causal cut.
+  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
+  const state = new HostState(cache, kv, flusher, cut, (key) => subs.add([key]));
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
@@ -184,7 +187,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     },
   });
   let summaryBeats = 0;
-  const link = new PeerLink();
   const messaging = new Messaging({
     hostId: id, kv, link,
     peers: () => directory.peers(),
@@ -207,8 +209,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const snapshots = new Snapshots(id, link);
-  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
-  state.admission = cut;
   const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
 
   routes(router, {

@@ -25,13 +25,14 @@ export class HostState {
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
   readonly #onFetched: (key: string) => void;
-  /** Set once the host is wired: values from the tier are admitted through the causal cut. */
-  admission: Admission | undefined;
+  /** Values from the tier are admitted through the causal cut. */
+  readonly #admission: Admission;
 
-  constructor(cache: HostCache, kv: KvClient, flusher: Flusher, onFetched: (key: string) => void = () => undefined) {
+  constructor(cache: HostCache, kv: KvClient, flusher: Flusher, admission: Admission, onFetched: (key: string) => void = () => undefined) {
     this.cache = cache;
     this.kv = kv;
     this.flusher = flusher;
+    this.#admission = admission;
     this.#onFetched = onFetched;
   }
 
@@ -54,7 +55,7 @@ export class HostState {
         this.#onFetched(key);
         // A causal version whose dependencies are not here yet waits for them (a second at most;
         // then the read goes on without it, and it is admitted in the background).
-        return this.admission ? this.admission.absorbAwait(key, remote, performance.now() + 1000) : this.cache.absorb(key, remote);
+        return this.#admission.absorbAwait(key, remote, performance.now() + 1000);
       }).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
@@ -64,8 +65,7 @@ export class HostState {
   /** A change the KV tier pushed for a subscribed key. */
   absorbPushed(key: string, value: Lattice): void {
     this.pushed++;
-    if (this.admission) this.admission.absorb(key, value);
-    else this.cache.absorb(key, value);
+    this.#admission.absorb(key, value);
   }
 
   /** Commits writes to the cache and outbox; the flusher sends them soon. */

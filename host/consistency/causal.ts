@@ -179,8 +179,7 @@ export class CausalCut {
       const rest = versionsOf(h.value).filter((v) => !vs.includes(v));
       if (rest.length === 0) this.#held.delete(key);
       else this.#held.set(key, { ...h, value: fromVersions(rest) });
-      this.#o.cache.absorb(key, fromVersions(vs));
-      this.#o.onStored?.(key);
+      this.#store(key, fromVersions(vs));
     }
   }
 

@@ -39,10 +39,15 @@ export interface StepSession {
   need?: Record<string, CausalNeed>;
 }
 
+/** Appends what `into` lacks of `list` (small lists: a version or two per key). */
+function addAll(into: string[], list: readonly string[]): void {
+  for (const x of list) if (!into.includes(x)) into.push(x);
+}
+
 function union(into: Record<string, string[]>, key: string, list: readonly string[]): void {
   const cur = into[key];
   if (cur === undefined) into[key] = [...list];
-  else for (const x of list) if (!cur.includes(x)) cur.push(x);
+  else addAll(cur, list);
 }
 
 /**
@@ -67,7 +72,7 @@ export function joinSessions(parts: readonly (StepSession | undefined)[]): StepS
       for (const [k, n] of Object.entries(p.need)) {
         const cur = need[k];
         if (cur === undefined) need[k] = { ...n, d: [...n.d] };
-        else for (const x of n.d) if (!cur.d.includes(x)) cur.d.push(x);
+        else addAll(cur.d, n.d);
       }
     }
     for (const e of p.history) {
@@ -88,7 +93,7 @@ export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>
     const cur = need[k];
     if (cur === undefined) need[k] = { d: [...list], h, u };
     else {
-      for (const x of list) if (!cur.d.includes(x)) cur.d.push(x);
+      addAll(cur.d, list);
       cur.h = h;
       cur.u = u;
     }

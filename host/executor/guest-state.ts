@@ -224,12 +224,13 @@ export class GuestState {
     if (got === undefined && this.#fetchOnce(key)) got = this.#cached(key);
     if (got === undefined || got.type === 'lww') {
       const need = c.need.get(key);
-      if (need !== undefined && !need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)))) {
-        this.#bridge.ensure(key, need);
+      const met = (): boolean => need === undefined || need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
+      if (!met()) {
+        this.#bridge.ensure(key, need!);
         this.#cache.refresh();
         this.#memo.clear();
         got = this.#cached(key);
-        if (!need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)))) {
+        if (!met()) {
           throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${this.#display(key)} as new as the request depends on reached this host`);
         }
       }

@@ -152,15 +152,20 @@ async function availableModes(pool: Pool, spec: Spec): Promise<{ modes: Mode[]; 
   return { modes, refused };
 }
 
+/** A metric summed over the hosts' `/metrics`. */
+async function metricSum(urls: string[], name: string): Promise<number> {
+  const values = await Promise.all(urls.map(async (u) => {
+    const text = await (await fetch(`${u}/metrics`)).text();
+    return Number(new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  }));
+  return values.reduce((a, b) => a + b, 0);
+}
+
 /** Waits until no host has writes left in its outbox (the KV tier then has every write). */
 async function drainOutboxes(urls: string[], timeoutMs: number): Promise<number> {
   const t = Date.now();
   for (;;) {
-    const left = await Promise.all(urls.map(async (u) => {
-      const text = await (await fetch(`${u}/metrics`)).text();
-      return Number(/^cloudburst_outbox_keys\s+(\d+)/m.exec(text)?.[1] ?? 0);
-    }));
-    const total = left.reduce((a, b) => a + b, 0);
+    const total = await metricSum(urls, 'cloudburst_outbox_keys');
     if (total === 0 || Date.now() - t > timeoutMs) return total;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -286,12 +291,11 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     }
     console.log(`  (${((performance.now() - tLat) / 1000).toFixed(1)} s)`);
     // The causal cut's work over the latency runs, summed over the hosts.
-    const cutWork = { held: 0, fetches: 0, causalRequests: runs.causal?.samples.length ?? 0 };
-    for (const u of urls) {
-      const text = await (await fetch(`${u}/metrics`)).text();
-      cutWork.held += Number(/^cloudburst_causal_held_total\s+(\d+)/m.exec(text)?.[1] ?? 0);
-      cutWork.fetches += Number(/^cloudburst_causal_fetches_total\s+(\d+)/m.exec(text)?.[1] ?? 0);
-    }
+    const cutWork = {
+      held: await metricSum(urls, 'cloudburst_causal_held_total'),
+      fetches: await metricSum(urls, 'cloudburst_causal_fetches_total'),
+      causalRequests: runs.causal?.samples.length ?? 0,
+    };
 
     // --- Anomalies: the same workload, every request recording its history -----------------
     const hist = Object.fromEntries(modes.map((m) => [m, newRun()])) as Record<Mode, ModeRun>;
