@@ -121,8 +121,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   subscriptions = new Subscriptions(kv, () => url, {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
-      const values = await kv.getBatch(keys);
+      const { values, unreadable } = await kv.getSome(keys);
       values.forEach((v, i) => v !== undefined && cut.absorb(keys[i]!, v));
+      return unreadable;
     },
   });
   const subs = subscriptions;

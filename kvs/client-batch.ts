@@ -126,13 +126,15 @@ async function sendBatch(core: ClientCore, member: RingMember, items: readonly B
 
 /**
  * Reads `keys` (checked by the caller) from their replicas; each resolves to its encoded
- * value or undefined.
+ * value or undefined. With `unreadable`, a key that could be neither found nor ruled out is
+ * added to it (its slot stays undefined) instead of failing the whole read.
  *
- * @throws CloudburstError `KV_UNAVAILABLE` when some key could be neither found nor ruled out.
+ * @throws CloudburstError `KV_UNAVAILABLE` when some key could be neither found nor ruled out
+ * (without `unreadable`).
  * @example
  * const values = await readMany(core, ['a', 'b'], Date.now() + 5000);
  */
-export async function readMany(core: ClientCore, keys: readonly string[], deadline: number): Promise<(Uint8Array | undefined)[]> {
+export async function readMany(core: ClientCore, keys: readonly string[], deadline: number, unreadable?: Set<number>): Promise<(Uint8Array | undefined)[]> {
   const view = await core.ring.ensure();
   const out: (Uint8Array | undefined)[] = new Array(keys.length).fill(undefined);
   const only = view.size === 1 ? { replicas: [...view.placement.members], home: new Set(view.placement.members.map((m) => m.id)) } : undefined;
@@ -147,7 +149,12 @@ export async function readMany(core: ClientCore, keys: readonly string[], deadli
     const byNode = new Map<string, { member: RingMember; slots: number[] }>();
     for (const i of open) {
       const m = order[i]![next[i]!];
-      if (!m) throw unavailable(`read of ${JSON.stringify(keys[i])}`, errors, absent[i]!);
+      if (!m) {
+        if (!unreadable) throw unavailable(`read of ${JSON.stringify(keys[i])}`, errors, absent[i]!);
+        unreadable.add(i);
+        open.delete(i);
+        continue;
+      }
       let g = byNode.get(m.id);
       if (!g) byNode.set(m.id, (g = { member: m, slots: [] }));
       g.slots.push(i);
@@ -197,10 +204,9 @@ async function getFrom(core: ClientCore, member: RingMember, keys: string[], dea
 
 /**
  * Sends a subscription (or unsubscription) of `keys` to each key's placement and future
- * replicas (a joining node has the lease when it goes up). Resolves once every key reached
- * at least one replica.
- *
- * @throws CloudburstError `KV_UNAVAILABLE` when some key reached none of its replicas.
+ * replicas (a joining node has the lease when it goes up). Resolves with the keys that
+ * reached none of their replicas (empty: every key is subscribed somewhere), and the first
+ * failure that kept one from it.
  */
 export async function subscribeMany(
   core: ClientCore,
@@ -208,9 +214,9 @@ export async function subscribeMany(
   keys: readonly string[],
   extra: { ttlMs?: number; unsubscribe?: boolean },
   deadline: number,
-): Promise<void> {
+): Promise<{ missed: string[]; cause: unknown }> {
   for (const key of keys) checkKey(key);
-  if (keys.length === 0) return;
+  if (keys.length === 0) return { missed: [], cause: undefined };
   const view = await core.ring.ensure();
   const byNode = new Map<string, { member: RingMember; keys: string[] }>();
   for (const key of keys) {
@@ -240,7 +246,7 @@ export async function subscribeMany(
       }
     }),
   );
-  if (keys.some((k) => !covered.has(k))) throw unavailable(`subscription of ${keys.length} keys`, errors, 0);
+  return { missed: keys.filter((k) => !covered.has(k)), cause: errors[0] };
 }
 
 /**

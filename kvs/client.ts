@@ -313,6 +313,21 @@ export class KvClient {
   }
 
   /**
+   * Like `getBatch`, but a key that none of its replicas could answer for (its nodes are
+   * down) does not fail the others: it is listed in `unreadable`, and its value is undefined.
+   *
+   * @example
+   * const { values, unreadable } = await kv.getSome(['a', 'b']);
+   */
+  async getSome(keys: readonly string[]): Promise<{ values: (Lattice | undefined)[]; unreadable: string[] }> {
+    for (const key of keys) checkKey(key);
+    if (keys.length === 0) return { values: [], unreadable: [] };
+    const failed = new Set<number>();
+    const bytes = await readMany(this.#core, keys, Date.now() + this.#timeoutMs, failed);
+    return { values: bytes.map((b) => (b === undefined ? undefined : decode(b))), unreadable: [...failed].sort((a, b) => a - b).map((i) => keys[i]!) };
+  }
+
+  /**
    * Subscribes `subscriber` (a host's base URL) to changes of `keys` for `ttlMs` (a lease:
    * call again to renew). The keys' replicas then push every merged change to
    * `POST {subscriber}/v1/internal/kv/push` as a merge frame. Resolves once every key is
@@ -323,7 +338,20 @@ export class KvClient {
    * await kv.subscribe('http://127.0.0.1:7070', ['default/k/a'], 30_000);
    */
   async subscribe(subscriber: string, keys: readonly string[], ttlMs = 30_000): Promise<void> {
-    await subscribeMany(this.#core, subscriber, keys, { ttlMs }, Date.now() + this.#timeoutMs);
+    const { missed, cause } = await subscribeMany(this.#core, subscriber, keys, { ttlMs }, Date.now() + this.#timeoutMs);
+    if (missed.length > 0) throw unavailable(`subscription of ${missed.length} of ${keys.length} keys`, [cause], 0);
+  }
+
+  /**
+   * Like `subscribe`, but resolves with the keys that reached none of their replicas instead
+   * of failing: the others are subscribed (a host keeps its cache fresh for the keys of the
+   * nodes that answer while another is down).
+   *
+   * @example
+   * const missed = await kv.subscribeSome('http://127.0.0.1:7070', ['default/k/a'], 30_000);
+   */
+  async subscribeSome(subscriber: string, keys: readonly string[], ttlMs = 30_000): Promise<string[]> {
+    return (await subscribeMany(this.#core, subscriber, keys, { ttlMs }, Date.now() + this.#timeoutMs)).missed;
   }
 
   /**
@@ -333,7 +361,8 @@ export class KvClient {
    * await kv.unsubscribe('http://127.0.0.1:7070', ['default/k/a']);
    */
   async unsubscribe(subscriber: string, keys: readonly string[]): Promise<void> {
-    await subscribeMany(this.#core, subscriber, keys, { unsubscribe: true }, Date.now() + this.#timeoutMs);
+    const { missed, cause } = await subscribeMany(this.#core, subscriber, keys, { unsubscribe: true }, Date.now() + this.#timeoutMs);
+    if (missed.length > 0) throw unavailable(`unsubscription of ${missed.length} of ${keys.length} keys`, [cause], 0);
   }
 
   /**

@@ -1,6 +1,7 @@
 /** What the KV tier offers for cache freshness (KvClient implements it). */
 export interface SubscriptionTier {
-  subscribe(subscriber: string, keys: readonly string[], ttlMs: number): Promise<void>;
+  /** Resolves with the keys that reached none of their replicas (the others are subscribed). */
+  subscribeSome(subscriber: string, keys: readonly string[], ttlMs: number): Promise<string[]>;
 }
 
 export interface SubscriptionOptions {
@@ -13,8 +14,9 @@ export interface SubscriptionOptions {
   /**
    * Called with keys just subscribed (not renewals). A write that landed between the host's
    * read and its subscription is pushed to nobody: the host reads these keys once more.
+   * Resolves with the keys it could not read (their nodes are down): they are tried again.
    */
-  onSubscribed?: (keys: string[]) => Promise<void>;
+  onSubscribed?: (keys: string[]) => Promise<readonly string[]>;
 }
 
 /**
@@ -30,7 +32,7 @@ export class Subscriptions {
   readonly #ttlMs: number;
   readonly #batchMs: number;
   readonly #chunk: number;
-  readonly #onSubscribed: ((keys: string[]) => Promise<void>) | undefined;
+  readonly #onSubscribed: ((keys: string[]) => Promise<readonly string[]>) | undefined;
   readonly #keys = new Set<string>();
   readonly #pending = new Set<string>();
   /**
@@ -81,27 +83,33 @@ export class Subscriptions {
     }
   }
 
+  /**
+   * Subscribes `keys`, part by part. Keys whose nodes do not answer lapse: they stay
+   * subscribed-to-be (reads of them are cache hits and would never ask again), are retried
+   * soon with backoff, and are read once more when that succeeds, since their pushes may have
+   * been missed. Each key is on its own: a node that is down delays only its keys, never the
+   * subscriptions and re-reads of the keys of the nodes that answer.
+   */
   async #send(keys: string[], fresh = false): Promise<void> {
     for (let i = 0; i < keys.length && !this.#closed; i += this.#chunk) {
       const part = keys.slice(i, i + this.#chunk);
-      try {
-        await this.#tier.subscribe(this.#subscriber(), part, this.#ttlMs);
-      } catch {
-        // Part of the tier is unreachable. The keys stay subscribed-to-be (reads of them are
-        // cache hits and would never ask again): they are retried soon, with backoff, and
-        // read once more when that succeeds, since their pushes may have been missed.
+      const missed = new Set(await this.#tier.subscribeSome(this.#subscriber(), part, this.#ttlMs).catch(() => part));
+      if (missed.size > 0) {
         this.failures++;
-        for (const k of part) if (this.#keys.has(k)) this.#lapsed.add(k);
-        this.#retrySoon();
-        continue;
+        this.#lapse(missed);
       }
-      const reread = fresh ? part : part.filter((k) => this.#lapsed.has(k));
-      for (const k of part) this.#lapsed.delete(k);
-      if (reread.length > 0) await this.#onSubscribed?.(reread).catch(() => {
-        for (const k of reread) if (this.#keys.has(k)) this.#lapsed.add(k);
-        this.#retrySoon();
-      });
+      const reread = part.filter((k) => !missed.has(k) && (fresh || this.#lapsed.has(k)));
+      for (const k of part) if (!missed.has(k)) this.#lapsed.delete(k);
+      if (reread.length > 0) {
+        const unread = await this.#onSubscribed?.(reread).catch(() => reread);
+        if (unread && unread.length > 0) this.#lapse(unread);
+      }
     }
+  }
+
+  #lapse(keys: Iterable<string>): void {
+    for (const k of keys) if (this.#keys.has(k)) this.#lapsed.add(k);
+    this.#retrySoon();
   }
 
   #retrySoon(): void {

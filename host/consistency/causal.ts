@@ -16,8 +16,11 @@ export const CACHE_READ_PATH = '/v1/internal/cache/read';
 export interface CutTier {
   /** The merge of every replica's value (a plain read may miss the newest write). */
   getFresh(key: string): Promise<Lattice | undefined>;
-  /** Many keys in one round trip per node (any replica: a miss is retried later). */
-  getBatch(keys: readonly string[]): Promise<(Lattice | undefined)[]>;
+  /**
+   * Many keys in one round trip per node (any replica: a miss is retried later). A key whose
+   * nodes are down is left undefined without failing the others.
+   */
+  getSome(keys: readonly string[]): Promise<{ values: (Lattice | undefined)[] }>;
 }
 
 export interface CutOptions {
@@ -246,7 +249,7 @@ export class CausalCut {
       const keys = [...fromTier];
       if (keys.length > 0) {
         this.fetches++;
-        const values = await this.#o.tier.getBatch(keys).catch(() => [] as (Lattice | undefined)[]);
+        const { values } = await this.#o.tier.getSome(keys).catch(() => ({ values: [] as (Lattice | undefined)[] }));
         keys.forEach((k, i) => {
           const v = values[i];
           if (v !== undefined) this.absorb(k, v);

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
 import { startLocalCluster, type ClusterProcess } from '../../tools/cli/cluster.ts';
 import { json } from '../helpers/cluster.ts';
@@ -88,6 +88,11 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
     }
     const put = await fetch(`${hostA}/v1/modules/retwis`, { method: 'PUT', body: new Uint8Array(guestBytes('retwis')) });
     expect(put.status).toBe(200);
+  });
+
+  // A test that fails while a node is stopped must not leave it stopped for the next one.
+  afterEach(() => {
+    for (const pid of stopped) resume(pid);
   });
 
   afterAll(async () => {

@@ -154,6 +154,35 @@ describe('KV node in a cluster', () => {
     for (const k of ['rm/1', 'rm/2', 'rm/3']) await until(() => c.store.get(k) !== undefined);
   });
 
+  it('KvClient: with a node down, getSome and subscribeSome serve the keys of the nodes that answer and name the others', async () => {
+    const a = await node(await dir(), { nodeId: 'a', replication: 1 });
+    const b = await node(await dir(), { nodeId: 'b', replication: 1, seeds: [a.url] });
+    await until(() => up(a) === 2 && up(b) === 2);
+    const kv = client({ seeds: [a.url], timeoutMs: 1500 });
+    const placement = Membership.of(parseMembers(a.ring().members)).placement;
+    const keys = Array.from({ length: 16 }, (_, i) => `some/${i}`);
+    const onB = keys.filter((k) => placement.replicasFor(k)[0]!.id === 'b');
+    expect(onB.length).toBeGreaterThan(0);
+    expect(onB.length).toBeLessThan(keys.length);
+    for (const [i, k] of keys.entries()) await kv.merge(k, max.put(undefined, BigInt(i)));
+    await b.close();
+
+    // A key a does not have is absent, not unreadable.
+    const absent = Array.from({ length: 64 }, (_, i) => `none/${i}`).find((k) => placement.replicasFor(k)[0]!.id === 'a')!;
+    const { values, unreadable } = await kv.getSome([...keys, absent]);
+    expect(unreadable).toEqual(onB);
+    expect(values[keys.length]).toBeUndefined();
+    keys.forEach((k, i) => {
+      if (onB.includes(k)) expect(values[i]).toBeUndefined();
+      else expect(equals(values[i]!, max.put(undefined, BigInt(i)))).toBe(true);
+    });
+    await expect(kv.getBatch(keys)).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' });
+
+    const subscriber = 'http://127.0.0.1:9/sub';
+    expect(await kv.subscribeSome(subscriber, keys, 10_000)).toEqual(onB);
+    await expect(kv.subscribe(subscriber, keys, 10_000)).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' });
+  });
+
   it('KV node: a key read far above the mean gets extra replicas that share its reads, and loses them when it cools', async () => {
     const hotKeys = { windowMs: 300, factor: 10, minReads: 50 };
     const a = await node(await dir(), { nodeId: 'a', replication: 1, hotKeys });
