@@ -206,7 +206,8 @@ async function getFrom(core: ClientCore, member: RingMember, keys: string[], dea
  * Sends a subscription (or unsubscription) of `keys` to each key's placement and future
  * replicas (a joining node has the lease when it goes up). Resolves with the keys that
  * reached none of their replicas (empty: every key is subscribed somewhere), and the first
- * failure that kept one from it.
+ * failure that kept one from it. `onCovered` hears of keys as soon as one of their replicas
+ * took the lease, without waiting for nodes that are slow to answer.
  */
 export async function subscribeMany(
   core: ClientCore,
@@ -214,6 +215,7 @@ export async function subscribeMany(
   keys: readonly string[],
   extra: { ttlMs?: number; unsubscribe?: boolean },
   deadline: number,
+  onCovered?: (keys: string[]) => void,
 ): Promise<{ missed: string[]; cause: unknown }> {
   for (const key of keys) checkKey(key);
   if (keys.length === 0) return { missed: [], cause: undefined };
@@ -238,7 +240,9 @@ export async function subscribeMany(
         try {
           const reply = await core.send(member, { method: 'POST', path: KV_PATHS.subscriptions, body, contentType: KV_CONTENT_TYPES.json }, deadline);
           if (reply.status !== 200) throw errorOf(reply);
-          for (const k of part) covered.add(k);
+          const fresh = part.filter((k) => !covered.has(k));
+          for (const k of fresh) covered.add(k);
+          if (fresh.length > 0) onCovered?.(fresh);
         } catch (err) {
           if (err instanceof CloudburstError && err.userFault) throw err;
           errors.push(err);

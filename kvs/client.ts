@@ -345,13 +345,14 @@ export class KvClient {
   /**
    * Like `subscribe`, but resolves with the keys that reached none of their replicas instead
    * of failing: the others are subscribed (a host keeps its cache fresh for the keys of the
-   * nodes that answer while another is down).
+   * nodes that answer while another is down). `onCovered` is told of keys as soon as one of
+   * their replicas took the lease, before slower nodes answer or time out.
    *
    * @example
    * const missed = await kv.subscribeSome('http://127.0.0.1:7070', ['default/k/a'], 30_000);
    */
-  async subscribeSome(subscriber: string, keys: readonly string[], ttlMs = 30_000): Promise<string[]> {
-    return (await subscribeMany(this.#core, subscriber, keys, { ttlMs }, Date.now() + this.#timeoutMs)).missed;
+  async subscribeSome(subscriber: string, keys: readonly string[], ttlMs = 30_000, onCovered?: (keys: string[]) => void): Promise<string[]> {
+    return (await subscribeMany(this.#core, subscriber, keys, { ttlMs }, Date.now() + this.#timeoutMs, onCovered)).missed;
   }
 
   /**

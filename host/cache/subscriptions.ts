@@ -1,7 +1,10 @@
 /** What the KV tier offers for cache freshness (KvClient implements it). */
 export interface SubscriptionTier {
-  /** Resolves with the keys that reached none of their replicas (the others are subscribed). */
-  subscribeSome(subscriber: string, keys: readonly string[], ttlMs: number): Promise<string[]>;
+  /**
+   * Resolves with the keys that reached none of their replicas (the others are subscribed);
+   * `onCovered` hears of subscribed keys as their nodes answer.
+   */
+  subscribeSome(subscriber: string, keys: readonly string[], ttlMs: number, onCovered?: (keys: string[]) => void): Promise<string[]>;
 }
 
 export interface SubscriptionOptions {
@@ -87,24 +90,36 @@ export class Subscriptions {
    * Subscribes `keys`, part by part. Keys whose nodes do not answer lapse: they stay
    * subscribed-to-be (reads of them are cache hits and would never ask again), are retried
    * soon with backoff, and are read once more when that succeeds, since their pushes may have
-   * been missed. Each key is on its own: a node that is down delays only its keys, never the
-   * subscriptions and re-reads of the keys of the nodes that answer.
+   * been missed. Each key is on its own: a node that is down or hung delays only its keys; the
+   * keys of a node that answers are read again (if new or lapsed) as soon as it answers.
    */
   async #send(keys: string[], fresh = false): Promise<void> {
     for (let i = 0; i < keys.length && !this.#closed; i += this.#chunk) {
       const part = keys.slice(i, i + this.#chunk);
-      const missed = new Set(await this.#tier.subscribeSome(this.#subscriber(), part, this.#ttlMs).catch(() => part));
-      if (missed.size > 0) {
+      const covered = new Set<string>();
+      const rereads: Promise<void>[] = [];
+      const onCovered = (ks: string[]): void => {
+        const reread = ks.filter((k) => fresh || this.#lapsed.has(k));
+        for (const k of ks) {
+          covered.add(k);
+          this.#lapsed.delete(k);
+        }
+        if (reread.length > 0) rereads.push(this.#reread(reread));
+      };
+      const missed = await this.#tier.subscribeSome(this.#subscriber(), part, this.#ttlMs, onCovered)
+        .catch(() => part.filter((k) => !covered.has(k)));
+      if (missed.length > 0) {
         this.failures++;
         this.#lapse(missed);
       }
-      const reread = part.filter((k) => !missed.has(k) && (fresh || this.#lapsed.has(k)));
-      for (const k of part) if (!missed.has(k)) this.#lapsed.delete(k);
-      if (reread.length > 0) {
-        const unread = await this.#onSubscribed?.(reread).catch(() => reread);
-        if (unread && unread.length > 0) this.#lapse(unread);
-      }
+      await Promise.all(rereads);
     }
+  }
+
+  /** Reads keys again after (re)subscribing them; those that could not be read lapse. */
+  async #reread(keys: string[]): Promise<void> {
+    const unread = await (this.#onSubscribed?.(keys) ?? Promise.resolve([])).catch(() => keys);
+    if (unread.length > 0) this.#lapse(unread);
   }
 
   #lapse(keys: Iterable<string>): void {

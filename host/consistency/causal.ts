@@ -62,8 +62,8 @@ export class CausalCut {
   readonly #held = new Map<string, Held>();
   #timer: NodeJS.Timeout | undefined;
   #rechecking = false;
-  /** The resolution in progress (one at a time: concurrent callers share it). */
-  #resolving: Promise<void> | undefined;
+  /** The background resolution of every held version, while it runs. */
+  #background: Promise<void> | undefined;
   #closed = false;
   /** Versions dropped after being held for holdMs (metrics). */
   dropped = 0;
@@ -113,7 +113,7 @@ export class CausalCut {
     const merged = this.absorb(key, value, from);
     if (!this.#held.has(key)) return merged;
     this.#admitClosed();
-    if (this.#held.has(key)) await this.#resolve(deadline);
+    await this.#resolveRounds([key], deadline);
     this.#o.cache.refresh();
     return this.#o.cache.get(key);
   }
@@ -197,18 +197,11 @@ export class CausalCut {
         this.dropped++;
       }
     }
-    await this.#resolve(now + 2000).catch(() => undefined);
-    if (this.#held.size > 0) this.#schedule(100);
-  }
-
-  /** Brings what held versions depend on (one resolution at a time; callers share it). */
-  async #resolve(deadline: number): Promise<void> {
-    while (this.#resolving) await this.#resolving;
-    if (this.#held.size === 0) return;
-    this.#resolving = this.#resolveRounds(deadline).finally(() => {
-      this.#resolving = undefined;
+    this.#background ??= this.#resolveRounds(undefined, now + 2000).catch(() => undefined).finally(() => {
+      this.#background = undefined;
     });
-    await this.#resolving;
+    await this.#background;
+    if (this.#held.size > 0) this.#schedule(100);
   }
 
   /**
@@ -216,14 +209,23 @@ export class CausalCut {
    * another held value provides; read them (from the peer a held value came from, which as a
    * cut has them, then the tier for the rest, one request each); absorb them (they may be
    * held in turn); admit what became closed. Each key is read at most once per resolution.
+   *
+   * With `roots`, only what the held versions of those keys need is brought (and what the
+   * values brought for them need in turn), and the resolution ends once no root is held:
+   * a read waits for its own key only, never behind others' resolutions (one stuck on a
+   * peer that does not answer, say). Without, every held version is worked on.
    */
-  async #resolveRounds(deadline: number): Promise<void> {
+  async #resolveRounds(roots: readonly string[] | undefined, deadline: number): Promise<void> {
     const tried = new Set<string>();
-    for (let round = 0; round < MAX_ROUNDS && this.#held.size > 0 && performance.now() < deadline && !this.#closed; round++) {
+    const mine = roots === undefined ? undefined : new Set(roots);
+    for (let round = 0; round < MAX_ROUNDS && performance.now() < deadline && !this.#closed; round++) {
+      if (roots !== undefined ? !roots.some((k) => this.#held.has(k)) : this.#held.size === 0) return;
       this.#o.cache.refresh();
       const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
       const byPeer = new Map<string | undefined, Set<string>>();
-      for (const h of this.#held.values()) {
+      for (const key of mine ?? this.#held.keys()) {
+        const h = this.#held.get(key);
+        if (h === undefined) continue;
         for (const v of versionsOf(h.value)) {
           for (const d of v.causal!.deps) {
             if (tried.has(d.key) || this.#visible(d) || satisfies(heldValue(d.key), d)) continue;
@@ -235,6 +237,12 @@ export class CausalCut {
         }
       }
       if (byPeer.size === 0) return;
+      for (const ks of byPeer.values()) {
+        for (const k of ks) {
+          tried.add(k);
+          mine?.add(k);
+        }
+      }
       const fromTier = new Set<string>(byPeer.get(undefined) ?? []);
       await Promise.all([...byPeer].filter(([from]) => from !== undefined).map(async ([from, keys]) => {
         this.fetches++;
@@ -245,7 +253,6 @@ export class CausalCut {
           else fromTier.add(k);
         }
       }));
-      for (const ks of byPeer.values()) for (const k of ks) tried.add(k);
       const keys = [...fromTier];
       if (keys.length > 0) {
         this.fetches++;
@@ -326,7 +333,7 @@ export class CausalCut {
         for (const [k, v] of got) this.absorb(k, v, url);
       }));
       this.#admitClosed();
-      if (this.#held.size > 0) await this.#resolve(deadline);
+      await this.#resolveRounds(todo.map(([k]) => k), deadline);
       todo = behind(todo);
     }
     await Promise.all(todo.map(([key, n]) => this.ensure(key, n, deadline)));
