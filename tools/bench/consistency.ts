@@ -11,7 +11,7 @@
 //    (encoded size minus the value bytes of all its versions), its number of concurrent
 //    versions, vector entries and dependencies, grouped by the mode that wrote it last and for
 //    keys only ever written in one mode, against keys only preloaded.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -93,6 +93,21 @@ interface ModeRun {
 
 const newRun = (): ModeRun => ({ samples: [], errors: new Map(), firstErrors: [], reruns: 0, history: [], wallMs: 0 });
 
+/** CPU time (user + system, ms) used so far by these processes, from /proc; undefined elsewhere. */
+function cpuMs(pids: readonly number[]): number | undefined {
+  try {
+    let ticks = 0;
+    for (const pid of pids) {
+      // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+      const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]);
+    }
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `specs` under `mode` with CLIENTS concurrent clients. Records latencies, errors and histories. */
 async function runRound(pools: Pool[], specs: Spec[], mode: Mode, run: ModeRun, opts: { history: boolean; record: boolean; writtenBy: Map<string, Mode[]>; seq: { n: number } }): Promise<void> {
   let next = 0;
@@ -159,6 +174,16 @@ async function metricSum(urls: string[], name: string): Promise<number> {
     return Number(new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
   }));
   return values.reduce((a, b) => a + b, 0);
+}
+
+/** HTTP requests the hosts have served so far (every method and status), summed. */
+async function httpServed(urls: string[]): Promise<number> {
+  let n = 0;
+  for (const u of urls) {
+    const text = await (await fetch(`${u}/metrics`)).text();
+    for (const m of text.matchAll(/^cloudburst_http_requests_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  }
+  return n;
 }
 
 /** Waits until no host has writes left in its outbox (the KV tier then has every write). */
@@ -281,13 +306,26 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
 
     // --- Latency: alternating rounds, the same requests under every mode -------------------
     const runs = Object.fromEntries(modes.map((m) => [m, newRun()])) as Record<Mode, ModeRun>;
+    // CPU of every platform process (hosts, with their workers, and the KV node), per mode.
+    const pids = c.file.processes.map((p) => p.pid);
+    const cpu = Object.fromEntries(modes.map((m) => [m, 0])) as Record<Mode, number>;
+    // HTTP requests served by the hosts per mode (the call itself, DAG steps, imports, pushes...).
+    const served = Object.fromEntries(modes.map((m) => [m, 0])) as Record<Mode, number>;
     const rounds = Math.ceil(perMode / round);
     console.log(`latency: ${rounds} rounds of ${round} requests per mode (${modes.join(', ')}), ${CLIENTS} clients, chains of 2-5 steps over ${HOSTS} hosts, Zipf 1.0 over ${nKeys} keys`);
     const tLat = performance.now();
     for (let r = 0; r < rounds; r++) {
       const specs = makeSpecs(round, 1000 + r, pick, hostIds);
       const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
-      for (const mode of order) await runRound(pools, specs, mode, runs[mode], { history: false, record: true, writtenBy, seq });
+      for (const mode of order) {
+        const servedBefore = await httpServed(urls);
+        const before = cpuMs(pids);
+        await runRound(pools, specs, mode, runs[mode], { history: false, record: true, writtenBy, seq });
+        const after = cpuMs(pids);
+        // The metrics reads themselves (one per host) are not the mode's.
+        served[mode] += (await httpServed(urls)) - servedBefore - urls.length;
+        if (before !== undefined && after !== undefined) cpu[mode] += after - before;
+      }
     }
     console.log(`  (${((performance.now() - tLat) / 1000).toFixed(1)} s)`);
     // The causal cut's work over the latency runs, summed over the hosts.
@@ -314,16 +352,17 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     const perStep = (s: Sample[]): Summary => summarize(s.map((x) => x.us / x.len));
     const base = perStep(runs.lww.samples);
     console.log('\nlatency per DAG step (request latency / chain length), ms');
-    console.log(`${'mode'.padEnd(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)}   p50/lww  p99/lww     n  errors  re-runs   req/s`);
+    console.log(`${'mode'.padEnd(8)} ${'p50'.padStart(7)} ${'p99'.padStart(7)}   p50/lww  p99/lww     n  errors  re-runs   req/s  cpu ms/req  http/req`);
     const latency: Record<string, unknown> = {};
     for (const mode of modes) {
       const run = runs[mode];
       const s = perStep(run.samples);
       const errs = [...run.errors.values()].reduce((a, b) => a + b, 0);
-      console.log(`${mode.padEnd(8)} ${fmt(s.p50)} ${fmt(s.p99)}   ${(s.p50 / base.p50).toFixed(2).padStart(6)}x ${(s.p99 / base.p99).toFixed(2).padStart(7)}x ${String(s.n).padStart(5)} ${String(errs).padStart(7)} ${String(run.reruns).padStart(8)} ${(s.n / (run.wallMs / 1000)).toFixed(0).padStart(7)}`);
+      const cpuPerRequest = cpu[mode] / Math.max(1, s.n);
+      console.log(`${mode.padEnd(8)} ${fmt(s.p50)} ${fmt(s.p99)}   ${(s.p50 / base.p50).toFixed(2).padStart(6)}x ${(s.p99 / base.p99).toFixed(2).padStart(7)}x ${String(s.n).padStart(5)} ${String(errs).padStart(7)} ${String(run.reruns).padStart(8)} ${(s.n / (run.wallMs / 1000)).toFixed(0).padStart(7)} ${cpuPerRequest.toFixed(2).padStart(11)} ${(served[mode] / Math.max(1, s.n)).toFixed(1).padStart(9)}`);
       const byLength: Record<string, Summary> = {};
       for (let len = 2; len <= 5; len++) byLength[`chain${len}`] = summarize(run.samples.filter((x) => x.len === len).map((x) => x.us));
-      latency[mode] = { perStep: s, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99, byLength, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, reruns: run.reruns, requestsPerSecond: s.n / (run.wallMs / 1000) };
+      latency[mode] = { perStep: s, ratioP50: s.p50 / base.p50, ratioP99: s.p99 / base.p99, byLength, errors: Object.fromEntries(run.errors), firstErrors: run.firstErrors, reruns: run.reruns, requestsPerSecond: s.n / (run.wallMs / 1000), cpuMsPerRequest: cpuPerRequest, hostHttpRequestsPerRequest: served[mode] / Math.max(1, s.n) };
     }
     console.log('\nrequest latency by chain length, ms (p50 / p99, ratio to lww at p50)');
     console.log(`${'mode'.padEnd(8)} ${[2, 3, 4, 5].map((l) => `chain${l}`.padEnd(26)).join('')}`);
