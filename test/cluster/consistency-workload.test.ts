@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../consistency/history.ts';
 import { rng, zipf } from '../consistency/random.ts';
 import { json, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
-import { waitFor } from '../helpers/platform.ts';
+import { metric, waitFor } from '../helpers/platform.ts';
 
 type Mode = 'lww' | 'rr' | 'causal';
 
@@ -331,7 +331,6 @@ describe('consistency workload: random chains over three host processes', () => 
           args: { [SLOW]: [1500], 'chain.s2': [ra, rb], [SINK]: [ra, rb, w, `held-${mode}`] }, placement: sent.placement, consistency: mode, timeoutMs: 3000,
         });
       }));
-      const metric = async (url: string, name: string): Promise<number> => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
       await waitFor(() => (progress(), metric(hostUrls().get(victim.id)!, 'cloudburst_dag_requests_held')), (n) => n >= modes.length, 10_000, 'the victim holding the slow calls');
       const oldPid = victimPid();
       process.kill(oldPid, 'SIGKILL');

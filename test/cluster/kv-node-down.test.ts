@@ -11,12 +11,7 @@ import { causalMeta, KvClient, lww, type Lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { HostClient } from '../../tools/cli/client.ts';
 import { json } from '../helpers/cluster.ts';
-import { tempDir, waitFor } from '../helpers/platform.ts';
-
-const metric = async (c: HostClient, name: string): Promise<number> => {
-  const text = (await c.request('GET', '/metrics')).body.toString();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-};
+import { metric, tempDir, waitFor } from '../helpers/platform.ts';
 
 describe('a host with one of two KV nodes down', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
-import { waitFor } from '../helpers/platform.ts';
+import { metric, waitFor } from '../helpers/platform.ts';
 
 async function post<T>(url: string, path: string, body: unknown): Promise<{ status: number; body: T; host: string | null }> {
   const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -16,11 +16,6 @@ async function start(url: string, fn: string, args: unknown[]): Promise<() => Pr
     return r.result;
   };
 }
-
-const metric = async (url: string, name: string): Promise<number> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-};
 
 describe('messaging across hosts (real processes)', () => {
   let cluster: HostCluster;

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
 import { startLocalCluster, type ClusterProcess } from '../../tools/cli/cluster.ts';
 import { json } from '../helpers/cluster.ts';
-import { guestBytes, tempDir, waitFor } from '../helpers/platform.ts';
+import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
 
 // The retwis example (guest/examples/retwis.ts) end to end: a reply is never shown without the
 // tweet it answers under causal consistency, and can be under lww.
@@ -36,14 +36,6 @@ interface Call {
 }
 
 type Mode = 'lww' | 'causal';
-
-/** The value of a gauge or counter in a host's `/metrics`. */
-async function gauge(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  if (!m) throw new Error(`${url}/metrics has no ${name}`);
-  return Number(m[1]);
-}
 
 /** Runs `fn` on the host at `url` and nowhere else (a forwarded call is not placed again). */
 async function callOn(url: string, fn: string, args: unknown[], consistency: Mode): Promise<string> {
@@ -181,7 +173,7 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
   it('causal: carol\'s timeline on host C never shows bob\'s reply without alice\'s tweet', { timeout: 180_000 }, async () => {
     const { u, on, timeline, line } = await scenario('causal');
     // C received the reply and holds it aside: it depends on alice's t1, which C cannot get.
-    await waitFor(() => gauge(hostC, 'cloudburst_causal_versions_held'), (n) => n >= 1, STOPPED_NODE_DEADLINE_MS, 'C to hold bob\'s reply');
+    await waitFor(() => metric(hostC, 'cloudburst_causal_versions_held'), (n) => n >= 1, STOPPED_NODE_DEADLINE_MS, 'C to hold bob\'s reply');
     // dave's d1, independent of the reply and posted after it, shows on C: C is not just behind.
     expect(await on(hostA, 'retwis.post', u.dave, 'd1', 'unrelated')).toBe(`posted ${u.dave}/d1`);
     const withheld = [line.a0, line.b0, line.d0, line.d1].join('\n');
@@ -195,7 +187,7 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
       expect([withheld, after]).toContain(t);
       return t === after;
     }, STOPPED_NODE_DEADLINE_MS, 'alice\'s t1 and bob\'s r1 on C');
-    await expect.poll(() => gauge(hostC, 'cloudburst_causal_versions_held'), { timeout: STOPPED_NODE_DEADLINE_MS }).toBe(0);
+    await expect.poll(() => metric(hostC, 'cloudburst_causal_versions_held'), { timeout: STOPPED_NODE_DEADLINE_MS }).toBe(0);
   });
   /** erin posts e1 on A and e2 on C while her KV node is stopped: neither host sees the other's post. */
   async function concurrentPosts(mode: Mode) {

@@ -7,12 +7,7 @@ import { startHost, type Host } from '../../host/index.ts';
 import { KvClient, lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { tempDir, waitFor } from '../helpers/platform.ts';
-
-const metric = async (c: HostClient, name: string): Promise<number> => {
-  const text = (await c.request('GET', '/metrics')).body.toString();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-};
+import { metric, tempDir, waitFor } from '../helpers/platform.ts';
 
 describe('cache subscriptions across a KV node that stops answering', () => {
   let dir: string;

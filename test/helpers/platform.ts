@@ -10,6 +10,17 @@ import { HostClient } from '../../tools/cli/client.ts';
 import { guestPath } from '../setup/build-guests.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * The value of an unlabelled gauge or counter in a host's `/metrics` (by URL or client).
+ * @throws when the host does not report it (a renamed metric must fail the test, not read 0).
+ */
+export async function metric(host: string | HostClient, name: string): Promise<number> {
+  const text = typeof host === 'string' ? await (await fetch(`${host}/metrics`)).text() : (await host.request('GET', '/metrics')).body.toString();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`the host reports no metric ${name}`);
+  return Number(m[1]);
+}
 export const CLI = join(ROOT, 'tools', 'bin', 'cloudburst.js');
 
 export async function tempDir(prefix = 'cb-test-'): Promise<string> {

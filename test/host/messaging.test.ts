@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, startPlatform, tempDir, type Platform } from '../helpers/platform.ts';
+import { guestBytes, metric, type Platform, startPlatform, tempDir } from '../helpers/platform.ts';
 
 interface Future { status: string; result?: unknown; error?: { code: string; message: string } }
 
@@ -17,11 +17,6 @@ async function start(client: HostClient, fn: string, args: unknown[]): Promise<(
     return r.result;
   };
 }
-
-const metric = async (client: HostClient, name: string): Promise<number> => {
-  const text = (await client.request('GET', '/metrics')).body.toString();
-  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-};
 
 describe('messaging on one host (real HTTP)', () => {
   let p: Platform;
