@@ -220,6 +220,7 @@ export class CausalCut {
     const mine = roots === undefined ? undefined : new Set(roots);
     for (let round = 0; round < MAX_ROUNDS && performance.now() < deadline && !this.#closed; round++) {
       if (roots !== undefined ? !roots.some((k) => this.#held.has(k)) : this.#held.size === 0) return;
+      if (mine) this.#closeOverHeld(mine);
       this.#o.cache.refresh();
       const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
       const byPeer = new Map<string | undefined, Set<string>>();
@@ -263,6 +264,26 @@ export class CausalCut {
         });
       }
       this.#admitClosed();
+    }
+  }
+
+  /**
+   * Adds to `keys` every held key that their held versions depend on, transitively: a root can
+   * go in only with them, so what they need is brought too.
+   */
+  #closeOverHeld(keys: Set<string>): void {
+    const queue = [...keys];
+    for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
+      const h = this.#held.get(key);
+      if (h === undefined) continue;
+      for (const v of versionsOf(h.value)) {
+        for (const d of v.causal!.deps) {
+          if (!keys.has(d.key) && this.#held.has(d.key)) {
+            keys.add(d.key);
+            queue.push(d.key);
+          }
+        }
+      }
     }
   }
 

@@ -23,7 +23,7 @@ describe('a host with one of two KV nodes down', () => {
   const stopped = new Set<number>();
 
   beforeAll(async () => {
-    dir = await tempDir('cb-subs2-');
+    dir = await tempDir('cb-kv-down-');
     cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], log: () => undefined });
     const procs = cluster.file.processes.filter((p) => p.role === 'kvs');
     nodes = await Promise.all(procs.map(async (p) => ({ pid: p.pid, url: p.url, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
