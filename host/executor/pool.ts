@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CloudburstError } from '../../kvs/index.ts';
 import {
-  BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
+  BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type ReadVersion, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 
@@ -244,7 +244,7 @@ export class ExecutorPool {
   #failed(slot: Slot, code: 'CALL_TIMEOUT' | 'INTERNAL', message: string): JobResult {
     // The worker may be mid-guest or mid-bridge: it cannot be trusted again.
     slot.dead = true;
-    void slot.worker.terminate();
+    void this.#terminate(slot);
     return { kind: 'done', ok: false, code, message, logs: [] };
   }
 
@@ -257,8 +257,24 @@ export class ExecutorPool {
     this.#closed = true;
     for (const w of this.#queue.splice(0)) w.reject(new CloudburstError('SHUTTING_DOWN'));
     await Promise.all(this.#slots.map(async (s) => {
+      await this.#terminate(s);
       s.port.close();
-      await s.worker.terminate();
     }));
+  }
+
+  /**
+   * Terminates a slot's worker once it is past its start (READY), or has died, or 10 s have
+   * passed: a worker terminated while it opens the cache takes the whole process down.
+   */
+  async #terminate(slot: Slot): Promise<void> {
+    const until = performance.now() + 10_000;
+    let exited = false;
+    void slot.died.then(() => (exited = true));
+    while (Atomics.load(slot.ctrl, READY) === 0 && !exited && performance.now() < until) {
+      const w = Atomics.waitAsync(slot.ctrl, READY, 0, 20);
+      if (w.async) await w.value;
+      else await new Promise((r) => setImmediate(r));
+    }
+    await slot.worker.terminate();
   }
 }

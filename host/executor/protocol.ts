@@ -21,7 +21,13 @@ export const REPLY = 1;
 export const PARKED = 2;
 /** 1 while the main thread waits (Atomics.waitAsync) on STATE. */
 export const WATCHING = 3;
-export const CTRL_WORDS = 4;
+/**
+ * 1 once the worker has opened the cache and is ready for jobs. A worker must not be
+ * terminated before: terminating a thread closes its LMDB environment under the code still
+ * opening it, and lmdb-js then aborts the whole process (a FATAL ERROR in napi_throw).
+ */
+export const READY = 4;
+export const CTRL_WORDS = 5;
 
 /*
  * A futex wake is a system call, and an expensive one on a VM: each side wakes the other

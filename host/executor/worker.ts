@@ -13,7 +13,7 @@ import { lowerValue, liftResult, type Guest, type GuestExports } from './abi.ts'
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
-  BRIDGE, DONE, IDLE, JOB, PARKED, REPLY, STATE, WAKE, wakeMain,
+  BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 
@@ -58,6 +58,9 @@ const state = new GuestState(
   new Hlc(init.writer),
   init.writer,
 );
+// From here on the thread may be terminated safely (see READY).
+Atomics.store(ctrl, READY, 1);
+Atomics.notify(ctrl, READY);
 
 interface Instance {
   guest: Guest;
