@@ -171,7 +171,6 @@ export class Coordinator {
     return id;
   }
 
-  /** A step's report for a run this host coordinates (the sink's result, or a failure). */
   /**
    * rr with parallel branches: the request's version of `key` is the first one proposed (a
    * branch's first read of it); every later proposal gets that one back.
@@ -186,6 +185,7 @@ export class Coordinator {
     return proposal;
   }
 
+  /** A step's report for a run this host coordinates (the sink's result, or a failure). */
   onDone(msg: DoneMsg): void {
     this.#runs.get(msg.rid)?.end(msg.ok ? { kind: 'ok', msg } : { kind: 'failed', msg });
   }

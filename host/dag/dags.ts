@@ -61,11 +61,12 @@ export class Dags {
   readonly #link: PeerLink;
   readonly steps: Steps;
   readonly #coordinator: Coordinator;
+  readonly #graceMs: number;
 
   constructor(opts: DagsOptions) {
     this.#o = opts;
     this.#link = opts.link;
-    const graceMs = opts.graceMs ?? 500;
+    const graceMs = (this.#graceMs = opts.graceMs ?? 500);
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
     this.#store = new DagStore(opts.state, opts.hlc);
     this.steps = new Steps({
@@ -180,7 +181,7 @@ export class Dags {
   async pin(rid: string, key: string, v: string, bytes: Uint8Array | null): Promise<ReadVersion> {
     const req = this.steps.request(rid);
     if (!req) throw new CloudburstError('INTERNAL', `request ${rid} is not held here (it ended)`);
-    this.#o.snapshots.store(rid, [{ key, v, bytes }], req.deadline - performance.now() + (this.#o.graceMs ?? 500));
+    this.#o.snapshots.store(rid, [{ key, v, bytes }], req.deadline - performance.now() + this.#graceMs);
     const proposal: ReadVersion = { v, host: this.#o.hostId, url: this.#o.selfUrl() };
     if (req.coordinator.id === this.#o.hostId) return this.#coordinator.pin(rid, key, proposal);
     let body: unknown;

@@ -155,13 +155,13 @@ export class Steps {
     early.triggers.push(msg);
   }
 
-  /** The state of this host's steps of a request (also of one that ended lately), or undefined when it knows none. */
   /** Where a request held here is coordinated, and until when it runs. */
   request(rid: string): { coordinator: HostRef; deadline: number } | undefined {
     const req = this.#requests.get(rid);
     return req && { coordinator: req.coordinator, deadline: req.deadline };
   }
 
+  /** The state of this host's steps of a request (also of one that ended lately), or undefined when it knows none. */
   status(rid: string): Record<string, StepState> | undefined {
     const req = this.#requests.get(rid);
     if (!req) return this.#ended.get(rid);
@@ -190,7 +190,8 @@ export class Steps {
     this.#ended.clear();
   }
 
-  async #prepare(req: HostRequest, step: Step): Promise<PreparedCall> {
+  /** The step's call, and (for rr, causal or recorded requests) its predecessors' sessions joined. */
+  async #prepare(req: HostRequest, step: Step): Promise<{ call: PreparedCall; joined?: StepSession }> {
     const { fn, inputs } = step.plan;
     const resolved = await this.#o.registry.resolve(fn);
     const sig = resolved.signature;
@@ -206,15 +207,21 @@ export class Steps {
       }
     }
     const timeoutMs = Math.max(1, Math.floor(req.deadline - performance.now()));
-    if (!req.rr && !req.causal && !req.history) return { resolved, args, timeoutMs };
+    if (!req.rr && !req.causal && !req.history) return { call: { resolved, args, timeoutMs } };
+    // The spec below is copied to the worker when the call is posted: #passOn may then extend `joined`.
     const joined = joinSessions(step.sessions);
-    if (!req.causal) return { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads, ...(req.shared ? { shared: true } : {}) } };
+    if (!req.causal) {
+      return { call: { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads, ...(req.shared ? { shared: true } : {}) } }, joined };
+    }
     // Causal: this host's cache first catches up with everything the request depends on, so
     // that the step's reads (and what they depend on, through the cut) are never older.
     if (joined.need) await this.#o.cut.ensureAll(joined.need, req.deadline);
     return {
-      resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())),
-      session: { rr: false, causal: true, history: req.history, rid: req.rid, reads: {}, seen: joined.seen ?? {}, need: joined.need ?? {} },
+      call: {
+        resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())),
+        session: { rr: false, causal: true, history: req.history, rid: req.rid, reads: {}, seen: joined.seen ?? {}, need: joined.need ?? {} },
+      },
+      joined,
     };
   }
 
@@ -222,12 +229,14 @@ export class Steps {
     step.state = 'running';
     const fn = step.plan.fn;
     try {
-      const out = await this.#o.calls.run(await this.#prepare(req, step));
+      const { call, joined } = await this.#prepare(req, step);
+      const out = await this.#o.calls.run(call);
       // A successor runs here next: have a worker spin for it rather than sleep (a futex wake saved).
       if (step.plan.succs.some((s) => s.host.id === this.#o.self().id)) this.#o.calls.prewake();
       step.state = 'done';
       // The request may have been abandoned while the step ran: then its result goes nowhere.
-      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result, out.session && this.#passOn(req, step, out.session));
+      // A step's call has a session (and so `joined`) exactly when its request has one.
+      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result, out.session && this.#passOn(req, step, joined!, out.session));
     } catch (err) {
       step.state = 'failed';
       const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
@@ -240,12 +249,11 @@ export class Steps {
 
   /**
    * What a step of an rr or recorded request passes on: its predecessors' read sets and
-   * histories, plus its own first reads and writes (their snapshots stay here, for the request's
-   * life) and operations.
+   * histories (`joined`, extended in place), plus its own first reads and writes (their
+   * snapshots stay here, for the request's life) and operations.
    */
-  #passOn(req: HostRequest, step: Step, got: NonNullable<Awaited<ReturnType<Calls['run']>>['session']>): StepSession {
+  #passOn(req: HostRequest, step: Step, joined: StepSession, got: NonNullable<Awaited<ReturnType<Calls['run']>>['session']>): StepSession {
     const self = this.#o.self();
-    const joined = joinSessions(step.sessions);
     if (req.rr) {
       this.#o.snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#o.graceMs);
       for (const s of got.snaps) joined.reads[s.key] = { v: s.v, host: self.id, url: self.url };
