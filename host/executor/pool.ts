@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CloudburstError } from '../../kvs/index.ts';
 import {
-  BRIDGE, CTRL_WORDS, DONE, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
+  BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type ReadVersion, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 
@@ -41,7 +41,10 @@ interface Slot {
   busy: boolean;
   /** Resolves when the worker died (exit or uncaught error). */
   died: Promise<void>;
+  /** Not to be given jobs again (it died, or it is being stopped). */
   dead: boolean;
+  /** The thread has exited. */
+  exited: boolean;
 }
 
 interface Waiting {
@@ -86,6 +89,8 @@ export class ExecutorPool {
 
   #spawn(index: number): Slot {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_WORDS * 4);
+    // A worker starts in host code (it opens the cache) and opens its gate once ready.
+    new Int32Array(ctrlBuffer)[GATE] = GATE_HOST;
     const { port1, port2 } = new MessageChannel();
     const init: WorkerInit = {
       cachePath: this.#opts.cachePath,
@@ -102,7 +107,7 @@ export class ExecutorPool {
     });
     let markDead!: () => void;
     const died = new Promise<void>((resolve) => (markDead = resolve));
-    const slot: Slot = { index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false };
+    const slot: Slot = { index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false, exited: false };
     const onDeath = (err?: unknown): void => {
       if (slot.dead) return;
       slot.dead = true;
@@ -111,7 +116,10 @@ export class ExecutorPool {
       if (!this.#closed && this.#slots[index] === slot && !slot.busy) this.#replace(slot);
     };
     worker.on('error', onDeath);
-    worker.on('exit', () => onDeath());
+    worker.on('exit', () => {
+      slot.exited = true;
+      onDeath();
+    });
     return slot;
   }
 
@@ -208,7 +216,12 @@ export class ExecutorPool {
         }
         if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
         state = Atomics.load(ctrl, STATE);
-        if (state === JOB && performance.now() >= deadline) return this.#timeout(slot, timeoutMs);
+        if (state === JOB && performance.now() >= deadline) {
+          // Stop the guest, never the host's own work: if the job finished meanwhile (its
+          // commit was under way when the deadline came), its result stands.
+          if ((await this.#close(slot)) !== 'done') return this.#timeout(slot, timeoutMs);
+          continue;
+        }
       }
       if (state === DONE) {
         const result = receiveMessageOnPort(slot.port)?.message as JobResult | undefined;
@@ -229,6 +242,7 @@ export class ExecutorPool {
           reply = { ok: false, code: e.code, message: e.message };
         }
         if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
+        // The worker waits for this reply with its gate open: closing it cannot find the job done.
         if (performance.now() >= deadline) return this.#timeout(slot, timeoutMs);
         slot.port.postMessage(reply);
         Atomics.store(ctrl, REPLY, 1);
@@ -263,18 +277,41 @@ export class ExecutorPool {
   }
 
   /**
-   * Terminates a slot's worker once it is past its start (READY), or has died, or 10 s have
-   * passed: a worker terminated while it opens the cache takes the whole process down.
+   * Closes a worker's gate (see GATE in protocol.ts): resolves once the worker can no longer
+   * enter host code, so that it may be terminated. While it is in host code (a commit, a host
+   * import, opening the cache) that work finishes first: the worker hands the gate over as it
+   * leaves. Resolves 'done' instead, with the gate open again, when the worker finished its
+   * job meanwhile (unless `stopping`); 'dead' when the thread exited.
    */
-  async #terminate(slot: Slot): Promise<void> {
-    const until = performance.now() + 10_000;
-    let exited = false;
-    void slot.died.then(() => (exited = true));
-    while (Atomics.load(slot.ctrl, READY) === 0 && !exited && performance.now() < until) {
-      const w = Atomics.waitAsync(slot.ctrl, READY, 0, 20);
+  async #close(slot: Slot, stopping = false): Promise<'closed' | 'done' | 'dead'> {
+    const { ctrl } = slot;
+    const since = performance.now();
+    let warned = false;
+    for (;;) {
+      const prev = Atomics.compareExchange(ctrl, GATE, GATE_FREE, GATE_CLAIMED);
+      if (prev === GATE_FREE || prev === GATE_CLAIMED) {
+        if (stopping || Atomics.load(ctrl, STATE) !== DONE) return 'closed';
+        Atomics.store(ctrl, GATE, GATE_FREE);
+        Atomics.notify(ctrl, GATE);
+        return 'done';
+      }
+      if (slot.exited) return 'dead';
+      // In host code: ask for the gate, and wait for the worker to hand it over.
+      if (prev === GATE_HOST) Atomics.compareExchange(ctrl, GATE, GATE_HOST, GATE_CLOSING);
+      if (!warned && performance.now() - since > 10_000) {
+        warned = true;
+        console.error(`executor worker ${slot.index} has been in host code for 10 s; waiting for it before stopping it`);
+      }
+      // A timed wait: it also lets the event loop run, so that the worker's 'exit' is seen.
+      const w = Atomics.waitAsync(ctrl, GATE, GATE_CLOSING, 20);
       if (w.async) await w.value;
-      else await new Promise((r) => setImmediate(r));
     }
+  }
+
+  /** Terminates a slot's worker, never while it is in host code (see GATE in protocol.ts). */
+  async #terminate(slot: Slot): Promise<void> {
+    // A job that finished meanwhile changes nothing here: the slot is being replaced or closed.
+    await this.#close(slot, true);
     await slot.worker.terminate();
   }
 }

@@ -22,11 +22,35 @@ export const PARKED = 2;
 /** 1 while the main thread waits (Atomics.waitAsync) on STATE. */
 export const WATCHING = 3;
 /**
- * 1 once the worker has opened the cache and is ready for jobs. A worker must not be
- * terminated before: terminating a thread closes its LMDB environment under the code still
- * opening it, and lmdb-js then aborts the whole process (a FATAL ERROR in napi_throw).
+ * Who may run host code on the worker thread: the gate that makes terminating a worker safe.
+ *
+ * A worker thread may be terminated only while it runs guest code or sleeps, never while it
+ * is inside lmdb-js: a thread terminated inside a write transaction leaves LMDB's write lock
+ * held by a thread that deadlocks in its own cleanup (lmdb-js `cleanupStrayTxns` locks a
+ * mutex its commit already holds), and every later transaction of the process waits forever;
+ * one terminated inside a read, or while opening the environment, makes lmdb-js throw into a
+ * dying isolate and the process aborts (FATAL ERROR in napi_throw). So the worker holds the
+ * gate (GATE_HOST) whenever it runs host code, which is the only code that touches LMDB, and
+ * lets go of it (GATE_FREE) only around guest code (the export, the start function, the
+ * runtime's `__new`/`__pin`/`__unpin`), bridge waits and parking.
+ *
+ * The main thread stops a worker by closing the gate: GATE_FREE -> GATE_CLAIMED (a
+ * compare-exchange) when the worker is outside host code; GATE_HOST -> GATE_CLOSING when it
+ * is inside, and then the worker, on its way out of host code, hands the gate over
+ * (GATE_CLOSING -> GATE_CLAIMED, with a notify) instead of opening it. Once the main thread
+ * holds the gate, the worker blocks at its next entry into host code, and terminating it is
+ * safe. Host work is bounded (a commit by the call's writes, see MAX_CALL_WRITE_BYTES), a guest
+ * loop is not: so a deadline waits for the first, never for the second.
+ *
+ * A worker starts holding the gate (it opens the cache first) and lets go once it is ready.
+ * It stores DONE before it lets go after a job: a main thread that got the gate and then sees
+ * DONE knows the job finished, commit included, and opens the gate again.
  */
-export const READY = 4;
+export const GATE = 4;
+export const GATE_FREE = 0;
+export const GATE_HOST = 1;
+export const GATE_CLAIMED = 2;
+export const GATE_CLOSING = 3;
 export const CTRL_WORDS = 5;
 
 /*

@@ -13,7 +13,7 @@ import { lowerValue, liftResult, type Guest, type GuestExports } from './abi.ts'
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
-  BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
+  BRIDGE, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, PARKED, REPLY, STATE, WAKE, wakeMain,
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 
@@ -21,6 +21,58 @@ const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
 const port = init.port;
 const cache = HostCache.open({ path: init.cachePath });
+
+/**
+ * Takes the gate back before running host code (see GATE in protocol.ts). If the main thread
+ * has closed it, this thread is being stopped: it waits here, outside LMDB, to be terminated
+ * (or for the gate to open again when the main thread found the job done).
+ */
+function enter(): void {
+  while (Atomics.compareExchange(ctrl, GATE, GATE_FREE, GATE_HOST) !== GATE_FREE) {
+    Atomics.wait(ctrl, GATE, GATE_CLAIMED);
+  }
+}
+
+/**
+ * Lets go of the gate: from here until `enter`, this thread may be terminated at any moment.
+ * When the main thread is waiting to close it, hand it over instead of opening it.
+ */
+function leave(): void {
+  if (Atomics.compareExchange(ctrl, GATE, GATE_HOST, GATE_FREE) === GATE_CLOSING) {
+    Atomics.store(ctrl, GATE, GATE_CLAIMED);
+    Atomics.notify(ctrl, GATE);
+  }
+}
+
+/** Runs guest code (or waits) with the gate open: a deadline may stop the thread in there. */
+function outside<T>(f: () => T): T {
+  leave();
+  try {
+    return f();
+  } finally {
+    enter();
+  }
+}
+
+/** The import object with every host function taking the gate for its duration. */
+function gated(imports: WebAssembly.Imports): WebAssembly.Imports {
+  for (const ns of Object.values(imports)) {
+    const fns = ns as Record<string, unknown>;
+    for (const [name, f] of Object.entries(fns)) {
+      if (typeof f !== 'function') continue;
+      const host = f as (...a: unknown[]) => unknown;
+      fns[name] = (...a: unknown[]): unknown => {
+        enter();
+        try {
+          return host(...a);
+        } finally {
+          leave();
+        }
+      };
+    }
+  }
+  return imports;
+}
 
 function bridge(req: DistributiveOmit<BridgeRequest, 'kind'>): Uint8Array | null | undefined {
   return bridgeReply(req).data;
@@ -31,7 +83,9 @@ function bridgeReply(req: DistributiveOmit<BridgeRequest, 'kind'>): Extract<Brid
   Atomics.store(ctrl, REPLY, 0);
   Atomics.store(ctrl, STATE, BRIDGE);
   wakeMain(ctrl);
-  while (Atomics.load(ctrl, REPLY) === 0) Atomics.wait(ctrl, REPLY, 0);
+  outside(() => {
+    while (Atomics.load(ctrl, REPLY) === 0) Atomics.wait(ctrl, REPLY, 0);
+  });
   const reply = receiveMessageOnPort(port)?.message as BridgeReply | undefined;
   if (reply === undefined) throw new CloudburstError('INTERNAL', 'bridge reply missing');
   if (!reply.ok) throw new CloudburstError(reply.code, reply.message);
@@ -58,9 +112,8 @@ const state = new GuestState(
   new Hlc(init.writer),
   init.writer,
 );
-// From here on the thread may be terminated safely (see READY).
-Atomics.store(ctrl, READY, 1);
-Atomics.notify(ctrl, READY);
+// The cache is open: from here on the thread may be stopped whenever it is outside host code.
+leave();
 
 interface Instance {
   guest: Guest;
@@ -85,9 +138,18 @@ function instantiate(spec: ModuleSpec): Instance {
   const existing = instances.get(spec.sha);
   if (existing) return existing;
   const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
-  const instance = new WebAssembly.Instance(spec.module, hostImports(memory, () => state, init.userPrefix));
+  const imports = gated(hostImports(memory, () => state, init.userPrefix));
+  // Instantiating runs the module's start function: guest code.
+  const instance = outside(() => new WebAssembly.Instance(spec.module, imports));
   const exports = instance.exports as Record<string, unknown>;
-  const inst: Instance = { guest: { memory, runtime: exports as unknown as GuestExports }, exports, maxPages: spec.memoryMaxPages };
+  const rt = exports as unknown as GuestExports;
+  // The runtime's allocator is guest code too (and may be hostile): the gate is open while it runs.
+  const runtime: GuestExports = {
+    __new: (size, id) => outside(() => rt.__new(size, id)),
+    __pin: (ptr) => outside(() => rt.__pin(ptr)),
+    __unpin: (ptr) => outside(() => rt.__unpin(ptr)),
+  };
+  const inst: Instance = { guest: { memory, runtime }, exports, maxPages: spec.memoryMaxPages };
   instances.set(spec.sha, inst);
   return inst;
 }
@@ -162,7 +224,7 @@ function runCall(job: CallJob): JobResult {
       const value = arg.kind === 'ref' ? readRef(arg.key, type, job.session !== undefined) : arg.value;
       return lowerValue(inst!.guest, spec.types, type, value, pins);
     });
-    const raw = (fn as (...a: unknown[]) => unknown)(...wasmArgs);
+    const raw = outside(() => (fn as (...a: unknown[]) => unknown)(...wasmArgs));
     const result = liftResult(inst.guest.memory, sig.result, raw);
     const wrote = state.commit();
     const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
@@ -192,8 +254,18 @@ function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
   }
 }
 
-/** Lets the event loop run: lmdb-js queues microtasks after commits, and timers need turns. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Lets the event loop run: lmdb-js queues microtasks after commits, and timers need turns.
+ * The loop may run lmdb-js callbacks, so the thread holds the gate meanwhile.
+ */
+async function yieldToLoop(): Promise<void> {
+  enter();
+  try {
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    leave();
+  }
+}
 
 /** Park this long between jobs before giving the event loop a turn. */
 const IDLE_PARK_MS = 20;
@@ -230,9 +302,13 @@ async function serve(): Promise<never> {
       await yieldToLoop();
       continue;
     }
+    enter();
     const result = job.kind === 'call' ? runCall(job) : runLoad(job);
     port.postMessage(result);
+    // DONE before letting go of the gate: a main thread that closes the gate after this sees
+    // that the job (its commit included) finished.
     Atomics.store(ctrl, STATE, DONE);
+    leave();
     wakeMain(ctrl);
     if (++sinceYield >= JOBS_PER_YIELD) {
       await yieldToLoop();
