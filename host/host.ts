@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
+import { CloudburstError, Hlc, KV_LIMITS, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
@@ -102,6 +102,10 @@ function hostId(dataDir: string): string {
  * await host.close();
  */
 export async function startHost(opts: HostOptions): Promise<Host> {
+  // A module's bytes are one value in the KV tier.
+  if (opts.maxModuleBytes !== undefined && opts.maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
+    throw new CloudburstError('INVALID_REQUEST', `maxModuleBytes may be at most ${KV_LIMITS.maxRegisterBytes} (the largest value the KV tier stores)`);
+  }
   mkdirSync(opts.dataDir, { recursive: true });
   const id = hostId(opts.dataDir);
   const writerPrefix = `h-${id}`;
@@ -223,6 +227,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_outbox_keys: cache.outboxSize(),
       cloudburst_outbox_flushed_total: flusher.flushed,
       cloudburst_outbox_rejected_total: flusher.rejected,
+      cloudburst_outbox_rejected_keys: cache.rejectedCount(),
       cloudburst_outbox_flush_failures_total: flusher.failures,
       cloudburst_cache_keys: cache.keyCount(),
       cloudburst_cache_bytes: budget.bytes,

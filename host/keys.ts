@@ -36,6 +36,17 @@ export function userPrefix(tenant = DEFAULT_TENANT): string {
   return `${tenant}/${SPACES.user}/`;
 }
 
+/**
+ * The name part of a storage key (`{tenant}/{space}/{name}` -> `name`), for messages.
+ *
+ * @example
+ * displayKey('default/k/cart/7'); // 'cart/7'
+ */
+export function displayKey(storageKey: string): string {
+  const second = storageKey.indexOf('/', storageKey.indexOf('/') + 1);
+  return second < 0 ? storageKey : storageKey.slice(second + 1);
+}
+
 /** Validates a user key and returns its storage key. */
 export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
   if (typeof key !== 'string' || key.length === 0) {

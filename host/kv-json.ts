@@ -1,5 +1,5 @@
 import {
-  CloudburstError, counter, gset, isLatticeType, lww, max, merge, versionsOf,
+  CloudburstError, KV_LIMITS, counter, gset, isLatticeType, lww, max, merge, versionsOf,
   type Hlc, type Lattice, type LatticeType,
 } from '../kvs/index.ts';
 
@@ -13,16 +13,22 @@ function text(bytes: Uint8Array): { value: string } | { base64: string } {
   }
 }
 
+/** Past this size an LWW value is not repeated in the answer to its own write (`PUT /v1/kv`). */
+export const ECHO_MAX_BYTES = 64 * 1024;
+
 /**
  * The JSON a user sees for a stored value (`GET /v1/kv/{key}`):
  * `{"key", "type", "value"}`; LWW bytes that are not UTF-8 come as `"base64"` instead of
  * `"value"`, and so do such set members (as `{"base64": ...}` elements). A register with
- * concurrent versions also lists them all under `"versions"`.
+ * concurrent versions also lists them all under `"versions"`. LWW values carry their size
+ * (`"bytes"`); with `echo: false` (the answer to a write) a value over ECHO_MAX_BYTES is
+ * left out: the writer has it.
  */
-export function latticeToJson(key: string, v: Lattice): Record<string, unknown> {
+export function latticeToJson(key: string, v: Lattice, opts: { echo?: boolean } = {}): Record<string, unknown> {
   switch (v.type) {
     case 'lww': {
-      const out: Record<string, unknown> = { key, type: 'lww', ...text(v.value), updatedAt: new Date(v.stamp.ms).toISOString() };
+      const omit = opts.echo === false && v.value.byteLength > ECHO_MAX_BYTES;
+      const out: Record<string, unknown> = { key, type: 'lww', ...(omit ? {} : text(v.value)), bytes: v.value.byteLength, updatedAt: new Date(v.stamp.ms).toISOString() };
       // Concurrent versions (causal writes that did not see each other): all of them, the primary first.
       if (v.siblings && v.siblings.length > 0) {
         out.versions = versionsOf(v).filter((x) => !x.tombstone).map((x) => ({ ...text(x.value), updatedAt: new Date(x.stamp.ms).toISOString() }));
@@ -70,6 +76,9 @@ export function deltaFromBody(type: string | null, body: Buffer, current: Lattic
   }
   switch (t) {
     case 'lww':
+      if (body.byteLength > KV_LIMITS.maxRegisterBytes) {
+        throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${body.byteLength} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`);
+      }
       return lww.write(new Uint8Array(body), hlc.now());
     case 'counter': {
       const j = parseJson(body) as { add?: unknown } | number | string;

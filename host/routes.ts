@@ -157,7 +157,26 @@ export function routes(router: Router, d: RouteDeps): void {
     const current = await state.read(key);
     const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
     const merged = await state.writeDurable(new Map([[key, delta]]));
-    sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!));
+    sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
+  });
+
+  // Writes the KV tier refused for good after the host had acknowledged them (a type conflict
+  // between hosts), kept with the refused value for an operator (host/README.md, "Durability").
+  router.on('GET', '/v1/outbox/rejected', ({ res }) => {
+    const rejected = [...state.cache.rejected()].map(({ value, ...r }) => ({ ...r, bytes: value.byteLength }));
+    sendJson(res, 200, { rejected });
+  });
+
+  router.on('GET', '/v1/outbox/rejected/*key', ({ res, params }) => {
+    const r = state.cache.rejectedOne(params.key!);
+    if (r === undefined) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
+    const { value, ...rest } = r;
+    sendJson(res, 200, { ...rest, bytes: value.byteLength, ...(value.byteLength > 0 ? { value: latticeToJson(r.key, decode(value)) } : {}) });
+  });
+
+  router.on('DELETE', '/v1/outbox/rejected/*key', ({ res, params }) => {
+    if (!state.cache.forgetRejected(params.key!)) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
+    sendJson(res, 200, { deleted: params.key });
   });
 
   router.on('DELETE', '/v1/kv/*key', async ({ res, params }) => {

@@ -273,18 +273,24 @@ export class KvClient {
    * parallel (split over the frame limits). Returns, aligned with `entries`, null for an
    * entry W replicas acknowledged, or the error that made it fail (the node's own for a bad
    * value, KV_UNAVAILABLE for a missed quorum). Rejects with KV_UNAVAILABLE only when no
-   * entry could be written at all. Retrying is safe: merges are idempotent.
+   * entry could be written at all. Retrying is safe: merges are idempotent. `extraMs` gives
+   * the batch that much more than the client's timeout (large values take time to move). An
+   * entry may carry its value already encoded (`bytes`), as a host's cache holds it.
    *
    * @example
-   * const errors = await kv.mergeBatch([{ key: 'a', value: x }, { key: 'b', value: y }]);
+   * const errors = await kv.mergeBatch([{ key: 'a', value: x }, { key: 'b', bytes: encode(y) }]);
    */
-  async mergeBatch(entries: readonly { key: string; value: Lattice }[]): Promise<(CloudburstError | null)[]> {
+  async mergeBatch(
+    entries: readonly ({ key: string; value: Lattice } | { key: string; bytes: Uint8Array })[],
+    opts: { extraMs?: number } = {},
+  ): Promise<(CloudburstError | null)[]> {
     const results: (CloudburstError | null)[] = new Array(entries.length).fill(null);
     const items: BatchItem[] = [];
-    entries.forEach(({ key, value }, i) => {
+    entries.forEach((entry, i) => {
+      const { key } = entry;
       try {
         checkKey(key);
-        const bytes = encode(value);
+        const bytes = 'bytes' in entry ? entry.bytes : encode(entry.value);
         if (bytes.byteLength > KV_LIMITS.maxValueBytes) throw new CloudburstError('KV_VALUE_TOO_LARGE');
         items.push({ slot: i, key, bytes });
       } catch (err) {
@@ -293,7 +299,7 @@ export class KvClient {
       }
     });
     if (items.length === 0) return results;
-    const outcome = await writeMany(this.#core, items, Date.now() + this.#timeoutMs);
+    const outcome = await writeMany(this.#core, items, Date.now() + this.#timeoutMs + (opts.extraMs ?? 0));
     for (const [slot, err] of outcome) results[slot] = err;
     if (items.every((it) => outcome.get(it.slot)?.code === 'KV_UNAVAILABLE')) throw outcome.get(items[0]!.slot)!;
     return results;

@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   CALL_TIMEOUT: { status: 504, userFault: true, summary: 'the function ran past its deadline and was stopped' },
   GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...)' },
   GUEST_ABORT: { status: 500, userFault: true, summary: 'the function called abort() (a failed assertion or thrown error)' },
-  GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit' },
+  GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit (its linear memory, or its uncommitted writes)' },
   BUILD_FAILED: { status: 400, userFault: true, summary: 'the AssemblyScript source did not compile (the CLI prints asc\'s diagnostics)' },
   // State
   KEY_NOT_FOUND: { status: 404, userFault: true, summary: 'no value under this key' },
@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   KV_UNKNOWN_TYPE: { status: 400, userFault: true, summary: 'unknown lattice type' },
   KV_TYPE_MISMATCH: { status: 409, userFault: true, summary: 'the key already holds a value of another lattice type' },
   KV_BAD_VALUE: { status: 400, userFault: true, summary: 'the encoded lattice value is malformed or truncated' },
-  KV_VALUE_TOO_LARGE: { status: 413, userFault: true, summary: 'the value is over the size limit for one key' },
+  KV_VALUE_TOO_LARGE: { status: 413, userFault: true, summary: 'the value is over the size limit for one key (67,107,840 bytes for a register, 64 MiB encoded for any value); nothing was written' },
   KV_RING_VERSION: { status: 409, userFault: true, summary: 'the node does not replicate this key under its (newer) ring; the body carries the ring, merge it and retry' },
   KV_UNAVAILABLE: { status: 503, userFault: false, summary: 'the KV tier could not be reached or did not acknowledge in time' },
   // The host itself

@@ -18,6 +18,12 @@ export const KV_LIMITS = {
   maxKeyBytes: 1024,
   /** One encoded lattice, as sent in a PUT and as stored after a merge. */
   maxValueBytes: 64 * 1024 * 1024,
+  /**
+   * The bytes of one register value that hosts accept (`put`, `PUT /v1/kv`): the encoding adds
+   * a header (stamp, writer id, causal metadata) that must fit in the last KiB. Hosts also
+   * check the encoded, merged value against maxValueBytes before they acknowledge a write.
+   */
+  maxRegisterBytes: 64 * 1024 * 1024 - 1024,
   /** Any request body (the batch routes). */
   maxBodyBytes: 128 * 1024 * 1024,
   /** Entries of one batch merge frame, keys of one batch get. */

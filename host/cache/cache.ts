@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decode, encode, merge, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError, KV_LIMITS, decode, encode, merge, type Lattice } from '../../kvs/index.ts';
+import { displayKey } from '../keys.ts';
 
 /**
  * `getBinaryFast` without its trap: the buffer it returns is reused by the next read, and
@@ -11,6 +12,23 @@ function readFast(db: Database<Uint8Array, string>, key: string): Buffer | undef
   const buf = db.getBinaryFast(key) as (Buffer & { isGlobal?: boolean }) | undefined;
   if (buf === undefined || !buf.isGlobal) return buf;
   return buf.subarray(0, (db as unknown as { lastSize: number }).lastSize);
+}
+
+/** A refusal record: u32 length of its JSON header, the header, then the encoded value. */
+function encodeRejected(r: RejectedWrite): Buffer {
+  const head = Buffer.from(JSON.stringify({ key: r.key, code: r.code, message: r.message, at: r.at }));
+  const out = Buffer.allocUnsafe(4 + head.length + r.value.byteLength);
+  out.writeUInt32LE(head.length, 0);
+  head.copy(out, 4);
+  out.set(r.value, 4 + head.length);
+  return out;
+}
+
+function decodeRejected(raw: Uint8Array): RejectedWrite {
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const len = buf.readUInt32LE(0);
+  const head = JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as Omit<RejectedWrite, 'value'>;
+  return { ...head, value: new Uint8Array(buf.subarray(4 + len)) };
 }
 
 /** How hard the cache tries to reach the disk. See the README's "Durability" section. */
@@ -26,6 +44,20 @@ export interface CacheOptions {
 export interface OutboxEntry {
   key: string;
   token: Buffer;
+}
+
+/**
+ * A write the KV tier refused for good, kept where the flusher took it out of the cache: the
+ * key, why, when, and the value that was refused (encoded), so that an operator can see it
+ * and put it back by hand. One record per key (the latest refusal: the cache's merged value,
+ * so it holds every earlier refused write of the key that the tier did not take).
+ */
+export interface RejectedWrite {
+  key: string;
+  code: string;
+  message: string;
+  at: string;
+  value: Uint8Array;
 }
 
 /**
@@ -47,6 +79,7 @@ export class HostCache {
   readonly #env: RootDatabase;
   readonly #values: Database<Uint8Array, string>;
   readonly #outbox: Database<Uint8Array, string>;
+  readonly #rejected: Database<Uint8Array, string>;
   readonly #fsync: FsyncPolicy;
   #closed = false;
   /** Told of every value this instance stores (the main thread keeps its LRU index with it). */
@@ -58,6 +91,7 @@ export class HostCache {
     // On-disk layouts carry their version in their names.
     this.#values = env.openDB<Uint8Array, string>('values-v1', { encoding: 'binary' });
     this.#outbox = env.openDB<Uint8Array, string>('outbox-v1', { encoding: 'binary' });
+    this.#rejected = env.openDB<Uint8Array, string>('rejected-v1', { encoding: 'binary' });
   }
 
   static open(opts: CacheOptions): HostCache {
@@ -104,7 +138,9 @@ export class HostCache {
   /**
    * Merges every write into the cache and marks each key dirty, in one synchronous write
    * transaction. When this returns the writes are committed: they survive `kill -9`.
-   * Throws (and commits nothing) if any write has a lattice type other than the key's.
+   * Throws (and commits nothing) if any write has a lattice type other than the key's, or
+   * would make a key's value larger than the KV tier takes (KV_LIMITS.maxValueBytes, encoded):
+   * what the tier would refuse is refused here, before anything is acknowledged.
    */
   commit(writes: ReadonlyMap<string, Lattice>): Map<string, Lattice> {
     const token = randomFillSync(Buffer.allocUnsafe(8));
@@ -114,6 +150,14 @@ export class HostCache {
         const raw = readFast(this.#values, key);
         const next = raw === undefined ? value : merge(decode(raw), value);
         const bytes = encode(next);
+        if (bytes.byteLength > KV_LIMITS.maxValueBytes) {
+          const name = displayKey(key);
+          throw new CloudburstError(
+            'KV_VALUE_TOO_LARGE',
+            `the value of ${JSON.stringify(name)} would be ${bytes.byteLength} bytes encoded; a key's value may be at most ${KV_LIMITS.maxValueBytes}`,
+            { key: name, bytes: bytes.byteLength, limit: KV_LIMITS.maxValueBytes },
+          );
+        }
         this.#values.putSync(key, bytes);
         this.#outbox.putSync(key, token);
         merged.set(key, next);
@@ -176,19 +220,47 @@ export class HostCache {
   }
 
   /**
-   * Drops keys whose writes the KV tier refused for good (a type conflict): value and mark go
-   * together, unless a later commit re-marked the key. The next read fetches the tier's value.
+   * Takes keys whose writes the KV tier refused for good (a type conflict between hosts) out
+   * of the cache, unless a later commit re-marked them, and records each refusal with the
+   * refused value (`rejected`), in the same transaction: a dirty key never disappears without
+   * a durable record of why. The next read fetches the tier's value. Returns how many.
    */
-  discard(entries: readonly OutboxEntry[]): void {
+  reject(refusals: readonly { entry: OutboxEntry; code: string; message: string }[]): number {
+    let n = 0;
+    const at = new Date().toISOString();
     this.#env.transactionSync(() => {
-      for (const { key, token } of entries) {
+      for (const { entry: { key, token }, code, message } of refusals) {
         const current = readFast(this.#outbox, key);
-        if (current !== undefined && token.equals(current)) {
-          this.#outbox.removeSync(key);
-          this.#values.removeSync(key);
-        }
+        if (current === undefined || !token.equals(current)) continue;
+        const value = this.getEncoded(key) ?? new Uint8Array(0);
+        this.#rejected.putSync(key, encodeRejected({ key, code, message, at, value }));
+        this.#outbox.removeSync(key);
+        this.#values.removeSync(key);
+        n++;
       }
     });
+    return n;
+  }
+
+  /** The recorded refusals, in key order (see `reject`). */
+  *rejected(): Generator<RejectedWrite> {
+    this.refresh();
+    for (const { value } of this.#rejected.getRange({})) yield decodeRejected(value);
+  }
+
+  /** One recorded refusal. */
+  rejectedOne(key: string): RejectedWrite | undefined {
+    const raw = this.#rejected.getBinary(key);
+    return raw === undefined ? undefined : decodeRejected(raw);
+  }
+
+  /** Forgets a recorded refusal (an operator dealt with it). Returns whether there was one. */
+  forgetRejected(key: string): boolean {
+    return this.#rejected.removeSync(key);
+  }
+
+  rejectedCount(): number {
+    return this.#rejected.getCount();
   }
 
   /** Every cached key with its size (key + value bytes): the LRU index is rebuilt from it. */

@@ -1,5 +1,10 @@
-import { CloudburstError, decode, type KvClient, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError, type KvClient } from '../../kvs/index.ts';
 import type { HostCache, OutboxEntry } from './cache.ts';
+
+/** Bytes of values one merge request carries at most (a larger value goes alone). */
+const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** 2 MB/s: the slack a request's deadline gets for the bytes it carries (a loaded machine moves 64 MiB slowly). */
+const BYTES_PER_MS = 2_000;
 
 export interface FlusherOptions {
   /** Keys per batch sent to the KV tier. */
@@ -50,7 +55,7 @@ export class Flusher {
     this.#intervalMs = opts.intervalMs ?? 1000;
     this.#delayMs = opts.delayMs ?? 2;
     this.#onFlushed = opts.onFlushed;
-    this.#onRejected = opts.onRejected ?? ((key, err) => console.error(`outbox: the KV tier refused ${key}: ${err.code} ${err.message}`));
+    this.#onRejected = opts.onRejected ?? ((key, err) => console.error(`outbox: the KV tier refused ${key}: ${err.code} ${err.message}; the refused value is kept (GET /v1/outbox/rejected)`));
   }
 
   start(): void {
@@ -119,35 +124,50 @@ export class Flusher {
 
   async #send(batch: OutboxEntry[]): Promise<void> {
     if (this.#cache.fsync === 'batch') await this.#cache.sync();
-    const entries: { key: string; value: Lattice }[] = [];
-    const sent: OutboxEntry[] = [];
+    // Requests of at most MAX_REQUEST_BYTES of values (a larger value goes alone), so that a
+    // few large values do not make one request the tier cannot take in time.
+    let entries: { key: string; bytes: Uint8Array }[] = [];
+    let sent: OutboxEntry[] = [];
+    let bytes = 0;
     for (const e of batch) {
       const raw = this.#cache.getEncoded(e.key);
       if (raw === undefined) continue; // cannot happen: a value is never evicted while dirty
-      entries.push({ key: e.key, value: decode(raw) });
+      if (entries.length > 0 && bytes + raw.byteLength > MAX_REQUEST_BYTES) {
+        await this.#merge(entries, sent, bytes);
+        entries = [];
+        sent = [];
+        bytes = 0;
+      }
+      entries.push({ key: e.key, bytes: raw });
       sent.push(e);
+      bytes += raw.byteLength;
     }
-    const results = await this.#kv.mergeBatch(entries);
+    if (entries.length > 0) await this.#merge(entries, sent, bytes);
+  }
+
+  async #merge(entries: { key: string; bytes: Uint8Array }[], sent: OutboxEntry[], bytes: number): Promise<void> {
+    // Time to move the bytes on a loaded machine, on top of the client's usual deadline.
+    const results = await this.#kv.mergeBatch(entries, { extraMs: Math.ceil(bytes / BYTES_PER_MS) });
     const done: OutboxEntry[] = [];
-    const refused: OutboxEntry[] = [];
+    const refused: { entry: OutboxEntry; code: string; message: string }[] = [];
     let retry: CloudburstError | undefined;
     results.forEach((err, i) => {
       const e = sent[i]!;
       if (err === null) {
         done.push(e);
       } else if (err.userFault) {
-        // A value the tier will never take (type conflict between hosts): retrying forever
-        // would wedge the outbox. Report it and drop the key from the cache.
-        this.rejected++;
+        // A value the tier will never take (a type conflict between hosts; the host refuses
+        // what is over the tier's limits before acknowledging it): retrying forever would
+        // wedge the outbox. The key leaves the cache with a durable record of the refusal.
+        refused.push({ entry: e, code: err.code, message: err.message });
         this.#onRejected(e.key, err);
-        refused.push(e);
       } else {
         retry = err;
       }
     });
     this.flushed += this.#cache.clean(done);
     this.#onFlushed?.(done.map((e) => e.key));
-    if (refused.length > 0) this.#cache.discard(refused);
+    if (refused.length > 0) this.rejected += this.#cache.reject(refused);
     if (retry) throw retry;
   }
 

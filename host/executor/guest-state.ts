@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
-  causalMeta, CloudburstError, compareStamps, counter, decode, depOn, encode, floorOf, gset, joinVectors, lww, max, merge,
+  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, depOn, encode, floorOf, gset, joinVectors, lww, max, merge,
   satisfies, tombstoneFor, vectorOf, versionsOf,
   type Counter, type Dep, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
+import { displayKey } from '../keys.ts';
 import { depFromWire, depToWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
 import {
   ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
@@ -96,6 +97,32 @@ function add(m: Map<string, Set<string>>, key: string, v: string): void {
   s.add(v);
 }
 
+/**
+ * What a call may hold in uncommitted writes (its overlay) at any moment: it lives in the
+ * worker's memory until the commit, and the commit runs in one LMDB transaction that a
+ * deadline waits for (see GATE in protocol.ts), so both are bounded. `putDurable` commits
+ * what the call wrote so far, which empties the overlay.
+ */
+export const CALL_WRITE_LIMITS = { keys: 100_000, bytes: 256 * 1024 * 1024 } as const;
+
+/** Roughly the bytes a value holds: its payload (register values, set members), not its metadata. */
+function weight(l: Lattice): number {
+  switch (l.type) {
+    case 'lww': {
+      let n = 32;
+      for (const v of versionsOf(l)) n += v.tombstone ? 0 : v.value.byteLength;
+      return n;
+    }
+    case 'set': {
+      let n = 32;
+      for (const m of l.members) n += m.byteLength + 8;
+      return n;
+    }
+    default:
+      return 64;
+  }
+}
+
 const MAX_LOG_BYTES = 64 * 1024;
 /** Past this many keys a call's recency is not reported (its writes still reach the index through the flusher). */
 const MAX_TOUCHED = 4096;
@@ -117,6 +144,8 @@ export class GuestState {
   readonly #hlc: Hlc;
   readonly #writer: string;
   #overlay = new Map<string, Lattice>();
+  /** What the overlay holds, by `weight`: bounded by CALL_WRITE_LIMITS. */
+  #overlayBytes = 0;
   /**
    * Decoded cache values this call has read. The call reads one LMDB snapshot, so a second
    * read of a key is exact from here; it is cleared whenever the snapshot moves (a fetch or a
@@ -164,6 +193,7 @@ export class GuestState {
     this.#causal = session?.causal ? new CausalCall(session) : undefined;
     this.#cache.refresh();
     this.#overlay.clear();
+    this.#overlayBytes = 0;
     this.#memo.clear();
     this.#fetched.clear();
     this.touched = new Set();
@@ -181,6 +211,7 @@ export class GuestState {
       if (written) this.#committed(merged, written);
     }
     this.#overlay.clear();
+    this.#overlayBytes = 0;
     this.#memo.clear();
     return n;
   }
@@ -297,6 +328,7 @@ export class GuestState {
   /** Drops the call's writes (the call failed). */
   discard(): void {
     this.#overlay.clear();
+    this.#overlayBytes = 0;
   }
 
   /** What the cache and this call's writes hold, without going to the KV tier on a miss. */
@@ -359,11 +391,20 @@ export class GuestState {
   #write(key: string, delta: Lattice): void {
     if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
     const prev = this.#overlay.get(key);
-    this.#overlay.set(key, prev === undefined ? delta : merge(prev, delta));
+    if (prev === undefined && this.#overlay.size >= CALL_WRITE_LIMITS.keys) {
+      throw new CloudburstError('GUEST_OUT_OF_MEMORY', `the call has more than ${CALL_WRITE_LIMITS.keys} keys of uncommitted writes (the limit of a call; putDurable commits what the call wrote so far)`);
+    }
+    const next = prev === undefined ? delta : merge(prev, delta);
+    const bytes = this.#overlayBytes + weight(next) - (prev === undefined ? 0 : weight(prev));
+    if (bytes > CALL_WRITE_LIMITS.bytes) {
+      throw new CloudburstError('GUEST_OUT_OF_MEMORY', `the call's uncommitted writes would take ${bytes} bytes; a call may hold at most ${CALL_WRITE_LIMITS.bytes} (putDurable commits what the call wrote so far)`);
+    }
+    this.#overlay.set(key, next);
+    this.#overlayBytes = bytes;
   }
 
   #display(key: string): string {
-    return key.slice(key.indexOf('/', key.indexOf('/') + 1) + 1);
+    return displayKey(key);
   }
 
   getBytes(key: string): Uint8Array | undefined {
@@ -387,6 +428,9 @@ export class GuestState {
    * flusher then drops the cached value, and the next read fetches the tier's).
    */
   put(key: string, value: Uint8Array): void {
+    if (value.byteLength > KV_LIMITS.maxRegisterBytes) {
+      throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${value.byteLength} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`, { key: this.#display(key) });
+    }
     const known = this.#peek(key);
     if (known !== undefined && known.type !== 'lww') {
       throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${known.type}, not a lww`, { key: this.#display(key) });
