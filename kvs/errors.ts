@@ -19,8 +19,8 @@ export const ERROR_CODES = {
   INVALID_NAME: { status: 400, userFault: true, summary: 'a module, function or key name is empty, too long or has forbidden characters' },
   // Modules and functions
   INVALID_WASM: { status: 400, userFault: true, summary: 'the upload is not a valid WebAssembly module (or is truncated)' },
-  FORBIDDEN_IMPORT: { status: 400, userFault: true, summary: 'the module imports something the host does not provide' },
-  MISSING_TYPES: { status: 400, userFault: true, summary: 'the module has no usable cloudburst type section (build it with `cloudburst build`)' },
+  FORBIDDEN_IMPORT: { status: 400, userFault: true, summary: 'the module imports something the host does not provide, or a host function with another signature' },
+  MISSING_TYPES: { status: 400, userFault: true, summary: 'the module has no usable cloudburst type section (build it with `cloudburst build`), or its exports do not have the signatures it declares' },
   MEMORY_LIMIT: { status: 400, userFault: true, summary: 'the module asks for more memory than the host allows, or does not import its memory' },
   UNKNOWN_MODULE: { status: 404, userFault: true, summary: 'no module with this name' },
   UNKNOWN_FUNCTION: { status: 404, userFault: true, summary: 'no function with this name' },

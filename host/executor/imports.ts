@@ -19,7 +19,9 @@ const utf8 = new TextDecoder('utf-8');
  * are thrown, which unwinds the guest and fails the call with the error's code.
  *
  * The object and its namespaces have null prototypes: a guest can import exactly these
- * names and nothing inherited from Object.prototype.
+ * names and nothing inherited from Object.prototype. Their signatures are those of
+ * HOST_FUNCTIONS and ENV_FUNCTIONS in guest/abi.ts, which upload enforces
+ * (host/module-abi.ts): every argument arrives as the type written here.
  */
 export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, userPrefix: string): WebAssembly.Imports {
   const bytes = (ptr: number, len: number): Uint8Array => {
@@ -95,8 +97,8 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     },
     // Math.random's seed.
     seed: (): number => randomBytes(4).readUInt32LE(0) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20),
-    trace: (msg: number, n: number, ...args: number[]): void => {
-      state().log(0, `trace: ${liftString(memory, msg >>> 0)} ${args.slice(0, n).join(', ')}`);
+    trace: (msg: number, n: number, a0: number, a1: number, a2: number, a3: number, a4: number): void => {
+      state().log(0, `trace: ${liftString(memory, msg >>> 0)} ${[a0, a1, a2, a3, a4].slice(0, Math.max(0, n)).join(', ')}`);
     },
   });
 
