@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   DAG_STEP_TIMEOUT: { status: 504, userFault: false, summary: 'a step of the DAG did not report within the deadline, in every run (a host died?); the message names it' },
   // Running guests
   CALL_TIMEOUT: { status: 504, userFault: true, summary: 'the function ran past its deadline and was stopped' },
-  GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...)' },
+  GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...) or broke the ABI (a result pointing outside its memory)' },
   GUEST_ABORT: { status: 500, userFault: true, summary: 'the function called abort() (a failed assertion or thrown error)' },
   GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit' },
   BUILD_FAILED: { status: 400, userFault: true, summary: 'the AssemblyScript source did not compile (the CLI prints asc\'s diagnostics)' },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
 import { CloudburstError } from '../../kvs/index.ts';
-import { liftString } from './abi.ts';
+import { guestView, liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';
 
 /** Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). */
@@ -27,11 +27,11 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   const bytes = (ptr: number, len: number): Uint8Array => {
     if (len < 0) throw new CloudburstError('INVALID_ARGUMENTS', 'negative length passed to a host function');
     // A copy: the guest may overwrite or grow its memory after the call.
-    return new Uint8Array(memory.buffer, ptr >>> 0, len).slice();
+    return guestView(memory, ptr >>> 0, len, 'a value passed to a host function').slice();
   };
   const key = (ptr: number, len: number): string => {
     if (len <= 0 || len > 512) throw new CloudburstError('INVALID_KEY', `a key must be 1 to 512 bytes, not ${len}`);
-    const text = utf8.decode(new Uint8Array(memory.buffer, ptr >>> 0, len));
+    const text = utf8.decode(guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
     if (text.includes('\uFFFD')) throw new CloudburstError('INVALID_KEY', 'a key must be valid UTF-8');
     return userPrefix + text;
   };
@@ -62,7 +62,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     take: (dst: number): void => {
       const s = state();
       if (s.staged === undefined) throw new CloudburstError('INVALID_ARGUMENTS', 'take() without a staged value');
-      new Uint8Array(memory.buffer, dst >>> 0, s.staged.byteLength).set(s.staged);
+      guestView(memory, dst >>> 0, s.staged.byteLength, 'the destination of take').set(s.staged);
       s.staged = undefined;
     },
     put: (kp: number, kl: number, vp: number, vl: number): void => state().put(key(kp, kl), bytes(vp, vl)),
@@ -80,7 +80,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     id: (): number => stage(new TextEncoder().encode(state().callId)),
     send: (tp: number, tl: number, mp: number, ml: number): void => {
       if (tl <= 0 || tl > 128) throw new CloudburstError('INVALID_ARGUMENTS', `a function id is 1 to 128 bytes, not ${tl}`);
-      state().send(utf8.decode(new Uint8Array(memory.buffer, tp >>> 0, tl)), bytes(mp, ml));
+      state().send(utf8.decode(guestView(memory, tp >>> 0, tl, 'a function id passed to send')), bytes(mp, ml));
     },
     recv: (timeoutMs: number): number => {
       const msg = state().recv(Math.max(0, timeoutMs | 0));
@@ -91,14 +91,14 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   const env = Object.assign(Object.create(null) as Record<string, unknown>, {
     memory,
     abort: (msg: number, file: number, line: number, col: number): never => {
-      const text = msg === 0 ? 'abort' : liftString(memory, msg >>> 0);
-      const where = file === 0 ? '' : ` at ${liftString(memory, file >>> 0)}:${line >>> 0}:${col >>> 0}`;
+      const text = msg === 0 ? 'abort' : liftString(memory, msg >>> 0, 'the message passed to abort');
+      const where = file === 0 ? '' : ` at ${liftString(memory, file >>> 0, 'the file name passed to abort')}:${line >>> 0}:${col >>> 0}`;
       throw new GuestAbort(`${text}${where}`);
     },
     // Math.random's seed.
     seed: (): number => randomBytes(4).readUInt32LE(0) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20),
     trace: (msg: number, n: number, a0: number, a1: number, a2: number, a3: number, a4: number): void => {
-      state().log(0, `trace: ${liftString(memory, msg >>> 0)} ${[a0, a1, a2, a3, a4].slice(0, Math.max(0, n)).join(', ')}`);
+      state().log(0, `trace: ${liftString(memory, msg >>> 0, 'the message passed to trace')} ${[a0, a1, a2, a3, a4].slice(0, Math.max(0, n)).join(', ')}`);
     },
   });
 

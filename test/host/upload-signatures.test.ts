@@ -80,6 +80,28 @@ describe('upload: import and export signatures', () => {
     const { functions } = await p.client.json<{ functions: { module: string }[] }>('GET', '/v1/functions');
     expect(new Set(functions.map((f) => f.module))).toEqual(new Set(['samesig']));
   });
+
+  it('a result pointer outside the guest memory is GUEST_TRAP with a clear message', async () => {
+    // Declared types that lower to the same wasm types, but lie: echoU32 returns its argument,
+    // which the host now takes for a pointer.
+    const types = typesJson(kitchen()) as { exports: Fn[]; classIds: Record<string, number> };
+    const wasm = withTypes(kitchen(), {
+      ...types,
+      exports: [typed('echoU32', [['x', 'u32']], 'string'), typed('echoUsize', [['x', 'u32']], 'Float64Array'), typed('addI32', [['a', 'i32'], ['b', 'i32']], 'i32')],
+    });
+    await upload('liar', wasm);
+    const trap = (fn: string, x: number) => p.call(`liar.${fn}`, [x]).then(() => new Error('no error'), (e: unknown) => e as Error);
+    for (const [fn, x, text] of [
+      ['echoU32', 2, 'the string result: 2 is not a pointer to a string'],
+      ['echoU32', 4294967290, "the string result: the length of the string at 4294967290: 4 bytes at address 4294967286 lie outside the guest's memory"],
+      ['echoUsize', 4294967200, "the Float64Array result: the header of the array at 4294967200"],
+    ] as const) {
+      const err = await trap(fn, x);
+      expect(err, `${fn}(${x})`).toMatchObject({ code: 'GUEST_TRAP' });
+      expect(err.message, `${fn}(${x})`).toContain(text);
+    }
+    expect(await p.call('liar.addI32', [2, 3])).toBe(5);
+  });
 });
 
 // --- Mutants of real modules ----------------------------------------------------------------
