@@ -54,6 +54,14 @@ export const HOST_FUNCTIONS = [
   "recv(i32) -> i32",
 ];
 
+/**
+ * The host functions a module's start function (AssemblyScript's top-level code, run while
+ * the instance is created) may call. Every other one fails the instantiation: state and
+ * messaging belong to calls of exported functions, so that an upload's trial instantiation,
+ * or a worker preparing an instance, never reads or writes state.
+ */
+export const START_FUNCTIONS = ["log", "now"];
+
 /** Namespace of what asc itself imports: the memory (we build with --importMemory) and helpers. */
 export const ENV_NAMESPACE = "env";
 
@@ -66,7 +74,7 @@ export const MEMORY_IMPORT = "memory";
 /**
  * asc's own function imports in ENV_NAMESPACE, with their wasm signatures: `abort(msg, file,
  * line, column)` (always; pointers to asc strings), `seed()` (Math.random) and
- * `trace(msg, n, a0, a1, a2, a3, a4)` (trace()).
+ * `trace(msg, n, a0, a1, a2, a3, a4)` (trace()). Always allowed, also in a start function.
  */
 export const ENV_FUNCTIONS = [
   "abort(i32, i32, i32, i32)",

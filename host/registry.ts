@@ -80,7 +80,8 @@ export class Registry {
   /**
    * Validates a module and registers every typed export as `{name}.{export}`. Re-uploading a
    * name replaces the module. Nothing is stored unless every check passed, including a trial
-   * instantiation in a worker (which runs the module's start function under a deadline).
+   * instantiation in a worker (which runs the module's start function under a deadline,
+   * without access to state: see hostImports).
    */
   async deploy(name: string, bytes: Uint8Array): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
     checkModuleName(name);

@@ -18,12 +18,24 @@ const utf8 = new TextDecoder('utf-8');
  * the call's GuestState, and copies results back through the staged buffer (`take`). Errors
  * are thrown, which unwinds the guest and fails the call with the error's code.
  *
+ * While `starting()` (the instance is being created and runs the module's start function,
+ * before any call has begun), only `log`, `now` and the `env` helpers work (START_FUNCTIONS
+ * in guest/abi.ts); the others throw. Upload's trial instantiation must not change state,
+ * and a call's overlay must hold only what the called export wrote.
+ *
  * The object and its namespaces have null prototypes: a guest can import exactly these
  * names and nothing inherited from Object.prototype. Their signatures are those of
  * HOST_FUNCTIONS and ENV_FUNCTIONS in guest/abi.ts, which upload enforces
  * (host/module-abi.ts): every argument arrives as the type written here.
  */
-export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, userPrefix: string): WebAssembly.Imports {
+export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, userPrefix: string, starting: () => boolean): WebAssembly.Imports {
+  /** The call's state, for an import that may not run in a start function. */
+  const live = (name: string): GuestState => {
+    if (starting()) {
+      throw new CloudburstError('GUEST_TRAP', `${IMPORT_NAMESPACE}.${name} was called by the module's start function (its top-level code): state and messaging are only available inside exported functions`);
+    }
+    return state();
+  };
   const bytes = (ptr: number, len: number): Uint8Array => {
     if (len < 0) throw new CloudburstError('INVALID_ARGUMENTS', 'negative length passed to a host function');
     // A copy: the guest may overwrite or grow its memory after the call.
@@ -57,33 +69,34 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   };
 
   const cloudburst = Object.assign(Object.create(null) as Record<string, unknown>, {
-    get: (kp: number, kl: number): number => stage(state().getBytes(key(kp, kl))),
-    get_all: (kp: number, kl: number): number => stageList(state().getAllBytes(key(kp, kl))),
+    get: (kp: number, kl: number): number => stage(live('get').getBytes(key(kp, kl))),
+    get_all: (kp: number, kl: number): number => stageList(live('get_all').getAllBytes(key(kp, kl))),
     take: (dst: number): void => {
-      const s = state();
+      const s = live('take');
       if (s.staged === undefined) throw new CloudburstError('INVALID_ARGUMENTS', 'take() without a staged value');
       guestView(memory, dst >>> 0, s.staged.byteLength, 'the destination of take').set(s.staged);
       s.staged = undefined;
     },
-    put: (kp: number, kl: number, vp: number, vl: number): void => state().put(key(kp, kl), bytes(vp, vl)),
-    put_durable: (kp: number, kl: number, vp: number, vl: number): void => state().putDurable(key(kp, kl), bytes(vp, vl)),
-    del: (kp: number, kl: number): void => state().del(key(kp, kl)),
-    counter_add: (kp: number, kl: number, by: bigint): bigint => BigInt.asIntN(64, state().counterAdd(key(kp, kl), by)),
-    counter_get: (kp: number, kl: number): bigint => BigInt.asIntN(64, state().counterGet(key(kp, kl))),
-    set_add: (kp: number, kl: number, mp: number, ml: number): number => (state().setAdd(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
-    set_has: (kp: number, kl: number, mp: number, ml: number): number => (state().setHas(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
-    set_members: (kp: number, kl: number): number => stageList(state().setMembers(key(kp, kl))),
-    max_put: (kp: number, kl: number, v: bigint): bigint => state().maxPut(key(kp, kl), v),
-    max_get: (kp: number, kl: number): bigint => state().maxGet(key(kp, kl)) ?? I64_MIN,
+    put: (kp: number, kl: number, vp: number, vl: number): void => live('put').put(key(kp, kl), bytes(vp, vl)),
+    put_durable: (kp: number, kl: number, vp: number, vl: number): void => live('put_durable').putDurable(key(kp, kl), bytes(vp, vl)),
+    del: (kp: number, kl: number): void => live('del').del(key(kp, kl)),
+    counter_add: (kp: number, kl: number, by: bigint): bigint => BigInt.asIntN(64, live('counter_add').counterAdd(key(kp, kl), by)),
+    counter_get: (kp: number, kl: number): bigint => BigInt.asIntN(64, live('counter_get').counterGet(key(kp, kl))),
+    set_add: (kp: number, kl: number, mp: number, ml: number): number => (live('set_add').setAdd(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
+    set_has: (kp: number, kl: number, mp: number, ml: number): number => (live('set_has').setHas(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
+    set_members: (kp: number, kl: number): number => stageList(live('set_members').setMembers(key(kp, kl))),
+    max_put: (kp: number, kl: number, v: bigint): bigint => live('max_put').maxPut(key(kp, kl), v),
+    max_get: (kp: number, kl: number): bigint => live('max_get').maxGet(key(kp, kl)) ?? I64_MIN,
     log: (level: number, p: number, l: number): void => state().log(level, utf8.decode(bytes(p, l))),
     now: (): number => Date.now(),
-    id: (): number => stage(new TextEncoder().encode(state().callId)),
+    id: (): number => stage(new TextEncoder().encode(live('id').callId)),
     send: (tp: number, tl: number, mp: number, ml: number): void => {
+      const s = live('send');
       if (tl <= 0 || tl > 128) throw new CloudburstError('INVALID_ARGUMENTS', `a function id is 1 to 128 bytes, not ${tl}`);
-      state().send(utf8.decode(guestView(memory, tp >>> 0, tl, 'a function id passed to send')), bytes(mp, ml));
+      s.send(utf8.decode(guestView(memory, tp >>> 0, tl, 'a function id passed to send')), bytes(mp, ml));
     },
     recv: (timeoutMs: number): number => {
-      const msg = state().recv(Math.max(0, timeoutMs | 0));
+      const msg = live('recv').recv(Math.max(0, timeoutMs | 0));
       return stage(msg ?? undefined);
     },
   });
@@ -109,7 +122,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
 export function allowedImports(): Map<string, Set<string>> {
   const probe = hostImports(new WebAssembly.Memory({ initial: 0 }), () => {
     throw new Error('probe');
-  }, '');
+  }, '', () => false);
   const out = new Map<string, Set<string>>();
   for (const [ns, fns] of Object.entries(probe)) out.set(ns, new Set(Object.keys(fns as object)));
   return out;

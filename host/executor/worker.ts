@@ -70,6 +70,8 @@ interface Instance {
 
 const specs = new Map<string, ModuleSpec>();
 const instances = new Map<string, Instance>();
+/** True while `new WebAssembly.Instance` runs a module's start function: state is off limits then. */
+let starting = false;
 
 function specOf(ref: ModuleRef): ModuleSpec {
   if ('module' in ref) {
@@ -85,7 +87,14 @@ function instantiate(spec: ModuleSpec): Instance {
   const existing = instances.get(spec.sha);
   if (existing) return existing;
   const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
-  const instance = new WebAssembly.Instance(spec.module, hostImports(memory, () => state, init.userPrefix));
+  const imports = hostImports(memory, () => state, init.userPrefix, () => starting);
+  let instance: WebAssembly.Instance;
+  starting = true;
+  try {
+    instance = new WebAssembly.Instance(spec.module, imports);
+  } finally {
+    starting = false;
+  }
   const exports = instance.exports as Record<string, unknown>;
   const inst: Instance = { guest: { memory, runtime: exports as unknown as GuestExports }, exports, maxPages: spec.memoryMaxPages };
   instances.set(spec.sha, inst);
