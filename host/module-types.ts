@@ -1,4 +1,4 @@
-import { TYPES_SECTION, TYPES_VERSION } from '../guest/abi.ts';
+import { RUNTIME_EXPORTS, TYPES_SECTION, TYPES_VERSION } from '../guest/abi.ts';
 import { CloudburstError } from '../kvs/index.ts';
 
 /** Scalar types: passed as wasm values. */
@@ -107,7 +107,7 @@ export function readModuleTypes(module: WebAssembly.Module): ModuleTypes {
     }
   }
   if (needsRuntime) {
-    for (const fn of ['__new', '__pin', '__unpin']) {
+    for (const fn of RUNTIME_EXPORTS.map((sig) => sig.slice(0, sig.indexOf('(')))) {
       if (!functions.has(fn)) bad(`the module takes or returns strings or arrays but does not export ${fn} (build with --exportRuntime)`);
     }
   }

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { CloudburstError, gset, lww, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { ModuleSpec } from './executor/protocol.ts';
-import { allowedImports } from './executor/imports.ts';
 import { SPACES, checkModuleName, storageKey } from './keys.ts';
+import { checkExports, checkImports, memoryImport, type MemoryImport } from './module-abi.ts';
 import { readModuleTypes, type ExportSignature, type ModuleTypes } from './module-types.ts';
 import type { HostState } from './state.ts';
-import { readMemoryImport } from './wasm-memory.ts';
+import { readWasm } from './wasm-binary.ts';
 
 export interface RegistryLimits {
   /** Largest module accepted, in bytes. */
@@ -47,7 +47,6 @@ interface Loaded {
 }
 
 const MODULES_SET = storageKey(SPACES.system, 'modules');
-const ALLOWED = allowedImports();
 
 export function functionInfo(record: ModuleRecord, sig: ExportSignature): FunctionInfo {
   return { name: `${record.name}.${sig.name}`, module: record.name, export: sig.name, params: sig.params, result: sig.result };
@@ -81,7 +80,8 @@ export class Registry {
   /**
    * Validates a module and registers every typed export as `{name}.{export}`. Re-uploading a
    * name replaces the module. Nothing is stored unless every check passed, including a trial
-   * instantiation in a worker (which runs the module's start function under a deadline).
+   * instantiation in a worker (which runs the module's start function under a deadline,
+   * without access to state: see hostImports).
    */
   async deploy(name: string, bytes: Uint8Array): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
     checkModuleName(name);
@@ -93,15 +93,7 @@ export class Registry {
       throw new CloudburstError('INVALID_WASM', 'the body is not a valid WebAssembly module (is it truncated?)');
     }
     const module = await WebAssembly.compile(source);
-    this.#checkImports(module);
-    const memory = readMemoryImport(bytes);
-    if (memory.initialPages > this.#limits.memoryMaxPages) {
-      throw new CloudburstError('MEMORY_LIMIT', `the module needs ${memory.initialPages} pages of memory; the limit is ${this.#limits.memoryMaxPages}`);
-    }
-    if (memory.maximumPages !== undefined && memory.maximumPages < memory.initialPages) {
-      throw new CloudburstError('MEMORY_LIMIT', 'the module declares a memory maximum below its minimum');
-    }
-    const types = readModuleTypes(module);
+    const { memory, types } = this.#check(bytes, module);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const spec: ModuleSpec = {
       sha: sha256,
@@ -129,17 +121,24 @@ export class Registry {
     return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
   }
 
-  #checkImports(module: WebAssembly.Module): void {
-    const forbidden: string[] = [];
-    for (const imp of WebAssembly.Module.imports(module)) {
-      const ok = imp.module === 'env' && imp.name === 'memory'
-        ? imp.kind === 'memory'
-        : imp.kind === 'function' && ALLOWED.get(imp.module)?.has(imp.name) === true && !(imp.module === 'env' && imp.name === 'memory');
-      if (!ok) forbidden.push(`${imp.module}.${imp.name} (${imp.kind})`);
+  /**
+   * Everything the host relies on when it links and calls the module, checked against its
+   * binary: imports (names, kinds and signatures), the memory, the types section, and the
+   * signatures of the typed and runtime exports.
+   */
+  #check(bytes: Uint8Array, module: WebAssembly.Module): { memory: MemoryImport; types: ModuleTypes } {
+    const shape = readWasm(bytes);
+    checkImports(shape);
+    const memory = memoryImport(shape);
+    if (memory.initialPages > this.#limits.memoryMaxPages) {
+      throw new CloudburstError('MEMORY_LIMIT', `the module needs ${memory.initialPages} pages of memory; the limit is ${this.#limits.memoryMaxPages}`);
     }
-    if (forbidden.length > 0) {
-      throw new CloudburstError('FORBIDDEN_IMPORT', `the module imports what the host does not provide: ${forbidden.join(', ')}`, { imports: forbidden });
+    if (memory.maximumPages !== undefined && memory.maximumPages < memory.initialPages) {
+      throw new CloudburstError('MEMORY_LIMIT', 'the module declares a memory maximum below its minimum');
     }
+    const types = readModuleTypes(module);
+    checkExports(shape, types);
+    return { memory, types };
   }
 
   /** Deletes a module: its record becomes a tombstone; its functions stop resolving. */

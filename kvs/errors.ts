@@ -18,9 +18,9 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, userFault: true, summary: 'the route exists but not with this method' },
   INVALID_NAME: { status: 400, userFault: true, summary: 'a module, function or key name is empty, too long or has forbidden characters' },
   // Modules and functions
-  INVALID_WASM: { status: 400, userFault: true, summary: 'the upload is not a valid WebAssembly module (or is truncated)' },
-  FORBIDDEN_IMPORT: { status: 400, userFault: true, summary: 'the module imports something the host does not provide' },
-  MISSING_TYPES: { status: 400, userFault: true, summary: 'the module has no usable cloudburst type section (build it with `cloudburst build`)' },
+  INVALID_WASM: { status: 400, userFault: true, summary: 'the upload is not a valid WebAssembly module (or is truncated, or its start function failed or used state)' },
+  FORBIDDEN_IMPORT: { status: 400, userFault: true, summary: 'the module imports something the host does not provide, or a host function with another signature' },
+  MISSING_TYPES: { status: 400, userFault: true, summary: 'the module has no usable cloudburst type section (build it with `cloudburst build`), or its exports do not have the signatures it declares' },
   MEMORY_LIMIT: { status: 400, userFault: true, summary: 'the module asks for more memory than the host allows, or does not import its memory' },
   UNKNOWN_MODULE: { status: 404, userFault: true, summary: 'no module with this name' },
   UNKNOWN_FUNCTION: { status: 404, userFault: true, summary: 'no function with this name' },
@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   DAG_STEP_TIMEOUT: { status: 504, userFault: false, summary: 'a step of the DAG did not report within the deadline, in every run (a host died?); the message names it' },
   // Running guests
   CALL_TIMEOUT: { status: 504, userFault: true, summary: 'the function ran past its deadline and was stopped' },
-  GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...)' },
+  GUEST_TRAP: { status: 500, userFault: true, summary: 'the function trapped (unreachable, out-of-bounds access, division by zero...) or broke the ABI (a result pointing outside its memory, state used in its start function)' },
   GUEST_ABORT: { status: 500, userFault: true, summary: 'the function called abort() (a failed assertion or thrown error)' },
   GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit (its linear memory, or its uncommitted writes)' },
   BUILD_FAILED: { status: 400, userFault: true, summary: 'the AssemblyScript source did not compile (the CLI prints asc\'s diagnostics)' },

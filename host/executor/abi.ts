@@ -1,3 +1,4 @@
+import { CloudburstError } from '../../kvs/index.ts';
 import { ELEMENT_BYTES, isArrayType, type ArrayType, type ModuleTypes, type ResultType, type ValueType } from '../module-types.ts';
 
 /**
@@ -31,12 +32,31 @@ const CTORS = {
 
 const utf16 = new TextDecoder('utf-16le');
 
+/**
+ * A view of `len` bytes at `ptr` in the guest's memory. The guest chose both numbers (a
+ * pointer it returned, a length it stored), so a range outside its memory is its fault:
+ * `GUEST_TRAP`, saying what the range was for.
+ */
+export function guestView(memory: WebAssembly.Memory, ptr: number, len: number, what: string): Uint8Array {
+  const size = memory.buffer.byteLength;
+  if (!(Number.isSafeInteger(ptr) && Number.isSafeInteger(len) && ptr >= 0 && len >= 0 && ptr + len <= size)) {
+    throw new CloudburstError('GUEST_TRAP', `${what}: ${len} bytes at address ${ptr} lie outside the guest's memory (${size} bytes)`);
+  }
+  return new Uint8Array(memory.buffer, ptr, len);
+}
+
+/** A u32 (little-endian) of the guest's memory at `ptr`, checked as guestView does. */
+function guestU32(memory: WebAssembly.Memory, ptr: number, what: string): number {
+  const b = guestView(memory, ptr, 4, what);
+  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+}
+
 /** Allocates an AssemblyScript string and pins it; the caller unpins after the call. */
 export function lowerString(g: Guest, s: string): number {
   const ptr = g.runtime.__pin(g.runtime.__new(s.length << 1, STRING_ID)) >>> 0;
   // Re-derive the view after __new: it may have grown memory (and detached old views).
-  const u16 = new Uint16Array(g.memory.buffer, ptr, s.length);
-  for (let i = 0; i < s.length; i++) u16[i] = s.charCodeAt(i);
+  const at = guestView(g.memory, ptr, s.length << 1, 'the string __new allocated for an argument');
+  Buffer.from(at.buffer, at.byteOffset, at.byteLength).write(s, 'utf16le'); // code units as they are, lone surrogates too
   return ptr;
 }
 
@@ -53,11 +73,12 @@ export function lowerArray(g: Guest, classIds: ModuleTypes['classIds'], type: Ar
   pins.push(buffer);
   const header = runtime.__pin(runtime.__new(12, id)) >>> 0;
   pins.push(header);
-  const view = new DataView(g.memory.buffer);
-  view.setUint32(header, buffer, true);
-  view.setUint32(header + 4, buffer, true);
-  view.setUint32(header + 8, bytes.byteLength, true);
-  new Uint8Array(g.memory.buffer, buffer, bytes.byteLength).set(bytes);
+  const fields = guestView(g.memory, header, 12, `the ${type} header __new allocated for an argument`);
+  const view = new DataView(fields.buffer, fields.byteOffset, 12);
+  view.setUint32(0, buffer, true);
+  view.setUint32(4, buffer, true);
+  view.setUint32(8, bytes.byteLength, true);
+  guestView(g.memory, buffer, bytes.byteLength, `the ${type} buffer __new allocated for an argument`).set(bytes);
   return header;
 }
 
@@ -91,18 +112,18 @@ export function lowerValue(g: Guest, types: ModuleTypes, type: ValueType, value:
   }
 }
 
-export function liftString(memory: WebAssembly.Memory, ptr: number): string {
-  const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0] ?? 0;
-  const view = new Uint8Array(memory.buffer, ptr, bytes);
-  return utf16.decode(view);
+/** Reads an AssemblyScript string: its byte length is the object's rtSize, at `ptr - 4`. */
+export function liftString(memory: WebAssembly.Memory, ptr: number, what: string): string {
+  if (ptr < 4) throw new CloudburstError('GUEST_TRAP', `${what}: ${ptr} is not a pointer to a string`);
+  const bytes = guestU32(memory, ptr - 4, `${what}: the length of the string at ${ptr}`);
+  return utf16.decode(guestView(memory, ptr, bytes, `${what}: the string at ${ptr}`));
 }
 
 /** Reads an AssemblyScript ArrayBufferView as a copy of its bytes. */
-export function liftArrayBytes(memory: WebAssembly.Memory, ptr: number): Uint8Array {
-  const view = new DataView(memory.buffer);
-  const dataStart = view.getUint32(ptr + 4, true);
-  const byteLength = view.getUint32(ptr + 8, true);
-  return new Uint8Array(memory.buffer, dataStart, byteLength).slice();
+export function liftArrayBytes(memory: WebAssembly.Memory, ptr: number, what: string): Uint8Array {
+  const dataStart = guestU32(memory, ptr + 4, `${what}: the header of the array at ${ptr}`);
+  const byteLength = guestU32(memory, ptr + 8, `${what}: the header of the array at ${ptr}`);
+  return guestView(memory, dataStart, byteLength, `${what}: the elements of the array at ${ptr}`).slice();
 }
 
 /** JSON form of a 64-bit integer: a number when exact, else a decimal string. */
@@ -142,13 +163,13 @@ export function liftResult(memory: WebAssembly.Memory, type: ResultType, raw: un
       return floatToJson(raw as number);
     case 'string': {
       const ptr = (raw as number) >>> 0;
-      return ptr === 0 ? null : liftString(memory, ptr);
+      return ptr === 0 ? null : liftString(memory, ptr, 'the string result');
     }
     default: {
       const ptr = (raw as number) >>> 0;
       if (ptr === 0) return null;
       if (!isArrayType(type)) throw new Error(`cannot lift ${String(type)}`);
-      const bytes = liftArrayBytes(memory, ptr);
+      const bytes = liftArrayBytes(memory, ptr, `the ${type} result`);
       const Ctor = CTORS[type];
       const n = Math.floor(bytes.byteLength / ELEMENT_BYTES[type]);
       const typed = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, n);

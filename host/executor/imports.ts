@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
 import { CloudburstError } from '../../kvs/index.ts';
-import { liftString } from './abi.ts';
+import { guestView, liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';
 
 /** Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). */
@@ -18,18 +18,32 @@ const utf8 = new TextDecoder('utf-8');
  * the call's GuestState, and copies results back through the staged buffer (`take`). Errors
  * are thrown, which unwinds the guest and fails the call with the error's code.
  *
+ * While `starting()` (the instance is being created and runs the module's start function,
+ * before any call has begun), only `log`, `now` and the `env` helpers work (START_FUNCTIONS
+ * in guest/abi.ts); the others throw. Upload's trial instantiation must not change state,
+ * and a call's overlay must hold only what the called export wrote.
+ *
  * The object and its namespaces have null prototypes: a guest can import exactly these
- * names and nothing inherited from Object.prototype.
+ * names and nothing inherited from Object.prototype. Their signatures are those of
+ * HOST_FUNCTIONS and ENV_FUNCTIONS in guest/abi.ts, which upload enforces
+ * (host/module-abi.ts): every argument arrives as the type written here.
  */
-export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, userPrefix: string): WebAssembly.Imports {
+export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, userPrefix: string, starting: () => boolean): WebAssembly.Imports {
+  /** The call's state, for an import that may not run in a start function. */
+  const live = (name: string): GuestState => {
+    if (starting()) {
+      throw new CloudburstError('GUEST_TRAP', `${IMPORT_NAMESPACE}.${name} was called by the module's start function (its top-level code): state and messaging are only available inside exported functions`);
+    }
+    return state();
+  };
   const bytes = (ptr: number, len: number): Uint8Array => {
     if (len < 0) throw new CloudburstError('INVALID_ARGUMENTS', 'negative length passed to a host function');
     // A copy: the guest may overwrite or grow its memory after the call.
-    return new Uint8Array(memory.buffer, ptr >>> 0, len).slice();
+    return guestView(memory, ptr >>> 0, len, 'a value passed to a host function').slice();
   };
   const key = (ptr: number, len: number): string => {
     if (len <= 0 || len > 512) throw new CloudburstError('INVALID_KEY', `a key must be 1 to 512 bytes, not ${len}`);
-    const text = utf8.decode(new Uint8Array(memory.buffer, ptr >>> 0, len));
+    const text = utf8.decode(guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
     if (text.includes('\uFFFD')) throw new CloudburstError('INVALID_KEY', 'a key must be valid UTF-8');
     return userPrefix + text;
   };
@@ -55,33 +69,34 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   };
 
   const cloudburst = Object.assign(Object.create(null) as Record<string, unknown>, {
-    get: (kp: number, kl: number): number => stage(state().getBytes(key(kp, kl))),
-    get_all: (kp: number, kl: number): number => stageList(state().getAllBytes(key(kp, kl))),
+    get: (kp: number, kl: number): number => stage(live('get').getBytes(key(kp, kl))),
+    get_all: (kp: number, kl: number): number => stageList(live('get_all').getAllBytes(key(kp, kl))),
     take: (dst: number): void => {
-      const s = state();
+      const s = live('take');
       if (s.staged === undefined) throw new CloudburstError('INVALID_ARGUMENTS', 'take() without a staged value');
-      new Uint8Array(memory.buffer, dst >>> 0, s.staged.byteLength).set(s.staged);
+      guestView(memory, dst >>> 0, s.staged.byteLength, 'the destination of take').set(s.staged);
       s.staged = undefined;
     },
-    put: (kp: number, kl: number, vp: number, vl: number): void => state().put(key(kp, kl), bytes(vp, vl)),
-    put_durable: (kp: number, kl: number, vp: number, vl: number): void => state().putDurable(key(kp, kl), bytes(vp, vl)),
-    del: (kp: number, kl: number): void => state().del(key(kp, kl)),
-    counter_add: (kp: number, kl: number, by: bigint): bigint => BigInt.asIntN(64, state().counterAdd(key(kp, kl), by)),
-    counter_get: (kp: number, kl: number): bigint => BigInt.asIntN(64, state().counterGet(key(kp, kl))),
-    set_add: (kp: number, kl: number, mp: number, ml: number): number => (state().setAdd(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
-    set_has: (kp: number, kl: number, mp: number, ml: number): number => (state().setHas(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
-    set_members: (kp: number, kl: number): number => stageList(state().setMembers(key(kp, kl))),
-    max_put: (kp: number, kl: number, v: bigint): bigint => state().maxPut(key(kp, kl), v),
-    max_get: (kp: number, kl: number): bigint => state().maxGet(key(kp, kl)) ?? I64_MIN,
+    put: (kp: number, kl: number, vp: number, vl: number): void => live('put').put(key(kp, kl), bytes(vp, vl)),
+    put_durable: (kp: number, kl: number, vp: number, vl: number): void => live('put_durable').putDurable(key(kp, kl), bytes(vp, vl)),
+    del: (kp: number, kl: number): void => live('del').del(key(kp, kl)),
+    counter_add: (kp: number, kl: number, by: bigint): bigint => BigInt.asIntN(64, live('counter_add').counterAdd(key(kp, kl), by)),
+    counter_get: (kp: number, kl: number): bigint => BigInt.asIntN(64, live('counter_get').counterGet(key(kp, kl))),
+    set_add: (kp: number, kl: number, mp: number, ml: number): number => (live('set_add').setAdd(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
+    set_has: (kp: number, kl: number, mp: number, ml: number): number => (live('set_has').setHas(key(kp, kl), bytes(mp, ml)) ? 1 : 0),
+    set_members: (kp: number, kl: number): number => stageList(live('set_members').setMembers(key(kp, kl))),
+    max_put: (kp: number, kl: number, v: bigint): bigint => live('max_put').maxPut(key(kp, kl), v),
+    max_get: (kp: number, kl: number): bigint => live('max_get').maxGet(key(kp, kl)) ?? I64_MIN,
     log: (level: number, p: number, l: number): void => state().log(level, utf8.decode(bytes(p, l))),
     now: (): number => Date.now(),
-    id: (): number => stage(new TextEncoder().encode(state().callId)),
+    id: (): number => stage(new TextEncoder().encode(live('id').callId)),
     send: (tp: number, tl: number, mp: number, ml: number): void => {
+      const s = live('send');
       if (tl <= 0 || tl > 128) throw new CloudburstError('INVALID_ARGUMENTS', `a function id is 1 to 128 bytes, not ${tl}`);
-      state().send(utf8.decode(new Uint8Array(memory.buffer, tp >>> 0, tl)), bytes(mp, ml));
+      s.send(utf8.decode(guestView(memory, tp >>> 0, tl, 'a function id passed to send')), bytes(mp, ml));
     },
     recv: (timeoutMs: number): number => {
-      const msg = state().recv(Math.max(0, timeoutMs | 0));
+      const msg = live('recv').recv(Math.max(0, timeoutMs | 0));
       return stage(msg ?? undefined);
     },
   });
@@ -89,14 +104,14 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   const env = Object.assign(Object.create(null) as Record<string, unknown>, {
     memory,
     abort: (msg: number, file: number, line: number, col: number): never => {
-      const text = msg === 0 ? 'abort' : liftString(memory, msg >>> 0);
-      const where = file === 0 ? '' : ` at ${liftString(memory, file >>> 0)}:${line >>> 0}:${col >>> 0}`;
+      const text = msg === 0 ? 'abort' : liftString(memory, msg >>> 0, 'the message passed to abort');
+      const where = file === 0 ? '' : ` at ${liftString(memory, file >>> 0, 'the file name passed to abort')}:${line >>> 0}:${col >>> 0}`;
       throw new GuestAbort(`${text}${where}`);
     },
     // Math.random's seed.
     seed: (): number => randomBytes(4).readUInt32LE(0) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20),
-    trace: (msg: number, n: number, ...args: number[]): void => {
-      state().log(0, `trace: ${liftString(memory, msg >>> 0)} ${args.slice(0, n).join(', ')}`);
+    trace: (msg: number, n: number, a0: number, a1: number, a2: number, a3: number, a4: number): void => {
+      state().log(0, `trace: ${liftString(memory, msg >>> 0, 'the message passed to trace')} ${[a0, a1, a2, a3, a4].slice(0, Math.max(0, n)).join(', ')}`);
     },
   });
 
@@ -107,7 +122,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
 export function allowedImports(): Map<string, Set<string>> {
   const probe = hostImports(new WebAssembly.Memory({ initial: 0 }), () => {
     throw new Error('probe');
-  }, '');
+  }, '', () => false);
   const out = new Map<string, Set<string>>();
   for (const [ns, fns] of Object.entries(probe)) out.set(ns, new Set(Object.keys(fns as object)));
   return out;

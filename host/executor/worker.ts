@@ -123,6 +123,8 @@ interface Instance {
 
 const specs = new Map<string, ModuleSpec>();
 const instances = new Map<string, Instance>();
+/** True while `new WebAssembly.Instance` runs a module's start function: state is off limits then. */
+let starting = false;
 
 function specOf(ref: ModuleRef): ModuleSpec {
   if ('module' in ref) {
@@ -138,9 +140,15 @@ function instantiate(spec: ModuleSpec): Instance {
   const existing = instances.get(spec.sha);
   if (existing) return existing;
   const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
-  const imports = gated(hostImports(memory, () => state, init.userPrefix));
-  // Instantiating runs the module's start function: guest code.
-  const instance = outside(() => new WebAssembly.Instance(spec.module, imports));
+  const imports = gated(hostImports(memory, () => state, init.userPrefix, () => starting));
+  let instance: WebAssembly.Instance;
+  starting = true;
+  try {
+    // Instantiating runs the module's start function: guest code.
+    instance = outside(() => new WebAssembly.Instance(spec.module, imports));
+  } finally {
+    starting = false;
+  }
   const exports = instance.exports as Record<string, unknown>;
   const rt = exports as unknown as GuestExports;
   // The runtime's allocator is guest code too (and may be hostile): the gate is open while it runs.
@@ -220,12 +228,12 @@ function runCall(job: CallJob): JobResult {
     const fn = inst.exports[job.exportName];
     if (!sig || typeof fn !== 'function') throw new CloudburstError('UNKNOWN_FUNCTION', `no export ${job.exportName}`);
     const wasmArgs = job.args.map((arg: PreparedArg, i) => {
-      const type = sig.params[i]!.type;
+      const { name, type } = sig.params[i]!;
       const value = arg.kind === 'ref' ? readRef(arg.key, type, job.session !== undefined) : arg.value;
-      return lowerValue(inst!.guest, spec.types, type, value, pins);
+      return guestFault(`${sig.name}, argument ${i} (${name}: ${type})`, () => lowerValue(inst!.guest, spec.types, type, value, pins));
     });
     const raw = outside(() => (fn as (...a: unknown[]) => unknown)(...wasmArgs));
-    const result = liftResult(inst.guest.memory, sig.result, raw);
+    const result = guestFault(sig.name, () => liftResult(inst!.guest.memory, sig.result, raw));
     const wrote = state.commit();
     const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
     const session = job.session ? state.finishSession() : undefined;
@@ -239,8 +247,29 @@ function runCall(job: CallJob): JobResult {
     return { kind: 'done', ok: false, ...failure, logs: state.logs };
   } finally {
     if (inst && instances.get(job.module.sha) === inst) {
-      for (const p of pins) inst.guest.runtime.__unpin(p);
+      try {
+        for (const p of pins) inst.guest.runtime.__unpin(p);
+      } catch {
+        // The guest's own __unpin failed: the call's outcome stands, the instance does not.
+        instances.delete(job.module.sha);
+      }
     }
+  }
+}
+
+/**
+ * Runs a step that moves a value through the guest's memory (its pointers, its allocator).
+ * What fails there is the guest's doing, whatever the JS error: `GUEST_TRAP`, its message
+ * prefixed with `what` (the export, and the argument). Traps, aborts and other
+ * CloudburstErrors keep their own classification.
+ */
+function guestFault<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof CloudburstError && err.code === 'GUEST_TRAP') throw new CloudburstError('GUEST_TRAP', `${what}: ${err.message}`);
+    if (err instanceof CloudburstError || err instanceof GuestAbort || err instanceof WebAssembly.RuntimeError) throw err;
+    throw new CloudburstError('GUEST_TRAP', `${what}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

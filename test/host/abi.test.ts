@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENV_NAMESPACE, IMPORT_NAMESPACE, MEMORY_IMPORT, START_FUNCTIONS } from '../../guest/abi.ts';
+import { hostImports } from '../../host/executor/imports.ts';
 import { allowedImports } from '../../host/index.ts';
+import { HOST_IMPORTS } from '../../host/module-abi.ts';
 import { counter } from '../../kvs/index.ts';
 import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
 
@@ -9,6 +12,33 @@ describe('abi: imports', () => {
     const imported = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`).sort();
     const provided = [...allowedImports()].flatMap(([ns, names]) => [...names].map((n) => `${ns}.${n}`)).sort();
     expect(imported).toEqual(provided);
+  });
+
+  it('the import object provides exactly the functions of guest/abi.ts, each taking its parameters', () => {
+    const imports = hostImports(new WebAssembly.Memory({ initial: 1 }), () => {
+      throw new Error('no state here');
+    }, '', () => false) as Record<string, Record<string, unknown>>;
+    const table = [...HOST_IMPORTS].flatMap(([ns, fns]) => [...fns.keys()].map((n) => `${ns}.${n}`));
+    expect([...allowedImports()].flatMap(([ns, names]) => [...names].map((n) => `${ns}.${n}`)).sort())
+      .toEqual([...table, `${ENV_NAMESPACE}.${MEMORY_IMPORT}`].sort());
+    for (const [ns, fns] of HOST_IMPORTS) {
+      for (const [name, sig] of fns) expect((imports[ns]![name] as (...a: unknown[]) => unknown).length, `${ns}.${name}`).toBe(sig.params.length);
+    }
+  });
+
+  it('while an instance starts, every state and messaging import throws GUEST_TRAP before touching state', () => {
+    const imports = hostImports(new WebAssembly.Memory({ initial: 1 }), () => {
+      throw new Error('state touched');
+    }, '', () => true) as Record<string, Record<string, (...a: unknown[]) => unknown>>;
+    const allowed = new Set(START_FUNCTIONS);
+    for (const [name, sig] of HOST_IMPORTS.get(IMPORT_NAMESPACE)!) {
+      if (allowed.has(name)) continue;
+      const args = sig.params.map((t) => (t === 'i64' ? 1n : 1));
+      expect(() => imports[IMPORT_NAMESPACE]![name]!(...args), name).toThrow(
+        expect.objectContaining({ code: 'GUEST_TRAP', message: expect.stringContaining(`${IMPORT_NAMESPACE}.${name} was called by the module's start function`) }),
+      );
+    }
+    expect(typeof imports[IMPORT_NAMESPACE]!.now!()).toBe('number');
   });
 });
 

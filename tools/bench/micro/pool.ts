@@ -5,14 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecutorPool } from '../../../host/executor/pool.ts';
 import { readModuleTypes } from '../../../host/module-types.ts';
-import { readMemoryImport } from '../../../host/wasm-memory.ts';
+import { memoryImport } from '../../../host/module-abi.ts';
+import { readWasm } from '../../../host/wasm-binary.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cb-micro-'));
 const spin = Number(process.env.SPIN ?? 50);
 const pool = new ExecutorPool({ size: 2, cachePath: dir, writerPrefix: 'h-micro', userPrefix: 'default/k/', bridge: async () => undefined, spinMicros: spin });
 const bytes = readFileSync(join(import.meta.dirname, '..', 'build', 'guests', 'math.wasm'));
 const module = new WebAssembly.Module(bytes);
-const spec = { sha: 'math', module, types: readModuleTypes(module), memoryInitialPages: readMemoryImport(bytes).initialPages, memoryMaxPages: 256 };
+const spec = { sha: 'math', module, types: readModuleTypes(module), memoryInitialPages: memoryImport(readWasm(bytes)).initialPages, memoryMaxPages: 256 };
 await pool.run({ kind: 'load', module: spec }, 5000);
 const t: number[] = [];
 for (let i = 0; i < 20000; i++) {
