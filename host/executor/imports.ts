@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
 import { CloudburstError } from '../../kvs/index.ts';
+import { guestKeyName } from '../keys.ts';
 import { liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';
 
@@ -27,12 +28,8 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     // A copy: the guest may overwrite or grow its memory after the call.
     return new Uint8Array(memory.buffer, ptr >>> 0, len).slice();
   };
-  const key = (ptr: number, len: number): string => {
-    if (len <= 0 || len > 512) throw new CloudburstError('INVALID_KEY', `a key must be 1 to 512 bytes, not ${len}`);
-    const text = utf8.decode(new Uint8Array(memory.buffer, ptr >>> 0, len));
-    if (text.includes('\uFFFD')) throw new CloudburstError('INVALID_KEY', 'a key must be valid UTF-8');
-    return userPrefix + text;
-  };
+  // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address.
+  const key = (ptr: number, len: number): string => userPrefix + guestKeyName(memory.buffer, ptr, len);
   const stage = (data: Uint8Array | undefined): number => {
     state().staged = data;
     return data === undefined ? ABSENT : data.byteLength;
