@@ -150,12 +150,13 @@ export class Calls {
 
   /**
    * Starts an asynchronous call: checks it now (so bad input is still a 4xx), answers with a
-   * future id, and stores the outcome under the future when the call ends.
+   * future id once its pending record is in the KV tier, and stores the outcome under the
+   * future when the call ends.
    */
   async start(fn: string, req: CallRequest): Promise<string> {
     const prepared = await this.prepare(fn, req);
     const createdAt = new Date().toISOString();
-    const id = this.#o.futures.create(prepared.resolved.info.name);
+    const id = await this.#o.futures.create(prepared.resolved.info.name);
     void this.dispatch(fn, req, false).then(
       (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, { result: out.result, host: out.host }),
       (err: unknown) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {

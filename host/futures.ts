@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CloudburstError, lww, type ErrorCode, type Hlc } from '../kvs/index.ts';
+import { CloudburstError, lww, type ErrorCode, type Hlc, type Lattice } from '../kvs/index.ts';
 import { SPACES, storageKey } from './keys.ts';
 import type { HostState } from './state.ts';
 
@@ -21,7 +21,8 @@ export interface FutureRecord {
 const ID = /^[0-9a-f]{32}$/;
 /** Longest a GET may wait. */
 export const MAX_WAIT_MS = 60_000;
-const POLL_MS = 25;
+/** How often a waiter reads the tier again, in case the push that should wake it was missed. */
+export const DEFAULT_REREAD_MS = 2000;
 
 export function checkFutureId(id: unknown): string {
   if (typeof id !== 'string' || !ID.test(id)) throw new CloudburstError('FUTURE_NOT_FOUND', `${JSON.stringify(id)} is not a future id`);
@@ -29,39 +30,77 @@ export function checkFutureId(id: unknown): string {
 }
 
 /**
+ * The `wait` of `GET /v1/futures/{id}`: absent (0), or the decimal digits of an integer from
+ * 0 to MAX_WAIT_MS. Anything else (`1e9`, `-1`, `1.5`, `0x10`, an empty value) is refused
+ * rather than read by `Number()`'s rules or clamped.
+ */
+export function parseWait(text: string | null): number {
+  if (text === null) return 0;
+  if (!/^\d{1,5}$/.test(text) || Number(text) > MAX_WAIT_MS) {
+    throw new CloudburstError('INVALID_REQUEST', `wait must be an integer from 0 to ${MAX_WAIT_MS} (milliseconds), not ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+function recordOf(v: Lattice | undefined): FutureRecord | undefined {
+  if (v === undefined || v.type !== 'lww' || v.tombstone) return undefined;
+  return JSON.parse(Buffer.from(v.value).toString('utf8')) as FutureRecord;
+}
+
+export interface FuturesOptions {
+  /** See DEFAULT_REREAD_MS. */
+  rereadMs?: number;
+}
+
+/**
  * Futures: the results of asynchronous calls, stored under a result key in the KV tier so that
- * any host can answer for any future. A waiter on the host that ran the call is woken at
- * once; a waiter elsewhere polls the tier until the result is there or its wait runs out.
+ * any host can answer for any future.
+ *
+ * The pending record reaches the tier before the future's id is handed out, so a future that
+ * no replica knows never existed, on any host: it is FUTURE_NOT_FOUND at once. A waiter is
+ * woken by the completion when the call was started here, and by the tier's push of the
+ * future's key otherwise (the host subscribed to the key when it read it); it reads the tier
+ * again only every `rereadMs`, in case a push was missed.
  */
 export class Futures {
   readonly #state: HostState;
   readonly #hlc: Hlc;
-  readonly #local = new Map<string, { waiters: ((r: FutureRecord) => void)[] }>();
+  readonly #rereadMs: number;
+  readonly #prefix = storageKey(SPACES.future, '');
+  /** Waiters by future id, woken with the finished record. */
+  readonly #waiters = new Map<string, Set<(r: FutureRecord) => void>>();
+  readonly #unlisten: () => void;
 
-  constructor(state: HostState, hlc: Hlc) {
+  constructor(state: HostState, hlc: Hlc, opts: FuturesOptions = {}) {
     this.#state = state;
     this.#hlc = hlc;
+    this.#rereadMs = opts.rereadMs ?? DEFAULT_REREAD_MS;
+    this.#unlisten = state.onTierValue((key, value) => {
+      if (!key.startsWith(this.#prefix) || !this.#waiters.has(key.slice(this.#prefix.length))) return;
+      const record = recordOf(value);
+      if (record && record.status !== 'pending') this.#wake(record);
+    });
   }
 
   #key(id: string): string {
     return storageKey(SPACES.future, id);
   }
 
-  #write(record: FutureRecord): void {
-    // Written through the cache and its outbox: durable on this host at once (kill -9), in the
-    // tier a few ms later.
-    this.#state.write(new Map([[this.#key(record.future), lww.write(Buffer.from(JSON.stringify(record)), this.#hlc.now())]]));
+  #value(record: FutureRecord): Lattice {
+    return lww.write(Buffer.from(JSON.stringify(record)), this.#hlc.now());
   }
 
-  /** Registers a pending future for a call of `fn`; returns its id. */
-  create(fn: string): string {
+  /**
+   * Registers a pending future for a call of `fn` and resolves with its id once the KV tier
+   * has acknowledged the record (KV_UNAVAILABLE otherwise: then nobody heard of the id).
+   */
+  async create(fn: string): Promise<string> {
     const id = randomBytes(16).toString('hex');
-    this.#local.set(id, { waiters: [] });
-    this.#write({ future: id, status: 'pending', function: fn, createdAt: new Date().toISOString() });
+    await this.#state.mergeToTier(this.#key(id), this.#value({ future: id, status: 'pending', function: fn, createdAt: new Date().toISOString() }));
     return id;
   }
 
-  /** Stores the outcome and wakes local waiters. */
+  /** Stores the outcome and wakes the waiters of this host. */
   complete(id: string, fn: string, createdAt: string, outcome: { result: unknown; host: string } | { error: CloudburstError }): FutureRecord {
     const record: FutureRecord = {
       future: id, function: fn, createdAt, finishedAt: new Date().toISOString(),
@@ -69,46 +108,64 @@ export class Futures {
         ? { status: 'failed' as const, error: { code: outcome.error.code, message: outcome.error.message } }
         : { status: 'done' as const, result: outcome.result, host: outcome.host }),
     };
-    this.#write(record);
-    const local = this.#local.get(id);
-    this.#local.delete(id);
-    for (const w of local?.waiters ?? []) w(record);
+    // Written through the cache and its outbox: durable on this host at once (kill -9), in the
+    // tier a few ms later, whose push then wakes the waiters of other hosts.
+    this.#state.write(new Map([[this.#key(id), this.#value(record)]]));
+    this.#wake(record);
     return record;
   }
 
-  async #read(id: string, fresh: boolean): Promise<FutureRecord | undefined> {
-    const v = await this.#state.read(this.#key(id), { fresh });
-    if (v === undefined || v.type !== 'lww' || v.tombstone) return undefined;
-    return JSON.parse(Buffer.from(v.value).toString('utf8')) as FutureRecord;
+  #wake(record: FutureRecord): void {
+    const waiters = this.#waiters.get(record.future);
+    if (!waiters) return;
+    this.#waiters.delete(record.future);
+    for (const w of waiters) w(record);
   }
 
   /**
-   * The future's record once it is finished, or as it is when `waitMs` runs out. A future
-   * nobody has heard of after the wait is FUTURE_NOT_FOUND.
+   * The future's record once it is finished, or as it is when `waitMs` runs out (no cap: a
+   * call waiting for a future argument waits within its own deadline; the route caps `wait`).
+   * A future that no replica of the tier knows is FUTURE_NOT_FOUND at once.
    */
   async get(id: string, waitMs: number): Promise<FutureRecord> {
     checkFutureId(id);
-    const deadline = Date.now() + Math.min(Math.max(0, waitMs), MAX_WAIT_MS);
-    let last = await this.#read(id, false);
-    for (;;) {
-      if (last && last.status !== 'pending') return last;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) break;
-      const local = this.#local.get(id);
-      if (local) {
-        last = await new Promise<FutureRecord | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(last), remaining);
-          local.waiters.push((r) => {
-            clearTimeout(timer);
-            resolve(r);
-          });
+    const key = this.#key(id);
+    const deadline = Date.now() + Math.max(0, waitMs);
+    let finished: FutureRecord | undefined;
+    let wake: (() => void) | undefined;
+    const waiter = (r: FutureRecord): void => {
+      finished = r;
+      wake?.();
+    };
+    // Registered before the first read: a completion between that read and the wait wakes it.
+    let waiters = this.#waiters.get(id);
+    if (!waiters) this.#waiters.set(id, (waiters = new Set()));
+    waiters.add(waiter);
+    try {
+      // The cache, else one replica (the host then subscribes to the key); absent there, the
+      // merged value of every replica decides.
+      let last = recordOf(await this.#state.read(key)) ?? recordOf(await this.#state.fetchMerged(key));
+      if (!last && !finished) throw new CloudburstError('FUTURE_NOT_FOUND', `no future ${id}`);
+      while (!finished && last?.status === 'pending') {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, Math.min(remaining, this.#rereadMs));
         });
-      } else {
-        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, remaining)));
-        last = (await this.#read(id, true)) ?? last;
+        clearTimeout(timer);
+        wake = undefined;
+        if (!finished && Date.now() < deadline) last = recordOf(await this.#state.read(key, { fresh: true })) ?? last;
       }
+      return finished ?? last!;
+    } finally {
+      waiters.delete(waiter);
+      if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
     }
-    if (!last) throw new CloudburstError('FUTURE_NOT_FOUND', `no future ${id}`);
-    return last;
+  }
+
+  close(): void {
+    this.#unlisten();
   }
 }

@@ -68,6 +68,11 @@ export interface HostOptions {
   publishIntervalMs?: number;
   /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
   cacheMiB?: number;
+  /**
+   * How often a long-poll on a future reads the KV tier again, in case the push that should
+   * wake it was missed. Default 2 s.
+   */
+  futureRereadMs?: number;
   /** Where guest log lines go. Default: stdout, prefixed with the function name. */
   onGuestLog?: (fn: string, level: number, message: string) => void;
 }
@@ -126,7 +131,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
       const { values, unreadable } = await kv.getSome(keys);
-      values.forEach((v, i) => v !== undefined && cut.absorb(keys[i]!, v));
+      values.forEach((v, i) => v !== undefined && state.absorbFromTier(keys[i]!, v));
       return unreadable;
     },
   });
@@ -171,7 +176,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
-  const futures = new Futures(state, hlc);
+  const futures = new Futures(state, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
   // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
   let utilization = 0;
   const sampler = setInterval(() => {
@@ -299,6 +304,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       });
       await dags.close();
       cut.close();
+      futures.close();
       await pool.close();
       messaging.close();
       await link.close();

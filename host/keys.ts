@@ -47,8 +47,24 @@ export function displayKey(storageKey: string): string {
   return second < 0 ? storageKey : storageKey.slice(second + 1);
 }
 
-/** Validates a user key and returns its storage key. */
-export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
+// Control characters (C0, DEL, C1), U+FFFD (what a lossy decoder makes of invalid UTF-8) and
+// lone surrogates (not encodable as UTF-8). With the `u` flag a surrogate pair is one code
+// point, so only lone halves match the surrogate range.
+const FORBIDDEN_CHARACTER = /[\p{Cc}\uFFFD\uD800-\uDFFF]/u;
+/**
+ * `.` and `..` are dot segments: URL parsing (every HTTP client's, and the router's) removes
+ * them from a path even when percent-encoded (`%2E`), so `/v1/kv/{key}` could never reach them.
+ * Every other key is one path segment once percent-encoded (`encodeURIComponent`).
+ */
+const DOT_SEGMENT = /^\.{1,2}$/;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The one key rule, for guests and the HTTP API alike: 1 to MAX_USER_KEY_BYTES bytes of
+ * UTF-8, no control character, no U+FFFD, not `.` or `..`. So every key a guest can write can
+ * be read and deleted over `/v1/kv/{encodeURIComponent(key)}`. Returns the key.
+ */
+export function checkKeyName(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new CloudburstError('INVALID_KEY', 'a key must be a non-empty string');
   }
@@ -56,10 +72,33 @@ export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
   if (bytes > MAX_USER_KEY_BYTES) {
     throw new CloudburstError('INVALID_KEY', `a key may be at most ${MAX_USER_KEY_BYTES} bytes of UTF-8, this one is ${bytes}`);
   }
-  if (key.includes('\uFFFD') || /[\u0000-\u001f]/.test(key)) {
-    throw new CloudburstError('INVALID_KEY', 'a key may not contain control characters or invalid UTF-8');
+  const bad = FORBIDDEN_CHARACTER.exec(key);
+  if (bad) {
+    const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    throw new CloudburstError('INVALID_KEY', `a key may not contain control characters, U+FFFD or invalid UTF-8 (U+${code} at ${bad.index})`);
   }
-  return userPrefix(tenant) + key;
+  if (DOT_SEGMENT.test(key)) throw new CloudburstError('INVALID_KEY', `the key ${JSON.stringify(key)} cannot be a URL path segment: use another name`);
+  return key;
+}
+
+/** Validates a user key (HTTP, `{"ref": key}`) and returns its storage key. */
+export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
+  return userPrefix(tenant) + checkKeyName(key);
+}
+
+/**
+ * The same rule for a key a guest passes as bytes of its memory: decoded strictly (invalid
+ * UTF-8 is INVALID_KEY, not replaced), then checked by `checkKeyName`. Returns the key's name
+ * (without the storage prefix).
+ */
+export function guestKeyName(bytes: Uint8Array): string {
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new CloudburstError('INVALID_KEY', 'a key must be valid UTF-8');
+  }
+  return checkKeyName(text);
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;

@@ -3,7 +3,7 @@ import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
 import type { Dags } from './dag/dags.ts';
 import { dagRoutes } from './dag/routes.ts';
-import { MAX_WAIT_MS, checkFutureId, type Futures } from './futures.ts';
+import { checkFutureId, parseWait, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
 import { deltaFromBody, latticeToJson } from './kv-json.ts';
@@ -132,9 +132,7 @@ export function routes(router: Router, d: RouteDeps): void {
   dagRoutes(router, d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => calls.prewake() });
 
   router.on('GET', '/v1/futures/:id', async ({ res, params, query }) => {
-    const wait = query.get('wait');
-    const waitMs = wait === null ? 0 : Number(wait);
-    if (!Number.isInteger(waitMs) || waitMs < 0) throw new CloudburstError('INVALID_REQUEST', `wait must be a whole number of milliseconds (at most ${MAX_WAIT_MS})`);
+    const waitMs = parseWait(query.get('wait'));
     const record = await d.futures.get(checkFutureId(params.id), waitMs);
     sendJson(res, record.status === 'pending' ? 202 : 200, record);
   });

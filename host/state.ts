@@ -25,6 +25,8 @@ export class HostState {
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
   readonly #onFetched: (key: string) => void;
+  /** Hear of values the tier sent this host on its own (`onTierValue`). */
+  readonly #tierListeners = new Set<(key: string, value: Lattice) => void>();
   /** Values from the tier are admitted through the causal cut. */
   readonly #admission: Admission;
 
@@ -62,10 +64,41 @@ export class HostState {
     return p;
   }
 
+  /**
+   * The merged value of every replica of `key` (a read-all, not one replica's answer), into
+   * the cache. What decides that a key is absent from the tier, not just from one replica.
+   */
+  async fetchMerged(key: string): Promise<Lattice | undefined> {
+    const remote = await this.kv.getFresh(key);
+    if (remote === undefined) return this.cache.get(key);
+    this.#onFetched(key);
+    return this.#admission.absorbAwait(key, remote, performance.now() + 1000);
+  }
+
   /** A change the KV tier pushed for a subscribed key. */
   absorbPushed(key: string, value: Lattice): void {
     this.pushed++;
+    this.absorbFromTier(key, value);
+  }
+
+  /**
+   * A value the tier sent without being asked for it by a read: a push, or the re-read of a
+   * key just subscribed (a change between the read and the subscription is pushed to nobody).
+   * Listeners hear of it after the cache has it.
+   */
+  absorbFromTier(key: string, value: Lattice): void {
     this.#admission.absorb(key, value);
+    for (const listener of this.#tierListeners) listener(key, value);
+  }
+
+  /**
+   * Calls `listener` with every value `absorbFromTier` receives (what it was sent, not the
+   * merged value), so that a waiter can be woken by the tier instead of polling it. Returns
+   * the function that removes the listener.
+   */
+  onTierValue(listener: (key: string, value: Lattice) => void): () => void {
+    this.#tierListeners.add(listener);
+    return () => this.#tierListeners.delete(listener);
   }
 
   /** Commits writes to the cache and outbox; the flusher sends them soon. */
@@ -73,6 +106,17 @@ export class HostState {
     const merged = this.cache.commit(writes);
     this.flusher.kick();
     return merged;
+  }
+
+  /**
+   * Merges a value straight into the KV tier (acknowledged by its write quorum), not through
+   * the outbox, then keeps the tier's merged value in the cache as a read would. For a record
+   * that must be in the tier before anybody hears of it but need not survive this host's
+   * crash by itself (no fsync of the cache on the way): a future's pending record.
+   */
+  async mergeToTier(key: string, value: Lattice): Promise<Lattice | undefined> {
+    const merged = await this.kv.merge(key, value);
+    return this.#admission.absorb(key, merged);
   }
 
   /** Commits writes, then waits until the KV tier acknowledged every one of them. */

@@ -158,12 +158,13 @@ export class Coordinator {
 
   /**
    * Starts an asynchronous DAG call: already checked by `prepare`, so bad input was a 4xx;
-   * the outcome is stored under a future, like an asynchronous function call's.
+   * the outcome is stored under a future, like an asynchronous function call's (the id once
+   * the pending record is in the KV tier).
    */
-  start(p: PreparedDag): string {
+  async start(p: PreparedDag): Promise<string> {
     const label = `dag:${p.topo.spec.name}`;
     const createdAt = new Date().toISOString();
-    const id = this.#o.futures.create(label);
+    const id = await this.#o.futures.create(label);
     void this.call(p).then(
       (out) => this.#o.futures.complete(id, label, createdAt, { result: out.result, host: out.hosts[p.topo.sink]! }),
       (err: unknown) => this.#o.futures.complete(id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),

@@ -135,7 +135,7 @@ export class Dags {
   }
 
   /** Starts a DAG call in the background; returns the id of the future its outcome goes to. */
-  start(p: PreparedDag): string {
+  start(p: PreparedDag): Promise<string> {
     return this.#coordinator.start(p);
   }
 

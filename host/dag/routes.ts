@@ -42,7 +42,7 @@ export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void 
     }
     const prepared = await dags.prepare(params.name!, body, { history: query.get('history') === '1' });
     if (asked.async === true) {
-      const id = dags.start(prepared);
+      const id = await dags.start(prepared);
       sendJson(res, 202, { future: id }, { location: `/v1/futures/${id}` });
       return;
     }

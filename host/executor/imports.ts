@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
 import { CloudburstError } from '../../kvs/index.ts';
+import { MAX_USER_KEY_BYTES, guestKeyName } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';
 
@@ -41,11 +42,12 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     // A copy: the guest may overwrite or grow its memory after the call.
     return guestView(memory, ptr >>> 0, len, 'a value passed to a host function').slice();
   };
+  // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address.
   const key = (ptr: number, len: number): string => {
-    if (len <= 0 || len > 512) throw new CloudburstError('INVALID_KEY', `a key must be 1 to 512 bytes, not ${len}`);
-    const text = utf8.decode(guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
-    if (text.includes('\uFFFD')) throw new CloudburstError('INVALID_KEY', 'a key must be valid UTF-8');
-    return userPrefix + text;
+    if (len <= 0 || len > MAX_USER_KEY_BYTES) {
+      throw new CloudburstError('INVALID_KEY', `a key must be 1 to ${MAX_USER_KEY_BYTES} bytes of UTF-8, not ${len}`);
+    }
+    return userPrefix + guestKeyName(guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
   };
   const stage = (data: Uint8Array | undefined): number => {
     state().staged = data;

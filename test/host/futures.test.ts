@@ -1,5 +1,10 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPlatform, type Platform } from '../helpers/platform.ts';
+import { startHost, type Host } from '../../host/index.ts';
+import { startKvNode, type KvNode } from '../../kvs/index.ts';
+import { HostClient } from '../../tools/cli/client.ts';
+import { guestBytes, startPlatform, tempDir, type Platform } from '../helpers/platform.ts';
 
 interface Record {
   future: string;
@@ -68,7 +73,44 @@ describe('futures', () => {
   it('unknown futures are FUTURE_NOT_FOUND', async () => {
     await expect(p.client.json('GET', `/v1/futures/${'0'.repeat(32)}?wait=100`)).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
     await expect(p.client.json('GET', '/v1/futures/not-an-id')).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
-    await expect(p.client.json('GET', `/v1/futures/${'0'.repeat(32)}?wait=-1`)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
+  it('wait is an integer from 0 to 60000: anything else is INVALID_REQUEST naming the range', async () => {
+    const id = await start('math.square', [3]);
+    for (const wait of ['1e9', '-1', '1.5', 'abc', '', '0x10', '60001', '1000000', ' 5', '+5']) {
+      const res = await p.client.request('GET', `/v1/futures/${id}?wait=${encodeURIComponent(wait)}`);
+      expect(res.status, `wait=${JSON.stringify(wait)}`).toBe(400);
+      const { error } = JSON.parse(res.body.toString()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.message).toContain('0 to 60000');
+    }
+    for (const wait of ['0', '5000', '60000']) {
+      expect((await p.client.json<Record>('GET', `/v1/futures/${id}?wait=${wait}`)).status).not.toBe('failed');
+    }
+    expect((await p.client.json<Record>('GET', `/v1/futures/${id}?wait=60000`)).result).toBe(9);
+  });
+
+  it('a future that never existed is FUTURE_NOT_FOUND at once, not after its wait, on GET and as an argument', async () => {
+    const never = 'a'.repeat(32);
+    // Whatever the wait or the deadline, nothing can make such a future exist: no waiting.
+    let started = Date.now();
+    const res = await p.client.request('GET', `/v1/futures/${never}?wait=60000`);
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: { code: 'FUTURE_NOT_FOUND' } });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    started = Date.now();
+    await expect(p.call('math.square', [{ future: never }], { timeoutMs: 120_000 })).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // An asynchronous call with such an argument: its own future fails with that code.
+    const id = await start('math.square', [{ future: never }]);
+    expect(await p.client.json<Record>('GET', `/v1/futures/${id}?wait=60000`)).toMatchObject({ status: 'failed', error: { code: 'FUTURE_NOT_FOUND' } });
+  }, 90_000);
+
+  it('the pending record is in the KV tier before the future id is handed out', async () => {
+    const id = await start('kitchen.sleepMs', [300]);
+    const v = p.kv.store.get(`default/fut/${id}`);
+    expect(v?.type === 'lww' ? JSON.parse(Buffer.from(v.value).toString()) : undefined).toMatchObject({ future: id, status: 'pending' });
+    await p.client.json('GET', `/v1/futures/${id}?wait=10000`);
   });
 
   it('the result lives in the KV tier, where every host can find it', async () => {
@@ -78,5 +120,65 @@ describe('futures', () => {
       const v = p.kv.store.get(`default/fut/${id}`);
       return v?.type === 'lww' ? (JSON.parse(Buffer.from(v.value).toString()) as Record).result : undefined;
     }, { timeout: 5000 }).toBe(144);
+  });
+});
+
+describe('futures across hosts: a long-poll is woken by the tier, not by polling it', () => {
+  let dir: string;
+  let kv: KvNode;
+  let a: Host;
+  let b: Host;
+  let clientA: HostClient;
+  let clientB: HostClient;
+
+  /** Reads the KV node has served (single keys and batches). */
+  const reads = async (): Promise<number> => {
+    const stats = (await (await fetch(`${kv.url}/kv/v1/stats`)).json()) as { requests: { getKey: number; batchGet: number } };
+    return stats.requests.getKey + stats.requests.batchGet;
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir('cb-futures-');
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0 });
+    // The directory reads the tier every publish interval: keep it quiet, so that the reads
+    // counted below are the futures'. B re-reads a pending future only after 60 s, longer than
+    // any wait below: only the tier's push of the future's key can wake B's waiters in time.
+    const common = { workers: 1, kvsUrl: kv.url, port: 0, publishIntervalMs: 60_000, onGuestLog: () => undefined };
+    a = await startHost({ ...common, dataDir: join(dir, 'a') });
+    b = await startHost({ ...common, dataDir: join(dir, 'b'), futureRereadMs: 60_000 });
+    clientA = new HostClient(a.url);
+    clientB = new HostClient(b.url);
+    await clientA.json('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), true);
+  });
+  afterAll(async () => {
+    await clientA?.close();
+    await clientB?.close();
+    await b?.close();
+    await a?.close();
+    await kv?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a future created and completed on host A, awaited on host B: B answers once it is done, after a handful of reads', async () => {
+    const { future } = await clientA.json<{ future: string }>('POST', '/v1/functions/kitchen.sleepMs/call', { args: [3000], async: true });
+    const before = await reads();
+    const record = await clientB.json<Record>('GET', `/v1/futures/${future}?wait=30000`);
+    const after = await reads();
+    // Done, not pending: B was woken before its wait ran out, and not by a re-read of its own.
+    // (A completes the future wherever the call ran.)
+    expect(record).toMatchObject({ future, status: 'done' });
+    expect(record.result as number).toBeGreaterThanOrEqual(3000);
+    // Polling every 25 ms would be about 40 reads a second of waiting: ~120 here. B reads the
+    // future once (and once more after subscribing to it); the stats requests are not reads.
+    expect(after - before).toBeLessThanOrEqual(6);
+  });
+
+  it('a future B never heard of, created on A, is found on B (the tier knows it), and a future nobody created is not', async () => {
+    const { future } = await clientA.json<{ future: string }>('POST', '/v1/functions/kitchen.sleepMs/call', { args: [200], async: true });
+    expect((await clientB.json<Record>('GET', `/v1/futures/${future}?wait=20000`)).status).toBe('done');
+    await expect(clientB.json('GET', `/v1/futures/${'b'.repeat(32)}?wait=60000`)).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
+    // A call on B taking A's future as an argument.
+    const next = await clientA.json<{ future: string }>('POST', '/v1/functions/kitchen.delayI64/call', { args: [500, 41], async: true });
+    expect((await clientB.json<{ result: unknown }>('POST', '/v1/functions/kitchen.echoI64/call', { args: [{ future: next.future }] })).result).toBe(41);
   });
 });

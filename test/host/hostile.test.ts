@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
+import { CloudburstError } from '../../kvs/index.ts';
+import { checkKeyName, guestKeyName } from '../../host/keys.ts';
+import { guestBytes, metric, startPlatform, type Platform } from '../helpers/platform.ts';
 
 /** Everything a failed request could have touched: the function list and some state. */
 async function snapshot(p: Platform): Promise<unknown> {
@@ -132,5 +135,96 @@ describe('host: hostile requests change nothing', () => {
   it('routes: unknown routes and wrong methods', async () => {
     await expect(p.client.json('GET', '/v2/anything')).rejects.toMatchObject({ code: 'UNKNOWN_ROUTE' });
     await expect(p.client.json('POST', '/v1/functions')).rejects.toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
+  });
+});
+
+/** The HTTP API's verdict on a key: the error code, or undefined when accepted. */
+function httpVerdict(key: string): string | undefined {
+  try {
+    checkKeyName(key);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CloudburstError) return err.code;
+    throw err;
+  }
+}
+
+/** Pieces that URLs, percent-encoding and UTF-8 treat specially. */
+const PIECES = ['a', 'Z', '0', '-', '.', '..', '/', '//', '%', '%2F', '%2e', '%zz', '?', '#', ' ', '+', '&', '=', '\\', ':', '@', '~', "'", '"', '<', '!', '*',
+  'é', '日本', '😀', '\uFEFF', '\u00A0', '\u200B', '\u0001', '\u001f', '\n', '\t', '\u007f', '\u0085', '\uFFFD'];
+const keys = fc.oneof(
+  fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 8 }).map((a) => a.join('')),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+  fc.constantFrom('.', '..', '...', '/', '/a', 'a/', 'a/../b', './a', 'x'.repeat(512), 'x'.repeat(513), 'é'.repeat(256), 'é'.repeat(257)),
+);
+
+describe('keys: one rule for guests and the HTTP API', () => {
+  let p: Platform;
+
+  beforeAll(async () => {
+    p = await startPlatform();
+    await p.deploy('kitchen');
+    await p.deploy('counter');
+  });
+  afterAll(() => p.stop());
+
+  const kvPath = (key: string): string => `/v1/kv/${encodeURIComponent(key)}`;
+
+  it('a control character in a guest\'s key is INVALID_KEY, as over HTTP, and writes nothing', async () => {
+    await expect(p.call('counter.incr', ['ctl\u0001key', 1])).rejects.toMatchObject({ code: 'INVALID_KEY' });
+    await expect(p.call('kitchen.putGet', ['del\u007fkey', 'v'])).rejects.toMatchObject({ code: 'INVALID_KEY' });
+    await expect(p.client.json('GET', kvPath('ctl\u0001key'))).rejects.toMatchObject({ code: 'INVALID_KEY' });
+    await expect(p.client.json('PUT', kvPath('ctl\u0001key'), 'x', true)).rejects.toMatchObject({ code: 'INVALID_KEY' });
+    // A failed call commits nothing: the key is nowhere (the outbox is empty once flushed).
+    await expect.poll(() => metric(p.client, 'cloudburst_outbox_keys'), { timeout: 10_000 }).toBe(0);
+    expect(p.kv.store.get('default/k/ctl\u0001key')).toBeUndefined();
+  });
+
+  it('keys URLs treat specially, written by a guest, are read and deleted over /v1/kv', async () => {
+    for (const key of ['a/../b', '/lead', 'trail/', 'a//b', '%', '100%25', 'q?x=1', 'h#frag', 'sp ace', 'ünï😀', '...', '.a', 'a.', '\\\\x', '+']) {
+      expect(await p.call('kitchen.putGet', [key, 'v']), key).toBe('v');
+      expect(await p.client.json('GET', kvPath(key)), key).toMatchObject({ key, type: 'lww', value: 'v' });
+      expect(await p.client.json('DELETE', kvPath(key)), key).toEqual({ deleted: key });
+      await expect(p.client.json('GET', kvPath(key)), key).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    }
+    // Dot segments cannot be in a URL path (clients and the router remove them): refused to all.
+    for (const key of ['.', '..']) {
+      await expect(p.call('counter.incr', [key, 1]), key).rejects.toMatchObject({ code: 'INVALID_KEY' });
+      await expect(p.call('kitchen.putGet', [key, 'v']), key).rejects.toMatchObject({ code: 'INVALID_KEY' });
+      expect(httpVerdict(key)).toBe('INVALID_KEY');
+    }
+  });
+
+  it('property: the guest and the HTTP API accept the same keys, and what a guest writes HTTP reads and deletes', async () => {
+    let n = 0;
+    await fc.assert(fc.asyncProperty(keys, async (key) => {
+      const verdict = httpVerdict(key);
+      const res = await p.client.request('POST', '/v1/functions/kitchen.putGet/call', JSON.stringify({ args: [key, `v${++n}`] }));
+      const body = JSON.parse(res.body.toString()) as { result?: string; error?: { code: string } };
+      if (verdict !== undefined) {
+        expect(body.error?.code, JSON.stringify(key)).toBe(verdict);
+        return;
+      }
+      expect(body, JSON.stringify(key)).toEqual({ result: `v${n}` });
+      expect(await p.client.json('GET', kvPath(key))).toMatchObject({ key, type: 'lww', value: `v${n}` });
+      expect(await p.client.json('DELETE', kvPath(key))).toEqual({ deleted: key });
+      await expect(p.client.json('GET', kvPath(key))).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    }), { numRuns: 300, interruptAfterTimeLimit: 40_000 });
+  }, 60_000);
+
+  it('property: the guest\'s bytes are a key exactly when they are UTF-8 of a key the HTTP API accepts', () => {
+    const bytes = fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 24 }), keys.map((k) => new Uint8Array(Buffer.from(k, 'utf8'))));
+    fc.assert(fc.property(bytes, (b) => {
+      const text = Buffer.from(b).toString('utf8');
+      const utf8 = Buffer.from(text, 'utf8').equals(b);
+      let guest: string | undefined;
+      try {
+        guest = guestKeyName(b);
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'INVALID_KEY' });
+      }
+      if (utf8 && b.length > 0 && httpVerdict(text) === undefined) expect(guest).toBe(text);
+      else expect(guest).toBeUndefined();
+    }), { numRuns: 2000 });
   });
 });

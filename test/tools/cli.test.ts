@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,62 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     expect(await exited).toBe(0);
     expect(up.output()).toContain('stopping...');
   });
+});
+
+describe('cli: `cloudburst up` deploys the examples, never over a module of the user\'s', () => {
+  it('a fresh data folder gets every example; a module the user deployed as `math` survives restarts', async () => {
+    const dir = await tempDir('cb-examples-');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const args = ['--data', join(dir, 'data'), '--port', String(port)];
+    const stop = async (up: { child: ChildProcess }): Promise<void> => {
+      const exited = new Promise((resolve) => up.child.once('exit', resolve));
+      up.child.kill('SIGINT');
+      await exited;
+    };
+    const module = async (name: string) => (await fetch(`${url}/v1/modules/${name}`)).json() as Promise<{ sha256: string; functions: { name: string }[] }>;
+    try {
+      let up = await startUpProcess(args);
+      try {
+        expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square, retwis.follow');
+        // The user's own module under an example's name.
+        const res = await fetch(`${url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
+        expect(res.status).toBe(200);
+      } finally {
+        await stop(up);
+      }
+      const mine = createHash('sha256').update(guestBytes('chain')).digest('hex');
+      up = await startUpProcess(args);
+      try {
+        const math = await module('math');
+        expect(math.sha256).toBe(mine);
+        expect(math.functions.map((f) => f.name)).toContain('math.sink');
+        expect(math.functions.map((f) => f.name)).not.toContain('math.square');
+        expect(up.output()).toContain('keeping module math');
+        // The other examples are there as before.
+        expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, retwis.follow');
+        expect((await (await fetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['k', 2] }) })).json())).toEqual({ result: 2 });
+      } finally {
+        await stop(up);
+      }
+      // Deleted, the example comes back at the next start.
+      up = await startUpProcess(args);
+      try {
+        expect((await fetch(`${url}/v1/modules/math`, { method: 'DELETE' })).status).toBe(200);
+      } finally {
+        await stop(up);
+      }
+      up = await startUpProcess(args);
+      try {
+        expect((await module('math')).functions.map((f) => f.name)).toEqual(['math.increment', 'math.square']);
+        expect(up.output()).not.toContain('keeping module');
+      } finally {
+        await stop(up);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 describe('cli: kill -9', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { startHost, type FsyncPolicy, type Host } from '../../host/index.ts';
-import { startKvNode, type KvNode } from '../../kvs/index.ts';
+import { CloudburstError, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
 
@@ -19,7 +19,10 @@ export interface EmbeddedOptions {
 export interface Embedded {
   host: Host;
   kv: KvNode;
+  /** The functions of the examples: deployed now, or already there as they are. */
   deployed: string[];
+  /** Modules named like an example but holding something else (the user's): left as they are. */
+  kept: string[];
   close(): Promise<void>;
 }
 
@@ -27,7 +30,7 @@ export interface Embedded {
  * Builds an example (cached by the hash of its source and the SDK, since asc takes seconds)
  * and returns the module bytes.
  */
-async function exampleWasm(file: string, cacheDir: string): Promise<Uint8Array> {
+async function exampleWasm(file: string, cacheDir: string, log: (line: string) => void): Promise<Uint8Array> {
   const hash = createHash('sha256');
   hash.update(readFileSync(file));
   const sdk = join(PACKAGE_ROOT, 'guest', 'sdk', 'cloudburst');
@@ -36,15 +39,44 @@ async function exampleWasm(file: string, cacheDir: string): Promise<Uint8Array> 
   }
   const cached = join(cacheDir, `${basename(file, '.ts')}-${hash.digest('hex').slice(0, 16)}.wasm`);
   if (existsSync(cached)) return readFileSync(cached);
+  log(`building example ${basename(file, '.ts')}...`);
   const { wasm } = await buildGuest({ entry: file });
   mkdirSync(cacheDir, { recursive: true });
   writeFileSync(cached, wasm);
   return wasm;
 }
 
+interface ModuleInfo {
+  sha256: string;
+  functions: { name: string }[];
+}
+
+/**
+ * The module deployed under `name`, or undefined when there is none. A KV node that stalled
+ * (a loaded machine, the examples' build) refuses reads for a while (at most 10 s) as it
+ * catches up: KV_UNAVAILABLE is retried for up to 30 s, since not knowing is no reason to
+ * deploy over what may be the user's module.
+ */
+async function deployedModule(client: HostClient, name: string): Promise<ModuleInfo | undefined> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await client.json<ModuleInfo>('GET', `/v1/modules/${name}`);
+    } catch (err) {
+      if (err instanceof CloudburstError && err.code === 'UNKNOWN_MODULE') return undefined;
+      if (!(err instanceof CloudburstError) || err.code !== 'KV_UNAVAILABLE' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /**
  * `cloudburst up` with one node: a KV node and a function host in this process. The host
  * talks to the KV node over HTTP on loopback, as it would in a cluster.
+ *
+ * With `deployExamples`, each example of guest/examples/ is deployed only when no module of
+ * its name exists: a module the user deployed under that name (or an older build of the
+ * example) is kept, and a line says so.
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   mkdirSync(opts.dataDir, { recursive: true });
@@ -59,28 +91,48 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     await kv.close();
     throw err;
   }
-  const deployed: string[] = [];
-  if (opts.deployExamples) {
-    const dir = join(PACKAGE_ROOT, 'guest', 'examples');
-    const client = new HostClient(host.url);
-    try {
-      for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts')).sort()) {
-        const name = basename(f, '.ts');
-        opts.log(`deploying example ${name}...`);
-        const wasm = await exampleWasm(join(dir, f), join(opts.dataDir, 'examples'));
-        const out = await client.json<{ functions: { name: string }[] }>('PUT', `/v1/modules/${name}`, wasm, true);
-        deployed.push(...out.functions.map((fn) => fn.name));
-      }
-    } finally {
-      await client.close();
-    }
-  }
-  deployed.sort();
-  return {
-    host, kv, deployed,
-    close: async () => {
-      await host.close();
-      await kv.close();
-    },
+  const close = async (): Promise<void> => {
+    await host.close();
+    await kv.close();
   };
+  try {
+    const { deployed, kept } = opts.deployExamples ? await deployExamples(host.url, opts) : { deployed: [], kept: [] };
+    return { host, kv, deployed, kept, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Deploys each example whose name no module has; see startEmbedded. */
+async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ deployed: string[]; kept: string[] }> {
+  const dir = join(PACKAGE_ROOT, 'guest', 'examples');
+  // Every build first: asc holds this process's event loop for seconds, and the KV node here
+  // may take that for a pause of its own and refuse reads while it catches up (see below).
+  const examples: { name: string; file: string; wasm: Uint8Array }[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts')).sort()) {
+    const file = join(dir, f);
+    examples.push({ name: basename(f, '.ts'), file, wasm: await exampleWasm(file, join(opts.dataDir, 'examples'), opts.log) });
+  }
+  const deployed: string[] = [];
+  const kept: string[] = [];
+  const client = new HostClient(url);
+  try {
+    for (const { name, file, wasm } of examples) {
+      const existing = await deployedModule(client, name);
+      if (existing === undefined) {
+        opts.log(`deploying example ${name}...`);
+        const out = await client.json<ModuleInfo>('PUT', `/v1/modules/${name}`, wasm, true);
+        deployed.push(...out.functions.map((fn) => fn.name));
+      } else if (existing.sha256 === createHash('sha256').update(wasm).digest('hex')) {
+        deployed.push(...existing.functions.map((fn) => fn.name));
+      } else {
+        kept.push(name);
+        opts.log(`keeping module ${name} (sha256 ${existing.sha256.slice(0, 12)}...): it is not the example ${name}, which is not deployed over it (to replace it: cloudburst fn deploy ${file} --name ${name})`);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return { deployed: deployed.sort(), kept };
 }
