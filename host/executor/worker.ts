@@ -220,6 +220,10 @@ function classify(err: unknown, inst: Instance | undefined): { code: CloudburstE
 function runCall(job: CallJob): JobResult {
   let inst: Instance | undefined;
   const pins: number[] = [];
+  // The runtime's __unpin: guest code, with the gate open.
+  const unpin = (): void => {
+    while (pins.length > 0) inst!.guest.runtime.__unpin(pins.pop()!);
+  };
   state.begin(job.callId, job.session);
   try {
     const spec = specOf(job.module);
@@ -234,6 +238,10 @@ function runCall(job: CallJob): JobResult {
     });
     const raw = outside(() => (fn as (...a: unknown[]) => unknown)(...wasmArgs));
     const result = guestFault(sig.name, () => liftResult(inst!.guest.memory, sig.result, raw));
+    // The last guest code of the call runs before its commit: from the commit until the result
+    // is posted (DONE) the gate stays closed, so a deadline that comes meanwhile finds the call
+    // done, never a call that wrote and answers CALL_TIMEOUT.
+    guestFault(`${sig.name}, releasing its arguments`, unpin);
     const wrote = state.commit();
     const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
     const session = job.session ? state.finishSession() : undefined;
@@ -246,9 +254,9 @@ function runCall(job: CallJob): JobResult {
     if (failure.code.startsWith('GUEST_')) instances.delete(job.module.sha);
     return { kind: 'done', ok: false, ...failure, logs: state.logs };
   } finally {
-    if (inst && instances.get(job.module.sha) === inst) {
+    if (pins.length > 0 && inst && instances.get(job.module.sha) === inst) {
       try {
-        for (const p of pins) inst.guest.runtime.__unpin(p);
+        unpin();
       } catch {
         // The guest's own __unpin failed: the call's outcome stands, the instance does not.
         instances.delete(job.module.sha);
