@@ -46,6 +46,13 @@ interface Loaded {
   spec: ModuleSpec;
 }
 
+/** A module compiled on this host, with what the upload checks read from its binary. */
+interface Compiled {
+  module: WebAssembly.Module;
+  memory: MemoryImport;
+  types: ModuleTypes;
+}
+
 const MODULES_SET = storageKey(SPACES.system, 'modules');
 
 export function functionInfo(record: ModuleRecord, sig: ExportSignature): FunctionInfo {
@@ -62,8 +69,8 @@ export class Registry {
   readonly #hlc: Hlc;
   readonly #pool: ExecutorPool;
   readonly #limits: RegistryLimits;
-  /** Compiled modules by sha256: compile once per host. */
-  readonly #compiled = new Map<string, WebAssembly.Module>();
+  /** Compiled (and checked) modules by sha256: once per host. */
+  readonly #compiled = new Map<string, Compiled>();
   readonly #loaded = new Map<string, Loaded>();
 
   constructor(state: HostState, hlc: Hlc, pool: ExecutorPool, limits: RegistryLimits) {
@@ -95,13 +102,8 @@ export class Registry {
     const module = await WebAssembly.compile(source);
     const { memory, types } = this.#check(bytes, module);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const spec: ModuleSpec = {
-      sha: sha256,
-      module,
-      types,
-      memoryInitialPages: memory.initialPages,
-      memoryMaxPages: Math.min(this.#limits.memoryMaxPages, memory.maximumPages ?? Number.MAX_SAFE_INTEGER),
-    };
+    const compiled: Compiled = { module, memory, types };
+    const spec = this.#spec(sha256, compiled);
     const trial = await this.#pool.run({ kind: 'load', module: spec }, this.#limits.instantiateTimeoutMs);
     if (!trial.ok) {
       throw new CloudburstError('INVALID_WASM', `the module failed to start: ${trial.code}: ${trial.message}`, { cause: trial.code });
@@ -116,7 +118,7 @@ export class Registry {
       [MODULES_SET, gset.add(undefined, Buffer.from(name))],
     ]);
     await this.#state.writeDurable(writes);
-    this.#compiled.set(sha256, module);
+    this.#compiled.set(sha256, compiled);
     this.#loaded.set(name, { record, spec });
     return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
   }
@@ -141,6 +143,15 @@ export class Registry {
     return { memory, types };
   }
 
+  /** What a worker needs to instantiate a module: its memory within the module's and the host's limits. */
+  #spec(sha: string, { module, memory, types }: Compiled): ModuleSpec {
+    return {
+      sha, module, types,
+      memoryInitialPages: memory.initialPages,
+      memoryMaxPages: Math.min(this.#limits.memoryMaxPages, memory.maximumPages ?? Number.MAX_SAFE_INTEGER),
+    };
+  }
+
   /** Deletes a module: its record becomes a tombstone; its functions stop resolving. */
   async remove(name: string): Promise<void> {
     checkModuleName(name);
@@ -161,22 +172,24 @@ export class Registry {
     if (hit) return hit;
     const record = await this.#record(name);
     if (!record) return undefined;
-    let module = this.#compiled.get(record.sha256);
-    if (!module) {
+    let compiled = this.#compiled.get(record.sha256);
+    if (!compiled) {
       const wasm = await this.#state.read(storageKey(SPACES.wasm, record.sha256));
       if (wasm === undefined || wasm.type !== 'lww' || wasm.tombstone) {
         throw new CloudburstError('INTERNAL', `the bytes of module ${name} (${record.sha256}) are missing from the KV tier`);
       }
-      module = await WebAssembly.compile(wasm.value as Uint8Array<ArrayBuffer>);
-      this.#compiled.set(record.sha256, module);
+      const module = await WebAssembly.compile(wasm.value as Uint8Array<ArrayBuffer>);
+      // The upload's checks again, by this host's rules: a module stored by an older host that
+      // would be refused today is refused here too, rather than fail its calls in the worker.
+      try {
+        compiled = { module, ...this.#check(wasm.value, module) };
+      } catch (err) {
+        if (!(err instanceof CloudburstError)) throw err;
+        throw new CloudburstError(err.code, `module ${name} was accepted by an older host and no longer passes the upload checks (upload it again): ${err.message}`);
+      }
+      this.#compiled.set(record.sha256, compiled);
     }
-    const loaded: Loaded = {
-      record,
-      spec: {
-        sha: record.sha256, module, types: record.types, memoryInitialPages: record.memoryInitialPages,
-        memoryMaxPages: this.#limits.memoryMaxPages,
-      },
-    };
+    const loaded: Loaded = { record, spec: this.#spec(record.sha256, compiled) };
     this.#loaded.set(name, loaded);
     return loaded;
   }

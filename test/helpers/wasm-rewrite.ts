@@ -256,3 +256,11 @@ export function memoryMinimum(wasm: Uint8Array): number {
   if (!memory) throw new Error('the module imports no memory');
   return readU32({ bytes: memory.desc, at: 1 });
 }
+
+/** The module with its memory import's limits set to `min` and `max` pages. */
+export function withMemoryLimits(wasm: Uint8Array, min: number, max: number): Uint8Array<ArrayBuffer> {
+  return replaceSection(wasm, 2, (payload) => vec(decodeImports(payload).map((i) => [
+    ...name(i.module), ...name(i.name), i.kind,
+    ...(i.kind === 2 ? [1, ...u32(min), ...u32(max)] : Array.from(i.desc)),
+  ])));
+}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counter, encode, encodeFrame } from '../../kvs/index.ts';
-import { startPlatform, type Platform } from '../helpers/platform.ts';
+import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
+import { memoryMinimum, withMemoryLimits } from '../helpers/wasm-rewrite.ts';
 
 describe('host: end to end over HTTP', () => {
   let p: Platform;
@@ -126,6 +127,22 @@ describe('host: end to end over HTTP', () => {
 });
 
 describe('host: restarts', () => {
+  it('a module loaded from the KV tier keeps the memory maximum it declares', async () => {
+    // After a restart (or on another host) the module comes from the tier, not from the upload.
+    const bytes = guestBytes('math');
+    const min = memoryMinimum(bytes);
+    const first = await startPlatform();
+    await first.client.json('PUT', '/v1/modules/small', withMemoryLimits(bytes, min, min + 16), true);
+    expect(await first.call('small.square', [6])).toBe(36);
+    await first.stop(true);
+    const second = await startPlatform({ dataDir: first.dataDir });
+    try {
+      expect(await second.call('small.square', [7])).toBe(49);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('keeps functions and state across a clean restart', async () => {
     const first = await startPlatform();
     await first.deploy('counter');
