@@ -100,19 +100,38 @@ export class Futures {
     return id;
   }
 
-  /** Stores the outcome and wakes the waiters of this host. */
+  /**
+   * Stores the outcome and wakes the waiters of this host. Never throws (it runs when a
+   * background call ends): a result too large to store (over the value limit, or beyond what
+   * JSON can hold) makes the future fail with KV_VALUE_TOO_LARGE instead of staying pending.
+   */
   complete(id: string, fn: string, createdAt: string, outcome: { result: unknown; host: string } | { error: CloudburstError }): FutureRecord {
-    const record: FutureRecord = {
-      future: id, function: fn, createdAt, finishedAt: new Date().toISOString(),
-      ...('error' in outcome
-        ? { status: 'failed' as const, error: { code: outcome.error.code, message: outcome.error.message } }
-        : { status: 'done' as const, result: outcome.result, host: outcome.host }),
-    };
-    // Written through the cache and its outbox: durable on this host at once (kill -9), in the
-    // tier a few ms later, whose push then wakes the waiters of other hosts.
-    this.#state.write(new Map([[this.#key(id), this.#value(record)]]));
+    const base = { future: id, function: fn, createdAt, finishedAt: new Date().toISOString() };
+    const failed = (e: CloudburstError): FutureRecord => ({ ...base, status: 'failed', error: { code: e.code, message: e.message } });
+    let record: FutureRecord = 'error' in outcome ? failed(outcome.error) : { ...base, status: 'done', result: outcome.result, host: outcome.host };
+    try {
+      this.#store(record);
+    } catch (err) {
+      if (record.status !== 'done') {
+        console.error(`future ${id}: its outcome could not be stored:`, err);
+        return record;
+      }
+      const why = err instanceof CloudburstError ? err.message : `it cannot be written as JSON (${String(err)})`;
+      record = failed(new CloudburstError('KV_VALUE_TOO_LARGE', `the call succeeded, but its result is too large to keep for a future: ${why}`));
+      try {
+        this.#store(record);
+      } catch (again) {
+        console.error(`future ${id}: its outcome could not be stored:`, again);
+      }
+    }
     this.#wake(record);
     return record;
+  }
+
+  #store(record: FutureRecord): void {
+    // Written through the cache and its outbox: durable on this host at once (kill -9), in the
+    // tier a few ms later, whose push then wakes the waiters of other hosts.
+    this.#state.write(new Map([[this.#key(record.future), this.#value(record)]]));
   }
 
   #wake(record: FutureRecord): void {

@@ -85,6 +85,16 @@ describe('host: the value limit', () => {
     expect(await tierSha(p.client, 'g-big')).toBe(sha(filled(3, 9)));
   }, 180_000);
 
+  it('an asynchronous call whose result is over the value limit: its future fails with KV_VALUE_TOO_LARGE instead of staying pending', async () => {
+    // 17 million elements of 100: about 68 MB of JSON.
+    const { future } = await p.client.json<{ future: string }>('POST', '/v1/functions/writer.bytes/call', { args: [17_000_000, 100], async: true, timeoutMs: 120_000 });
+    const record = await waitFor(
+      () => p.client.json<{ status: string; error?: { code: string } }>('GET', `/v1/futures/${future}?wait=10000`),
+      (r) => r.status !== 'pending', 180_000, 'the future to finish',
+    );
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'KV_VALUE_TOO_LARGE' } });
+  }, 240_000);
+
   it('a write the KV tier refuses for good after the host acknowledged it is kept with its reason, durably, and counted', async () => {
     // Another writer made `clash` a counter in the tier; this host has never seen it, so the
     // guest's blind put is acknowledged, and the tier refuses it at flush time.
