@@ -1,4 +1,4 @@
-import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, type Hlc } from '../kvs/index.ts';
+import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
 import type { Dags } from './dag/dags.ts';
@@ -27,6 +27,15 @@ export interface RouteDeps {
   maxBodyBytes: number;
   gauges: () => Record<string, number>;
   clusterView: () => unknown;
+}
+
+/**
+ * Moves this thread's clock past every version of a register before it writes one: a write
+ * (or delete) must win over what it replaces, also when another thread's clock (a worker's)
+ * stamped that value ahead of ours.
+ */
+function observe(hlc: Hlc, current: Lattice | undefined): void {
+  if (current?.type === 'lww') for (const v of versionsOf(current)) hlc.observe(v.stamp);
 }
 
 function moduleJson(r: ModuleRecord): Record<string, unknown> {
@@ -153,6 +162,7 @@ export function routes(router: Router, d: RouteDeps): void {
     const key = userKey(params.key);
     const body = await readBody(req, d.maxBodyBytes);
     const current = await state.read(key);
+    observe(d.hlc, current);
     const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
     const merged = await state.writeDurable(new Map([[key, delta]]));
     sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
@@ -181,6 +191,7 @@ export function routes(router: Router, d: RouteDeps): void {
     const key = userKey(params.key);
     const current = await state.read(key);
     if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
+    observe(d.hlc, current);
     await state.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
     sendJson(res, 200, { deleted: params.key });
   });

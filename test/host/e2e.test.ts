@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counter, encode, encodeFrame } from '../../kvs/index.ts';
+import { KvClient, counter, encode, encodeFrame, lww } from '../../kvs/index.ts';
 import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
 import { memoryMinimum, withMemoryLimits } from '../helpers/wasm-rewrite.ts';
 
@@ -58,6 +58,21 @@ describe('host: end to end over HTTP', () => {
     const values = Float64Array.from({ length: 1000 }, (_, i) => i * 0.5);
     await p.client.request('PUT', '/v1/kv/big-array', new Uint8Array(values.buffer), { 'content-type': 'application/octet-stream' });
     expect(await p.call('arrays.sum', [{ ref: 'big-array' }])).toBe(values.reduce((a, b) => a + b, 0));
+  });
+
+  it('kv: a PUT or DELETE replaces a value stamped ahead of this host\'s clock (another host\'s, or a worker\'s)', async () => {
+    const kv = new KvClient({ url: p.kv.url });
+    const ahead = (text: string, key: string) => kv.merge(`default/k/${key}`, lww.write(Buffer.from(text), { ms: Date.now() + 60_000, c: 0, writer: 'h-fast/w0' }));
+    try {
+      await ahead('from the future', 'skewed-put');
+      expect(await p.client.json('PUT', '/v1/kv/skewed-put', 'now', true)).toMatchObject({ value: 'now' });
+      expect(await p.client.json('GET', '/v1/kv/skewed-put?fresh=1')).toMatchObject({ value: 'now' });
+      await ahead('from the future', 'skewed-delete');
+      expect(await p.client.json('DELETE', '/v1/kv/skewed-delete')).toEqual({ deleted: 'skewed-delete' });
+      await expect(p.client.json('GET', '/v1/kv/skewed-delete?fresh=1')).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    } finally {
+      await kv.close();
+    }
   });
 
   it('kv: put, get and delete each lattice type through HTTP', async () => {
