@@ -52,6 +52,11 @@ export interface HostOptions {
   fsync?: FsyncPolicy;
   /** Memory limit of each guest instance, in MiB. Default 256. */
   guestMemoryMiB?: number;
+  /**
+   * Memory budget of each executor worker (its heap and the linear memories of its warm
+   * instances), in MiB: a worker over it after a call is replaced. Default guestMemoryMiB + 256.
+   */
+  workerMemoryMiB?: number;
   /** Largest module upload, in bytes. Default 8 MiB. */
   maxModuleBytes?: number;
   /** Largest JSON body of a call or KV write, in bytes. Default 64 MiB. */
@@ -68,6 +73,8 @@ export interface HostOptions {
   publishIntervalMs?: number;
   /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
   cacheMiB?: number;
+  /** Keys the cache may hold (each costs the main thread's heap a few hundred bytes). Default 500,000. */
+  cacheKeys?: number;
   /**
    * How often a long-poll on a future reads the KV tier again, in case the push that should
    * wake it was missed. Default 2 s.
@@ -121,6 +128,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds ?? [], onRingChange: () => subscriptions?.renew() });
   const budget = new CacheBudget(cache, {
     maxBytes: (opts.cacheMiB ?? 1024) * 1024 * 1024,
+    maxKeys: opts.cacheKeys ?? 500_000,
     onEvicted: (keys) => subscriptions?.remove(keys),
   });
   const touch = (keys: readonly string[]): void => budget.touch(keys);
@@ -155,6 +163,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
     size: opts.workers ?? Math.max(2, availableParallelism()),
+    workerMemoryBytes: (opts.workerMemoryMiB ?? (opts.guestMemoryMiB ?? 256) + 256) * 1024 * 1024,
     cachePath,
     writerPrefix,
     userPrefix: userPrefix(),
@@ -237,6 +246,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_cache_keys: cache.keyCount(),
       cloudburst_cache_bytes: budget.bytes,
       cloudburst_cache_max_bytes: budget.maxBytes,
+      cloudburst_cache_indexed_keys: budget.keys,
       cloudburst_cache_evicted_total: budget.evicted,
       cloudburst_subscribed_keys: subs.size,
       cloudburst_subscription_failures_total: subs.failures,
@@ -252,6 +262,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,
+      cloudburst_workers_retired_total: pool.stats().retired,
       cloudburst_calls_queued: pool.stats().queued,
       cloudburst_messages_sent_total: messaging.stats.sent,
       cloudburst_messages_local_total: messaging.stats.local,

@@ -3,6 +3,8 @@ import { LruIndex } from './lru.ts';
 
 export interface CacheBudgetOptions {
   maxBytes: number;
+  /** Keys the cache may hold (see LruIndex.maxKeys). Default: no limit. */
+  maxKeys?: number;
   /** How often the budget is checked. Default 100 ms. */
   intervalMs?: number;
   /** Keys that left the cache (their subscriptions can go). */
@@ -24,7 +26,7 @@ export class CacheBudget {
 
   constructor(cache: HostCache, opts: CacheBudgetOptions) {
     this.#cache = cache;
-    this.#lru = new LruIndex(opts.maxBytes);
+    this.#lru = new LruIndex(opts.maxBytes, opts.maxKeys);
     this.#onEvicted = opts.onEvicted ?? (() => undefined);
     for (const [key, size] of cache.sizes()) this.#lru.touch(key, size);
     cache.onStored = (key, size) => this.#lru.touch(key, size);
@@ -38,6 +40,10 @@ export class CacheBudget {
 
   get maxBytes(): number {
     return this.#lru.maxBytes;
+  }
+
+  get keys(): number {
+    return this.#lru.count;
   }
 
   get evicted(): number {

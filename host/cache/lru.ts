@@ -11,15 +11,25 @@
  * lru.touch('default/k/a', 1030);
  * const victims = lru.over() ? lru.candidates() : [];
  */
+/** What a cached key costs in LMDB beyond its key and value bytes (page and node headers). */
+export const ENTRY_OVERHEAD = 64;
+
 export class LruIndex {
   readonly maxBytes: number;
+  /**
+   * Keys the cache may hold, whatever their sizes: each costs the main thread's heap a few
+   * hundred bytes (this index, the subscription to its changes; in the embedded mode also the
+   * KV node's subscription), which a byte budget of tiny values would not bound.
+   */
+  readonly maxKeys: number;
   /** Insertion order is recency: a touched key is moved to the end. */
   readonly #sizes = new Map<string, number>();
   #bytes = 0;
   evicted = 0;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, maxKeys = Number.POSITIVE_INFINITY) {
     this.maxBytes = maxBytes;
+    this.maxKeys = maxKeys;
   }
 
   get bytes(): number {
@@ -34,7 +44,7 @@ export class LruIndex {
   touch(key: string, size?: number): void {
     const old = this.#sizes.get(key);
     if (old !== undefined) this.#sizes.delete(key);
-    const next = size ?? old;
+    const next = size === undefined ? old : size + ENTRY_OVERHEAD;
     if (next === undefined) return;
     this.#sizes.set(key, next);
     this.#bytes += next - (old ?? 0);
@@ -52,16 +62,17 @@ export class LruIndex {
   }
 
   over(): boolean {
-    return this.#bytes > this.maxBytes;
+    return this.#bytes > this.maxBytes || this.#sizes.size > this.maxKeys;
   }
 
-  /** Least recently used keys whose removal brings the cache under 90% of its budget. */
+  /** Least recently used keys whose removal brings the cache under 90% of its budget (bytes and keys). */
   candidates(): string[] {
-    const target = this.#bytes - this.maxBytes * 0.9;
+    const bytes = this.#bytes - this.maxBytes * 0.9;
+    const keys = this.#sizes.size - Math.floor(this.maxKeys * 0.9);
     const out: string[] = [];
     let freed = 0;
     for (const [key, size] of this.#sizes) {
-      if (freed >= target) break;
+      if (freed >= bytes && out.length >= keys) break;
       out.push(key);
       freed += size;
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError, KV_LIMITS } from '../../kvs/index.ts';
 import { MAX_USER_KEY_BYTES, guestKeyName } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';
@@ -42,6 +42,13 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     // A copy: the guest may overwrite or grow its memory after the call.
     return guestView(memory, ptr >>> 0, len, 'a value passed to a host function').slice();
   };
+  // A register's value: refused before it is copied when it could never be stored.
+  const value = (ptr: number, len: number): Uint8Array => {
+    if (len > KV_LIMITS.maxRegisterBytes) {
+      throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${len} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`);
+    }
+    return bytes(ptr, len);
+  };
   // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address.
   const key = (ptr: number, len: number): string => {
     if (len <= 0 || len > MAX_USER_KEY_BYTES) {
@@ -79,8 +86,8 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
       guestView(memory, dst >>> 0, s.staged.byteLength, 'the destination of take').set(s.staged);
       s.staged = undefined;
     },
-    put: (kp: number, kl: number, vp: number, vl: number): void => live('put').put(key(kp, kl), bytes(vp, vl)),
-    put_durable: (kp: number, kl: number, vp: number, vl: number): void => live('put_durable').putDurable(key(kp, kl), bytes(vp, vl)),
+    put: (kp: number, kl: number, vp: number, vl: number): void => live('put').put(key(kp, kl), value(vp, vl)),
+    put_durable: (kp: number, kl: number, vp: number, vl: number): void => live('put_durable').putDurable(key(kp, kl), value(vp, vl)),
     del: (kp: number, kl: number): void => live('del').del(key(kp, kl)),
     counter_add: (kp: number, kl: number, by: bigint): bigint => BigInt.asIntN(64, live('counter_add').counterAdd(key(kp, kl), by)),
     counter_get: (kp: number, kl: number): bigint => BigInt.asIntN(64, live('counter_get').counterGet(key(kp, kl))),

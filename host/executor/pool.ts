@@ -20,6 +20,8 @@ export interface PoolOptions {
    * `remainingMs` is what is left of the call's deadline: a `recv` waits no longer.
    */
   bridge: (req: BridgeRequest, remainingMs: number) => Promise<Uint8Array | null | void | { at: ReadVersion }>;
+  /** A worker holding more memory than this after a job is replaced (see WorkerInit). */
+  workerMemoryBytes?: number;
   /** Calls waiting for a free worker beyond this are refused with OVERLOADED. */
   maxQueue?: number;
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
@@ -81,9 +83,10 @@ export class ExecutorPool {
   #inflight = 0;
   #closed = false;
   #replaced = 0;
+  #retired = 0;
 
   constructor(opts: PoolOptions) {
-    this.#opts = { maxQueue: 10_000, spinMicros: 50, mainIsIdle: () => true, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
+    this.#opts = { maxQueue: 10_000, spinMicros: 50, mainIsIdle: () => true, workerMemoryBytes: 512 * 1024 * 1024, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
   }
 
@@ -98,6 +101,7 @@ export class ExecutorPool {
       ctrl: ctrlBuffer,
       port: port2,
       userPrefix: this.#opts.userPrefix,
+      memoryBudget: this.#opts.workerMemoryBytes,
     };
     const worker = new Worker(this.#opts.workerUrl, {
       workerData: init,
@@ -227,6 +231,12 @@ export class ExecutorPool {
         const result = receiveMessageOnPort(slot.port)?.message as JobResult | undefined;
         Atomics.store(ctrl, STATE, IDLE);
         if (result === undefined) return this.#failed(slot, 'INTERNAL', 'the executor worker sent no result');
+        if (result.retire) {
+          // It holds memory only its end gives back: replace it (after this job, see #execute).
+          this.#retired++;
+          slot.dead = true;
+          void this.#terminate(slot);
+        }
         return result;
       }
       if (state === BRIDGE) {
@@ -262,8 +272,8 @@ export class ExecutorPool {
     return { kind: 'done', ok: false, code, message, logs: [] };
   }
 
-  stats(): { workers: number; busy: number; queued: number; replaced: number } {
-    return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queue.length, replaced: this.#replaced };
+  stats(): { workers: number; busy: number; queued: number; replaced: number; retired: number } {
+    return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queue.length, replaced: this.#replaced, retired: this.#retired };
   }
 
   async close(): Promise<void> {

@@ -81,6 +81,11 @@ export interface WorkerInit {
   ctrl: SharedArrayBuffer;
   port: MessagePort;
   userPrefix: string;
+  /**
+   * The worker's memory budget in bytes (V8 heap and external memory, guests' linear memories
+   * included): past it after a job, the worker asks to be replaced (JobResult `retire`).
+   */
+  memoryBudget: number;
 }
 
 /** An argument as the main thread prepared it: a plain value, or a key the worker reads from the cache. */
@@ -199,9 +204,16 @@ export interface GuestLog {
   message: string;
 }
 
-export type JobResult =
+export type JobResult = (
   | { kind: 'done'; ok: true; result: unknown; wrote: number; touched: string[]; logs: GuestLog[]; session?: SessionResult }
-  | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[] };
+  | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[] }
+) & {
+  /**
+   * The worker holds memory it cannot give back (over its budget, or a discarded instance's
+   * large linear memory that only a GC of its isolate would free): replace it after this job.
+   */
+  retire?: true;
+};
 
 export type BridgeRequest =
   /** Read misses: fetch these keys from the KV tier into the cache. */

@@ -2,6 +2,7 @@
 //
 // The thread parks in Atomics.wait until the main thread posts a job, runs it synchronously,
 // posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
+import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CloudburstError, Hlc, counter, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
@@ -123,6 +124,60 @@ interface Instance {
 
 const specs = new Map<string, ModuleSpec>();
 const instances = new Map<string, Instance>();
+
+/**
+ * Memory this thread holds and cannot give back by itself: V8 frees a discarded instance's
+ * linear memory (up to the guest limit) only when it collects its isolate's garbage, which an
+ * idle worker may not do for hours; lmdb-js keeps its read buffer at twice the largest value
+ * read; the heap of a call that wrote 100,000 keys stays grown. A worker that holds more than
+ * its budget after a job, or that discarded an instance with a large memory, asks to be
+ * replaced: terminating a thread frees all of it.
+ */
+const footprint = {
+  /** Discarded instances' memories past this are worth a new thread. */
+  discardedBytes: 16 * 1024 * 1024,
+  /** Jobs between checks of the heap when nothing suggested one. */
+  checkEvery: 64,
+  sinceCheck: 0,
+  /** Bytes of linear memory of the instances discarded so far. */
+  discarded: 0,
+};
+
+/** Whether this worker should be replaced after a job (see `memory`). */
+function shouldRetire(failed: boolean, grew: boolean): boolean {
+  if (footprint.discarded >= footprint.discardedBytes) return true;
+  if (!failed && !grew && ++footprint.sinceCheck < footprint.checkEvery) return false;
+  footprint.sinceCheck = 0;
+  const h = getHeapStatistics();
+  return h.total_heap_size + h.external_memory > init.memoryBudget;
+}
+
+/** Drops an instance (a guest failed): its memory is garbage from now on. */
+function discard(sha: string): void {
+  const inst = instances.get(sha);
+  if (inst === undefined) return;
+  instances.delete(sha);
+  footprint.discarded += inst.guest.memory.buffer.byteLength;
+}
+
+/**
+ * An instance stays warm only while its linear memory is small: a memory never shrinks, so a
+ * call that once needed a lot (past a quarter of the module's limit, and 16 MiB) would keep it
+ * for good. Such an instance is dropped after its call, and its worker replaced.
+ */
+function keepWarm(sha: string): void {
+  const inst = instances.get(sha);
+  if (inst === undefined) return;
+  const size = inst.guest.memory.buffer.byteLength;
+  if (size > footprint.discardedBytes && size > (inst.maxPages * 65536) / 4) discard(sha);
+}
+
+/** Linear memory of the live instances. */
+function instanceBytes(): number {
+  let n = 0;
+  for (const inst of instances.values()) n += inst.guest.memory.buffer.byteLength;
+  return n;
+}
 /** True while `new WebAssembly.Instance` runs a module's start function: state is off limits then. */
 let starting = false;
 
@@ -146,6 +201,9 @@ function instantiate(spec: ModuleSpec): Instance {
   try {
     // Instantiating runs the module's start function: guest code.
     instance = outside(() => new WebAssembly.Instance(spec.module, imports));
+  } catch (err) {
+    footprint.discarded += memory.buffer.byteLength;
+    throw err;
   } finally {
     starting = false;
   }
@@ -251,7 +309,7 @@ function runCall(job: CallJob): JobResult {
     state.discard();
     const failure = classify(err, inst);
     // A guest that trapped may have left its heap inconsistent: start it afresh next time.
-    if (failure.code.startsWith('GUEST_')) instances.delete(job.module.sha);
+    if (failure.code.startsWith('GUEST_')) discard(job.module.sha);
     return { kind: 'done', ok: false, ...failure, logs: state.logs };
   } finally {
     if (pins.length > 0 && inst && instances.get(job.module.sha) === inst) {
@@ -259,7 +317,7 @@ function runCall(job: CallJob): JobResult {
         unpin();
       } catch {
         // The guest's own __unpin failed: the call's outcome stands, the instance does not.
-        instances.delete(job.module.sha);
+        discard(job.module.sha);
       }
     }
   }
@@ -340,7 +398,10 @@ async function serve(): Promise<never> {
       continue;
     }
     enter();
+    const before = instanceBytes();
     const result = job.kind === 'call' ? runCall(job) : runLoad(job);
+    keepWarm(job.module.sha);
+    if (shouldRetire(!result.ok, instanceBytes() > before)) result.retire = true;
     port.postMessage(result);
     // DONE before letting go of the gate: a main thread that closes the gate after this sees
     // that the job (its commit included) finished.

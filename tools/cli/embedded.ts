@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { startHost, type FsyncPolicy, type Host } from '../../host/index.ts';
+import { startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
 import { CloudburstError, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
@@ -12,6 +12,8 @@ export interface EmbeddedOptions {
   kvsPort: number;
   workers?: number;
   fsync?: FsyncPolicy;
+  /** Memory settings of the host (see "Memory" in host/README.md). */
+  memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
   deployExamples: boolean;
   log: (line: string) => void;
 }
@@ -86,6 +88,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     host = await startHost({
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
+      ...opts.memory,
     });
   } catch (err) {
     await kv.close();

@@ -11,11 +11,12 @@ import { startEmbedded } from './embedded.ts';
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples]
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [MEMORY]
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [MEMORY]
+  MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
 Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
@@ -77,6 +78,14 @@ function parse(argv: string[]): Parsed {
 
 const flag = (p: Parsed, name: string): string | undefined => p.flags.get(name)?.at(-1);
 const has = (p: Parsed, name: string): boolean => p.flags.has(name);
+/** The host's memory settings given as flags (HostOptions names them). */
+const memoryFlags = (p: Parsed): { guestMemoryMiB?: number; workerMemoryMiB?: number; cacheMiB?: number; cacheKeys?: number } => ({
+  ...(flag(p, 'guest-memory-mib') === undefined ? {} : { guestMemoryMiB: int(p, 'guest-memory-mib', 256) }),
+  ...(flag(p, 'worker-memory-mib') === undefined ? {} : { workerMemoryMiB: int(p, 'worker-memory-mib', 512) }),
+  ...(flag(p, 'cache-mib') === undefined ? {} : { cacheMiB: int(p, 'cache-mib', 1024) }),
+  ...(flag(p, 'cache-keys') === undefined ? {} : { cacheKeys: int(p, 'cache-keys', 500_000) }),
+});
+
 const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
   if (v === undefined) return fallback;
@@ -275,6 +284,7 @@ async function run(p: Parsed): Promise<number> {
       const up = await startEmbedded({
         dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
+        memory: memoryFlags(p),
         deployExamples: !has(p, 'no-examples'),
         log: (line) => console.error(line),
       });
@@ -312,6 +322,7 @@ async function run(p: Parsed): Promise<number> {
         port: int(p, 'port', 7070),
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
+        ...memoryFlags(p),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
       return untilSignal(() => host.close());
