@@ -2,6 +2,8 @@ import { CloudburstError } from '../kvs/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { CallJob, GuestLog, JobResult, PreparedArg, SessionResult, SessionSpec } from './executor/protocol.ts';
+import { advance, encodeSession, type ClientSession } from './consistency/client-session.ts';
+import type { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { parseConsistency, toEvents, type HistoryEvent } from './consistency/session.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
@@ -38,6 +40,8 @@ export interface CallsOptions {
   cluster?: ClusterView;
   /** Keys a call read or wrote, for the cache's LRU index. */
   onTouched?: (keys: readonly string[]) => void;
+  /** Brings the cache up to a client's session before its call runs; and this host's URL. */
+  sessions?: { catchUp: SessionCatchUp; selfUrl: () => string };
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   onGuestLog: (fn: string, level: number, message: string) => void;
@@ -50,6 +54,8 @@ export interface CallRequest {
   consistency?: unknown;
   /** Record the call's reads and writes with their versions (`?history=1`). */
   history?: boolean;
+  /** The client's session (read-your-writes and monotonic reads across calls), from its token. */
+  client?: ClientSession;
 }
 
 export interface PreparedCall {
@@ -58,6 +64,10 @@ export interface PreparedCall {
   args: (PreparedArg | FutureArg)[];
   /** rr or a recorded history; absent for plain lww calls. */
   session?: SessionSpec;
+  /** The client's session: this host catches up with it before the call runs. */
+  client?: ClientSession;
+  /** What the answer's session builds on, when more than `client` (a DAG step's predecessors' sessions). */
+  carried?: ClientSession;
 }
 
 export interface CallOutcome {
@@ -70,6 +80,8 @@ export interface CallOutcome {
   session?: SessionResult;
   /** A single call's recorded history (`?history=1`). */
   history?: HistoryEvent[];
+  /** The client's session after this call (its token goes back with the answer). */
+  client?: ClientSession;
 }
 
 /** Runs function calls on this host: resolve, check arguments, warm referenced keys, execute. */
@@ -108,8 +120,9 @@ export class Calls {
     const rr = mode === 'rr';
     const causal = mode === 'causal';
     const history = req.history === true;
-    if (causal) return { resolved, timeoutMs, args, session: { rr, causal, history, reads: {} } };
-    return { resolved, timeoutMs, args, ...(rr || history ? { session: { rr, history, reads: {} } } : {}) };
+    const client = req.client ? { client: req.client } : {};
+    if (causal) return { resolved, timeoutMs, args, session: { rr, causal, history, reads: {} }, ...client };
+    return { resolved, timeoutMs, args, ...(rr || history ? { session: { rr, history, reads: {} } } : {}), ...client };
   }
 
   /** Runs a call on this host and answers with its result. */
@@ -137,7 +150,7 @@ export class Calls {
         const out = await cluster.forwarder.call(placement.peer.url, fn, {
           args: req.args ?? [], timeoutMs: prepared.timeoutMs,
           ...(prepared.session?.rr ? { consistency: 'rr' } : prepared.session?.causal ? { consistency: 'causal' } : {}),
-        }, req.history === true);
+        }, req.history === true, prepared.client);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
@@ -158,7 +171,9 @@ export class Calls {
     const createdAt = new Date().toISOString();
     const id = await this.#o.futures.create(prepared.resolved.info.name);
     void this.dispatch(fn, req, false).then(
-      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, { result: out.result, host: out.host }),
+      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
+        result: out.result, host: out.host, ...(out.client ? { session: encodeSession(out.client) } : {}),
+      }),
       (err: unknown) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
         error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)),
       }),
@@ -166,10 +181,12 @@ export class Calls {
     return id;
   }
 
-  async run({ resolved, timeoutMs, args: pending, session }: PreparedCall): Promise<CallOutcome> {
-    const { pool, state, metrics, futures } = this.#o;
+  async run({ resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
+    const { pool, state, metrics, futures, sessions } = this.#o;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
+    // The client's earlier calls may have run elsewhere: what they saw must be here first.
+    if (client && client.length > 0 && sessions) await sessions.catchUp.ensure(client, performance.now() + timeoutMs);
     // Future arguments wait for their call (within this call's deadline), then are checked
     // like literals.
     const args: PreparedArg[] = [];
@@ -213,6 +230,7 @@ export class Calls {
     this.#o.onTouched?.(outcome.touched);
     if (outcome.wrote > 0) state.flusher.kick();
     const out: CallOutcome = { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    if (sessions) out.client = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);
     if (outcome.session) {
       out.session = outcome.session;
       // A single call is its own request; a DAG step's history is labelled by the step (dag/steps.ts).

@@ -14,6 +14,8 @@ export interface FutureRecord {
   finishedAt?: string;
   /** Where the call ran. */
   host?: string;
+  /** The client's session token after the call (see host/README.md, "Client sessions"). */
+  session?: string;
   result?: unknown;
   error?: { code: ErrorCode; message: string };
 }
@@ -105,10 +107,12 @@ export class Futures {
    * background call ends): a result too large to store (over the value limit, or beyond what
    * JSON can hold) makes the future fail with KV_VALUE_TOO_LARGE instead of staying pending.
    */
-  complete(id: string, fn: string, createdAt: string, outcome: { result: unknown; host: string } | { error: CloudburstError }): FutureRecord {
+  complete(id: string, fn: string, createdAt: string, outcome: { result: unknown; host: string; session?: string } | { error: CloudburstError }): FutureRecord {
     const base = { future: id, function: fn, createdAt, finishedAt: new Date().toISOString() };
     const failed = (e: CloudburstError): FutureRecord => ({ ...base, status: 'failed', error: { code: e.code, message: e.message } });
-    let record: FutureRecord = 'error' in outcome ? failed(outcome.error) : { ...base, status: 'done', result: outcome.result, host: outcome.host };
+    let record: FutureRecord = 'error' in outcome
+      ? failed(outcome.error)
+      : { ...base, status: 'done', result: outcome.result, host: outcome.host, ...(outcome.session ? { session: outcome.session } : {}) };
     try {
       this.#store(record);
     } catch (err) {

@@ -26,6 +26,7 @@ import { routes } from './routes.ts';
 import { Router } from './router.ts';
 import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
 import { readJson, sendJson } from './http.ts';
+import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/session.ts';
 import { HostState } from './state.ts';
 
@@ -212,8 +213,15 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
   });
   const forwarder = new Forwarder(id, link);
+  // Client sessions: a call first brings this cache up to what the client's earlier calls saw.
+  const catchUp = new SessionCatchUp({
+    cache, link, userPrefix: userPrefix(), selfUrl: () => url,
+    admit: (key, value, deadline, from) => cut.absorbAwait(key, value, deadline, from),
+    getFresh: (key) => kv.getFresh(key),
+  });
   const calls = new Calls({
     registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
+    sessions: { catchUp, selfUrl: () => url },
     cluster: {
       peers: () => directory.peers(),
       markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
@@ -259,6 +267,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_causal_versions_dropped_total: cut.dropped,
       cloudburst_causal_held_total: cut.heldTotal,
       cloudburst_causal_fetches_total: cut.fetches,
+      cloudburst_session_catchup_keys_total: catchUp.fetched,
       cloudburst_workers: pool.stats().workers,
       cloudburst_workers_busy: pool.stats().busy,
       cloudburst_workers_replaced_total: pool.stats().replaced,

@@ -6,6 +6,7 @@ import { dagRoutes } from './dag/routes.ts';
 import { checkFutureId, parseWait, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
+import { SESSION_HEADER, clientSession, encodeSession } from './consistency/client-session.ts';
 import { deltaFromBody, latticeToJson } from './kv-json.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
@@ -99,9 +100,10 @@ export function routes(router: Router, d: RouteDeps): void {
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
     }
-    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown; async?: unknown; consistency?: unknown };
+    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown; async?: unknown; consistency?: unknown; session?: unknown };
     const history = query.get('history') === '1';
-    const call = { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs, consistency: request.consistency, history };
+    const client = clientSession(req.headers[SESSION_HEADER], request.session);
+    const call = { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs, consistency: request.consistency, history, ...(client ? { client } : {}) };
     if (request.async !== undefined && typeof request.async !== 'boolean') throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
     if (request.async) {
       const id = await calls.start(params.fn!, call);
@@ -112,7 +114,10 @@ export function routes(router: Router, d: RouteDeps): void {
     const reply: Record<string, unknown> = { result: out.result };
     if (query.get('logs') === '1') reply.logs = out.logs;
     if (history) reply.history = out.history ?? [];
-    sendJson(res, 200, reply, { [HOST_HEADER]: out.host, 'x-cloudburst-duration-us': String(out.durationUs) });
+    sendJson(res, 200, reply, {
+      [HOST_HEADER]: out.host, 'x-cloudburst-duration-us': String(out.durationUs),
+      ...(out.client ? { [SESSION_HEADER]: encodeSession(out.client) } : {}),
+    });
   });
 
   // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).

@@ -1,4 +1,6 @@
+import { SESSION_HEADER, decodeSession, encodeSession, type ClientSession } from '../consistency/client-session.ts';
 import type { HistoryEvent } from '../consistency/session.ts';
+import { checkKeyName } from '../keys.ts';
 import { PeerLink } from './peer-link.ts';
 
 export const FORWARDED_HEADER = 'x-cloudburst-forwarded';
@@ -19,13 +21,19 @@ export class Forwarder {
   }
 
   async call(
-    url: string, fn: string, body: { args: unknown; timeoutMs: number; consistency?: string }, history = false,
-  ): Promise<{ result: unknown; host: string; history?: HistoryEvent[] }> {
+    url: string, fn: string, body: { args: unknown; timeoutMs: number; consistency?: string }, history = false, client?: ClientSession,
+  ): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
     const path = `/v1/functions/${encodeURIComponent(fn)}/call${history ? '?history=1' : ''}`;
     const reply = await this.#link.request(url, 'POST', path, body, body.timeoutMs + 5000, {
       [FORWARDED_HEADER]: this.#selfId,
+      ...(client && client.length > 0 ? { [SESSION_HEADER]: encodeSession(client) } : {}),
     });
     const got = reply.body as { result: unknown; history?: HistoryEvent[] };
-    return { result: got.result, host: String(reply.headers[HOST_HEADER] ?? ''), ...(got.history ? { history: got.history } : {}) };
+    const token = reply.headers[SESSION_HEADER];
+    return {
+      result: got.result, host: String(reply.headers[HOST_HEADER] ?? ''),
+      ...(got.history ? { history: got.history } : {}),
+      ...(typeof token === 'string' ? { client: decodeSession(token, checkKeyName) } : {}),
+    };
   }
 }

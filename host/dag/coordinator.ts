@@ -9,7 +9,8 @@ import type { Topology } from './graph.ts';
 import type { ReadVersion } from '../executor/protocol.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { parseConsistency, type Consistency, type HistoryEvent, type Snapshots } from '../consistency/session.ts';
-import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
+import { encodeSession, type ClientSession } from '../consistency/client-session.ts';
+import { DAG_PATHS, clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
 import { prepareFixedArgs, type Steps } from './steps.ts';
 import type { DagStore } from './store.ts';
 
@@ -44,6 +45,8 @@ export interface PreparedDag {
   consistency: Consistency;
   /** Record every read and write of the request (`?history=1`). */
   history: boolean;
+  /** The client's session: every step's host brings its cache up to it before the step runs. */
+  client?: ClientSession;
 }
 
 export interface DagOutcome {
@@ -54,6 +57,8 @@ export interface DagOutcome {
   runs: number;
   /** Every read and write of the run that succeeded, with versions (`?history=1`). */
   history?: HistoryEvent[];
+  /** The client's session after the call (what every step read and wrote). */
+  client?: ClientSession;
 }
 
 type RunOutcome =
@@ -91,7 +96,7 @@ export class Coordinator {
     return this.#runs.size;
   }
 
-  async prepare(name: string, body: unknown, opts: { history?: boolean } = {}): Promise<PreparedDag> {
+  async prepare(name: string, body: unknown, opts: { history?: boolean; client?: ClientSession } = {}): Promise<PreparedDag> {
     if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a DAG call is an object: {"args": {"module.fn": [...]}}');
     const req = body ?? {};
     const consistency = parseConsistency(req.consistency);
@@ -121,7 +126,10 @@ export class Coordinator {
       }
       pins.set(fn, host);
     }
-    return { topo, timeoutMs: this.#o.calls.timeout(req.timeoutMs), args, refs, pins, consistency, history: opts.history === true };
+    return {
+      topo, timeoutMs: this.#o.calls.timeout(req.timeoutMs), args, refs, pins, consistency, history: opts.history === true,
+      ...(opts.client ? { client: opts.client } : {}),
+    };
   }
 
   /** Runs a prepared DAG call to its end: the sink's result, or the error that ended it. */
@@ -137,7 +145,8 @@ export class Coordinator {
         // rr: the request is over, every host of the run drops its snapshots.
         if (p.consistency === 'rr') this.#abandon(rid, hosts);
         const history = p.history ? { history: out.msg.history ?? [] } : {};
-        return { result: out.msg.result, hosts: Object.fromEntries([...hosts].map(([fn, h]) => [fn, h.id])), runs: run, ...history };
+        const client = clientOf(out.msg.client) ?? p.client;
+        return { result: out.msg.result, hosts: Object.fromEntries([...hosts].map(([fn, h]) => [fn, h.id])), runs: run, ...history, ...(client ? { client } : {}) };
       }
       if (out.kind === 'timeout') {
         const blame = await this.#diagnose(rid, p.topo, hosts);
@@ -166,7 +175,9 @@ export class Coordinator {
     const createdAt = new Date().toISOString();
     const id = await this.#o.futures.create(label);
     void this.call(p).then(
-      (out) => this.#o.futures.complete(id, label, createdAt, { result: out.result, host: out.hosts[p.topo.sink]! }),
+      (out) => this.#o.futures.complete(id, label, createdAt, {
+        result: out.result, host: out.hosts[p.topo.sink]!, ...(out.client ? { session: encodeSession(out.client) } : {}),
+      }),
       (err: unknown) => this.#o.futures.complete(id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),
     );
     return id;
@@ -251,6 +262,7 @@ export class Coordinator {
           rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps,
           ...(p.consistency === 'rr' && hasParallelBranches(topo) ? { shared: true } : {}),
           ...(p.consistency === 'rr' ? { rr: true } : {}), ...(p.consistency === 'causal' ? { causal: true } : {}), ...(p.history ? { history: true } : {}),
+          ...(p.client && p.client.length > 0 ? { client: encodeSession(p.client) } : {}),
         };
         if (host.id === self.id) {
           local = msg;

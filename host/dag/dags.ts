@@ -1,3 +1,4 @@
+import type { ClientSession } from '../consistency/client-session.ts';
 import { CloudburstError, type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
@@ -126,7 +127,7 @@ export class Dags {
     await this.#store.remove(name);
   }
 
-  prepare(name: string, body: unknown, opts: { history?: boolean } = {}): Promise<PreparedDag> {
+  prepare(name: string, body: unknown, opts: { history?: boolean; client?: ClientSession } = {}): Promise<PreparedDag> {
     return this.#coordinator.prepare(name, body, opts);
   }
 

@@ -1,7 +1,9 @@
 // The wire format between hosts for DAG requests, in one place. These routes are
 // cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
 import { CloudburstError, isErrorCode, type ErrorCode } from '../../kvs/index.ts';
+import { decodeSession, type ClientSession } from '../consistency/client-session.ts';
 import { parseStepSession, type HistoryEvent, type StepSession } from '../consistency/session.ts';
+import { checkKeyName } from '../keys.ts';
 
 export const DAG_PATHS = {
   /** A host's share of a request's schedule; sources start on arrival. */
@@ -50,6 +52,8 @@ export interface ScheduleMsg {
   shared?: boolean;
   /** Record every read and write (`?history=1`). */
   history?: boolean;
+  /** The client's session (a token): each step's host brings its cache up to it first. */
+  client?: string;
 }
 
 export interface TriggerMsg {
@@ -61,10 +65,12 @@ export interface TriggerMsg {
   remainingMs: number;
   /** rr, causal or recorded requests only: the request's read set, causal needs and history so far. */
   session?: StepSession;
+  /** The client's session after the sending step (a token). */
+  client?: string;
 }
 
 export type DoneMsg =
-  | { rid: string; ok: true; step: string; host: string; result: unknown; history?: HistoryEvent[] }
+  | { rid: string; ok: true; step: string; host: string; result: unknown; history?: HistoryEvent[]; client?: string }
   | { rid: string; ok: false; step: string; host: string; error: { code: ErrorCode; message: string } };
 
 export type StepState = 'waiting' | 'running' | 'done' | 'failed';
@@ -75,6 +81,18 @@ const bad = (what: string): CloudburstError => new CloudburstError('INVALID_REQU
 function hostRef(v: unknown): HostRef {
   if (!isObject(v) || typeof v.id !== 'string' || typeof v.url !== 'string') throw bad('host');
   return { id: v.id, url: v.url };
+}
+
+/** A client session token in a message: checked here, at the boundary. */
+function clientToken(v: unknown): { client?: string } {
+  if (v === undefined) return {};
+  decodeSession(v, checkKeyName);
+  return { client: v as string };
+}
+
+/** The client session a message carries (already checked by the parse functions below). */
+export function clientOf(token: string | undefined): ClientSession | undefined {
+  return token === undefined ? undefined : decodeSession(token, checkKeyName);
 }
 
 function remaining(v: unknown): number {
@@ -98,19 +116,20 @@ export function parseSchedule(v: unknown): ScheduleMsg {
   return {
     rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
     ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.shared === true ? { shared: true } : {}), ...(v.history === true ? { history: true } : {}),
+    ...clientToken(v.client),
   };
 }
 
 export function parseTrigger(v: unknown): TriggerMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.from !== 'string' || typeof v.to !== 'string' || typeof v.slot !== 'number') throw bad('trigger');
   const session = parseStepSession(v.session);
-  return { rid: v.rid, from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs), ...(session ? { session } : {}) };
+  return { rid: v.rid, from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs), ...(session ? { session } : {}), ...clientToken(v.client) };
 }
 
 export function parseDone(v: unknown): DoneMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.step !== 'string' || typeof v.host !== 'string') throw bad('done');
   if (v.ok === true) {
-    return { rid: v.rid, ok: true, step: v.step, host: v.host, result: v.result, ...(Array.isArray(v.history) ? { history: v.history as HistoryEvent[] } : {}) };
+    return { rid: v.rid, ok: true, step: v.step, host: v.host, result: v.result, ...(Array.isArray(v.history) ? { history: v.history as HistoryEvent[] } : {}), ...clientToken(v.client) };
   }
   const e = v.error;
   if (!isObject(e) || typeof e.message !== 'string') throw bad('error');

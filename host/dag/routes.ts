@@ -1,3 +1,4 @@
+import { SESSION_HEADER, clientSession, encodeSession } from '../consistency/client-session.ts';
 import { CloudburstError } from '../../kvs/index.ts';
 import { HOST_HEADER } from '../cluster/forward.ts';
 import { readJson, sendJson } from '../http.ts';
@@ -36,21 +37,23 @@ export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void 
     const reading = readJson(req, o.maxBodyBytes);
     o.prewake();
     const body = await reading;
-    const asked = (body ?? {}) as { async?: unknown };
+    const asked = (body ?? {}) as { async?: unknown; session?: unknown };
     if (typeof body === 'object' && body !== null && asked.async !== undefined && typeof asked.async !== 'boolean') {
       throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
     }
-    const prepared = await dags.prepare(params.name!, body, { history: query.get('history') === '1' });
+    const client = clientSession(req.headers[SESSION_HEADER], typeof body === 'object' && body !== null ? asked.session : undefined);
+    const prepared = await dags.prepare(params.name!, body, { history: query.get('history') === '1', ...(client ? { client } : {}) });
     if (asked.async === true) {
       const id = await dags.start(prepared);
       sendJson(res, 202, { future: id }, { location: `/v1/futures/${id}` });
       return;
     }
     const started = performance.now();
-    const out = await dags.call(prepared);
+    const { client: after, ...out } = await dags.call(prepared);
     sendJson(res, 200, out, {
       [HOST_HEADER]: out.hosts[prepared.topo.sink]!,
       'x-cloudburst-duration-us': String(Math.round((performance.now() - started) * 1000)),
+      ...(after ? { [SESSION_HEADER]: encodeSession(after) } : {}),
     });
   });
 

@@ -7,7 +7,8 @@ import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
 import { addCausal, joinSessions, toEvents, type Snapshots, type StepSession } from '../consistency/session.ts';
-import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
+import { encodeSession, joinClientSessions, type ClientSession } from '../consistency/client-session.ts';
+import { DAG_PATHS, clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
 const MAX_EARLY_REQUESTS = 10_000;
@@ -36,6 +37,8 @@ interface Step {
   from: (string | undefined)[];
   /** rr or recorded requests: what each predecessor passed on with its result. */
   sessions: (StepSession | undefined)[];
+  /** The client's session as each predecessor left it. */
+  clients: (ClientSession | undefined)[];
   received: number;
   state: StepState;
 }
@@ -54,6 +57,8 @@ interface HostRequest {
   shared: boolean;
   causal: boolean;
   history: boolean;
+  /** The client's session the DAG call came with. */
+  client: ClientSession | undefined;
 }
 
 /**
@@ -105,11 +110,12 @@ export class Steps {
     if (this.#requests.has(msg.rid)) return; // a repeated delivery
     const steps = new Map<string, Step>();
     for (const plan of msg.steps) {
-      steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), sessions: [], received: 0, state: 'waiting' });
+      steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), sessions: [], clients: [], received: 0, state: 'waiting' });
     }
     const req: HostRequest = {
       rid: msg.rid, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
       deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, shared: msg.shared === true, causal: msg.causal === true, history: msg.history === true,
+      client: clientOf(msg.client),
     };
     // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
     // outcome but success, and success means every step here has run).
@@ -140,6 +146,7 @@ export class Steps {
     step.inputs[msg.slot] = msg.value;
     step.from[msg.slot] = msg.from;
     step.sessions[msg.slot] = msg.session;
+    step.clients[msg.slot] = clientOf(msg.client);
     if (++step.received === step.plan.inputs) void this.#run(req, step);
   }
 
@@ -207,7 +214,20 @@ export class Steps {
       }
     }
     const timeoutMs = Math.max(1, Math.floor(req.deadline - performance.now()));
-    if (!req.rr && !req.causal && !req.history) return { call: { resolved, args, timeoutMs } };
+    const call = await this.#prepareSession(req, step, { resolved, args, timeoutMs });
+    // The host catches up with what the client saw before the DAG call (within the request,
+    // its consistency mode decides what a step sees of the steps before it); the answer's
+    // session also carries what those steps read and wrote.
+    if (req.client) call.call.client = req.client;
+    const carried = joinClientSessions([...step.clients, req.client]);
+    if (carried.length > 0) call.call.carried = carried;
+    return call;
+  }
+
+  /** The step's call with its request's consistency session (rr, causal, a recorded history), if any. */
+  async #prepareSession(req: HostRequest, step: Step, plain: PreparedCall): Promise<{ call: PreparedCall; joined?: StepSession }> {
+    const { resolved, args, timeoutMs } = plain;
+    if (!req.rr && !req.causal && !req.history) return { call: plain };
     // The spec below is copied to the worker when the call is posted: #passOn may then extend `joined`.
     const joined = joinSessions(step.sessions);
     if (!req.causal) {
@@ -236,7 +256,7 @@ export class Steps {
       step.state = 'done';
       // The request may have been abandoned while the step ran: then its result goes nowhere.
       // A step's call has a session (and so `joined`) exactly when its request has one.
-      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result, out.session && this.#passOn(req, step, joined!, out.session));
+      if (this.#requests.get(req.rid) === req) this.#forward(req, step, out.result, out.session && this.#passOn(req, step, joined!, out.session), out.client);
     } catch (err) {
       step.state = 'failed';
       const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
@@ -264,11 +284,12 @@ export class Steps {
     return joined;
   }
 
-  #forward(req: HostRequest, step: Step, value: unknown, session: StepSession | undefined): void {
+  #forward(req: HostRequest, step: Step, value: unknown, session: StepSession | undefined, clientSession: ClientSession | undefined): void {
     const succs = step.plan.succs;
+    const client = clientSession && clientSession.length > 0 ? { client: encodeSession(clientSession) } : {};
     if (succs.length === 0) {
       const history = req.history ? { history: session?.history ?? [] } : {};
-      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#o.self().id, result: value, ...history });
+      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#o.self().id, result: value, ...history, ...client });
       return;
     }
     const self = this.#o.self();
@@ -276,7 +297,7 @@ export class Steps {
     const local: TriggerMsg[] = [];
     // Remote successors first: their messages are on the wire before a local step takes the thread.
     for (const s of succs) {
-      const msg: TriggerMsg = { rid: req.rid, from: step.plan.fn, to: s.fn, slot: s.slot, value, remainingMs };
+      const msg: TriggerMsg = { rid: req.rid, from: step.plan.fn, to: s.fn, slot: s.slot, value, remainingMs, ...client };
       if (session) msg.session = session;
       if (s.host.id === self.id) {
         local.push(msg);

@@ -7,6 +7,7 @@ import {
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey } from '../keys.ts';
 import { depFromWire, depToWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
+import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import {
   ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
 } from './protocol.ts';
@@ -155,6 +156,8 @@ export class GuestState {
   #fetched = new Set<string>();
   /** Keys this call read or wrote (up to MAX_TOUCHED), for the main thread's LRU index. */
   touched = new Set<string>();
+  /** Keys this call committed writes of. */
+  readonly #written = new Set<string>();
   logs: GuestLog[] = [];
   #logBytes = 0;
   /** Bytes staged by the last get/set_members/id/recv for the guest's `take`. */
@@ -197,6 +200,7 @@ export class GuestState {
     this.#memo.clear();
     this.#fetched.clear();
     this.touched = new Set();
+    this.#written.clear();
     this.logs = [];
     this.#logBytes = 0;
     this.staged = undefined;
@@ -206,6 +210,7 @@ export class GuestState {
   commit(): number {
     const n = this.#overlay.size;
     if (n > 0) {
+      for (const key of this.#overlay.keys()) this.#written.add(key);
       const written = this.#session ? new Map(this.#overlay) : undefined;
       const merged = this.#cache.commit(this.#overlay);
       if (written) this.#committed(merged, written);
@@ -214,6 +219,25 @@ export class GuestState {
     this.#overlayBytes = 0;
     this.#memo.clear();
     return n;
+  }
+
+  /**
+   * What a client session learns from this call (after `commit`): the versions this host's
+   * cache now holds of the keys the call wrote, then of those it read, most recent first, at
+   * most `limit` (see consistency/client-session.ts). Keys are user keys (the prefix cut off);
+   * an absent key constrains nothing and is left out.
+   */
+  sessionVersions(prefix: string, limit: number): [string, KeyVersion][] {
+    if (this.touched.size === 0) return [];
+    this.#cache.refresh();
+    const out: [string, KeyVersion][] = [];
+    const add = (key: string): void => {
+      const version = out.length < limit ? versionOfValue(key, this.#cache.get(key)) : undefined;
+      if (version !== undefined) out.push([key.slice(prefix.length), version]);
+    };
+    for (const key of [...this.#written].reverse()) add(key);
+    for (const key of [...this.touched].reverse()) if (!this.#written.has(key)) add(key);
+    return out;
   }
 
   /** What the session recorded (after `commit`). */

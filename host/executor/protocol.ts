@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../../kvs/index.ts';
+import type { KeyVersion } from '../consistency/client-session.ts';
 import type { ModuleTypes } from '../module-types.ts';
 
 /**
@@ -205,7 +206,11 @@ export interface GuestLog {
 }
 
 export type JobResult = (
-  | { kind: 'done'; ok: true; result: unknown; wrote: number; touched: string[]; logs: GuestLog[]; session?: SessionResult }
+  | {
+    kind: 'done'; ok: true; result: unknown; wrote: number; touched: string[]; logs: GuestLog[]; session?: SessionResult;
+    /** What a client session learns from the call: versions of the user keys it wrote and read, most recent first. */
+    versions: [string, KeyVersion][];
+  }
   | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[] }
 ) & {
   /**

@@ -6,6 +6,7 @@ import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CloudburstError, Hlc, counter, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
+import { SESSION_MAX_KEYS } from '../consistency/client-session.ts';
 import { ELEMENT_BYTES, isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../module-types.ts';
 
 /** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
@@ -301,7 +302,8 @@ function runCall(job: CallJob): JobResult {
     // done, never a call that wrote and answers CALL_TIMEOUT.
     guestFault(`${sig.name}, releasing its arguments`, unpin);
     const wrote = state.commit();
-    const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs };
+    const versions = state.sessionVersions(init.userPrefix, SESSION_MAX_KEYS);
+    const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs, versions };
     const session = job.session ? state.finishSession() : undefined;
     if (session) done.session = session;
     return done;
@@ -342,7 +344,7 @@ function guestFault<T>(what: string, step: () => T): T {
 function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
   try {
     instantiate(specOf(job.module));
-    return { kind: 'done', ok: true, result: null, wrote: 0, touched: [], logs: [] };
+    return { kind: 'done', ok: true, result: null, wrote: 0, touched: [], logs: [], versions: [] };
   } catch (err) {
     instances.delete(job.module.sha);
     return { kind: 'done', ok: false, ...classify(err, undefined), logs: [] };

@@ -146,7 +146,9 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
       await waitFor(() => p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 2, 10_000, 'A sees S');
       for (const consistency of ['lww', 'causal']) {
         const key = `c-import-${consistency}`;
-        await sClient.json('POST', '/v1/functions/chain.write/call', { args: [key, 'only-on-s'], consistency });
+        // Pinned to S (as a forwarded call is): S's scheduler would move it elsewhere while S is busy.
+        const wrote = await sClient.request('POST', '/v1/functions/chain.write/call', JSON.stringify({ args: [key, 'only-on-s'], consistency }), { 'x-cloudburst-forwarded': 'test' });
+        expect(wrote.status).toBe(200);
         const out = await p.client.json<{ result: string }>('POST', '/v1/dags/c-import/call', {
           args: { 'chain.s1': [key, 'c-none'], 'chain.sink': [key, 'c-none', `${key}-out`, 'o'] },
           placement: { 'chain.s1': slow.id, 'chain.sink': b.id },

@@ -1,6 +1,9 @@
 import { Pool } from 'undici';
 import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
 
+/** The header of client session tokens (host/consistency/client-session.ts). */
+const SESSION_HEADER = 'x-cloudburst-session';
+
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -15,6 +18,12 @@ export interface Reply {
 export class HostClient {
   readonly url: string;
   readonly #pool: Pool;
+  /**
+   * A client session token (host/README.md, "Client sessions"): when set, sent with every
+   * request, and replaced by the one each answer carries, so that this client's calls read
+   * its own writes and never go back, whichever hosts they run on. `''` starts a session.
+   */
+  session: string | undefined;
 
   constructor(url: string, connections = 16) {
     this.url = url.replace(/\/$/, '');
@@ -23,8 +32,11 @@ export class HostClient {
 
   async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
     try {
-      const res = await this.#pool.request({ method, path, body: body ?? null, headers, headersTimeout: 600_000, bodyTimeout: 600_000 });
+      const sent = this.session ? { [SESSION_HEADER]: this.session, ...headers } : headers;
+      const res = await this.#pool.request({ method, path, body: body ?? null, headers: sent, headersTimeout: 600_000, bodyTimeout: 600_000 });
       const data = Buffer.from(await res.body.arrayBuffer());
+      const token = res.headers[SESSION_HEADER];
+      if (typeof token === 'string' && this.session !== undefined) this.session = token;
       return { status: res.statusCode, headers: res.headers, body: data };
     } catch (err) {
       throw new CloudburstError('HOST_UNAVAILABLE', `cannot reach the host at ${this.url} (${(err as Error).message}); is \`cloudburst up\` running?`, undefined, { cause: err });

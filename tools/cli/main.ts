@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { startHost } from '../../host/index.ts';
 import { CloudburstError, ERROR_CODES, startKvNode } from '../../kvs/index.ts';
@@ -30,7 +30,8 @@ DAGs:
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
 
-Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output)`;
+Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
+  --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host)`;
 
 interface Parsed {
   positional: string[];
@@ -353,10 +354,14 @@ async function run(p: Parsed): Promise<number> {
     case 'dag':
     case 'future': {
       const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070');
+      // --session FILE: one client session across CLI runs (read-your-writes on any host).
+      const sessionFile = flag(p, 'session');
+      if (sessionFile !== undefined) client.session = existsSync(sessionFile) ? readFileSync(sessionFile, 'utf8').trim() : '';
       try {
         const commands = { fn: fnCommand, kv: kvCommand, dag: (q: Parsed, c: HostClient) => dagCommand(q, c, USAGE), future: futureCommand };
         return await commands[command](p, client);
       } finally {
+        if (sessionFile !== undefined && client.session) writeFileSync(sessionFile, `${client.session}\n`);
         await client.close();
       }
     }

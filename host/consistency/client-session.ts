@@ -1,0 +1,229 @@
+// Client sessions across calls: read-your-writes and monotonic reads for a client whose calls
+// land on different hosts. See host/README.md, "Client sessions".
+import { createHash } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { CloudburstError, compareStamps, depOn, satisfies, versionsOf, type Lattice, type Stamp } from '../../kvs/index.ts';
+import { checkKeyName } from '../keys.ts';
+import { depFromWire, depToWire, stampId } from './causal-wire.ts';
+
+/** The header that carries a session token, in requests and in answers. */
+export const SESSION_HEADER = 'x-cloudburst-session';
+
+/** The most keys a token carries: the ones the session used last (a header must stay small). */
+export const SESSION_MAX_KEYS = 64;
+/** The most register versions a token carries per key (concurrent versions beyond are left out). */
+const MAX_VERSIONS = 4;
+/** The longest token accepted (base64url characters). */
+export const SESSION_MAX_TOKEN = 12 * 1024;
+
+/**
+ * What a session has seen of one key, compactly: enough to tell whether a host's value of the
+ * key is at least as new, without the value itself.
+ * - `r`: a register's versions (causal dependency strings, `c…`/`p…`);
+ * - `c`: a counter's epoch and per-writer totals `[p, n]`;
+ * - `m`: a max's epoch and value;
+ * - `s`: a set's epoch, member count and a hash of its members (a set's members do not fit a
+ *   token: a host whose set differs fetches the value instead of deciding from the token).
+ */
+export type KeyVersion =
+  | { t: 'r'; d: string[] }
+  | { t: 'c'; e: string; w: Record<string, [string, string]> }
+  | { t: 'm'; e: string; v: string | null }
+  | { t: 's'; e: string; n: number; h: string };
+
+/** One key of a session: its name (a user key), the host whose cache had that version, the version. */
+export interface SessionEntry {
+  key: string;
+  url: string;
+  version: KeyVersion;
+}
+
+/** A client session: the versions its calls read and wrote, the most recent first. */
+export type ClientSession = SessionEntry[];
+
+const STAMP = /^(\d{1,15})\.(\d{1,9})\.([\s\S]{0,256})$/;
+
+function stampFrom(text: string): Stamp {
+  const m = STAMP.exec(text);
+  if (!m) throw new CloudburstError('INVALID_REQUEST', `malformed stamp ${JSON.stringify(text)} in a session token`);
+  return { ms: Number(m[1]), c: Number(m[2]), writer: m[3]! };
+}
+
+function setHash(members: readonly Uint8Array[]): string {
+  const h = createHash('sha1');
+  for (const m of members) h.update(Buffer.from(String(m.byteLength))).update(':').update(m);
+  return h.digest('base64url').slice(0, 12);
+}
+
+/** The compact version of a value; undefined for an absent value (it constrains nothing). */
+export function versionOfValue(key: string, v: Lattice | undefined): KeyVersion | undefined {
+  if (v === undefined) return undefined;
+  switch (v.type) {
+    case 'lww':
+      return { t: 'r', d: versionsOf(v).slice(0, MAX_VERSIONS).map((x) => depToWire(depOn(key, x))) };
+    case 'counter':
+      return { t: 'c', e: stampId(v.epoch), w: Object.fromEntries([...v.entries].map(([w, e]) => [w, [e.p.toString(), e.n.toString()]])) };
+    case 'max':
+      return { t: 'm', e: stampId(v.epoch), v: v.value === null ? null : v.value.toString() };
+    case 'set':
+      return { t: 's', e: stampId(v.epoch), n: v.members.length, h: setHash(v.members) };
+  }
+}
+
+/**
+ * Whether `local` is at least as new as `version` (a false answer may be wrong for sets, never
+ * a true one: the host then brings the value from where the session saw it).
+ */
+export function covers(key: string, local: Lattice | undefined, version: KeyVersion): boolean {
+  if (local === undefined) return false;
+  switch (version.t) {
+    case 'r':
+      return local.type === 'lww' && version.d.every((w) => satisfies(local, depFromWire(key, w)));
+    case 'c': {
+      if (local.type !== 'counter') return false;
+      const epoch = compareStamps(local.epoch, stampFrom(version.e));
+      if (epoch !== 0) return epoch > 0;
+      return Object.entries(version.w).every(([writer, [p, n]]) => {
+        const e = local.entries.get(writer);
+        return e !== undefined && e.p >= BigInt(p) && e.n >= BigInt(n);
+      });
+    }
+    case 'm': {
+      if (local.type !== 'max') return false;
+      const epoch = compareStamps(local.epoch, stampFrom(version.e));
+      if (epoch !== 0) return epoch > 0;
+      return version.v === null || (local.value !== null && local.value >= BigInt(version.v));
+    }
+    case 's': {
+      if (local.type !== 'set') return false;
+      const epoch = compareStamps(local.epoch, stampFrom(version.e));
+      if (epoch !== 0) return epoch > 0;
+      return local.members.length === version.n && setHash(local.members) === version.h;
+    }
+  }
+}
+
+/**
+ * A session after a call: the call's versions (from `url`, most recent first) ahead of what the
+ * session had, each key once, at most SESSION_MAX_KEYS.
+ */
+export function advance(session: ClientSession, url: string, versions: readonly (readonly [string, KeyVersion])[]): ClientSession {
+  const out: ClientSession = [];
+  const seen = new Set<string>();
+  for (const [key, version] of versions) {
+    if (out.length >= SESSION_MAX_KEYS) break;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ key, url, version });
+  }
+  for (const e of session) {
+    if (out.length >= SESSION_MAX_KEYS) break;
+    if (seen.has(e.key)) continue;
+    seen.add(e.key);
+    out.push(e);
+  }
+  return out;
+}
+
+/** The sessions of a DAG step's predecessors as one: each key once (the first met), at most SESSION_MAX_KEYS. */
+export function joinClientSessions(parts: readonly (ClientSession | undefined)[]): ClientSession {
+  const out: ClientSession = [];
+  const seen = new Set<string>();
+  for (const part of parts) {
+    for (const e of part ?? []) {
+      if (out.length >= SESSION_MAX_KEYS) return out;
+      if (seen.has(e.key)) continue;
+      seen.add(e.key);
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+/** The token of a session: base64url of `{"v": 1, "u": [urls], "k": [[key, url index, version], ...]}`. */
+export function encodeSession(session: ClientSession): string {
+  const urls: string[] = [];
+  const k = session.map((e) => {
+    let i = urls.indexOf(e.url);
+    if (i < 0) i = urls.push(e.url) - 1;
+    return [e.key, i, e.version];
+  });
+  return Buffer.from(JSON.stringify({ v: 1, u: urls, k })).toString('base64url');
+}
+
+const bad = (why: string): never => {
+  throw new CloudburstError('INVALID_REQUEST', `the session token is malformed (${why}): pass back the ${SESSION_HEADER} of an earlier answer`);
+};
+
+const isString = (x: unknown): x is string => typeof x === 'string';
+
+function parseVersion(v: unknown): KeyVersion {
+  const o = v as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null) return bad('a version is not an object');
+  switch (o.t) {
+    case 'r':
+      if (!Array.isArray(o.d) || o.d.length === 0 || o.d.length > MAX_VERSIONS || !o.d.every(isString)) return bad('a register version');
+      for (const w of o.d) depFromWire('', w);
+      return { t: 'r', d: o.d };
+    case 'c': {
+      const w = o.w as Record<string, unknown> | null;
+      if (!isString(o.e) || typeof w !== 'object' || w === null || Array.isArray(w)) return bad('a counter version');
+      const entries = Object.entries(w);
+      if (entries.length > 1024 || !entries.every(([, e]) => Array.isArray(e) && e.length === 2 && e.every((x) => isString(x) && /^\d{1,20}$/.test(x)))) return bad('a counter version');
+      stampFrom(o.e);
+      return { t: 'c', e: o.e, w: w as Record<string, [string, string]> };
+    }
+    case 'm':
+      if (!isString(o.e) || !(o.v === null || (isString(o.v) && /^-?\d{1,20}$/.test(o.v)))) return bad('a max version');
+      stampFrom(o.e);
+      return { t: 'm', e: o.e, v: o.v };
+    case 's':
+      if (!isString(o.e) || !Number.isSafeInteger(o.n) || (o.n as number) < 0 || !isString(o.h) || o.h.length > 64) return bad('a set version');
+      stampFrom(o.e);
+      return { t: 's', e: o.e, n: o.n as number, h: o.h };
+    default:
+      return bad('unknown version kind');
+  }
+}
+
+/**
+ * A client session passed with a call: the `x-cloudburst-session` header, or `"session"` in the
+ * body (a token too long for a header). Undefined when the request has none.
+ */
+export function clientSession(header: string | string[] | undefined, field: unknown): ClientSession | undefined {
+  if (Array.isArray(header)) throw new CloudburstError('INVALID_REQUEST', `more than one ${SESSION_HEADER} header`);
+  const token = header ?? field;
+  if (token === undefined) return undefined;
+  return decodeSession(token, checkKeyName);
+}
+
+/**
+ * Reads a token (untrusted input): 400 INVALID_REQUEST for anything malformed. A key name is
+ * checked by `checkKey` (the one key rule), a URL must be http(s).
+ */
+export function decodeSession(token: unknown, checkKey: (key: string) => unknown): ClientSession {
+  if (typeof token !== 'string' || token.length === 0 || token.length > SESSION_MAX_TOKEN || !/^[A-Za-z0-9_-]+$/.test(token)) {
+    return bad(`a base64url string of at most ${SESSION_MAX_TOKEN} characters`);
+  }
+  let doc: { v?: unknown; u?: unknown; k?: unknown };
+  try {
+    doc = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof doc;
+  } catch {
+    return bad('not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || doc.v !== 1 || !Array.isArray(doc.u) || !Array.isArray(doc.k)) return bad('not a version 1 token');
+  const urls = doc.u;
+  if (urls.length > SESSION_MAX_KEYS || !urls.every((u) => isString(u) && /^https?:\/\/[^\s/]+$/.test(u))) return bad('a host URL');
+  if (doc.k.length > SESSION_MAX_KEYS) return bad(`more than ${SESSION_MAX_KEYS} keys`);
+  const seen = new Set<string>();
+  return doc.k.map((entry: unknown): SessionEntry => {
+    if (!Array.isArray(entry) || entry.length !== 3 || !isString(entry[0]) || !Number.isInteger(entry[1])) return bad('an entry');
+    const [key, i, version] = entry as [string, number, unknown];
+    if (seen.has(key)) return bad('a key listed twice');
+    seen.add(key);
+    checkKey(key);
+    const url = urls[i];
+    if (!isString(url)) return bad('a host index');
+    return { key, url, version: parseVersion(version) };
+  });
+}

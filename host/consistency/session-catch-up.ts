@@ -1,0 +1,85 @@
+// Brings this host's cache up to a client session before the session's next call runs here.
+// See host/README.md, "Client sessions".
+import { Buffer } from 'node:buffer';
+import { CloudburstError, decode, type Lattice } from '../../kvs/index.ts';
+import type { HostCache } from '../cache/cache.ts';
+import type { PeerLink } from '../cluster/peer-link.ts';
+import { CACHE_READ_PATH } from './causal.ts';
+import { covers, type ClientSession, type SessionEntry } from './client-session.ts';
+
+export interface CatchUpOptions {
+  cache: HostCache;
+  /** Where values from elsewhere enter the cache (the causal cut). */
+  admit: (key: string, value: Lattice, deadline: number, from?: string) => Promise<unknown>;
+  link: PeerLink;
+  /** The merge of every replica of a key in the KV tier. */
+  getFresh: (key: string) => Promise<Lattice | undefined>;
+  selfUrl: () => string;
+  /** Storage prefix of user keys. */
+  userPrefix: string;
+}
+
+/**
+ * Read-your-writes and monotonic reads across calls: before a call runs, every key of the
+ * client's session must be here at least as new as the session saw it. A key that is behind
+ * is read from the host whose cache had that version (its cache only grows; a key it evicted
+ * was flushed first), else from the KV tier (the merge of every replica), until the call's
+ * deadline: CONSISTENCY_UNAVAILABLE then (the host that had it is down with the write still
+ * in its outbox, say).
+ */
+export class SessionCatchUp {
+  readonly #o: CatchUpOptions;
+  /** Keys brought here for a session (metrics). */
+  fetched = 0;
+
+  constructor(opts: CatchUpOptions) {
+    this.#o = opts;
+  }
+
+  #behind(entries: readonly SessionEntry[]): SessionEntry[] {
+    this.#o.cache.refresh();
+    return entries.filter((e) => !covers(e.key, this.#o.cache.get(this.#o.userPrefix + e.key), e.version));
+  }
+
+  async ensure(session: ClientSession, deadline: number): Promise<void> {
+    let behind = this.#behind(session);
+    let pause = 5;
+    while (behind.length > 0) {
+      this.fetched += behind.length;
+      const byUrl = new Map<string, SessionEntry[]>();
+      for (const e of behind) {
+        if (e.url === this.#o.selfUrl()) continue;
+        const list = byUrl.get(e.url) ?? [];
+        list.push(e);
+        byUrl.set(e.url, list);
+      }
+      await Promise.all([...byUrl].map(([url, entries]) => this.#fromPeer(url, entries, deadline).catch(() => undefined)));
+      behind = this.#behind(behind);
+      if (behind.length === 0) return;
+      await Promise.all(behind.map(async (e) => {
+        const key = this.#o.userPrefix + e.key;
+        const v = await this.#o.getFresh(key).catch(() => undefined);
+        if (v !== undefined) await this.#o.admit(key, v, deadline);
+      }));
+      behind = this.#behind(behind);
+      if (behind.length === 0) return;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) {
+        const keys = behind.map((e) => JSON.stringify(e.key)).slice(0, 5).join(', ');
+        throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `the session has seen newer versions of ${keys}${behind.length > 5 ? ', ...' : ''} than reached this host before the deadline`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(pause, remaining)));
+      pause = Math.min(pause * 2, 200);
+    }
+  }
+
+  /** The values the peer's cache holds of these keys, admitted here. */
+  async #fromPeer(url: string, entries: readonly SessionEntry[], deadline: number): Promise<void> {
+    const keys = entries.map((e) => this.#o.userPrefix + e.key);
+    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    await Promise.all(keys.map(async (key) => {
+      const b64 = body?.values?.[key];
+      if (typeof b64 === 'string') await this.#o.admit(key, decode(new Uint8Array(Buffer.from(b64, 'base64'))), deadline, url);
+    }));
+  }
+}
