@@ -98,7 +98,13 @@ export class CausalCut {
     this.#o.cache.refresh();
     const ready: LwwVersion[] = [];
     const wait: LwwVersion[] = [];
-    for (const v of versionsOf(value)) (v.causal === undefined || v.causal.deps.every((d) => this.#visible(d)) ? ready : wait).push(v);
+    // Several dependencies may name one key (one per writer of it): read each key once.
+    const local = new Map<string, Lww | undefined>();
+    const visible = (d: Dep): boolean => {
+      if (!local.has(d.key)) local.set(d.key, this.#local(d.key));
+      return satisfies(local.get(d.key), d);
+    };
+    for (const v of versionsOf(value)) (v.causal === undefined || v.causal.deps.every(visible) ? ready : wait).push(v);
     let merged: Lattice | undefined;
     if (ready.length > 0) merged = this.#store(key, ready.length === versionsOf(value).length ? value : fromVersions(ready));
     if (wait.length > 0) {
