@@ -48,7 +48,7 @@ export function dependenciesOf(
       named.push(...mine);
       continue;
     }
-    const held = k === key ? undefined : local(k);
+    const held = k === key || ds.length < 2 ? undefined : local(k);
     const v = held === undefined ? undefined : versionsOf(held).find((x) => ds.every((d) => satisfies(asRegister(x), d)));
     if (v === undefined) out.push(...ds);
     else {
