@@ -1,6 +1,6 @@
 // Causal metadata as it travels in DAG messages and histories (JSON), shared by the main
 // thread and the workers. See host/README.md, "Consistency".
-import { CloudburstError, floorOf, vectorOf, type Dep, type Lattice, type Lww, type LwwVersion, type Stamp } from '../../kvs/index.ts';
+import { CloudburstError, depCovers, floorOf, vectorOf, type Dep, type Lattice, type Lww, type LwwVersion, type Stamp } from '../../kvs/index.ts';
 import type { VersionInfo } from '../executor/protocol.ts';
 
 /** `ms.c.writer`: a stamp in histories and dependency strings. */
@@ -28,6 +28,23 @@ export function depFromWire(key: string, wire: string): Dep {
     parsed.set(wire, p);
   }
   return { key, at: p.at, plain: p.plain };
+}
+
+/**
+ * Adds dependency `wire` of `key` to `list` (wire forms of that key's dependencies), keeping
+ * it compact: nothing is added that an entry already covers, and entries it covers go
+ * (`depCovers`: per writer the latest, and the latest plain write). A list holds at most one
+ * entry per writer of the key, plus one plain.
+ */
+export function addDepWire(list: string[], key: string, wire: string): void {
+  if (list.includes(wire)) return;
+  const d = depFromWire(key, wire);
+  for (let i = list.length - 1; i >= 0; i--) {
+    const other = depFromWire(key, list[i]!);
+    if (depCovers(other, d)) return;
+    if (depCovers(d, other)) list.splice(i, 1);
+  }
+  list.push(wire);
 }
 
 /** Whether a value carries causal metadata or concurrent versions (the cut has work to do). */

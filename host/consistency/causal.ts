@@ -2,7 +2,7 @@
 // only once every version it depends on is. See host/README.md, "Consistency".
 import { Buffer } from 'node:buffer';
 import {
-  CloudburstError, decode, fromVersions, merge, satisfies, versionsOf,
+  CloudburstError, decode, depCovers, fromVersions, merge, satisfies, versionsOf,
   type Dep, type Lattice, type Lww, type LwwVersion,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
@@ -84,6 +84,38 @@ export class CausalCut {
     return satisfies(this.#local(dep.key), dep);
   }
 
+  /**
+   * The test of a held or arriving version's dependencies for one pass, reading each key's
+   * local value once: `met(key, d)` when dependency `d` of a version of `key` is visible here,
+   * or is one a version of `key` held here already depends on (checked when that one was
+   * admitted: a version inherits the dependencies of those it supersedes, so most of an
+   * arriving version's were checked before).
+   */
+  #depCheck(): (key: string, d: Dep) => boolean {
+    const local = new Map<string, Lww | undefined>();
+    const get = (k: string): Lww | undefined => {
+      if (!local.has(k)) local.set(k, this.#local(k));
+      return local.get(k);
+    };
+    const checked = new Map<string, Map<string, Dep[]>>();
+    return (key, d) => {
+      let index = checked.get(key);
+      if (index === undefined) {
+        index = new Map();
+        const held = get(key);
+        for (const v of held === undefined ? [] : versionsOf(held)) {
+          for (const x of v.causal?.deps ?? []) {
+            const list = index.get(x.key);
+            if (list === undefined) index.set(x.key, [x]);
+            else list.push(x);
+          }
+        }
+        checked.set(key, index);
+      }
+      return index.get(d.key)?.some((x) => depCovers(x, d)) === true || satisfies(get(d.key), d);
+    };
+  }
+
   #local(key: string): Lww | undefined {
     const v = this.#o.cache.get(key);
     return v?.type === 'lww' ? v : undefined;
@@ -98,7 +130,8 @@ export class CausalCut {
     this.#o.cache.refresh();
     const ready: LwwVersion[] = [];
     const wait: LwwVersion[] = [];
-    for (const v of versionsOf(value)) (v.causal === undefined || v.causal.deps.every((d) => this.#visible(d)) ? ready : wait).push(v);
+    const met = this.#depCheck();
+    for (const v of versionsOf(value)) (v.causal === undefined || v.causal.deps.every((d) => met(key, d)) ? ready : wait).push(v);
     let merged: Lattice | undefined;
     if (ready.length > 0) merged = this.#store(key, ready.length === versionsOf(value).length ? value : fromVersions(ready));
     if (wait.length > 0) {
@@ -165,11 +198,12 @@ export class CausalCut {
     const cand = new Map<string, LwwVersion[]>();
     for (const [key, h] of this.#held) cand.set(key, [...versionsOf(h.value)]);
     const asValue = (vs: readonly LwwVersion[] | undefined): Lww | undefined => (vs && vs.length > 0 ? fromVersions(vs) : undefined);
-    const met = (d: Dep): boolean => this.#visible(d) || satisfies(asValue(cand.get(d.key)), d);
+    const check = this.#depCheck();
+    const met = (key: string, d: Dep): boolean => check(key, d) || satisfies(asValue(cand.get(d.key)), d);
     for (let changed = true; changed;) {
       changed = false;
       for (const [key, vs] of cand) {
-        const keep = vs.filter((v) => v.causal!.deps.every(met));
+        const keep = vs.filter((v) => v.causal!.deps.every((d) => met(key, d)));
         if (keep.length !== vs.length) {
           changed = true;
           cand.set(key, keep);
@@ -222,6 +256,7 @@ export class CausalCut {
       if (roots !== undefined ? !roots.some((k) => this.#held.has(k)) : this.#held.size === 0) return;
       if (mine) this.#closeOverHeld(mine);
       this.#o.cache.refresh();
+      const met = this.#depCheck();
       const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
       const byPeer = new Map<string | undefined, Set<string>>();
       for (const key of mine ?? this.#held.keys()) {
@@ -229,7 +264,7 @@ export class CausalCut {
         if (h === undefined) continue;
         for (const v of versionsOf(h.value)) {
           for (const d of v.causal!.deps) {
-            if (tried.has(d.key) || this.#visible(d) || satisfies(heldValue(d.key), d)) continue;
+            if (tried.has(d.key) || met(key, d) || satisfies(heldValue(d.key), d)) continue;
             const from = h.from !== undefined && h.from !== this.#o.selfUrl() ? h.from : undefined;
             let set = byPeer.get(from);
             if (!set) byPeer.set(from, (set = new Set()));

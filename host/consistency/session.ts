@@ -3,7 +3,7 @@
 import { CloudburstError } from '../../kvs/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalNeed, HistoryOp, ReadVersion } from '../executor/protocol.ts';
-import { depFromWire } from './causal-wire.ts';
+import { addDepWire, depFromWire } from './causal-wire.ts';
 
 export type Consistency = 'lww' | 'rr' | 'causal';
 
@@ -39,15 +39,15 @@ export interface StepSession {
   need?: Record<string, CausalNeed>;
 }
 
-/** Appends what `into` lacks of `list` (small lists: a version or two per key). */
-function addAll(into: string[], list: readonly string[]): void {
-  for (const x of list) if (!into.includes(x)) into.push(x);
+/** Adds `list` (versions of `key`, wire form) to `into`, compactly (`addDepWire`: at most one per writer of the key, and one plain). */
+function addAll(into: string[], key: string, list: readonly string[]): void {
+  for (const x of list) addDepWire(into, key, x);
 }
 
 function union(into: Record<string, string[]>, key: string, list: readonly string[]): void {
   const cur = into[key];
   if (cur === undefined) into[key] = [...list];
-  else addAll(cur, list);
+  else addAll(cur, key, list);
 }
 
 /**
@@ -72,7 +72,7 @@ export function joinSessions(parts: readonly (StepSession | undefined)[]): StepS
       for (const [k, n] of Object.entries(p.need)) {
         const cur = need[k];
         if (cur === undefined) need[k] = { ...n, d: [...n.d] };
-        else addAll(cur.d, n.d);
+        else addAll(cur.d, k, n.d);
       }
     }
     for (const e of p.history) {
@@ -93,7 +93,7 @@ export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>
     const cur = need[k];
     if (cur === undefined) need[k] = { d: [...list], h, u };
     else {
-      addAll(cur.d, list);
+      addAll(cur.d, k, list);
       cur.h = h;
       cur.u = u;
     }

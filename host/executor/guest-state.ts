@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import {
   causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, depOn, encode, floorOf, gset, joinVectors, lww, max, merge,
   satisfies, tombstoneFor, vectorOf, versionsOf,
-  type Counter, type Dep, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
+  type Counter, type Dep, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type LwwVersion, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey } from '../keys.ts';
-import { depFromWire, depToWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
+import { dependenciesOf } from '../consistency/causal-deps.ts';
+import { addDepWire, depFromWire, depToWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import {
   ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
@@ -44,25 +45,32 @@ class CausalCall {
   /** key -> needed versions (wire form) and the host that has them. */
   readonly need = new Map<string, CausalNeed>();
   /** key -> versions the request observed (wire form): what its writes depend on. */
-  readonly seen = new Map<string, Set<string>>();
+  readonly seen = new Map<string, string[]>();
+  /** key -> versions this call observed, with their metadata (what makes other dependencies redundant). */
+  readonly #versions = new Map<string, LwwVersion[]>();
   /** This call's additions, for the step's result. */
-  readonly addSeen = new Map<string, Set<string>>();
-  readonly addDeps = new Map<string, Set<string>>();
+  readonly addSeen = new Map<string, string[]>();
+  readonly addDeps = new Map<string, string[]>();
 
   constructor(spec: SessionSpec) {
     for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, d: [...n.d] });
-    for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, new Set(list));
+    for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, [...list]);
   }
 
-  /** The request observed these versions of `key` (a read or a write): later reads must not go back. */
-  observe(key: string, value: Lww, write: boolean): void {
+  /**
+   * The request observed these versions of `key` (a read or a write): later reads must not go
+   * back, neither on this key nor on what they depend on.
+   */
+  observe(key: string, value: Lww): void {
     for (const v of versionsOf(value)) {
       const wire = depToWire(depOn(key, v));
       add(this.seen, key, wire);
       add(this.addSeen, key, wire);
       this.#needs(key, wire);
-      if (write || !v.causal) continue;
-      for (const d of v.causal.deps) {
+      const known = this.#versions.get(key);
+      if (known === undefined) this.#versions.set(key, [v]);
+      else known.push(v);
+      for (const d of v.causal?.deps ?? []) {
         const dw = depToWire(d);
         add(this.addDeps, d.key, dw);
         this.#needs(d.key, dw);
@@ -73,29 +81,25 @@ class CausalCall {
   #needs(key: string, wire: string): void {
     const n = this.need.get(key);
     if (n === undefined) this.need.set(key, { d: [wire] });
-    else if (!n.d.includes(wire)) n.d.push(wire);
+    else addDepWire(n.d, key, wire);
   }
 
-  /** What a write of `key` depends on: every version the request observed of other keys. */
-  depsFor(key: string): Dep[] {
-    const out: Dep[] = [];
-    for (const [k, list] of this.seen) {
-      if (k === key) continue;
-      for (const w of list) out.push(depFromWire(k, w));
-    }
-    return out;
+  /** What a new version `self` of `key`, over the versions `over` of it, depends on (`dependenciesOf`). */
+  depsFor(key: string, self: Lww, over: readonly LwwVersion[], local: (key: string) => Lww | undefined): Dep[] {
+    const observed: Dep[] = [];
+    for (const [k, list] of this.seen) for (const w of list) observed.push(depFromWire(k, w));
+    return dependenciesOf(key, self, observed, over, this.#versions, local);
   }
 
   result(): { seen: Record<string, string[]>; deps: Record<string, string[]> } {
-    const flat = (m: Map<string, Set<string>>): Record<string, string[]> => Object.fromEntries([...m].map(([k, s]) => [k, [...s]]));
-    return { seen: flat(this.addSeen), deps: flat(this.addDeps) };
+    return { seen: Object.fromEntries(this.addSeen), deps: Object.fromEntries(this.addDeps) };
   }
 }
 
-function add(m: Map<string, Set<string>>, key: string, v: string): void {
-  let s = m.get(key);
-  if (s === undefined) m.set(key, (s = new Set()));
-  s.add(v);
+function add(m: Map<string, string[]>, key: string, wire: string): void {
+  const list = m.get(key);
+  if (list === undefined) m.set(key, [wire]);
+  else addDepWire(list, key, wire);
 }
 
 /**
@@ -254,7 +258,7 @@ export class GuestState {
     const s = this.#session!;
     for (const [key, value] of merged) {
       const mine = written.get(key);
-      if (this.#causal && mine?.type === 'lww') this.#causal.observe(key, mine, true);
+      if (this.#causal && mine?.type === 'lww') this.#causal.observe(key, mine);
       if (!s.rr && !s.history) continue;
       const bytes = encode(value);
       const v = versionOf(bytes);
@@ -289,7 +293,7 @@ export class GuestState {
           throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${this.#display(key)} as new as the request depends on reached this host`);
         }
       }
-      if (got !== undefined) c.observe(key, got as Lww, false);
+      if (got !== undefined) c.observe(key, got as Lww);
     }
     if (this.#session!.history) this.#record(key, got);
     return got;
@@ -465,8 +469,9 @@ export class GuestState {
   /**
    * A new register version. Plain (last-writer-wins) unless the request is causal or the key
    * already holds causal versions: then it carries the key's version vector (every version
-   * this host holds of the key is in its past), the latest plain write seen, and, in a causal
-   * request, a dependency on every version of another key the request observed.
+   * this host holds of the key is in its past), the latest plain write seen, and its
+   * dependencies (`dependenciesOf`): in a causal request, every version of another key the
+   * request observed; in any request, what the versions it supersedes depend on.
    */
   #registerWrite(key: string, known: Lww | undefined, value: Uint8Array | null): Lww {
     if (!this.#causal && !isCausal(known)) {
@@ -483,7 +488,13 @@ export class GuestState {
     // plain write with an older stamp, seen here or not (its floor is at least its own stamp).
     let floor: Stamp = stamp;
     for (const v of versions) if (compareStamps(floorOf(v), floor) > 0) floor = floorOf(v);
-    const meta = causalMeta(stamp, vc, floor, this.#causal?.depsFor(key) ?? []);
+    const self = lww.tombstone(stamp, causalMeta(stamp, vc, floor, []));
+    const local = (k: string): Lww | undefined => {
+      const v = this.#cache.get(k);
+      return v?.type === 'lww' ? v : undefined;
+    };
+    const deps = this.#causal ? this.#causal.depsFor(key, self, versions, local) : dependenciesOf(key, self, [], versions, new Map(), local);
+    const meta = causalMeta(stamp, vc, floor, deps);
     return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);
   }
 

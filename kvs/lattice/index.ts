@@ -1,7 +1,7 @@
 /** The lattice types, their merge and their codec. See kvs/README.md. */
 export { compareStamps, Hlc, STAMP_LIMITS, ZERO_STAMP, type Stamp } from './stamp.ts';
 export {
-  causalMeta, depOn, floorOf, fromVersions, joinVectors, lww, lwwValueView, satisfies, vectorOf, versionLeq, versionsOf,
+  causalMeta, compactDeps, depCovers, depOn, floorOf, fromVersions, joinVectors, lww, lwwValueView, satisfies, vectorOf, versionLeq, versionsOf,
   type CausalMeta, type Dep, type Lww, type LwwVersion,
 } from './lww.ts';
 export { counter, type Counter, type CounterEntry } from './counter.ts';

@@ -190,6 +190,32 @@ export function satisfies(l: Lww | undefined, dep: Dep): boolean {
   return false;
 }
 
+/**
+ * Whether dependency `a` makes `b` redundant: every value that satisfies `a` satisfies `b`.
+ * Same key and kind, and for a causal version the same writer at least as far (a writer's
+ * later write of a key has its earlier one in its past), for a plain write a stamp at least
+ * as great (a floor that reaches it reaches the earlier one).
+ */
+export function depCovers(a: Dep, b: Dep): boolean {
+  if (a.key !== b.key || a.plain !== b.plain) return false;
+  if (a.plain) return compareStamps(a.at, b.at) >= 0;
+  return a.at.writer === b.at.writer && tick(a.at, b.at) >= 0;
+}
+
+/**
+ * Dependencies without the redundant ones (`depCovers`), sorted: per key, the latest version
+ * of each writer and the latest plain write.
+ */
+export function compactDeps(deps: readonly Dep[]): Dep[] {
+  const best = new Map<string, Dep>();
+  for (const d of deps) {
+    const id = d.plain ? `${d.key}\0` : `${d.key}\0${d.at.writer}\0c`;
+    const cur = best.get(id);
+    if (cur === undefined || !depCovers(cur, d)) best.set(id, d);
+  }
+  return [...best.values()].sort(depOrder);
+}
+
 /** The dependency that says "at least this version". */
 export function depOn(key: string, v: LwwVersion): Dep {
   return { key, at: v.stamp, plain: v.causal === undefined };
@@ -242,12 +268,11 @@ export function fromVersions(versions: readonly LwwVersion[]): Lww {
 
 /**
  * Causal metadata in canonical form: the own writer's entry out of `vc` (the stamp is it),
- * one entry per writer (the latest), deps sorted and deduplicated.
+ * one entry per writer (the latest), deps sorted and compacted (`compactDeps`).
  */
 export function causalMeta(own: Stamp, vc: readonly Stamp[], floor: Stamp, deps: readonly Dep[]): CausalMeta {
   const entries = joinVectors(vc).filter((e) => e.writer !== own.writer);
-  const sorted = [...deps].sort(depOrder).filter((d, i, arr) => i === 0 || depOrder(arr[i - 1]!, d) !== 0);
-  return { vc: entries, floor, deps: sorted };
+  return { vc: entries, floor, deps: compactDeps(deps) };
 }
 
 function versionSize(v: LwwVersion): number {

@@ -87,6 +87,48 @@ describe('the causal checker', () => {
     expect(checkCausal(history.filter((e) => e.rid !== 'C'))).toEqual([]);
   });
 
+  it('a version has in its past the versions of its key it was written over, read or not (a blind re-write)', () => {
+    // Bob replies (r1, over his register's r0, after reading t); later his register is written
+    // again (r2, over r1) by a request that read nothing: r2 has r1, and so t, in its past.
+    const r0 = causal(1500, 'h-b/w0');
+    const r1 = causal(3000, 'h-b/w0', { 'h-b/w0': '1500.0' });
+    const r2 = causal(4000, 'h-a/w1', { 'h-b/w0': '3000.0' });
+    const writes = [r('bob', 'tweet', t), r('bob', 'reply', r0), w('bob', 'reply', r1), w('blind', 'reply', r2)];
+    // Readers first in the history: the checker must find both writers.
+    const carol = [r('carol', 'reply', r2), r('carol', 'tweet', t0)];
+    expect(checkCausal([...carol, ...writes])).toMatchObject([{ rid: 'carol', key: 'tweet', seen: t0, dep: t }]);
+    // The blind writer itself depends on t from its write on.
+    const blindThenRead = [r('bob', 'tweet', t), r('bob', 'reply', r0), w('bob', 'reply', r1), w('blind2', 'reply', r2), r('blind2', 'tweet', t0)];
+    expect(checkCausal(blindThenRead)).toMatchObject([{ rid: 'blind2', key: 'tweet', seen: t0, dep: t }]);
+    // Reading r0 (below r1) brings nothing of t; neither does a version concurrent with r1.
+    const side = causal(3500, 'h-c/w0', { 'h-b/w0': '1500.0' });
+    expect(checkCausal([...writes, w('other', 'reply', side), r('dave', 'reply', r0), r('dave', 'tweet', t0), r('erin', 'reply', side), r('erin', 'tweet', t0)])).toEqual([]);
+    // Plain versions are ordered by stamp only: a later plain write does not bring an earlier one's past.
+    const p1 = plain(5000, 'h-p/w0');
+    const p2 = plain(6000, 'h-p/w1');
+    expect(checkCausal([r('x', 'tweet', t), w('x', 'k', p1), w('y', 'k', p2), r('z', 'k', p2), r('z', 'tweet', t0)])).toEqual([]);
+  });
+
+  it('the recorded case: a timeline reads the replier\'s register above a reply, then the parent\'s author\'s register without the post', () => {
+    // As test/cluster/posts.test.ts recorded it on the code before the fix (stamps shortened):
+    // alice posts p1; bob replies to it (r1), then to carol's c0 (r2: reads carol's and bob's
+    // registers, not alice's); a timeline reads bob's register at r2, then alice's at p0.
+    const p0 = causal(39762, 'h-a/w0');
+    const b0 = causal(39915, 'h-a/w0');
+    const c0 = causal(39960, 'h-a/w0');
+    const p1 = causal(40750, 'h-a/w0');
+    const r1 = causal(40769, 'h-a/w0');
+    const r2 = causal(40782, 'h-a/w0');
+    const history = [
+      r('post-p0', 'alice'), w('post-p0', 'alice', p0), r('post-b0', 'bob'), w('post-b0', 'bob', b0), r('post-c0', 'carol'), w('post-c0', 'carol', c0),
+      r('post-p1', 'alice', p0), w('post-p1', 'alice', p1),
+      r('reply-r1', 'alice', p1), r('reply-r1', 'bob', b0), w('reply-r1', 'bob', r1),
+      r('reply-r2', 'carol', c0), r('reply-r2', 'bob', r1), w('reply-r2', 'bob', r2),
+      r('timeline', 'bob', r2), r('timeline', 'alice', p0),
+    ];
+    expect(checkCausal(history)).toMatchObject([{ rid: 'timeline', key: 'alice', seen: p0, dep: p1 }]);
+  });
+
   it('orders plain (lww) versions by stamp: reading an older one after a newer is a violation', () => {
     const old = plain(1000, 'h-1/w0');
     const young = plain(1000, 'h-1/w0', 1);

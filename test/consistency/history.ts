@@ -172,9 +172,12 @@ export interface CausalViolation {
 
 /**
  * Causal consistency. A version x that request W wrote at its event j depends on every
- * version W observed (read, all concurrent versions of a read, or wrote) before j, and on
- * what those depend on, transitively; versions written outside the history (e.g. by
- * `PUT /v1/kv`) have no known dependencies. A read of key k in request R violates causality
+ * version W observed (read, all concurrent versions of a read, or wrote) before j, on every
+ * causal version of the same key in the history that x is above in the version order (x was
+ * written over it, whether W read it or not: a blind write, or a read-modify-write that read
+ * only its own key), and on what those depend on, transitively; versions written outside the
+ * history (e.g. by `PUT /v1/kv`) have no known dependencies. Observing a version brings all of
+ * that into the observer's past. A read of key k in request R violates causality
  * when a version it returned is strictly below (`versionLess`) a version of k in R's past:
  * what R observed before the read, with its transitive dependencies. A read that found the key
  * absent (`ver: []`) violates it when R's past holds any version of k. Events without `ver`
@@ -226,13 +229,53 @@ export function checkCausal(events: readonly HistoryEvent[]): CausalViolation[] 
     });
   }
 
+  // The causal versions written in the history, by key: a version has in its past every one of
+  // them its vector and floor are above (it was written over them, read or not).
+  const causalByKey = new Map<string, Version[]>();
+  for (const v of writers.keys()) {
+    if (v.vc.length === 0) continue;
+    const list = causalByKey.get(v.key);
+    if (list === undefined) causalByKey.set(v.key, [v]);
+    else list.push(v);
+  }
+  /**
+   * What observing `vs` (versions of `key`) brings into request r's past besides themselves:
+   * each one's own writer's past, and that of every causal version of the key below it (not
+   * already in r's past: its own past is then there too).
+   */
+  const sourcesOf = (r: Req, key: string, vs: readonly Version[]): Version[] => {
+    const past = r.ctx.get(key) ?? [];
+    const fresh = vs.filter((v) => !past.some((t) => leq(v, t)));
+    if (fresh.length === 0) return [];
+    const below = (causalByKey.get(key) ?? []).filter((u) => !fresh.includes(u) && fresh.some((v) => leq(u, v)) && !past.some((t) => leq(u, t)));
+    return [...fresh, ...below];
+  };
+
   const out: CausalViolation[] = [];
   // Processes requests event by event with an explicit stack (dependency chains are long):
-  // a read of a version written by another request first needs that request processed up to
-  // the write, for the version's dependencies.
+  // an event that brings versions written by another request first needs that request
+  // processed up to the write, for the version's dependencies.
   for (const root of reqs.values()) {
     const stack: { req: Req; upTo: number }[] = [{ req: root, upTo: root.events.length }];
     root.active = true;
+    /** Pushes the first writer of `sources` not processed up to its write yet; answers whether it did. */
+    const pending = (r: Req, sources: readonly Version[]): boolean => {
+      for (const v of sources) {
+        const w = writers.get(v);
+        if (w === undefined || w.req === r || w.req.done > w.at || w.req.active) continue; // known (or a cycle: taken as is)
+        stack.push({ req: w.req, upTo: w.at + 1 });
+        w.req.active = true;
+        return true;
+      }
+      return false;
+    };
+    const bring = (r: Req, sources: readonly Version[]): void => {
+      for (const v of sources) {
+        const w = writers.get(v);
+        const deps = w === undefined ? undefined : w.req.before.get(w.at);
+        if (deps) mergeContext(r.ctx, deps);
+      }
+    };
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
       const r = top.req;
@@ -244,17 +287,9 @@ export function checkCausal(events: readonly HistoryEvent[]): CausalViolation[] 
       const e = r.events[r.done]!;
       if (e.op === 'r' && e.ver) {
         const read = e.ver.map((info) => version(e.key, info));
+        const sources = sourcesOf(r, e.key, read);
         // The dependencies of each version read must be known first.
-        let pushed = false;
-        for (const v of read) {
-          const w = writers.get(v);
-          if (w === undefined || w.req === r || w.req.done > w.at || w.req.active) continue; // known (or a cycle: taken as is)
-          stack.push({ req: w.req, upTo: w.at + 1 });
-          w.req.active = true;
-          pushed = true;
-          break;
-        }
-        if (pushed) continue;
+        if (pending(r, sources)) continue;
         const past = r.ctx.get(e.key) ?? [];
         if (read.length === 0) {
           if (past.length > 0) out.push({ rid: r.rid, key: e.key, read: e, seen: null, dep: past[0]!.info });
@@ -262,15 +297,16 @@ export function checkCausal(events: readonly HistoryEvent[]): CausalViolation[] 
           const bad = read.flatMap((s) => past.filter((d) => less(s, d)).map((d) => ({ s, d })))[0];
           if (bad) out.push({ rid: r.rid, key: e.key, read: e, seen: bad.s.info, dep: bad.d.info });
         }
-        for (const v of read) {
-          const w = writers.get(v);
-          const deps = w === undefined ? undefined : w.req.before.get(w.at);
-          if (deps) mergeContext(r.ctx, deps);
-          addVersion(r.ctx, v);
-        }
+        bring(r, sources);
+        for (const v of read) addVersion(r.ctx, v);
       } else if (e.op === 'w' && e.ver) {
+        const written = e.ver.map((info) => version(e.key, info));
+        // A version written over others (a blind write, say) has their past in its own.
+        const sources = sourcesOf(r, e.key, written).filter((v) => !written.includes(v));
+        if (pending(r, sources)) continue;
+        bring(r, sources);
         r.before.set(r.done, cloneContext(r.ctx));
-        for (const info of e.ver) addVersion(r.ctx, version(e.key, info));
+        for (const v of written) addVersion(r.ctx, v);
       }
       r.done++;
     }
