@@ -2,6 +2,20 @@
 import { compactDeps, depCovers, depOn, satisfies, versionsOf, type Dep, type Lww, type LwwVersion } from '../../kvs/index.ts';
 
 /**
+ * How long a dependency is carried by new versions. A write this old has reached every host
+ * whose subscriptions are live (the tier pushes changes within milliseconds, and a host reads a
+ * key again when it renews a lapsed subscription, every 10 s), so new versions stop naming it:
+ * without a bound, a key rewritten by requests that read ever other keys would carry all of
+ * them for good. The price, stated in host/README.md: a host cut off from a write for longer
+ * (a KV node down, a partition) may show a version without it. The cut holds a version waiting
+ * for its dependencies as long (CausalCut's holdMs).
+ */
+export const CAUSAL_WINDOW_MS = 60_000;
+
+/** The most dependencies a new version carries: the newest (a backstop to the window). */
+export const MAX_DEPS = 1024;
+
+/**
  * The dependencies of a new version of `key` (`self`: the new version, without dependencies
  * yet), in compact form:
  *
@@ -21,7 +35,8 @@ import { compactDeps, depCovers, depOn, satisfies, versionsOf, type Dep, type Lw
  *   stand as the one this host holds (`local`) when it has them all in its past. That
  *   version is visible here, and so is its own past; it may be newer than needed, never older;
  * - nothing that a version named above with its metadata at hand (observed, or held here)
- *   depends on: a host admits that version only once its dependencies are visible.
+ *   depends on: a host admits that version only once its dependencies are visible;
+ * - nothing older than CAUSAL_WINDOW_MS, and at most MAX_DEPS.
  */
 export function dependenciesOf(
   key: string,
@@ -64,7 +79,9 @@ export function dependenciesOf(
       else list.push(d);
     }
   }
-  return out.filter((d) => !implied.get(d.key)?.some((i) => depCovers(i, d)));
+  const since = self.stamp.ms - CAUSAL_WINDOW_MS;
+  const kept = out.filter((d) => d.at.ms >= since && !implied.get(d.key)?.some((i) => depCovers(i, d)));
+  return kept.length <= MAX_DEPS ? kept : [...kept].sort((a, b) => b.at.ms - a.at.ms || b.at.c - a.at.c).slice(0, MAX_DEPS);
 }
 
 function sameVersion(a: Dep, b: Dep): boolean {

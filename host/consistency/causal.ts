@@ -8,6 +8,7 @@ import {
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalNeed } from '../executor/protocol.ts';
+import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
 
 /** The internal route a host reads a peer's cache through (causal requests catching up). */
@@ -224,7 +225,7 @@ export class CausalCut {
   async #retryHeld(): Promise<void> {
     if (this.#closed) return;
     const now = performance.now();
-    const holdMs = this.#o.holdMs ?? 60_000;
+    const holdMs = this.#o.holdMs ?? CAUSAL_WINDOW_MS;
     for (const [key, h] of [...this.#held]) {
       if (now - h.since > holdMs) {
         this.#held.delete(key);

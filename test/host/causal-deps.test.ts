@@ -3,7 +3,7 @@
 // another dependency implies.
 import { describe, expect, it } from 'vitest';
 import { addDepWire, depToWire } from '../../host/consistency/causal-wire.ts';
-import { dependenciesOf } from '../../host/consistency/causal-deps.ts';
+import { CAUSAL_WINDOW_MS, MAX_DEPS, dependenciesOf } from '../../host/consistency/causal-deps.ts';
 import { causalMeta, compactDeps, lww, versionsOf, ZERO_STAMP, type Dep, type Lww, type Stamp } from '../../kvs/index.ts';
 
 const s = (ms: number, writer: string, c = 0): Stamp => ({ ms, c, writer });
@@ -33,6 +33,17 @@ describe('dependenciesOf', () => {
     const r1 = version(s(50, 'w1'), [], [on('p', s(10, 'a'))]);
     const deps = dependenciesOf('r', self, [on('q', s(20, 'b'))], versionsOf(r1), new Map(), none);
     expect(keysOf(deps)).toEqual(['p@c10.a', 'q@c20.b']);
+  });
+
+  it('a dependency older than the window is no longer carried; at most MAX_DEPS are, the newest', () => {
+    const now = 1_000_000;
+    const fresh = version(s(now, 'me'));
+    const deps = dependenciesOf('r', fresh, [on('old', s(now - CAUSAL_WINDOW_MS - 1, 'a')), on('edge', s(now - CAUSAL_WINDOW_MS, 'b'))], [], new Map(), none);
+    expect(keysOf(deps)).toEqual([`edge@c${now - CAUSAL_WINDOW_MS}.b`]);
+    const many = Array.from({ length: MAX_DEPS + 5 }, (_, i) => on(`k${i}`, s(now - 1000 + i, 'w')));
+    const capped = dependenciesOf('r', fresh, many, [], new Map(), none);
+    expect(capped).toHaveLength(MAX_DEPS);
+    expect(Math.min(...capped.map((d) => d.at.ms))).toBe(now - 1000 + 5);
   });
 
   it('leaves out the versions of its own key it has in its past, but not those it does not', () => {
