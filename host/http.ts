@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError, parseJsonBody } from '../kvs/index.ts';
 
 /**
  * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is
@@ -29,14 +29,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Reads a JSON body (see `parseJsonBody`); an empty body is `undefined`. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const body = await readBody(req, limit);
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new CloudburstError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
-  }
+  return body.length === 0 ? undefined : parseJsonBody(body);
 }
 
 /** Serializes JSON, writing bigints as numbers when exact and as strings otherwise. */

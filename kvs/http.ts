@@ -74,19 +74,6 @@ function hasLargeUnreadBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
-/**
- * Parses a JSON request body.
- *
- * @throws CloudburstError `MALFORMED_JSON`
- */
-export function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new CloudburstError('MALFORMED_JSON', 'the body is not valid JSON');
-  }
-}
-
 /** A 200 with raw bytes. */
 export function sendBytes(res: ServerResponse, bytes: Uint8Array, contentType: string): void {
   res.writeHead(200, { 'content-type': contentType, 'content-length': bytes.byteLength });

@@ -3,6 +3,7 @@
  * from files inside kvs/.
  */
 export * from './errors.ts';
+export { JSON_MAX_DEPTH, parseJsonBody } from './json-body.ts';
 export * from './lattice/index.ts';
 export {
   checkKey,

@@ -9,7 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CloudburstError } from './errors.ts';
-import { parseJson, readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { parseJsonBody } from './json-body.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import { ORIGINS } from './cluster/replicator.ts';
@@ -165,7 +166,7 @@ const HANDLERS: Record<KvRouteName, Handler> = {
   },
 
   async batchGet(ctx, req, res) {
-    const body = parseJson(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
+    const body = parseJsonBody(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
     const keys = (body as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw new CloudburstError('INVALID_REQUEST', 'expected {"keys": [string, ...]}');
     if (keys.length > KV_LIMITS.maxBatchEntries) {

@@ -14,6 +14,7 @@ import {
   encodeFrame,
   equals,
   gset,
+  JSON_MAX_DEPTH,
   KV_HEADERS,
   KV_LIMITS,
   KV_PATHS,
@@ -178,6 +179,29 @@ describe('KV node: bad input changes nothing', () => {
     await expectError(call('POST', KV_PATHS.batchGet, '{"keys": ['), 400, 'MALFORMED_JSON');
     await expectError(call('POST', KV_PATHS.batchGet, '{"keys": "k"}'), 400, 'INVALID_REQUEST');
     await expectError(call('POST', KV_PATHS.batchGet, 'null'), 400, 'INVALID_REQUEST');
+  });
+
+  it(`KV node: a JSON body nested deeper than ${JSON_MAX_DEPTH} levels is 400 INVALID_REQUEST on every JSON route`, async () => {
+    for (const depth of [JSON_MAX_DEPTH + 1, 20_000]) {
+      const v = '['.repeat(depth) + ']'.repeat(depth);
+      for (const [path, body] of [
+        [KV_PATHS.batchGet, `{"keys": ${v}}`],
+        [KV_PATHS.ringRemove, `{"id": ${v}}`],
+        [KV_PATHS.subscriptions, `{"subscriber": "http://127.0.0.1:1", "keys": ${v}}`],
+        [KV_PATHS.gossip, `{"from": "x", "members": ${v}}`],
+        [KV_PATHS.digest, `{"from": "x", "digest": ${v}}`],
+        [KV_PATHS.sync, `{"from": "x", "members": ${v}}`],
+      ] as const) {
+        const r = await call('POST', path, body);
+        expect({ path, status: r.status, error: r.json().error }).toMatchObject({ path, status: 400, error: { code: 'INVALID_REQUEST', maxDepth: JSON_MAX_DEPTH } });
+      }
+    }
+  });
+
+  it('KV node: a JSON body that is not valid UTF-8 is 400 MALFORMED_JSON', async () => {
+    const body = Buffer.concat([Buffer.from('{"keys": ["'), Buffer.from([0xff]), Buffer.from('"]}')]);
+    const r = await expectError(call('POST', KV_PATHS.batchGet, body), 400, 'MALFORMED_JSON');
+    expect(r.json().error).toMatchObject({ message: 'the body is not valid UTF-8' });
   });
 
   it('KV node: an oversized PUT is 413 while streaming, before the body ends', async () => {
