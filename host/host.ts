@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CloudburstError, Hlc, KvClient } from '../kvs/index.ts';
+import { CloudburstError, handleExpectContinue, Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
@@ -258,6 +258,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, router.handle);
+  handleExpectContinue(server, router.handle);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CloudburstError } from './errors.ts';
-import { readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { handleExpectContinue, readBody, sendBytes, sendError, sendJson } from './http.ts';
 import { parseJsonBody } from './json-body.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
@@ -269,7 +269,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     if (--inFlight === 0) drained?.();
   };
 
-  const server = createServer({ noDelay: true }, (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight++;
     res.once('close', done);
     res.setHeader(KV_HEADERS.node, nodeId);
@@ -290,7 +290,9 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
       counts.errors++;
       sendError(req, res, err, log);
     }
-  });
+  };
+  const server = createServer({ noDelay: true }, handle);
+  handleExpectContinue(server, handle);
 
   let port: number;
   try {

@@ -25,6 +25,7 @@ import {
   type Counter,
   type KvNode,
 } from '../../kvs/index.ts';
+import { rawRequest, type RawReply } from '../helpers/raw-http.ts';
 
 const te = new TextEncoder();
 const s = (ms: number) => ({ ms, c: 0, writer: 'w' });
@@ -229,6 +230,36 @@ describe('KV node: bad input changes nothing', () => {
     await expectError(call('POST', KV_PATHS.batchMerge, body(), { 'content-length': size }), 413, 'BODY_TOO_LARGE');
     await expectError(call('PUT', keyPath(key), body(), { 'content-length': String(KV_LIMITS.maxValueBytes + 1) }), 413, 'KV_VALUE_TOO_LARGE');
     unchanged();
+  });
+
+  it('KV node: a client that writes a whole over-limit body before reading gets the 413 and its body, every time', async () => {
+    const outcome = (r: RawReply) => ({ status: r.status, code: r.status === undefined ? undefined : JSON.parse(r.body.toString()).error?.code, error: r.error, connection: r.headers['connection'] });
+    const tooLarge = (code: string) => ({ status: 413, code, error: undefined, connection: 'close' });
+    const json = Buffer.alloc(8 * 1024 * 1024 + 1, 0x20); // the JSON routes' limit is 8 MiB
+    const outcomes = [];
+    const expected = [];
+    for (let i = 0; i < 6; i++) {
+      outcomes.push(outcome(await rawRequest(node.url, 'POST', KV_PATHS.subscriptions, json)));
+      outcomes.push(outcome(await rawRequest(node.url, 'POST', KV_PATHS.subscriptions, json, { chunked: true })));
+      expected.push(tooLarge('BODY_TOO_LARGE'), tooLarge('BODY_TOO_LARGE'));
+    }
+    const value = Buffer.alloc(KV_LIMITS.maxValueBytes + 1);
+    for (let i = 0; i < 2; i++) {
+      outcomes.push(outcome(await rawRequest(node.url, 'PUT', keyPath(key), value)));
+      expected.push(tooLarge('KV_VALUE_TOO_LARGE'));
+    }
+    expect(outcomes).toEqual(expected);
+    unchanged();
+  });
+
+  it('KV node: Expect: 100-continue gets a 413 before the body is sent, and 100 Continue for a body within the limit', async () => {
+    const r = await rawRequest(node.url, 'PUT', keyPath(key), Buffer.alloc(KV_LIMITS.maxValueBytes + 1), { expectContinue: true });
+    expect({ status: r.status, code: JSON.parse(r.body.toString()).error?.code, continued: r.continued, bodySent: r.bodySent, error: r.error })
+      .toEqual({ status: 413, code: 'KV_VALUE_TOO_LARGE', continued: false, bodySent: 0, error: undefined });
+    unchanged();
+    const ok = await rawRequest(node.url, 'PUT', keyPath('expect/ok'), Buffer.from(encode(max.put(undefined, 5n))), { expectContinue: true });
+    expect({ status: ok.status, continued: ok.continued }).toEqual({ status: 200, continued: true });
+    expect(decode(ok.body)).toMatchObject({ type: 'max', value: 5n });
   });
 
   it('KV node: a client that disconnects mid-body changes nothing and harms no one', async () => {
