@@ -5,6 +5,7 @@
 export * from './errors.ts';
 export { JSON_MAX_DEPTH, parseJsonBody } from './json-body.ts';
 export { ClientGone, DISCARD_LIMITS, handleExpectContinue, readBody, sendFinal } from './http.ts';
+export { ServerDrain, type DrainOptions } from './server-drain.ts';
 export * from './lattice/index.ts';
 export {
   checkKey,

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   counter,
@@ -285,6 +285,83 @@ describe('KV node: bad input changes nothing', () => {
 });
 
 describe('KV node lifecycle', () => {
+  it('KV node: close under keep-alive load answers every request sent on an open connection (200 or 503 SHUTTING_DOWN)', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-drain-'));
+    const n = await startKvNode({ dataDir: d });
+    // One connection each (pipelining 1); a request left unanswered fails after 15 s.
+    const clients = Array.from({ length: 24 }, () => new Client(n.url, { pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000 }));
+    const tally = { ok: 0, shuttingDown: 0, answeredAfterClose: 0, refused: 0, socketErrors: [] as string[], otherAnswers: [] as string[] };
+    let closing = false;
+    let stopLoad = false;
+    try {
+      const requests: ((i: number) => Dispatcher.RequestOptions)[] = [
+        (i) => ({ method: 'PUT', path: keyPath(`drain/${i % 50}`), body: encode(counter.add(undefined, 'w', BigInt(i + 1))) }),
+        () => ({ method: 'GET', path: KV_PATHS.healthz }),
+        (i) => ({ method: 'POST', path: KV_PATHS.batchGet, body: JSON.stringify({ keys: [`drain/${i % 50}`] }) }),
+      ];
+      const answers = new Array<number>(clients.length).fill(0);
+      const load = async (client: Client, first: number): Promise<void> => {
+        for (let i = first; !stopLoad; i++) {
+          try {
+            const res = await client.request(requests[i % requests.length]!(i));
+            const text = await res.body.text();
+            answers[first]!++;
+            if (closing) tally.answeredAfterClose++;
+            if (res.statusCode === 200) tally.ok++;
+            else if (res.statusCode === 503 && text.includes('"SHUTTING_DOWN"')) tally.shuttingDown++;
+            else tally.otherAnswers.push(`${res.statusCode} ${text}`);
+          } catch (err) {
+            const { code, syscall } = err as { code?: string; syscall?: string };
+            // A new connection the node did not take (it stopped listening): nothing was sent.
+            if (syscall === 'connect') tally.refused++;
+            else tally.socketErrors.push(`${code}: ${(err as Error).message}`);
+            return;
+          }
+        }
+      };
+      const loads = clients.map(load);
+      // The fixed set of connections: every one established, accepted and answering.
+      await expect.poll(() => Math.min(...answers), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+      closing = true;
+      await n.close();
+      const stop = setTimeout(() => (stopLoad = true), 30_000);
+      await Promise.all(loads);
+      clearTimeout(stop);
+      const summary = JSON.stringify({ ...tally, socketErrors: tally.socketErrors.length });
+      expect(tally.socketErrors, summary).toEqual([]);
+      expect(tally.otherAnswers, summary).toEqual([]);
+      expect(tally.answeredAfterClose, summary).toBeGreaterThan(0);
+      expect(tally.refused, summary).toBe(clients.length);
+    } finally {
+      stopLoad = true;
+      await Promise.all(clients.map((c) => c.destroy()));
+      await n.close();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('KV node: a request sent on an idle keep-alive connection after close() began is served', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-idle-'));
+    const n = await startKvNode({ dataDir: d });
+    const client = new Client(n.url, { pipelining: 1 });
+    try {
+      const first = await client.request({ method: 'GET', path: KV_PATHS.healthz });
+      await first.body.dump();
+      expect(first.headers['connection']).toBe('keep-alive');
+      // The client cannot know yet that the node is closing: it reuses its idle connection.
+      const closing = n.close();
+      const late = await client.request({ method: 'GET', path: KV_PATHS.healthz });
+      expect({ status: late.statusCode, body: await late.body.json() }).toEqual({ status: 200, body: { ok: true, node: n.nodeId } });
+      // close() ends once the connection is closed (after the answer, or idle after the grace).
+      await closing;
+      await expect(client.request({ method: 'GET', path: KV_PATHS.healthz })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      await client.destroy();
+      await n.close();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   it('KV node: close stops serving and closes the store', async () => {
     const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-close-'));
     try {
