@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
 import { rawRequest, type RawReply } from '../helpers/raw-http.ts';
@@ -56,6 +57,27 @@ describe('host: bodies over the limit', () => {
     // An error found before the body is needed: answered without 100, and the connection closed.
     const bad = await rawRequest(p.host.url, 'POST', '/v2/nothing', Buffer.from('{"args": []}'), { expectContinue: true });
     expect({ status: bad.status, continued: bad.continued, connection: bad.headers['connection'] }).toEqual({ status: 404, continued: false, connection: 'close' });
+  });
+
+  it('Expect: 100-continue on a route that does not read the body: answered without 100, then the connection is closed', async () => {
+    const { hostname, port } = new URL(p.host.url);
+    const socket = connect(Number(port), hostname);
+    let data = '';
+    socket.on('data', (c: Buffer) => (data += c.toString()));
+    const ended = new Promise<string>((resolve) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      socket.once('end', () => resolve('closed by the host'));
+    });
+    try {
+      // The client holds its body back until 100 Continue, which it must not get: the route does
+      // not need the body. Keeping the connection would read the next request as that body.
+      socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\nexpect: 100-continue\r\n\r\n');
+      const outcome = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000))]);
+      expect({ outcome, status: data.split('\r\n')[0] }).toEqual({ outcome: 'closed by the host', status: 'HTTP/1.1 200 OK' });
+      expect(data).not.toContain('100 Continue');
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('413: the host goes on serving keep-alive requests afterwards', async () => {
