@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CloudburstError, Hlc, KV_LIMITS, KvClient } from '../kvs/index.ts';
+import { CloudburstError, handleExpectContinue, Hlc, KV_LIMITS, KvClient, ServerDrain } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
@@ -89,9 +89,16 @@ export interface Host {
   readonly id: string;
   readonly url: string;
   readonly port: number;
-  /** Stops accepting requests, lets in-flight ones finish, flushes the outbox and closes. */
+  /**
+   * Stops accepting connections; serves the requests in flight and those that arrive on open
+   * connections (each answer with `Connection: close`); closes idle connections once nothing
+   * has been in flight for 500 ms; then stops the rest, flushes the outbox and closes.
+   */
   close(): Promise<void>;
 }
+
+/** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
+const IDLE_GRACE_MS = 500;
 
 /** A host's identity survives restarts: counters keep one entry per writer, and writers are `h-{id}/...`. */
 function hostId(dataDir: string): string {
@@ -287,7 +294,14 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     sendJson(res, 200, cut.serve(await readJson(req, 1024 * 1024)));
   });
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, router.handle);
+  const server: Server = createServer({ keepAliveTimeout: 65_000 });
+  const drain = new ServerDrain(server);
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    drain.track(res);
+    router.handle(req, res);
+  };
+  server.on('request', handle);
+  handleExpectContinue(server, handle);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -314,14 +328,16 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     port,
     url,
     close: () => (closing ??= (async () => {
+      // First the HTTP side, while everything behind it still works: no new connections, every
+      // answer from now on closes its connection, requests in flight and requests arriving on
+      // open connections are served; idle connections close once things are quiet. Meanwhile
+      // the directory tells the other hosts that this one is stopping.
+      const drained = drain.close({ idleGraceMs: IDLE_GRACE_MS });
+      await directory.close();
+      await drained;
       clearInterval(sampler);
       budget.close();
       subs.close();
-      await directory.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
       await dags.close();
       cut.close();
       futures.close();

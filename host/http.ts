@@ -1,42 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloudburstError } from '../kvs/index.ts';
+import { parseJsonBody, readBody as readBodyOf, sendFinal, type CloudburstError } from '../kvs/index.ts';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is
- * refused before reading; a chunked body is refused as soon as it passes the limit.
+ * Reads a request body of at most `limit` bytes (the KV node's reader: a declared length over
+ * the limit is refused before reading, and before `100 Continue`).
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > limit) {
-    return Promise.reject(new CloudburstError('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit of this route is ${limit}`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.resume();
-        reject(new CloudburstError('BODY_TOO_LARGE', `the body is over the limit of this route (${limit} bytes)`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.once('error', (err) => reject(new CloudburstError('INVALID_REQUEST', `the body could not be read: ${err.message}`)));
-  });
+  return readBodyOf(req, limit, 'BODY_TOO_LARGE');
 }
 
+/** Reads a JSON body (see `parseJsonBody`); an empty body is `undefined`. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const body = await readBody(req, limit);
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new CloudburstError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
-  }
+  return body.length === 0 ? undefined : parseJsonBody(body);
 }
 
 /** Serializes JSON, writing bigints as numbers when exact and as strings otherwise. */
@@ -47,16 +25,15 @@ export function stringify(body: unknown): string {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: CloudburstError): void {
+/** An error response; a body still on its way is read and dropped first when needed (`sendFinal`). */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: CloudburstError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  // After a refused oversized body the rest of it is still on the wire: close the connection.
-  const headers: Record<string, string> = err.code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {};
-  sendJson(res, err.status, err.toJSON(), headers);
+  sendFinal(req, res, err.status, { 'content-type': JSON_TYPE }, Buffer.from(stringify(err.toJSON()), 'utf8'));
 }

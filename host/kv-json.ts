@@ -1,5 +1,5 @@
 import {
-  CloudburstError, KV_LIMITS, counter, gset, isLatticeType, lww, max, merge, versionsOf,
+  CloudburstError, KV_LIMITS, counter, gset, isLatticeType, lww, max, merge, parseJsonBody, versionsOf,
   type Hlc, type Lattice, type LatticeType,
 } from '../kvs/index.ts';
 
@@ -53,14 +53,6 @@ function int64(v: unknown, what: string): bigint {
   throw new CloudburstError('INVALID_REQUEST', `${what} must be a 64-bit integer (a number, or a decimal string beyond 2^53)`);
 }
 
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new CloudburstError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
 /**
  * Turns a `PUT /v1/kv/{key}?type=...` body into the lattice delta to merge:
  * - `lww` (default): the raw body bytes are the value;
@@ -81,12 +73,12 @@ export function deltaFromBody(type: string | null, body: Buffer, current: Lattic
       }
       return lww.write(new Uint8Array(body), hlc.now());
     case 'counter': {
-      const j = parseJson(body) as { add?: unknown } | number | string;
+      const j = parseJsonBody(body) as { add?: unknown } | number | string;
       const by = int64(typeof j === 'object' && j !== null ? j.add : j, 'the counter increment');
       return counter.add(current?.type === 'counter' ? current : undefined, writer, by);
     }
     case 'set': {
-      const j = parseJson(body);
+      const j = parseJsonBody(body);
       const members = typeof j === 'string' ? [j] : j;
       if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === 'string')) {
         throw new CloudburstError('INVALID_REQUEST', 'a set write is a string or a non-empty array of strings');
@@ -100,6 +92,6 @@ export function deltaFromBody(type: string | null, body: Buffer, current: Lattic
       return acc!;
     }
     case 'max':
-      return max.put(current?.type === 'max' ? current : undefined, int64(parseJson(body), 'the max value'));
+      return max.put(current?.type === 'max' ? current : undefined, int64(parseJsonBody(body), 'the max value'));
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloudburstError } from '../kvs/index.ts';
+import { ClientGone, CloudburstError } from '../kvs/index.ts';
 import { sendError } from './http.ts';
 
 export interface RouteContext {
@@ -21,7 +21,8 @@ interface Route {
 /**
  * A small table router. It also owns the one place where errors become responses: a
  * CloudburstError answers with its code's status; anything else is logged and becomes a
- * 500 INTERNAL, so no stack trace or internal message reaches a client.
+ * 500 INTERNAL, so no stack trace or internal message reaches a client. A client that left
+ * mid-body (ClientGone) gets nothing: its connection is closed.
  */
 export class Router {
   readonly #routes: Route[] = [];
@@ -76,13 +77,17 @@ export class Router {
       this.#onResponse?.(req.method ?? '?', res.statusCode);
     });
     void this.#dispatch(req, res).catch((err: unknown) => {
+      if (err instanceof ClientGone) {
+        res.destroy();
+        return;
+      }
       if (err instanceof CloudburstError) {
         if (process.env.CLOUDBURST_DEBUG) console.error(`${req.method} ${req.url}:`, err);
-        sendError(res, err);
+        sendError(req, res, err);
         return;
       }
       console.error(`${req.method} ${req.url}: unexpected error`, err);
-      sendError(res, new CloudburstError('INTERNAL'));
+      sendError(req, res, new CloudburstError('INTERNAL'));
     });
   };
 

@@ -11,8 +11,8 @@
  */
 export const ERROR_CODES = {
   // Requests
-  MALFORMED_JSON: { status: 400, userFault: true, summary: 'the body is not valid JSON' },
-  INVALID_REQUEST: { status: 400, userFault: true, summary: 'the request is well-formed JSON but not of the expected shape' },
+  MALFORMED_JSON: { status: 400, userFault: true, summary: 'the body is not valid JSON, or not valid UTF-8' },
+  INVALID_REQUEST: { status: 400, userFault: true, summary: 'the request is well-formed JSON but not of the expected shape (also: nested deeper than 64 levels)' },
   BODY_TOO_LARGE: { status: 413, userFault: true, summary: 'the body is over the route\'s size limit' },
   UNKNOWN_ROUTE: { status: 404, userFault: true, summary: 'no such route' },
   METHOD_NOT_ALLOWED: { status: 405, userFault: true, summary: 'the route exists but not with this method' },

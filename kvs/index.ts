@@ -3,6 +3,9 @@
  * from files inside kvs/.
  */
 export * from './errors.ts';
+export { JSON_MAX_DEPTH, parseJsonBody } from './json-body.ts';
+export { ClientGone, DISCARD_LIMITS, handleExpectContinue, readBody, sendFinal } from './http.ts';
+export { ServerDrain, type DrainOptions } from './server-drain.ts';
 export * from './lattice/index.ts';
 export {
   checkKey,

@@ -9,7 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CloudburstError } from './errors.ts';
-import { parseJson, readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { handleExpectContinue, readBody, sendBytes, sendError, sendJson } from './http.ts';
+import { parseJsonBody } from './json-body.ts';
+import { ServerDrain } from './server-drain.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import { ORIGINS } from './cluster/replicator.ts';
@@ -100,7 +102,11 @@ export interface KvNode {
    * then closes. Rejects with KV_UNAVAILABLE (and keeps serving) if it cannot hand over.
    */
   leave(): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish (briefly), closes connections and the store. */
+  /**
+   * Stops accepting connections, serves what is in flight and what arrives on open connections
+   * (answers with `Connection: close`; busy connections are cut after 2 s), closes idle ones
+   * once quiet, then stops the cluster layer and closes the store.
+   */
   close(): Promise<void>;
 }
 
@@ -116,8 +122,10 @@ export interface Context {
 
 export type Handler = (ctx: Context, req: IncomingMessage, res: ServerResponse, rest: string) => void | Promise<void>;
 
-/** How long close() lets in-flight requests finish before cutting connections. */
-const CLOSE_GRACE_MS = 2000;
+/** How long close() lets requests in flight finish before cutting their connections. */
+const CLOSE_MAX_WAIT_MS = 2000;
+/** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
+const IDLE_GRACE_MS = 500;
 
 function keyFromPath(rest: string): string {
   let key: string;
@@ -165,7 +173,7 @@ const HANDLERS: Record<KvRouteName, Handler> = {
   },
 
   async batchGet(ctx, req, res) {
-    const body = parseJson(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
+    const body = parseJsonBody(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
     const keys = (body as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw new CloudburstError('INVALID_REQUEST', 'expected {"keys": [string, ...]}');
     if (keys.length > KV_LIMITS.maxBatchEntries) {
@@ -261,19 +269,16 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   // Set once the port is known (the cluster announces our URL); until then requests get 503.
   let ctx: Context | undefined;
 
-  let closing = false;
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-  const done = (): void => {
-    if (--inFlight === 0) drained?.();
-  };
+  // Set once the HTTP server has drained and the cluster and the store are closing.
+  let stopping = false;
+  const server = createServer({ noDelay: true });
+  const drain = new ServerDrain(server);
 
-  const server = createServer({ noDelay: true }, (req, res) => {
-    inFlight++;
-    res.once('close', done);
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    drain.track(res);
     res.setHeader(KV_HEADERS.node, nodeId);
     try {
-      if (closing) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
+      if (stopping) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
       if (!ctx) throw new CloudburstError('KV_UNAVAILABLE', 'the KV node is starting');
       res.setHeader(KV_HEADERS.ringVersion, ctx.cluster.version);
       const { route, rest } = router.match(req.method ?? 'GET', req.url ?? '/');
@@ -289,7 +294,9 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
       counts.errors++;
       sendError(req, res, err, log);
     }
-  });
+  };
+  server.on('request', handle);
+  handleExpectContinue(server, handle);
 
   let port: number;
   try {
@@ -325,18 +332,11 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
-      closing = true;
+      // Requests still arriving on open connections are served (with Connection: close) while
+      // the cluster and the store are up.
+      await drain.close({ idleGraceMs: IDLE_GRACE_MS, maxWaitMs: CLOSE_MAX_WAIT_MS });
+      stopping = true;
       await cluster.close();
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          drained = resolve;
-          setTimeout(resolve, CLOSE_GRACE_MS).unref();
-        });
-      }
-      server.closeAllConnections();
-      await stopped;
       await store.close();
     })());
 

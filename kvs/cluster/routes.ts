@@ -5,7 +5,8 @@
  * anything, so a bad request changes nothing.
  */
 import { CloudburstError } from '../errors.ts';
-import { parseJson, readBody, sendBytes, sendJson } from '../http.ts';
+import { readBody, sendBytes, sendJson } from '../http.ts';
+import { parseJsonBody } from '../json-body.ts';
 import { mergeFrame } from '../merge-frame.ts';
 import { decodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS } from '../protocol.ts';
 import type { Context, Handler } from '../server.ts';
@@ -34,7 +35,7 @@ export const CLUSTER_HANDLERS = {
   },
 
   async ringRemove(ctx, req, res) {
-    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')) as { id?: unknown; force?: unknown } | null;
+    const body = parseJsonBody(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')) as { id?: unknown; force?: unknown } | null;
     if (typeof body?.id !== 'string' || (body.force !== undefined && typeof body.force !== 'boolean')) {
       throw new CloudburstError('INVALID_REQUEST', 'expected {"id": node id, "force"?: boolean}');
     }
@@ -44,13 +45,13 @@ export const CLUSTER_HANDLERS = {
   },
 
   async subscriptions(ctx, req, res) {
-    const sub = parseSubscription(parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')));
+    const sub = parseSubscription(parseJsonBody(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')));
     const keys = ctx.cluster.subscriptions.apply(sub);
     sendJson(res, 200, sub.unsubscribe ? { unsubscribed: keys } : { subscribed: keys, ttlMs: sub.ttlMs });
   },
 
   async gossip(ctx, req, res) {
-    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')) as { from?: unknown; members?: unknown } | null;
+    const body = parseJsonBody(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE')) as { from?: unknown; members?: unknown } | null;
     const members = parseMembers(body?.members);
     if (typeof body?.from !== 'string') throw new CloudburstError('INVALID_REQUEST', 'a gossip needs "from"');
     ctx.cluster.gossip.merge(members);
@@ -68,7 +69,7 @@ export const CLUSTER_HANDLERS = {
   },
 
   async digest(ctx, req, res) {
-    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE'));
+    const body = parseJsonBody(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE'));
     sendJson(res, 200, ctx.cluster.antiEntropy.answerDigest(body));
   },
 
@@ -86,7 +87,7 @@ export const CLUSTER_HANDLERS = {
   },
 
   async sync(ctx, req, res) {
-    const body = parseJson(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE'));
+    const body = parseJsonBody(await readBody(req, JSON_LIMIT, 'BODY_TOO_LARGE'));
     const { frame, next } = ctx.cluster.handoff.answerSync(body);
     if (next !== undefined) res.setHeader(KV_HEADERS.next, encodeURIComponent(next));
     sendBytes(res, frame, KV_CONTENT_TYPES.frame);

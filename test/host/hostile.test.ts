@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError, JSON_MAX_DEPTH } from '../../kvs/index.ts';
 import { checkKeyName, guestKeyName } from '../../host/keys.ts';
 import { guestBytes, metric, startPlatform, type Platform } from '../helpers/platform.ts';
 
@@ -130,6 +130,54 @@ describe('host: hostile requests change nothing', () => {
     await expect(p.client.json('PUT', '/v1/kv/guarded?type=counter', '"1.5"', true)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     await expect(p.client.json('PUT', `/v1/kv/${'k'.repeat(600)}`, 'x', true)).rejects.toMatchObject({ code: 'INVALID_KEY' });
     await expect(p.client.json('GET', '/v1/kv/missing')).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+  });
+
+  it(`json: a body nested deeper than ${JSON_MAX_DEPTH} levels (20,000 included) is 400 INVALID_REQUEST on every JSON route`, async () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const over = '['.repeat(JSON_MAX_DEPTH + 1) + ']'.repeat(JSON_MAX_DEPTH + 1);
+    const bodies: [string, string, string][] = [];
+    for (const v of [deep, over]) {
+      bodies.push(
+        ['PUT', '/v1/dags/deep', `{"functions": [${v}]}`],
+        ['PUT', '/v1/dags/deep', `{"functions": ["counter.incr"], "edges": [${v}]}`],
+        ['POST', '/v1/dags/deep/call', `{"args": {"counter.incr": [${v}]}}`],
+        ['POST', '/v1/functions/counter.incr/call', `{"args": ["guarded", ${v}]}`],
+        ['PUT', '/v1/kv/guarded?type=counter', `{"add": ${v}}`],
+        ['PUT', '/v1/kv/deep-set?type=set', v],
+        ['PUT', '/v1/kv/deep-max?type=max', v],
+        ['POST', '/v1/internal/dag/schedule', `{"rid": "r", "dag": "d", "steps": [${v}]}`],
+        ['POST', '/v1/internal/dag/trigger', `{"rid": "r", "from": "a", "to": "b", "slot": 0, "value": ${v}}`],
+        ['POST', '/v1/internal/dag/done', `{"rid": "r", "ok": true, "step": "s", "host": "h", "result": ${v}}`],
+        ['POST', '/v1/internal/dag/snapshot', `{"rid": ${v}}`],
+        ['POST', '/v1/internal/dag/pin', `{"rid": ${v}}`],
+        ['POST', '/v1/internal/dag/warm', `{"functions": ${v}}`],
+        ['POST', '/v1/internal/messages', `{"to": ${v}}`],
+        ['POST', '/v1/internal/cache/read', `{"keys": ${v}}`],
+      );
+    }
+    for (const [method, path, body] of bodies) {
+      const r = await p.client.request(method as 'PUT' | 'POST', path, body, { 'content-type': 'application/json' });
+      expect({ route: `${method} ${path}`, status: r.status, error: JSON.parse(r.body.toString()).error })
+        .toMatchObject({ status: 400, error: { code: 'INVALID_REQUEST', maxDepth: JSON_MAX_DEPTH } });
+    }
+    // At the limit (the object, "functions" and 62 more levels), the body gets through to the route's own checks.
+    const atLimit = '['.repeat(JSON_MAX_DEPTH - 2) + ']'.repeat(JSON_MAX_DEPTH - 2);
+    await expect(p.client.json('PUT', '/v1/dags/deep', JSON.parse(`{"functions": [${atLimit}]}`))).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('module.fn') });
+    await expect(p.client.json('GET', '/v1/dags/deep')).rejects.toMatchObject({ code: 'UNKNOWN_DAG' });
+    await expect(p.client.json('GET', '/v1/kv/deep-set')).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+  });
+
+  it('json: a body that is not valid UTF-8 is 400 MALFORMED_JSON, never stored with U+FFFD', async () => {
+    const invalid = Buffer.concat([Buffer.from('["ok", "'), Buffer.from([0xff, 0xfe]), Buffer.from('"]')]);
+    const r = await p.client.request('PUT', '/v1/kv/utf8-set?type=set', invalid);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body.toString()).error).toEqual({ code: 'MALFORMED_JSON', message: 'the body is not valid UTF-8' });
+    await expect(p.client.json('GET', '/v1/kv/utf8-set')).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    const call = await p.client.request('POST', '/v1/functions/counter.incr/call', Buffer.concat([Buffer.from('{"args": ["guarded'), Buffer.from([0xc3]), Buffer.from('", 1]}')]));
+    expect(call.status).toBe(400);
+    expect(JSON.parse(call.body.toString()).error.code).toBe('MALFORMED_JSON');
+    const dag = await p.client.request('PUT', '/v1/dags/utf8', Buffer.from([...Buffer.from('{"functions": ["counter.incr'), 0xed, 0xa0, 0x80, ...Buffer.from('"]}')]));
+    expect(JSON.parse(dag.body.toString()).error.code).toBe('MALFORMED_JSON');
   });
 
   it('routes: unknown routes and wrong methods', async () => {

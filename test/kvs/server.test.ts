@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   counter,
@@ -14,6 +14,7 @@ import {
   encodeFrame,
   equals,
   gset,
+  JSON_MAX_DEPTH,
   KV_HEADERS,
   KV_LIMITS,
   KV_PATHS,
@@ -24,6 +25,7 @@ import {
   type Counter,
   type KvNode,
 } from '../../kvs/index.ts';
+import { rawRequest, type RawReply } from '../helpers/raw-http.ts';
 
 const te = new TextEncoder();
 const s = (ms: number) => ({ ms, c: 0, writer: 'w' });
@@ -180,6 +182,29 @@ describe('KV node: bad input changes nothing', () => {
     await expectError(call('POST', KV_PATHS.batchGet, 'null'), 400, 'INVALID_REQUEST');
   });
 
+  it(`KV node: a JSON body nested deeper than ${JSON_MAX_DEPTH} levels is 400 INVALID_REQUEST on every JSON route`, async () => {
+    for (const depth of [JSON_MAX_DEPTH + 1, 20_000]) {
+      const v = '['.repeat(depth) + ']'.repeat(depth);
+      for (const [path, body] of [
+        [KV_PATHS.batchGet, `{"keys": ${v}}`],
+        [KV_PATHS.ringRemove, `{"id": ${v}}`],
+        [KV_PATHS.subscriptions, `{"subscriber": "http://127.0.0.1:1", "keys": ${v}}`],
+        [KV_PATHS.gossip, `{"from": "x", "members": ${v}}`],
+        [KV_PATHS.digest, `{"from": "x", "digest": ${v}}`],
+        [KV_PATHS.sync, `{"from": "x", "members": ${v}}`],
+      ] as const) {
+        const r = await call('POST', path, body);
+        expect({ path, status: r.status, error: r.json().error }).toMatchObject({ path, status: 400, error: { code: 'INVALID_REQUEST', maxDepth: JSON_MAX_DEPTH } });
+      }
+    }
+  });
+
+  it('KV node: a JSON body that is not valid UTF-8 is 400 MALFORMED_JSON', async () => {
+    const body = Buffer.concat([Buffer.from('{"keys": ["'), Buffer.from([0xff]), Buffer.from('"]}')]);
+    const r = await expectError(call('POST', KV_PATHS.batchGet, body), 400, 'MALFORMED_JSON');
+    expect(r.json().error).toMatchObject({ message: 'the body is not valid UTF-8' });
+  });
+
   it('KV node: an oversized PUT is 413 while streaming, before the body ends', async () => {
     const chunk = new Uint8Array(1 << 20);
     let sent = 0;
@@ -207,6 +232,36 @@ describe('KV node: bad input changes nothing', () => {
     unchanged();
   });
 
+  it('KV node: a client that writes a whole over-limit body before reading gets the 413 and its body, every time', async () => {
+    const outcome = (r: RawReply) => ({ status: r.status, code: r.status === undefined ? undefined : JSON.parse(r.body.toString()).error?.code, error: r.error, connection: r.headers['connection'] });
+    const tooLarge = (code: string) => ({ status: 413, code, error: undefined, connection: 'close' });
+    const json = Buffer.alloc(8 * 1024 * 1024 + 1, 0x20); // the JSON routes' limit is 8 MiB
+    const outcomes = [];
+    const expected = [];
+    for (let i = 0; i < 6; i++) {
+      outcomes.push(outcome(await rawRequest(node.url, 'POST', KV_PATHS.subscriptions, json)));
+      outcomes.push(outcome(await rawRequest(node.url, 'POST', KV_PATHS.subscriptions, json, { chunked: true })));
+      expected.push(tooLarge('BODY_TOO_LARGE'), tooLarge('BODY_TOO_LARGE'));
+    }
+    const value = Buffer.alloc(KV_LIMITS.maxValueBytes + 1);
+    for (let i = 0; i < 2; i++) {
+      outcomes.push(outcome(await rawRequest(node.url, 'PUT', keyPath(key), value)));
+      expected.push(tooLarge('KV_VALUE_TOO_LARGE'));
+    }
+    expect(outcomes).toEqual(expected);
+    unchanged();
+  });
+
+  it('KV node: Expect: 100-continue gets a 413 before the body is sent, and 100 Continue for a body within the limit', async () => {
+    const r = await rawRequest(node.url, 'PUT', keyPath(key), Buffer.alloc(KV_LIMITS.maxValueBytes + 1), { expectContinue: true });
+    expect({ status: r.status, code: JSON.parse(r.body.toString()).error?.code, continued: r.continued, bodySent: r.bodySent, error: r.error })
+      .toEqual({ status: 413, code: 'KV_VALUE_TOO_LARGE', continued: false, bodySent: 0, error: undefined });
+    unchanged();
+    const ok = await rawRequest(node.url, 'PUT', keyPath('expect/ok'), Buffer.from(encode(max.put(undefined, 5n))), { expectContinue: true });
+    expect({ status: ok.status, continued: ok.continued }).toEqual({ status: 200, continued: true });
+    expect(decode(ok.body)).toMatchObject({ type: 'max', value: 5n });
+  });
+
   it('KV node: a client that disconnects mid-body changes nothing and harms no one', async () => {
     const body = encode(counter.add(undefined, 'w9', 1n));
     const url = new URL(node.url);
@@ -230,6 +285,83 @@ describe('KV node: bad input changes nothing', () => {
 });
 
 describe('KV node lifecycle', () => {
+  it('KV node: close under keep-alive load answers every request sent on an open connection (200 or 503 SHUTTING_DOWN)', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-drain-'));
+    const n = await startKvNode({ dataDir: d });
+    // One connection each (pipelining 1); a request left unanswered fails after 15 s.
+    const clients = Array.from({ length: 24 }, () => new Client(n.url, { pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000 }));
+    const tally = { ok: 0, shuttingDown: 0, answeredAfterClose: 0, refused: 0, socketErrors: [] as string[], otherAnswers: [] as string[] };
+    let closing = false;
+    let stopLoad = false;
+    try {
+      const requests: ((i: number) => Dispatcher.RequestOptions)[] = [
+        (i) => ({ method: 'PUT', path: keyPath(`drain/${i % 50}`), body: encode(counter.add(undefined, 'w', BigInt(i + 1))) }),
+        () => ({ method: 'GET', path: KV_PATHS.healthz }),
+        (i) => ({ method: 'POST', path: KV_PATHS.batchGet, body: JSON.stringify({ keys: [`drain/${i % 50}`] }) }),
+      ];
+      const answers = new Array<number>(clients.length).fill(0);
+      const load = async (client: Client, first: number): Promise<void> => {
+        for (let i = first; !stopLoad; i++) {
+          try {
+            const res = await client.request(requests[i % requests.length]!(i));
+            const text = await res.body.text();
+            answers[first]!++;
+            if (closing) tally.answeredAfterClose++;
+            if (res.statusCode === 200) tally.ok++;
+            else if (res.statusCode === 503 && text.includes('"SHUTTING_DOWN"')) tally.shuttingDown++;
+            else tally.otherAnswers.push(`${res.statusCode} ${text}`);
+          } catch (err) {
+            const { code, syscall } = err as { code?: string; syscall?: string };
+            // A new connection the node did not take (it stopped listening): nothing was sent.
+            if (syscall === 'connect') tally.refused++;
+            else tally.socketErrors.push(`${code}: ${(err as Error).message}`);
+            return;
+          }
+        }
+      };
+      const loads = clients.map(load);
+      // The fixed set of connections: every one established, accepted and answering.
+      await expect.poll(() => Math.min(...answers), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+      closing = true;
+      await n.close();
+      const stop = setTimeout(() => (stopLoad = true), 30_000);
+      await Promise.all(loads);
+      clearTimeout(stop);
+      const summary = JSON.stringify({ ...tally, socketErrors: tally.socketErrors.length });
+      expect(tally.socketErrors, summary).toEqual([]);
+      expect(tally.otherAnswers, summary).toEqual([]);
+      expect(tally.answeredAfterClose, summary).toBeGreaterThan(0);
+      expect(tally.refused, summary).toBe(clients.length);
+    } finally {
+      stopLoad = true;
+      await Promise.all(clients.map((c) => c.destroy()));
+      await n.close();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('KV node: a request sent on an idle keep-alive connection after close() began is served', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-idle-'));
+    const n = await startKvNode({ dataDir: d });
+    const client = new Client(n.url, { pipelining: 1 });
+    try {
+      const first = await client.request({ method: 'GET', path: KV_PATHS.healthz });
+      await first.body.dump();
+      expect(first.headers['connection']).toBe('keep-alive');
+      // The client cannot know yet that the node is closing: it reuses its idle connection.
+      const closing = n.close();
+      const late = await client.request({ method: 'GET', path: KV_PATHS.healthz });
+      expect({ status: late.statusCode, body: await late.body.json() }).toEqual({ status: 200, body: { ok: true, node: n.nodeId } });
+      // close() ends once the connection is closed (after the answer, or idle after the grace).
+      await closing;
+      await expect(client.request({ method: 'GET', path: KV_PATHS.healthz })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      await client.destroy();
+      await n.close();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   it('KV node: close stops serving and closes the store', async () => {
     const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-close-'));
     try {
