@@ -302,6 +302,9 @@ export class Cluster {
 
   // Refuse reads until one digest round with every live peer succeeded (or 10 s passed).
   async #catchUp(): Promise<void> {
+    // Alone in the ring there is nobody to catch up with (a long stall of a single node, say
+    // while it merged a 64 MiB value, must not make it refuse reads).
+    if (this.gossip.view.placement.members.every((m) => m.id === this.gossip.selfId)) return;
     this.#catchingUp = true;
     const until = Date.now() + 10_000;
     while (!this.#closed && Date.now() < until) {

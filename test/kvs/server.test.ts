@@ -126,6 +126,32 @@ describe('KV node', () => {
   });
 });
 
+describe('KV node: a long stall', () => {
+  it('KV node: a node alone in its ring still serves reads right after its event loop stood still (nobody to catch up with)', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-stall-'));
+    const alone = await startKvNode({ dataDir: d, port: 0, heartbeatMs: 50, downAfterMs: 200 });
+    const p = new Pool(alone.url, { connections: 1 });
+    try {
+      expect((await (await p.request({ method: 'PUT', path: keyPath('stall'), body: encode(lww.write(te.encode('v'), s(1))) })).body.arrayBuffer()).byteLength).toBeGreaterThan(0);
+      // Hold the event loop well past downAfterMs, as merging a 64 MiB value on a loaded machine can.
+      const until = Date.now() + 600;
+      while (Date.now() < until);
+      // Reads for a while after: the heartbeat that notices the stall comes first.
+      const statuses = new Set<number>();
+      for (const end = Date.now() + 400; Date.now() < end;) {
+        const res = await p.request({ method: 'GET', path: keyPath('stall') });
+        await res.body.arrayBuffer();
+        statuses.add(res.statusCode);
+      }
+      expect([...statuses]).toEqual([200]);
+    } finally {
+      await p.close();
+      await alone.close();
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('KV node: bad input changes nothing', () => {
   const key = 'bad/k';
   let before: Uint8Array;
