@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import {
-  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, depOn, encode, floorOf, gset, joinVectors, lww, max, merge,
+  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, encode, floorOf, gset, joinVectors, lww, max, merge,
   satisfies, tombstoneFor, vectorOf, versionsOf,
-  type Counter, type Dep, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type LwwVersion, type Max, type Stamp,
+  type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey } from '../keys.ts';
+import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
+import { CausalCall } from '../consistency/causal-call.ts';
 import { dependenciesOf } from '../consistency/causal-deps.ts';
-import { addDepWire, depFromWire, depToWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
+import { depFromWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import {
   ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
@@ -38,94 +40,6 @@ export interface Bridge {
    * request's version of `key`; answers the request's version (this one, or another branch's).
    */
   pin(rid: string, key: string, v: string, bytes: Uint8Array | null): ReadVersion;
-}
-
-/** A causal session's view of a call: what the request needs and what this call added. */
-class CausalCall {
-  /** key -> needed versions (wire form) and the host that has them. */
-  readonly need = new Map<string, CausalNeed>();
-  /** key -> versions the request observed (wire form): what its writes depend on. */
-  readonly seen = new Map<string, string[]>();
-  /** key -> versions this call observed, with their metadata (what makes other dependencies redundant). */
-  readonly #versions = new Map<string, LwwVersion[]>();
-  /** This call's additions, for the step's result. */
-  readonly addSeen = new Map<string, string[]>();
-  readonly addDeps = new Map<string, string[]>();
-
-  constructor(spec: SessionSpec) {
-    for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, d: [...n.d] });
-    for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, [...list]);
-  }
-
-  /**
-   * The request observed these versions of `key` (a read or a write): later reads must not go
-   * back, neither on this key nor on what they depend on.
-   */
-  observe(key: string, value: Lww): void {
-    for (const v of versionsOf(value)) {
-      const wire = depToWire(depOn(key, v));
-      add(this.seen, key, wire);
-      add(this.addSeen, key, wire);
-      this.#needs(key, wire);
-      const known = this.#versions.get(key);
-      if (known === undefined) this.#versions.set(key, [v]);
-      else known.push(v);
-      for (const d of v.causal?.deps ?? []) {
-        const dw = depToWire(d);
-        add(this.addDeps, d.key, dw);
-        this.#needs(d.key, dw);
-      }
-    }
-  }
-
-  #needs(key: string, wire: string): void {
-    const n = this.need.get(key);
-    if (n === undefined) this.need.set(key, { d: [wire] });
-    else addDepWire(n.d, key, wire);
-  }
-
-  /** What a new version `self` of `key`, over the versions `over` of it, depends on (`dependenciesOf`). */
-  depsFor(key: string, self: Lww, over: readonly LwwVersion[], local: (key: string) => Lww | undefined): Dep[] {
-    const observed: Dep[] = [];
-    for (const [k, list] of this.seen) for (const w of list) observed.push(depFromWire(k, w));
-    return dependenciesOf(key, self, observed, over, this.#versions, local);
-  }
-
-  result(): { seen: Record<string, string[]>; deps: Record<string, string[]> } {
-    return { seen: Object.fromEntries(this.addSeen), deps: Object.fromEntries(this.addDeps) };
-  }
-}
-
-function add(m: Map<string, string[]>, key: string, wire: string): void {
-  const list = m.get(key);
-  if (list === undefined) m.set(key, [wire]);
-  else addDepWire(list, key, wire);
-}
-
-/**
- * What a call may hold in uncommitted writes (its overlay) at any moment: it lives in the
- * worker's memory until the commit, and the commit runs in one LMDB transaction that a
- * deadline waits for (see GATE in protocol.ts), so both are bounded. `putDurable` commits
- * what the call wrote so far, which empties the overlay.
- */
-export const CALL_WRITE_LIMITS = { keys: 100_000, bytes: 256 * 1024 * 1024 } as const;
-
-/** Roughly the bytes a value holds: its payload (register values, set members), not its metadata. */
-function weight(l: Lattice): number {
-  switch (l.type) {
-    case 'lww': {
-      let n = 32;
-      for (const v of versionsOf(l)) n += v.tombstone ? 0 : v.value.byteLength;
-      return n;
-    }
-    case 'set': {
-      let n = 32;
-      for (const m of l.members) n += m.byteLength + 8;
-      return n;
-    }
-    default:
-      return 64;
-  }
 }
 
 const MAX_LOG_BYTES = 64 * 1024;

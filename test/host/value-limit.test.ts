@@ -85,6 +85,15 @@ describe('host: the value limit', () => {
     expect(await tierSha(p.client, 'g-big')).toBe(sha(filled(3, 9)));
   }, 180_000);
 
+  it('a call holds at most 100,000 keys and 256 MiB of uncommitted writes (GUEST_OUT_OF_MEMORY past them; nothing written)', async () => {
+    expect(await p.call('writer.many', ['cap-ok-', 100_000, 1], { timeoutMs: 120_000 })).toBe(100_000);
+    await expect(p.call('writer.many', ['cap-keys-', 100_001, 1], { timeoutMs: 120_000 })).rejects.toMatchObject({ code: 'GUEST_OUT_OF_MEMORY' });
+    // Five 60 MB values: 300 MB in the overlay at once.
+    await expect(p.call('writer.many', ['cap-bytes-', 5, 60_000_000], { timeoutMs: 120_000 })).rejects.toMatchObject({ code: 'GUEST_OUT_OF_MEMORY' });
+    for (const key of ['cap-keys-0', 'cap-bytes-0']) await expect(p.client.json('GET', `/v1/kv/${key}`)).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    expect(await p.client.json('GET', '/v1/kv/cap-ok-99999')).toMatchObject({ type: 'lww' });
+  }, 240_000);
+
   it('an asynchronous call whose result is over the value limit: its future fails with KV_VALUE_TOO_LARGE instead of staying pending', async () => {
     // 17 million elements of 100: about 68 MB of JSON.
     const { future } = await p.client.json<{ future: string }>('POST', '/v1/functions/writer.bytes/call', { args: [17_000_000, 100], async: true, timeoutMs: 120_000 });
