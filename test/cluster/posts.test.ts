@@ -12,14 +12,11 @@
 // read carol's and bob's registers but not alice's, so the new version of bob's register had
 // r1 in its past (its version vector) without depending on p1. A host that got it before p1
 // admitted it, and a timeline there showed r1 without p1.
-import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
-import { startLocalCluster, type ClusterProcess } from '../../tools/cli/cluster.ts';
 import { checkCausal, type HistoryEvent } from '../consistency/history.ts';
 import { rng } from '../consistency/random.ts';
-import { json } from '../helpers/cluster.ts';
-import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
+import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
+import { metric, waitFor } from '../helpers/platform.ts';
 
 const DEADLINE_MS = 30_000;
 /**
@@ -28,17 +25,11 @@ const DEADLINE_MS = 30_000;
  */
 const SYSTEM_CODES = new Set(['KV_UNAVAILABLE', 'CONSISTENCY_UNAVAILABLE', 'CALL_TIMEOUT', 'OVERLOADED']);
 
-interface RingDoc {
-  members: { id: string; state: string }[];
-}
-
 interface Reply {
   result?: string;
   history?: HistoryEvent[];
   error?: { code: string; message: string };
 }
-
-type KvProcess = ClusterProcess & { id: string };
 
 /** A timeline as `posts.timeline` returns it: "{entries} {missing} {missing replies...}". */
 function parseTimeline(s: string): { entries: number; missing: string[] } {
@@ -47,48 +38,23 @@ function parseTimeline(s: string): { entries: number; missing: string[] } {
 }
 
 describe('posts: an independent application under causal consistency (real processes)', () => {
-  let dir: string;
-  let cluster: Awaited<ReturnType<typeof startLocalCluster>>;
+  let split: SplitCluster;
   let kvs: KvProcess[];
   let hostA: string;
   let hostB: string;
-  const stopped = new Set<number>();
   /** Every history recorded in this file: the checker reads them all together. */
   const events: HistoryEvent[] = [];
-
-  const stop = (pid: number): void => {
-    stopped.add(pid);
-    process.kill(pid, 'SIGSTOP');
-  };
-  const resume = (pid: number): void => {
-    process.kill(pid, 'SIGCONT');
-    stopped.delete(pid);
-  };
+  const stop = (pid: number): void => split.stop(pid);
+  const resume = (pid: number): void => split.resume(pid);
 
   beforeAll(async () => {
-    dir = await tempDir('cb-posts-');
-    cluster = await startLocalCluster({
-      dataDir: dir, kvsNodes: 2, replication: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined,
-    });
-    const procs = cluster.file.processes;
-    kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
-    [hostA, hostB] = procs.filter((p) => p.role === 'host').map((p) => p.url) as [string, string];
-    for (const k of kvs) {
-      await waitFor(async () => (await json<RingDoc>(`${k.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
-    }
-    const put = await fetch(`${hostA}/v1/modules/posts`, { method: 'PUT', body: new Uint8Array(guestBytes('posts')) });
-    expect(put.status).toBe(200);
+    split = await startSplitCluster('cb-posts-', 'posts');
+    ({ kvs, hosts: [hostA, hostB] } = split);
   });
 
-  afterEach(() => {
-    for (const pid of stopped) resume(pid);
-  });
-
-  afterAll(async () => {
-    for (const pid of stopped) resume(pid);
-    await cluster?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  // A test that fails while a node is stopped must not leave it stopped for the next one.
+  afterEach(() => split?.resumeAll());
+  afterAll(() => split?.close());
 
   /** Runs `posts.{fn}` on the host at `url` and nowhere else, recording its history. */
   async function call(url: string, fn: string, args: string[]): Promise<{ status: number; body: Reply }> {
@@ -115,14 +81,8 @@ describe('posts: an independent application under causal consistency (real proce
     }
   }
 
-  /** The KV node holding `posts/{user}` (replication 1: exactly one). */
-  async function ownerOf(user: string): Promise<KvProcess> {
-    const ring = (await json<RingDoc>(`${kvs[0]!.url}/kv/v1/ring`)).body;
-    const [primary] = Membership.of(parseMembers(ring.members)).placement.replicasFor(`default/k/posts/${user}`);
-    const node = kvs.find((k) => k.id === primary?.id);
-    if (!node) throw new Error(`no owner for posts/${user}`);
-    return node;
-  }
+  /** The KV node holding `posts/{user}`. */
+  const ownerOf = (user: string): Promise<KvProcess> => split.ownerOf(`default/k/posts/${user}`);
 
   /** A user name starting with `base` whose register is (or is not) on `node`. */
   async function nameOn(base: string, node: KvProcess, on: boolean): Promise<string> {

@@ -1,9 +1,6 @@
-import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
-import { startLocalCluster, type ClusterProcess } from '../../tools/cli/cluster.ts';
-import { json } from '../helpers/cluster.ts';
-import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
+import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
+import { metric, waitFor } from '../helpers/platform.ts';
 
 // The retwis example (guest/examples/retwis.ts) end to end: a reply is never shown without the
 // tweet it answers under causal consistency, and can be under lww.
@@ -26,10 +23,6 @@ import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
 
 const STOPPED_NODE_DEADLINE_MS = 60_000;
 
-interface RingDoc {
-  members: { id: string; state: string }[];
-}
-
 interface Call {
   status: number;
   body: { result?: unknown; error?: { code: string; message: string } };
@@ -50,61 +43,27 @@ async function callOn(url: string, fn: string, args: unknown[], consistency: Mod
 }
 
 describe('retwis: replies and their tweets across hosts, with a KV node stopped (real processes)', () => {
-  let dir: string;
-  let cluster: Awaited<ReturnType<typeof startLocalCluster>>;
-  let kvs: (ClusterProcess & { id: string })[];
+  let split: SplitCluster;
+  let kvs: KvProcess[];
   let hostA: string;
   let hostC: string;
-  const stopped = new Set<number>();
-
-  const stop = (pid: number): void => {
-    stopped.add(pid);
-    process.kill(pid, 'SIGSTOP');
-  };
-  const resume = (pid: number): void => {
-    process.kill(pid, 'SIGCONT');
-    stopped.delete(pid);
-  };
+  const stop = (pid: number): void => split.stop(pid);
+  const resume = (pid: number): void => split.resume(pid);
 
   beforeAll(async () => {
-    dir = await tempDir('cb-retwis-');
-    cluster = await startLocalCluster({
-      dataDir: dir, kvsNodes: 2, replication: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined,
-    });
-    const procs = cluster.file.processes;
-    kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
-    [hostA, hostC] = procs.filter((p) => p.role === 'host').map((p) => p.url) as [string, string];
-    // Both KV nodes see each other up, so the placement computed below is the one everyone uses.
-    for (const k of kvs) {
-      await waitFor(async () => (await json<RingDoc>(`${k.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
-    }
-    const put = await fetch(`${hostA}/v1/modules/retwis`, { method: 'PUT', body: new Uint8Array(guestBytes('retwis')) });
-    expect(put.status).toBe(200);
+    split = await startSplitCluster('cb-retwis-', 'retwis');
+    ({ kvs, hosts: [hostA, hostC] } = split);
   });
 
   // A test that fails while a node is stopped must not leave it stopped for the next one.
-  afterEach(() => {
-    for (const pid of stopped) resume(pid);
-  });
+  afterEach(() => split?.resumeAll());
+  afterAll(() => split?.close());
 
-  afterAll(async () => {
-    // A stopped process would not handle SIGTERM: let it run first.
-    for (const pid of stopped) resume(pid);
-    await cluster?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  /** The KV node holding `tweets/{user}` (replication 1: exactly one). */
-  async function ownerOf(user: string): Promise<ClusterProcess & { id: string }> {
-    const ring = (await json<RingDoc>(`${kvs[0]!.url}/kv/v1/ring`)).body;
-    const [primary] = Membership.of(parseMembers(ring.members)).placement.replicasFor(`default/k/tweets/${user}`);
-    const node = kvs.find((k) => k.id === primary?.id);
-    if (!node) throw new Error(`no owner for tweets/${user}`);
-    return node;
-  }
+  /** The KV node holding `tweets/{user}`. */
+  const ownerOf = (user: string): Promise<KvProcess> => split.ownerOf(`default/k/tweets/${user}`);
 
   /** User names for one run: alice's register on one KV node, bob's and dave's on the other. */
-  async function names(tag: string): Promise<{ alice: string; bob: string; dave: string; carol: string; aliceNode: ClusterProcess; bobNode: ClusterProcess }> {
+  async function names(tag: string): Promise<{ alice: string; bob: string; dave: string; carol: string; aliceNode: KvProcess; bobNode: KvProcess }> {
     const pick = async (base: string, want: (id: string) => boolean): Promise<string> => {
       for (let i = 0; i < 64; i++) {
         const name = `${base}-${tag}-${i}`;

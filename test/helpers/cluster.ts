@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
-import { startLocalCluster, type ClusterFile } from '../../tools/cli/cluster.ts';
+import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
+import { startLocalCluster, type ClusterFile, type ClusterProcess } from '../../tools/cli/cluster.ts';
 import { guestBytes, tempDir, waitFor } from './platform.ts';
 
 export interface ClusterHost {
@@ -51,6 +52,77 @@ export async function startHostCluster(opts: { prefix: string; hosts: number; ho
     return { dir, file: cluster.file, hosts, stop };
   } catch (err) {
     await stop();
+    throw err;
+  }
+}
+
+/** A KV node of a cluster, with its node id. */
+export type KvProcess = ClusterProcess & { id: string };
+
+export interface SplitCluster {
+  kvs: KvProcess[];
+  /** The two hosts' URLs. */
+  hosts: [string, string];
+  /** The KV node holding `storageKey` (replication 1: exactly one). */
+  ownerOf(storageKey: string): Promise<KvProcess>;
+  /** SIGSTOP a process; `resumeAll` (or `resume`) lets it run again. */
+  stop(pid: number): void;
+  resume(pid: number): void;
+  /** Resumes every stopped process: after each test, so that a failed one leaves none stopped. */
+  resumeAll(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Two KV nodes with replication 1 (every key lives on exactly one of them) and two host
+ * processes, with `module` deployed: the setup of the tests that stop one KV node (SIGSTOP) to
+ * make a write reach one host long before another. Resolves once both nodes see each other up.
+ */
+export async function startSplitCluster(prefix: string, module: string): Promise<SplitCluster> {
+  const dir = await tempDir(prefix);
+  const cluster = await startLocalCluster({
+    dataDir: dir, kvsNodes: 2, replication: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined,
+  });
+  const stopped = new Set<number>();
+  const resume = (pid: number): void => {
+    process.kill(pid, 'SIGCONT');
+    stopped.delete(pid);
+  };
+  const resumeAll = (): void => {
+    for (const pid of stopped) resume(pid);
+  };
+  const close = async (): Promise<void> => {
+    // A stopped process would not handle SIGTERM: let it run first.
+    resumeAll();
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const procs = cluster.file.processes;
+    const kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
+    const hosts = procs.filter((p) => p.role === 'host').map((p) => p.url) as [string, string];
+    // Both KV nodes see each other up, so that the placement computed by ownerOf is everyone's.
+    for (const k of kvs) {
+      await waitFor(async () => (await json<{ members: { state: string }[] }>(`${k.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
+    }
+    const put = await fetch(`${hosts[0]}/v1/modules/${module}`, { method: 'PUT', body: new Uint8Array(guestBytes(module)) });
+    if (put.status !== 200) throw new Error(`deploying ${module}: ${put.status} ${await put.text()}`);
+    return {
+      kvs, hosts, resume, resumeAll, close,
+      stop: (pid) => {
+        stopped.add(pid);
+        process.kill(pid, 'SIGSTOP');
+      },
+      ownerOf: async (storageKey) => {
+        const ring = (await json<{ members: unknown }>(`${kvs[0]!.url}/kv/v1/ring`)).body;
+        const [primary] = Membership.of(parseMembers(ring.members)).placement.replicasFor(storageKey);
+        const node = kvs.find((k) => k.id === primary?.id);
+        if (!node) throw new Error(`no owner for ${storageKey}`);
+        return node;
+      },
+    };
+  } catch (err) {
+    await close();
     throw err;
   }
 }

@@ -25,6 +25,7 @@ import {
   type Counter,
   type KvNode,
 } from '../../kvs/index.ts';
+import { keepAliveLoad } from '../helpers/keep-alive-load.ts';
 import { rawRequest, type RawReply } from '../helpers/raw-http.ts';
 
 const te = new TextEncoder();
@@ -316,50 +317,24 @@ describe('KV node lifecycle', () => {
     const n = await startKvNode({ dataDir: d });
     // One connection each (pipelining 1); a request left unanswered fails after 15 s.
     const clients = Array.from({ length: 24 }, () => new Client(n.url, { pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000 }));
-    const tally = { ok: 0, shuttingDown: 0, answeredAfterClose: 0, refused: 0, socketErrors: [] as string[], otherAnswers: [] as string[] };
-    let closing = false;
-    let stopLoad = false;
+    let load: Awaited<ReturnType<typeof keepAliveLoad>> | undefined;
     try {
-      const requests: ((i: number) => Dispatcher.RequestOptions)[] = [
+      load = await keepAliveLoad(clients, [
         (i) => ({ method: 'PUT', path: keyPath(`drain/${i % 50}`), body: encode(counter.add(undefined, 'w', BigInt(i + 1))) }),
         () => ({ method: 'GET', path: KV_PATHS.healthz }),
         (i) => ({ method: 'POST', path: KV_PATHS.batchGet, body: JSON.stringify({ keys: [`drain/${i % 50}`] }) }),
-      ];
-      const answers = new Array<number>(clients.length).fill(0);
-      const load = async (client: Client, first: number): Promise<void> => {
-        for (let i = first; !stopLoad; i++) {
-          try {
-            const res = await client.request(requests[i % requests.length]!(i));
-            const text = await res.body.text();
-            answers[first]!++;
-            if (closing) tally.answeredAfterClose++;
-            if (res.statusCode === 200) tally.ok++;
-            else if (res.statusCode === 503 && text.includes('"SHUTTING_DOWN"')) tally.shuttingDown++;
-            else tally.otherAnswers.push(`${res.statusCode} ${text}`);
-          } catch (err) {
-            const { code, syscall } = err as { code?: string; syscall?: string };
-            // A new connection the node did not take (it stopped listening): nothing was sent.
-            if (syscall === 'connect') tally.refused++;
-            else tally.socketErrors.push(`${code}: ${(err as Error).message}`);
-            return;
-          }
-        }
-      };
-      const loads = clients.map(load);
-      // The fixed set of connections: every one established, accepted and answering.
-      await expect.poll(() => Math.min(...answers), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
-      closing = true;
+      ]);
+      const { tally } = load;
+      load.mark();
       await n.close();
-      const stop = setTimeout(() => (stopLoad = true), 30_000);
-      await Promise.all(loads);
-      clearTimeout(stop);
+      await load.finished(30_000);
       const summary = JSON.stringify({ ...tally, socketErrors: tally.socketErrors.length });
       expect(tally.socketErrors, summary).toEqual([]);
       expect(tally.otherAnswers, summary).toEqual([]);
-      expect(tally.answeredAfterClose, summary).toBeGreaterThan(0);
+      expect(tally.answeredAfterMark, summary).toBeGreaterThan(0);
       expect(tally.refused, summary).toBe(clients.length);
     } finally {
-      stopLoad = true;
+      load?.stop();
       await Promise.all(clients.map((c) => c.destroy()));
       await n.close();
       await rm(d, { recursive: true, force: true });
