@@ -69,8 +69,9 @@ export class Futures {
   readonly #hlc: Hlc;
   readonly #rereadMs: number;
   readonly #prefix = storageKey(SPACES.future, '');
-  /** Waiters by future id, woken with the finished record. */
-  readonly #waiters = new Map<string, Set<(r: FutureRecord) => void>>();
+  /** Waiters by future id, woken with the finished record (or without, when the host stops). */
+  readonly #waiters = new Map<string, Set<(r?: FutureRecord) => void>>();
+  #stopping = false;
   readonly #unlisten: () => void;
 
   constructor(state: HostState, hlc: Hlc, opts: FuturesOptions = {}) {
@@ -156,8 +157,8 @@ export class Futures {
     const deadline = Date.now() + Math.max(0, waitMs);
     let finished: FutureRecord | undefined;
     let wake: (() => void) | undefined;
-    const waiter = (r: FutureRecord): void => {
-      finished = r;
+    const waiter = (r?: FutureRecord): void => {
+      if (r) finished = r;
       wake?.();
     };
     // Registered before the first read: a completion between that read and the wait wakes it.
@@ -170,6 +171,7 @@ export class Futures {
       let last = recordOf(await this.#state.read(key)) ?? recordOf(await this.#state.fetchMerged(key));
       if (!last && !finished) throw new CloudburstError('FUTURE_NOT_FOUND', `no future ${id}`);
       while (!finished && last?.status === 'pending') {
+        if (this.#stopping) throw new CloudburstError('SHUTTING_DOWN', `this host is stopping: ask another host for future ${id}`);
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
         let timer: NodeJS.Timeout | undefined;
@@ -186,6 +188,15 @@ export class Futures {
       waiters.delete(waiter);
       if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
     }
+  }
+
+  /**
+   * The host is stopping: long-polls end now (503 SHUTTING_DOWN while their future is still
+   * pending), rather than hold up the stop for up to their whole wait.
+   */
+  stopWaiting(): void {
+    this.#stopping = true;
+    for (const waiters of this.#waiters.values()) for (const w of waiters) w();
   }
 
   close(): void {

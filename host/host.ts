@@ -333,6 +333,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       // open connections are served; idle connections close once things are quiet. Meanwhile
       // the directory tells the other hosts that this one is stopping.
       const drained = drain.close({ idleGraceMs: IDLE_GRACE_MS });
+      // Long-polls of futures answer now instead of holding the stop up for their whole wait.
+      futures.stopWaiting();
       await directory.close();
       await drained;
       clearInterval(sampler);

@@ -123,6 +123,25 @@ describe('futures', () => {
   });
 });
 
+describe('futures: a host that stops', () => {
+  it('ends its long-polls with 503 SHUTTING_DOWN instead of holding its stop up for their whole wait', { timeout: 40_000 }, async () => {
+    const p = await startPlatform();
+    try {
+      await p.deploy('kitchen');
+      const res = await p.client.request('POST', '/v1/functions/kitchen.sleepMs/call', JSON.stringify({ args: [5_000], async: true, timeoutMs: 30_000 }), { 'content-type': 'application/json' });
+      const { future } = JSON.parse(res.body.toString()) as { future: string };
+      const poll = p.client.request('GET', `/v1/futures/${future}?wait=60000`);
+      await new Promise((r) => setTimeout(r, 200)); // the long-poll is waiting
+      const stopped = p.host.close();
+      const answer = await poll;
+      expect({ status: answer.status, code: (JSON.parse(answer.body.toString()) as { error?: { code: string } }).error?.code }).toEqual({ status: 503, code: 'SHUTTING_DOWN' });
+      await stopped;
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
 describe('futures across hosts: a long-poll is woken by the tier, not by polling it', () => {
   let dir: string;
   let kv: KvNode;
