@@ -230,7 +230,11 @@ export class Calls {
     this.#o.onTouched?.(outcome.touched);
     if (outcome.wrote > 0) state.flusher.kick();
     const out: CallOutcome = { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
-    if (sessions) out.client = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);
+    if (sessions) {
+      const after = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);
+      // A call that touched no key, without a session, has nothing to pass on (math.square).
+      if (after.length > 0) out.client = after;
+    }
     if (outcome.session) {
       out.session = outcome.session;
       // A single call is its own request; a DAG step's history is labelled by the step (dag/steps.ts).
