@@ -1,4 +1,4 @@
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { CallJob, GuestLog, JobResult, PreparedArg, SessionResult, SessionSpec } from './executor/protocol.ts';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { CloudburstError, lww, type ErrorCode, type Hlc, type Lattice } from '../kvs/index.ts';
+import { CloudburstError, type ErrorCode } from '../common/index.ts';
+import { lww, type Hlc, type Lattice } from '../kvs/index.ts';
 import { SPACES, storageKey } from './keys.ts';
 import type { HostState } from './state.ts';
 

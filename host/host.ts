@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CloudburstError, handleExpectContinue, Hlc, KV_LIMITS, KvClient, ServerDrain } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
+import { handleExpectContinue, Hlc, KV_LIMITS, KvClient, ServerDrain } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseJsonBody, readBody as readBodyOf, sendFinal, type CloudburstError } from '../kvs/index.ts';
+import { type CloudburstError } from '../common/index.ts';
+import { parseJsonBody, readBody as readBodyOf, sendFinal } from '../kvs/index.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

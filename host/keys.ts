@@ -1,4 +1,4 @@
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
 
 /**
  * Storage key layout: `{tenant}/{space}/{name}`. Every key the host stores in its cache or

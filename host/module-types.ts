@@ -1,5 +1,5 @@
 import { RUNTIME_EXPORTS, TYPES_SECTION, TYPES_VERSION } from '../guest/abi.ts';
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
 
 /** Scalar types: passed as wasm values. */
 export const SCALAR_TYPES = ['i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'f32', 'f64', 'bool'] as const;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { CloudburstError, gset, lww, type Hlc, type Lattice } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
+import { gset, lww, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { ModuleSpec } from './executor/protocol.ts';
 import { SPACES, checkModuleName, storageKey } from './keys.ts';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ClientGone, CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
+import { ClientGone } from '../kvs/index.ts';
 import { sendError } from './http.ts';
 
 export interface RouteContext {

@@ -1,4 +1,5 @@
-import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
+import { KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
 import type { Dags } from './dag/dags.ts';

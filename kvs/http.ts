@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
-import { CloudburstError, type ErrorCode } from './errors.ts';
+import { CloudburstError, type ErrorCode } from '../common/index.ts';
 import { KV_CONTENT_TYPES } from './protocol.ts';
 
 /** The client went away mid-request; there is nobody to answer. */

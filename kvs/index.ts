@@ -2,7 +2,6 @@
  * The front door of the KV tier: everything other folders may use. Import from here, never
  * from files inside kvs/.
  */
-export * from './errors.ts';
 export { JSON_MAX_DEPTH, parseJsonBody } from './json-body.ts';
 export { ClientGone, DISCARD_LIMITS, handleExpectContinue, readBody, sendFinal } from './http.ts';
 export { ServerDrain, type DrainOptions } from './server-drain.ts';

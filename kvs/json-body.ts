@@ -2,7 +2,7 @@
  * The one parser of JSON request bodies, for the KV node and the function host alike.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 
 /**
  * The deepest nesting of arrays and objects a JSON body may have (`[]` is 1 level,

@@ -4,7 +4,7 @@
  * a path or a limit.
  */
 import { Buffer } from 'node:buffer';
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 import { ByteReader, ByteWriter, isWellFormed } from './lattice/bytes.ts';
 
 /**

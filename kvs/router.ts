@@ -2,7 +2,7 @@
  * Matches a request line against a routes table (KV_ROUTES): exact paths through a map,
  * prefix routes (a key in the path) by `startsWith`. No regular expressions on the hot path.
  */
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 
 export interface RouteDef {
   readonly name: string;

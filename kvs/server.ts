@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 import { handleExpectContinue, readBody, sendBytes, sendError, sendJson } from './http.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ServerDrain } from './server-drain.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CloudburstError, ERROR_CODES } from '../kvs/index.ts';
+import { CloudburstError, ERROR_CODES } from '../common/index.ts';
 
 const README = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
 
@@ -14,14 +14,14 @@ function readmeTable(): Map<string, { status: number; fault: string }> {
 }
 
 describe('errors: the code table and the README', () => {
-  it('every code in kvs/errors.ts is in the README with its status and fault', () => {
+  it('every code in common/errors.ts is in the README with its status and fault', () => {
     const table = readmeTable();
     for (const [code, def] of Object.entries(ERROR_CODES)) {
       expect(table.get(code), code).toEqual({ status: def.status, fault: def.userFault ? 'caller' : 'system' });
     }
   });
 
-  it('every code in the README exists in kvs/errors.ts', () => {
+  it('every code in the README exists in common/errors.ts', () => {
     for (const code of readmeTable().keys()) expect(Object.hasOwn(ERROR_CODES, code), code).toBe(true);
   });
 

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCES = ['host', 'kvs', 'tools', 'guest/abi.ts'];
+const SOURCES = ['common', 'host', 'kvs', 'tools', 'guest/abi.ts'];
 const STAMP = join(root, 'dist', '.stamp');
 
 function newest(path) {

@@ -1,4 +1,5 @@
-import { CloudburstError, type KvClient } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { type KvClient } from '../../kvs/index.ts';
 import type { HostCache, OutboxEntry } from './cache.ts';
 
 /** Bytes of values one merge request carries at most (a larger value goes alone). */

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
+import { CloudburstError, errorFromBody } from '../../common/index.ts';
 import { stringify } from '../http.ts';
 
 /**

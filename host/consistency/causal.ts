@@ -1,8 +1,9 @@
 // The causal cut of a host's cache (the paper's DSC): a causal version becomes visible here
 // only once every version it depends on is. See host/README.md, "Consistency".
 import { Buffer } from 'node:buffer';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  CloudburstError, decode, depCovers, fromVersions, merge, satisfies, versionsOf,
+  decode, depCovers, fromVersions, merge, satisfies, versionsOf,
   type Dep, type Lattice, type Lww, type LwwVersion,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';

@@ -2,7 +2,8 @@
 // land on different hosts. See host/README.md, "Client sessions".
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { CloudburstError, compareStamps, depOn, satisfies, versionsOf, type Lattice, type Stamp } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { compareStamps, depOn, satisfies, versionsOf, type Lattice, type Stamp } from '../../kvs/index.ts';
 import { checkKeyName } from '../keys.ts';
 import { depFromWire, depToWire, stampId } from './causal-wire.ts';
 

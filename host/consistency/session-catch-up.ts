@@ -1,7 +1,8 @@
 // Brings this host's cache up to a client session before the session's next call runs here.
 // See host/README.md, "Client sessions".
 import { Buffer } from 'node:buffer';
-import { CloudburstError, decode, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { decode, type Lattice } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { CACHE_READ_PATH } from './causal.ts';

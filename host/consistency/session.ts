@@ -1,6 +1,6 @@
 // Consistency sessions: the per-request mode, repeatable read's snapshots, recorded histories.
 // See host/README.md, "Consistency".
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalNeed, HistoryOp, ReadVersion } from '../executor/protocol.ts';
 import { addDepWire, depFromWire } from './causal-wire.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CloudburstError, ERROR_CODES } from '../../kvs/index.ts';
+import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import type { Calls, ClusterView } from '../calls.ts';
 import { place } from '../cluster/scheduler.ts';
 import type { Futures } from '../futures.ts';

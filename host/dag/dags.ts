@@ -1,5 +1,6 @@
 import type { ClientSession } from '../consistency/client-session.ts';
-import { CloudburstError, type Hlc } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
 import type { ReadVersion } from '../executor/protocol.ts';

@@ -1,6 +1,6 @@
 // The wire format between hosts for DAG requests, in one place. These routes are
 // cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
-import { CloudburstError, isErrorCode, type ErrorCode } from '../../kvs/index.ts';
+import { CloudburstError, isErrorCode, type ErrorCode } from '../../common/index.ts';
 import { decodeSession, type ClientSession } from '../consistency/client-session.ts';
 import { parseStepSession, type HistoryEvent, type StepSession } from '../consistency/session.ts';
 import { checkKeyName } from '../keys.ts';

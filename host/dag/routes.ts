@@ -1,5 +1,5 @@
 import { SESSION_HEADER, clientSession, encodeSession } from '../consistency/client-session.ts';
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { HOST_HEADER } from '../cluster/forward.ts';
 import { readJson, sendJson } from '../http.ts';
 import type { Router } from '../router.ts';

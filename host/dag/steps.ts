@@ -1,4 +1,4 @@
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { Calls, PreparedCall } from '../calls.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from '../executor/args.ts';
 import type { PreparedArg } from '../executor/protocol.ts';

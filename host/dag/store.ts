@@ -1,4 +1,5 @@
-import { CloudburstError, gset, lww, type Hlc, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { gset, lww, type Hlc, type Lattice } from '../../kvs/index.ts';
 import { SPACES, checkDagName, storageKey } from '../keys.ts';
 import type { HostState } from '../state.ts';
 import { topology, type DagSpec, type Topology } from './graph.ts';

@@ -1,4 +1,4 @@
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { ELEMENT_BYTES, isArrayType, type ArrayType, type ModuleTypes, type ResultType, type ValueType } from '../module-types.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { userKey } from '../keys.ts';
 import { isArrayType, type ArrayType, type ExportSignature, type ScalarType, type ValueType } from '../module-types.ts';
 import { ARRAY_CONSTRUCTORS } from './abi.ts';

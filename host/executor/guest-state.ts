@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, encode, floorOf, gset, joinVectors, lww, max, merge,
+  causalMeta, KV_LIMITS, compareStamps, counter, decode, encode, floorOf, gset, joinVectors, lww, max, merge,
   satisfies, tombstoneFor, vectorOf, versionsOf,
   type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
-import { CloudburstError, KV_LIMITS } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { KV_LIMITS } from '../../kvs/index.ts';
 import { MAX_USER_KEY_BYTES, guestKeyName } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';

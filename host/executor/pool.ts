@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import {
   BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type ReadVersion, type Job, type JobResult, type WorkerInit,

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { ErrorCode } from '../../kvs/index.ts';
+import type { ErrorCode } from '../../common/index.ts';
 import type { KeyVersion } from '../consistency/client-session.ts';
 import type { ModuleTypes } from '../module-types.ts';
 

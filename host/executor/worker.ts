@@ -4,7 +4,8 @@
 // posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
 import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { CloudburstError, Hlc, counter, lwwValueView } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { Hlc, counter, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
 import { SESSION_MAX_KEYS } from '../consistency/client-session.ts';
 import { ELEMENT_BYTES, isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../module-types.ts';

@@ -1,4 +1,5 @@
-import { CloudburstError, gset, merge, type GSet, type KvClient, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { gset, merge, type GSet, type KvClient, type Lattice } from '../../kvs/index.ts';
 import type { PeerView } from '../cluster/directory.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { SPACES, storageKey } from '../keys.ts';

@@ -4,7 +4,7 @@
  * repair, sync), which only other KV nodes call. Each validates its input before it touches
  * anything, so a bad request changes nothing.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { readBody, sendBytes, sendJson } from '../http.ts';
 import { parseJsonBody } from '../json-body.ts';
 import { mergeFrame } from '../merge-frame.ts';

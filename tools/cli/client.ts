@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
+import { CloudburstError, errorFromBody } from '../../common/index.ts';
 
 /** The header of client session tokens (host/consistency/client-session.ts). */
 const SESSION_HEADER = 'x-cloudburst-session';

@@ -1,5 +1,5 @@
 // `cloudburst dag create|call|list|show|delete`: DAGs over the host API (routes in host/README.md).
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { HostClient } from './client.ts';
 
 /** What the CLI's parser gives a command: positional words and repeated flags. */

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
-import { CloudburstError, startKvNode, type KvNode } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
 

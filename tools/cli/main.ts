@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { startHost } from '../../host/index.ts';
-import { CloudburstError, ERROR_CODES, startKvNode } from '../../kvs/index.ts';
+import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
+import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
