@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CloudburstError } from '../common/index.ts';
-import { handleExpectContinue, Hlc, KV_LIMITS, KvClient, ServerDrain } from '../kvs/index.ts';
+import { CloudburstError, listen, readJson, Router, sendJson, serve } from '../common/index.ts';
+import { Hlc, KV_LIMITS, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
@@ -24,9 +23,7 @@ import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
-import { Router } from './router.ts';
 import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
-import { readJson, sendJson } from './http.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/session.ts';
 import { HostState } from './state.ts';
@@ -167,7 +164,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
-  const router = new Router((method, status) => metrics.observeRequest(method, status));
+  const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
   const pool = new ExecutorPool({
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
@@ -296,18 +293,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 });
-  const drain = new ServerDrain(server);
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    drain.track(res);
-    router.handle(req, res);
-  };
-  server.on('request', handle);
-  handleExpectContinue(server, handle);
+  const drain = serve(server, router.handle);
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 7070, opts.listen ?? '127.0.0.1', () => resolve());
-    });
+    port = await listen(server, opts.port ?? 7070, opts.listen ?? '127.0.0.1');
   } catch (err) {
     await pool.close();
     await kv.close();
@@ -316,7 +305,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   }
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
-  const port = (server.address() as AddressInfo).port;
   url = `http://${opts.listen ?? '127.0.0.1'}:${port}`;
   directory.start();
   subs.start();

@@ -1,18 +1,16 @@
-import { CloudburstError } from '../common/index.ts';
+import { CloudburstError, readBody, readJson, sendJson, type Router } from '../common/index.ts';
 import { KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
 import type { Dags } from './dag/dags.ts';
 import { dagRoutes } from './dag/routes.ts';
 import { checkFutureId, parseWait, type Futures } from './futures.ts';
-import { readBody, readJson, sendJson } from './http.ts';
 import { userKey } from './keys.ts';
 import { SESSION_HEADER, clientSession, encodeSession } from './consistency/client-session.ts';
 import { deltaFromBody, latticeToJson } from './kv-json.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
-import type { Router } from './router.ts';
 import type { HostState } from './state.ts';
 
 export interface RouteDeps {

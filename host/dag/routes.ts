@@ -1,8 +1,6 @@
 import { SESSION_HEADER, clientSession, encodeSession } from '../consistency/client-session.ts';
-import { CloudburstError } from '../../common/index.ts';
+import { CloudburstError, readJson, sendJson, type Router } from '../../common/index.ts';
 import { HOST_HEADER } from '../cluster/forward.ts';
-import { readJson, sendJson } from '../http.ts';
-import type { Router } from '../router.ts';
 import type { Dags } from './dags.ts';
 import { SNAPSHOT_PATH } from '../consistency/session.ts';
 import { DAG_PATHS, parseDone, parseSchedule, parseTrigger } from './protocol.ts';
