@@ -25,6 +25,21 @@ describe('errors: the code table and the README', () => {
     for (const code of readmeTable().keys()) expect(Object.hasOwn(ERROR_CODES, code), code).toBe(true);
   });
 
+  // As fastify does: adding or removing a code is a change of the public contract, so it must
+  // change this line too (and the README table, which the tests above check).
+  it('the table holds exactly 39 codes', () => {
+    expect(Object.keys(ERROR_CODES)).toHaveLength(39);
+  });
+
+  it('every code is UPPER_SNAKE_CASE with an error status, and every system fault is a 5xx', () => {
+    for (const [code, def] of Object.entries(ERROR_CODES)) {
+      expect(code).toMatch(/^[A-Z]+(_[A-Z]+)*$/);
+      expect(def.status, code).toBeGreaterThanOrEqual(400);
+      expect(def.status, code).toBeLessThan(600);
+      if (!def.userFault) expect(def.status, code).toBeGreaterThanOrEqual(500);
+    }
+  });
+
   it('CloudburstError carries the status and a JSON body with its code', () => {
     const err = new CloudburstError('UNKNOWN_FUNCTION', 'no function named x.y');
     expect(err.status).toBe(404);
