@@ -1,7 +1,7 @@
 // A causal request's view of one call: what it needs of each key before reading it, what it
 // observed, and what a new version it writes depends on. See host/README.md, "Consistency".
 import { depOn, versionsOf, type Dep, type Lww, type LwwVersion } from '../../kvs/index.ts';
-import type { CausalNeed, SessionSpec } from '../executor/protocol.ts';
+import type { CausalNeed, SessionSpec } from './call-session.ts';
 import { dependenciesOf } from './causal-deps.ts';
 import { addDepWire, depFromWire, depToWire } from './causal-wire.ts';
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, encode, floorOf, gset, joinVectors, lww, max, merge,
   satisfies, tombstoneFor, vectorOf, versionsOf,
@@ -9,16 +8,13 @@ import { displayKey } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
 import { CausalCall } from '../consistency/causal-call.ts';
 import { dependenciesOf } from '../consistency/causal-deps.ts';
-import { depFromWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
-import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import {
-  ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
-} from './protocol.ts';
-
-/** The version of an encoded value in read sets and histories: a hash of its bytes. */
-export function versionOf(encoded: Uint8Array): string {
-  return createHash('sha1').update(encoded).digest('base64url').slice(0, 16);
-}
+  ABSENT_VERSION, versionOf, type CausalNeed, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
+} from '../consistency/call-session.ts';
+import { depFromWire, isCausal } from '../consistency/causal-wire.ts';
+import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
+import { versionInfo } from '../consistency/history.ts';
+import type { GuestLog } from './protocol.ts';
 
 interface Pinned {
   value: Lattice | undefined;
