@@ -2,7 +2,7 @@ import { SESSION_HEADER, clientSession, encodeSession } from '../consistency/cli
 import { CloudburstError, readJson, sendJson, type Router } from '../../common/index.ts';
 import { HOST_HEADER } from '../cluster/forward.ts';
 import type { Dags } from './dags.ts';
-import { SNAPSHOT_PATH } from '../consistency/session.ts';
+import { SNAPSHOT_PATH } from '../consistency/snapshots.ts';
 import { DAG_PATHS, parseDone, parseSchedule, parseTrigger } from './protocol.ts';
 
 export interface DagRouteOptions {
