@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BuildError, buildGuest, readTypesSection } from '../../tools/build/index.ts';
+import { readTypesSection } from '../../guest/types-section.ts';
+import { BuildError, buildGuest } from '../../tools/build/index.ts';
 
 // Each compile costs a second or more, so these build with optimize: false where the
 // optimizer is beside the point.
