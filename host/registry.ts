@@ -5,7 +5,8 @@ import type { ExecutorPool } from './executor/pool.ts';
 import type { ModuleSpec } from './executor/protocol.ts';
 import { SPACES, checkModuleName, storageKey } from './keys.ts';
 import { checkExports, checkImports, memoryImport, type MemoryImport } from './module-abi.ts';
-import { readModuleTypes, type ExportSignature, type ModuleTypes } from './module-types.ts';
+import type { ExportSignature } from '../guest/types-section.ts';
+import { readModuleTypes, type ModuleTypes } from './module-types.ts';
 import type { HostState } from './state.ts';
 import { readWasm } from './wasm-binary.ts';
 

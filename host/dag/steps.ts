@@ -2,7 +2,7 @@ import { CloudburstError } from '../../common/index.ts';
 import type { Calls, PreparedCall } from '../calls.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from '../executor/args.ts';
 import type { PreparedArg } from '../executor/protocol.ts';
-import type { ExportSignature } from '../module-types.ts';
+import type { ExportSignature } from '../../guest/types-section.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';

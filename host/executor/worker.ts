@@ -8,7 +8,8 @@ import { CloudburstError } from '../../common/index.ts';
 import { Hlc, counter, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
 import { SESSION_MAX_KEYS } from '../consistency/client-session.ts';
-import { ELEMENT_BYTES, isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../module-types.ts';
+import { isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../../guest/types-section.ts';
+import { ELEMENT_BYTES } from '../module-types.ts';
 
 /** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
 const LWW_TAG = 1;
