@@ -243,47 +243,15 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const snapshots = new Snapshots(id, link);
   const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
 
+  // Each part registers what it counts (host/README.md, "Metrics").
+  for (const part of [flusher, budget, subs, state, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
+
   routes(router, {
     registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
     clusterView: () => ({
       host: { id, url, utilization },
       peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
-    }),
-    gauges: () => ({
-      cloudburst_outbox_keys: cache.outboxSize(),
-      cloudburst_outbox_flushed_total: flusher.flushed,
-      cloudburst_outbox_rejected_total: flusher.rejected,
-      cloudburst_outbox_rejected_keys: cache.rejectedCount(),
-      cloudburst_outbox_flush_failures_total: flusher.failures,
-      cloudburst_cache_keys: cache.keyCount(),
-      cloudburst_cache_bytes: budget.bytes,
-      cloudburst_cache_max_bytes: budget.maxBytes,
-      cloudburst_cache_indexed_keys: budget.keys,
-      cloudburst_cache_evicted_total: budget.evicted,
-      cloudburst_subscribed_keys: subs.size,
-      cloudburst_subscription_failures_total: subs.failures,
-      cloudburst_subscriptions_lapsed: subs.lapsed,
-      cloudburst_pushed_changes_total: state.pushed,
-      cloudburst_dag_runs_active: dags.active.coordinating,
-      cloudburst_dag_requests_held: dags.active.holding,
-      cloudburst_rr_snapshots_held: snapshots.stats().entries,
-      cloudburst_causal_versions_held: cut.held,
-      cloudburst_causal_versions_dropped_total: cut.dropped,
-      cloudburst_causal_held_total: cut.heldTotal,
-      cloudburst_causal_fetches_total: cut.fetches,
-      cloudburst_session_catchup_keys_total: catchUp.fetched,
-      cloudburst_workers: pool.stats().workers,
-      cloudburst_workers_busy: pool.stats().busy,
-      cloudburst_workers_replaced_total: pool.stats().replaced,
-      cloudburst_workers_retired_total: pool.stats().retired,
-      cloudburst_calls_queued: pool.stats().queued,
-      cloudburst_messages_sent_total: messaging.stats.sent,
-      cloudburst_messages_local_total: messaging.stats.local,
-      cloudburst_messages_direct_total: messaging.stats.direct,
-      cloudburst_messages_fallback_total: messaging.stats.fallback,
-      cloudburst_messages_received_total: messaging.stats.received,
-      cloudburst_messages_unread_total: messaging.stats.unread,
     }),
   });
 

@@ -25,7 +25,6 @@ export interface RouteDeps {
   hostId: string;
   writer: string;
   maxBodyBytes: number;
-  gauges: () => Record<string, number>;
   clusterView: () => unknown;
 }
 
@@ -54,9 +53,9 @@ export function routes(router: Router, d: RouteDeps): void {
   // This host's view of the other hosts, as the scheduler sees it.
   router.on('GET', '/v1/cluster', ({ res }) => sendJson(res, 200, d.clusterView()));
 
-  router.on('GET', '/metrics', ({ res }) => {
-    const text = d.metrics.render(d.gauges());
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  router.on('GET', '/metrics', async ({ res }) => {
+    const text = await d.metrics.render();
+    res.writeHead(200, { 'content-type': d.metrics.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
 

@@ -1,6 +1,7 @@
 import type { KvClient, Lattice } from '../kvs/index.ts';
 import type { HostCache } from './cache/cache.ts';
 import type { Flusher } from './cache/flusher.ts';
+import { counterFrom, type MetricsRegistry } from './metrics.ts';
 
 /** Where values from the tier go into the cache (the causal cut, `consistency/causal.ts`). */
 export interface Admission {
@@ -73,6 +74,10 @@ export class HostState {
     if (remote === undefined) return this.cache.get(key);
     this.#onFetched(key);
     return this.#admission.absorbAwait(key, remote, performance.now() + 1000);
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    counterFrom(registry, 'cloudburst_pushed_changes_total', 'Changes the KV tier pushed for subscribed keys.', () => this.pushed);
   }
 
   /** A change the KV tier pushed for a subscribed key. */

@@ -8,6 +8,7 @@ import {
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { CausalNeed } from './call-session.ts';
 import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
@@ -80,6 +81,14 @@ export class CausalCut {
 
   get held(): number {
     return this.#held.size;
+  }
+
+  /** What the cut holds back now, and what it held, dropped and fetched so far. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_causal_versions_held', 'Versions held aside until their causal dependencies are visible here.', () => this.held);
+    counterFrom(registry, 'cloudburst_causal_held_total', 'Values held at least once before being admitted.', () => this.heldTotal);
+    counterFrom(registry, 'cloudburst_causal_versions_dropped_total', 'Held versions dropped after holdMs (the next change brings them again).', () => this.dropped);
+    counterFrom(registry, 'cloudburst_causal_fetches_total', 'Reads of the KV tier or of a peer\'s cache made to bring dependencies here.', () => this.fetches);
   }
 
   #visible(dep: Dep): boolean {

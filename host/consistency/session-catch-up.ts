@@ -5,6 +5,7 @@ import { CloudburstError } from '../../common/index.ts';
 import { decode, type Lattice } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { counterFrom, type MetricsRegistry } from '../metrics.ts';
 import { CACHE_READ_PATH } from './causal.ts';
 import { covers, type ClientSession, type SessionEntry } from './client-session.ts';
 
@@ -35,6 +36,10 @@ export class SessionCatchUp {
 
   constructor(opts: CatchUpOptions) {
     this.#o = opts;
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    counterFrom(registry, 'cloudburst_session_catchup_keys_total', 'Keys brought into this cache so that a call sees what its client session saw.', () => this.fetched);
   }
 
   #behind(entries: readonly SessionEntry[]): SessionEntry[] {

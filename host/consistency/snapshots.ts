@@ -2,6 +2,7 @@
 // request's later steps on any host. See host/README.md, "Consistency".
 import { CloudburstError } from '../../common/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { ReadVersion, SnapshotEntry } from './call-session.ts';
 
 interface Held {
@@ -93,6 +94,10 @@ export class Snapshots {
       bytes += h.bytes;
     }
     return { requests: this.#held.size, entries, bytes };
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_rr_snapshots_held', 'Snapshots of values held for repeatable-read requests in flight.', () => this.stats().entries);
   }
 
   close(): void {

@@ -9,6 +9,7 @@ import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName } from '../keys.ts';
+import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
 import type { HostState } from '../state.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
@@ -85,6 +86,11 @@ export class Dags {
   /** Requests this host coordinates, and requests it holds steps of: both drop to 0 when idle. */
   get active(): { coordinating: number; holding: number } {
     return { coordinating: this.#coordinator.active, holding: this.steps.active };
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_dag_runs_active', 'DAG requests this host coordinates now.', () => this.active.coordinating);
+    gaugeFrom(registry, 'cloudburst_dag_requests_held', 'DAG requests this host holds steps of now.', () => this.active.holding);
   }
 
   /**

@@ -3,6 +3,7 @@ import { gset, merge, type GSet, type KvClient, type Lattice } from '../../kvs/i
 import type { PeerView } from '../cluster/directory.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { SPACES, storageKey } from '../keys.ts';
+import { counterFrom, type MetricsRegistry } from '../metrics.ts';
 
 /** One message as it travels: who sent it, the sender's sequence number towards this receiver, the bytes. */
 export interface Envelope {
@@ -274,6 +275,20 @@ export class Messaging {
       if (this.#notStarted(id) && now - box.touched < 10 * this.#o.holdMs) continue;
       this.#boxes.delete(id);
       await this.#parkUnread(id, leftIn(box));
+    }
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    const help: Record<keyof Messaging['stats'], string> = {
+      sent: 'Messages sent by functions of this host.',
+      local: 'Messages sent to a function of this host.',
+      direct: 'Messages delivered to another host over HTTP.',
+      fallback: 'Messages parked in the KV inbox of their receiver (its host was unknown or did not answer).',
+      received: 'Messages read by functions of this host.',
+      unread: 'Messages left unread when their receiver ended, parked in its KV inbox.',
+    };
+    for (const [stat, text] of Object.entries(help) as [keyof Messaging['stats'], string][]) {
+      counterFrom(registry, `cloudburst_messages_${stat}_total`, text, () => this.stats[stat]);
     }
   }
 
