@@ -14,7 +14,7 @@ import type { Futures } from './futures.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
-import type { HostState } from './state.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
 export interface ClusterView {
@@ -33,7 +33,7 @@ const MAX_PLACEMENTS = 3;
 export interface CallsOptions {
   registry: Registry;
   pool: ExecutorPool;
-  state: HostState;
+  readThrough: ReadThroughCache;
   metrics: Metrics;
   futures: Futures;
   hostId: string;
@@ -142,7 +142,7 @@ export class Calls {
     const cluster = this.#o.cluster;
     if (forwarded || !cluster) return this.run(prepared);
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
-    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.readThrough.cache.has(k)).length };
     let lastError: CloudburstError | undefined;
     for (let attempt = 0; attempt < MAX_PLACEMENTS; attempt++) {
       const placement = place(refs, self, cluster.peers(), cluster);
@@ -184,7 +184,7 @@ export class Calls {
   }
 
   async run({ resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
-    const { pool, state, metrics, futures, sessions } = this.#o;
+    const { pool, readThrough, metrics, futures, sessions } = this.#o;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
     // The client's earlier calls may have run elsewhere: what they saw must be here first.
@@ -206,8 +206,8 @@ export class Calls {
     }
     // Reference arguments are read by the worker from the cache: bring misses in first, so
     // the worker does not have to stop and ask.
-    const missing = args.flatMap((a) => (a.kind === 'ref' && !state.cache.has(a.key) ? [a.key] : []));
-    const fetched = await Promise.all(missing.map((k) => state.fetch(k)));
+    const missing = args.flatMap((a) => (a.kind === 'ref' && !readThrough.cache.has(a.key) ? [a.key] : []));
+    const fetched = await Promise.all(missing.map((k) => readThrough.fetch(k)));
     fetched.forEach((v, i) => {
       if (v === undefined) {
         const key = missing[i]!.slice(missing[i]!.indexOf('/', missing[i]!.indexOf('/') + 1) + 1);
@@ -230,7 +230,7 @@ export class Calls {
     for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);
     if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
     this.#o.onTouched?.(outcome.touched);
-    if (outcome.wrote > 0) state.flusher.kick();
+    if (outcome.wrote > 0) readThrough.flusher.kick();
     const out: CallOutcome = { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
     if (sessions) {
       const after = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);

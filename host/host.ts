@@ -28,7 +28,7 @@ import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
 import { readJson, sendJson } from './http.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
-import { HostState } from './state.ts';
+import { ReadThroughCache } from './cache/read-through.ts';
 
 export interface HostOptions {
   /** Folder for the host's cache and identity. */
@@ -147,7 +147,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
       const { values, unreadable } = await kv.getSome(keys);
-      values.forEach((v, i) => v !== undefined && state.absorbFromTier(keys[i]!, v));
+      values.forEach((v, i) => v !== undefined && readThrough.absorbFromTier(keys[i]!, v));
       return unreadable;
     },
   });
@@ -162,7 +162,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const link = new PeerLink();
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
-  const state = new HostState(cache, kv, flusher, cut, (key) => subs.add([key]));
+  const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
@@ -177,7 +177,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     userPrefix: userPrefix(),
     bridge: async (req, remainingMs): Promise<Uint8Array | null | void | { at: ReadVersion }> => {
       switch (req.op) {
-        case 'fetch': await Promise.all(req.keys.map((k) => state.fetch(k))); return;
+        case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
         case 'flush': await flusher.flushKeys(req.keys); return;
         case 'send': await messaging.send(req.from, req.to, req.data); return;
         // A little margin: a recv that ends at the deadline leaves the call time to return.
@@ -188,12 +188,12 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       }
     },
   });
-  const registry = new Registry(state, hlc, pool, {
+  const registry = new Registry(readThrough, hlc, pool, {
     maxModuleBytes: opts.maxModuleBytes ?? 8 * 1024 * 1024,
     memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
-  const futures = new Futures(state, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
+  const futures = new Futures(readThrough, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
   // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
   let utilization = 0;
   const sampler = setInterval(() => {
@@ -227,7 +227,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
+    registry, pool, readThrough, metrics, futures, hostId: id, onTouched: touch, messaging,
     sessions: { catchUp, selfUrl: () => url },
     cluster: {
       peers: () => directory.peers(),
@@ -243,10 +243,10 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const snapshots = new Snapshots(id, link);
-  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+  const dags = new Dags({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
 
   routes(router, {
-    registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
     clusterView: () => ({
       host: { id, url, utilization },
@@ -266,7 +266,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       cloudburst_subscribed_keys: subs.size,
       cloudburst_subscription_failures_total: subs.failures,
       cloudburst_subscriptions_lapsed: subs.lapsed,
-      cloudburst_pushed_changes_total: state.pushed,
+      cloudburst_pushed_changes_total: readThrough.pushed,
       cloudburst_dag_runs_active: dags.active.coordinating,
       cloudburst_dag_requests_held: dags.active.holding,
       cloudburst_rr_snapshots_held: snapshots.stats().entries,

@@ -4,7 +4,7 @@ import type { Calls, ClusterView } from '../calls.ts';
 import { place } from '../cluster/scheduler.ts';
 import type { Futures } from '../futures.ts';
 import type { Registry } from '../registry.ts';
-import type { HostState } from '../state.ts';
+import type { ReadThroughCache } from '../cache/read-through.ts';
 import type { Topology } from './graph.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
@@ -20,7 +20,7 @@ export interface CoordinatorOptions {
   store: DagStore;
   registry: Registry;
   calls: Calls;
-  state: HostState;
+  readThrough: ReadThroughCache;
   futures: Futures;
   steps: Steps;
   link: PeerLink;
@@ -213,7 +213,7 @@ export class Coordinator {
     const cluster = this.#o.cluster;
     const peers = cluster?.peers() ?? [];
     const out = new Map<string, HostRef>();
-    const selfView = cluster && { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    const selfView = cluster && { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.readThrough.cache.has(k)).length };
     for (const fn of p.topo.order) {
       const pin = p.pins.get(fn);
       const pinned = pin === self.id ? self : peers.find((x) => x.id === pin);

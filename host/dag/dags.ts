@@ -9,7 +9,7 @@ import type { Snapshots } from '../consistency/snapshots.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName } from '../keys.ts';
 import type { Registry } from '../registry.ts';
-import type { HostState } from '../state.ts';
+import type { ReadThroughCache } from '../cache/read-through.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
 import { DAG_LIMITS, parseDag, type DagSpec, type Topology } from './graph.ts';
 import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
@@ -22,7 +22,7 @@ export interface DagsOptions {
   registry: Registry;
   calls: Calls;
   pool: ExecutorPool;
-  state: HostState;
+  readThrough: ReadThroughCache;
   hlc: Hlc;
   futures: Futures;
   hostId: string;
@@ -69,13 +69,13 @@ export class Dags {
     this.#link = opts.link;
     const graceMs = (this.#graceMs = opts.graceMs ?? 500);
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
-    this.#store = new DagStore(opts.state, opts.hlc);
+    this.#store = new DagStore(opts.readThrough, opts.hlc);
     this.steps = new Steps({
       registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut,
       onDone: (msg) => this.#coordinator.onDone(msg),
     });
     this.#coordinator = new Coordinator({
-      store: this.#store, registry: opts.registry, calls: opts.calls, state: opts.state, futures: opts.futures,
+      store: this.#store, registry: opts.registry, calls: opts.calls, readThrough: opts.readThrough, futures: opts.futures,
       steps: this.steps, link: this.#link, self, cluster: opts.calls.cluster,
       maxReruns: opts.maxReruns ?? 2, graceMs, snapshots: opts.snapshots,
     });
