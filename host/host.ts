@@ -11,7 +11,7 @@ import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
 import { Bloom } from './cluster/bloom.ts';
-import { Dags } from './dag/dags.ts';
+import { DagService } from './dag/service.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
@@ -243,7 +243,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const snapshots = new Snapshots(id, link);
-  const dags = new Dags({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
 
   routes(router, {
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,

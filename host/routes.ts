@@ -1,7 +1,7 @@
 import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
-import type { Dags } from './dag/dags.ts';
+import type { DagService } from './dag/service.ts';
 import { dagRoutes } from './dag/routes.ts';
 import { checkFutureId, parseWait, type Futures } from './futures.ts';
 import { readBody, readJson, sendJson } from './http.ts';
@@ -17,7 +17,7 @@ import type { ReadThroughCache } from './cache/read-through.ts';
 export interface RouteDeps {
   registry: Registry;
   calls: Calls;
-  dags: Dags;
+  dags: DagService;
   futures: Futures;
   readThrough: ReadThroughCache;
   metrics: Metrics;

@@ -16,7 +16,7 @@ import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepState
 import { Steps } from './steps.ts';
 import { DagStore } from './store.ts';
 
-export interface DagsOptions {
+export interface DagServiceOptions {
   /** HTTP to the other hosts (shared with call forwarding). */
   link: PeerLink;
   registry: Registry;
@@ -49,22 +49,23 @@ export interface DagInfo extends DagSpec {
 const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t.sink });
 
 /**
- * DAGs on this host: registration (checked, stored in the KV tier, warmed up on every live
- * host), the coordinator of the calls it receives, and its part (steps) of every request.
+ * What the routes call for DAGs on this host: registration (checked, stored in the KV tier,
+ * warmed up on every live host), the coordinator of the calls it receives, its part (steps)
+ * of every request, and rr's snapshots and pins served to peers.
  *
  * @example
  * await dags.register('pipeline', { functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
  * const out = await dags.call(await dags.prepare('pipeline', { args: { 'math.increment': [3] } })); // out.result === 16
  */
-export class Dags {
-  readonly #o: DagsOptions;
+export class DagService {
+  readonly #o: DagServiceOptions;
   readonly #store: DagStore;
   readonly #link: PeerLink;
   readonly steps: Steps;
   readonly #coordinator: Coordinator;
   readonly #graceMs: number;
 
-  constructor(opts: DagsOptions) {
+  constructor(opts: DagServiceOptions) {
     this.#o = opts;
     this.#link = opts.link;
     const graceMs = (this.#graceMs = opts.graceMs ?? 500);
