@@ -58,15 +58,27 @@ const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t
  * const out = await dags.call(await dags.prepare('pipeline', { args: { 'math.increment': [3] } })); // out.result === 16
  */
 export class DagService {
-  readonly #o: DagServiceOptions;
-  readonly #store: DagStore;
+  readonly #registry: Registry;
+  readonly #calls: Calls;
+  readonly #pool: ExecutorPool;
   readonly #link: PeerLink;
+  readonly #hostId: string;
+  readonly #selfUrl: DagServiceOptions['selfUrl'];
+  readonly #snapshots: Snapshots;
+  readonly #warmTimeoutMs: number;
+  readonly #graceMs: number;
+  readonly #store: DagStore;
   readonly steps: Steps;
   readonly #coordinator: Coordinator;
-  readonly #graceMs: number;
 
   constructor(opts: DagServiceOptions) {
-    this.#o = opts;
+    this.#registry = opts.registry;
+    this.#calls = opts.calls;
+    this.#pool = opts.pool;
+    this.#hostId = opts.hostId;
+    this.#selfUrl = opts.selfUrl;
+    this.#snapshots = opts.snapshots;
+    this.#warmTimeoutMs = opts.warmTimeoutMs ?? 5000;
     this.#link = opts.link;
     const graceMs = (this.#graceMs = opts.graceMs ?? 500);
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
@@ -94,7 +106,7 @@ export class DagService {
   async register(name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[] }> {
     checkDagName(name);
     const topo = parseDag(name, body, new Date().toISOString());
-    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#o.registry.resolve(fn).catch((err: unknown) => {
+    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#registry.resolve(fn).catch((err: unknown) => {
       if (err instanceof CloudburstError && err.code === 'UNKNOWN_FUNCTION') return undefined;
       throw err;
     })));
@@ -162,17 +174,17 @@ export class DagService {
   /** Drops a request here: its steps and its rr snapshots (the coordinator says it ended). */
   cancel(rid: string): void {
     this.steps.cancel(rid);
-    this.#o.snapshots.release(rid);
+    this.#snapshots.release(rid);
   }
 
   /** The rr snapshots this host holds (0 when no rr request is in flight). */
   snapshotStats(): { requests: number; entries: number; bytes: number } {
-    return this.#o.snapshots.stats();
+    return this.#snapshots.stats();
   }
 
   /** A peer fetches the version an rr request read first here. */
   serveSnapshot(body: unknown): { base64: string | null } {
-    return this.#o.snapshots.serve(body);
+    return this.#snapshots.serve(body);
   }
 
   /**
@@ -183,9 +195,9 @@ export class DagService {
   async pin(rid: string, key: string, v: string, bytes: Uint8Array | null): Promise<ReadVersion> {
     const req = this.steps.request(rid);
     if (!req) throw new CloudburstError('INTERNAL', `request ${rid} is not held here (it ended)`);
-    this.#o.snapshots.store(rid, [{ key, v, bytes }], req.deadline - performance.now() + this.#graceMs);
-    const proposal: ReadVersion = { v, host: this.#o.hostId, url: this.#o.selfUrl() };
-    if (req.coordinator.id === this.#o.hostId) return this.#coordinator.pin(rid, key, proposal);
+    this.#snapshots.store(rid, [{ key, v, bytes }], req.deadline - performance.now() + this.#graceMs);
+    const proposal: ReadVersion = { v, host: this.#hostId, url: this.#selfUrl() };
+    if (req.coordinator.id === this.#hostId) return this.#coordinator.pin(rid, key, proposal);
     let body: unknown;
     try {
       body = await this.#link.send(req.coordinator.url, 'POST', DAG_PATHS.pin, { rid, key, ...proposal }, Math.max(1000, req.deadline - performance.now()));
@@ -211,11 +223,11 @@ export class DagService {
     if (!Array.isArray(functions) || functions.length > DAG_LIMITS.maxFunctions || !functions.every((f) => typeof f === 'string')) {
       throw new CloudburstError('INVALID_REQUEST', `"functions" is an array of at most ${DAG_LIMITS.maxFunctions} function names`);
     }
-    const timeout = this.#o.warmTimeoutMs ?? 5000;
+    const timeout = this.#warmTimeoutMs;
     const warm = await Promise.all((functions as string[]).map(async (fn) => {
       try {
-        const { spec } = await this.#o.registry.resolve(fn);
-        return (await this.#o.pool.run({ kind: 'load', module: spec }, timeout)).ok;
+        const { spec } = await this.#registry.resolve(fn);
+        return (await this.#pool.run({ kind: 'load', module: spec }, timeout)).ok;
       } catch {
         return false;
       }
@@ -228,10 +240,10 @@ export class DagService {
    * host warms the functions up. Best effort: returns the hosts that did.
    */
   async #warmEverywhere(functions: string[]): Promise<string[]> {
-    const timeout = this.#o.warmTimeoutMs ?? 5000;
-    const peers = this.#o.calls.cluster?.peers() ?? [];
+    const timeout = this.#warmTimeoutMs;
+    const peers = this.#calls.cluster?.peers() ?? [];
     const results = await Promise.all([
-      this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#o.hostId : undefined)),
+      this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#hostId : undefined)),
       ...peers.map((p) => this.#link.send(p.url, 'POST', DAG_PATHS.warm, { functions }, timeout).then(
         (body) => ((body as { warmed?: unknown[] }).warmed?.length === functions.length ? p.id : undefined),
         () => undefined,
@@ -243,7 +255,7 @@ export class DagService {
   async close(): Promise<void> {
     this.#coordinator.close();
     this.steps.close();
-    this.#o.snapshots.close();
+    this.#snapshots.close();
   }
 }
 
