@@ -22,12 +22,14 @@ export interface ReadVersion {
 /**
  * What a causal request needs of a key before reading it: the versions (dependencies in wire
  * form, `causal-wire.ts` `depToWire`) the local value must have in its past, and a host whose
- * cache has them (where the request observed them).
+ * cache has them (where the request observed them). In a DAG message it is `{d, h, u}`
+ * (`step-session.ts`).
  */
 export interface CausalNeed {
-  d: string[];
-  h?: string;
-  u?: string;
+  deps: string[];
+  /** The id and URL of the host whose cache has them. */
+  host?: string;
+  url?: string;
 }
 
 /** A call's part of a consistency session; absent for plain lww calls. */

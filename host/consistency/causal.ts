@@ -343,18 +343,18 @@ export class CausalCut {
   }
 
   /**
-   * Returns once this host's cache holds a version of `key` with every one of `need.d` in its
+   * Returns once this host's cache holds a version of `key` with every one of `need.deps` in its
    * past, fetching it (and what it depends on) from the host named in `need`, else the tier,
    * retrying until `deadline`.
    * @throws CloudburstError CONSISTENCY_UNAVAILABLE at the deadline.
    */
   async ensure(key: string, need: CausalNeed, deadline: number): Promise<void> {
-    const deps = need.d.map((w) => depFromWire(key, w));
+    const deps = need.deps.map((w) => depFromWire(key, w));
     const ok = (): boolean => {
       this.#cache.refresh();
       return deps.every((d) => this.#visible(d));
     };
-    const peer = need.u !== undefined && need.u !== this.#selfUrl() ? need.u : undefined;
+    const peer = need.url !== undefined && need.url !== this.#selfUrl() ? need.url : undefined;
     let wait = 2;
     for (;;) {
       if (ok()) return;
@@ -381,16 +381,16 @@ export class CausalCut {
   async ensureAll(need: Readonly<Record<string, CausalNeed>>, deadline: number): Promise<void> {
     const behind = (entries: [string, CausalNeed][]): [string, CausalNeed][] => {
       this.#cache.refresh();
-      return entries.filter(([key, n]) => !n.d.every((w) => this.#visible(depFromWire(key, w))));
+      return entries.filter(([key, n]) => !n.deps.every((w) => this.#visible(depFromWire(key, w))));
     };
     let todo = behind(Object.entries(need));
     if (todo.length === 0) return;
     const byPeer = new Map<string, string[]>();
     for (const [key, n] of todo) {
-      if (n.u === undefined || n.u === this.#selfUrl()) continue;
-      const keys = byPeer.get(n.u) ?? [];
+      if (n.url === undefined || n.url === this.#selfUrl()) continue;
+      const keys = byPeer.get(n.url) ?? [];
       keys.push(key);
-      byPeer.set(n.u, keys);
+      byPeer.set(n.url, keys);
     }
     if (byPeer.size > 0) {
       await Promise.all([...byPeer].map(async ([url, keys]) => {

@@ -27,7 +27,7 @@ export interface CallReads {
 export interface SessionBridge {
   /** The encoded value of version `at.v` of `key` that request `rid` read first (null: absent). */
   snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null;
-  /** Causal: returns once the cache holds a version of `key` with every one of `need.d` in its past (else throws). */
+  /** Causal: returns once the cache holds a version of `key` with every one of `need.deps` in its past (else throws). */
   ensure(key: string, need: CausalNeed): void;
   /**
    * rr with parallel branches: proposes version `v` (encoded `bytes`, null: absent) as the

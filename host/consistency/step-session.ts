@@ -15,6 +15,34 @@ export interface StepSession {
   need?: Record<string, CausalNeed>;
 }
 
+/** A CausalNeed in a DAG message: short names, as the message format has always had them. */
+interface CausalNeedWire {
+  d: string[];
+  h?: string;
+  u?: string;
+}
+
+/** A StepSession as a trigger carries it (host/README.md, "Cluster-internal DAG routes"). */
+export interface StepSessionWire {
+  reads: Record<string, ReadVersion>;
+  history: HistoryEvent[];
+  seen?: Record<string, string[]>;
+  need?: Record<string, CausalNeedWire>;
+}
+
+const mapValues = <A, B>(r: Readonly<Record<string, A>>, f: (a: A) => B): Record<string, B> => Object.fromEntries(Object.entries(r).map(([k, a]) => [k, f(a)]));
+
+const needToWire = (n: CausalNeed): CausalNeedWire => ({ d: n.deps, ...(n.host === undefined ? {} : { h: n.host }), ...(n.url === undefined ? {} : { u: n.url }) });
+const needFromWire = (n: CausalNeedWire): CausalNeed => ({ deps: n.d, ...(n.h === undefined ? {} : { host: n.h }), ...(n.u === undefined ? {} : { url: n.u }) });
+
+/** The session as it goes to another host (`parseStepSession` reads it back). */
+export function stepSessionToWire(s: StepSession): StepSessionWire {
+  const out: StepSessionWire = { reads: s.reads, history: s.history };
+  if (s.seen) out.seen = s.seen;
+  if (s.need) out.need = mapValues(s.need, needToWire);
+  return out;
+}
+
 /** Adds `list` (versions of `key`, wire form) to `into`, compactly (`addDepWire`: at most one per writer of the key, and one plain). */
 function addAll(into: string[], key: string, list: readonly string[]): void {
   for (const x of list) addDepWire(into, key, x);
@@ -47,8 +75,8 @@ export function joinSessions(parts: readonly (StepSession | undefined)[]): StepS
       need ??= {};
       for (const [k, n] of Object.entries(p.need)) {
         const cur = need[k];
-        if (cur === undefined) need[k] = { ...n, d: [...n.d] };
-        else addAll(cur.d, k, n.d);
+        if (cur === undefined) need[k] = { ...n, deps: [...n.deps] };
+        else addAll(cur.deps, k, n.deps);
       }
     }
     for (const e of p.history) {
@@ -61,17 +89,17 @@ export function joinSessions(parts: readonly (StepSession | undefined)[]): StepS
   return { reads, history, ...(observed ? { seen: observed } : {}), ...(need ? { need } : {}) };
 }
 
-/** Adds what a causal step observed (on host `h` at `u`, whose cache now has all of it). */
-export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>; deps?: Record<string, string[]> }, h: string, u: string): void {
+/** Adds what a causal step observed (on host `host` at `url`, whose cache now has all of it). */
+export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>; deps?: Record<string, string[]> }, host: string, url: string): void {
   const seen = (s.seen ??= {});
   const need = (s.need ??= {});
   const needs = (k: string, list: readonly string[]): void => {
     const cur = need[k];
-    if (cur === undefined) need[k] = { d: [...list], h, u };
+    if (cur === undefined) need[k] = { deps: [...list], host, url };
     else {
-      addAll(cur.d, k, list);
-      cur.h = h;
-      cur.u = u;
+      addAll(cur.deps, k, list);
+      cur.host = host;
+      cur.url = url;
     }
   };
   for (const [k, list] of Object.entries(got.seen ?? {})) {
@@ -106,11 +134,11 @@ export function parseStepSession(v: unknown): StepSession | undefined {
   }
   if (need !== undefined) {
     const ok = typeof need === 'object' && need !== null && Object.entries(need).every(([k, n]) => {
-      const x = n as Partial<CausalNeed> | null;
+      const x = n as Partial<CausalNeedWire> | null;
       return typeof x === 'object' && x !== null && isDeps(k, x.d) && (x.h === undefined || typeof x.h === 'string') && (x.u === undefined || typeof x.u === 'string');
     });
     if (!ok) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal needs');
-    out.need = need as Record<string, CausalNeed>;
+    out.need = mapValues(need as Record<string, CausalNeedWire>, needFromWire);
   }
   return out;
 }

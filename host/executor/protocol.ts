@@ -158,7 +158,7 @@ export type BridgeRequest =
   | { kind: 'bridge'; op: 'recv'; id: string; timeoutMs: number }
   /** The exact version `v` of `key` that request `rid` read first, from the snapshot `host` keeps. */
   | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; v: string; host: string; url: string }
-  /** Causal: make this host's cache hold a version of `key` that has every one of `need.d` in its past. */
+  /** Causal: make this host's cache hold a version of `key` that has every one of `need.deps` in its past. */
   | { kind: 'bridge'; op: 'ensure'; key: string; need: CausalNeed }
   /** rr with parallel branches: propose version `v` of `key` as request `rid`'s; the reply's `at` is the request's. */
   | { kind: 'bridge'; op: 'pin'; rid: string; key: string; v: string; bytes: Uint8Array | null };

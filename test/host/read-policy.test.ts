@@ -219,7 +219,7 @@ describe('read policies: every consistency mode over the same script', () => {
     const bridge = new TestBridge(cache);
     const keys = seed(bridge);
     const a2 = lww.write(bytes('a2'), other.now());
-    const need = { [keys.a]: { d: [depToWire(depOn(keys.a, a2))] } };
+    const need = { [keys.a]: { deps: [depToWire(depOn(keys.a, a2))] } };
     const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
 
     state.begin('call-causal-behind', { rr: false, causal: true, history: false, reads: {}, seen: {}, need });
