@@ -182,9 +182,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
         case 'send': await messaging.send(req.from, req.to, req.data); return;
         // A little margin: a recv that ends at the deadline leaves the call time to return.
         case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
-        case 'snapshot': return snapshots.fetch(req.rid, req.key, { v: req.v, host: req.host, url: req.url });
+        case 'snapshot': return snapshots.fetch(req.rid, req.key, req.at);
         case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
-        case 'pin': return { at: await dags.pin(req.rid, req.key, req.v, req.bytes) };
+        case 'pin': return { at: await dags.pin(req.rid, req.key, req.version, req.bytes) };
       }
     },
   });

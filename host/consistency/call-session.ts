@@ -12,9 +12,12 @@ export function versionOf(encoded: Uint8Array): string {
   return createHash('sha1').update(encoded).digest('base64url').slice(0, 16);
 }
 
-/** Where the request's version of a key is held: its version and the host keeping its snapshot. */
+/**
+ * Where the request's version of a key is held: its version and the host keeping its snapshot
+ * (id and URL). In a DAG message it is `{v, host, url}` (`step-session.ts`).
+ */
 export interface ReadVersion {
-  v: string;
+  version: string;
   host: string;
   url: string;
 }
@@ -77,7 +80,7 @@ export interface HistoryOp {
 /** A first read of a call that the request did not know, or a write: its version and encoded value (null: absent). */
 export interface SnapshotEntry {
   key: string;
-  v: string;
+  version: string;
   bytes: Uint8Array | null;
 }
 

@@ -15,6 +15,13 @@ export interface StepSession {
   need?: Record<string, CausalNeed>;
 }
 
+/** A ReadVersion in a DAG message (a trigger's read set, a pin and its answer). */
+export interface ReadVersionWire {
+  v: string;
+  host: string;
+  url: string;
+}
+
 /** A CausalNeed in a DAG message: short names, as the message format has always had them. */
 interface CausalNeedWire {
   d: string[];
@@ -24,7 +31,7 @@ interface CausalNeedWire {
 
 /** A StepSession as a trigger carries it (host/README.md, "Cluster-internal DAG routes"). */
 export interface StepSessionWire {
-  reads: Record<string, ReadVersion>;
+  reads: Record<string, ReadVersionWire>;
   history: HistoryEvent[];
   seen?: Record<string, string[]>;
   need?: Record<string, CausalNeedWire>;
@@ -32,12 +39,21 @@ export interface StepSessionWire {
 
 const mapValues = <A, B>(r: Readonly<Record<string, A>>, f: (a: A) => B): Record<string, B> => Object.fromEntries(Object.entries(r).map(([k, a]) => [k, f(a)]));
 
+export const readVersionToWire = (r: ReadVersion): ReadVersionWire => ({ v: r.version, host: r.host, url: r.url });
+
+/** A ReadVersion from a peer; undefined when malformed (the caller says where). */
+export function readVersionFromWire(v: unknown): ReadVersion | undefined {
+  const x = v as Partial<ReadVersionWire> | null | undefined;
+  if (typeof x !== 'object' || x === null || typeof x.v !== 'string' || typeof x.host !== 'string' || typeof x.url !== 'string') return undefined;
+  return { version: x.v, host: x.host, url: x.url };
+}
+
 const needToWire = (n: CausalNeed): CausalNeedWire => ({ d: n.deps, ...(n.host === undefined ? {} : { h: n.host }), ...(n.url === undefined ? {} : { u: n.url }) });
 const needFromWire = (n: CausalNeedWire): CausalNeed => ({ deps: n.d, ...(n.h === undefined ? {} : { host: n.h }), ...(n.u === undefined ? {} : { url: n.u }) });
 
 /** The session as it goes to another host (`parseStepSession` reads it back). */
 export function stepSessionToWire(s: StepSession): StepSessionWire {
-  const out: StepSessionWire = { reads: s.reads, history: s.history };
+  const out: StepSessionWire = { reads: mapValues(s.reads, readVersionToWire), history: s.history };
   if (s.seen) out.seen = s.seen;
   if (s.need) out.need = mapValues(s.need, needToWire);
   return out;
@@ -109,6 +125,10 @@ export function addCausal(s: StepSession, got: { seen?: Record<string, string[]>
   for (const [k, list] of Object.entries(got.deps ?? {})) needs(k, list);
 }
 
+const malformed = (what: string): never => {
+  throw new CloudburstError('INVALID_REQUEST', `malformed internal DAG message: ${what}`);
+};
+
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /** Dependency strings from a peer, checked once at the boundary (depFromWire throws INVALID_REQUEST). */
@@ -120,13 +140,8 @@ export function parseStepSession(v: unknown): StepSession | undefined {
   if (typeof o !== 'object' || typeof o.reads !== 'object' || o.reads === null || !Array.isArray(o.history)) {
     throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: session');
   }
-  for (const r of Object.values(o.reads as Record<string, unknown>)) {
-    const x = r as Partial<ReadVersion> | null;
-    if (typeof x !== 'object' || x === null || typeof x.v !== 'string' || typeof x.host !== 'string' || typeof x.url !== 'string') {
-      throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: read set');
-    }
-  }
-  const out: StepSession = { reads: o.reads as Record<string, ReadVersion>, history: o.history as HistoryEvent[] };
+  const reads = mapValues(o.reads as Record<string, unknown>, (r) => readVersionFromWire(r) ?? malformed('read set'));
+  const out: StepSession = { reads, history: o.history as HistoryEvent[] };
   const { seen, need } = v as { seen?: unknown; need?: unknown };
   if (seen !== undefined) {
     if (typeof seen !== 'object' || seen === null || !Object.entries(seen).every(([k, list]) => isDeps(k, list))) throw new CloudburstError('INVALID_REQUEST', 'malformed internal DAG message: causal seen set');

@@ -3,6 +3,7 @@ import { CloudburstError, type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
+import { readVersionFromWire, readVersionToWire, type ReadVersionWire } from '../consistency/step-session.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
@@ -188,19 +189,19 @@ export class DagService {
   }
 
   /**
-   * rr with parallel branches: a step here read `key` first at version `v`. This host keeps a
+   * rr with parallel branches: a step here read `key` first at `version`. This host keeps a
    * snapshot of it, then asks the request's coordinator which version the request has: this
    * one, or the one another branch proposed before.
    */
-  async pin(rid: string, key: string, v: string, bytes: Uint8Array | null): Promise<ReadVersion> {
+  async pin(rid: string, key: string, version: string, bytes: Uint8Array | null): Promise<ReadVersion> {
     const req = this.steps.request(rid);
     if (!req) throw new CloudburstError('INTERNAL', `request ${rid} is not held here (it ended)`);
-    this.#snapshots.store(rid, [{ key, v, bytes }], req.deadline - performance.now() + this.#graceMs);
-    const proposal: ReadVersion = { v, host: this.#hostId, url: this.#selfUrl() };
+    this.#snapshots.store(rid, [{ key, version, bytes }], req.deadline - performance.now() + this.#graceMs);
+    const proposal: ReadVersion = { version, host: this.#hostId, url: this.#selfUrl() };
     if (req.coordinator.id === this.#hostId) return this.#coordinator.pin(rid, key, proposal);
     let body: unknown;
     try {
-      body = await this.#link.send(req.coordinator.url, 'POST', DAG_PATHS.pin, { rid, key, ...proposal }, Math.max(1000, req.deadline - performance.now()));
+      body = await this.#link.send(req.coordinator.url, 'POST', DAG_PATHS.pin, { rid, key, ...readVersionToWire(proposal) }, Math.max(1000, req.deadline - performance.now()));
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: this host is fine; the run is re-run either way.
       throw new CloudburstError('INTERNAL', `the version of ${key} for request ${rid} could not be agreed with its coordinator: ${(err as Error).message}`);
@@ -209,10 +210,10 @@ export class DagService {
   }
 
   /** The coordinator's side of `pin`. */
-  servePin(body: unknown): ReadVersion {
+  servePin(body: unknown): ReadVersionWire {
     const b = body as { rid?: unknown; key?: unknown } | undefined;
     if (typeof b?.rid !== 'string' || typeof b.key !== 'string') throw new CloudburstError('INVALID_REQUEST', 'a pin is {"rid", "key", "v", "host", "url"}');
-    return this.#coordinator.pin(b.rid, b.key, parsePin(body, 'a pin'));
+    return readVersionToWire(this.#coordinator.pin(b.rid, b.key, parsePin(body, 'a pin')));
   }
 
   /**
@@ -260,9 +261,7 @@ export class DagService {
 }
 
 function parsePin(v: unknown, what: string): ReadVersion {
-  const x = v as Partial<ReadVersion> | undefined;
-  if (typeof x?.v !== 'string' || typeof x.host !== 'string' || typeof x.url !== 'string') {
-    throw new CloudburstError('INVALID_REQUEST', `malformed internal DAG message: ${what} needs "v", "host" and "url"`);
-  }
-  return { v: x.v, host: x.host, url: x.url };
+  const at = readVersionFromWire(v);
+  if (!at) throw new CloudburstError('INVALID_REQUEST', `malformed internal DAG message: ${what} needs "v", "host" and "url"`);
+  return at;
 }

@@ -292,7 +292,7 @@ export class Steps {
     const self = this.#self();
     if (req.rr) {
       this.#snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#graceMs);
-      for (const s of got.snaps) joined.reads[s.key] = { v: s.v, host: self.id, url: self.url };
+      for (const s of got.snaps) joined.reads[s.key] = { version: s.version, host: self.id, url: self.url };
       for (const [key, at] of Object.entries(got.shared ?? {})) joined.reads[key] = at;
     }
     if (req.causal) addCausal(joined, got, self.id, self.url);

@@ -9,8 +9,8 @@ import { parseTrigger, triggerToWire, type TriggerMsg } from '../../host/dag/pro
 const K = (name: string): string => `default/k/${name}`;
 
 describe('step sessions on the wire', () => {
-  it('a causal session travels as {seen, need: {key: {d, h, u}}} and is read back spelled out', () => {
-    const session = joinSessions([{ reads: {}, history: [] }]);
+  it('a session travels as {reads: {key: {v, host, url}}, seen, need: {key: {d, h, u}}} and is read back spelled out', () => {
+    const session = joinSessions([{ reads: { [K('r')]: { version: 'abc', host: 'h0', url: 'http://127.0.0.1:0' } }, history: [] }]);
     addCausal(session, { seen: { [K('a')]: ['c5.1.h-1/w0'] }, deps: { [K('b')]: ['p4.0.h-2/w1'] } }, 'h1', 'http://127.0.0.1:1');
     expect(session.need).toEqual({
       [K('a')]: { deps: ['c5.1.h-1/w0'], host: 'h1', url: 'http://127.0.0.1:1' },
@@ -18,7 +18,7 @@ describe('step sessions on the wire', () => {
     });
     const json = JSON.stringify(stepSessionToWire(session));
     expect(json).toBe(JSON.stringify({
-      reads: {},
+      reads: { [K('r')]: { v: 'abc', host: 'h0', url: 'http://127.0.0.1:0' } },
       history: [],
       seen: { [K('a')]: ['c5.1.h-1/w0'] },
       need: {
@@ -29,6 +29,9 @@ describe('step sessions on the wire', () => {
     expect(parseStepSession(JSON.parse(json))).toEqual(session);
     // A need may name no host (the wire never required one): absent stays absent.
     expect(parseStepSession({ reads: {}, history: [], need: { [K('c')]: { d: ['c1.0.w'] } } })?.need).toEqual({ [K('c')]: { deps: ['c1.0.w'] } });
+    // The in-memory names are not the wire's: a peer sending them sends a malformed message.
+    expect(() => parseStepSession({ reads: { [K('r')]: { version: 'abc', host: 'h0', url: 'http://127.0.0.1:0' } }, history: [] })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => parseStepSession({ reads: {}, history: [], need: { [K('c')]: { deps: ['c1.0.w'] } } })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
   });
 
   it('a trigger keeps its fields and their order on the wire, its session converted', () => {
