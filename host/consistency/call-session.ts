@@ -58,7 +58,12 @@ export interface SessionSpec {
   reads: Record<string, ReadVersion>;
 }
 
-/** A register version in a history (see host/README.md, "Consistency"). */
+/**
+ * A register version in a history (see host/README.md, "Consistency"). Histories are built in
+ * the shape `?history=1` answers with, short names included: the hosts only pass the records
+ * along (to the next step, the coordinator, the client; a join reads an event's step and
+ * position, nothing else), so there is no boundary to convert at.
+ */
 export interface VersionInfo {
   /** The write's stamp, `ms.c.writer`. */
   id: string;
