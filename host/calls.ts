@@ -14,7 +14,7 @@ import type { Futures } from './futures.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
-import type { HostState } from './state.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
 export interface ClusterView {
@@ -33,7 +33,7 @@ const MAX_PLACEMENTS = 3;
 export interface CallsOptions {
   registry: Registry;
   pool: ExecutorPool;
-  state: HostState;
+  readThrough: ReadThroughCache;
   metrics: Metrics;
   futures: Futures;
   hostId: string;
@@ -88,34 +88,58 @@ export interface CallOutcome {
 
 /** Runs function calls on this host: resolve, check arguments, warm referenced keys, execute. */
 export class Calls {
-  readonly #o: CallsOptions;
+  readonly #registry: Registry;
+  readonly #pool: ExecutorPool;
+  readonly #readThrough: ReadThroughCache;
+  readonly #metrics: Metrics;
+  readonly #futures: Futures;
+  readonly #hostId: string;
+  readonly #messaging: CallsOptions['messaging'];
+  readonly #cluster: CallsOptions['cluster'];
+  readonly #onTouched: CallsOptions['onTouched'];
+  readonly #sessions: CallsOptions['sessions'];
+  readonly #defaultTimeoutMs: number;
+  readonly #maxTimeoutMs: number;
+  readonly #onGuestLog: CallsOptions['onGuestLog'];
 
   constructor(opts: CallsOptions) {
-    this.#o = opts;
+    this.#registry = opts.registry;
+    this.#pool = opts.pool;
+    this.#readThrough = opts.readThrough;
+    this.#metrics = opts.metrics;
+    this.#futures = opts.futures;
+    this.#hostId = opts.hostId;
+    this.#messaging = opts.messaging;
+    this.#cluster = opts.cluster;
+    this.#onTouched = opts.onTouched;
+    this.#sessions = opts.sessions;
+    this.#defaultTimeoutMs = opts.defaultTimeoutMs;
+    this.#maxTimeoutMs = opts.maxTimeoutMs;
+    this.#onGuestLog = opts.onGuestLog;
   }
 
   /** The other hosts, when there is a cluster (DAG placement uses the same view). */
   get cluster(): ClusterView | undefined {
-    return this.#o.cluster;
+    return this.#cluster;
   }
 
   /** A call is arriving: get a worker out of its sleep while the request is read. */
   prewake(): void {
-    this.#o.pool.prewake();
+    this.#pool.prewake();
   }
 
   timeout(requested: unknown): number {
-    if (requested === undefined || requested === null) return this.#o.defaultTimeoutMs;
+    if (requested === undefined || requested === null) return this.#defaultTimeoutMs;
     const n = typeof requested === 'string' ? Number(requested) : requested;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > this.#o.maxTimeoutMs) {
-      throw new CloudburstError('INVALID_REQUEST', `timeoutMs must be an integer from 1 to ${this.#o.maxTimeoutMs}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > this.#maxTimeoutMs) {
+      throw new CloudburstError('INVALID_REQUEST', `timeoutMs must be an integer from 1 to ${this.#maxTimeoutMs}`);
     }
     return n;
   }
 
   /** Checks a call without running it: everything a caller can get wrong fails here. */
   async prepare(fn: string, req: CallRequest): Promise<PreparedCall> {
-    const resolved = await this.#o.registry.resolve(fn);
+    const resolved = await this.#registry.resolve(fn);
     const timeoutMs = this.timeout(req.timeoutMs);
     const args = prepareArgs(fn, resolved.signature, req.args ?? []);
     const mode = parseConsistency(req.consistency);
@@ -139,10 +163,10 @@ export class Calls {
    */
   async dispatch(fn: string, req: CallRequest, forwarded: boolean): Promise<CallOutcome> {
     const prepared = await this.prepare(fn, req);
-    const cluster = this.#o.cluster;
+    const cluster = this.#cluster;
     if (forwarded || !cluster) return this.run(prepared);
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
-    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
     let lastError: CloudburstError | undefined;
     for (let attempt = 0; attempt < MAX_PLACEMENTS; attempt++) {
       const placement = place(refs, self, cluster.peers(), cluster);
@@ -171,12 +195,12 @@ export class Calls {
   async start(fn: string, req: CallRequest): Promise<string> {
     const prepared = await this.prepare(fn, req);
     const createdAt = new Date().toISOString();
-    const id = await this.#o.futures.create(prepared.resolved.info.name);
+    const id = await this.#futures.create(prepared.resolved.info.name);
     void this.dispatch(fn, req, false).then(
-      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
+      (out) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
         result: out.result, host: out.host, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),
-      (err: unknown) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
+      (err: unknown) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
         error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)),
       }),
     );
@@ -184,7 +208,7 @@ export class Calls {
   }
 
   async run({ resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
-    const { pool, state, metrics, futures, sessions } = this.#o;
+    const sessions = this.#sessions;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
     // The client's earlier calls may have run elsewhere: what they saw must be here first.
@@ -197,7 +221,7 @@ export class Calls {
         args.push(a);
         continue;
       }
-      const record = await futures.get(a.id, deadline - Date.now());
+      const record = await this.#futures.get(a.id, deadline - Date.now());
       if (record.status === 'pending') throw new CloudburstError('CALL_TIMEOUT', `future ${a.id} (argument ${i}) did not finish within the deadline of ${fn}`);
       if (record.status === 'failed') {
         throw new CloudburstError('FUTURE_FAILED', `future ${a.id} (argument ${i}) failed: ${record.error?.code}: ${record.error?.message}`, { future: a.id });
@@ -206,8 +230,8 @@ export class Calls {
     }
     // Reference arguments are read by the worker from the cache: bring misses in first, so
     // the worker does not have to stop and ask.
-    const missing = args.flatMap((a) => (a.kind === 'ref' && !state.cache.has(a.key) ? [a.key] : []));
-    const fetched = await Promise.all(missing.map((k) => state.fetch(k)));
+    const missing = args.flatMap((a) => (a.kind === 'ref' && !this.#readThrough.cache.has(a.key) ? [a.key] : []));
+    const fetched = await Promise.all(missing.map((k) => this.#readThrough.fetch(k)));
     fetched.forEach((v, i) => {
       if (v === undefined) {
         const key = missing[i]!.slice(missing[i]!.indexOf('/', missing[i]!.indexOf('/') + 1) + 1);
@@ -215,23 +239,23 @@ export class Calls {
       }
     });
     const started = performance.now();
-    const messaging = this.#o.messaging;
-    const callId = messaging ? messaging.nextId() : `${this.#o.hostId}.0.0`;
+    const messaging = this.#messaging;
+    const callId = messaging ? messaging.nextId() : `${this.#hostId}.0.0`;
     let outcome: JobResult;
     try {
       const job: CallJob = { kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId };
       if (session) job.session = session; // lww calls carry nothing more than before
-      outcome = await pool.run(job, Math.max(1, deadline - Date.now()));
+      outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()));
     } finally {
       messaging?.finished(callId);
     }
     const seconds = (performance.now() - started) / 1000;
-    metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
-    for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);
+    this.#metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
+    for (const l of outcome.logs) this.#onGuestLog(fn, l.level, l.message);
     if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
-    this.#o.onTouched?.(outcome.touched);
-    if (outcome.wrote > 0) state.flusher.kick();
-    const out: CallOutcome = { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    this.#onTouched?.(outcome.touched);
+    if (outcome.wrote > 0) this.#readThrough.flusher.kick();
+    const out: CallOutcome = { result: outcome.result, host: this.#hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
     if (sessions) {
       const after = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);
       // A call that touched no key, without a session, has nothing to pass on (math.square).
@@ -240,7 +264,7 @@ export class Calls {
     if (outcome.session) {
       out.session = outcome.session;
       // A single call is its own request; a DAG step's history is labelled by the step (dag/steps.ts).
-      if (session?.history && session.rid === undefined) out.history = toEvents(outcome.session.history, callId, fn, this.#o.hostId);
+      if (session?.history && session.rid === undefined) out.history = toEvents(outcome.session.history, callId, fn, this.#hostId);
     }
     return out;
   }

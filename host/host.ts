@@ -11,7 +11,7 @@ import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
 import { Bloom } from './cluster/bloom.ts';
-import { Dags } from './dag/dags.ts';
+import { DagService } from './dag/service.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
@@ -26,7 +26,7 @@ import { routes } from './routes.ts';
 import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
-import { HostState } from './state.ts';
+import { ReadThroughCache } from './cache/read-through.ts';
 
 export interface HostOptions {
   /** Folder for the host's cache and identity. */
@@ -145,7 +145,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
       const { values, unreadable } = await kv.getSome(keys);
-      values.forEach((v, i) => v !== undefined && state.absorbFromTier(keys[i]!, v));
+      values.forEach((v, i) => v !== undefined && readThrough.absorbFromTier(keys[i]!, v));
       return unreadable;
     },
   });
@@ -160,7 +160,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const link = new PeerLink();
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
-  const state = new HostState(cache, kv, flusher, cut, (key) => subs.add([key]));
+  const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
@@ -175,23 +175,23 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     userPrefix: userPrefix(),
     bridge: async (req, remainingMs): Promise<Uint8Array | null | void | { at: ReadVersion }> => {
       switch (req.op) {
-        case 'fetch': await Promise.all(req.keys.map((k) => state.fetch(k))); return;
+        case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
         case 'flush': await flusher.flushKeys(req.keys); return;
         case 'send': await messaging.send(req.from, req.to, req.data); return;
         // A little margin: a recv that ends at the deadline leaves the call time to return.
         case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
-        case 'snapshot': return snapshots.fetch(req.rid, req.key, { v: req.v, host: req.host, url: req.url });
+        case 'snapshot': return snapshots.fetch(req.rid, req.key, req.at);
         case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
-        case 'pin': return { at: await dags.pin(req.rid, req.key, req.v, req.bytes) };
+        case 'pin': return { at: await dags.pin(req.rid, req.key, req.version, req.bytes) };
       }
     },
   });
-  const registry = new Registry(state, hlc, pool, {
+  const registry = new Registry(readThrough, hlc, pool, {
     maxModuleBytes: opts.maxModuleBytes ?? 8 * 1024 * 1024,
     memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
-  const futures = new Futures(state, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
+  const futures = new Futures(readThrough, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
   // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
   let utilization = 0;
   const sampler = setInterval(() => {
@@ -225,7 +225,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
+    registry, pool, readThrough, metrics, futures, hostId: id, onTouched: touch, messaging,
     sessions: { catchUp, selfUrl: () => url },
     cluster: {
       peers: () => directory.peers(),
@@ -241,13 +241,13 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
 
   const snapshots = new Snapshots(id, link);
-  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, state, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
 
   routes(router, {
-    registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
     clusterView: () => ({
       host: { id, url, utilization },

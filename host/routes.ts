@@ -2,7 +2,7 @@ import { CloudburstError, readBody, readJson, sendJson, type Router } from '../c
 import { KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
-import type { Dags } from './dag/dags.ts';
+import type { DagService } from './dag/service.ts';
 import { dagRoutes } from './dag/routes.ts';
 import { checkFutureId, parseWait, type Futures } from './futures.ts';
 import { userKey } from './keys.ts';
@@ -11,14 +11,14 @@ import { deltaFromBody, latticeToJson } from './kv-json.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
-import type { HostState } from './state.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 
 export interface RouteDeps {
   registry: Registry;
   calls: Calls;
-  dags: Dags;
+  dags: DagService;
   futures: Futures;
-  state: HostState;
+  readThrough: ReadThroughCache;
   metrics: Metrics;
   messaging: Messaging;
   hlc: Hlc;
@@ -46,7 +46,7 @@ function moduleJson(r: ModuleRecord): Record<string, unknown> {
 
 /** The host's HTTP API. Every route and status code is documented in host/README.md. */
 export function routes(router: Router, d: RouteDeps): void {
-  const { registry, calls, state } = d;
+  const { registry, calls, readThrough } = d;
 
   router.on('GET', '/healthz', ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }));
 
@@ -126,7 +126,7 @@ export function routes(router: Router, d: RouteDeps): void {
       if (e.value === undefined) throw new CloudburstError('INVALID_REQUEST', `push of ${e.key} carries no value`);
       return { key: e.key, value: decode(e.value) };
     });
-    for (const { key, value } of values) state.absorbPushed(key, value);
+    for (const { key, value } of values) readThrough.absorbPushed(key, value);
     res.writeHead(204).end();
   });
 
@@ -151,7 +151,7 @@ export function routes(router: Router, d: RouteDeps): void {
 
   router.on('GET', '/v1/kv/*key', async ({ req, res, params, query }) => {
     const key = userKey(params.key);
-    const v = await state.read(key, { fresh: query.get('fresh') !== null });
+    const v = await readThrough.read(key, { fresh: query.get('fresh') !== null });
     if (v === undefined || isDeleted(v)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
     if (v.type === 'lww' && (req.headers.accept ?? '').includes('application/octet-stream')) {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': v.value.byteLength, 'x-cloudburst-type': 'lww' });
@@ -164,38 +164,38 @@ export function routes(router: Router, d: RouteDeps): void {
   router.on('PUT', '/v1/kv/*key', async ({ req, res, params, query }) => {
     const key = userKey(params.key);
     const body = await readBody(req, d.maxBodyBytes);
-    const current = await state.read(key);
+    const current = await readThrough.read(key);
     observe(d.hlc, current);
     const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
-    const merged = await state.writeDurable(new Map([[key, delta]]));
+    const merged = await readThrough.writeDurable(new Map([[key, delta]]));
     sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
   });
 
   // Writes the KV tier refused for good after the host had acknowledged them (a type conflict
   // between hosts), kept with the refused value for an operator (host/README.md, "Durability").
   router.on('GET', '/v1/outbox/rejected', ({ res }) => {
-    const rejected = [...state.cache.rejected()].map(({ value, ...r }) => ({ ...r, bytes: value.byteLength }));
+    const rejected = [...readThrough.cache.rejected()].map(({ value, ...r }) => ({ ...r, bytes: value.byteLength }));
     sendJson(res, 200, { rejected });
   });
 
   router.on('GET', '/v1/outbox/rejected/*key', ({ res, params }) => {
-    const r = state.cache.rejectedOne(params.key!);
+    const r = readThrough.cache.rejectedOne(params.key!);
     if (r === undefined) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
     const { value, ...rest } = r;
     sendJson(res, 200, { ...rest, bytes: value.byteLength, ...(value.byteLength > 0 ? { value: latticeToJson(r.key, decode(value)) } : {}) });
   });
 
   router.on('DELETE', '/v1/outbox/rejected/*key', ({ res, params }) => {
-    if (!state.cache.forgetRejected(params.key!)) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
+    if (!readThrough.cache.forgetRejected(params.key!)) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
     sendJson(res, 200, { deleted: params.key });
   });
 
   router.on('DELETE', '/v1/kv/*key', async ({ res, params }) => {
     const key = userKey(params.key);
-    const current = await state.read(key);
+    const current = await readThrough.read(key);
     if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
     observe(d.hlc, current);
-    await state.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
+    await readThrough.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
     sendJson(res, 200, { deleted: params.key });
   });
 }

@@ -26,7 +26,7 @@ export class CausalCall implements ReadPolicy {
   readonly #history: CallHistory | undefined;
 
   constructor(spec: SessionSpec, reads: CallReads, bridge: SessionBridge, history: CallHistory | undefined) {
-    for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, d: [...n.d] });
+    for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, deps: [...n.deps] });
     for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, [...list]);
     this.#reads = reads;
     this.#bridge = bridge;
@@ -45,7 +45,7 @@ export class CausalCall implements ReadPolicy {
     if (got === undefined && reads.fetchOnce(key)) got = reads.cached(key);
     if (got === undefined || got.type === 'lww') {
       const need = this.need.get(key);
-      const met = (): boolean => need === undefined || need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
+      const met = (): boolean => need === undefined || need.deps.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
       if (!met()) {
         this.#bridge.ensure(key, need!);
         reads.refresh();
@@ -92,8 +92,8 @@ export class CausalCall implements ReadPolicy {
 
   #needs(key: string, wire: string): void {
     const n = this.need.get(key);
-    if (n === undefined) this.need.set(key, { d: [wire] });
-    else addDepWire(n.d, key, wire);
+    if (n === undefined) this.need.set(key, { deps: [wire] });
+    else addDepWire(n.deps, key, wire);
   }
 
   /** What a new version `self` of `key`, over the versions `over` of it, depends on (`dependenciesOf`). */

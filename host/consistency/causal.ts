@@ -61,7 +61,12 @@ const MAX_ROUNDS = 16;
  * (`ensureAll`), so its writes' dependencies are already here.
  */
 export class CausalCut {
-  readonly #o: CutOptions;
+  readonly #cache: HostCache;
+  readonly #tier: CutTier;
+  readonly #link: PeerLink;
+  readonly #selfUrl: CutOptions['selfUrl'];
+  readonly #onStored: CutOptions['onStored'];
+  readonly #holdMs: number;
   readonly #held = new Map<string, Held>();
   #timer: NodeJS.Timeout | undefined;
   #rechecking = false;
@@ -76,7 +81,12 @@ export class CausalCut {
   fetches = 0;
 
   constructor(opts: CutOptions) {
-    this.#o = opts;
+    this.#cache = opts.cache;
+    this.#tier = opts.tier;
+    this.#link = opts.link;
+    this.#selfUrl = opts.selfUrl;
+    this.#onStored = opts.onStored;
+    this.#holdMs = opts.holdMs ?? CAUSAL_WINDOW_MS;
   }
 
   get held(): number {
@@ -128,7 +138,7 @@ export class CausalCut {
   }
 
   #local(key: string): Lww | undefined {
-    const v = this.#o.cache.get(key);
+    const v = this.#cache.get(key);
     return v?.type === 'lww' ? v : undefined;
   }
 
@@ -138,7 +148,7 @@ export class CausalCut {
    */
   absorb(key: string, value: Lattice, from?: string): Lattice | undefined {
     if (!isCausal(value)) return this.#store(key, value);
-    this.#o.cache.refresh();
+    this.#cache.refresh();
     const ready: LwwVersion[] = [];
     const wait: LwwVersion[] = [];
     const met = this.#depCheck();
@@ -158,13 +168,13 @@ export class CausalCut {
     if (!this.#held.has(key)) return merged;
     this.#admitClosed();
     await this.#resolveRounds([key], deadline);
-    this.#o.cache.refresh();
-    return this.#o.cache.get(key);
+    this.#cache.refresh();
+    return this.#cache.get(key);
   }
 
   #store(key: string, value: Lattice): Lattice {
-    const merged = this.#o.cache.absorb(key, value);
-    this.#o.onStored?.(key);
+    const merged = this.#cache.absorb(key, value);
+    this.#onStored?.(key);
     this.#recheckSoon();
     return merged;
   }
@@ -205,7 +215,7 @@ export class CausalCut {
    */
   #admitClosed(): void {
     if (this.#held.size === 0) return;
-    this.#o.cache.refresh();
+    this.#cache.refresh();
     const cand = new Map<string, LwwVersion[]>();
     for (const [key, h] of this.#held) cand.set(key, [...versionsOf(h.value)]);
     const asValue = (vs: readonly LwwVersion[] | undefined): Lww | undefined => (vs && vs.length > 0 ? fromVersions(vs) : undefined);
@@ -235,9 +245,8 @@ export class CausalCut {
   async #retryHeld(): Promise<void> {
     if (this.#closed) return;
     const now = performance.now();
-    const holdMs = this.#o.holdMs ?? CAUSAL_WINDOW_MS;
     for (const [key, h] of [...this.#held]) {
-      if (now - h.since > holdMs) {
+      if (now - h.since > this.#holdMs) {
         this.#held.delete(key);
         this.dropped++;
       }
@@ -266,7 +275,7 @@ export class CausalCut {
     for (let round = 0; round < MAX_ROUNDS && performance.now() < deadline && !this.#closed; round++) {
       if (roots !== undefined ? !roots.some((k) => this.#held.has(k)) : this.#held.size === 0) return;
       if (mine) this.#closeOverHeld(mine);
-      this.#o.cache.refresh();
+      this.#cache.refresh();
       const met = this.#depCheck();
       const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
       const byPeer = new Map<string | undefined, Set<string>>();
@@ -276,7 +285,7 @@ export class CausalCut {
         for (const v of versionsOf(h.value)) {
           for (const d of v.causal!.deps) {
             if (tried.has(d.key) || met(key, d) || satisfies(heldValue(d.key), d)) continue;
-            const from = h.from !== undefined && h.from !== this.#o.selfUrl() ? h.from : undefined;
+            const from = h.from !== undefined && h.from !== this.#selfUrl() ? h.from : undefined;
             let set = byPeer.get(from);
             if (!set) byPeer.set(from, (set = new Set()));
             set.add(d.key);
@@ -303,7 +312,7 @@ export class CausalCut {
       const keys = [...fromTier];
       if (keys.length > 0) {
         this.fetches++;
-        const { values } = await this.#o.tier.getSome(keys).catch(() => ({ values: [] as (Lattice | undefined)[] }));
+        const { values } = await this.#tier.getSome(keys).catch(() => ({ values: [] as (Lattice | undefined)[] }));
         keys.forEach((k, i) => {
           const v = values[i];
           if (v !== undefined) this.absorb(k, v);
@@ -334,7 +343,7 @@ export class CausalCut {
   }
 
   async #fromPeer(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
-    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    const body = (await this.#link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
     const out = new Map<string, Lattice>();
     for (const k of keys) {
       const b64 = body?.values?.[k];
@@ -344,18 +353,18 @@ export class CausalCut {
   }
 
   /**
-   * Returns once this host's cache holds a version of `key` with every one of `need.d` in its
+   * Returns once this host's cache holds a version of `key` with every one of `need.deps` in its
    * past, fetching it (and what it depends on) from the host named in `need`, else the tier,
    * retrying until `deadline`.
    * @throws CloudburstError CONSISTENCY_UNAVAILABLE at the deadline.
    */
   async ensure(key: string, need: CausalNeed, deadline: number): Promise<void> {
-    const deps = need.d.map((w) => depFromWire(key, w));
+    const deps = need.deps.map((w) => depFromWire(key, w));
     const ok = (): boolean => {
-      this.#o.cache.refresh();
+      this.#cache.refresh();
       return deps.every((d) => this.#visible(d));
     };
-    const peer = need.u !== undefined && need.u !== this.#o.selfUrl() ? need.u : undefined;
+    const peer = need.url !== undefined && need.url !== this.#selfUrl() ? need.url : undefined;
     let wait = 2;
     for (;;) {
       if (ok()) return;
@@ -365,7 +374,7 @@ export class CausalCut {
         if (got !== undefined && (await this.absorbAwait(key, got, deadline, peer), ok())) return;
       }
       this.fetches++;
-      const fresh = await this.#o.tier.getFresh(key).catch(() => undefined);
+      const fresh = await this.#tier.getFresh(key).catch(() => undefined);
       if (fresh !== undefined && (await this.absorbAwait(key, fresh, deadline), ok())) return;
       if (performance.now() >= deadline || this.#closed) {
         throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${key} as new as the request depends on reached this host in time`);
@@ -381,17 +390,17 @@ export class CausalCut {
    */
   async ensureAll(need: Readonly<Record<string, CausalNeed>>, deadline: number): Promise<void> {
     const behind = (entries: [string, CausalNeed][]): [string, CausalNeed][] => {
-      this.#o.cache.refresh();
-      return entries.filter(([key, n]) => !n.d.every((w) => this.#visible(depFromWire(key, w))));
+      this.#cache.refresh();
+      return entries.filter(([key, n]) => !n.deps.every((w) => this.#visible(depFromWire(key, w))));
     };
     let todo = behind(Object.entries(need));
     if (todo.length === 0) return;
     const byPeer = new Map<string, string[]>();
     for (const [key, n] of todo) {
-      if (n.u === undefined || n.u === this.#o.selfUrl()) continue;
-      const keys = byPeer.get(n.u) ?? [];
+      if (n.url === undefined || n.url === this.#selfUrl()) continue;
+      const keys = byPeer.get(n.url) ?? [];
       keys.push(key);
-      byPeer.set(n.u, keys);
+      byPeer.set(n.url, keys);
     }
     if (byPeer.size > 0) {
       await Promise.all([...byPeer].map(async ([url, keys]) => {
@@ -412,10 +421,10 @@ export class CausalCut {
     if (!Array.isArray(keys) || keys.length > 1000 || !keys.every((k) => typeof k === 'string')) {
       throw new CloudburstError('INVALID_REQUEST', 'a cache read is {"keys": [up to 1000 strings]}');
     }
-    this.#o.cache.refresh();
+    this.#cache.refresh();
     const values: Record<string, string | null> = {};
     for (const k of keys as string[]) {
-      const bytes = this.#o.cache.getEncoded(k);
+      const bytes = this.#cache.getEncoded(k);
       values[k] = bytes === undefined ? null : Buffer.from(bytes).toString('base64');
     }
     return { values };

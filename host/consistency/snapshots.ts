@@ -39,7 +39,7 @@ export class Snapshots {
       this.#held.set(rid, held);
     }
     for (const s of snaps) {
-      const id = `${s.key}\0${s.v}`;
+      const id = `${s.key}\0${s.version}`;
       if (held.entries.has(id)) continue;
       held.entries.set(id, s.bytes);
       held.bytes += s.bytes?.byteLength ?? 0;
@@ -47,8 +47,8 @@ export class Snapshots {
   }
 
   /** The held version, `null` for an absent key, `undefined` when not held. */
-  get(rid: string, key: string, v: string): Uint8Array | null | undefined {
-    return this.#held.get(rid)?.entries.get(`${key}\0${v}`);
+  get(rid: string, key: string, version: string): Uint8Array | null | undefined {
+    return this.#held.get(rid)?.entries.get(`${key}\0${version}`);
   }
 
   release(rid: string): void {
@@ -61,13 +61,13 @@ export class Snapshots {
   /** The version a request read first, from this host's snapshots or the host that holds it. */
   async fetch(rid: string, key: string, at: ReadVersion): Promise<Uint8Array | null> {
     if (at.host === this.#selfId) {
-      const local = this.get(rid, key, at.v);
-      if (local === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${at.v} for request ${rid} is no longer held (the request expired)`);
+      const local = this.get(rid, key, at.version);
+      if (local === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${at.version} for request ${rid} is no longer held (the request expired)`);
       return local;
     }
     let body: { base64?: string | null };
     try {
-      body = (await this.#link.send(at.url, 'POST', SNAPSHOT_PATH, { rid, key, v: at.v }, 2000)) as { base64?: string | null };
+      body = (await this.#link.send(at.url, 'POST', SNAPSHOT_PATH, { rid, key, v: at.version }, 2000)) as { base64?: string | null };
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: the step's own host is fine (the DAG is re-run either way).
       throw new CloudburstError('INTERNAL', `the snapshot of ${key} for request ${rid} could not be fetched from host ${at.host}: ${(err as Error).message}`);

@@ -3,7 +3,7 @@
 import { CloudburstError, isErrorCode, type ErrorCode } from '../../common/index.ts';
 import { decodeSession, type ClientSession } from '../consistency/client-session.ts';
 import type { HistoryEvent } from '../consistency/history.ts';
-import { parseStepSession, type StepSession } from '../consistency/step-session.ts';
+import { parseStepSession, stepSessionToWire, type StepSession, type StepSessionWire } from '../consistency/step-session.ts';
 import { checkKeyName } from '../keys.ts';
 
 export const DAG_PATHS = {
@@ -119,6 +119,12 @@ export function parseSchedule(v: unknown): ScheduleMsg {
     ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.shared === true ? { shared: true } : {}), ...(v.history === true ? { history: true } : {}),
     ...clientToken(v.client),
   };
+}
+
+/** A trigger as it goes to another host: its session in wire form (`parseTrigger` reads it back). */
+export function triggerToWire(msg: TriggerMsg): Omit<TriggerMsg, 'session'> & { session?: StepSessionWire } {
+  const { session, ...rest } = msg;
+  return session === undefined ? rest : { ...rest, session: stepSessionToWire(session) };
 }
 
 export function parseTrigger(v: unknown): TriggerMsg {

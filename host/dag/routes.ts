@@ -1,7 +1,7 @@
 import { SESSION_HEADER, clientSession, encodeSession } from '../consistency/client-session.ts';
 import { CloudburstError, readJson, sendJson, type Router } from '../../common/index.ts';
 import { HOST_HEADER } from '../cluster/forward.ts';
-import type { Dags } from './dags.ts';
+import type { DagService } from './service.ts';
 import { SNAPSHOT_PATH } from '../consistency/snapshots.ts';
 import { DAG_PATHS, parseDone, parseSchedule, parseTrigger } from './protocol.ts';
 
@@ -12,7 +12,7 @@ export interface DagRouteOptions {
 }
 
 /** The DAG routes, public and cluster-internal. Every route and status code is in host/README.md. */
-export function dagRoutes(router: Router, dags: Dags, o: DagRouteOptions): void {
+export function dagRoutes(router: Router, dags: DagService, o: DagRouteOptions): void {
   router.on('PUT', '/v1/dags/:name', async ({ req, res, params }) => {
     const body = await readJson(req, o.maxBodyBytes);
     sendJson(res, 200, await dags.register(params.name!, body));

@@ -117,10 +117,10 @@ const state = new GuestState(
     flush: (keys) => void bridge({ op: 'flush', keys }),
     send: (from, to, data) => void bridge({ op: 'send', from, to, data }),
     recv: (id, timeoutMs) => bridge({ op: 'recv', id, timeoutMs }) ?? null,
-    snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, v: at.v, host: at.host, url: at.url }) ?? null,
+    snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, at }) ?? null,
     ensure: (key, need) => void bridge({ op: 'ensure', key, need }),
-    pin: (rid, key, v, bytes) => {
-      const at = bridgeReply({ op: 'pin', rid, key, v, bytes }).at;
+    pin: (rid, key, version, bytes) => {
+      const at = bridgeReply({ op: 'pin', rid, key, version, bytes }).at;
       if (at === undefined) throw new CloudburstError('INTERNAL', `no version of ${key} agreed for request ${rid}`);
       return at;
     },

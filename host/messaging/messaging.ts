@@ -80,7 +80,14 @@ function leftIn(box: Mailbox): Envelope[] {
  * check in `finished`.
  */
 export class Messaging {
-  readonly #o: Required<MessagingOptions>;
+  readonly #hostId: string;
+  readonly #kv: KvClient;
+  readonly #link: PeerLink;
+  readonly #peers: MessagingOptions['peers'];
+  readonly #markUnreachable: MessagingOptions['markUnreachable'];
+  readonly #holdMs: number;
+  readonly #pollMs: number;
+  readonly #directTimeoutMs: number;
   readonly #boot = Date.now().toString(36);
   #seq = 0;
   readonly #boxes = new Map<string, Mailbox>();
@@ -92,20 +99,27 @@ export class Messaging {
   readonly stats = { sent: 0, local: 0, direct: 0, fallback: 0, received: 0, unread: 0 };
 
   constructor(opts: MessagingOptions) {
-    this.#o = { holdMs: 30_000, pollMs: 50, directTimeoutMs: 2000, ...opts };
-    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(1000, this.#o.holdMs));
+    this.#hostId = opts.hostId;
+    this.#kv = opts.kv;
+    this.#link = opts.link;
+    this.#peers = opts.peers;
+    this.#markUnreachable = opts.markUnreachable;
+    this.#holdMs = opts.holdMs ?? 30_000;
+    this.#pollMs = opts.pollMs ?? 50;
+    this.#directTimeoutMs = opts.directTimeoutMs ?? 2000;
+    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(1000, this.#holdMs));
     this.#sweeper.unref();
   }
 
   /** The id of a call about to start. */
   nextId(): string {
-    return `${this.#o.hostId}.${this.#boot}.${++this.#seq}`;
+    return `${this.#hostId}.${this.#boot}.${++this.#seq}`;
   }
 
   /** Whether `id` names a call of this host process that has not started yet. */
   #notStarted(id: string): boolean {
     const m = ID.exec(id);
-    return m !== null && m[1] === this.#o.hostId && m[2] === this.#boot && Number(m[3]) > this.#seq;
+    return m !== null && m[1] === this.#hostId && m[2] === this.#boot && Number(m[3]) > this.#seq;
   }
 
   async send(from: string, to: string, data: Uint8Array): Promise<void> {
@@ -119,20 +133,20 @@ export class Messaging {
     const env: Envelope = { to, from, seq, data };
     this.stats.sent++;
     const host = m[1]!;
-    if (host === this.#o.hostId) {
+    if (host === this.#hostId) {
       this.stats.local++;
       this.accept(env);
       return;
     }
-    const peer = this.#o.peers().find((p) => p.id === host);
+    const peer = this.#peers().find((p) => p.id === host);
     if (peer) {
       try {
         // The sender waits for the answer: its next message cannot overtake this one.
-        await this.#o.link.send(peer.url, 'POST', '/v1/internal/messages', { to, from, seq, data: Buffer.from(data).toString('base64') }, this.#o.directTimeoutMs);
+        await this.#link.send(peer.url, 'POST', '/v1/internal/messages', { to, from, seq, data: Buffer.from(data).toString('base64') }, this.#directTimeoutMs);
         this.stats.direct++;
         return;
       } catch (err) {
-        if (err instanceof CloudburstError && err.code === 'HOST_UNAVAILABLE') this.#o.markUnreachable(host, peer.url);
+        if (err instanceof CloudburstError && err.code === 'HOST_UNAVAILABLE') this.#markUnreachable(host, peer.url);
       }
     }
     this.stats.fallback++;
@@ -195,7 +209,7 @@ export class Messaging {
         this.stats.received++;
         return next.data;
       }
-      if (Date.now() - box.polledAt >= this.#o.pollMs) {
+      if (Date.now() - box.polledAt >= this.#pollMs) {
         box.polledAt = Date.now();
         await this.#poll(id, box);
         continue;
@@ -206,7 +220,7 @@ export class Messaging {
         const timer = setTimeout(() => {
           box.waiter = undefined;
           resolve();
-        }, Math.min(remaining, this.#o.pollMs));
+        }, Math.min(remaining, this.#pollMs));
         box.waiter = () => {
           clearTimeout(timer);
           resolve();
@@ -218,7 +232,7 @@ export class Messaging {
   async #poll(id: string, box: Mailbox): Promise<void> {
     let inbox: Lattice | undefined;
     try {
-      inbox = await this.#o.kv.get(inboxKey(id));
+      inbox = await this.#kv.get(inboxKey(id));
     } catch {
       return; // the tier is unreachable: direct messages still arrive
     }
@@ -235,7 +249,7 @@ export class Messaging {
       value = value === undefined ? one : (merge(value, one) as GSet);
     }
     if (value === undefined) return;
-    const [err] = await this.#o.kv.mergeBatch([{ key: inboxKey(to), value }]);
+    const [err] = await this.#kv.mergeBatch([{ key: inboxKey(to), value }]);
     if (err) throw err;
   }
 
@@ -269,10 +283,10 @@ export class Messaging {
    */
   async #sweep(): Promise<void> {
     const now = Date.now();
-    for (const [id, at] of this.#ended) if (now - at > 10 * this.#o.holdMs) this.#ended.delete(id);
+    for (const [id, at] of this.#ended) if (now - at > 10 * this.#holdMs) this.#ended.delete(id);
     for (const [id, box] of this.#boxes) {
-      if (box.waiter !== undefined || now - box.touched < this.#o.holdMs) continue;
-      if (this.#notStarted(id) && now - box.touched < 10 * this.#o.holdMs) continue;
+      if (box.waiter !== undefined || now - box.touched < this.#holdMs) continue;
+      if (this.#notStarted(id) && now - box.touched < 10 * this.#holdMs) continue;
       this.#boxes.delete(id);
       await this.#parkUnread(id, leftIn(box));
     }
