@@ -4,7 +4,7 @@ import { Buffer } from 'node:buffer';
 import { CloudburstError, decode, type Lattice } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
-import { CACHE_READ_PATH } from './causal.ts';
+import { HOST_PATHS } from '../protocol.ts';
 import { covers, type ClientSession, type SessionEntry } from './client-session.ts';
 
 export interface CatchUpOptions {
@@ -76,7 +76,7 @@ export class SessionCatchUp {
   /** The values the peer's cache holds of these keys, admitted here. */
   async #fromPeer(url: string, entries: readonly SessionEntry[], deadline: number): Promise<void> {
     const keys = entries.map((e) => this.#o.userPrefix + e.key);
-    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    const body = (await this.#o.link.send(url, 'POST', HOST_PATHS.cacheRead, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
     await Promise.all(keys.map(async (key) => {
       const b64 = body?.values?.[key];
       if (typeof b64 === 'string') await this.#o.admit(key, decode(new Uint8Array(Buffer.from(b64, 'base64'))), deadline, url);
