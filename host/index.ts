@@ -3,3 +3,4 @@ export { startHost, type Host, type HostOptions } from './host.ts';
 export type { FsyncPolicy } from './cache/cache.ts';
 export { readModuleTypes, type ModuleTypes, type ExportSignature } from './module-types.ts';
 export { allowedImports } from './executor/imports.ts';
+export { HOST_HEADERS, HOST_LIMITS, HOST_PATHS, HOST_ROUTES, hostPath, type HostRoute, type HostRouteName } from './protocol.ts';
