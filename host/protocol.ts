@@ -1,9 +1,9 @@
 /**
  * The HTTP protocol of a host, in one place: paths, the routes table, headers, limits, and the
  * parsers of what requests carry. The routes (routes.ts, dag/routes.ts), the forwarder, the
- * peers and the CLI import from here; nothing else defines a host path or an API limit.
- * The DAG messages between hosts are in dag/protocol.ts, the KV tier's push frame in
- * kvs/protocol.ts.
+ * peers and the CLI import from here; no other file of the host defines a path. The DAG
+ * messages between hosts are in dag/protocol.ts, the KV tier's push frame in kvs/protocol.ts;
+ * the limits of values and of a call's writes are KV_LIMITS and executor/write-limits.ts.
  *
  * A parser checks the shape of what arrives, so that a malformed request fails before anything
  * runs, and returns a typed value. What can only be checked against something else is checked
@@ -13,16 +13,17 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { CloudburstError, KV_LIMITS, SUBSCRIBER_PUSH_PATH, decode, decodeFrame, type Lattice } from '../kvs/index.ts';
-import { SESSION_HEADER, SESSION_MAX_KEYS, SESSION_MAX_TOKEN, decodeSession, encodeSession, type ClientSession } from './consistency/client-session.ts';
+import { SESSION_HEADER, decodeSession, encodeSession, type ClientSession } from './consistency/client-session.ts';
 import { parseConsistency, type Consistency } from './consistency/mode.ts';
-import { DAG_LIMITS } from './dag/graph.ts';
-import { MAX_USER_KEY_BYTES, checkKeyName } from './keys.ts';
+import { checkKeyName } from './keys.ts';
 import type { Envelope } from './messaging/messaging.ts';
 
 /**
  * Limits of the API. The first four are the defaults of the host's options of the same role
  * (`maxModuleBytes`, `maxBodyBytes`, `defaultTimeoutMs`, `maxTimeoutMs`); bodies over a limit
- * are refused while they stream in (host/README.md, "Routes").
+ * are refused while they stream in (host/README.md, "Routes"). Where the other limits live:
+ * keys (MAX_USER_KEY_BYTES, keys.ts), session tokens (SESSION_MAX_TOKEN, SESSION_MAX_KEYS,
+ * consistency/client-session.ts), DAGs (DAG_LIMITS, dag/graph.ts), values (KV_LIMITS).
  *
  * @example
  * readJson(req, HOST_LIMITS.pinBodyBytes)
@@ -49,15 +50,8 @@ export const HOST_LIMITS = {
   snapshotBodyBytes: 1024 * 1024,
   pinBodyBytes: 64 * 1024,
   warmBodyBytes: 1024 * 1024,
-  /** Functions of a DAG (also of one warm-up). */
-  dagFunctions: DAG_LIMITS.maxFunctions,
   /** A push of the KV tier (a batch frame). */
   pushBodyBytes: KV_LIMITS.maxBodyBytes,
-  /** A user key, in bytes of UTF-8 (keys.ts). */
-  keyBytes: MAX_USER_KEY_BYTES,
-  /** A client session token, in characters, and the keys it carries (consistency/client-session.ts). */
-  sessionTokenChars: SESSION_MAX_TOKEN,
-  sessionKeys: SESSION_MAX_KEYS,
 } as const;
 
 /**
