@@ -232,8 +232,8 @@ export interface DagCallRequest {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * A call's or DAG call's `timeoutMs` (a number, or the decimal text of `?timeoutMs=`); absent,
- * the default.
+ * A call's or DAG call's `timeoutMs`: a number, or text (`?timeoutMs=`, read by `Number()`, so
+ * `1e3` and `0x10` pass, unlike `wait`); absent, the default.
  *
  * @throws CloudburstError `INVALID_REQUEST`
  */

@@ -54,7 +54,8 @@ const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t
  *
  * @example
  * await dags.register('pipeline', { functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
- * const out = await dags.call(await dags.prepare('pipeline', parseDagCall({ args: { 'math.increment': [3] } }, {}, query, timeouts))); // out.result === 16
+ * const call = parseDagCall({ args: { 'math.increment': [3] } }, req.headers, query, calls.timeouts);
+ * const out = await dags.call(await dags.prepare('pipeline', call)); // out.result === 16
  */
 export class Dags {
   readonly #o: DagsOptions;
