@@ -6,13 +6,13 @@ import type { SessionResult, SessionSpec } from './consistency/call-session.ts';
 import { advance, encodeSession, type ClientSession } from './consistency/client-session.ts';
 import type { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { toEvents, type HistoryEvent } from './consistency/history.ts';
-import { parseConsistency } from './consistency/mode.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
 import { place } from './cluster/scheduler.ts';
 import type { Futures } from './futures.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
+import type { CallRequest, Timeouts } from './protocol.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 
@@ -49,17 +49,6 @@ export interface CallsOptions {
   onGuestLog: (fn: string, level: number, message: string) => void;
 }
 
-export interface CallRequest {
-  args?: unknown;
-  timeoutMs?: unknown;
-  /** "lww" (default) or "rr". */
-  consistency?: unknown;
-  /** Record the call's reads and writes with their versions (`?history=1`). */
-  history?: boolean;
-  /** The client's session (read-your-writes and monotonic reads across calls), from its token. */
-  client?: ClientSession;
-}
-
 export interface PreparedCall {
   resolved: ResolvedFunction;
   timeoutMs: number;
@@ -70,6 +59,11 @@ export interface PreparedCall {
   client?: ClientSession;
   /** What the answer's session builds on, when more than `client` (a DAG step's predecessors' sessions). */
   carried?: ClientSession;
+}
+
+/** A call that arrived over HTTP, checked, with its request (what a forward sends on). */
+export interface CheckedCall extends PreparedCall {
+  request: CallRequest;
 }
 
 export interface CallOutcome {
@@ -128,43 +122,34 @@ export class Calls {
     this.#pool.prewake();
   }
 
-  timeout(requested: unknown): number {
-    if (requested === undefined || requested === null) return this.#defaultTimeoutMs;
-    const n = typeof requested === 'string' ? Number(requested) : requested;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > this.#maxTimeoutMs) {
-      throw new CloudburstError('INVALID_REQUEST', `timeoutMs must be an integer from 1 to ${this.#maxTimeoutMs}`);
-    }
-    return n;
-  }
-
-  /** Checks a call without running it: everything a caller can get wrong fails here. */
-  async prepare(fn: string, req: CallRequest): Promise<PreparedCall> {
-    const resolved = await this.#registry.resolve(fn);
-    const timeoutMs = this.timeout(req.timeoutMs);
-    const args = prepareArgs(fn, resolved.signature, req.args ?? []);
-    const mode = parseConsistency(req.consistency);
-    const rr = mode === 'rr';
-    const causal = mode === 'causal';
-    const history = req.history === true;
-    const client = req.client ? { client: req.client } : {};
-    if (causal) return { resolved, timeoutMs, args, session: { rr, causal, history, reads: {} }, ...client };
-    return { resolved, timeoutMs, args, ...(rr || history ? { session: { rr, history, reads: {} } } : {}), ...client };
-  }
-
-  /** Runs a call on this host and answers with its result. */
-  async call(fn: string, req: CallRequest): Promise<CallOutcome> {
-    return this.run(await this.prepare(fn, req));
+  /** The deadlines a call may ask for (checked with its request, protocol.ts). */
+  get timeouts(): Timeouts {
+    return { defaultTimeoutMs: this.#defaultTimeoutMs, maxTimeoutMs: this.#maxTimeoutMs };
   }
 
   /**
-   * Places a call (this host, or the one caching most of its referenced keys) and runs it
-   * there. A host that cannot be reached drops out of placement and the call is placed again,
-   * at most MAX_PLACEMENTS times. Calls forwarded here by another host run here.
+   * Checks a call (its request was parsed on arrival, protocol.ts) against the function
+   * without running it: everything a caller can get wrong fails here.
    */
-  async dispatch(fn: string, req: CallRequest, forwarded: boolean): Promise<CallOutcome> {
-    const prepared = await this.prepare(fn, req);
+  async prepare(fn: string, req: CallRequest): Promise<CheckedCall> {
+    const resolved = await this.#registry.resolve(fn);
+    const { timeoutMs, consistency, history } = req;
+    const args = prepareArgs(fn, resolved.signature, req.args);
+    const rr = consistency === 'rr';
+    // Plain lww calls carry no session spec at all (the hot path).
+    const session: SessionSpec | undefined = consistency === 'causal' ? { rr, causal: true, history, reads: {} } : rr || history ? { rr, history, reads: {} } : undefined;
+    return { request: req, resolved, timeoutMs, args, ...(session ? { session } : {}), ...(req.client ? { client: req.client } : {}) };
+  }
+
+  /**
+   * Places a checked call (this host, or the one caching most of its referenced keys) and runs
+   * it there. A host that cannot be reached drops out of placement and the call is placed
+   * again, at most MAX_PLACEMENTS times. Calls forwarded here by another host run here.
+   */
+  async dispatch(prepared: CheckedCall): Promise<CallOutcome> {
+    const fn = prepared.resolved.info.name;
     const cluster = this.#cluster;
-    if (forwarded || !cluster) return this.run(prepared);
+    if (prepared.request.forwarded || !cluster) return this.run(prepared);
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
     const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
     let lastError: CloudburstError | undefined;
@@ -173,10 +158,7 @@ export class Calls {
       if (placement.kind === 'self') return this.run(prepared);
       const started = performance.now();
       try {
-        const out = await cluster.forwarder.call(placement.peer.url, fn, {
-          args: req.args ?? [], timeoutMs: prepared.timeoutMs,
-          ...(prepared.session?.rr ? { consistency: 'rr' } : prepared.session?.causal ? { consistency: 'causal' } : {}),
-        }, req.history === true, prepared.client);
+        const out = await cluster.forwarder.call(placement.peer.url, fn, prepared.request);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
@@ -188,15 +170,14 @@ export class Calls {
   }
 
   /**
-   * Starts an asynchronous call: checks it now (so bad input is still a 4xx), answers with a
+   * Starts an asynchronous call, checked already (so bad input was a 4xx): answers with a
    * future id once its pending record is in the KV tier, and stores the outcome under the
    * future when the call ends.
    */
-  async start(fn: string, req: CallRequest): Promise<string> {
-    const prepared = await this.prepare(fn, req);
+  async start(prepared: CheckedCall): Promise<string> {
     const createdAt = new Date().toISOString();
     const id = await this.#futures.create(prepared.resolved.info.name);
-    void this.dispatch(fn, req, false).then(
+    void this.dispatch(prepared).then(
       (out) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
         result: out.result, host: out.host, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),

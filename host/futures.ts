@@ -22,27 +22,12 @@ export interface FutureRecord {
 }
 
 const ID = /^[0-9a-f]{32}$/;
-/** Longest a GET may wait. */
-export const MAX_WAIT_MS = 60_000;
 /** How often a waiter reads the tier again, in case the push that should wake it was missed. */
 export const DEFAULT_REREAD_MS = 2000;
 
 export function checkFutureId(id: unknown): string {
   if (typeof id !== 'string' || !ID.test(id)) throw new CloudburstError('FUTURE_NOT_FOUND', `${JSON.stringify(id)} is not a future id`);
   return id;
-}
-
-/**
- * The `wait` of `GET /v1/futures/{id}`: absent (0), or the decimal digits of an integer from
- * 0 to MAX_WAIT_MS. Anything else (`1e9`, `-1`, `1.5`, `0x10`, an empty value) is refused
- * rather than read by `Number()`'s rules or clamped.
- */
-export function parseWait(text: string | null): number {
-  if (text === null) return 0;
-  if (!/^\d{1,5}$/.test(text) || Number(text) > MAX_WAIT_MS) {
-    throw new CloudburstError('INVALID_REQUEST', `wait must be an integer from 0 to ${MAX_WAIT_MS} (milliseconds), not ${JSON.stringify(text)}`);
-  }
-  return Number(text);
 }
 
 function recordOf(v: Lattice | undefined): FutureRecord | undefined {

@@ -21,9 +21,10 @@ import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
+import { HOST_LIMITS } from './protocol.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
-import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
+import { CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
@@ -187,7 +188,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     },
   });
   const registry = new Registry(readThrough, hlc, pool, {
-    maxModuleBytes: opts.maxModuleBytes ?? 8 * 1024 * 1024,
+    maxModuleBytes: opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes,
     memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
@@ -235,8 +236,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       explore: opts.explore ?? 0.1,
       maxUtilization: opts.maxUtilization ?? 0.7,
     },
-    defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
-    maxTimeoutMs: opts.maxTimeoutMs ?? 300_000,
+    defaultTimeoutMs: opts.defaultTimeoutMs ?? HOST_LIMITS.defaultTimeoutMs,
+    maxTimeoutMs: opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs,
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
@@ -247,17 +248,12 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
 
   routes(router, {
-    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
-    maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, hostId: id, writer: `${writerPrefix}/main`,
+    maxBodyBytes: opts.maxBodyBytes ?? HOST_LIMITS.bodyBytes,
     clusterView: () => ({
       host: { id, url, utilization },
       peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
     }),
-  });
-
-  // Causal requests catching up read what a peer's cut holds (consistency/causal.ts).
-  router.on('POST', CACHE_READ_PATH, async ({ req, res }) => {
-    sendJson(res, 200, cut.serve(await readJson(req, 1024 * 1024)));
   });
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 });

@@ -4,3 +4,4 @@ export type { FsyncPolicy } from './cache/cache.ts';
 export { readModuleTypes, type ModuleTypes } from './module-types.ts';
 export type { ExportSignature } from '../guest/types-section.ts';
 export { allowedImports } from './executor/imports.ts';
+export { HOST_HEADERS, HOST_LIMITS, HOST_PATHS, HOST_ROUTES, hostPath, type HostRoute, type HostRouteName } from './protocol.ts';

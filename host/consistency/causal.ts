@@ -9,12 +9,10 @@ import {
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_PATHS } from '../protocol.ts';
 import type { CausalNeed } from './call-session.ts';
 import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
-
-/** The internal route a host reads a peer's cache through (causal requests catching up). */
-export const CACHE_READ_PATH = '/v1/internal/cache/read';
 
 export interface CutTier {
   /** The merge of every replica's value (a plain read may miss the newest write). */
@@ -343,7 +341,7 @@ export class CausalCut {
   }
 
   async #fromPeer(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
-    const body = (await this.#link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    const body = (await this.#link.send(url, 'POST', HOST_PATHS.cacheRead, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
     const out = new Map<string, Lattice>();
     for (const k of keys) {
       const b64 = body?.values?.[k];
@@ -415,15 +413,11 @@ export class CausalCut {
     await Promise.all(todo.map(([key, n]) => this.ensure(key, n, deadline)));
   }
 
-  /** For the internal route: this host's cached values of `keys` (what is visible here). */
-  serve(body: unknown): { values: Record<string, string | null> } {
-    const keys = (body as { keys?: unknown } | undefined)?.keys;
-    if (!Array.isArray(keys) || keys.length > 1000 || !keys.every((k) => typeof k === 'string')) {
-      throw new CloudburstError('INVALID_REQUEST', 'a cache read is {"keys": [up to 1000 strings]}');
-    }
+  /** For the internal route (`HOST_PATHS.cacheRead`): this host's cached values of `keys` (what is visible here). */
+  serve(keys: readonly string[]): { values: Record<string, string | null> } {
     this.#cache.refresh();
     const values: Record<string, string | null> = {};
-    for (const k of keys as string[]) {
+    for (const k of keys) {
       const bytes = this.#cache.getEncoded(k);
       values[k] = bytes === undefined ? null : Buffer.from(bytes).toString('base64');
     }

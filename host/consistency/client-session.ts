@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { CloudburstError } from '../../common/index.ts';
 import { compareStamps, depOn, satisfies, versionsOf, type Lattice, type Stamp } from '../../kvs/index.ts';
-import { checkKeyName } from '../keys.ts';
 import { depFromWire, depToWire, stampId } from './causal-wire.ts';
 
 /** The header that carries a session token, in requests and in answers. */
@@ -202,17 +201,6 @@ function parseVersion(v: unknown): KeyVersion {
     default:
       return bad('unknown version kind');
   }
-}
-
-/**
- * A client session passed with a call: the `x-cloudburst-session` header, or `"session"` in the
- * body (a token too long for a header). Undefined when the request has none.
- */
-export function clientSession(header: string | string[] | undefined, field: unknown): ClientSession | undefined {
-  if (Array.isArray(header)) throw new CloudburstError('INVALID_REQUEST', `more than one ${SESSION_HEADER} header`);
-  const token = header ?? field;
-  if (token === undefined) return undefined;
-  return decodeSession(token, checkKeyName);
 }
 
 /**

@@ -3,6 +3,7 @@
 import { CloudburstError } from '../../common/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_PATHS } from '../protocol.ts';
 import type { ReadVersion, SnapshotEntry } from './call-session.ts';
 
 interface Held {
@@ -11,8 +12,6 @@ interface Held {
   bytes: number;
   timer: NodeJS.Timeout;
 }
-
-export const SNAPSHOT_PATH = '/v1/internal/dag/snapshot';
 
 /**
  * The snapshots of the versions rr requests read first (and wrote) on this host, kept per
@@ -67,7 +66,7 @@ export class Snapshots {
     }
     let body: { base64?: string | null };
     try {
-      body = (await this.#link.send(at.url, 'POST', SNAPSHOT_PATH, { rid, key, v: at.version }, 2000)) as { base64?: string | null };
+      body = (await this.#link.send(at.url, 'POST', HOST_PATHS.dagSnapshot, { rid, key, v: at.version }, 2000)) as { base64?: string | null };
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: the step's own host is fine (the DAG is re-run either way).
       throw new CloudburstError('INTERNAL', `the snapshot of ${key} for request ${rid} could not be fetched from host ${at.host}: ${(err as Error).message}`);
@@ -75,14 +74,10 @@ export class Snapshots {
     return typeof body?.base64 === 'string' ? new Uint8Array(Buffer.from(body.base64, 'base64')) : null;
   }
 
-  /** For the internal route: throws when the snapshot is not held. */
-  serve(body: unknown): { base64: string | null } {
-    const b = body as { rid?: unknown; key?: unknown; v?: unknown } | undefined;
-    if (typeof b?.rid !== 'string' || typeof b.key !== 'string' || typeof b.v !== 'string') {
-      throw new CloudburstError('INVALID_REQUEST', 'a snapshot request is {"rid", "key", "v"}');
-    }
-    const got = this.get(b.rid, b.key, b.v);
-    if (got === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${b.key} at ${b.v} for request ${b.rid} is no longer held on ${this.#selfId}`);
+  /** For the internal route (`HOST_PATHS.dagSnapshot`): throws when the snapshot is not held. */
+  serve(rid: string, key: string, v: string): { base64: string | null } {
+    const got = this.get(rid, key, v);
+    if (got === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${v} for request ${rid} is no longer held on ${this.#selfId}`);
     return { base64: got === null ? null : Buffer.from(got).toString('base64') };
   }
 

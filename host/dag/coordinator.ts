@@ -9,10 +9,11 @@ import type { Topology } from './graph.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { HistoryEvent } from '../consistency/history.ts';
-import { parseConsistency, type Consistency } from '../consistency/mode.ts';
+import type { Consistency } from '../consistency/mode.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import { encodeSession, type ClientSession } from '../consistency/client-session.ts';
-import { DAG_PATHS, clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
+import { HOST_PATHS, hostPath, type DagCallRequest } from '../protocol.ts';
+import { clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
 import { prepareFixedArgs, type Steps } from './steps.ts';
 import type { DagStore } from './store.ts';
 
@@ -71,8 +72,6 @@ type RunOutcome =
 /** How often the directory is checked for hosts that left, while runs involve other hosts. */
 const WATCH_MS = 250;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * The coordinator of DAG calls received by this host: places every step (locality of its
  * reference arguments and load, as for single calls, unless forced), sends each host its share
@@ -120,14 +119,14 @@ export class Coordinator {
     return this.#runs.size;
   }
 
-  async prepare(name: string, body: unknown, opts: { history?: boolean; client?: ClientSession } = {}): Promise<PreparedDag> {
-    if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a DAG call is an object: {"args": {"module.fn": [...]}}');
-    const req = body ?? {};
-    const consistency = parseConsistency(req.consistency);
+  /**
+   * Checks a DAG call (its shape was checked on arrival, protocol.ts) against the DAG, the
+   * functions' signatures and the live hosts: everything a caller can get wrong fails here.
+   */
+  async prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
+    const { consistency, args: given, placement } = call;
     const topo = await this.#store.get(name);
     const fns = new Set(topo.spec.functions);
-    const given = req.args ?? {};
-    if (!isObject(given)) throw new CloudburstError('INVALID_REQUEST', '"args" maps function names to argument arrays: {"module.fn": [...]}');
     const strangers = Object.keys(given).filter((f) => !fns.has(f));
     if (strangers.length > 0) throw new CloudburstError('INVALID_REQUEST', `"args" names functions that are not in DAG ${name}: ${strangers.join(', ')}`);
     const args = new Map<string, unknown[]>();
@@ -140,8 +139,6 @@ export class Coordinator {
       refs.set(fn, prepared.flatMap((p) => (p.kind === 'ref' ? [p.key] : [])));
     }
     const pins = new Map<string, string>();
-    const placement = req.placement ?? {};
-    if (!isObject(placement)) throw new CloudburstError('INVALID_REQUEST', '"placement" maps function names to host ids: {"module.fn": "hostid"}');
     const live = new Set([this.#self().id, ...(this.#cluster?.peers().map((p) => p.id) ?? [])]);
     for (const [fn, host] of Object.entries(placement)) {
       if (!fns.has(fn)) throw new CloudburstError('INVALID_REQUEST', `"placement" names ${fn}, which is not in DAG ${name}`);
@@ -150,10 +147,7 @@ export class Coordinator {
       }
       pins.set(fn, host);
     }
-    return {
-      topo, timeoutMs: this.#calls.timeout(req.timeoutMs), args, refs, pins, consistency, history: opts.history === true,
-      ...(opts.client ? { client: opts.client } : {}),
-    };
+    return { topo, timeoutMs: call.timeoutMs, args, refs, pins, consistency, history: call.history, ...(call.client ? { client: call.client } : {}) };
   }
 
   /** Runs a prepared DAG call to its end: the sink's result, or the error that ended it. */
@@ -292,7 +286,7 @@ export class Coordinator {
           local = msg;
           continue;
         }
-        this.#link.send(host.url, 'POST', DAG_PATHS.schedule, msg, Math.max(1000, p.timeoutMs)).catch((err: unknown) => {
+        this.#link.send(host.url, 'POST', HOST_PATHS.dagSchedule, msg, Math.max(1000, p.timeoutMs)).catch((err: unknown) => {
           const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
           end({ kind: 'failed', msg: { rid, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `the schedule could not be delivered: ${e.message}` } } });
         });
@@ -338,7 +332,7 @@ export class Coordinator {
     this.#steps.cancel(rid);
     this.#snapshots.release(rid);
     for (const host of new Map([...hosts.values()].map((h) => [h.id, h])).values()) {
-      if (host.id !== self.id) this.#link.send(host.url, 'DELETE', `${DAG_PATHS.request}/${rid}`, undefined, 1000).catch(() => undefined);
+      if (host.id !== self.id) this.#link.send(host.url, 'DELETE', hostPath.dagRequest(rid), undefined, 1000).catch(() => undefined);
     }
   }
 
@@ -352,7 +346,7 @@ export class Coordinator {
       if (h.id === self.id) steps = this.#steps.status(rid);
       else {
         try {
-          steps = ((await this.#link.send(h.url, 'GET', `${DAG_PATHS.request}/${rid}`, undefined, 1000)) as { steps?: Record<string, StepState> } | undefined)?.steps;
+          steps = ((await this.#link.send(h.url, 'GET', hostPath.dagRequest(rid), undefined, 1000)) as { steps?: Record<string, StepState> } | undefined)?.steps;
         } catch {
           this.#cluster?.markUnreachable(h.id, h.url);
           for (const [fn, at] of hosts) if (at.id === h.id) states.set(fn, 'unreachable');

@@ -4,7 +4,7 @@ import { type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
-import { readVersionFromWire, readVersionToWire, type ReadVersionWire } from '../consistency/step-session.ts';
+import { readVersionToWire, type ReadVersionWire } from '../consistency/step-session.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
@@ -14,8 +14,9 @@ import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
 import type { ReadThroughCache } from '../cache/read-through.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
-import { DAG_LIMITS, parseDag, type DagSpec, type Topology } from './graph.ts';
-import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
+import { HOST_PATHS, type DagCallRequest } from '../protocol.ts';
+import { parseDag, type DagSpec, type Topology } from './graph.ts';
+import { parseReadVersion, type DoneMsg, type HostRef, type PinRequest, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
 import { Steps } from './steps.ts';
 import { DagStore } from './store.ts';
 
@@ -58,7 +59,8 @@ const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t
  *
  * @example
  * await dags.register('pipeline', { functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
- * const out = await dags.call(await dags.prepare('pipeline', { args: { 'math.increment': [3] } })); // out.result === 16
+ * const call = parseDagCall({ args: { 'math.increment': [3] } }, req.headers, query, calls.timeouts);
+ * const out = await dags.call(await dags.prepare('pipeline', call)); // out.result === 16
  */
 export class DagService {
   readonly #registry: Registry;
@@ -148,8 +150,8 @@ export class DagService {
     await this.#store.remove(name);
   }
 
-  prepare(name: string, body: unknown, opts: { history?: boolean; client?: ClientSession } = {}): Promise<PreparedDag> {
-    return this.#coordinator.prepare(name, body, opts);
+  prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
+    return this.#coordinator.prepare(name, call);
   }
 
   call(p: PreparedDag): Promise<DagOutcome> {
@@ -191,8 +193,8 @@ export class DagService {
   }
 
   /** A peer fetches the version an rr request read first here. */
-  serveSnapshot(body: unknown): { base64: string | null } {
-    return this.#snapshots.serve(body);
+  serveSnapshot(req: { rid: string; key: string; v: string }): { base64: string | null } {
+    return this.#snapshots.serve(req.rid, req.key, req.v);
   }
 
   /**
@@ -208,31 +210,26 @@ export class DagService {
     if (req.coordinator.id === this.#hostId) return this.#coordinator.pin(rid, key, proposal);
     let body: unknown;
     try {
-      body = await this.#link.send(req.coordinator.url, 'POST', DAG_PATHS.pin, { rid, key, ...readVersionToWire(proposal) }, Math.max(1000, req.deadline - performance.now()));
+      body = await this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagPin, { rid, key, ...readVersionToWire(proposal) }, Math.max(1000, req.deadline - performance.now()));
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: this host is fine; the run is re-run either way.
       throw new CloudburstError('INTERNAL', `the version of ${key} for request ${rid} could not be agreed with its coordinator: ${(err as Error).message}`);
     }
-    return parsePin(body, 'the coordinator\'s answer');
+    return parseReadVersion(body, 'the coordinator\'s answer');
   }
 
   /** The coordinator's side of `pin`. */
-  servePin(body: unknown): ReadVersionWire {
-    const b = body as { rid?: unknown; key?: unknown } | undefined;
-    if (typeof b?.rid !== 'string' || typeof b.key !== 'string') throw new CloudburstError('INVALID_REQUEST', 'a pin is {"rid", "key", "v", "host", "url"}');
-    return readVersionToWire(this.#coordinator.pin(b.rid, b.key, parsePin(body, 'a pin')));
+  servePin({ rid, key, ...proposal }: PinRequest): ReadVersionWire {
+    return readVersionToWire(this.#coordinator.pin(rid, key, proposal));
   }
 
   /**
    * Loads functions into a worker of this host (compiling their modules if needed), so that
    * the first call finds them warm. Returns the functions that are warm.
    */
-  async warmLocal(functions: unknown): Promise<string[]> {
-    if (!Array.isArray(functions) || functions.length > DAG_LIMITS.maxFunctions || !functions.every((f) => typeof f === 'string')) {
-      throw new CloudburstError('INVALID_REQUEST', `"functions" is an array of at most ${DAG_LIMITS.maxFunctions} function names`);
-    }
+  async warmLocal(functions: readonly string[]): Promise<string[]> {
     const timeout = this.#warmTimeoutMs;
-    const warm = await Promise.all((functions as string[]).map(async (fn) => {
+    const warm = await Promise.all(functions.map(async (fn) => {
       try {
         const { spec } = await this.#registry.resolve(fn);
         return (await this.#pool.run({ kind: 'load', module: spec }, timeout)).ok;
@@ -240,7 +237,7 @@ export class DagService {
         return false;
       }
     }));
-    return (functions as string[]).filter((_, i) => warm[i]);
+    return functions.filter((_, i) => warm[i]);
   }
 
   /**
@@ -252,7 +249,7 @@ export class DagService {
     const peers = this.#calls.cluster?.peers() ?? [];
     const results = await Promise.all([
       this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#hostId : undefined)),
-      ...peers.map((p) => this.#link.send(p.url, 'POST', DAG_PATHS.warm, { functions }, timeout).then(
+      ...peers.map((p) => this.#link.send(p.url, 'POST', HOST_PATHS.dagWarm, { functions }, timeout).then(
         (body) => ((body as { warmed?: unknown[] }).warmed?.length === functions.length ? p.id : undefined),
         () => undefined,
       )),
@@ -265,10 +262,4 @@ export class DagService {
     this.steps.close();
     this.#snapshots.close();
   }
-}
-
-function parsePin(v: unknown, what: string): ReadVersion {
-  const at = readVersionFromWire(v);
-  if (!at) throw new CloudburstError('INVALID_REQUEST', `malformed internal DAG message: ${what} needs "v", "host" and "url"`);
-  return at;
 }

@@ -10,7 +10,8 @@ import { toEvents } from '../consistency/history.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import { addCausal, joinSessions, type StepSession } from '../consistency/step-session.ts';
 import { encodeSession, joinClientSessions, type ClientSession } from '../consistency/client-session.ts';
-import { DAG_PATHS, clientOf, triggerToWire, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
+import { HOST_PATHS } from '../protocol.ts';
+import { clientOf, triggerToWire, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
 const MAX_EARLY_REQUESTS = 10_000;
@@ -319,7 +320,7 @@ export class Steps {
         local.push(msg);
         continue;
       }
-      this.#link.send(s.host.url, 'POST', DAG_PATHS.trigger, triggerToWire(msg), Math.max(1000, remainingMs)).catch((err: unknown) => {
+      this.#link.send(s.host.url, 'POST', HOST_PATHS.dagTrigger, triggerToWire(msg), Math.max(1000, remainingMs)).catch((err: unknown) => {
         const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
         this.#report(req, { rid: req.rid, ok: false, step: s.fn, host: s.host.id, error: { code: e.code, message: `the result of ${step.plan.fn} could not be delivered: ${e.message}` } });
       });
@@ -333,6 +334,6 @@ export class Steps {
       return;
     }
     // A coordinator that cannot be reached has gone with its client: nobody is left to tell.
-    this.#link.send(req.coordinator.url, 'POST', DAG_PATHS.done, msg, 5000).catch(() => undefined);
+    this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagDone, msg, 5000).catch(() => undefined);
   }
 }

@@ -4,6 +4,7 @@ import type { PeerView } from '../cluster/directory.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { SPACES, storageKey } from '../keys.ts';
 import { counterFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_LIMITS, HOST_PATHS, encodeMessage } from '../protocol.ts';
 
 /** One message as it travels: who sent it, the sender's sequence number towards this receiver, the bytes. */
 export interface Envelope {
@@ -41,9 +42,6 @@ export interface MessagingOptions {
   /** Timeout of a direct delivery to another host. Default 2 s. */
   directTimeoutMs?: number;
 }
-
-/** Largest message, in bytes (a message is one HTTP body, or one member of the inbox set). */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 const ID = /^([0-9a-f]{1,32})\.([0-9a-z]{1,12})\.(\d{1,15})$/;
 
@@ -125,7 +123,8 @@ export class Messaging {
   async send(from: string, to: string, data: Uint8Array): Promise<void> {
     const m = ID.exec(to);
     if (m === null) throw new CloudburstError('INVALID_ARGUMENTS', `${JSON.stringify(to.slice(0, 64))} is not a function id (see id())`);
-    if (data.byteLength > MAX_MESSAGE_BYTES) throw new CloudburstError('INVALID_ARGUMENTS', `a message may be at most ${MAX_MESSAGE_BYTES} bytes, not ${data.byteLength}`);
+    // A message is one HTTP body, or one member of the inbox set.
+    if (data.byteLength > HOST_LIMITS.messageBytes) throw new CloudburstError('INVALID_ARGUMENTS', `a message may be at most ${HOST_LIMITS.messageBytes} bytes, not ${data.byteLength}`);
     let byTarget = this.#sent.get(from);
     if (!byTarget) this.#sent.set(from, (byTarget = new Map()));
     const seq = (byTarget.get(to) ?? 0) + 1;
@@ -142,7 +141,7 @@ export class Messaging {
     if (peer) {
       try {
         // The sender waits for the answer: its next message cannot overtake this one.
-        await this.#link.send(peer.url, 'POST', '/v1/internal/messages', { to, from, seq, data: Buffer.from(data).toString('base64') }, this.#directTimeoutMs);
+        await this.#link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(env), this.#directTimeoutMs);
         this.stats.direct++;
         return;
       } catch (err) {
