@@ -26,7 +26,7 @@ export interface SubscriptionOptions {
 
 /**
  * Keeps the host subscribed to the keys it caches, so the KV tier pushes every merged change
- * of them to `POST /v1/internal/kv/push` (the cache-freshness protocol of DESIGN.md section 4).
+ * of them to `POST /v1/internal/kv/push` (the cache-freshness protocol: docs/architecture.md, "The KV tier").
  *
  * Subscriptions are leases: a host that dies stops renewing and the tier forgets it. A key
  * is added when the host reads it from the tier (a miss) or flushes a write of it.

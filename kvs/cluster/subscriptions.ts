@@ -1,5 +1,5 @@
 /**
- * Cache subscriptions (DESIGN.md section 4): a host leases interest in keys; every merged
+ * Cache subscriptions (docs/architecture.md, "The KV tier"): a host leases interest in keys; every merged
  * change of a subscribed key is pushed to `POST {subscriber}/v1/internal/kv/push` as a merge
  * frame, batched per subscriber over a few ms. This replaces the original's 10-15 s polling
  * with a push within milliseconds of the merge.
