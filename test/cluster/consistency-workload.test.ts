@@ -1,13 +1,13 @@
 // The consistency acceptance workload (the paper's Table 2 experiment, checked): random chains
 // of 2-5 steps over three host processes, each step reading two Zipf-distributed keys and the
 // sink writing one, with concurrent single-call writers, every request recording its history.
-// The history checker (test/consistency/history.ts) then counts the requests that violated
+// The history checker (tools/workload/history.ts) then counts the requests that violated
 // repeatable read and causal consistency.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
-import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../consistency/history.ts';
-import { rng, zipf } from '../consistency/random.ts';
+import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../tools/workload/history.ts';
+import { rng, zipf } from '../../tools/workload/random.ts';
 import { json, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
 import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
 

@@ -5,7 +5,7 @@ import { startHost, type Host } from '../../host/index.ts';
 import { PeerLink } from '../../host/cluster/peer-link.ts';
 import { Snapshots, parseConsistency } from '../../host/consistency/session.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { checkRepeatableRead, violatingRequests, type HistoryEvent } from '../consistency/history.ts';
+import { checkRepeatableRead, violatingRequests, type HistoryEvent } from '../../tools/workload/history.ts';
 import { startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
 
 interface DagReply {

@@ -1,7 +1,7 @@
 /**
- * vitest globalSetup: builds every guest the tests run (guest/examples/*.ts and
- * test/fixtures/guests/*.ts) into build/guests/<name>.wasm, once per run, with the same
- * buildGuest as `cloudburst build`.
+ * vitest globalSetup: builds every guest the tests run (guest/examples/*.ts,
+ * test/fixtures/guests/*.ts and tools/workload/guests/*.ts) into build/guests/<name>.wasm,
+ * once per run, with the same buildGuest as `cloudburst build`.
  *
  * A module is rebuilt only when the hash of its inputs changed: its source and the files it
  * imports relatively, the SDK, guest/abi.ts, tools/build/, asconfig.json and the asc version.
@@ -29,7 +29,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const GUEST_DIR = join(ROOT, 'build', 'guests');
 
 /** Folders whose *.ts files are guests: each file is one module, named after the file. */
-export const GUEST_SOURCE_DIRS = ['guest/examples', 'test/fixtures/guests'] as const;
+export const GUEST_SOURCE_DIRS = ['guest/examples', 'test/fixtures/guests', 'tools/workload/guests'] as const;
 
 /** Inputs of every build besides the module's own sources. */
 const BUILDER_INPUTS = ['guest/sdk', 'guest/abi.ts', 'tools/build', 'asconfig.json', 'node_modules/assemblyscript/package.json'];
