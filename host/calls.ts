@@ -1,10 +1,12 @@
 import { CloudburstError } from '../kvs/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
-import type { CallJob, GuestLog, JobResult, PreparedArg, SessionResult, SessionSpec } from './executor/protocol.ts';
+import type { CallJob, GuestLog, JobResult, PreparedArg } from './executor/protocol.ts';
+import type { SessionResult, SessionSpec } from './consistency/call-session.ts';
 import { advance, encodeSession, type ClientSession } from './consistency/client-session.ts';
 import type { SessionCatchUp } from './consistency/session-catch-up.ts';
-import { parseConsistency, toEvents, type HistoryEvent } from './consistency/session.ts';
+import { toEvents, type HistoryEvent } from './consistency/history.ts';
+import { parseConsistency } from './consistency/mode.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
 import { place } from './cluster/scheduler.ts';

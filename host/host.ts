@@ -15,7 +15,7 @@ import { Dags } from './dag/dags.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
-import type { ReadVersion } from './executor/protocol.ts';
+import type { ReadVersion } from './consistency/call-session.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
@@ -27,7 +27,7 @@ import { Router } from './router.ts';
 import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
 import { readJson, sendJson } from './http.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
-import { Snapshots } from './consistency/session.ts';
+import { Snapshots } from './consistency/snapshots.ts';
 import { HostState } from './state.ts';
 
 export interface HostOptions {

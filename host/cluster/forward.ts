@@ -1,5 +1,5 @@
 import { SESSION_HEADER, decodeSession, encodeSession, type ClientSession } from '../consistency/client-session.ts';
-import type { HistoryEvent } from '../consistency/session.ts';
+import type { HistoryEvent } from '../consistency/history.ts';
 import { checkKeyName } from '../keys.ts';
 import { PeerLink } from './peer-link.ts';
 

@@ -1,12 +1,16 @@
-// A causal request's view of one call: what it needs of each key before reading it, what it
-// observed, and what a new version it writes depends on. See host/README.md, "Consistency".
-import { depOn, versionsOf, type Dep, type Lww, type LwwVersion } from '../../kvs/index.ts';
-import type { CausalNeed, SessionSpec } from '../executor/protocol.ts';
+// A causal request's view of one call (its read policy): what it needs of each key before
+// reading it, what it observed, and what a new version it writes depends on.
+// See host/README.md, "Consistency".
+import { CloudburstError, depOn, satisfies, versionsOf, type Dep, type Lattice, type Lww, type LwwVersion } from '../../kvs/index.ts';
+import { displayKey } from '../keys.ts';
+import type { CausalNeed, SessionResult, SessionSpec } from './call-session.ts';
 import { dependenciesOf } from './causal-deps.ts';
 import { addDepWire, depFromWire, depToWire } from './causal-wire.ts';
+import type { CallHistory } from './history.ts';
+import type { CallReads, ReadPolicy, SessionBridge } from './read-policy.ts';
 
 /** A causal session's view of a call: what the request needs and what this call added. */
-export class CausalCall {
+export class CausalCall implements ReadPolicy {
   /** key -> needed versions (wire form) and the host that has them. */
   readonly need = new Map<string, CausalNeed>();
   /** key -> versions the request observed (wire form): what its writes depend on. */
@@ -16,10 +20,52 @@ export class CausalCall {
   /** This call's additions, for the step's result. */
   readonly addSeen = new Map<string, string[]>();
   readonly addDeps = new Map<string, string[]>();
+  readonly #reads: CallReads;
+  readonly #bridge: SessionBridge;
+  readonly #history: CallHistory | undefined;
 
-  constructor(spec: SessionSpec) {
+  constructor(spec: SessionSpec, reads: CallReads, bridge: SessionBridge, history: CallHistory | undefined) {
     for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, d: [...n.d] });
     for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, [...list]);
+    this.#reads = reads;
+    this.#bridge = bridge;
+    this.#history = history;
+  }
+
+  /**
+   * A register's value must have in its past every version the request depends on (what it
+   * read or wrote upstream, and their dependencies); when this host's cache is behind, the
+   * main thread brings it up to date (from the host that has them, else the KV tier) before
+   * the read goes on. Counters, sets and max carry no causal metadata and read as under lww.
+   */
+  read(key: string): Lattice | undefined {
+    const reads = this.#reads;
+    let got = reads.cached(key);
+    if (got === undefined && reads.fetchOnce(key)) got = reads.cached(key);
+    if (got === undefined || got.type === 'lww') {
+      const need = this.need.get(key);
+      const met = (): boolean => need === undefined || need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
+      if (!met()) {
+        this.#bridge.ensure(key, need!);
+        reads.refresh();
+        got = reads.cached(key);
+        if (!met()) {
+          throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${displayKey(key)} as new as the request depends on reached this host`);
+        }
+      }
+      if (got !== undefined) this.observe(key, got as Lww);
+    }
+    this.#history?.read(key, got);
+    return got;
+  }
+
+  /** The request's own writes are observed too: its later writes depend on them. */
+  committed(merged: ReadonlyMap<string, Lattice>, written: ReadonlyMap<string, Lattice>): void {
+    for (const [key, value] of merged) {
+      const mine = written.get(key);
+      if (mine?.type === 'lww') this.observe(key, mine);
+      this.#history?.wrote(key, value, mine);
+    }
   }
 
   /**
@@ -56,8 +102,8 @@ export class CausalCall {
     return dependenciesOf(key, self, observed, over, this.#versions, local);
   }
 
-  result(): { seen: Record<string, string[]>; deps: Record<string, string[]> } {
-    return { seen: Object.fromEntries(this.addSeen), deps: Object.fromEntries(this.addDeps) };
+  result(): SessionResult {
+    return { snaps: [], history: this.#history?.ops ?? [], seen: Object.fromEntries(this.addSeen), deps: Object.fromEntries(this.addDeps) };
   }
 }
 

@@ -1,7 +1,6 @@
 // Causal metadata as it travels in DAG messages and histories (JSON), shared by the main
 // thread and the workers. See host/README.md, "Consistency".
-import { CloudburstError, depCovers, floorOf, vectorOf, type Dep, type Lattice, type Lww, type LwwVersion, type Stamp } from '../../kvs/index.ts';
-import type { VersionInfo } from '../executor/protocol.ts';
+import { CloudburstError, depCovers, type Dep, type Lattice, type Lww, type Stamp } from '../../kvs/index.ts';
 
 /** `ms.c.writer`: a stamp in histories and dependency strings. */
 export function stampId(s: Stamp): string {
@@ -52,9 +51,3 @@ export function isCausal(l: Lattice | undefined): l is Lww {
   return l !== undefined && l.type === 'lww' && (l.causal !== undefined || l.siblings !== undefined);
 }
 
-/** A version as histories record it. */
-export function versionInfo(v: LwwVersion): VersionInfo {
-  const vc: Record<string, string> = {};
-  for (const e of vectorOf(v)) vc[e.writer] = `${e.ms}.${e.c}`;
-  return { id: stampId(v.stamp), vc, f: stampId(floorOf(v)) };
-}

@@ -7,7 +7,7 @@ import {
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
-import type { CausalNeed } from '../executor/protocol.ts';
+import type { CausalNeed } from './call-session.ts';
 import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
 

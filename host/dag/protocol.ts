@@ -2,7 +2,8 @@
 // cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
 import { CloudburstError, isErrorCode, type ErrorCode } from '../../kvs/index.ts';
 import { decodeSession, type ClientSession } from '../consistency/client-session.ts';
-import { parseStepSession, type HistoryEvent, type StepSession } from '../consistency/session.ts';
+import type { HistoryEvent } from '../consistency/history.ts';
+import { parseStepSession, type StepSession } from '../consistency/step-session.ts';
 import { checkKeyName } from '../keys.ts';
 
 export const DAG_PATHS = {

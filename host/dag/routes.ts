@@ -4,7 +4,7 @@ import { HOST_HEADER } from '../cluster/forward.ts';
 import { readJson, sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
 import type { Dags } from './dags.ts';
-import { SNAPSHOT_PATH } from '../consistency/session.ts';
+import { SNAPSHOT_PATH } from '../consistency/snapshots.ts';
 import { DAG_PATHS, parseDone, parseSchedule, parseTrigger } from './protocol.ts';
 
 export interface DagRouteOptions {

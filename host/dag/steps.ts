@@ -6,7 +6,9 @@ import type { ExportSignature } from '../module-types.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
-import { addCausal, joinSessions, toEvents, type Snapshots, type StepSession } from '../consistency/session.ts';
+import { toEvents } from '../consistency/history.ts';
+import type { Snapshots } from '../consistency/snapshots.ts';
+import { addCausal, joinSessions, type StepSession } from '../consistency/step-session.ts';
 import { encodeSession, joinClientSessions, type ClientSession } from '../consistency/client-session.ts';
 import { DAG_PATHS, clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 

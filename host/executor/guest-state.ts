@@ -1,45 +1,23 @@
-import { createHash } from 'node:crypto';
 import {
-  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, decode, encode, floorOf, gset, joinVectors, lww, max, merge,
-  satisfies, tombstoneFor, vectorOf, versionsOf,
-  type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
+  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, floorOf, gset, joinVectors, lww, max, merge, tombstoneFor, vectorOf,
+  versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
-import { CausalCall } from '../consistency/causal-call.ts';
+import type { SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import { dependenciesOf } from '../consistency/causal-deps.ts';
-import { depFromWire, isCausal, versionInfo } from '../consistency/causal-wire.ts';
+import { isCausal } from '../consistency/causal-wire.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
-import {
-  ABSENT_VERSION, type CausalNeed, type GuestLog, type HistoryOp, type ReadVersion, type SessionResult, type SessionSpec,
-} from './protocol.ts';
+import { readPolicy, type CallReads, type ReadPolicy, type SessionBridge } from '../consistency/read-policy.ts';
+import type { GuestLog } from './protocol.ts';
 
-/** The version of an encoded value in read sets and histories: a hash of its bytes. */
-export function versionOf(encoded: Uint8Array): string {
-  return createHash('sha1').update(encoded).digest('base64url').slice(0, 16);
-}
-
-interface Pinned {
-  value: Lattice | undefined;
-  v: string;
-}
-
-/** How a call's state operations reach the main thread (read misses, durable puts). */
-export interface Bridge {
+/** How a call's state operations reach the main thread (read misses, durable puts, messages, its session's requests). */
+export interface Bridge extends SessionBridge {
   fetch(keys: string[]): void;
   flush(keys: string[]): void;
   send(from: string, to: string, data: Uint8Array): void;
   recv(id: string, timeoutMs: number): Uint8Array | null;
-  /** The encoded value of version `at.v` of `key` that request `rid` read first (null: absent). */
-  snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null;
-  /** Causal: returns once the cache holds a version of `key` with every one of `need.d` in its past (else throws). */
-  ensure(key: string, need: CausalNeed): void;
-  /**
-   * rr with parallel branches: proposes version `v` (encoded `bytes`, null: absent) as the
-   * request's version of `key`; answers the request's version (this one, or another branch's).
-   */
-  pin(rid: string, key: string, v: string, bytes: Uint8Array | null): ReadVersion;
 }
 
 const MAX_LOG_BYTES = 64 * 1024;
@@ -53,6 +31,10 @@ const MAX_TOUCHED = 4096;
  * overlay, so a call reads its own writes. When the call returns, the overlay is committed
  * in ONE LMDB write transaction together with its outbox marks (amortizing the commit over
  * every put of the call); a call that traps, aborts or times out commits nothing.
+ *
+ * How a read sees the cache is the call's session's (consistency/read-policy.ts: rr, causal,
+ * a recorded history); a plain lww call has no policy and reads the cache directly, at the
+ * cost of one field checked per read.
  *
  * Counters keep one entry per writer, and the writer is this worker slot: only this thread
  * ever raises that entry, so read-increment-commit never races with another worker.
@@ -82,36 +64,31 @@ export class GuestState {
   staged: Uint8Array | undefined;
   /** The running call's id (`{hostId}.{seq}`). */
   callId = '';
-  /** The call's consistency session (`rr` or a recorded history); undefined for plain lww calls. */
-  #session: SessionSpec | undefined;
-  /** rr: the version of each key the call read, for the whole call (never cleared mid-call). */
-  #pins = new Map<string, Pinned>();
-  /** rr: first reads the request did not know yet, and writes, for the host's snapshots. */
-  #snaps = new Map<string, { v: string; bytes: Uint8Array | null }>();
-  #history: HistoryOp[] = [];
-  /** rr with parallel branches: versions agreed with the coordinator in this call. */
-  #shared = new Map<string, ReadVersion>();
-  /** causal: the request's needs and what this call observed. */
-  #causal: CausalCall | undefined;
+  /** How the call's session reads (rr, causal, a recorded history); undefined for plain lww calls. */
+  #policy: ReadPolicy | undefined;
+  /** What a policy reads through: this call's view of the cache. */
+  readonly #reads: CallReads;
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
     this.#bridge = bridge;
     this.#hlc = hlc;
     this.#writer = writer;
+    this.#reads = {
+      cached: (key) => this.#cached(key),
+      fetchOnce: (key) => this.#fetchOnce(key),
+      readRaw: (key) => this.readRaw(key),
+      refresh: () => {
+        this.#cache.refresh();
+        this.#memo.clear();
+      },
+    };
   }
 
   /** Starts a call: a fresh snapshot of the cache and an empty overlay. */
   begin(callId: string, session?: SessionSpec): void {
     this.callId = callId;
-    this.#session = session;
-    if (session) {
-      this.#pins.clear();
-      this.#snaps.clear();
-      this.#shared.clear();
-      this.#history = [];
-    }
-    this.#causal = session?.causal ? new CausalCall(session) : undefined;
+    this.#policy = session ? readPolicy(session, this.#reads, this.#bridge) : undefined;
     this.#cache.refresh();
     this.#overlay.clear();
     this.#overlayBytes = 0;
@@ -129,9 +106,13 @@ export class GuestState {
     const n = this.#overlay.size;
     if (n > 0) {
       for (const key of this.#overlay.keys()) this.#written.add(key);
-      const written = this.#session ? new Map(this.#overlay) : undefined;
-      const merged = this.#cache.commit(this.#overlay);
-      if (written) this.#committed(merged, written);
+      const policy = this.#policy;
+      if (policy === undefined) this.#cache.commit(this.#overlay);
+      else {
+        // A session's writes, once committed: the request reads them from now on (its own writes).
+        const written = new Map(this.#overlay);
+        policy.committed(this.#cache.commit(this.#overlay), written);
+      }
     }
     this.#overlay.clear();
     this.#overlayBytes = 0;
@@ -160,111 +141,7 @@ export class GuestState {
 
   /** What the session recorded (after `commit`). */
   finishSession(): SessionResult | undefined {
-    if (!this.#session) return undefined;
-    const out: SessionResult = { snaps: [...this.#snaps].map(([key, s]) => ({ key, ...s })), history: this.#history };
-    if (this.#shared.size > 0) out.shared = Object.fromEntries(this.#shared);
-    if (this.#causal) Object.assign(out, this.#causal.result());
-    return out;
-  }
-
-  /** A session's writes, once committed: the request reads them from now on (its own writes). */
-  #committed(merged: ReadonlyMap<string, Lattice>, written: ReadonlyMap<string, Lattice>): void {
-    const s = this.#session!;
-    for (const [key, value] of merged) {
-      const mine = written.get(key);
-      if (this.#causal && mine?.type === 'lww') this.#causal.observe(key, mine);
-      if (!s.rr && !s.history) continue;
-      const bytes = encode(value);
-      const v = versionOf(bytes);
-      if (s.rr) {
-        this.#pins.set(key, { value, v });
-        this.#snaps.set(key, { v, bytes });
-      }
-      if (s.history) this.#history.push({ op: 'w', key, v, ...(mine?.type === 'lww' ? { ver: versionsOf(mine).map(versionInfo) } : {}) });
-    }
-  }
-
-  /**
-   * A read in a causal request. A register's value must have in its past every version the
-   * request depends on (what it read or wrote upstream, and their dependencies); when this
-   * host's cache is behind, the main thread brings it up to date (from the host that has
-   * them, else the KV tier) before the read goes on. Counters, sets and max carry no causal
-   * metadata and read as under lww.
-   */
-  #causalRead(key: string): Lattice | undefined {
-    const c = this.#causal!;
-    let got = this.#cached(key);
-    if (got === undefined && this.#fetchOnce(key)) got = this.#cached(key);
-    if (got === undefined || got.type === 'lww') {
-      const need = c.need.get(key);
-      const met = (): boolean => need === undefined || need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
-      if (!met()) {
-        this.#bridge.ensure(key, need!);
-        this.#cache.refresh();
-        this.#memo.clear();
-        got = this.#cached(key);
-        if (!met()) {
-          throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${this.#display(key)} as new as the request depends on reached this host`);
-        }
-      }
-      if (got !== undefined) c.observe(key, got as Lww);
-    }
-    if (this.#session!.history) this.#record(key, got);
-    return got;
-  }
-
-  #record(key: string, got: Lattice | undefined, v?: string): void {
-    let version = v;
-    if (version === undefined) {
-      const raw = got === undefined ? undefined : encode(got);
-      version = raw === undefined ? ABSENT_VERSION : versionOf(raw);
-    }
-    const ver = got === undefined ? [] : got.type === 'lww' ? versionsOf(got).map(versionInfo) : undefined;
-    this.#history.push({ op: 'r', key, v: version, ...(ver ? { ver } : {}) });
-  }
-
-  /**
-   * A read in a session. Under rr, the first read of a key in the call pins its version for
-   * the rest of the call; when an upstream step of the request already read (or wrote) the
-   * key and this host's cache holds another version, that exact version is fetched from the
-   * snapshot of the host that read it. Without rr (a recorded lww call) it reads as lww does.
-   */
-  #sessionRead(key: string): Lattice | undefined {
-    const s = this.#session!;
-    let got = this.#pins.get(key);
-    if (got === undefined) {
-      const raw = this.readRaw(key);
-      // `raw` is LMDB's reused buffer: hash, decode (a copy) and copy before any other read.
-      const v = raw === undefined ? ABSENT_VERSION : versionOf(raw);
-      got = { value: raw === undefined ? undefined : decode(raw), v };
-      if (s.rr) {
-        const known = s.reads[key];
-        if (known !== undefined && known.v !== v) {
-          const bytes = known.v === ABSENT_VERSION ? null : this.#fromSnapshot(key, known);
-          got = { value: bytes === null ? undefined : decode(bytes), v: known.v };
-        } else if (known === undefined && s.shared) {
-          // Parallel branches: the request's version of the key is whichever branch's first
-          // read reached the coordinator first (this host keeps a snapshot of its proposal).
-          const at = this.#bridge.pin(s.rid!, key, v, raw === undefined ? null : new Uint8Array(raw));
-          if (at.v !== v) {
-            const bytes = at.v === ABSENT_VERSION ? null : this.#fromSnapshot(key, at);
-            got = { value: bytes === null ? undefined : decode(bytes), v: at.v };
-          }
-          this.#shared.set(key, at);
-        } else if (known === undefined) {
-          this.#snaps.set(key, { v, bytes: raw === undefined ? null : new Uint8Array(raw) });
-        }
-        this.#pins.set(key, got);
-      }
-    }
-    if (s.history) this.#record(key, got.value, got.v);
-    return got.value;
-  }
-
-  #fromSnapshot(key: string, at: ReadVersion): Uint8Array | null {
-    const rid = this.#session?.rid;
-    if (rid === undefined) throw new CloudburstError('INTERNAL', `no request id to fetch the snapshot of ${this.#display(key)}`);
-    return this.#bridge.snapshot(rid, key, at);
+    return this.#policy?.result();
   }
 
   /** Drops the call's writes (the call failed). */
@@ -314,8 +191,13 @@ export class GuestState {
   }
 
   read(key: string): Lattice | undefined {
-    let cached = this.#causal ? this.#causalRead(key) : this.#session ? this.#sessionRead(key) : this.#cached(key);
-    if (cached === undefined && !this.#session && this.#fetchOnce(key)) cached = this.#cached(key);
+    let cached: Lattice | undefined;
+    if (this.#policy === undefined) {
+      cached = this.#cached(key);
+      if (cached === undefined && this.#fetchOnce(key)) cached = this.#cached(key);
+    } else {
+      cached = this.#policy.read(key);
+    }
     if (cached !== undefined && cached.type === 'lww') this.#hlc.observe(cached.stamp);
     const mine = this.#overlay.get(key);
     if (mine === undefined) return cached;
@@ -388,7 +270,8 @@ export class GuestState {
    * request observed; in any request, what the versions it supersedes depend on.
    */
   #registerWrite(key: string, known: Lww | undefined, value: Uint8Array | null): Lww {
-    if (!this.#causal && !isCausal(known)) {
+    const policy = this.#policy;
+    if (policy?.depsFor === undefined && !isCausal(known)) {
       const stamp = this.#hlc.now();
       return value === null ? lww.tombstone(stamp) : lww.write(value, stamp);
     }
@@ -407,7 +290,7 @@ export class GuestState {
       const v = this.#cache.get(k);
       return v?.type === 'lww' ? v : undefined;
     };
-    const deps = this.#causal ? this.#causal.depsFor(key, self, versions, local) : dependenciesOf(key, self, [], versions, new Map(), local);
+    const deps = policy?.depsFor ? policy.depsFor(key, self, versions, local) : dependenciesOf(key, self, [], versions, new Map(), local);
     const meta = causalMeta(stamp, vc, floor, deps);
     return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);
   }

@@ -5,8 +5,9 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { CloudburstError } from '../../kvs/index.ts';
 import {
   BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
-  type BridgeReply, type BridgeRequest, type ReadVersion, type Job, type JobResult, type WorkerInit,
+  type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
+import type { ReadVersion } from '../consistency/call-session.ts';
 
 export interface PoolOptions {
   /** Number of worker threads. */

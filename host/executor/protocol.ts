@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../../kvs/index.ts';
+import type { CausalNeed, ReadVersion, SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import type { KeyVersion } from '../consistency/client-session.ts';
 import type { ModuleTypes } from '../module-types.ts';
 
@@ -115,82 +116,8 @@ export interface CallJob {
   args: PreparedArg[];
   /** The call's id (`{hostId}.{seq}`), for `id()` and messaging. */
   callId: string;
-  /** Present only for `rr` requests or recorded histories: lww calls without history pay nothing. */
+  /** Present only for rr and causal requests and recorded histories: lww calls without history pay nothing. */
   session?: SessionSpec;
-}
-
-/** Version of an absent key in read sets and histories. */
-export const ABSENT_VERSION = '-';
-
-/** Where the request's version of a key is held: its version and the host keeping its snapshot. */
-export interface ReadVersion {
-  v: string;
-  host: string;
-  url: string;
-}
-
-/**
- * What a causal request needs of a key before reading it: the versions (dependencies in wire
- * form, `consistency/causal.ts` `depToWire`) the local value must have in its past, and a
- * host whose cache has them (where the request observed them).
- */
-export interface CausalNeed {
-  d: string[];
-  h?: string;
-  u?: string;
-}
-
-/** A call's part of a consistency session (see host/consistency/). */
-export interface SessionSpec {
-  /** Repeatable read: pin every key at its first version; follow `reads` from upstream steps. */
-  rr: boolean;
-  /** Causal: reads never older than what the request depends on; writes depend on its reads. */
-  causal?: boolean;
-  /** Causal: the versions the request observed so far (read or wrote), by key: what its writes depend on. */
-  seen?: Record<string, string[]>;
-  /** Causal: what each key's local value must have in its past before the request reads it. */
-  need?: Record<string, CausalNeed>;
-  /** Record every read and write with its version. */
-  history: boolean;
-  /** The DAG request id, when the call is a step (for snapshot fetches). */
-  rid?: string;
-  /**
-   * rr in a DAG with parallel branches: a first read the request does not know yet is agreed
-   * with the coordinator (another branch may have read the key first).
-   */
-  shared?: boolean;
-  /** The request's versions so far (upstream steps' first reads and writes). */
-  reads: Record<string, ReadVersion>;
-}
-
-/** A register version in a history (see host/README.md, "Consistency"). */
-export interface VersionInfo {
-  /** The write's stamp, `ms.c.writer`. */
-  id: string;
-  /** Version vector, writer -> `ms.c`, own entry included; `{}` for a plain (lww) version. */
-  vc: Record<string, string>;
-  /** The latest plain write in its past, `ms.c.writer` (a plain version: its own id). */
-  f: string;
-}
-
-export interface HistoryOp {
-  op: 'r' | 'w';
-  key: string;
-  v: string;
-  /** Registers only: the versions read (primary first; none when absent), or the one written. */
-  ver?: VersionInfo[];
-}
-
-export interface SessionResult {
-  /** First reads of this call that the request did not know, and its writes: versions and encoded values. */
-  snaps: { key: string; v: string; bytes: Uint8Array | null }[];
-  history: HistoryOp[];
-  /** rr with parallel branches: the request's versions agreed with the coordinator in this call. */
-  shared?: Record<string, ReadVersion>;
-  /** Causal: versions this call observed (read or wrote), by key, in wire form. */
-  seen?: Record<string, string[]>;
-  /** Causal: the dependencies of the versions this call read, by key, in wire form. */
-  deps?: Record<string, string[]>;
 }
 
 export interface LoadJob {

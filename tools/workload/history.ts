@@ -1,7 +1,7 @@
 // The history checker: every read and write of a request, with its version, as the hosts
 // record them (`?history=1` on a call or a DAG call; see host/README.md, "Consistency").
 
-/** One recorded operation (host/consistency/session.ts, HistoryEvent). */
+/** One recorded operation (host/consistency/history.ts, HistoryEvent). */
 export interface HistoryEvent {
   rid: string;
   step: string;
