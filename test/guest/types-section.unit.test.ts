@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import {
   PARAM_TYPES, RESULT_TYPES, TYPED_ARRAY_TYPES, parseGuestTypes, readTypesSection, type GuestTypes,
 } from '../../tools/build/index.ts';
-import { guestPath } from '../setup/build-guests.ts';
+import { ensureGuests, guestPath } from '../setup/build-guests.ts';
+
+beforeAll(() => ensureGuests(['math', 'counter', 'arrays', 'kitchen', 'hostile', 'bad-import']));
 
 const load = (name: string): Uint8Array<ArrayBuffer> => readFileSync(guestPath(name));
 const typesOf = (name: string): GuestTypes => {
