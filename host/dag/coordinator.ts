@@ -120,16 +120,29 @@ export class Coordinator {
     const pins = new Map<string, string>();
     const placement = req.placement ?? {};
     if (!isObject(placement)) throw new CloudburstError('INVALID_REQUEST', '"placement" maps function names to host ids: {"module.fn": "hostid"}');
-    const live = new Set([this.#o.self().id, ...(this.#o.cluster?.peers().map((p) => p.id) ?? [])]);
+    const self = this.#o.self().id;
+    const live = (): string => [self, ...(this.#o.cluster?.peers().map((p) => p.id) ?? [])].join(', ');
+    /** A host of the cluster, live or not: this one, or one the directory has a record of. */
+    const known = (host: string): boolean => host === self || (this.#o.cluster !== undefined && this.#o.cluster.absence(host) !== null);
     for (const [fn, host] of Object.entries(placement)) {
       if (!fns.has(fn)) throw new CloudburstError('INVALID_REQUEST', `"placement" names ${fn}, which is not in DAG ${name}`);
-      if (typeof host !== 'string' || !live.has(host)) {
-        throw new CloudburstError('INVALID_REQUEST', `"placement" of ${fn}: ${JSON.stringify(host)} is not a live host (live: ${[...live].join(', ')}; see GET /v1/cluster)`);
+      if (typeof host !== 'string' || !known(host)) {
+        throw new CloudburstError('INVALID_REQUEST', `"placement" of ${fn}: ${JSON.stringify(host)} is not a host of this cluster (live: ${live()}; see GET /v1/cluster)`);
       }
       pins.set(fn, host);
     }
+    const timeoutMs = this.#o.calls.timeout(req.timeoutMs);
+    // Last, once the request is known to be right: a host of the cluster that is not live now
+    // (it died, is restarting, or missed its records under load, as the directory sees it) is
+    // the system's state, not the caller's mistake, and may be back by the next try.
+    for (const [fn, host] of pins) {
+      const why = host === self ? undefined : this.#o.cluster?.absence(host);
+      if (why) {
+        throw new CloudburstError('HOST_UNAVAILABLE', `"placement" of ${fn}: host ${JSON.stringify(host)} is not live (${why}); retry, or place the step elsewhere (live: ${live()}; see GET /v1/cluster)`, { step: fn, host });
+      }
+    }
     return {
-      topo, timeoutMs: this.#o.calls.timeout(req.timeoutMs), args, refs, pins, consistency, history: opts.history === true,
+      topo, timeoutMs, args, refs, pins, consistency, history: opts.history === true,
       ...(opts.client ? { client: opts.client } : {}),
     };
   }

@@ -319,7 +319,9 @@ describe('consistency workload: random chains over three host processes', () => 
     const load = workload({
       prefix: 'kill-', seed: 4,
       modes: () => modes[Math.floor(modeRandom() * modes.length)]!,
-      // Requests enter through the hosts that stay up; steps go to every host the clients believe live.
+      // Requests enter through the hosts that stay up; steps go to every host the clients believe
+      // live. The entry host may not (a restarted host that misses its records while it starts,
+      // on a busy machine): then the request is 503 HOST_UNAVAILABLE, a system code, before it runs.
       entry: () => [hostUrls().get(a.id)!, hostUrls().get(b.id)!],
       placeOn: () => [...placeable],
       until: (n) => (completed = n) >= stopAt,
@@ -443,13 +445,10 @@ describe('consistency workload: random chains over three host processes', () => 
       }
       const done = await load;
       await expectNothingHeld(urls);
-      // A call caught by the stop runs past its deadline (a system fault); while the stopped
-      // node held the hosts' directory records, hosts saw each other as gone for a while, and
-      // refused placements on them.
+      // A call caught by the stop runs past its deadline (a system fault).
       const events = historiesByMode(done, {
         failuresAllowed: true,
-        alsoAllowed: (d) => (d.status === 504 && d.reply.error?.code === 'CALL_TIMEOUT')
-          || (d.status === 400 && d.reply.error?.code === 'INVALID_REQUEST' && / is not a live host /.test(d.reply.error.message)),
+        alsoAllowed: (d) => d.status === 504 && d.reply.error?.code === 'CALL_TIMEOUT',
       }).get('causal')!;
       const violations = checkCausal(events);
       const failed = new Map<string, number>();
