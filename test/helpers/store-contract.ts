@@ -38,27 +38,41 @@ export async function rejection(p: Promise<unknown>): Promise<CloudburstError> {
   return err as CloudburstError;
 }
 
-export function storeContract(subject: StoreSubject): void {
-  const { name } = subject;
-  describe(`${name}: store contract`, () => {
-    const dirs: string[] = [];
-    const open: StoreHandle[] = [];
-    const tempDir = async (): Promise<string> => {
+/**
+ * Temp folders and open stores for the tests of one describe (call it there): what `track`
+ * gets is closed after each test, the folders are removed after the last.
+ *
+ * @example
+ * const { tempDir, track } = storeFixtures<LatticeStore>();
+ * const store = track(LatticeStore.open({ path: await tempDir() }));
+ */
+export function storeFixtures<S extends { close(): Promise<void> }>(): { tempDir: () => Promise<string>; track: (store: S) => S } {
+  const dirs: string[] = [];
+  const open: S[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((st) => st.close()));
+  });
+  afterAll(async () => {
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return {
+    tempDir: async () => {
       const dir = await mkdtemp(join(tmpdir(), 'cb-store-'));
       dirs.push(dir);
       return dir;
-    };
-    const fresh = async (dir?: string): Promise<StoreHandle> => {
-      const store = await subject.open(dir ?? (await tempDir()));
+    },
+    track: (store) => {
       open.push(store);
       return store;
-    };
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((st) => st.close()));
-    });
-    afterAll(async () => {
-      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-    });
+    },
+  };
+}
+
+export function storeContract(subject: StoreSubject): void {
+  const { name } = subject;
+  describe(`${name}: store contract`, () => {
+    const { tempDir, track } = storeFixtures<StoreHandle>();
+    const fresh = async (dir?: string): Promise<StoreHandle> => track(await subject.open(dir ?? (await tempDir())));
 
     it(`${name}: merge into an absent key stores the value`, async () => {
       const store = await fresh();

@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudburstError, gset, LatticeStore, lww, max, type FsyncPolicy, type GSet, type Lattice } from '../../kvs/index.ts';
-import { rejection, storeContract } from '../helpers/store-contract.ts';
+import { rejection, storeContract, storeFixtures } from '../helpers/store-contract.ts';
 
 const te = new TextEncoder();
 const members = (l: Lattice | undefined) => (l as GSet).members.map((m) => Buffer.from(m).toString());
@@ -31,21 +29,8 @@ for (const fsync of ['batch', 'always', 'off'] as const satisfies readonly Fsync
 
 // What LatticeStore adds to the contract: key rules, batches, key counts, its closed state.
 describe('LatticeStore', () => {
-  const dirs: string[] = [];
-  const open: LatticeStore[] = [];
-  const fresh = async (): Promise<LatticeStore> => {
-    const dir = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-'));
-    dirs.push(dir);
-    const store = LatticeStore.open({ path: dir });
-    open.push(store);
-    return store;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((st) => st.close()));
-  });
-  afterAll(async () => {
-    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const { tempDir, track } = storeFixtures<LatticeStore>();
+  const fresh = async (): Promise<LatticeStore> => track(LatticeStore.open({ path: await tempDir() }));
 
   it('LatticeStore: invalid keys are INVALID_KEY', async () => {
     const store = await fresh();
@@ -73,14 +58,12 @@ describe('LatticeStore', () => {
   });
 
   it('LatticeStore: keyCount counts each key once, across close and reopen', async () => {
-    const first = await fresh();
-    const dir = dirs.at(-1)!;
+    const dir = await tempDir();
+    const first = track(LatticeStore.open({ path: dir }));
     await first.merge('k', lww.write(te.encode('a'), { ms: 1, c: 0, writer: 'w' }));
     await first.merge('k', lww.write(te.encode('b'), { ms: 2, c: 0, writer: 'w' }));
     await first.close();
-    const second = LatticeStore.open({ path: dir });
-    open.push(second);
-    expect(second.keyCount()).toBe(1);
+    expect(track(LatticeStore.open({ path: dir })).keyCount()).toBe(1);
   });
 
   it('LatticeStore: a closed store refuses work and close is idempotent', async () => {
@@ -92,8 +75,8 @@ describe('LatticeStore', () => {
   });
 
   it('LatticeStore: one store per folder per process', async () => {
-    const store = await fresh();
-    const dir = dirs.at(-1)!;
+    const dir = await tempDir();
+    const store = track(LatticeStore.open({ path: dir }));
     expect(() => LatticeStore.open({ path: join(dir, '.') })).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
     await store.close();
     await LatticeStore.open({ path: dir }).close();
