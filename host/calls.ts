@@ -1,4 +1,4 @@
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { CallJob, GuestLog, JobResult, PreparedArg } from './executor/protocol.ts';
@@ -6,15 +6,15 @@ import type { SessionResult, SessionSpec } from './consistency/call-session.ts';
 import { advance, encodeSession, type ClientSession } from './consistency/client-session.ts';
 import type { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { toEvents, type HistoryEvent } from './consistency/history.ts';
-import { parseConsistency } from './consistency/mode.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
 import { place } from './cluster/scheduler.ts';
 import type { Futures } from './futures.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
+import type { CallRequest, Timeouts } from './protocol.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
-import type { HostState } from './state.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
 export interface ClusterView {
@@ -35,7 +35,7 @@ const MAX_PLACEMENTS = 3;
 export interface CallsOptions {
   registry: Registry;
   pool: ExecutorPool;
-  state: HostState;
+  readThrough: ReadThroughCache;
   metrics: Metrics;
   futures: Futures;
   hostId: string;
@@ -51,17 +51,6 @@ export interface CallsOptions {
   onGuestLog: (fn: string, level: number, message: string) => void;
 }
 
-export interface CallRequest {
-  args?: unknown;
-  timeoutMs?: unknown;
-  /** "lww" (default) or "rr". */
-  consistency?: unknown;
-  /** Record the call's reads and writes with their versions (`?history=1`). */
-  history?: boolean;
-  /** The client's session (read-your-writes and monotonic reads across calls), from its token. */
-  client?: ClientSession;
-}
-
 export interface PreparedCall {
   resolved: ResolvedFunction;
   timeoutMs: number;
@@ -72,6 +61,11 @@ export interface PreparedCall {
   client?: ClientSession;
   /** What the answer's session builds on, when more than `client` (a DAG step's predecessors' sessions). */
   carried?: ClientSession;
+}
+
+/** A call that arrived over HTTP, checked, with its request (what a forward sends on). */
+export interface CheckedCall extends PreparedCall {
+  request: CallRequest;
 }
 
 export interface CallOutcome {
@@ -90,71 +84,83 @@ export interface CallOutcome {
 
 /** Runs function calls on this host: resolve, check arguments, warm referenced keys, execute. */
 export class Calls {
-  readonly #o: CallsOptions;
+  readonly #registry: Registry;
+  readonly #pool: ExecutorPool;
+  readonly #readThrough: ReadThroughCache;
+  readonly #metrics: Metrics;
+  readonly #futures: Futures;
+  readonly #hostId: string;
+  readonly #messaging: CallsOptions['messaging'];
+  readonly #cluster: CallsOptions['cluster'];
+  readonly #onTouched: CallsOptions['onTouched'];
+  readonly #sessions: CallsOptions['sessions'];
+  readonly #defaultTimeoutMs: number;
+  readonly #maxTimeoutMs: number;
+  readonly #onGuestLog: CallsOptions['onGuestLog'];
 
   constructor(opts: CallsOptions) {
-    this.#o = opts;
+    this.#registry = opts.registry;
+    this.#pool = opts.pool;
+    this.#readThrough = opts.readThrough;
+    this.#metrics = opts.metrics;
+    this.#futures = opts.futures;
+    this.#hostId = opts.hostId;
+    this.#messaging = opts.messaging;
+    this.#cluster = opts.cluster;
+    this.#onTouched = opts.onTouched;
+    this.#sessions = opts.sessions;
+    this.#defaultTimeoutMs = opts.defaultTimeoutMs;
+    this.#maxTimeoutMs = opts.maxTimeoutMs;
+    this.#onGuestLog = opts.onGuestLog;
   }
 
   /** The other hosts, when there is a cluster (DAG placement uses the same view). */
   get cluster(): ClusterView | undefined {
-    return this.#o.cluster;
+    return this.#cluster;
   }
 
   /** A call is arriving: get a worker out of its sleep while the request is read. */
   prewake(): void {
-    this.#o.pool.prewake();
+    this.#pool.prewake();
   }
 
-  timeout(requested: unknown): number {
-    if (requested === undefined || requested === null) return this.#o.defaultTimeoutMs;
-    const n = typeof requested === 'string' ? Number(requested) : requested;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > this.#o.maxTimeoutMs) {
-      throw new CloudburstError('INVALID_REQUEST', `timeoutMs must be an integer from 1 to ${this.#o.maxTimeoutMs}`);
-    }
-    return n;
-  }
-
-  /** Checks a call without running it: everything a caller can get wrong fails here. */
-  async prepare(fn: string, req: CallRequest): Promise<PreparedCall> {
-    const resolved = await this.#o.registry.resolve(fn);
-    const timeoutMs = this.timeout(req.timeoutMs);
-    const args = prepareArgs(fn, resolved.signature, req.args ?? []);
-    const mode = parseConsistency(req.consistency);
-    const rr = mode === 'rr';
-    const causal = mode === 'causal';
-    const history = req.history === true;
-    const client = req.client ? { client: req.client } : {};
-    if (causal) return { resolved, timeoutMs, args, session: { rr, causal, history, reads: {} }, ...client };
-    return { resolved, timeoutMs, args, ...(rr || history ? { session: { rr, history, reads: {} } } : {}), ...client };
-  }
-
-  /** Runs a call on this host and answers with its result. */
-  async call(fn: string, req: CallRequest): Promise<CallOutcome> {
-    return this.run(await this.prepare(fn, req));
+  /** The deadlines a call may ask for (checked with its request, protocol.ts). */
+  get timeouts(): Timeouts {
+    return { defaultTimeoutMs: this.#defaultTimeoutMs, maxTimeoutMs: this.#maxTimeoutMs };
   }
 
   /**
-   * Places a call (this host, or the one caching most of its referenced keys) and runs it
-   * there. A host that cannot be reached drops out of placement and the call is placed again,
-   * at most MAX_PLACEMENTS times. Calls forwarded here by another host run here.
+   * Checks a call (its request was parsed on arrival, protocol.ts) against the function
+   * without running it: everything a caller can get wrong fails here.
    */
-  async dispatch(fn: string, req: CallRequest, forwarded: boolean): Promise<CallOutcome> {
-    const prepared = await this.prepare(fn, req);
-    const cluster = this.#o.cluster;
-    if (forwarded || !cluster) return this.run(prepared);
+  async prepare(fn: string, req: CallRequest): Promise<CheckedCall> {
+    const resolved = await this.#registry.resolve(fn);
+    const { timeoutMs, consistency, history } = req;
+    const args = prepareArgs(fn, resolved.signature, req.args);
+    const rr = consistency === 'rr';
+    // Plain lww calls carry no session spec at all (the hot path).
+    const session: SessionSpec | undefined = consistency === 'causal' ? { rr, causal: true, history, reads: {} } : rr || history ? { rr, history, reads: {} } : undefined;
+    return { request: req, resolved, timeoutMs, args, ...(session ? { session } : {}), ...(req.client ? { client: req.client } : {}) };
+  }
+
+  /**
+   * Places a checked call (this host, or the one caching most of its referenced keys) and runs
+   * it there. A host that cannot be reached drops out of placement and the call is placed
+   * again, at most MAX_PLACEMENTS times. Calls forwarded here by another host run here.
+   */
+  async dispatch(prepared: CheckedCall): Promise<CallOutcome> {
+    const fn = prepared.resolved.info.name;
+    const cluster = this.#cluster;
+    if (prepared.request.forwarded || !cluster) return this.run(prepared);
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
-    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
     let lastError: CloudburstError | undefined;
     for (let attempt = 0; attempt < MAX_PLACEMENTS; attempt++) {
       const placement = place(refs, self, cluster.peers(), cluster);
       if (placement.kind === 'self') return this.run(prepared);
       const started = performance.now();
       try {
-        const out = await cluster.forwarder.call(placement.peer.url, fn, {
-          args: req.args ?? [], timeoutMs: prepared.timeoutMs,
-          ...(prepared.session?.rr ? { consistency: 'rr' } : prepared.session?.causal ? { consistency: 'causal' } : {}),
-        }, req.history === true, prepared.client);
+        const out = await cluster.forwarder.call(placement.peer.url, fn, prepared.request);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
@@ -166,19 +172,18 @@ export class Calls {
   }
 
   /**
-   * Starts an asynchronous call: checks it now (so bad input is still a 4xx), answers with a
+   * Starts an asynchronous call, checked already (so bad input was a 4xx): answers with a
    * future id once its pending record is in the KV tier, and stores the outcome under the
    * future when the call ends.
    */
-  async start(fn: string, req: CallRequest): Promise<string> {
-    const prepared = await this.prepare(fn, req);
+  async start(prepared: CheckedCall): Promise<string> {
     const createdAt = new Date().toISOString();
-    const id = await this.#o.futures.create(prepared.resolved.info.name);
-    void this.dispatch(fn, req, false).then(
-      (out) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
+    const id = await this.#futures.create(prepared.resolved.info.name);
+    void this.dispatch(prepared).then(
+      (out) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
         result: out.result, host: out.host, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),
-      (err: unknown) => this.#o.futures.complete(id, prepared.resolved.info.name, createdAt, {
+      (err: unknown) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
         error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)),
       }),
     );
@@ -186,7 +191,7 @@ export class Calls {
   }
 
   async run({ resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
-    const { pool, state, metrics, futures, sessions } = this.#o;
+    const sessions = this.#sessions;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
     // The client's earlier calls may have run elsewhere: what they saw must be here first.
@@ -199,7 +204,7 @@ export class Calls {
         args.push(a);
         continue;
       }
-      const record = await futures.get(a.id, deadline - Date.now());
+      const record = await this.#futures.get(a.id, deadline - Date.now());
       if (record.status === 'pending') throw new CloudburstError('CALL_TIMEOUT', `future ${a.id} (argument ${i}) did not finish within the deadline of ${fn}`);
       if (record.status === 'failed') {
         throw new CloudburstError('FUTURE_FAILED', `future ${a.id} (argument ${i}) failed: ${record.error?.code}: ${record.error?.message}`, { future: a.id });
@@ -208,8 +213,8 @@ export class Calls {
     }
     // Reference arguments are read by the worker from the cache: bring misses in first, so
     // the worker does not have to stop and ask.
-    const missing = args.flatMap((a) => (a.kind === 'ref' && !state.cache.has(a.key) ? [a.key] : []));
-    const fetched = await Promise.all(missing.map((k) => state.fetch(k)));
+    const missing = args.flatMap((a) => (a.kind === 'ref' && !this.#readThrough.cache.has(a.key) ? [a.key] : []));
+    const fetched = await Promise.all(missing.map((k) => this.#readThrough.fetch(k)));
     fetched.forEach((v, i) => {
       if (v === undefined) {
         const key = missing[i]!.slice(missing[i]!.indexOf('/', missing[i]!.indexOf('/') + 1) + 1);
@@ -217,23 +222,23 @@ export class Calls {
       }
     });
     const started = performance.now();
-    const messaging = this.#o.messaging;
-    const callId = messaging ? messaging.nextId() : `${this.#o.hostId}.0.0`;
+    const messaging = this.#messaging;
+    const callId = messaging ? messaging.nextId() : `${this.#hostId}.0.0`;
     let outcome: JobResult;
     try {
       const job: CallJob = { kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId };
       if (session) job.session = session; // lww calls carry nothing more than before
-      outcome = await pool.run(job, Math.max(1, deadline - Date.now()));
+      outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()));
     } finally {
       messaging?.finished(callId);
     }
     const seconds = (performance.now() - started) / 1000;
-    metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
-    for (const l of outcome.logs) this.#o.onGuestLog(fn, l.level, l.message);
+    this.#metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
+    for (const l of outcome.logs) this.#onGuestLog(fn, l.level, l.message);
     if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
-    this.#o.onTouched?.(outcome.touched);
-    if (outcome.wrote > 0) state.flusher.kick();
-    const out: CallOutcome = { result: outcome.result, host: this.#o.hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    this.#onTouched?.(outcome.touched);
+    if (outcome.wrote > 0) this.#readThrough.flusher.kick();
+    const out: CallOutcome = { result: outcome.result, host: this.#hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
     if (sessions) {
       const after = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);
       // A call that touched no key, without a session, has nothing to pass on (math.square).
@@ -242,7 +247,7 @@ export class Calls {
     if (outcome.session) {
       out.session = outcome.session;
       // A single call is its own request; a DAG step's history is labelled by the step (dag/steps.ts).
-      if (session?.history && session.rid === undefined) out.history = toEvents(outcome.session.history, callId, fn, this.#o.hostId);
+      if (session?.history && session.rid === undefined) out.history = toEvents(outcome.session.history, callId, fn, this.#hostId);
     }
     return out;
   }

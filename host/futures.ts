@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { CloudburstError, lww, type ErrorCode, type Hlc, type Lattice } from '../kvs/index.ts';
+import { CloudburstError, type ErrorCode } from '../common/index.ts';
+import { lww, type Hlc, type Lattice } from '../kvs/index.ts';
 import { SPACES, storageKey } from './keys.ts';
-import type { HostState } from './state.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 
 export type FutureStatus = 'pending' | 'done' | 'failed';
 
@@ -21,27 +22,12 @@ export interface FutureRecord {
 }
 
 const ID = /^[0-9a-f]{32}$/;
-/** Longest a GET may wait. */
-export const MAX_WAIT_MS = 60_000;
 /** How often a waiter reads the tier again, in case the push that should wake it was missed. */
 export const DEFAULT_REREAD_MS = 2000;
 
 export function checkFutureId(id: unknown): string {
   if (typeof id !== 'string' || !ID.test(id)) throw new CloudburstError('FUTURE_NOT_FOUND', `${JSON.stringify(id)} is not a future id`);
   return id;
-}
-
-/**
- * The `wait` of `GET /v1/futures/{id}`: absent (0), or the decimal digits of an integer from
- * 0 to MAX_WAIT_MS. Anything else (`1e9`, `-1`, `1.5`, `0x10`, an empty value) is refused
- * rather than read by `Number()`'s rules or clamped.
- */
-export function parseWait(text: string | null): number {
-  if (text === null) return 0;
-  if (!/^\d{1,5}$/.test(text) || Number(text) > MAX_WAIT_MS) {
-    throw new CloudburstError('INVALID_REQUEST', `wait must be an integer from 0 to ${MAX_WAIT_MS} (milliseconds), not ${JSON.stringify(text)}`);
-  }
-  return Number(text);
 }
 
 function recordOf(v: Lattice | undefined): FutureRecord | undefined {
@@ -65,7 +51,7 @@ export interface FuturesOptions {
  * again only every `rereadMs`, in case a push was missed.
  */
 export class Futures {
-  readonly #state: HostState;
+  readonly #readThrough: ReadThroughCache;
   readonly #hlc: Hlc;
   readonly #rereadMs: number;
   readonly #prefix = storageKey(SPACES.future, '');
@@ -74,11 +60,11 @@ export class Futures {
   #stopping = false;
   readonly #unlisten: () => void;
 
-  constructor(state: HostState, hlc: Hlc, opts: FuturesOptions = {}) {
-    this.#state = state;
+  constructor(readThrough: ReadThroughCache, hlc: Hlc, opts: FuturesOptions = {}) {
+    this.#readThrough = readThrough;
     this.#hlc = hlc;
     this.#rereadMs = opts.rereadMs ?? DEFAULT_REREAD_MS;
-    this.#unlisten = state.onTierValue((key, value) => {
+    this.#unlisten = readThrough.onTierValue((key, value) => {
       if (!key.startsWith(this.#prefix) || !this.#waiters.has(key.slice(this.#prefix.length))) return;
       const record = recordOf(value);
       if (record && record.status !== 'pending') this.#wake(record);
@@ -99,7 +85,7 @@ export class Futures {
    */
   async create(fn: string): Promise<string> {
     const id = randomBytes(16).toString('hex');
-    await this.#state.mergeToTier(this.#key(id), this.#value({ future: id, status: 'pending', function: fn, createdAt: new Date().toISOString() }));
+    await this.#readThrough.mergeToTier(this.#key(id), this.#value({ future: id, status: 'pending', function: fn, createdAt: new Date().toISOString() }));
     return id;
   }
 
@@ -136,7 +122,7 @@ export class Futures {
   #store(record: FutureRecord): void {
     // Written through the cache and its outbox: durable on this host at once (kill -9), in the
     // tier a few ms later, whose push then wakes the waiters of other hosts.
-    this.#state.write(new Map([[this.#key(record.future), this.#value(record)]]));
+    this.#readThrough.write(new Map([[this.#key(record.future), this.#value(record)]]));
   }
 
   #wake(record: FutureRecord): void {
@@ -168,7 +154,7 @@ export class Futures {
     try {
       // The cache, else one replica (the host then subscribes to the key); absent there, the
       // merged value of every replica decides.
-      let last = recordOf(await this.#state.read(key)) ?? recordOf(await this.#state.fetchMerged(key));
+      let last = recordOf(await this.#readThrough.read(key)) ?? recordOf(await this.#readThrough.fetchMerged(key));
       if (!last && !finished) throw new CloudburstError('FUTURE_NOT_FOUND', `no future ${id}`);
       while (!finished && last?.status === 'pending') {
         if (this.#stopping) throw new CloudburstError('SHUTTING_DOWN', `this host is stopping: ask another host for future ${id}`);
@@ -181,7 +167,7 @@ export class Futures {
         });
         clearTimeout(timer);
         wake = undefined;
-        if (!finished && Date.now() < deadline) last = recordOf(await this.#state.read(key, { fresh: true })) ?? last;
+        if (!finished && Date.now() < deadline) last = recordOf(await this.#readThrough.read(key, { fresh: true })) ?? last;
       }
       return finished ?? last!;
     } finally {

@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CloudburstError, handleExpectContinue, Hlc, KV_LIMITS, KvClient, ServerDrain } from '../kvs/index.ts';
+import { CloudburstError, listen, readJson, Router, sendJson, serve } from '../common/index.ts';
+import { Hlc, KV_LIMITS, KvClient } from '../kvs/index.ts';
 import { HostCache, type FsyncPolicy } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
 import { Bloom } from './cluster/bloom.ts';
-import { Dags } from './dag/dags.ts';
+import { DagService } from './dag/service.ts';
 import { Directory, type HostRecord } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
@@ -21,14 +21,13 @@ import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
+import { HOST_LIMITS } from './protocol.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
-import { Router } from './router.ts';
-import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
-import { readJson, sendJson } from './http.ts';
+import { CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
-import { HostState } from './state.ts';
+import { ReadThroughCache } from './cache/read-through.ts';
 
 export interface HostOptions {
   /** Folder for the host's cache and identity. */
@@ -147,7 +146,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     ttlMs: opts.subscriptionTtlMs ?? 30_000,
     onSubscribed: async (keys) => {
       const { values, unreadable } = await kv.getSome(keys);
-      values.forEach((v, i) => v !== undefined && state.absorbFromTier(keys[i]!, v));
+      values.forEach((v, i) => v !== undefined && readThrough.absorbFromTier(keys[i]!, v));
       return unreadable;
     },
   });
@@ -162,11 +161,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const link = new PeerLink();
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
-  const state = new HostState(cache, kv, flusher, cut, (key) => subs.add([key]));
+  const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
 
-  const router = new Router((method, status) => metrics.observeRequest(method, status));
+  const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
   const pool = new ExecutorPool({
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
@@ -177,23 +176,23 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     userPrefix: userPrefix(),
     bridge: async (req, remainingMs): Promise<Uint8Array | null | void | { at: ReadVersion }> => {
       switch (req.op) {
-        case 'fetch': await Promise.all(req.keys.map((k) => state.fetch(k))); return;
+        case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
         case 'flush': await flusher.flushKeys(req.keys); return;
         case 'send': await messaging.send(req.from, req.to, req.data); return;
         // A little margin: a recv that ends at the deadline leaves the call time to return.
         case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
-        case 'snapshot': return snapshots.fetch(req.rid, req.key, { v: req.v, host: req.host, url: req.url });
+        case 'snapshot': return snapshots.fetch(req.rid, req.key, req.at);
         case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
-        case 'pin': return { at: await dags.pin(req.rid, req.key, req.v, req.bytes) };
+        case 'pin': return { at: await dags.pin(req.rid, req.key, req.version, req.bytes) };
       }
     },
   });
-  const registry = new Registry(state, hlc, pool, {
-    maxModuleBytes: opts.maxModuleBytes ?? 8 * 1024 * 1024,
+  const registry = new Registry(readThrough, hlc, pool, {
+    maxModuleBytes: opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes,
     memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
-  const futures = new Futures(state, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
+  const futures = new Futures(readThrough, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
   // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
   let utilization = 0;
   const sampler = setInterval(() => {
@@ -227,7 +226,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, state, metrics, futures, hostId: id, onTouched: touch, messaging,
+    registry, pool, readThrough, metrics, futures, hostId: id, onTouched: touch, messaging,
     sessions: { catchUp, selfUrl: () => url },
     cluster: {
       peers: () => directory.peers(),
@@ -238,76 +237,31 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       explore: opts.explore ?? 0.1,
       maxUtilization: opts.maxUtilization ?? 0.7,
     },
-    defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
-    maxTimeoutMs: opts.maxTimeoutMs ?? 300_000,
+    defaultTimeoutMs: opts.defaultTimeoutMs ?? HOST_LIMITS.defaultTimeoutMs,
+    maxTimeoutMs: opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs,
     onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
   });
 
   const snapshots = new Snapshots(id, link);
-  const dags = new Dags({ registry, calls, pool, state, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+
+  // Each part registers what it counts (host/README.md, "Metrics").
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
 
   routes(router, {
-    registry, calls, dags, futures, state, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
-    maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, hostId: id, writer: `${writerPrefix}/main`,
+    maxBodyBytes: opts.maxBodyBytes ?? HOST_LIMITS.bodyBytes,
     clusterView: () => ({
       host: { id, url, utilization },
       peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
     }),
-    gauges: () => ({
-      cloudburst_outbox_keys: cache.outboxSize(),
-      cloudburst_outbox_flushed_total: flusher.flushed,
-      cloudburst_outbox_rejected_total: flusher.rejected,
-      cloudburst_outbox_rejected_keys: cache.rejectedCount(),
-      cloudburst_outbox_flush_failures_total: flusher.failures,
-      cloudburst_cache_keys: cache.keyCount(),
-      cloudburst_cache_bytes: budget.bytes,
-      cloudburst_cache_max_bytes: budget.maxBytes,
-      cloudburst_cache_indexed_keys: budget.keys,
-      cloudburst_cache_evicted_total: budget.evicted,
-      cloudburst_subscribed_keys: subs.size,
-      cloudburst_subscription_failures_total: subs.failures,
-      cloudburst_subscriptions_lapsed: subs.lapsed,
-      cloudburst_pushed_changes_total: state.pushed,
-      cloudburst_dag_runs_active: dags.active.coordinating,
-      cloudburst_dag_requests_held: dags.active.holding,
-      cloudburst_rr_snapshots_held: snapshots.stats().entries,
-      cloudburst_causal_versions_held: cut.held,
-      cloudburst_causal_versions_dropped_total: cut.dropped,
-      cloudburst_causal_held_total: cut.heldTotal,
-      cloudburst_causal_fetches_total: cut.fetches,
-      cloudburst_session_catchup_keys_total: catchUp.fetched,
-      cloudburst_workers: pool.stats().workers,
-      cloudburst_workers_busy: pool.stats().busy,
-      cloudburst_workers_replaced_total: pool.stats().replaced,
-      cloudburst_workers_retired_total: pool.stats().retired,
-      cloudburst_calls_queued: pool.stats().queued,
-      cloudburst_messages_sent_total: messaging.stats.sent,
-      cloudburst_messages_local_total: messaging.stats.local,
-      cloudburst_messages_direct_total: messaging.stats.direct,
-      cloudburst_messages_fallback_total: messaging.stats.fallback,
-      cloudburst_messages_received_total: messaging.stats.received,
-      cloudburst_messages_unread_total: messaging.stats.unread,
-    }),
-  });
-
-  // Causal requests catching up read what a peer's cut holds (consistency/causal.ts).
-  router.on('POST', CACHE_READ_PATH, async ({ req, res }) => {
-    sendJson(res, 200, cut.serve(await readJson(req, 1024 * 1024)));
   });
 
   const server: Server = createServer({ keepAliveTimeout: 65_000 });
-  const drain = new ServerDrain(server);
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    drain.track(res);
-    router.handle(req, res);
-  };
-  server.on('request', handle);
-  handleExpectContinue(server, handle);
+  const drain = serve(server, router.handle);
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 7070, opts.listen ?? '127.0.0.1', () => resolve());
-    });
+    port = await listen(server, opts.port ?? 7070, opts.listen ?? '127.0.0.1');
   } catch (err) {
     await pool.close();
     await kv.close();
@@ -316,7 +270,6 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   }
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
-  const port = (server.address() as AddressInfo).port;
   url = `http://${opts.listen ?? '127.0.0.1'}:${port}`;
   directory.start();
   subs.start();

@@ -1,5 +1,7 @@
 // The front door of the function host. Other folders import only this file.
 export { startHost, type Host, type HostOptions } from './host.ts';
 export type { FsyncPolicy } from './cache/cache.ts';
-export { readModuleTypes, type ModuleTypes, type ExportSignature } from './module-types.ts';
+export { readModuleTypes, type ModuleTypes } from './module-types.ts';
+export type { ExportSignature } from '../guest/types-section.ts';
 export { allowedImports } from './executor/imports.ts';
+export { HOST_HEADERS, HOST_LIMITS, HOST_PATHS, HOST_ROUTES, hostPath, type HostRoute, type HostRouteName } from './protocol.ts';

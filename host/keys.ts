@@ -1,4 +1,4 @@
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
 
 /**
  * Storage key layout: `{tenant}/{space}/{name}`. Every key the host stores in its cache or
@@ -87,9 +87,20 @@ export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
 }
 
 /**
- * The same rule for a key a guest passes as bytes of its memory: decoded strictly (invalid
- * UTF-8 is INVALID_KEY, not replaced), then checked by `checkKeyName`. Returns the key's name
- * (without the storage prefix).
+ * The same rule for a key a guest passes as `len` bytes of its memory: the length first, so
+ * that `read` (the view of the guest's memory) is never taken of a region no key could fill.
+ * Returns the key's name (without the storage prefix).
+ */
+export function guestKey(len: number, read: () => Uint8Array): string {
+  if (len <= 0 || len > MAX_USER_KEY_BYTES) {
+    throw new CloudburstError('INVALID_KEY', `a key must be 1 to ${MAX_USER_KEY_BYTES} bytes of UTF-8, not ${len}`);
+  }
+  return guestKeyName(read());
+}
+
+/**
+ * A key's bytes, decoded strictly (invalid UTF-8 is INVALID_KEY, not replaced), then checked by
+ * `checkKeyName`. Returns the key's name.
  */
 export function guestKeyName(bytes: Uint8Array): string {
   let text: string;

@@ -1,5 +1,6 @@
+import { CloudburstError, parseJsonBody } from '../common/index.ts';
 import {
-  CloudburstError, KV_LIMITS, counter, gset, isLatticeType, lww, max, merge, parseJsonBody, versionsOf,
+  KV_LIMITS, counter, gset, isLatticeType, lww, max, merge, versionsOf,
   type Hlc, type Lattice, type LatticeType,
 } from '../kvs/index.ts';
 

@@ -1,79 +1,122 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type { Registry as MetricsRegistry } from 'prom-client';
+
 /** Histogram buckets for call latency, in seconds: 50 us to 10 s. */
 const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-interface FunctionStats {
-  ok: number;
-  errors: Map<string, number>;
-  buckets: number[];
-  sum: number;
-  count: number;
+/**
+ * A gauge read from the part that owns the number, at scrape time.
+ *
+ * @example
+ * gaugeFrom(registry, 'cloudburst_outbox_keys', 'Writes waiting for the KV tier.', () => cache.outboxSize());
+ */
+export function gaugeFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
 }
 
-const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/**
+ * A counter read at scrape time from the part that counts: parts keep a plain number (an
+ * increment on a hot path stays an increment), and the counter shows it.
+ */
+export function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name, help, registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
 
 /**
- * Per-function call metrics in the Prometheus text format: call counts by outcome, error
- * counts by code, and a latency histogram. Gauges from other parts are read at scrape time.
+ * The process's own metrics (CPU, memory, event loop, GC), collected once per process and
+ * served by every host in it. prom-client cannot stop these collectors (a GC observer and an
+ * event-loop delay monitor, kept for good), so collecting them on each host's registry would
+ * leave a set behind, holding that registry, for every host a process starts and closes.
+ */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
+ * A host's metrics: its own registry (never prom-client's global one, so that hosts in one
+ * process do not mix), where the host records calls and HTTP answers and where each part
+ * registers what it counts (`registerMetrics(registry)`, see host/README.md "Metrics").
  *
  * @example
  * metrics.observeCall('math.square', 0.00012, undefined);
- * metrics.render({ cloudburst_outbox_keys: 3 });
+ * res.setHeader('content-type', metrics.contentType);
+ * res.end(await metrics.render());
  */
 export class Metrics {
-  readonly #fns = new Map<string, FunctionStats>();
-  readonly #http = new Map<string, number>();
+  readonly registry = new Registry();
+  readonly #process = processMetrics();
+  readonly #calls = new Counter({
+    name: 'cloudburst_calls_total', help: 'Function calls run on this host, by function and outcome (ok or error).',
+    labelNames: ['function', 'outcome'] as const, registers: [this.registry],
+  });
+  readonly #errors = new Counter({
+    name: 'cloudburst_call_errors_total', help: 'Failed function calls, by function and error code.',
+    labelNames: ['function', 'code'] as const, registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: 'cloudburst_call_duration_seconds', help: 'Function call latency on this host, by function.',
+    labelNames: ['function'] as const, buckets: BUCKETS, registers: [this.registry],
+  });
+  readonly #http = new Counter({
+    name: 'cloudburst_http_requests_total', help: 'HTTP requests answered, by method and status.',
+    labelNames: ['method', 'status'] as const, registers: [this.registry],
+  });
+  /** The functions seen, each with the error codes it failed with: what forget() removes. */
+  readonly #functions = new Map<string, Set<string>>();
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
   observeCall(fn: string, seconds: number, errorCode: string | undefined): void {
-    let s = this.#fns.get(fn);
-    if (!s) {
-      s = { ok: 0, errors: new Map(), buckets: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0 };
-      this.#fns.set(fn, s);
+    let codes = this.#functions.get(fn);
+    if (!codes) {
+      codes = new Set();
+      this.#functions.set(fn, codes);
+      // Both outcomes are shown from the first call on, so that an error rate reads 0, not nothing.
+      this.#calls.inc({ function: fn, outcome: 'ok' }, 0);
+      this.#calls.inc({ function: fn, outcome: 'error' }, 0);
     }
-    if (errorCode === undefined) s.ok++;
-    else s.errors.set(errorCode, (s.errors.get(errorCode) ?? 0) + 1);
-    s.sum += seconds;
-    s.count++;
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) s.buckets[i]!++;
+    if (errorCode === undefined) this.#calls.inc({ function: fn, outcome: 'ok' });
+    else {
+      this.#calls.inc({ function: fn, outcome: 'error' });
+      this.#errors.inc({ function: fn, code: errorCode });
+      codes.add(errorCode);
+    }
+    this.#duration.observe({ function: fn }, seconds);
   }
 
   observeRequest(method: string, status: number): void {
-    const k = `${method} ${status}`;
-    this.#http.set(k, (this.#http.get(k) ?? 0) + 1);
+    this.#http.inc({ method, status: String(status) });
   }
 
   /** Forget a function's series (its module was deleted). */
   forget(prefix: string): void {
-    for (const fn of this.#fns.keys()) if (fn.startsWith(prefix)) this.#fns.delete(fn);
+    for (const [fn, codes] of this.#functions) {
+      if (!fn.startsWith(prefix)) continue;
+      this.#calls.remove({ function: fn, outcome: 'ok' });
+      this.#calls.remove({ function: fn, outcome: 'error' });
+      for (const code of codes) this.#errors.remove({ function: fn, code });
+      this.#duration.remove({ function: fn });
+      this.#functions.delete(fn);
+    }
   }
 
-  render(gauges: Record<string, number>): string {
-    const out: string[] = [];
-    out.push('# HELP cloudburst_calls_total Function calls by outcome.', '# TYPE cloudburst_calls_total counter');
-    for (const [fn, s] of this.#fns) {
-      const errors = [...s.errors.values()].reduce((a, b) => a + b, 0);
-      out.push(`cloudburst_calls_total{function="${escape(fn)}",outcome="ok"} ${s.ok}`);
-      out.push(`cloudburst_calls_total{function="${escape(fn)}",outcome="error"} ${errors}`);
-    }
-    out.push('# HELP cloudburst_call_errors_total Failed function calls by error code.', '# TYPE cloudburst_call_errors_total counter');
-    for (const [fn, s] of this.#fns) {
-      for (const [code, n] of s.errors) out.push(`cloudburst_call_errors_total{function="${escape(fn)}",code="${code}"} ${n}`);
-    }
-    out.push('# HELP cloudburst_call_duration_seconds Function call latency on this host.', '# TYPE cloudburst_call_duration_seconds histogram');
-    for (const [fn, s] of this.#fns) {
-      const f = escape(fn);
-      BUCKETS.forEach((b, i) => out.push(`cloudburst_call_duration_seconds_bucket{function="${f}",le="${b}"} ${s.buckets[i]}`));
-      out.push(`cloudburst_call_duration_seconds_bucket{function="${f}",le="+Inf"} ${s.count}`);
-      out.push(`cloudburst_call_duration_seconds_sum{function="${f}"} ${s.sum}`);
-      out.push(`cloudburst_call_duration_seconds_count{function="${f}"} ${s.count}`);
-    }
-    out.push('# HELP cloudburst_http_requests_total HTTP requests by method and status.', '# TYPE cloudburst_http_requests_total counter');
-    for (const [k, n] of this.#http) {
-      const [method, status] = k.split(' ');
-      out.push(`cloudburst_http_requests_total{method="${method}",status="${status}"} ${n}`);
-    }
-    for (const [name, value] of Object.entries(gauges)) {
-      out.push(`# TYPE ${name} gauge`, `${name} ${value}`);
-    }
-    return `${out.join('\n')}\n`;
+  /** The Prometheus text of this host's metrics and of the process's. */
+  async render(): Promise<string> {
+    return `${await this.registry.metrics()}\n${await this.#process.metrics()}`;
   }
 }

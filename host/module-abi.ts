@@ -1,8 +1,9 @@
 import {
   ENV_FUNCTIONS, ENV_NAMESPACE, HOST_FUNCTIONS, IMPORT_NAMESPACE, MEMORY_IMPORT, RUNTIME_EXPORTS,
 } from '../guest/abi.ts';
-import { CloudburstError } from '../kvs/index.ts';
-import { type ModuleTypes, type ResultType, type ValueType } from './module-types.ts';
+import { CloudburstError } from '../common/index.ts';
+import type { ResultType, ValueType } from '../guest/types-section.ts';
+import type { ModuleTypes } from './module-types.ts';
 import { formatFuncType, sameFuncType, type FuncType, type ValType, type WasmShape } from './wasm-binary.ts';
 
 /** One signature of guest/abi.ts, parsed. */

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { CloudburstError, gset, lww, type Hlc, type Lattice } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
+import { gset, lww, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { ModuleSpec } from './executor/protocol.ts';
 import { SPACES, checkModuleName, storageKey } from './keys.ts';
 import { checkExports, checkImports, memoryImport, type MemoryImport } from './module-abi.ts';
-import { readModuleTypes, type ExportSignature, type ModuleTypes } from './module-types.ts';
-import type { HostState } from './state.ts';
+import type { ExportSignature } from '../guest/types-section.ts';
+import { readModuleTypes, type ModuleTypes } from './module-types.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 import { readWasm } from './wasm-binary.ts';
 
 export interface RegistryLimits {
@@ -65,7 +67,7 @@ export function functionInfo(record: ModuleRecord, sig: ExportSignature): Functi
  * module compiled once in memory. Any host can load any module from the tier.
  */
 export class Registry {
-  readonly #state: HostState;
+  readonly #readThrough: ReadThroughCache;
   readonly #hlc: Hlc;
   readonly #pool: ExecutorPool;
   readonly #limits: RegistryLimits;
@@ -73,8 +75,8 @@ export class Registry {
   readonly #compiled = new Map<string, Compiled>();
   readonly #loaded = new Map<string, Loaded>();
 
-  constructor(state: HostState, hlc: Hlc, pool: ExecutorPool, limits: RegistryLimits) {
-    this.#state = state;
+  constructor(readThrough: ReadThroughCache, hlc: Hlc, pool: ExecutorPool, limits: RegistryLimits) {
+    this.#readThrough = readThrough;
     this.#hlc = hlc;
     this.#pool = pool;
     this.#limits = limits;
@@ -117,7 +119,7 @@ export class Registry {
       [storageKey(SPACES.module, name), lww.write(Buffer.from(JSON.stringify(record)), this.#hlc.now())],
       [MODULES_SET, gset.add(undefined, Buffer.from(name))],
     ]);
-    await this.#state.writeDurable(writes);
+    await this.#readThrough.writeDurable(writes);
     this.#compiled.set(sha256, compiled);
     this.#loaded.set(name, { record, spec });
     return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
@@ -157,12 +159,12 @@ export class Registry {
     checkModuleName(name);
     const current = await this.#record(name);
     if (!current) throw new CloudburstError('UNKNOWN_MODULE', `no module named ${JSON.stringify(name)}`);
-    await this.#state.writeDurable(new Map([[storageKey(SPACES.module, name), lww.tombstone(this.#hlc.now())]]));
+    await this.#readThrough.writeDurable(new Map([[storageKey(SPACES.module, name), lww.tombstone(this.#hlc.now())]]));
     this.#loaded.delete(name);
   }
 
   async #record(name: string): Promise<ModuleRecord | undefined> {
-    const v = await this.#state.read(storageKey(SPACES.module, name));
+    const v = await this.#readThrough.read(storageKey(SPACES.module, name));
     if (v === undefined || v.type !== 'lww' || v.tombstone) return undefined;
     return JSON.parse(Buffer.from(v.value).toString('utf8')) as ModuleRecord;
   }
@@ -174,7 +176,7 @@ export class Registry {
     if (!record) return undefined;
     let compiled = this.#compiled.get(record.sha256);
     if (!compiled) {
-      const wasm = await this.#state.read(storageKey(SPACES.wasm, record.sha256));
+      const wasm = await this.#readThrough.read(storageKey(SPACES.wasm, record.sha256));
       if (wasm === undefined || wasm.type !== 'lww' || wasm.tombstone) {
         throw new CloudburstError('INTERNAL', `the bytes of module ${name} (${record.sha256}) are missing from the KV tier`);
       }
@@ -213,7 +215,7 @@ export class Registry {
   }
 
   async list(): Promise<ModuleRecord[]> {
-    const names = await this.#state.read(MODULES_SET, { fresh: true }).catch(() => this.#state.cache.get(MODULES_SET));
+    const names = await this.#readThrough.read(MODULES_SET, { fresh: true }).catch(() => this.#readThrough.cache.get(MODULES_SET));
     if (names === undefined || names.type !== 'set') return [];
     const out: ModuleRecord[] = [];
     for (const m of names.members) {

@@ -1,32 +1,32 @@
-import { CloudburstError, KV_LIMITS, decode, decodeFrame, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
+import { CloudburstError, readBody, readJson, sendJson, type Handler, type Router } from '../common/index.ts';
+import { decode, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
-import { FORWARDED_HEADER, HOST_HEADER } from './cluster/forward.ts';
-import type { Dags } from './dag/dags.ts';
-import { dagRoutes } from './dag/routes.ts';
-import { checkFutureId, parseWait, type Futures } from './futures.ts';
-import { readBody, readJson, sendJson } from './http.ts';
+import type { CausalCut } from './consistency/causal.ts';
+import type { DagService } from './dag/service.ts';
+import { dagHandlers } from './dag/routes.ts';
+import { checkFutureId, type Futures } from './futures.ts';
 import { userKey } from './keys.ts';
-import { SESSION_HEADER, clientSession, encodeSession } from './consistency/client-session.ts';
 import { deltaFromBody, latticeToJson } from './kv-json.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
+import { HOST_HEADERS, HOST_LIMITS, HOST_ROUTES, answerHeaders, hostPath, parseCacheRead, parseCall, parseMessage, parsePush, parseWait, type HostRouteName } from './protocol.ts';
 import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
-import type { Router } from './router.ts';
-import type { HostState } from './state.ts';
+import type { ReadThroughCache } from './cache/read-through.ts';
 
 export interface RouteDeps {
   registry: Registry;
   calls: Calls;
-  dags: Dags;
+  dags: DagService;
   futures: Futures;
-  state: HostState;
+  readThrough: ReadThroughCache;
   metrics: Metrics;
   messaging: Messaging;
+  /** This host's causal cut, read by peers' causal steps catching up. */
+  cut: CausalCut;
   hlc: Hlc;
   hostId: string;
   writer: string;
   maxBodyBytes: number;
-  gauges: () => Record<string, number>;
   clusterView: () => unknown;
 }
 
@@ -46,158 +46,153 @@ function moduleJson(r: ModuleRecord): Record<string, unknown> {
   };
 }
 
-/** The host's HTTP API. Every route and status code is documented in host/README.md. */
+/**
+ * The host's HTTP API: every row of HOST_ROUTES (protocol.ts) with its handler. Every route and
+ * status code is documented in host/README.md.
+ */
 export function routes(router: Router, d: RouteDeps): void {
-  const { registry, calls, state } = d;
+  const handlers: Record<HostRouteName, Handler> = {
+    ...apiHandlers(d),
+    ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), timeouts: d.calls.timeouts }),
+  };
+  for (const r of HOST_ROUTES) router.on(r.method, r.path, handlers[r.name]);
+}
 
-  router.on('GET', '/healthz', ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }));
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`>, Handler> {
+  const { registry, calls, readThrough } = d;
+  return {
+    healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),
 
-  // This host's view of the other hosts, as the scheduler sees it.
-  router.on('GET', '/v1/cluster', ({ res }) => sendJson(res, 200, d.clusterView()));
+    // This host's view of the other hosts, as the scheduler sees it.
+    cluster: ({ res }) => sendJson(res, 200, d.clusterView()),
 
-  router.on('GET', '/metrics', ({ res }) => {
-    const text = d.metrics.render(d.gauges());
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  });
+    metrics: async ({ res }) => {
+      const text = await d.metrics.render();
+      res.writeHead(200, { 'content-type': d.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    },
 
-  router.on('PUT', '/v1/modules/:module', async ({ req, res, params }) => {
-    const bytes = await readBody(req, registry.limits.maxModuleBytes);
-    const { record, functions } = await registry.deploy(params.module!, bytes);
-    sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
-  });
+    putModule: async ({ req, res, params }) => {
+      const bytes = await readBody(req, registry.limits.maxModuleBytes);
+      const { record, functions } = await registry.deploy(params.module!, bytes);
+      sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
+    },
 
-  router.on('GET', '/v1/modules', async ({ res }) => {
-    sendJson(res, 200, { modules: (await registry.list()).map(moduleJson) });
-  });
+    listModules: async ({ res }) => {
+      sendJson(res, 200, { modules: (await registry.list()).map(moduleJson) });
+    },
 
-  router.on('GET', '/v1/modules/:module', async ({ res, params }) => {
-    sendJson(res, 200, moduleJson(await registry.module(params.module!)));
-  });
+    getModule: async ({ res, params }) => {
+      sendJson(res, 200, moduleJson(await registry.module(params.module!)));
+    },
 
-  router.on('DELETE', '/v1/modules/:module', async ({ res, params }) => {
-    await registry.remove(params.module!);
-    d.metrics.forget(`${params.module}.`);
-    sendJson(res, 200, { deleted: params.module });
-  });
+    deleteModule: async ({ res, params }) => {
+      await registry.remove(params.module!);
+      d.metrics.forget(`${params.module}.`);
+      sendJson(res, 200, { deleted: params.module });
+    },
 
-  router.on('GET', '/v1/functions', async ({ res }) => {
-    const functions = (await registry.list())
-      .flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig)))
-      .sort((a, b) => (a.name < b.name ? -1 : 1));
-    sendJson(res, 200, { functions });
-  });
+    listFunctions: async ({ res }) => {
+      const functions = (await registry.list())
+        .flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig)))
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
+      sendJson(res, 200, { functions });
+    },
 
-  router.on('GET', '/v1/functions/:fn', async ({ res, params }) => {
-    sendJson(res, 200, (await registry.resolve(params.fn!)).info);
-  });
+    getFunction: async ({ res, params }) => {
+      sendJson(res, 200, (await registry.resolve(params.fn!)).info);
+    },
 
-  router.on('POST', '/v1/functions/:fn/call', async ({ req, res, params, query }) => {
-    const reading = readJson(req, d.maxBodyBytes);
-    // Wake a worker while the body is still on its way (the wake-up is a system call).
-    calls.prewake();
-    const body = await reading;
-    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
-      throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
-    }
-    const request = (body ?? {}) as { args?: unknown; timeoutMs?: unknown; async?: unknown; consistency?: unknown; session?: unknown };
-    const history = query.get('history') === '1';
-    const client = clientSession(req.headers[SESSION_HEADER], request.session);
-    const call = { args: request.args, timeoutMs: query.get('timeoutMs') ?? request.timeoutMs, consistency: request.consistency, history, ...(client ? { client } : {}) };
-    if (request.async !== undefined && typeof request.async !== 'boolean') throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
-    if (request.async) {
-      const id = await calls.start(params.fn!, call);
-      sendJson(res, 202, { future: id }, { location: `/v1/futures/${id}` });
-      return;
-    }
-    const out = await calls.dispatch(params.fn!, call, req.headers[FORWARDED_HEADER] !== undefined);
-    const reply: Record<string, unknown> = { result: out.result };
-    if (query.get('logs') === '1') reply.logs = out.logs;
-    if (history) reply.history = out.history ?? [];
-    sendJson(res, 200, reply, {
-      [HOST_HEADER]: out.host, 'x-cloudburst-duration-us': String(out.durationUs),
-      ...(out.client ? { [SESSION_HEADER]: encodeSession(out.client) } : {}),
-    });
-  });
+    callFunction: async ({ req, res, params, query }) => {
+      const reading = readJson(req, d.maxBodyBytes);
+      // Wake a worker while the body is still on its way (the wake-up is a system call).
+      calls.prewake();
+      const call = parseCall(await reading, req.headers, query, calls.timeouts);
+      const checked = await calls.prepare(params.fn!, call);
+      if (call.async) {
+        const id = await calls.start(checked);
+        sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
+        return;
+      }
+      const out = await calls.dispatch(checked);
+      const reply: Record<string, unknown> = { result: out.result };
+      if (call.logs) reply.logs = out.logs;
+      if (call.history) reply.history = out.history ?? [];
+      sendJson(res, 200, reply, answerHeaders(out.host, out.durationUs, out.client));
+    },
 
-  // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).
-  router.on('POST', '/v1/internal/kv/push', async ({ req, res }) => {
-    const body = await readBody(req, KV_LIMITS.maxBodyBytes);
-    const entries = decodeFrame(body);
-    const values = entries.map((e) => {
-      if (e.value === undefined) throw new CloudburstError('INVALID_REQUEST', `push of ${e.key} carries no value`);
-      return { key: e.key, value: decode(e.value) };
-    });
-    for (const { key, value } of values) state.absorbPushed(key, value);
-    res.writeHead(204).end();
-  });
+    // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).
+    kvPush: async ({ req, res }) => {
+      const values = parsePush(await readBody(req, HOST_LIMITS.pushBodyBytes));
+      for (const { key, value } of values) readThrough.absorbPushed(key, value);
+      res.writeHead(204).end();
+    },
 
-  // A message for a function running here, sent directly by another host (JSON, data in base64).
-  router.on('POST', '/v1/internal/messages', async ({ req, res }) => {
-    const body = (await readJson(req, 2 * 1024 * 1024)) as { to?: unknown; from?: unknown; seq?: unknown; data?: unknown } | undefined;
-    const { to, from, seq, data } = body ?? {};
-    if (typeof to !== 'string' || !to.startsWith(`${d.hostId}.`) || typeof from !== 'string' || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof data !== 'string') {
-      throw new CloudburstError('INVALID_REQUEST', 'a message is {"to": id of a function of this host, "from": id, "seq": n >= 1, "data": base64}');
-    }
-    d.messaging.accept({ to, from, seq: seq as number, data: new Uint8Array(Buffer.from(data, 'base64')) });
-    res.writeHead(204).end();
-  });
+    // A message for a function running here, sent directly by another host (JSON, data in base64).
+    message: async ({ req, res }) => {
+      d.messaging.accept(parseMessage(await readJson(req, HOST_LIMITS.messageBodyBytes), d.hostId));
+      res.writeHead(204).end();
+    },
 
-  dagRoutes(router, d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => calls.prewake() });
+    // Causal requests catching up read what a peer's cut holds (consistency/causal.ts).
+    cacheRead: async ({ req, res }) => {
+      sendJson(res, 200, d.cut.serve(parseCacheRead(await readJson(req, HOST_LIMITS.cacheReadBodyBytes))));
+    },
 
-  router.on('GET', '/v1/futures/:id', async ({ res, params, query }) => {
-    const waitMs = parseWait(query.get('wait'));
-    const record = await d.futures.get(checkFutureId(params.id), waitMs);
-    sendJson(res, record.status === 'pending' ? 202 : 200, record);
-  });
+    getFuture: async ({ res, params, query }) => {
+      const waitMs = parseWait(query.get('wait'));
+      const record = await d.futures.get(checkFutureId(params.id), waitMs);
+      sendJson(res, record.status === 'pending' ? 202 : 200, record);
+    },
 
-  router.on('GET', '/v1/kv/*key', async ({ req, res, params, query }) => {
-    const key = userKey(params.key);
-    const v = await state.read(key, { fresh: query.get('fresh') !== null });
-    if (v === undefined || isDeleted(v)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
-    if (v.type === 'lww' && (req.headers.accept ?? '').includes('application/octet-stream')) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': v.value.byteLength, 'x-cloudburst-type': 'lww' });
-      res.end(v.value);
-      return;
-    }
-    sendJson(res, 200, latticeToJson(params.key!, v));
-  });
+    getKey: async ({ req, res, params, query }) => {
+      const key = userKey(params.key);
+      const v = await readThrough.read(key, { fresh: query.get('fresh') !== null });
+      if (v === undefined || isDeleted(v)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
+      if (v.type === 'lww' && (req.headers.accept ?? '').includes('application/octet-stream')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': v.value.byteLength, [HOST_HEADERS.type]: 'lww' });
+        res.end(v.value);
+        return;
+      }
+      sendJson(res, 200, latticeToJson(params.key!, v));
+    },
 
-  router.on('PUT', '/v1/kv/*key', async ({ req, res, params, query }) => {
-    const key = userKey(params.key);
-    const body = await readBody(req, d.maxBodyBytes);
-    const current = await state.read(key);
-    observe(d.hlc, current);
-    const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
-    const merged = await state.writeDurable(new Map([[key, delta]]));
-    sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
-  });
+    putKey: async ({ req, res, params, query }) => {
+      const key = userKey(params.key);
+      const body = await readBody(req, d.maxBodyBytes);
+      const current = await readThrough.read(key);
+      observe(d.hlc, current);
+      const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
+      const merged = await readThrough.writeDurable(new Map([[key, delta]]));
+      sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
+    },
 
-  // Writes the KV tier refused for good after the host had acknowledged them (a type conflict
-  // between hosts), kept with the refused value for an operator (host/README.md, "Durability").
-  router.on('GET', '/v1/outbox/rejected', ({ res }) => {
-    const rejected = [...state.cache.rejected()].map(({ value, ...r }) => ({ ...r, bytes: value.byteLength }));
-    sendJson(res, 200, { rejected });
-  });
+    // Writes the KV tier refused for good after the host had acknowledged them (a type conflict
+    // between hosts), kept with the refused value for an operator (host/README.md, "Durability").
+    listRejected: ({ res }) => {
+      const rejected = [...readThrough.cache.rejected()].map(({ value, ...r }) => ({ ...r, bytes: value.byteLength }));
+      sendJson(res, 200, { rejected });
+    },
 
-  router.on('GET', '/v1/outbox/rejected/*key', ({ res, params }) => {
-    const r = state.cache.rejectedOne(params.key!);
-    if (r === undefined) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
-    const { value, ...rest } = r;
-    sendJson(res, 200, { ...rest, bytes: value.byteLength, ...(value.byteLength > 0 ? { value: latticeToJson(r.key, decode(value)) } : {}) });
-  });
+    getRejected: ({ res, params }) => {
+      const r = readThrough.cache.rejectedOne(params.key!);
+      if (r === undefined) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
+      const { value, ...rest } = r;
+      sendJson(res, 200, { ...rest, bytes: value.byteLength, ...(value.byteLength > 0 ? { value: latticeToJson(r.key, decode(value)) } : {}) });
+    },
 
-  router.on('DELETE', '/v1/outbox/rejected/*key', ({ res, params }) => {
-    if (!state.cache.forgetRejected(params.key!)) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
-    sendJson(res, 200, { deleted: params.key });
-  });
+    forgetRejected: ({ res, params }) => {
+      if (!readThrough.cache.forgetRejected(params.key!)) throw new CloudburstError('KEY_NOT_FOUND', `no refused write of ${JSON.stringify(params.key)}`);
+      sendJson(res, 200, { deleted: params.key });
+    },
 
-  router.on('DELETE', '/v1/kv/*key', async ({ res, params }) => {
-    const key = userKey(params.key);
-    const current = await state.read(key);
-    if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
-    observe(d.hlc, current);
-    await state.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
-    sendJson(res, 200, { deleted: params.key });
-  });
+    deleteKey: async ({ res, params }) => {
+      const key = userKey(params.key);
+      const current = await readThrough.read(key);
+      if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
+      observe(d.hlc, current);
+      await readThrough.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
+      sendJson(res, 200, { deleted: params.key });
+    },
+  };
 }

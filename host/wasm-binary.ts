@@ -1,4 +1,4 @@
-import { CloudburstError } from '../kvs/index.ts';
+import { CloudburstError } from '../common/index.ts';
 
 /** A wasm value type, as the host's checks name it. */
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref';

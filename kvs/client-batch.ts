@@ -9,7 +9,7 @@ import { Buffer } from 'node:buffer';
 import type { ClientCore } from './client.ts';
 import { quorum } from './cluster/quorum.ts';
 import type { RingMember } from './cluster/ring.ts';
-import { CloudburstError, errorFromBody } from './errors.ts';
+import { CloudburstError, errorFromBody } from '../common/index.ts';
 import { checkKey, decodeFrame, encodeFrame, KV_CONTENT_TYPES, KV_LIMITS, KV_PATHS, type FrameEntry } from './protocol.ts';
 import { errorOf } from './transport.ts';
 

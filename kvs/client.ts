@@ -16,7 +16,7 @@ import type { RingInfo } from './cluster/gossip.ts';
 import type { Membership } from './cluster/membership.ts';
 import { quorum } from './cluster/quorum.ts';
 import type { RingMember } from './cluster/ring.ts';
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 import { decode, encode } from './lattice/codec.ts';
 import { merge as mergeLattices, type Lattice } from './lattice/registry.ts';
 import { checkKey, KV_LIMITS, keyPath } from './protocol.ts';

@@ -1,11 +1,8 @@
 /**
  * The front door of the KV tier: everything other folders may use. Import from here, never
- * from files inside kvs/.
+ * from files inside kvs/. (Errors and the HTTP layer the tier shares with the host are in
+ * common/index.ts.)
  */
-export * from './errors.ts';
-export { JSON_MAX_DEPTH, parseJsonBody } from './json-body.ts';
-export { ClientGone, DISCARD_LIMITS, handleExpectContinue, readBody, sendFinal } from './http.ts';
-export { ServerDrain, type DrainOptions } from './server-drain.ts';
 export * from './lattice/index.ts';
 export {
   checkKey,

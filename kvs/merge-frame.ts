@@ -3,7 +3,7 @@
  * node-to-node push route: each entry is checked on its own (a bad one fails in its slot),
  * the valid ones are merged in one transaction.
  */
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 import { decode } from './lattice/codec.ts';
 import type { Lattice } from './lattice/registry.ts';
 import { checkKey, KV_LIMITS, type FrameEntry } from './protocol.ts';

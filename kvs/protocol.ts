@@ -4,7 +4,7 @@
  * a path or a limit.
  */
 import { Buffer } from 'node:buffer';
-import { CloudburstError } from './errors.ts';
+import { CloudburstError, JSON_CONTENT_TYPE } from '../common/index.ts';
 import { ByteReader, ByteWriter, isWellFormed } from './lattice/bytes.ts';
 
 /**
@@ -63,28 +63,28 @@ export const KV_PATHS = {
 export const SUBSCRIBER_PUSH_PATH = '/v1/internal/kv/push';
 
 /**
- * The routes table: what the server serves and the router matches. A route with `prefix`
- * matches every path that starts with `path` and hands the rest to its handler. A new route
- * (the ring's, later) is a row here plus a handler in server.ts.
+ * The routes table: what the server serves and the router (common/router.ts, in `raw` mode)
+ * matches. `*key` matches the rest of the path, as sent: the handler decodes the key. A new
+ * route is a row here plus a handler in server.ts (or cluster/routes.ts).
  *
  * @example
  * KV_ROUTES.find((r) => r.name === 'getKey')!.method // 'GET'
  */
 export const KV_ROUTES = [
-  { name: 'getKey', method: 'GET', path: KV_PATHS.keys, prefix: true },
-  { name: 'mergeKey', method: 'PUT', path: KV_PATHS.keys, prefix: true },
-  { name: 'batchMerge', method: 'POST', path: KV_PATHS.batchMerge, prefix: false },
-  { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet, prefix: false },
-  { name: 'healthz', method: 'GET', path: KV_PATHS.healthz, prefix: false },
-  { name: 'stats', method: 'GET', path: KV_PATHS.stats, prefix: false },
-  { name: 'ring', method: 'GET', path: KV_PATHS.ring, prefix: false },
-  { name: 'ringRemove', method: 'POST', path: KV_PATHS.ringRemove, prefix: false },
-  { name: 'subscriptions', method: 'POST', path: KV_PATHS.subscriptions, prefix: false },
-  { name: 'gossip', method: 'POST', path: KV_PATHS.gossip, prefix: false },
-  { name: 'push', method: 'POST', path: KV_PATHS.push, prefix: false },
-  { name: 'digest', method: 'POST', path: KV_PATHS.digest, prefix: false },
-  { name: 'repair', method: 'POST', path: KV_PATHS.repair, prefix: false },
-  { name: 'sync', method: 'POST', path: KV_PATHS.sync, prefix: false },
+  { name: 'getKey', method: 'GET', path: `${KV_PATHS.keys}*key` },
+  { name: 'mergeKey', method: 'PUT', path: `${KV_PATHS.keys}*key` },
+  { name: 'batchMerge', method: 'POST', path: KV_PATHS.batchMerge },
+  { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet },
+  { name: 'healthz', method: 'GET', path: KV_PATHS.healthz },
+  { name: 'stats', method: 'GET', path: KV_PATHS.stats },
+  { name: 'ring', method: 'GET', path: KV_PATHS.ring },
+  { name: 'ringRemove', method: 'POST', path: KV_PATHS.ringRemove },
+  { name: 'subscriptions', method: 'POST', path: KV_PATHS.subscriptions },
+  { name: 'gossip', method: 'POST', path: KV_PATHS.gossip },
+  { name: 'push', method: 'POST', path: KV_PATHS.push },
+  { name: 'digest', method: 'POST', path: KV_PATHS.digest },
+  { name: 'repair', method: 'POST', path: KV_PATHS.repair },
+  { name: 'sync', method: 'POST', path: KV_PATHS.sync },
 ] as const;
 
 /**
@@ -105,7 +105,7 @@ export type KvRouteName = KvRoute['name'];
 export const KV_CONTENT_TYPES = {
   lattice: 'application/octet-stream',
   frame: 'application/octet-stream',
-  json: 'application/json; charset=utf-8',
+  json: JSON_CONTENT_TYPE,
 } as const;
 
 /**

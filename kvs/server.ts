@@ -5,13 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { CloudburstError } from './errors.ts';
-import { handleExpectContinue, readBody, sendBytes, sendError, sendJson } from './http.ts';
-import { parseJsonBody } from './json-body.ts';
-import { ServerDrain } from './server-drain.ts';
+import { CloudburstError, listen, parseJsonBody, readBody, Router, sendBytes, sendJson, serve } from '../common/index.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import { ORIGINS } from './cluster/replicator.ts';
@@ -29,7 +25,6 @@ import {
   type FrameEntry,
   type KvRouteName,
 } from './protocol.ts';
-import { Router } from './router.ts';
 import { LatticeStore, type FsyncPolicy } from './store.ts';
 
 /**
@@ -120,17 +115,18 @@ export interface Context {
   readonly cluster: Cluster;
 }
 
-export type Handler = (ctx: Context, req: IncomingMessage, res: ServerResponse, rest: string) => void | Promise<void>;
+/** `rawKey`: the key routes' `*key`, as sent (still percent-encoded). */
+export type Handler = (ctx: Context, req: IncomingMessage, res: ServerResponse, rawKey: string) => void | Promise<void>;
 
 /** How long close() lets requests in flight finish before cutting their connections. */
 const CLOSE_MAX_WAIT_MS = 2000;
 /** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
 const IDLE_GRACE_MS = 500;
 
-function keyFromPath(rest: string): string {
+function keyFromPath(rawKey: string): string {
   let key: string;
   try {
-    key = decodeURIComponent(rest);
+    key = decodeURIComponent(rawKey);
   } catch {
     throw new CloudburstError('INVALID_KEY', 'the key in the path is not valid percent-encoded UTF-8');
   }
@@ -146,8 +142,8 @@ function checkFresh(ctx: Context): void {
 const HANDLERS: Record<KvRouteName, Handler> = {
   ...CLUSTER_HANDLERS,
 
-  getKey(ctx, _req, res, rest) {
-    const key = keyFromPath(rest);
+  getKey(ctx, _req, res, rawKey) {
+    const key = keyFromPath(rawKey);
     checkFresh(ctx);
     ctx.cluster.recordRead(key);
     const bytes = ctx.store.getEncoded(key);
@@ -155,8 +151,8 @@ const HANDLERS: Record<KvRouteName, Handler> = {
     sendBytes(res, bytes, KV_CONTENT_TYPES.lattice);
   },
 
-  async mergeKey(ctx, req, res, rest) {
-    const key = keyFromPath(rest); // before the body: a bad key costs no upload
+  async mergeKey(ctx, req, res, rawKey) {
+    const key = keyFromPath(rawKey); // before the body: a bad key costs no upload
     if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
     const body = await readBody(req, KV_LIMITS.maxValueBytes, 'KV_VALUE_TOO_LARGE');
     const { bytes } = await ctx.store.mergeEncoded(key, decode(body), ORIGINS.client);
@@ -240,16 +236,6 @@ function loadNodeId(dataDir: string, given: string | undefined): string {
   return id;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
 /**
  * Starts a KV node: opens its store in `dataDir` and serves KV_ROUTES over HTTP.
  *
@@ -264,39 +250,21 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   mkdirSync(opts.dataDir, { recursive: true });
   const nodeId = loadNodeId(opts.dataDir, opts.nodeId);
   const store = LatticeStore.open({ path: join(opts.dataDir, 'store'), fsync });
-  const router = new Router(KV_ROUTES);
   const counts = Object.fromEntries([...KV_ROUTES.map((r) => [r.name, 0]), ['errors', 0]]) as Context['counts'];
+  const router = new Router({ paths: 'raw', log: (message, err) => log(`kv: ${message}`, err), onError: () => counts.errors++ });
   // Set once the port is known (the cluster announces our URL); until then requests get 503.
   let ctx: Context | undefined;
 
   // Set once the HTTP server has drained and the cluster and the store are closing.
   let stopping = false;
   const server = createServer({ noDelay: true });
-  const drain = new ServerDrain(server);
-
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    drain.track(res);
+  const drain = serve(server, (req, res) => {
     res.setHeader(KV_HEADERS.node, nodeId);
-    try {
-      if (stopping) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
-      if (!ctx) throw new CloudburstError('KV_UNAVAILABLE', 'the KV node is starting');
-      res.setHeader(KV_HEADERS.ringVersion, ctx.cluster.version);
-      const { route, rest } = router.match(req.method ?? 'GET', req.url ?? '/');
-      counts[route.name]++;
-      const pending = HANDLERS[route.name](ctx, req, res, rest);
-      if (pending) {
-        pending.catch((err: unknown) => {
-          counts.errors++;
-          sendError(req, res, err, log);
-        });
-      }
-    } catch (err) {
-      counts.errors++;
-      sendError(req, res, err, log);
-    }
-  };
-  server.on('request', handle);
-  handleExpectContinue(server, handle);
+    if (stopping) return router.fail(req, res, new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping'));
+    if (!ctx) return router.fail(req, res, new CloudburstError('KV_UNAVAILABLE', 'the KV node is starting'));
+    res.setHeader(KV_HEADERS.ringVersion, ctx.cluster.version);
+    router.handle(req, res);
+  });
 
   let port: number;
   try {
@@ -327,7 +295,15 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     log,
     hotKeys: opts.hotKeys,
   });
-  ctx = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
+  const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
+  for (const route of KV_ROUTES) {
+    const handler = HANDLERS[route.name];
+    router.on(route.method, route.path, ({ req, res, params }) => {
+      counts[route.name]++;
+      return handler(context, req, res, params['key'] ?? '');
+    });
+  }
+  ctx = context;
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -17,7 +17,7 @@
 import { Buffer } from 'node:buffer';
 import { resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { CloudburstError } from './errors.ts';
+import { CloudburstError } from '../common/index.ts';
 import { decode, encode } from './lattice/codec.ts';
 import { equals, merge, type Lattice } from './lattice/registry.ts';
 import { checkKey, KV_LIMITS } from './protocol.ts';

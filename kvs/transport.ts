@@ -7,7 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, type ErrorCode } from './errors.ts';
+import { CloudburstError, errorFromBody, type ErrorCode } from '../common/index.ts';
 import { KV_CONTENT_TYPES } from './protocol.ts';
 
 /** A response, read whole. */

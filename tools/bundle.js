@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCES = ['host', 'kvs', 'tools', 'guest/abi.ts'];
+// guest/: the ABI (guest/abi.ts re-exports the SDK's abi.ts) and the types section's reader.
+const SOURCES = ['common', 'host', 'kvs', 'tools', 'guest'];
 const STAMP = join(root, 'dist', '.stamp');
 
 function newest(path) {

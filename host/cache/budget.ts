@@ -1,3 +1,4 @@
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { HostCache } from './cache.ts';
 import { LruIndex } from './lru.ts';
 
@@ -48,6 +49,15 @@ export class CacheBudget {
 
   get evicted(): number {
     return this.#lru.evicted;
+  }
+
+  /** The cache's size against its budget, and what eviction removed. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_cache_keys', 'Keys in the cache.', () => this.#cache.keyCount());
+    gaugeFrom(registry, 'cloudburst_cache_bytes', 'Bytes of the cached keys and values, as the budget counts them.', () => this.bytes);
+    gaugeFrom(registry, 'cloudburst_cache_max_bytes', 'The cache\'s size budget in bytes (cacheMiB).', () => this.maxBytes);
+    gaugeFrom(registry, 'cloudburst_cache_indexed_keys', 'Keys in the budget\'s LRU index (bounded by cacheKeys).', () => this.keys);
+    counterFrom(registry, 'cloudburst_cache_evicted_total', 'Clean keys evicted to stay within the budget.', () => this.evicted);
   }
 
   /** Marks keys as just used (read or written by a call, flushed). */

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { CloudburstError, KV_LIMITS, decode, encode, merge, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { KV_LIMITS, decode, encode, merge, type Lattice } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
 
 /**

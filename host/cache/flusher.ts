@@ -1,4 +1,6 @@
-import { CloudburstError, type KvClient } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { type KvClient } from '../../kvs/index.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { HostCache, OutboxEntry } from './cache.ts';
 
 /** Bytes of values one merge request carries at most (a larger value goes alone). */
@@ -56,6 +58,15 @@ export class Flusher {
     this.#delayMs = opts.delayMs ?? 2;
     this.#onFlushed = opts.onFlushed;
     this.#onRejected = opts.onRejected ?? ((key, err) => console.error(`outbox: the KV tier refused ${key}: ${err.code} ${err.message}; the refused value is kept (GET /v1/outbox/rejected)`));
+  }
+
+  /** The outbox's metrics: what waits, what went out, what the tier refused. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_outbox_keys', 'Writes in the outbox, not yet acknowledged by the KV tier.', () => this.#cache.outboxSize());
+    gaugeFrom(registry, 'cloudburst_outbox_rejected_keys', 'Refused writes kept for inspection (GET /v1/outbox/rejected).', () => this.#cache.rejectedCount());
+    counterFrom(registry, 'cloudburst_outbox_flushed_total', 'Outbox writes the KV tier acknowledged.', () => this.flushed);
+    counterFrom(registry, 'cloudburst_outbox_rejected_total', 'Outbox writes the KV tier refused for good.', () => this.rejected);
+    counterFrom(registry, 'cloudburst_outbox_flush_failures_total', 'Flush requests that failed (the writes stay in the outbox and are retried).', () => this.failures);
   }
 
   start(): void {

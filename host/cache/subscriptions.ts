@@ -1,3 +1,5 @@
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+
 /** What the KV tier offers for cache freshness (KvClient implements it). */
 export interface SubscriptionTier {
   /**
@@ -61,6 +63,13 @@ export class Subscriptions {
 
   get size(): number {
     return this.#keys.size;
+  }
+
+  /** What this host is subscribed to on the tier, and the subscribes that failed. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_subscribed_keys', 'Cached keys this host subscribes to on the KV tier.', () => this.size);
+    gaugeFrom(registry, 'cloudburst_subscriptions_lapsed', 'Keys whose last subscribe failed (retried with backoff; pushes may have been missed).', () => this.lapsed);
+    counterFrom(registry, 'cloudburst_subscription_failures_total', 'Subscribe requests that failed for some keys.', () => this.failures);
   }
 
   start(): void {

@@ -44,7 +44,12 @@ const recordKey = (id: string): string => storageKey(SPACES.system, `host/${id}`
  * publishes again.
  */
 export class Directory {
-  readonly #o: Required<Omit<DirectoryOptions, 'clock'>> & { clock: () => number };
+  readonly #kv: KvClient;
+  readonly #hlc: Hlc;
+  readonly #self: DirectoryOptions['self'];
+  readonly #intervalMs: number;
+  readonly #staleMs: number;
+  readonly #clock: () => number;
   #peers = new Map<string, PeerView>();
   /** Hosts a forward failed to reach, with the record time at which that happened. */
   readonly #unreachable = new Map<string, number>();
@@ -52,30 +57,34 @@ export class Directory {
   #beat: Promise<void> | undefined;
 
   constructor(opts: DirectoryOptions) {
-    this.#o = { intervalMs: 500, staleMs: 3000, clock: Date.now, ...opts };
+    this.#kv = opts.kv;
+    this.#hlc = opts.hlc;
+    this.#self = opts.self;
+    this.#intervalMs = opts.intervalMs ?? 500;
+    this.#staleMs = opts.staleMs ?? 3000;
+    this.#clock = opts.clock ?? Date.now;
   }
 
   start(): void {
     const tick = (): void => {
       this.#beat ??= this.refresh().catch(() => undefined).finally(() => (this.#beat = undefined));
     };
-    this.#timer = setInterval(tick, this.#o.intervalMs);
+    this.#timer = setInterval(tick, this.#intervalMs);
     this.#timer.unref();
     tick();
   }
 
   /** Publishes this host's record and reads every other host's. */
   async refresh(): Promise<void> {
-    const { kv, hlc } = this.#o;
-    const me = { ...this.#o.self(), updatedAt: this.#o.clock() };
-    await kv.mergeBatch([
-      { key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), hlc.now()) },
+    const me = { ...this.#self(), updatedAt: this.#clock() };
+    await this.#kv.mergeBatch([
+      { key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#hlc.now()) },
       { key: HOSTS_SET, value: gset.add(undefined, Buffer.from(me.id)) },
     ]);
-    const set = await kv.get(HOSTS_SET);
+    const set = await this.#kv.get(HOSTS_SET);
     if (set?.type !== 'set') return;
     const ids = set.members.map((m) => Buffer.from(m).toString('utf8')).filter((id) => id !== me.id);
-    const records = await kv.getBatch(ids.map(recordKey));
+    const records = await this.#kv.getBatch(ids.map(recordKey));
     const peers = new Map<string, PeerView>();
     records.forEach((v) => {
       if (v?.type !== 'lww' || v.tombstone) return;
@@ -88,7 +97,7 @@ export class Directory {
 
   /** Live peers: fresh records, not stopped, not found unreachable since their last record. */
   peers(): PeerView[] {
-    const now = this.#o.clock();
+    const now = this.#clock();
     return [...this.#peers.values()].filter((p) => this.#absence(p, now) === undefined);
   }
 
@@ -98,13 +107,13 @@ export class Directory {
    */
   absence(id: string): string | null | undefined {
     const p = this.#peers.get(id);
-    return p === undefined ? null : this.#absence(p, this.#o.clock());
+    return p === undefined ? null : this.#absence(p, this.#clock());
   }
 
   #absence(p: PeerView, now: number): string | undefined {
     if (p.stopped) return 'it stopped';
     const age = now - p.updatedAt;
-    if (age > this.#o.staleMs) return `its last record is ${age} ms old (a host is taken for dead after ${this.#o.staleMs} ms)`;
+    if (age > this.#staleMs) return `its last record is ${age} ms old (a host is taken for dead after ${this.#staleMs} ms)`;
     if ((this.#unreachable.get(p.id) ?? -1) >= p.updatedAt) return 'a request to it failed after its last record';
     return undefined;
   }
@@ -122,7 +131,7 @@ export class Directory {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     await this.#beat;
-    const me = { ...this.#o.self(), updatedAt: this.#o.clock(), stopped: true };
-    await this.#o.kv.mergeBatch([{ key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#o.hlc.now()) }]).catch(() => undefined);
+    const me = { ...this.#self(), updatedAt: this.#clock(), stopped: true };
+    await this.#kv.mergeBatch([{ key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#hlc.now()) }]).catch(() => undefined);
   }
 }

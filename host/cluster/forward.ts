@@ -1,10 +1,8 @@
-import { SESSION_HEADER, decodeSession, encodeSession, type ClientSession } from '../consistency/client-session.ts';
+import { decodeSession, type ClientSession } from '../consistency/client-session.ts';
 import type { HistoryEvent } from '../consistency/history.ts';
 import { checkKeyName } from '../keys.ts';
+import { HOST_HEADERS, forwardCall, type CallRequest } from '../protocol.ts';
 import { PeerLink } from './peer-link.ts';
-
-export const FORWARDED_HEADER = 'x-cloudburst-forwarded';
-export const HOST_HEADER = 'x-cloudburst-host';
 
 /**
  * Sends calls to other hosts (the scheduler placed them there). A host that cannot be reached
@@ -20,18 +18,14 @@ export class Forwarder {
     this.#link = link;
   }
 
-  async call(
-    url: string, fn: string, body: { args: unknown; timeoutMs: number; consistency?: string }, history = false, client?: ClientSession,
-  ): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
-    const path = `/v1/functions/${encodeURIComponent(fn)}/call${history ? '?history=1' : ''}`;
-    const reply = await this.#link.request(url, 'POST', path, body, body.timeoutMs + 5000, {
-      [FORWARDED_HEADER]: this.#selfId,
-      ...(client && client.length > 0 ? { [SESSION_HEADER]: encodeSession(client) } : {}),
-    });
+  /** Sends a call checked here (`call`, as parsed on arrival) to run on the host at `url`. */
+  async call(url: string, fn: string, call: CallRequest): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
+    const { path, body, headers } = forwardCall(fn, call, this.#selfId);
+    const reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + 5000, headers);
     const got = reply.body as { result: unknown; history?: HistoryEvent[] };
-    const token = reply.headers[SESSION_HEADER];
+    const token = reply.headers[HOST_HEADERS.session];
     return {
-      result: got.result, host: String(reply.headers[HOST_HEADER] ?? ''),
+      result: got.result, host: String(reply.headers[HOST_HEADERS.host] ?? ''),
       ...(got.history ? { history: got.history } : {}),
       ...(typeof token === 'string' ? { client: decodeSession(token, checkKeyName) } : {}),
     };

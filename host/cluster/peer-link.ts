@@ -1,6 +1,5 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
-import { stringify } from '../http.ts';
+import { CloudburstError, errorFromBody, stringify } from '../../common/index.ts';
 
 /**
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.

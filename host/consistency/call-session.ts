@@ -12,9 +12,12 @@ export function versionOf(encoded: Uint8Array): string {
   return createHash('sha1').update(encoded).digest('base64url').slice(0, 16);
 }
 
-/** Where the request's version of a key is held: its version and the host keeping its snapshot. */
+/**
+ * Where the request's version of a key is held: its version and the host keeping its snapshot
+ * (id and URL). In a DAG message it is `{v, host, url}` (`step-session.ts`).
+ */
 export interface ReadVersion {
-  v: string;
+  version: string;
   host: string;
   url: string;
 }
@@ -22,12 +25,14 @@ export interface ReadVersion {
 /**
  * What a causal request needs of a key before reading it: the versions (dependencies in wire
  * form, `causal-wire.ts` `depToWire`) the local value must have in its past, and a host whose
- * cache has them (where the request observed them).
+ * cache has them (where the request observed them). In a DAG message it is `{d, h, u}`
+ * (`step-session.ts`).
  */
 export interface CausalNeed {
-  d: string[];
-  h?: string;
-  u?: string;
+  deps: string[];
+  /** The id and URL of the host whose cache has them. */
+  host?: string;
+  url?: string;
 }
 
 /** A call's part of a consistency session; absent for plain lww calls. */
@@ -53,7 +58,12 @@ export interface SessionSpec {
   reads: Record<string, ReadVersion>;
 }
 
-/** A register version in a history (see host/README.md, "Consistency"). */
+/**
+ * A register version in a history (see host/README.md, "Consistency"). Histories are built in
+ * the shape `?history=1` answers with, short names included: the hosts only pass the records
+ * along (to the next step, the coordinator, the client; a join reads an event's step and
+ * position, nothing else), so there is no boundary to convert at.
+ */
 export interface VersionInfo {
   /** The write's stamp, `ms.c.writer`. */
   id: string;
@@ -75,7 +85,7 @@ export interface HistoryOp {
 /** A first read of a call that the request did not know, or a write: its version and encoded value (null: absent). */
 export interface SnapshotEntry {
   key: string;
-  v: string;
+  version: string;
   bytes: Uint8Array | null;
 }
 

@@ -1,7 +1,8 @@
 // A causal request's view of one call (its read policy): what it needs of each key before
 // reading it, what it observed, and what a new version it writes depends on.
 // See host/README.md, "Consistency".
-import { CloudburstError, depOn, satisfies, versionsOf, type Dep, type Lattice, type Lww, type LwwVersion } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { depOn, satisfies, versionsOf, type Dep, type Lattice, type Lww, type LwwVersion } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
 import type { CausalNeed, SessionResult, SessionSpec } from './call-session.ts';
 import { dependenciesOf } from './causal-deps.ts';
@@ -25,7 +26,7 @@ export class CausalCall implements ReadPolicy {
   readonly #history: CallHistory | undefined;
 
   constructor(spec: SessionSpec, reads: CallReads, bridge: SessionBridge, history: CallHistory | undefined) {
-    for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, d: [...n.d] });
+    for (const [k, n] of Object.entries(spec.need ?? {})) this.need.set(k, { ...n, deps: [...n.deps] });
     for (const [k, list] of Object.entries(spec.seen ?? {})) this.seen.set(k, [...list]);
     this.#reads = reads;
     this.#bridge = bridge;
@@ -44,7 +45,7 @@ export class CausalCall implements ReadPolicy {
     if (got === undefined && reads.fetchOnce(key)) got = reads.cached(key);
     if (got === undefined || got.type === 'lww') {
       const need = this.need.get(key);
-      const met = (): boolean => need === undefined || need.d.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
+      const met = (): boolean => need === undefined || need.deps.every((w) => satisfies(got as Lww | undefined, depFromWire(key, w)));
       if (!met()) {
         this.#bridge.ensure(key, need!);
         reads.refresh();
@@ -91,8 +92,8 @@ export class CausalCall implements ReadPolicy {
 
   #needs(key: string, wire: string): void {
     const n = this.need.get(key);
-    if (n === undefined) this.need.set(key, { d: [wire] });
-    else addDepWire(n.d, key, wire);
+    if (n === undefined) this.need.set(key, { deps: [wire] });
+    else addDepWire(n.deps, key, wire);
   }
 
   /** What a new version `self` of `key`, over the versions `over` of it, depends on (`dependenciesOf`). */

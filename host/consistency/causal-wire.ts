@@ -1,6 +1,7 @@
 // Causal metadata as it travels in DAG messages and histories (JSON), shared by the main
 // thread and the workers. See host/README.md, "Consistency".
-import { CloudburstError, depCovers, type Dep, type Lattice, type Lww, type Stamp } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { depCovers, type Dep, type Lattice, type Lww, type Stamp } from '../../kvs/index.ts';
 
 /** `ms.c.writer`: a stamp in histories and dependency strings. */
 export function stampId(s: Stamp): string {

@@ -1,18 +1,18 @@
 // The causal cut of a host's cache (the paper's DSC): a causal version becomes visible here
 // only once every version it depends on is. See host/README.md, "Consistency".
 import { Buffer } from 'node:buffer';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  CloudburstError, decode, depCovers, fromVersions, merge, satisfies, versionsOf,
+  decode, depCovers, fromVersions, merge, satisfies, versionsOf,
   type Dep, type Lattice, type Lww, type LwwVersion,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_PATHS } from '../protocol.ts';
 import type { CausalNeed } from './call-session.ts';
 import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
-
-/** The internal route a host reads a peer's cache through (causal requests catching up). */
-export const CACHE_READ_PATH = '/v1/internal/cache/read';
 
 export interface CutTier {
   /** The merge of every replica's value (a plain read may miss the newest write). */
@@ -59,7 +59,12 @@ const MAX_ROUNDS = 16;
  * (`ensureAll`), so its writes' dependencies are already here.
  */
 export class CausalCut {
-  readonly #o: CutOptions;
+  readonly #cache: HostCache;
+  readonly #tier: CutTier;
+  readonly #link: PeerLink;
+  readonly #selfUrl: CutOptions['selfUrl'];
+  readonly #onStored: CutOptions['onStored'];
+  readonly #holdMs: number;
   readonly #held = new Map<string, Held>();
   #timer: NodeJS.Timeout | undefined;
   #rechecking = false;
@@ -74,11 +79,24 @@ export class CausalCut {
   fetches = 0;
 
   constructor(opts: CutOptions) {
-    this.#o = opts;
+    this.#cache = opts.cache;
+    this.#tier = opts.tier;
+    this.#link = opts.link;
+    this.#selfUrl = opts.selfUrl;
+    this.#onStored = opts.onStored;
+    this.#holdMs = opts.holdMs ?? CAUSAL_WINDOW_MS;
   }
 
   get held(): number {
     return this.#held.size;
+  }
+
+  /** What the cut holds back now, and what it held, dropped and fetched so far. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_causal_versions_held', 'Versions held aside until their causal dependencies are visible here.', () => this.held);
+    counterFrom(registry, 'cloudburst_causal_held_total', 'Values held at least once before being admitted.', () => this.heldTotal);
+    counterFrom(registry, 'cloudburst_causal_versions_dropped_total', 'Held versions dropped after holdMs (the next change brings them again).', () => this.dropped);
+    counterFrom(registry, 'cloudburst_causal_fetches_total', 'Reads of the KV tier or of a peer\'s cache made to bring dependencies here.', () => this.fetches);
   }
 
   #visible(dep: Dep): boolean {
@@ -118,7 +136,7 @@ export class CausalCut {
   }
 
   #local(key: string): Lww | undefined {
-    const v = this.#o.cache.get(key);
+    const v = this.#cache.get(key);
     return v?.type === 'lww' ? v : undefined;
   }
 
@@ -128,7 +146,7 @@ export class CausalCut {
    */
   absorb(key: string, value: Lattice, from?: string): Lattice | undefined {
     if (!isCausal(value)) return this.#store(key, value);
-    this.#o.cache.refresh();
+    this.#cache.refresh();
     const ready: LwwVersion[] = [];
     const wait: LwwVersion[] = [];
     const met = this.#depCheck();
@@ -148,13 +166,13 @@ export class CausalCut {
     if (!this.#held.has(key)) return merged;
     this.#admitClosed();
     await this.#resolveRounds([key], deadline);
-    this.#o.cache.refresh();
-    return this.#o.cache.get(key);
+    this.#cache.refresh();
+    return this.#cache.get(key);
   }
 
   #store(key: string, value: Lattice): Lattice {
-    const merged = this.#o.cache.absorb(key, value);
-    this.#o.onStored?.(key);
+    const merged = this.#cache.absorb(key, value);
+    this.#onStored?.(key);
     this.#recheckSoon();
     return merged;
   }
@@ -195,7 +213,7 @@ export class CausalCut {
    */
   #admitClosed(): void {
     if (this.#held.size === 0) return;
-    this.#o.cache.refresh();
+    this.#cache.refresh();
     const cand = new Map<string, LwwVersion[]>();
     for (const [key, h] of this.#held) cand.set(key, [...versionsOf(h.value)]);
     const asValue = (vs: readonly LwwVersion[] | undefined): Lww | undefined => (vs && vs.length > 0 ? fromVersions(vs) : undefined);
@@ -225,9 +243,8 @@ export class CausalCut {
   async #retryHeld(): Promise<void> {
     if (this.#closed) return;
     const now = performance.now();
-    const holdMs = this.#o.holdMs ?? CAUSAL_WINDOW_MS;
     for (const [key, h] of [...this.#held]) {
-      if (now - h.since > holdMs) {
+      if (now - h.since > this.#holdMs) {
         this.#held.delete(key);
         this.dropped++;
       }
@@ -256,7 +273,7 @@ export class CausalCut {
     for (let round = 0; round < MAX_ROUNDS && performance.now() < deadline && !this.#closed; round++) {
       if (roots !== undefined ? !roots.some((k) => this.#held.has(k)) : this.#held.size === 0) return;
       if (mine) this.#closeOverHeld(mine);
-      this.#o.cache.refresh();
+      this.#cache.refresh();
       const met = this.#depCheck();
       const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
       const byPeer = new Map<string | undefined, Set<string>>();
@@ -266,7 +283,7 @@ export class CausalCut {
         for (const v of versionsOf(h.value)) {
           for (const d of v.causal!.deps) {
             if (tried.has(d.key) || met(key, d) || satisfies(heldValue(d.key), d)) continue;
-            const from = h.from !== undefined && h.from !== this.#o.selfUrl() ? h.from : undefined;
+            const from = h.from !== undefined && h.from !== this.#selfUrl() ? h.from : undefined;
             let set = byPeer.get(from);
             if (!set) byPeer.set(from, (set = new Set()));
             set.add(d.key);
@@ -293,7 +310,7 @@ export class CausalCut {
       const keys = [...fromTier];
       if (keys.length > 0) {
         this.fetches++;
-        const { values } = await this.#o.tier.getSome(keys).catch(() => ({ values: [] as (Lattice | undefined)[] }));
+        const { values } = await this.#tier.getSome(keys).catch(() => ({ values: [] as (Lattice | undefined)[] }));
         keys.forEach((k, i) => {
           const v = values[i];
           if (v !== undefined) this.absorb(k, v);
@@ -324,7 +341,7 @@ export class CausalCut {
   }
 
   async #fromPeer(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
-    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    const body = (await this.#link.send(url, 'POST', HOST_PATHS.cacheRead, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
     const out = new Map<string, Lattice>();
     for (const k of keys) {
       const b64 = body?.values?.[k];
@@ -334,18 +351,18 @@ export class CausalCut {
   }
 
   /**
-   * Returns once this host's cache holds a version of `key` with every one of `need.d` in its
+   * Returns once this host's cache holds a version of `key` with every one of `need.deps` in its
    * past, fetching it (and what it depends on) from the host named in `need`, else the tier,
    * retrying until `deadline`.
    * @throws CloudburstError CONSISTENCY_UNAVAILABLE at the deadline.
    */
   async ensure(key: string, need: CausalNeed, deadline: number): Promise<void> {
-    const deps = need.d.map((w) => depFromWire(key, w));
+    const deps = need.deps.map((w) => depFromWire(key, w));
     const ok = (): boolean => {
-      this.#o.cache.refresh();
+      this.#cache.refresh();
       return deps.every((d) => this.#visible(d));
     };
-    const peer = need.u !== undefined && need.u !== this.#o.selfUrl() ? need.u : undefined;
+    const peer = need.url !== undefined && need.url !== this.#selfUrl() ? need.url : undefined;
     let wait = 2;
     for (;;) {
       if (ok()) return;
@@ -355,7 +372,7 @@ export class CausalCut {
         if (got !== undefined && (await this.absorbAwait(key, got, deadline, peer), ok())) return;
       }
       this.fetches++;
-      const fresh = await this.#o.tier.getFresh(key).catch(() => undefined);
+      const fresh = await this.#tier.getFresh(key).catch(() => undefined);
       if (fresh !== undefined && (await this.absorbAwait(key, fresh, deadline), ok())) return;
       if (performance.now() >= deadline || this.#closed) {
         throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${key} as new as the request depends on reached this host in time`);
@@ -371,17 +388,17 @@ export class CausalCut {
    */
   async ensureAll(need: Readonly<Record<string, CausalNeed>>, deadline: number): Promise<void> {
     const behind = (entries: [string, CausalNeed][]): [string, CausalNeed][] => {
-      this.#o.cache.refresh();
-      return entries.filter(([key, n]) => !n.d.every((w) => this.#visible(depFromWire(key, w))));
+      this.#cache.refresh();
+      return entries.filter(([key, n]) => !n.deps.every((w) => this.#visible(depFromWire(key, w))));
     };
     let todo = behind(Object.entries(need));
     if (todo.length === 0) return;
     const byPeer = new Map<string, string[]>();
     for (const [key, n] of todo) {
-      if (n.u === undefined || n.u === this.#o.selfUrl()) continue;
-      const keys = byPeer.get(n.u) ?? [];
+      if (n.url === undefined || n.url === this.#selfUrl()) continue;
+      const keys = byPeer.get(n.url) ?? [];
       keys.push(key);
-      byPeer.set(n.u, keys);
+      byPeer.set(n.url, keys);
     }
     if (byPeer.size > 0) {
       await Promise.all([...byPeer].map(async ([url, keys]) => {
@@ -396,16 +413,12 @@ export class CausalCut {
     await Promise.all(todo.map(([key, n]) => this.ensure(key, n, deadline)));
   }
 
-  /** For the internal route: this host's cached values of `keys` (what is visible here). */
-  serve(body: unknown): { values: Record<string, string | null> } {
-    const keys = (body as { keys?: unknown } | undefined)?.keys;
-    if (!Array.isArray(keys) || keys.length > 1000 || !keys.every((k) => typeof k === 'string')) {
-      throw new CloudburstError('INVALID_REQUEST', 'a cache read is {"keys": [up to 1000 strings]}');
-    }
-    this.#o.cache.refresh();
+  /** For the internal route (`HOST_PATHS.cacheRead`): this host's cached values of `keys` (what is visible here). */
+  serve(keys: readonly string[]): { values: Record<string, string | null> } {
+    this.#cache.refresh();
     const values: Record<string, string | null> = {};
-    for (const k of keys as string[]) {
-      const bytes = this.#o.cache.getEncoded(k);
+    for (const k of keys) {
+      const bytes = this.#cache.getEncoded(k);
       values[k] = bytes === undefined ? null : Buffer.from(bytes).toString('base64');
     }
     return { values };

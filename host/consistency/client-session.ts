@@ -2,8 +2,8 @@
 // land on different hosts. See host/README.md, "Client sessions".
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { CloudburstError, compareStamps, depOn, satisfies, versionsOf, type Lattice, type Stamp } from '../../kvs/index.ts';
-import { checkKeyName } from '../keys.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { compareStamps, depOn, satisfies, versionsOf, type Lattice, type Stamp } from '../../kvs/index.ts';
 import { depFromWire, depToWire, stampId } from './causal-wire.ts';
 
 /** The header that carries a session token, in requests and in answers. */
@@ -18,14 +18,21 @@ export const SESSION_MAX_TOKEN = 12 * 1024;
 
 /**
  * What a session has seen of one key, compactly: enough to tell whether a host's value of the
- * key is at least as new, without the value itself.
- * - `r`: a register's versions (causal dependency strings, `c…`/`p…`);
- * - `c`: a counter's epoch and per-writer totals `[p, n]`;
- * - `m`: a max's epoch and value;
- * - `s`: a set's epoch, member count and a hash of its members (a set's members do not fit a
+ * key is at least as new, without the value itself. Epochs are stamps, `ms.c.writer`.
+ * - a register's versions (causal dependency strings, `c…`/`p…`);
+ * - a counter's epoch and per-writer totals `[increments, decrements]` (decimal strings);
+ * - a max's epoch and value;
+ * - a set's epoch, member count and a hash of its members (a set's members do not fit a
  *   token: a host whose set differs fetches the value instead of deciding from the token).
  */
 export type KeyVersion =
+  | { kind: 'register'; deps: string[] }
+  | { kind: 'counter'; epoch: string; totals: Record<string, [string, string]> }
+  | { kind: 'max'; epoch: string; value: string | null }
+  | { kind: 'set'; epoch: string; size: number; hash: string };
+
+/** A KeyVersion in a token: one-letter names keep tokens (and so headers) small. */
+type KeyVersionWire =
   | { t: 'r'; d: string[] }
   | { t: 'c'; e: string; w: Record<string, [string, string]> }
   | { t: 'm'; e: string; v: string | null }
@@ -60,13 +67,13 @@ export function versionOfValue(key: string, v: Lattice | undefined): KeyVersion 
   if (v === undefined) return undefined;
   switch (v.type) {
     case 'lww':
-      return { t: 'r', d: versionsOf(v).slice(0, MAX_VERSIONS).map((x) => depToWire(depOn(key, x))) };
+      return { kind: 'register', deps: versionsOf(v).slice(0, MAX_VERSIONS).map((x) => depToWire(depOn(key, x))) };
     case 'counter':
-      return { t: 'c', e: stampId(v.epoch), w: Object.fromEntries([...v.entries].map(([w, e]) => [w, [e.p.toString(), e.n.toString()]])) };
+      return { kind: 'counter', epoch: stampId(v.epoch), totals: Object.fromEntries([...v.entries].map(([w, e]) => [w, [e.p.toString(), e.n.toString()]])) };
     case 'max':
-      return { t: 'm', e: stampId(v.epoch), v: v.value === null ? null : v.value.toString() };
+      return { kind: 'max', epoch: stampId(v.epoch), value: v.value === null ? null : v.value.toString() };
     case 'set':
-      return { t: 's', e: stampId(v.epoch), n: v.members.length, h: setHash(v.members) };
+      return { kind: 'set', epoch: stampId(v.epoch), size: v.members.length, hash: setHash(v.members) };
   }
 }
 
@@ -76,29 +83,29 @@ export function versionOfValue(key: string, v: Lattice | undefined): KeyVersion 
  */
 export function covers(key: string, local: Lattice | undefined, version: KeyVersion): boolean {
   if (local === undefined) return false;
-  switch (version.t) {
-    case 'r':
-      return local.type === 'lww' && version.d.every((w) => satisfies(local, depFromWire(key, w)));
-    case 'c': {
+  switch (version.kind) {
+    case 'register':
+      return local.type === 'lww' && version.deps.every((w) => satisfies(local, depFromWire(key, w)));
+    case 'counter': {
       if (local.type !== 'counter') return false;
-      const epoch = compareStamps(local.epoch, stampFrom(version.e));
+      const epoch = compareStamps(local.epoch, stampFrom(version.epoch));
       if (epoch !== 0) return epoch > 0;
-      return Object.entries(version.w).every(([writer, [p, n]]) => {
+      return Object.entries(version.totals).every(([writer, [p, n]]) => {
         const e = local.entries.get(writer);
         return e !== undefined && e.p >= BigInt(p) && e.n >= BigInt(n);
       });
     }
-    case 'm': {
+    case 'max': {
       if (local.type !== 'max') return false;
-      const epoch = compareStamps(local.epoch, stampFrom(version.e));
+      const epoch = compareStamps(local.epoch, stampFrom(version.epoch));
       if (epoch !== 0) return epoch > 0;
-      return version.v === null || (local.value !== null && local.value >= BigInt(version.v));
+      return version.value === null || (local.value !== null && local.value >= BigInt(version.value));
     }
-    case 's': {
+    case 'set': {
       if (local.type !== 'set') return false;
-      const epoch = compareStamps(local.epoch, stampFrom(version.e));
+      const epoch = compareStamps(local.epoch, stampFrom(version.epoch));
       if (epoch !== 0) return epoch > 0;
-      return local.members.length === version.n && setHash(local.members) === version.h;
+      return local.members.length === version.size && setHash(local.members) === version.hash;
     }
   }
 }
@@ -146,7 +153,7 @@ export function encodeSession(session: ClientSession): string {
   const k = session.map((e) => {
     let i = urls.indexOf(e.url);
     if (i < 0) i = urls.push(e.url) - 1;
-    return [e.key, i, e.version];
+    return [e.key, i, versionToWire(e.version)];
   });
   return Buffer.from(JSON.stringify({ v: 1, u: urls, k })).toString('base64url');
 }
@@ -157,6 +164,16 @@ const bad = (why: string): never => {
 
 const isString = (x: unknown): x is string => typeof x === 'string';
 
+function versionToWire(v: KeyVersion): KeyVersionWire {
+  switch (v.kind) {
+    case 'register': return { t: 'r', d: v.deps };
+    case 'counter': return { t: 'c', e: v.epoch, w: v.totals };
+    case 'max': return { t: 'm', e: v.epoch, v: v.value };
+    case 'set': return { t: 's', e: v.epoch, n: v.size, h: v.hash };
+  }
+}
+
+/** A version from a token (untrusted input), with its names spelled out. */
 function parseVersion(v: unknown): KeyVersion {
   const o = v as Record<string, unknown> | null;
   if (typeof o !== 'object' || o === null) return bad('a version is not an object');
@@ -164,37 +181,26 @@ function parseVersion(v: unknown): KeyVersion {
     case 'r':
       if (!Array.isArray(o.d) || o.d.length === 0 || o.d.length > MAX_VERSIONS || !o.d.every(isString)) return bad('a register version');
       for (const w of o.d) depFromWire('', w);
-      return { t: 'r', d: o.d };
+      return { kind: 'register', deps: o.d };
     case 'c': {
       const w = o.w as Record<string, unknown> | null;
       if (!isString(o.e) || typeof w !== 'object' || w === null || Array.isArray(w)) return bad('a counter version');
       const entries = Object.entries(w);
       if (entries.length > 1024 || !entries.every(([, e]) => Array.isArray(e) && e.length === 2 && e.every((x) => isString(x) && /^\d{1,20}$/.test(x)))) return bad('a counter version');
       stampFrom(o.e);
-      return { t: 'c', e: o.e, w: w as Record<string, [string, string]> };
+      return { kind: 'counter', epoch: o.e, totals: w as Record<string, [string, string]> };
     }
     case 'm':
       if (!isString(o.e) || !(o.v === null || (isString(o.v) && /^-?\d{1,20}$/.test(o.v)))) return bad('a max version');
       stampFrom(o.e);
-      return { t: 'm', e: o.e, v: o.v };
+      return { kind: 'max', epoch: o.e, value: o.v };
     case 's':
       if (!isString(o.e) || !Number.isSafeInteger(o.n) || (o.n as number) < 0 || !isString(o.h) || o.h.length > 64) return bad('a set version');
       stampFrom(o.e);
-      return { t: 's', e: o.e, n: o.n as number, h: o.h };
+      return { kind: 'set', epoch: o.e, size: o.n as number, hash: o.h };
     default:
       return bad('unknown version kind');
   }
-}
-
-/**
- * A client session passed with a call: the `x-cloudburst-session` header, or `"session"` in the
- * body (a token too long for a header). Undefined when the request has none.
- */
-export function clientSession(header: string | string[] | undefined, field: unknown): ClientSession | undefined {
-  if (Array.isArray(header)) throw new CloudburstError('INVALID_REQUEST', `more than one ${SESSION_HEADER} header`);
-  const token = header ?? field;
-  if (token === undefined) return undefined;
-  return decodeSession(token, checkKeyName);
 }
 
 /**

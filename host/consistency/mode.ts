@@ -1,5 +1,5 @@
 // The consistency mode of a request (a call or a DAG call). See host/README.md, "Consistency".
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 
 export type Consistency = 'lww' | 'rr' | 'causal';
 

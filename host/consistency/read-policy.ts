@@ -25,15 +25,15 @@ export interface CallReads {
 
 /** What a policy asks of the main thread (the executor's bridge does it). */
 export interface SessionBridge {
-  /** The encoded value of version `at.v` of `key` that request `rid` read first (null: absent). */
+  /** The encoded value of version `at.version` of `key` that request `rid` read first (null: absent). */
   snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null;
-  /** Causal: returns once the cache holds a version of `key` with every one of `need.d` in its past (else throws). */
+  /** Causal: returns once the cache holds a version of `key` with every one of `need.deps` in its past (else throws). */
   ensure(key: string, need: CausalNeed): void;
   /**
    * rr with parallel branches: proposes version `v` (encoded `bytes`, null: absent) as the
    * request's version of `key`; answers the request's version (this one, or another branch's).
    */
-  pin(rid: string, key: string, v: string, bytes: Uint8Array | null): ReadVersion;
+  pin(rid: string, key: string, version: string, bytes: Uint8Array | null): ReadVersion;
 }
 
 /**

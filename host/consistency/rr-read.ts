@@ -1,6 +1,7 @@
 // Repeatable read (the paper's DSRR), one call's part: every read of a key returns the
 // request's version of it. See host/README.md, "Consistency".
-import { CloudburstError, decode, encode, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { decode, encode, type Lattice } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
 import { ABSENT_VERSION, versionOf, type ReadVersion, type SessionResult, type SessionSpec, type SnapshotEntry } from './call-session.ts';
 import { versionedRead, type CallHistory } from './history.ts';
@@ -8,7 +9,7 @@ import type { CallReads, ReadPolicy, SessionBridge } from './read-policy.ts';
 
 interface Pinned {
   value: Lattice | undefined;
-  v: string;
+  version: string;
 }
 
 /**
@@ -41,39 +42,39 @@ export class RepeatableRead implements ReadPolicy {
     let got = this.#pins.get(key);
     if (got === undefined) {
       const { value, v, raw } = versionedRead(this.#reads, key);
-      got = { value, v };
+      got = { value, version: v };
       const known = this.#spec.reads[key];
-      if (known !== undefined && known.v !== v) {
+      if (known !== undefined && known.version !== v) {
         got = this.#fromSnapshot(key, known);
       } else if (known === undefined && this.#spec.shared) {
         // Parallel branches: the request's version of the key is whichever branch's first
         // read reached the coordinator first (this host keeps a snapshot of its proposal).
         const at = this.#bridge.pin(this.#spec.rid!, key, v, raw === undefined ? null : new Uint8Array(raw));
-        if (at.v !== v) got = this.#fromSnapshot(key, at);
+        if (at.version !== v) got = this.#fromSnapshot(key, at);
         this.#shared.set(key, at);
       } else if (known === undefined) {
-        this.#snaps.set(key, { v, bytes: raw === undefined ? null : new Uint8Array(raw) });
+        this.#snaps.set(key, { version: v, bytes: raw === undefined ? null : new Uint8Array(raw) });
       }
       this.#pins.set(key, got);
     }
-    this.#history?.read(key, got.value, got.v);
+    this.#history?.read(key, got.value, got.version);
     return got.value;
   }
 
   #fromSnapshot(key: string, at: ReadVersion): Pinned {
-    if (at.v === ABSENT_VERSION) return { value: undefined, v: at.v };
+    if (at.version === ABSENT_VERSION) return { value: undefined, version: at.version };
     const rid = this.#spec.rid;
     if (rid === undefined) throw new CloudburstError('INTERNAL', `no request id to fetch the snapshot of ${displayKey(key)}`);
     const bytes = this.#bridge.snapshot(rid, key, at);
-    return { value: bytes === null ? undefined : decode(bytes), v: at.v };
+    return { value: bytes === null ? undefined : decode(bytes), version: at.version };
   }
 
   committed(merged: ReadonlyMap<string, Lattice>, written: ReadonlyMap<string, Lattice>): void {
     for (const [key, value] of merged) {
       const bytes = encode(value);
       const v = versionOf(bytes);
-      this.#pins.set(key, { value, v });
-      this.#snaps.set(key, { v, bytes });
+      this.#pins.set(key, { value, version: v });
+      this.#snaps.set(key, { version: v, bytes });
       this.#history?.wrote(key, value, written.get(key), v);
     }
   }

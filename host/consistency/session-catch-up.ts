@@ -1,10 +1,12 @@
 // Brings this host's cache up to a client session before the session's next call runs here.
 // See host/README.md, "Client sessions".
 import { Buffer } from 'node:buffer';
-import { CloudburstError, decode, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { decode, type Lattice } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
-import { CACHE_READ_PATH } from './causal.ts';
+import { counterFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_PATHS } from '../protocol.ts';
 import { covers, type ClientSession, type SessionEntry } from './client-session.ts';
 
 export interface CatchUpOptions {
@@ -28,17 +30,31 @@ export interface CatchUpOptions {
  * in its outbox, say).
  */
 export class SessionCatchUp {
-  readonly #o: CatchUpOptions;
+  readonly #cache: HostCache;
+  readonly #admit: CatchUpOptions['admit'];
+  readonly #link: PeerLink;
+  readonly #getFresh: CatchUpOptions['getFresh'];
+  readonly #selfUrl: CatchUpOptions['selfUrl'];
+  readonly #userPrefix: string;
   /** Keys brought here for a session (metrics). */
   fetched = 0;
 
   constructor(opts: CatchUpOptions) {
-    this.#o = opts;
+    this.#cache = opts.cache;
+    this.#admit = opts.admit;
+    this.#link = opts.link;
+    this.#getFresh = opts.getFresh;
+    this.#selfUrl = opts.selfUrl;
+    this.#userPrefix = opts.userPrefix;
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    counterFrom(registry, 'cloudburst_session_catchup_keys_total', 'Keys brought into this cache so that a call sees what its client session saw.', () => this.fetched);
   }
 
   #behind(entries: readonly SessionEntry[]): SessionEntry[] {
-    this.#o.cache.refresh();
-    return entries.filter((e) => !covers(e.key, this.#o.cache.get(this.#o.userPrefix + e.key), e.version));
+    this.#cache.refresh();
+    return entries.filter((e) => !covers(e.key, this.#cache.get(this.#userPrefix + e.key), e.version));
   }
 
   async ensure(session: ClientSession, deadline: number): Promise<void> {
@@ -48,7 +64,7 @@ export class SessionCatchUp {
       this.fetched += behind.length;
       const byUrl = new Map<string, SessionEntry[]>();
       for (const e of behind) {
-        if (e.url === this.#o.selfUrl()) continue;
+        if (e.url === this.#selfUrl()) continue;
         const list = byUrl.get(e.url) ?? [];
         list.push(e);
         byUrl.set(e.url, list);
@@ -57,9 +73,9 @@ export class SessionCatchUp {
       behind = this.#behind(behind);
       if (behind.length === 0) return;
       await Promise.all(behind.map(async (e) => {
-        const key = this.#o.userPrefix + e.key;
-        const v = await this.#o.getFresh(key).catch(() => undefined);
-        if (v !== undefined) await this.#o.admit(key, v, deadline);
+        const key = this.#userPrefix + e.key;
+        const v = await this.#getFresh(key).catch(() => undefined);
+        if (v !== undefined) await this.#admit(key, v, deadline);
       }));
       behind = this.#behind(behind);
       if (behind.length === 0) return;
@@ -75,11 +91,11 @@ export class SessionCatchUp {
 
   /** The values the peer's cache holds of these keys, admitted here. */
   async #fromPeer(url: string, entries: readonly SessionEntry[], deadline: number): Promise<void> {
-    const keys = entries.map((e) => this.#o.userPrefix + e.key);
-    const body = (await this.#o.link.send(url, 'POST', CACHE_READ_PATH, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
+    const keys = entries.map((e) => this.#userPrefix + e.key);
+    const body = (await this.#link.send(url, 'POST', HOST_PATHS.cacheRead, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
     await Promise.all(keys.map(async (key) => {
       const b64 = body?.values?.[key];
-      if (typeof b64 === 'string') await this.#o.admit(key, decode(new Uint8Array(Buffer.from(b64, 'base64'))), deadline, url);
+      if (typeof b64 === 'string') await this.#admit(key, decode(new Uint8Array(Buffer.from(b64, 'base64'))), deadline, url);
     }));
   }
 }

@@ -1,7 +1,9 @@
 // rr's snapshots: the versions rr requests read first (and wrote) on this host, served to the
 // request's later steps on any host. See host/README.md, "Consistency".
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
+import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_PATHS } from '../protocol.ts';
 import type { ReadVersion, SnapshotEntry } from './call-session.ts';
 
 interface Held {
@@ -10,8 +12,6 @@ interface Held {
   bytes: number;
   timer: NodeJS.Timeout;
 }
-
-export const SNAPSHOT_PATH = '/v1/internal/dag/snapshot';
 
 /**
  * The snapshots of the versions rr requests read first (and wrote) on this host, kept per
@@ -38,7 +38,7 @@ export class Snapshots {
       this.#held.set(rid, held);
     }
     for (const s of snaps) {
-      const id = `${s.key}\0${s.v}`;
+      const id = `${s.key}\0${s.version}`;
       if (held.entries.has(id)) continue;
       held.entries.set(id, s.bytes);
       held.bytes += s.bytes?.byteLength ?? 0;
@@ -46,8 +46,8 @@ export class Snapshots {
   }
 
   /** The held version, `null` for an absent key, `undefined` when not held. */
-  get(rid: string, key: string, v: string): Uint8Array | null | undefined {
-    return this.#held.get(rid)?.entries.get(`${key}\0${v}`);
+  get(rid: string, key: string, version: string): Uint8Array | null | undefined {
+    return this.#held.get(rid)?.entries.get(`${key}\0${version}`);
   }
 
   release(rid: string): void {
@@ -60,13 +60,13 @@ export class Snapshots {
   /** The version a request read first, from this host's snapshots or the host that holds it. */
   async fetch(rid: string, key: string, at: ReadVersion): Promise<Uint8Array | null> {
     if (at.host === this.#selfId) {
-      const local = this.get(rid, key, at.v);
-      if (local === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${at.v} for request ${rid} is no longer held (the request expired)`);
+      const local = this.get(rid, key, at.version);
+      if (local === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${at.version} for request ${rid} is no longer held (the request expired)`);
       return local;
     }
     let body: { base64?: string | null };
     try {
-      body = (await this.#link.send(at.url, 'POST', SNAPSHOT_PATH, { rid, key, v: at.v }, 2000)) as { base64?: string | null };
+      body = (await this.#link.send(at.url, 'POST', HOST_PATHS.dagSnapshot, { rid, key, v: at.version }, 2000)) as { base64?: string | null };
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: the step's own host is fine (the DAG is re-run either way).
       throw new CloudburstError('INTERNAL', `the snapshot of ${key} for request ${rid} could not be fetched from host ${at.host}: ${(err as Error).message}`);
@@ -74,14 +74,10 @@ export class Snapshots {
     return typeof body?.base64 === 'string' ? new Uint8Array(Buffer.from(body.base64, 'base64')) : null;
   }
 
-  /** For the internal route: throws when the snapshot is not held. */
-  serve(body: unknown): { base64: string | null } {
-    const b = body as { rid?: unknown; key?: unknown; v?: unknown } | undefined;
-    if (typeof b?.rid !== 'string' || typeof b.key !== 'string' || typeof b.v !== 'string') {
-      throw new CloudburstError('INVALID_REQUEST', 'a snapshot request is {"rid", "key", "v"}');
-    }
-    const got = this.get(b.rid, b.key, b.v);
-    if (got === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${b.key} at ${b.v} for request ${b.rid} is no longer held on ${this.#selfId}`);
+  /** For the internal route (`HOST_PATHS.dagSnapshot`): throws when the snapshot is not held. */
+  serve(rid: string, key: string, v: string): { base64: string | null } {
+    const got = this.get(rid, key, v);
+    if (got === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${v} for request ${rid} is no longer held on ${this.#selfId}`);
     return { base64: got === null ? null : Buffer.from(got).toString('base64') };
   }
 
@@ -93,6 +89,10 @@ export class Snapshots {
       bytes += h.bytes;
     }
     return { requests: this.#held.size, entries, bytes };
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_rr_snapshots_held', 'Snapshots of values held for repeatable-read requests in flight.', () => this.stats().entries);
   }
 
   close(): void {

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { CloudburstError, ERROR_CODES } from '../../kvs/index.ts';
+import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import type { Calls, ClusterView } from '../calls.ts';
 import { place } from '../cluster/scheduler.ts';
 import type { Futures } from '../futures.ts';
 import type { Registry } from '../registry.ts';
-import type { HostState } from '../state.ts';
+import type { ReadThroughCache } from '../cache/read-through.ts';
 import type { Topology } from './graph.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { HistoryEvent } from '../consistency/history.ts';
-import { parseConsistency, type Consistency } from '../consistency/mode.ts';
+import type { Consistency } from '../consistency/mode.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import { encodeSession, type ClientSession } from '../consistency/client-session.ts';
-import { DAG_PATHS, clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
+import { HOST_PATHS, hostPath, type DagCallRequest } from '../protocol.ts';
+import { clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
 import { prepareFixedArgs, type Steps } from './steps.ts';
 import type { DagStore } from './store.ts';
 
@@ -20,7 +21,7 @@ export interface CoordinatorOptions {
   store: DagStore;
   registry: Registry;
   calls: Calls;
-  state: HostState;
+  readThrough: ReadThroughCache;
   futures: Futures;
   steps: Steps;
   link: PeerLink;
@@ -71,8 +72,6 @@ type RunOutcome =
 /** How often the directory is checked for hosts that left, while runs involve other hosts. */
 const WATCH_MS = 250;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * The coordinator of DAG calls received by this host: places every step (locality of its
  * reference arguments and load, as for single calls, unless forced), sends each host its share
@@ -82,7 +81,18 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * itself (a trap, bad arguments) fails the request at once, since a re-run would fail alike.
  */
 export class Coordinator {
-  readonly #o: CoordinatorOptions;
+  readonly #store: DagStore;
+  readonly #registry: Registry;
+  readonly #calls: Calls;
+  readonly #readThrough: ReadThroughCache;
+  readonly #futures: Futures;
+  readonly #steps: Steps;
+  readonly #link: PeerLink;
+  readonly #self: CoordinatorOptions['self'];
+  readonly #cluster: ClusterView | undefined;
+  readonly #maxReruns: number;
+  readonly #graceMs: number;
+  readonly #snapshots: Snapshots;
   /** Runs in flight, by request id: how to end each, and its other hosts (id -> a step there). */
   readonly #runs = new Map<string, { end: (o: RunOutcome) => void; remote: Map<string, string> }>();
   /** rr runs with parallel branches: the versions agreed per request (see `pin`). */
@@ -91,39 +101,49 @@ export class Coordinator {
   #watch: NodeJS.Timeout | undefined;
 
   constructor(opts: CoordinatorOptions) {
-    this.#o = opts;
+    this.#store = opts.store;
+    this.#registry = opts.registry;
+    this.#calls = opts.calls;
+    this.#readThrough = opts.readThrough;
+    this.#futures = opts.futures;
+    this.#steps = opts.steps;
+    this.#link = opts.link;
+    this.#self = opts.self;
+    this.#cluster = opts.cluster;
+    this.#maxReruns = opts.maxReruns;
+    this.#graceMs = opts.graceMs;
+    this.#snapshots = opts.snapshots;
   }
 
   get active(): number {
     return this.#runs.size;
   }
 
-  async prepare(name: string, body: unknown, opts: { history?: boolean; client?: ClientSession } = {}): Promise<PreparedDag> {
-    if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a DAG call is an object: {"args": {"module.fn": [...]}}');
-    const req = body ?? {};
-    const consistency = parseConsistency(req.consistency);
-    const topo = await this.#o.store.get(name);
+  /**
+   * Checks a DAG call (its shape was checked on arrival, protocol.ts) against the DAG, the
+   * functions' signatures and the cluster's hosts: everything a caller can get wrong fails
+   * here (4xx); then a forced host that is not live now is HOST_UNAVAILABLE (503).
+   */
+  async prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
+    const { consistency, args: given, placement } = call;
+    const topo = await this.#store.get(name);
     const fns = new Set(topo.spec.functions);
-    const given = req.args ?? {};
-    if (!isObject(given)) throw new CloudburstError('INVALID_REQUEST', '"args" maps function names to argument arrays: {"module.fn": [...]}');
     const strangers = Object.keys(given).filter((f) => !fns.has(f));
     if (strangers.length > 0) throw new CloudburstError('INVALID_REQUEST', `"args" names functions that are not in DAG ${name}: ${strangers.join(', ')}`);
     const args = new Map<string, unknown[]>();
     const refs = new Map<string, string[]>();
     for (const fn of topo.order) {
       const a = given[fn] ?? [];
-      const resolved = await this.#o.registry.resolve(fn);
+      const resolved = await this.#registry.resolve(fn);
       const prepared = prepareFixedArgs(fn, resolved.signature, topo.preds.get(fn)!.length, a);
       args.set(fn, a as unknown[]);
       refs.set(fn, prepared.flatMap((p) => (p.kind === 'ref' ? [p.key] : [])));
     }
     const pins = new Map<string, string>();
-    const placement = req.placement ?? {};
-    if (!isObject(placement)) throw new CloudburstError('INVALID_REQUEST', '"placement" maps function names to host ids: {"module.fn": "hostid"}');
-    const self = this.#o.self().id;
-    const live = (): string => [self, ...(this.#o.cluster?.peers().map((p) => p.id) ?? [])].join(', ');
+    const self = this.#self().id;
+    const live = (): string => [self, ...(this.#cluster?.peers().map((p) => p.id) ?? [])].join(', ');
     /** A host of the cluster, live or not: this one, or one the directory has a record of. */
-    const known = (host: string): boolean => host === self || (this.#o.cluster !== undefined && this.#o.cluster.absence(host) !== null);
+    const known = (host: string): boolean => host === self || (this.#cluster !== undefined && this.#cluster.absence(host) !== null);
     for (const [fn, host] of Object.entries(placement)) {
       if (!fns.has(fn)) throw new CloudburstError('INVALID_REQUEST', `"placement" names ${fn}, which is not in DAG ${name}`);
       if (typeof host !== 'string' || !known(host)) {
@@ -131,27 +151,23 @@ export class Coordinator {
       }
       pins.set(fn, host);
     }
-    const timeoutMs = this.#o.calls.timeout(req.timeoutMs);
     // Last, once the request is known to be right: a host of the cluster that is not live now
     // (it died, is restarting, or missed its records under load, as the directory sees it) is
     // the system's state, not the caller's mistake, and may be back by the next try.
     for (const [fn, host] of pins) {
-      const why = host === self ? undefined : this.#o.cluster?.absence(host);
+      const why = host === self ? undefined : this.#cluster?.absence(host);
       if (why) {
         throw new CloudburstError('HOST_UNAVAILABLE', `"placement" of ${fn}: host ${JSON.stringify(host)} is not live (${why}); retry, or place the step elsewhere (live: ${live()}; see GET /v1/cluster)`, { step: fn, host });
       }
     }
-    return {
-      topo, timeoutMs, args, refs, pins, consistency, history: opts.history === true,
-      ...(opts.client ? { client: opts.client } : {}),
-    };
+    return { topo, timeoutMs: call.timeoutMs, args, refs, pins, consistency, history: call.history, ...(call.client ? { client: call.client } : {}) };
   }
 
   /** Runs a prepared DAG call to its end: the sink's result, or the error that ended it. */
   async call(p: PreparedDag): Promise<DagOutcome> {
     const name = p.topo.spec.name;
     let last: CloudburstError | undefined;
-    const maxRuns = this.#o.maxReruns + 1;
+    const maxRuns = this.#maxReruns + 1;
     for (let run = 1; run <= maxRuns; run++) {
       const hosts = this.#place(p);
       const rid = randomUUID();
@@ -174,7 +190,7 @@ export class Coordinator {
       const err = new CloudburstError(error.code, `DAG ${name}: step ${step} on host ${host} failed: ${error.message}`, { step, host, run });
       // The function's own failure (a trap, bad input): a re-run would fail the same way.
       if (ERROR_CODES[error.code].userFault) throw err;
-      if (error.code === 'HOST_UNAVAILABLE') this.#o.cluster?.markUnreachable(host, [...hosts.values()].find((h) => h.id === host)?.url);
+      if (error.code === 'HOST_UNAVAILABLE') this.#cluster?.markUnreachable(host, [...hosts.values()].find((h) => h.id === host)?.url);
       last = err;
     }
     throw new CloudburstError(last!.code, `${last!.message}; the DAG ran ${maxRuns} times and no run finished`, last!.details);
@@ -188,12 +204,12 @@ export class Coordinator {
   async start(p: PreparedDag): Promise<string> {
     const label = `dag:${p.topo.spec.name}`;
     const createdAt = new Date().toISOString();
-    const id = await this.#o.futures.create(label);
+    const id = await this.#futures.create(label);
     void this.call(p).then(
-      (out) => this.#o.futures.complete(id, label, createdAt, {
+      (out) => this.#futures.complete(id, label, createdAt, {
         result: out.result, host: out.hosts[p.topo.sink]!, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),
-      (err: unknown) => this.#o.futures.complete(id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),
+      (err: unknown) => this.#futures.complete(id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),
     );
     return id;
   }
@@ -222,11 +238,11 @@ export class Coordinator {
    * checked) is replaced by the scheduler's choice, so that a re-run after its death can succeed.
    */
   #place(p: PreparedDag): Map<string, HostRef> {
-    const self = this.#o.self();
-    const cluster = this.#o.cluster;
+    const self = this.#self();
+    const cluster = this.#cluster;
     const peers = cluster?.peers() ?? [];
     const out = new Map<string, HostRef>();
-    const selfView = cluster && { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#o.state.cache.has(k)).length };
+    const selfView = cluster && { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
     for (const fn of p.topo.order) {
       const pin = p.pins.get(fn);
       const pinned = pin === self.id ? self : peers.find((x) => x.id === pin);
@@ -246,7 +262,7 @@ export class Coordinator {
 
   /** One run: every host gets its share of the schedule; the sink (or a failure) reports back. */
   #run(p: PreparedDag, hosts: Map<string, HostRef>, rid: string): Promise<RunOutcome> {
-    const self = this.#o.self();
+    const self = this.#self();
     const { topo } = p;
     const shares = new Map<string, { host: HostRef; steps: StepSchedule[] }>();
     for (const fn of topo.order) {
@@ -259,7 +275,7 @@ export class Coordinator {
       });
     }
     return new Promise<RunOutcome>((resolve) => {
-      const timer = setTimeout(() => end({ kind: 'timeout' }), p.timeoutMs + this.#o.graceMs);
+      const timer = setTimeout(() => end({ kind: 'timeout' }), p.timeoutMs + this.#graceMs);
       const end = (o: RunOutcome): void => {
         if (this.#runs.get(rid)?.end !== end) return;
         clearTimeout(timer);
@@ -283,12 +299,12 @@ export class Coordinator {
           local = msg;
           continue;
         }
-        this.#o.link.send(host.url, 'POST', DAG_PATHS.schedule, msg, Math.max(1000, p.timeoutMs)).catch((err: unknown) => {
+        this.#link.send(host.url, 'POST', HOST_PATHS.dagSchedule, msg, Math.max(1000, p.timeoutMs)).catch((err: unknown) => {
           const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
           end({ kind: 'failed', msg: { rid, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `the schedule could not be delivered: ${e.message}` } } });
         });
       }
-      if (local) this.#o.steps.schedule(local);
+      if (local) this.#steps.schedule(local);
     });
   }
 
@@ -299,7 +315,7 @@ export class Coordinator {
   #watchHosts(): void {
     if (this.#watch) return;
     this.#watch = setInterval(() => {
-      const live = new Set(this.#o.cluster?.peers().map((p) => p.id) ?? []);
+      const live = new Set(this.#cluster?.peers().map((p) => p.id) ?? []);
       let watched = 0;
       for (const [rid, run] of this.#runs) {
         if (run.remote.size === 0) continue;
@@ -325,27 +341,27 @@ export class Coordinator {
    * (best effort: their state expires anyway).
    */
   #abandon(rid: string, hosts: Map<string, HostRef>): void {
-    const self = this.#o.self();
-    this.#o.steps.cancel(rid);
-    this.#o.snapshots.release(rid);
+    const self = this.#self();
+    this.#steps.cancel(rid);
+    this.#snapshots.release(rid);
     for (const host of new Map([...hosts.values()].map((h) => [h.id, h])).values()) {
-      if (host.id !== self.id) this.#o.link.send(host.url, 'DELETE', `${DAG_PATHS.request}/${rid}`, undefined, 1000).catch(() => undefined);
+      if (host.id !== self.id) this.#link.send(host.url, 'DELETE', hostPath.dagRequest(rid), undefined, 1000).catch(() => undefined);
     }
   }
 
   /** After a run timed out: which step held it up, and why (asking each host; one that does not answer is dead). */
   async #diagnose(rid: string, topo: Topology, hosts: Map<string, HostRef>): Promise<{ step: string; host: string; why: string }> {
-    const self = this.#o.self();
+    const self = this.#self();
     const states = new Map<string, StepState | 'unreachable' | 'forgotten'>();
     const byHost = new Map([...hosts.values()].map((h) => [h.id, h]));
     await Promise.all([...byHost.values()].map(async (h) => {
       let steps: Record<string, StepState> | undefined;
-      if (h.id === self.id) steps = this.#o.steps.status(rid);
+      if (h.id === self.id) steps = this.#steps.status(rid);
       else {
         try {
-          steps = ((await this.#o.link.send(h.url, 'GET', `${DAG_PATHS.request}/${rid}`, undefined, 1000)) as { steps?: Record<string, StepState> } | undefined)?.steps;
+          steps = ((await this.#link.send(h.url, 'GET', hostPath.dagRequest(rid), undefined, 1000)) as { steps?: Record<string, StepState> } | undefined)?.steps;
         } catch {
-          this.#o.cluster?.markUnreachable(h.id, h.url);
+          this.#cluster?.markUnreachable(h.id, h.url);
           for (const [fn, at] of hosts) if (at.id === h.id) states.set(fn, 'unreachable');
           return;
         }

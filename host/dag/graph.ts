@@ -1,4 +1,4 @@
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 
 /** A registered DAG, as stored in the KV tier (JSON in an LWW register) and shown by the API. */
 export interface DagSpec {

@@ -1,25 +1,14 @@
-// The wire format between hosts for DAG requests, in one place. These routes are
-// cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
-import { CloudburstError, isErrorCode, type ErrorCode } from '../../kvs/index.ts';
+// The wire format between hosts for DAG requests, in one place: the messages of the DAG routes
+// (their paths and limits are HOST_PATHS.dag* and HOST_LIMITS in host/protocol.ts). These routes
+// are cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
+import { CloudburstError, isErrorCode, type ErrorCode } from '../../common/index.ts';
+import type { ReadVersion } from '../consistency/call-session.ts';
+import { readVersionFromWire } from '../consistency/step-session.ts';
 import { decodeSession, type ClientSession } from '../consistency/client-session.ts';
 import type { HistoryEvent } from '../consistency/history.ts';
-import { parseStepSession, type StepSession } from '../consistency/step-session.ts';
+import { parseStepSession, stepSessionToWire, type StepSession, type StepSessionWire } from '../consistency/step-session.ts';
 import { checkKeyName } from '../keys.ts';
-
-export const DAG_PATHS = {
-  /** A host's share of a request's schedule; sources start on arrival. */
-  schedule: '/v1/internal/dag/schedule',
-  /** One predecessor's result for one step. */
-  trigger: '/v1/internal/dag/trigger',
-  /** To the coordinator: the sink's result, or the failure of a step. */
-  done: '/v1/internal/dag/done',
-  /** GET: the state of this host's steps of a request; DELETE: drop them (the request was abandoned). */
-  request: '/v1/internal/dag/requests',
-  /** Load functions into a worker ahead of their first call (registration pre-warms). */
-  warm: '/v1/internal/dag/warm',
-  /** To the coordinator, rr with parallel branches: propose a version of a key as the request's. */
-  pin: '/v1/internal/dag/pin',
-} as const;
+import { DAG_LIMITS } from './graph.ts';
 
 export interface HostRef {
   id: string;
@@ -49,7 +38,7 @@ export interface ScheduleMsg {
   rr?: boolean;
   /** Causal (absent: lww). */
   causal?: boolean;
-  /** rr with parallel branches: first reads are agreed with the coordinator (`DAG_PATHS.pin`). */
+  /** rr with parallel branches: first reads are agreed with the coordinator (`HOST_PATHS.dagPin`). */
   shared?: boolean;
   /** Record every read and write (`?history=1`). */
   history?: boolean;
@@ -121,6 +110,12 @@ export function parseSchedule(v: unknown): ScheduleMsg {
   };
 }
 
+/** A trigger as it goes to another host: its session in wire form (`parseTrigger` reads it back). */
+export function triggerToWire(msg: TriggerMsg): Omit<TriggerMsg, 'session'> & { session?: StepSessionWire } {
+  const { session, ...rest } = msg;
+  return session === undefined ? rest : { ...rest, session: stepSessionToWire(session) };
+}
+
 export function parseTrigger(v: unknown): TriggerMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.from !== 'string' || typeof v.to !== 'string' || typeof v.slot !== 'number') throw bad('trigger');
   const session = parseStepSession(v.session);
@@ -135,4 +130,43 @@ export function parseDone(v: unknown): DoneMsg {
   const e = v.error;
   if (!isObject(e) || typeof e.message !== 'string') throw bad('error');
   return { rid: v.rid, ok: false, step: v.step, host: v.host, error: { code: isErrorCode(e.code) ? e.code : 'INTERNAL', message: e.message } };
+}
+
+/** A pin: a step's host proposes to the coordinator the version of `key` it read first for request `rid`. */
+export interface PinRequest extends ReadVersion {
+  rid: string;
+  key: string;
+}
+
+/**
+ * A version as a pin proposes it and as the coordinator answers it (`what` names which, in the error).
+ *
+ * @throws CloudburstError `INVALID_REQUEST`
+ */
+export function parseReadVersion(v: unknown, what: string): ReadVersion {
+  const at = readVersionFromWire(v);
+  if (!at) throw bad(`${what} needs "v", "host" and "url"`);
+  return at;
+}
+
+export function parsePin(v: unknown): PinRequest {
+  if (!isObject(v) || typeof v.rid !== 'string' || typeof v.key !== 'string') throw new CloudburstError('INVALID_REQUEST', 'a pin is {"rid", "key", "v", "host", "url"}');
+  return { rid: v.rid, key: v.key, ...parseReadVersion(v, 'a pin') };
+}
+
+/** rr: a peer asks for version `v` of `key` that request `rid` read first here. */
+export function parseSnapshotRequest(v: unknown): { rid: string; key: string; v: string } {
+  if (!isObject(v) || typeof v.rid !== 'string' || typeof v.key !== 'string' || typeof v.v !== 'string') {
+    throw new CloudburstError('INVALID_REQUEST', 'a snapshot request is {"rid", "key", "v"}');
+  }
+  return { rid: v.rid, key: v.key, v: v.v };
+}
+
+/** The functions a host is asked to load ahead of their first call. */
+export function parseWarm(v: unknown): string[] {
+  const functions = isObject(v) ? v.functions : undefined;
+  if (!Array.isArray(functions) || functions.length > DAG_LIMITS.maxFunctions || !functions.every((f) => typeof f === 'string')) {
+    throw new CloudburstError('INVALID_REQUEST', `"functions" is an array of at most ${DAG_LIMITS.maxFunctions} function names`);
+  }
+  return functions as string[];
 }

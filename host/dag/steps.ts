@@ -1,8 +1,8 @@
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { Calls, PreparedCall } from '../calls.ts';
 import { prepareArgs, prepareResolved, type FutureArg } from '../executor/args.ts';
 import type { PreparedArg } from '../executor/protocol.ts';
-import type { ExportSignature } from '../module-types.ts';
+import type { ExportSignature } from '../../guest/types-section.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
@@ -10,7 +10,8 @@ import { toEvents } from '../consistency/history.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import { addCausal, joinSessions, type StepSession } from '../consistency/step-session.ts';
 import { encodeSession, joinClientSessions, type ClientSession } from '../consistency/client-session.ts';
-import { DAG_PATHS, clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
+import { HOST_PATHS } from '../protocol.ts';
+import { clientOf, triggerToWire, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
 const MAX_EARLY_REQUESTS = 10_000;
@@ -90,7 +91,14 @@ export function prepareFixedArgs(fn: string, sig: ExportSignature, inputs: numbe
  * coordinator abandons the request, or at the run's deadline (plus grace) in any case.
  */
 export class Steps {
-  readonly #o: StepsOptions;
+  readonly #registry: Registry;
+  readonly #calls: Calls;
+  readonly #link: PeerLink;
+  readonly #self: StepsOptions['self'];
+  readonly #onDone: StepsOptions['onDone'];
+  readonly #graceMs: number;
+  readonly #snapshots: Snapshots;
+  readonly #cut: CausalCut;
   readonly #requests = new Map<string, HostRequest>();
   /** Triggers that overtook their schedule (they travel on other connections). */
   readonly #early = new Map<string, { triggers: TriggerMsg[]; timer: NodeJS.Timeout }>();
@@ -101,7 +109,14 @@ export class Steps {
   readonly #ended = new Map<string, Record<string, StepState>>();
 
   constructor(opts: StepsOptions) {
-    this.#o = opts;
+    this.#registry = opts.registry;
+    this.#calls = opts.calls;
+    this.#link = opts.link;
+    this.#self = opts.self;
+    this.#onDone = opts.onDone;
+    this.#graceMs = opts.graceMs;
+    this.#snapshots = opts.snapshots;
+    this.#cut = opts.cut;
   }
 
   get active(): number {
@@ -121,8 +136,8 @@ export class Steps {
     };
     // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
     // outcome but success, and success means every step here has run).
-    if (msg.coordinator.id !== this.#o.self().id) {
-      req.timer = setTimeout(() => this.cancel(msg.rid), Math.max(0, msg.remainingMs) + this.#o.graceMs);
+    if (msg.coordinator.id !== this.#self().id) {
+      req.timer = setTimeout(() => this.cancel(msg.rid), Math.max(0, msg.remainingMs) + this.#graceMs);
       req.timer.unref();
     }
     this.#requests.set(msg.rid, req);
@@ -156,7 +171,7 @@ export class Steps {
     let early = this.#early.get(msg.rid);
     if (!early) {
       if (this.#early.size >= MAX_EARLY_REQUESTS || msg.remainingMs <= 0) return; // the run will time out and re-run
-      const timer = setTimeout(() => this.#early.delete(msg.rid), msg.remainingMs + this.#o.graceMs);
+      const timer = setTimeout(() => this.#early.delete(msg.rid), msg.remainingMs + this.#graceMs);
       timer.unref();
       early = { triggers: [], timer };
       this.#early.set(msg.rid, early);
@@ -202,7 +217,7 @@ export class Steps {
   /** The step's call, and (for rr, causal or recorded requests) its predecessors' sessions joined. */
   async #prepare(req: HostRequest, step: Step): Promise<{ call: PreparedCall; joined?: StepSession }> {
     const { fn, inputs } = step.plan;
-    const resolved = await this.#o.registry.resolve(fn);
+    const resolved = await this.#registry.resolve(fn);
     const sig = resolved.signature;
     const args = prepareFixedArgs(fn, sig, inputs, step.plan.args);
     const fixed = args.length;
@@ -237,7 +252,7 @@ export class Steps {
     }
     // Causal: this host's cache first catches up with everything the request depends on, so
     // that the step's reads (and what they depend on, through the cut) are never older.
-    if (joined.need) await this.#o.cut.ensureAll(joined.need, req.deadline);
+    if (joined.need) await this.#cut.ensureAll(joined.need, req.deadline);
     return {
       call: {
         resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())),
@@ -252,9 +267,9 @@ export class Steps {
     const fn = step.plan.fn;
     try {
       const { call, joined } = await this.#prepare(req, step);
-      const out = await this.#o.calls.run(call);
+      const out = await this.#calls.run(call);
       // A successor runs here next: have a worker spin for it rather than sleep (a futex wake saved).
-      if (step.plan.succs.some((s) => s.host.id === this.#o.self().id)) this.#o.calls.prewake();
+      if (step.plan.succs.some((s) => s.host.id === this.#self().id)) this.#calls.prewake();
       step.state = 'done';
       // The request may have been abandoned while the step ran: then its result goes nowhere.
       // A step's call has a session (and so `joined`) exactly when its request has one.
@@ -263,7 +278,7 @@ export class Steps {
       step.state = 'failed';
       const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
       if (!(err instanceof CloudburstError)) console.error(`DAG ${req.dag}, step ${fn}: unexpected error`, err);
-      this.#report(req, { rid: req.rid, ok: false, step: fn, host: this.#o.self().id, error: { code: e.code, message: e.message } });
+      this.#report(req, { rid: req.rid, ok: false, step: fn, host: this.#self().id, error: { code: e.code, message: e.message } });
     } finally {
       if (--req.open === 0 && this.#requests.get(req.rid) === req) this.cancel(req.rid);
     }
@@ -275,10 +290,10 @@ export class Steps {
    * snapshots stay here, for the request's life) and operations.
    */
   #passOn(req: HostRequest, step: Step, joined: StepSession, got: NonNullable<Awaited<ReturnType<Calls['run']>>['session']>): StepSession {
-    const self = this.#o.self();
+    const self = this.#self();
     if (req.rr) {
-      this.#o.snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#o.graceMs);
-      for (const s of got.snaps) joined.reads[s.key] = { v: s.v, host: self.id, url: self.url };
+      this.#snapshots.store(req.rid, got.snaps, req.deadline - performance.now() + this.#graceMs);
+      for (const s of got.snaps) joined.reads[s.key] = { version: s.version, host: self.id, url: self.url };
       for (const [key, at] of Object.entries(got.shared ?? {})) joined.reads[key] = at;
     }
     if (req.causal) addCausal(joined, got, self.id, self.url);
@@ -291,10 +306,10 @@ export class Steps {
     const client = clientSession && clientSession.length > 0 ? { client: encodeSession(clientSession) } : {};
     if (succs.length === 0) {
       const history = req.history ? { history: session?.history ?? [] } : {};
-      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#o.self().id, result: value, ...history, ...client });
+      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#self().id, result: value, ...history, ...client });
       return;
     }
-    const self = this.#o.self();
+    const self = this.#self();
     const remainingMs = req.deadline - performance.now();
     const local: TriggerMsg[] = [];
     // Remote successors first: their messages are on the wire before a local step takes the thread.
@@ -305,7 +320,7 @@ export class Steps {
         local.push(msg);
         continue;
       }
-      this.#o.link.send(s.host.url, 'POST', DAG_PATHS.trigger, msg, Math.max(1000, remainingMs)).catch((err: unknown) => {
+      this.#link.send(s.host.url, 'POST', HOST_PATHS.dagTrigger, triggerToWire(msg), Math.max(1000, remainingMs)).catch((err: unknown) => {
         const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
         this.#report(req, { rid: req.rid, ok: false, step: s.fn, host: s.host.id, error: { code: e.code, message: `the result of ${step.plan.fn} could not be delivered: ${e.message}` } });
       });
@@ -314,11 +329,11 @@ export class Steps {
   }
 
   #report(req: HostRequest, msg: DoneMsg): void {
-    if (req.coordinator.id === this.#o.self().id) {
-      this.#o.onDone(msg);
+    if (req.coordinator.id === this.#self().id) {
+      this.#onDone(msg);
       return;
     }
     // A coordinator that cannot be reached has gone with its client: nobody is left to tell.
-    this.#o.link.send(req.coordinator.url, 'POST', DAG_PATHS.done, msg, 5000).catch(() => undefined);
+    this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagDone, msg, 5000).catch(() => undefined);
   }
 }

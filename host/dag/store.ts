@@ -1,6 +1,7 @@
-import { CloudburstError, gset, lww, type Hlc, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { gset, lww, type Hlc, type Lattice } from '../../kvs/index.ts';
 import { SPACES, checkDagName, storageKey } from '../keys.ts';
-import type { HostState } from '../state.ts';
+import type { ReadThroughCache } from '../cache/read-through.ts';
 import { topology, type DagSpec, type Topology } from './graph.ts';
 
 const DAGS_SET = storageKey(SPACES.system, 'dags');
@@ -13,12 +14,12 @@ const dagKey = (name: string): string => storageKey(SPACES.dag, name);
  * keeps fresh; each host keeps the derived topology of the bytes it last read.
  */
 export class DagStore {
-  readonly #state: HostState;
+  readonly #readThrough: ReadThroughCache;
   readonly #hlc: Hlc;
   readonly #memo = new Map<string, { bytes: Uint8Array; topo: Topology }>();
 
-  constructor(state: HostState, hlc: Hlc) {
-    this.#state = state;
+  constructor(readThrough: ReadThroughCache, hlc: Hlc) {
+    this.#readThrough = readThrough;
     this.#hlc = hlc;
   }
 
@@ -29,12 +30,12 @@ export class DagStore {
       [dagKey(topo.spec.name), lww.write(bytes, this.#hlc.now())],
       [DAGS_SET, gset.add(undefined, Buffer.from(topo.spec.name))],
     ]);
-    await this.#state.writeDurable(writes);
+    await this.#readThrough.writeDurable(writes);
     this.#memo.set(topo.spec.name, { bytes, topo });
   }
 
   async #read(name: string, fresh: boolean): Promise<Topology | undefined> {
-    const v = await this.#state.read(dagKey(name), { fresh });
+    const v = await this.#readThrough.read(dagKey(name), { fresh });
     if (v === undefined || v.type !== 'lww' || v.tombstone) {
       this.#memo.delete(name);
       return undefined;
@@ -57,12 +58,12 @@ export class DagStore {
 
   async remove(name: string): Promise<void> {
     await this.get(name, { fresh: true });
-    await this.#state.writeDurable(new Map([[dagKey(name), lww.tombstone(this.#hlc.now())]]));
+    await this.#readThrough.writeDurable(new Map([[dagKey(name), lww.tombstone(this.#hlc.now())]]));
     this.#memo.delete(name);
   }
 
   async list(): Promise<DagSpec[]> {
-    const names = await this.#state.read(DAGS_SET, { fresh: true }).catch(() => this.#state.cache.get(DAGS_SET));
+    const names = await this.#readThrough.read(DAGS_SET, { fresh: true }).catch(() => this.#readThrough.cache.get(DAGS_SET));
     if (names === undefined || names.type !== 'set') return [];
     const out: DagSpec[] = [];
     for (const m of names.members) {

@@ -1,5 +1,6 @@
-import { CloudburstError } from '../../kvs/index.ts';
-import { ELEMENT_BYTES, isArrayType, type ArrayType, type ModuleTypes, type ResultType, type ValueType } from '../module-types.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { isArrayType, type ArrayType, type ResultType, type ValueType } from '../../guest/types-section.ts';
+import { ELEMENT_BYTES, type ModuleTypes } from '../module-types.ts';
 
 /**
  * The host's half of the AssemblyScript ABI: how values cross into and out of a guest's

@@ -1,6 +1,6 @@
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { userKey } from '../keys.ts';
-import { isArrayType, type ArrayType, type ExportSignature, type ScalarType, type ValueType } from '../module-types.ts';
+import { isArrayType, type ArrayType, type ExportSignature, type ScalarType, type ValueType } from '../../guest/types-section.ts';
 import { ARRAY_CONSTRUCTORS } from './abi.ts';
 import type { PreparedArg } from './protocol.ts';
 

@@ -1,5 +1,6 @@
+import { CloudburstError } from '../../common/index.ts';
 import {
-  causalMeta, CloudburstError, KV_LIMITS, compareStamps, counter, floorOf, gset, joinVectors, lww, max, merge, tombstoneFor, vectorOf,
+  causalMeta, KV_LIMITS, compareStamps, counter, floorOf, gset, joinVectors, lww, max, merge, tombstoneFor, vectorOf,
   versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
-import { CloudburstError, KV_LIMITS } from '../../kvs/index.ts';
-import { MAX_USER_KEY_BYTES, guestKeyName } from '../keys.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { KV_LIMITS } from '../../kvs/index.ts';
+import { guestKey } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import type { GuestState } from './guest-state.ts';
 
@@ -50,12 +51,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     return bytes(ptr, len);
   };
   // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address.
-  const key = (ptr: number, len: number): string => {
-    if (len <= 0 || len > MAX_USER_KEY_BYTES) {
-      throw new CloudburstError('INVALID_KEY', `a key must be 1 to ${MAX_USER_KEY_BYTES} bytes of UTF-8, not ${len}`);
-    }
-    return userPrefix + guestKeyName(guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
-  };
+  const key = (ptr: number, len: number): string => userPrefix + guestKey(len, () => guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
   const stage = (data: Uint8Array | undefined): number => {
     state().staged = data;
     return data === undefined ? ABSENT : data.byteLength;

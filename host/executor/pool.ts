@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import {
   BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 
 export interface PoolOptions {
   /** Number of worker threads. */
@@ -275,6 +276,15 @@ export class ExecutorPool {
 
   stats(): { workers: number; busy: number; queued: number; replaced: number; retired: number } {
     return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queue.length, replaced: this.#replaced, retired: this.#retired };
+  }
+
+  /** The workers and the calls waiting for one. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_workers', 'Executor worker threads.', () => this.#slots.length);
+    gaugeFrom(registry, 'cloudburst_workers_busy', 'Executor workers running a call now.', () => this.#inflight);
+    gaugeFrom(registry, 'cloudburst_calls_queued', 'Calls waiting for a free worker.', () => this.#queue.length);
+    counterFrom(registry, 'cloudburst_workers_replaced_total', 'Executor workers replaced (terminated at a deadline, crashed, or retired for memory).', () => this.#replaced);
+    counterFrom(registry, 'cloudburst_workers_retired_total', 'Executor workers replaced because they held more than workerMemoryMiB after a call.', () => this.#retired);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { ErrorCode } from '../../kvs/index.ts';
+import type { ErrorCode } from '../../common/index.ts';
 import type { CausalNeed, ReadVersion, SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import type { KeyVersion } from '../consistency/client-session.ts';
 import type { ModuleTypes } from '../module-types.ts';
@@ -156,12 +156,12 @@ export type BridgeRequest =
   | { kind: 'bridge'; op: 'send'; from: string; to: string; data: Uint8Array }
   /** The next message for the running call `id`, waiting up to `timeoutMs` (capped by the call's deadline). */
   | { kind: 'bridge'; op: 'recv'; id: string; timeoutMs: number }
-  /** The exact version `v` of `key` that request `rid` read first, from the snapshot `host` keeps. */
-  | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; v: string; host: string; url: string }
-  /** Causal: make this host's cache hold a version of `key` that has every one of `need.d` in its past. */
+  /** The exact version `at.version` of `key` that request `rid` read first, from the snapshot `at.host` keeps. */
+  | { kind: 'bridge'; op: 'snapshot'; rid: string; key: string; at: ReadVersion }
+  /** Causal: make this host's cache hold a version of `key` that has every one of `need.deps` in its past. */
   | { kind: 'bridge'; op: 'ensure'; key: string; need: CausalNeed }
-  /** rr with parallel branches: propose version `v` of `key` as request `rid`'s; the reply's `at` is the request's. */
-  | { kind: 'bridge'; op: 'pin'; rid: string; key: string; v: string; bytes: Uint8Array | null };
+  /** rr with parallel branches: propose `version` of `key` as request `rid`'s; the reply's `at` is the request's. */
+  | { kind: 'bridge'; op: 'pin'; rid: string; key: string; version: string; bytes: Uint8Array | null };
 
 /** `data` answers a `recv`: the message, or null when none came in time. */
 export type BridgeReply = { ok: true; data?: Uint8Array | null; at?: ReadVersion } | { ok: false; code: ErrorCode; message: string };

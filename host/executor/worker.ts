@@ -4,10 +4,12 @@
 // posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
 import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { CloudburstError, Hlc, counter, lwwValueView } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { Hlc, counter, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
 import { SESSION_MAX_KEYS } from '../consistency/client-session.ts';
-import { ELEMENT_BYTES, isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../module-types.ts';
+import { isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../../guest/types-section.ts';
+import { ELEMENT_BYTES } from '../module-types.ts';
 
 /** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
 const LWW_TAG = 1;
@@ -115,10 +117,10 @@ const state = new GuestState(
     flush: (keys) => void bridge({ op: 'flush', keys }),
     send: (from, to, data) => void bridge({ op: 'send', from, to, data }),
     recv: (id, timeoutMs) => bridge({ op: 'recv', id, timeoutMs }) ?? null,
-    snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, v: at.v, host: at.host, url: at.url }) ?? null,
+    snapshot: (rid, key, at) => bridge({ op: 'snapshot', rid, key, at }) ?? null,
     ensure: (key, need) => void bridge({ op: 'ensure', key, need }),
-    pin: (rid, key, v, bytes) => {
-      const at = bridgeReply({ op: 'pin', rid, key, v, bytes }).at;
+    pin: (rid, key, version, bytes) => {
+      const at = bridgeReply({ op: 'pin', rid, key, version, bytes }).at;
       if (at === undefined) throw new CloudburstError('INTERNAL', `no version of ${key} agreed for request ${rid}`);
       return at;
     },

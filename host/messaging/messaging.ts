@@ -1,7 +1,10 @@
-import { CloudburstError, gset, merge, type GSet, type KvClient, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { gset, merge, type GSet, type KvClient, type Lattice } from '../../kvs/index.ts';
 import type { PeerView } from '../cluster/directory.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { SPACES, storageKey } from '../keys.ts';
+import { counterFrom, type MetricsRegistry } from '../metrics.ts';
+import { HOST_LIMITS, HOST_PATHS, encodeMessage } from '../protocol.ts';
 
 /** One message as it travels: who sent it, the sender's sequence number towards this receiver, the bytes. */
 export interface Envelope {
@@ -40,9 +43,6 @@ export interface MessagingOptions {
   directTimeoutMs?: number;
 }
 
-/** Largest message, in bytes (a message is one HTTP body, or one member of the inbox set). */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
-
 const ID = /^([0-9a-f]{1,32})\.([0-9a-z]{1,12})\.(\d{1,15})$/;
 
 /** KV key of the inbox of function `id`: a grow-only set of encoded envelopes. */
@@ -78,7 +78,14 @@ function leftIn(box: Mailbox): Envelope[] {
  * check in `finished`.
  */
 export class Messaging {
-  readonly #o: Required<MessagingOptions>;
+  readonly #hostId: string;
+  readonly #kv: KvClient;
+  readonly #link: PeerLink;
+  readonly #peers: MessagingOptions['peers'];
+  readonly #markUnreachable: MessagingOptions['markUnreachable'];
+  readonly #holdMs: number;
+  readonly #pollMs: number;
+  readonly #directTimeoutMs: number;
   readonly #boot = Date.now().toString(36);
   #seq = 0;
   readonly #boxes = new Map<string, Mailbox>();
@@ -90,26 +97,34 @@ export class Messaging {
   readonly stats = { sent: 0, local: 0, direct: 0, fallback: 0, received: 0, unread: 0 };
 
   constructor(opts: MessagingOptions) {
-    this.#o = { holdMs: 30_000, pollMs: 50, directTimeoutMs: 2000, ...opts };
-    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(1000, this.#o.holdMs));
+    this.#hostId = opts.hostId;
+    this.#kv = opts.kv;
+    this.#link = opts.link;
+    this.#peers = opts.peers;
+    this.#markUnreachable = opts.markUnreachable;
+    this.#holdMs = opts.holdMs ?? 30_000;
+    this.#pollMs = opts.pollMs ?? 50;
+    this.#directTimeoutMs = opts.directTimeoutMs ?? 2000;
+    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(1000, this.#holdMs));
     this.#sweeper.unref();
   }
 
   /** The id of a call about to start. */
   nextId(): string {
-    return `${this.#o.hostId}.${this.#boot}.${++this.#seq}`;
+    return `${this.#hostId}.${this.#boot}.${++this.#seq}`;
   }
 
   /** Whether `id` names a call of this host process that has not started yet. */
   #notStarted(id: string): boolean {
     const m = ID.exec(id);
-    return m !== null && m[1] === this.#o.hostId && m[2] === this.#boot && Number(m[3]) > this.#seq;
+    return m !== null && m[1] === this.#hostId && m[2] === this.#boot && Number(m[3]) > this.#seq;
   }
 
   async send(from: string, to: string, data: Uint8Array): Promise<void> {
     const m = ID.exec(to);
     if (m === null) throw new CloudburstError('INVALID_ARGUMENTS', `${JSON.stringify(to.slice(0, 64))} is not a function id (see id())`);
-    if (data.byteLength > MAX_MESSAGE_BYTES) throw new CloudburstError('INVALID_ARGUMENTS', `a message may be at most ${MAX_MESSAGE_BYTES} bytes, not ${data.byteLength}`);
+    // A message is one HTTP body, or one member of the inbox set.
+    if (data.byteLength > HOST_LIMITS.messageBytes) throw new CloudburstError('INVALID_ARGUMENTS', `a message may be at most ${HOST_LIMITS.messageBytes} bytes, not ${data.byteLength}`);
     let byTarget = this.#sent.get(from);
     if (!byTarget) this.#sent.set(from, (byTarget = new Map()));
     const seq = (byTarget.get(to) ?? 0) + 1;
@@ -117,20 +132,20 @@ export class Messaging {
     const env: Envelope = { to, from, seq, data };
     this.stats.sent++;
     const host = m[1]!;
-    if (host === this.#o.hostId) {
+    if (host === this.#hostId) {
       this.stats.local++;
       this.accept(env);
       return;
     }
-    const peer = this.#o.peers().find((p) => p.id === host);
+    const peer = this.#peers().find((p) => p.id === host);
     if (peer) {
       try {
         // The sender waits for the answer: its next message cannot overtake this one.
-        await this.#o.link.send(peer.url, 'POST', '/v1/internal/messages', { to, from, seq, data: Buffer.from(data).toString('base64') }, this.#o.directTimeoutMs);
+        await this.#link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(env), this.#directTimeoutMs);
         this.stats.direct++;
         return;
       } catch (err) {
-        if (err instanceof CloudburstError && err.code === 'HOST_UNAVAILABLE') this.#o.markUnreachable(host, peer.url);
+        if (err instanceof CloudburstError && err.code === 'HOST_UNAVAILABLE') this.#markUnreachable(host, peer.url);
       }
     }
     this.stats.fallback++;
@@ -193,7 +208,7 @@ export class Messaging {
         this.stats.received++;
         return next.data;
       }
-      if (Date.now() - box.polledAt >= this.#o.pollMs) {
+      if (Date.now() - box.polledAt >= this.#pollMs) {
         box.polledAt = Date.now();
         await this.#poll(id, box);
         continue;
@@ -204,7 +219,7 @@ export class Messaging {
         const timer = setTimeout(() => {
           box.waiter = undefined;
           resolve();
-        }, Math.min(remaining, this.#o.pollMs));
+        }, Math.min(remaining, this.#pollMs));
         box.waiter = () => {
           clearTimeout(timer);
           resolve();
@@ -216,7 +231,7 @@ export class Messaging {
   async #poll(id: string, box: Mailbox): Promise<void> {
     let inbox: Lattice | undefined;
     try {
-      inbox = await this.#o.kv.get(inboxKey(id));
+      inbox = await this.#kv.get(inboxKey(id));
     } catch {
       return; // the tier is unreachable: direct messages still arrive
     }
@@ -233,7 +248,7 @@ export class Messaging {
       value = value === undefined ? one : (merge(value, one) as GSet);
     }
     if (value === undefined) return;
-    const [err] = await this.#o.kv.mergeBatch([{ key: inboxKey(to), value }]);
+    const [err] = await this.#kv.mergeBatch([{ key: inboxKey(to), value }]);
     if (err) throw err;
   }
 
@@ -267,12 +282,26 @@ export class Messaging {
    */
   async #sweep(): Promise<void> {
     const now = Date.now();
-    for (const [id, at] of this.#ended) if (now - at > 10 * this.#o.holdMs) this.#ended.delete(id);
+    for (const [id, at] of this.#ended) if (now - at > 10 * this.#holdMs) this.#ended.delete(id);
     for (const [id, box] of this.#boxes) {
-      if (box.waiter !== undefined || now - box.touched < this.#o.holdMs) continue;
-      if (this.#notStarted(id) && now - box.touched < 10 * this.#o.holdMs) continue;
+      if (box.waiter !== undefined || now - box.touched < this.#holdMs) continue;
+      if (this.#notStarted(id) && now - box.touched < 10 * this.#holdMs) continue;
       this.#boxes.delete(id);
       await this.#parkUnread(id, leftIn(box));
+    }
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    const help: Record<keyof Messaging['stats'], string> = {
+      sent: 'Messages sent by functions of this host.',
+      local: 'Messages sent to a function of this host.',
+      direct: 'Messages delivered to another host over HTTP.',
+      fallback: 'Messages parked in the KV inbox of their receiver (its host was unknown or did not answer).',
+      received: 'Messages read by functions of this host.',
+      unread: 'Messages left unread when their receiver ended, parked in its KV inbox.',
+    };
+    for (const [stat, text] of Object.entries(help) as [keyof Messaging['stats'], string][]) {
+      counterFrom(registry, `cloudburst_messages_${stat}_total`, text, () => this.stats[stat]);
     }
   }
 

@@ -11,7 +11,7 @@
  * ring; gossip converges the two within a heartbeat and the next round proceeds.
  */
 import { Buffer } from 'node:buffer';
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { decode } from '../lattice/codec.ts';
 import type { Lattice } from '../lattice/registry.ts';
 import { checkKey, decodeFrame, encodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_PATHS, type FrameEntry } from '../protocol.ts';

@@ -5,7 +5,7 @@
  * a node that just failed or timed out is suspect for a while, and the ring's `down` list
  * (the answering node's failure detector) marks nodes to try last.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { KV_HEADERS, KV_PATHS } from '../protocol.ts';
 import { errorOf, jsonOf, type Reply, type Transport } from '../transport.ts';
 import type { RingInfo } from './gossip.ts';

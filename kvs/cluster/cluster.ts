@@ -8,7 +8,7 @@
  * `leave()` hands everything over and leaves the ring; `close()` stops (a crash, as far as
  * the others can tell: they keep it in the ring, hint its writes and repair it on return).
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { LatticeStore } from '../store.ts';
 import { Transport } from '../transport.ts';
 import { AntiEntropy } from './anti-entropy.ts';

@@ -11,7 +11,7 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { KV_CONTENT_TYPES, KV_HEADERS, KV_PATHS } from '../protocol.ts';
 import { jsonOf, type Transport } from '../transport.ts';
 import { Membership, parseMembers, type Member, type MemberState } from './membership.ts';

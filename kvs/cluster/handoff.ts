@@ -11,7 +11,7 @@
  *   it did not change meanwhile. Until then it keeps serving it.
  */
 import { Buffer } from 'node:buffer';
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { decodeFrame, encodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_PATHS, type FrameEntry } from '../protocol.ts';
 import type { LatticeStore } from '../store.ts';
 import { errorOf, type Transport } from '../transport.ts';

@@ -14,7 +14,7 @@
  * `left`. Liveness (heartbeats) is local to each node and never changes placement: a dead
  * replica is covered by the quorum, hints and anti-entropy, not by moving data.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { checkKey } from '../protocol.ts';
 import { fmix32, murmur3 } from './hash.ts';
 import { defaultReplication, Ring, type RingMember } from './ring.ts';

@@ -10,7 +10,7 @@
  * sync) are not pushed on: their sender is responsible for them, and anti-entropy covers
  * the rest.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { encodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_PATHS, type FrameEntry } from '../protocol.ts';
 import type { LatticeStore } from '../store.ts';
 import type { Transport } from '../transport.ts';

@@ -4,9 +4,7 @@
  * repair, sync), which only other KV nodes call. Each validates its input before it touches
  * anything, so a bad request changes nothing.
  */
-import { CloudburstError } from '../errors.ts';
-import { readBody, sendBytes, sendJson } from '../http.ts';
-import { parseJsonBody } from '../json-body.ts';
+import { CloudburstError, parseJsonBody, readBody, sendBytes, sendJson } from '../../common/index.ts';
 import { mergeFrame } from '../merge-frame.ts';
 import { decodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS } from '../protocol.ts';
 import type { Context, Handler } from '../server.ts';

@@ -8,7 +8,7 @@
  * or a node that newly replicates a key learns it at the next renewal. A subscriber whose
  * pushes keep failing loses its subscriptions on this node and must subscribe again.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { checkKey, encodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS, SUBSCRIBER_PUSH_PATH, type FrameEntry } from '../protocol.ts';
 import type { LatticeStore } from '../store.ts';
 import type { Transport } from '../transport.ts';

@@ -4,7 +4,7 @@
  * allocate or copy more than the input actually holds.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 
 /** Thrown for anything structurally wrong in encoded bytes. */
 export function badValue(message: string): CloudburstError {

@@ -3,7 +3,7 @@
  * type's payload (layouts in each type's file and in kvs/README.md). Canonical: equal values
  * encode to identical bytes, and decode rejects anything encode would not produce.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { badValue, ByteReader, ByteWriter } from './bytes.ts';
 import type { LatticeKind } from './kind.ts';
 import { kindByTag, kindOf, type Lattice, type LatticeType } from './registry.ts';

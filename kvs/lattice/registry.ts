@@ -3,7 +3,7 @@
  * To add a type: implement a `LatticeKind` in its own file and add it to `KINDS` below and to
  * the `Lattice` union.
  */
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { counterKind, type Counter } from './counter.ts';
 import type { LatticeKind } from './kind.ts';
 import { lwwKind, type Lww } from './lww.ts';

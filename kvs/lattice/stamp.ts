@@ -6,7 +6,7 @@
  * tie and every replica picks the same winner.
  */
 import { Buffer } from 'node:buffer';
-import { CloudburstError } from '../errors.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { badValue, compareUtf8, isWellFormed, type ByteReader, type ByteWriter } from './bytes.ts';
 
 /**

@@ -3,7 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BuildError, buildGuest, readTypesSection } from '../../tools/build/index.ts';
+import { TYPES_SECTION } from '../../guest/abi.ts';
+import { MAX_PARAMS, encodeTypesSection, readTypesSection } from '../../guest/types-section.ts';
+import { BuildError, buildGuest } from '../../tools/build/index.ts';
 
 // Each compile costs a second or more, so these build with optimize: false where the
 // optimizer is beside the point.
@@ -76,5 +78,26 @@ describe('build', () => {
     expect(types.exports).toEqual([]);
     expect(types.skipped).toEqual([{ name: 'len', reason: 'parameter s has unsupported type string | null' }]);
     expect(stderr).toContain("export 'len' cannot be called by the host: parameter s has unsupported type string | null");
+  });
+
+  test('exports beyond the limits of the types contract are skipped and warned about, never written for the host to refuse', async () => {
+    const entry = join(dir, 'limits.ts');
+    const many = Array.from({ length: MAX_PARAMS + 1 }, (_, i) => `a${i}: i32`).join(', ');
+    await writeFile(entry, [
+      `export function many(${many}): i32 { return a0; }`,
+      'export function añadir(x: i32): i32 { return x + 1; }',
+      'export function double(año: i32): i32 { return año * 2; }',
+    ].join('\n'));
+    const { wasm, types, stderr } = await buildGuest({ entry, optimize: false });
+    // A parameter name outside the contract is only renamed: arguments go by position.
+    expect(types.exports).toEqual([{ name: 'double', params: [{ name: 'arg0', type: 'i32' }], result: 'i32' }]);
+    expect(types.skipped).toEqual([
+      { name: 'many', reason: `it has ${MAX_PARAMS + 1} parameters, at most ${MAX_PARAMS}` },
+      { name: 'añadir', reason: 'its name is not an ASCII identifier of at most 128 characters' },
+    ]);
+    expect(stderr).toContain("export 'many' cannot be called by the host: it has 33 parameters, at most 32");
+    expect(stderr).toContain("export 'añadir' cannot be called by the host: its name is not an ASCII identifier");
+    const [section] = WebAssembly.Module.customSections(new WebAssembly.Module(wasm), TYPES_SECTION);
+    expect(Buffer.from(section!).equals(Buffer.from(encodeTypesSection(types)))).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
-  PARAM_TYPES, RESULT_TYPES, TYPED_ARRAY_TYPES, parseGuestTypes, readTypesSection, type GuestTypes,
-} from '../../tools/build/index.ts';
+  ARRAY_TYPES, MAX_CLASS_ID, MAX_PARAMS, RESULT_TYPES, VALUE_TYPES, parseGuestTypes, readTypesSection, type GuestTypes,
+} from '../../guest/types-section.ts';
 import { ensureGuests, guestPath } from '../setup/build-guests.ts';
 
 beforeAll(() => ensureGuests(['math', 'counter', 'arrays', 'kitchen', 'hostile', 'bad-import']));
@@ -111,14 +111,14 @@ describe('types section', () => {
       { name: 'withDefault', reason: 'parameter b is optional (give it no default value)' },
       { name: 'firstOf', reason: 'parameter a has unsupported type Array<i32>' },
     ]);
-    expect(Object.keys(kitchen.classIds).sort()).toEqual([...TYPED_ARRAY_TYPES].sort());
+    expect(Object.keys(kitchen.classIds).sort()).toEqual([...ARRAY_TYPES].sort());
   });
 
   test('kitchen: covers every type the section may name, so the host can test them all', () => {
     const { exports } = typesOf('kitchen');
     const used = new Set(exports.flatMap(e => [...e.params.map(p => p.type), e.result]));
     expect([...used].sort()).toEqual([...RESULT_TYPES].sort());
-    expect(PARAM_TYPES).not.toContain('void');
+    expect(VALUE_TYPES).not.toContain('void');
   });
 
   test('kitchen: classIds are the runtime ids of the typed arrays (checked against RTTI)', () => {
@@ -179,7 +179,31 @@ describe('types section', () => {
       [{ ...ok, classIds: { String: 2 } }, /String is not a typed array/],
       [{ ...ok, classIds: { Uint8Array: 1.5 } }, /bad id for Uint8Array/],
       [{ ...ok, skipped: [{ name: 'g' }] }, /skipped export g has no reason/],
+      [{ ...ok, skipped: [{ name: 'f', reason: 'twice' }] }, /export f is listed twice/],
+      [{ ...ok, exports: [fn('añadir', [], 'void')] }, /exports\[0\] has no valid name/],
+      [{ ...ok, exports: [fn(`f${'x'.repeat(128)}`, [], 'void')] }, /exports\[0\] has no valid name/],
+      [{ ...ok, exports: [fn('__new', [['size', 'i32'], ['id', 'u32']], 'u32')] }, /names starting with __ are reserved/],
+      [{ ...ok, exports: [fn('f', [['año', 'i32']], 'void')] }, /export f: params\[0\] has no valid name/],
+      [{ ...ok, exports: [fn('f', Array.from({ length: MAX_PARAMS + 1 }, (_, i): [string, string] => [`a${i}`, 'i32']), 'void')] }, /33 parameters, at most 32/],
+      [{ ...ok, classIds: { Uint8Array: 2 } }, /bad id for Uint8Array: 2,/],
+      [{ ...ok, classIds: { Uint8Array: MAX_CLASS_ID + 1 } }, /bad id for Uint8Array: 1048576,/],
     ];
-    for (const [json, message] of bad) expect(() => parseGuestTypes(json)).toThrow(message);
+    for (const [json, message] of bad) {
+      expect(() => parseGuestTypes(json)).toThrow(message);
+      expect(() => parseGuestTypes(json)).toThrow(expect.objectContaining({ code: 'MISSING_TYPES' }));
+    }
+  });
+
+  test('parseGuestTypes: the limits themselves are allowed', () => {
+    const most = fn(`f${'x'.repeat(127)}`, Array.from({ length: MAX_PARAMS }, (_, i): [string, string] => [`$_${i}`, 'Uint8Array']), 'void');
+    const types = { version: 1, exports: [most], skipped: [], classIds: { Uint8Array: MAX_CLASS_ID } };
+    expect(parseGuestTypes(types)).toEqual(types);
+    expect(parseGuestTypes({ ...types, classIds: { Uint8Array: 3 } }).classIds).toEqual({ Uint8Array: 3 });
+  });
+
+  test('parseGuestTypes: skipped and classIds may be left out when empty, and read as empty', () => {
+    expect(parseGuestTypes({ version: 1, exports: [fn('f', [], 'void')] })).toEqual({
+      version: 1, exports: [fn('f', [], 'void')], skipped: [], classIds: {},
+    });
   });
 });

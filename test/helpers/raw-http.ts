@@ -103,3 +103,30 @@ export function rawRequest(
     });
   });
 }
+
+/**
+ * A client that goes away mid-body: sends the headers with `Expect: 100-continue` and, once the
+ * server asks for the body (so the route's handler is reading it), half of the body; then
+ * destroys the socket. Rejects if the server answers before asking for the body.
+ */
+export async function leaveMidBody(url: string, method: string, path: string, body: Buffer): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let received = '';
+      socket.once('error', reject);
+      socket.on('data', (d: Buffer) => {
+        received += d.toString('latin1');
+        if (received.startsWith('HTTP/1.1 100 ')) resolve();
+        else if (received.includes('\r\n')) reject(new Error(`answered before the body was asked for: ${received.split('\r\n')[0]}`));
+      });
+      socket.once('connect', () => {
+        socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-length: ${body.length}\r\nexpect: 100-continue\r\n\r\n`);
+      });
+    });
+    await new Promise<void>((resolve, reject) => socket.write(body.subarray(0, body.length >> 1), (err) => (err ? reject(err) : resolve())));
+  } finally {
+    socket.destroy();
+  }
+}

@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CloudburstError, counter, encode, equals, gset, lww, max, type Counter, type GSet, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { counter, encode, equals, gset, lww, max, type Counter, type GSet, type Lattice } from '../../kvs/index.ts';
 
 /** One open store, seen through the operations every store has (sync ones wrapped). */
 export interface StoreHandle {

@@ -182,7 +182,8 @@ export function renameExport(wasm: Uint8Array, from: string, to: string): Uint8A
   });
 }
 
-function isTypesSection(s: Section): boolean {
+/** Whether `s` is the `cloudburst.types` custom section. */
+export function isTypesSection(s: Section): boolean {
   if (s.id !== 0) return false;
   const c: Cursor = { bytes: s.payload, at: 0 };
   return readName(c) === TYPES_SECTION;

@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSession, encodeSession, SESSION_HEADER, SESSION_MAX_KEYS, advance } from '../../host/consistency/client-session.ts';
+import { decodeSession, encodeSession, SESSION_HEADER, SESSION_MAX_KEYS, advance, versionOfValue } from '../../host/consistency/client-session.ts';
 import { startHost, type Host } from '../../host/index.ts';
 import { checkKeyName } from '../../host/keys.ts';
-import { startKvNode, type KvNode } from '../../kvs/index.ts';
+import { counter, gset, lww, max, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { guestBytes, tempDir } from '../helpers/platform.ts';
 
 interface Answer {
@@ -119,10 +119,40 @@ describe('client sessions: read-your-writes and monotonic reads across calls and
   });
 
   it('a token keeps the keys used last, at most SESSION_MAX_KEYS, and round-trips', () => {
-    let s = advance([], 'http://127.0.0.1:1', [['a', { t: 'm', e: '0.0.', v: '3' }]]);
-    for (let i = 0; i < SESSION_MAX_KEYS + 10; i++) s = advance(s, 'http://127.0.0.1:2', [[`k${i}`, { t: 'm', e: '0.0.', v: String(i) }]]);
+    let s = advance([], 'http://127.0.0.1:1', [['a', { kind: 'max', epoch: '0.0.', value: '3' }]]);
+    for (let i = 0; i < SESSION_MAX_KEYS + 10; i++) s = advance(s, 'http://127.0.0.1:2', [[`k${i}`, { kind: 'max', epoch: '0.0.', value: String(i) }]]);
     expect(s).toHaveLength(SESSION_MAX_KEYS);
     expect(s[0]).toMatchObject({ key: `k${SESSION_MAX_KEYS + 9}`, url: 'http://127.0.0.1:2' });
     expect(decodeSession(encodeSession(s), checkKeyName)).toEqual(s);
+  });
+
+  it('a token keeps its one-letter names on the wire; in memory every kind of version is spelled out', () => {
+    const writer = 'h-1/w0';
+    const session = advance([], 'http://127.0.0.1:1', [
+      ['r', versionOfValue('r', lww.write(Buffer.from('x'), { ms: 5, c: 1, writer }))!],
+      ['c', versionOfValue('c', counter.add(counter.add(undefined, writer, 3n), writer, -2n))!],
+      ['m', versionOfValue('m', max.put(undefined, 7n))!],
+      ['s', versionOfValue('s', gset.add(undefined, Buffer.from('a')))!],
+    ]);
+    const hash = session[3]!.version.kind === 'set' ? session[3]!.version.hash : '';
+    expect(hash).toMatch(/^[\w-]{12}$/);
+    expect(session.map((e) => e.version)).toEqual([
+      { kind: 'register', deps: [`p5.1.${writer}`] },
+      { kind: 'counter', epoch: '0.0.', totals: { [writer]: ['3', '2'] } },
+      { kind: 'max', epoch: '0.0.', value: '7' },
+      { kind: 'set', epoch: '0.0.', size: 1, hash },
+    ]);
+    const token = encodeSession(session);
+    expect(Buffer.from(token, 'base64url').toString('utf8')).toBe(JSON.stringify({
+      v: 1,
+      u: ['http://127.0.0.1:1'],
+      k: [
+        ['r', 0, { t: 'r', d: [`p5.1.${writer}`] }],
+        ['c', 0, { t: 'c', e: '0.0.', w: { [writer]: ['3', '2'] } }],
+        ['m', 0, { t: 'm', e: '0.0.', v: '7' }],
+        ['s', 0, { t: 's', e: '0.0.', n: 1, h: hash }],
+      ],
+    }));
+    expect(decodeSession(token, checkKeyName)).toEqual(session);
   });
 });

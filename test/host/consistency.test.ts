@@ -38,12 +38,12 @@ describe('rr snapshots', () => {
   it('are held per request, released on demand, and expire with their request', async () => {
     const link = new PeerLink();
     const s = new Snapshots('h1', link);
-    s.store('r1', [{ key: 'k', v: 'a', bytes: new Uint8Array([1, 2]) }, { key: 'gone', v: '-', bytes: null }], 60_000);
-    s.store('r2', [{ key: 'k', v: 'b', bytes: new Uint8Array([3]) }], 50);
+    s.store('r1', [{ key: 'k', version: 'a', bytes: new Uint8Array([1, 2]) }, { key: 'gone', version: '-', bytes: null }], 60_000);
+    s.store('r2', [{ key: 'k', version: 'b', bytes: new Uint8Array([3]) }], 50);
     expect(s.stats()).toEqual({ requests: 2, entries: 3, bytes: 3 });
-    expect(await s.fetch('r1', 'k', { v: 'a', host: 'h1', url: '' })).toEqual(new Uint8Array([1, 2]));
-    expect(await s.fetch('r1', 'gone', { v: '-', host: 'h1', url: '' })).toBeNull();
-    await expect(s.fetch('r1', 'k', { v: 'zz', host: 'h1', url: '' })).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(await s.fetch('r1', 'k', { version: 'a', host: 'h1', url: '' })).toEqual(new Uint8Array([1, 2]));
+    expect(await s.fetch('r1', 'gone', { version: '-', host: 'h1', url: '' })).toBeNull();
+    await expect(s.fetch('r1', 'k', { version: 'zz', host: 'h1', url: '' })).rejects.toMatchObject({ code: 'INTERNAL' });
     s.release('r1');
     await new Promise((r) => setTimeout(r, 120));
     expect(s.stats()).toEqual({ requests: 0, entries: 0, bytes: 0 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudburstError, JSON_MAX_DEPTH } from '../../kvs/index.ts';
+import { CloudburstError, JSON_MAX_DEPTH } from '../../common/index.ts';
 import { checkKeyName, guestKeyName } from '../../host/keys.ts';
 import { guestBytes, metric, startPlatform, type Platform } from '../helpers/platform.ts';
 

@@ -45,8 +45,8 @@ class TestBridge implements Bridge {
     return null;
   }
   snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null {
-    const got = this.snapshots.get(`${rid} ${key} ${at.v}`);
-    if (got === undefined) throw new Error(`no snapshot of ${key} at ${at.v}`);
+    const got = this.snapshots.get(`${rid} ${key} ${at.version}`);
+    if (got === undefined) throw new Error(`no snapshot of ${key} at ${at.version}`);
     return got;
   }
   ensure(key: string, _need: CausalNeed): void {
@@ -55,7 +55,7 @@ class TestBridge implements Bridge {
   }
   pin(_rid: string, key: string, v: string): ReadVersion {
     this.proposals.push({ key, v });
-    return this.agreed ?? { v, host: 'self', url: 'http://self' };
+    return this.agreed ?? { version: v, host: 'self', url: 'http://self' };
   }
 }
 
@@ -158,7 +158,7 @@ describe('read policies: every consistency mode over the same script', () => {
       }
       if (spec.rr) {
         // rr's snapshots: every first read the request did not know, and the writes, at their committed version.
-        expect(result!.snaps.map((x) => [x.key, x.v])).toEqual([
+        expect(result!.snaps.map((x) => [x.key, x.version])).toEqual([
           [keys.a, first.a], [keys.c, written.c], [keys.s, first.s], [keys.t, first.t], [keys.z, ABSENT_VERSION], [keys.b, written.b],
         ]);
         expect(result!.snaps.find((x) => x.key === keys.z)!.bytes).toBeNull();
@@ -182,9 +182,9 @@ describe('read policies: every consistency mode over the same script', () => {
     state.begin('call-rr-upstream', {
       rr: true, history: true, rid: 'r1',
       reads: {
-        [keys.a]: { v: versionOf(old), host: 'up', url: 'http://up' },
-        [keys.s]: { v: ABSENT_VERSION, host: 'up', url: 'http://up' },
-        [keys.c]: { v: version(keys.c), host: 'up', url: 'http://up' },
+        [keys.a]: { version: versionOf(old), host: 'up', url: 'http://up' },
+        [keys.s]: { version: ABSENT_VERSION, host: 'up', url: 'http://up' },
+        [keys.c]: { version: version(keys.c), host: 'up', url: 'http://up' },
       },
     });
     expect(text(state.getBytes(keys.a))).toBe('a0');
@@ -203,7 +203,7 @@ describe('read policies: every consistency mode over the same script', () => {
     const keys = seed(bridge);
     const old = encode(lww.write(bytes('a0'), { ms: 1, c: 0, writer: 'up/w0' }));
     bridge.snapshots.set(`r2 ${keys.a} ${versionOf(old)}`, old);
-    bridge.agreed = { v: versionOf(old), host: 'up', url: 'http://up' };
+    bridge.agreed = { version: versionOf(old), host: 'up', url: 'http://up' };
     const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
     state.begin('call-rr-shared', { rr: true, history: false, rid: 'r2', shared: true, reads: {} });
     expect(text(state.getBytes(keys.a))).toBe('a0');
@@ -219,7 +219,7 @@ describe('read policies: every consistency mode over the same script', () => {
     const bridge = new TestBridge(cache);
     const keys = seed(bridge);
     const a2 = lww.write(bytes('a2'), other.now());
-    const need = { [keys.a]: { d: [depToWire(depOn(keys.a, a2))] } };
+    const need = { [keys.a]: { deps: [depToWire(depOn(keys.a, a2))] } };
     const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
 
     state.begin('call-causal-behind', { rr: false, causal: true, history: false, reads: {}, seen: {}, need });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_FUNCTIONS, ENV_NAMESPACE, HOST_FUNCTIONS, IMPORT_NAMESPACE } from '../../guest/abi.ts';
-import { ARRAY_TYPES, SCALAR_TYPES } from '../../host/module-types.ts';
+import { ARRAY_TYPES, RESULT_TYPES, VALUE_TYPES } from '../../guest/types-section.ts';
 import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
 import {
   OP, assemble, functionExports, functionImports, renameExport, renameImport, repointExport, typed, typesJson, withTypes,
@@ -111,7 +111,6 @@ const HOST_NAMES = [
   ...HOST_FUNCTIONS.map((s) => ({ module: IMPORT_NAMESPACE, name: s.slice(0, s.indexOf('(')) })),
   ...ENV_FUNCTIONS.map((s) => ({ module: ENV_NAMESPACE, name: s.slice(0, s.indexOf('(')) })),
 ];
-const VALUE_TYPES = [...SCALAR_TYPES, ...ARRAY_TYPES, 'string'];
 /** The wasm type a declared type travels as (the contract upload checks, restated). */
 const lowered = (t: string): string => (t === 'i64' || t === 'u64' ? 'i64' : t === 'f32' || t === 'f64' ? t : t === 'void' ? 'void' : 'i32');
 
@@ -156,7 +155,7 @@ function mutate(wasm: Uint8Array, m: Mutation): { wasm: Uint8Array; aimed: strin
       if (fn!.params.length > 0) pick(fn!.params, m.at).type = pick(VALUE_TYPES, m.type);
       break;
     case 'result':
-      fn!.result = pick([...VALUE_TYPES, 'void'], m.type);
+      fn!.result = pick(RESULT_TYPES, m.type);
       break;
     case 'arity':
       if (m.add) fn!.params.push({ name: 'extra', type: pick(VALUE_TYPES, m.type) });
@@ -168,7 +167,7 @@ function mutate(wasm: Uint8Array, m: Mutation): { wasm: Uint8Array; aimed: strin
       // One of the parameters, or the result.
       const i = m.at % (fn!.params.length + 1);
       const current = i < fn!.params.length ? fn!.params[i]!.type : fn!.result;
-      const same = [...VALUE_TYPES, 'void'].filter((t) => lowered(t) === lowered(current) && (t !== 'void' || i === fn!.params.length));
+      const same = RESULT_TYPES.filter((t) => lowered(t) === lowered(current) && (t !== 'void' || i === fn!.params.length));
       if (i < fn!.params.length) fn!.params[i]!.type = pick(same, m.type);
       else fn!.result = pick(same, m.type);
       break;

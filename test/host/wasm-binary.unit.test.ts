@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CloudburstError } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { readWasm } from '../../host/wasm-binary.ts';
 import { guestBytes } from '../helpers/platform.ts';
 import { ensureGuests } from '../setup/build-guests.ts';

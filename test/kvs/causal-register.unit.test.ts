@@ -2,8 +2,9 @@
 // versions, dependencies, and the codec's checks. The lattice laws run in lattice-laws.unit.test.ts
 // over registers with causal metadata too.
 import { describe, expect, it } from 'vitest';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  causalMeta, CloudburstError, decode, encode, fromVersions, lww, lwwValueView, merge, satisfies, versionLeq, versionsOf,
+  causalMeta, decode, encode, fromVersions, lww, lwwValueView, merge, satisfies, versionLeq, versionsOf,
   ZERO_STAMP, type Dep, type Lww, type Stamp,
 } from '../../kvs/index.ts';
 

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  CloudburstError,
   counter,
   equals,
   gset,

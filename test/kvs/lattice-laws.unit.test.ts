@@ -3,8 +3,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  CloudburstError,
   decode,
   encode,
   equals,

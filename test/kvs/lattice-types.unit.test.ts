@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { CloudburstError } from '../../common/index.ts';
 import {
-  CloudburstError,
   compareStamps,
   counter,
   decode,

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkKey, CloudburstError, decodeFrame, encodeFrame, FRAME_MISSING, KV_LIMITS, KV_ROUTES, keyPath } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { checkKey, decodeFrame, encodeFrame, FRAME_MISSING, KV_LIMITS, KV_ROUTES, keyPath } from '../../kvs/index.ts';
 import { PROPERTY } from './arbitraries.ts';
 
 describe('protocol', () => {

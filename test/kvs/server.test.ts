@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JSON_MAX_DEPTH } from '../../common/index.ts';
 import {
   counter,
   decode,
@@ -14,7 +15,6 @@ import {
   encodeFrame,
   equals,
   gset,
-  JSON_MAX_DEPTH,
   KV_HEADERS,
   KV_LIMITS,
   KV_PATHS,

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counter, gset, KvClient, LatticeStore, type CloudburstError, type Counter, type GSet, type Lattice } from '../../kvs/index.ts';
+import type { CloudburstError } from '../../common/index.ts';
+import { counter, gset, KvClient, LatticeStore, type Counter, type GSet, type Lattice } from '../../kvs/index.ts';
 import { bundleChild, spawnChild } from './child.ts';
 
 const te = new TextEncoder();

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CloudburstError, gset, LatticeStore, lww, max, type FsyncPolicy, type GSet, type Lattice } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { gset, LatticeStore, lww, max, type FsyncPolicy, type GSet, type Lattice } from '../../kvs/index.ts';
 import { rejection, storeContract, storeFixtures } from '../helpers/store-contract.ts';
 
 const te = new TextEncoder();

@@ -6,7 +6,8 @@
  * `ensureGuests` (the unit project has no global setup, test/README.md, "Projects").
  *
  * A module is rebuilt only when the hash of its inputs changed: its source and the files it
- * imports relatively, the SDK, guest/abi.ts, tools/build/, asconfig.json and the asc version.
+ * imports relatively, the SDK, guest/abi.ts, guest/types-section.ts (the build checks every
+ * section with its reader), tools/build/, asconfig.json and the asc version.
  * The hash is kept next to the module as <name>.hash, written after the module, so an
  * interrupted build is redone; the module itself is replaced atomically, so a test reading it
  * while another process rebuilds it reads one whole module. asc is loaded only when something
@@ -37,7 +38,7 @@ export const GUEST_DIR = join(ROOT, 'build', 'guests');
 export const GUEST_SOURCE_DIRS = ['guest/examples', 'test/fixtures/guests', 'tools/workload/guests'] as const;
 
 /** Inputs of every build besides the module's own sources. */
-const BUILDER_INPUTS = ['guest/sdk', 'guest/abi.ts', 'tools/build', 'asconfig.json', 'node_modules/assemblyscript/package.json'];
+const BUILDER_INPUTS = ['guest/sdk', 'guest/abi.ts', 'guest/types-section.ts', 'tools/build', 'asconfig.json', 'node_modules/assemblyscript/package.json'];
 
 /**
  * Path of the built guest `name` (a file name under GUEST_SOURCE_DIRS without `.ts`).
@@ -112,7 +113,7 @@ function stampOf(name: string): string {
 }
 
 /** name → entry file, for every guest; two guests with one name are an error. */
-async function listGuests(): Promise<Map<string, string>> {
+export async function listGuests(): Promise<Map<string, string>> {
   const guests = new Map<string, string>();
   for (const dir of GUEST_SOURCE_DIRS) {
     for (const file of (await readdir(join(ROOT, dir))).sort()) {

@@ -11,7 +11,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIOptions } from 'assemblyscript/asc';
-import { readTypesSection, type GuestTypes } from './types-section.ts';
+import { readTypesSection, type GuestTypes } from '../../guest/types-section.ts';
 
 export interface BuildOptions {
   /** The AssemblyScript file whose exports become the guest's functions. */

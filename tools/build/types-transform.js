@@ -1,23 +1,30 @@
 // asc transform that records the host-callable exports of a guest in the custom section
 // "cloudburst.types" (TYPES_SECTION in guest/abi.ts), so the host can lift JSON arguments into
-// wasm values and lower results without running asc's JavaScript glue. The JSON layout is
-// documented (and validated) by tools/build/types-section.ts.
+// wasm values and lower results without running asc's JavaScript glue. The section's contract
+// (layout, type lists, limits, reader and writer) is guest/types-section.ts.
 //
 // Plain ESM JavaScript because asc loads transforms with `import()`; it is named in the
 // repository's asconfig.json, so asc run by hand with that config applies it just like
-// `cloudburst build` does.
+// `cloudburst build` does. Node cannot import guest/types-section.ts from here (it is
+// TypeScript), so the lists and limits below are a copy of its own: the exported constants are
+// compared with it by test/guest/types-contract.test.ts, which also checks that the section of
+// every built test guest is, byte for byte, what encodeTypesSection writes for its types.
+// Change both together.
 
 import { Transform } from 'assemblyscript/transform';
 import { CommonFlags, DiagnosticCode, ElementKind, SourceKind, TypeKind } from 'assemblyscript';
 
-// TYPES_SECTION and TYPES_VERSION of guest/abi.ts, which Node cannot import from here (it is
-// TypeScript). readTypesSection looks the section up by TYPES_SECTION and rejects any other
-// version, so every test that reads a built guest fails if these drift.
-const SECTION_NAME = 'cloudburst.types';
-const SECTION_VERSION = 1;
+/** TYPES_SECTION and TYPES_VERSION of guest/abi.ts. */
+export const SECTION_NAME = 'cloudburst.types';
+export const SECTION_VERSION = 1;
 
-/** Value types by asc TypeKind. usize/isize are 32-bit: guests are wasm32. */
-const VALUE_TYPES = new Map([
+/** MAX_PARAMS, NAME_PATTERN and RESERVED_PREFIX of guest/types-section.ts. */
+export const MAX_PARAMS = 32;
+export const NAME_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+export const RESERVED_PREFIX = '__';
+
+/** SCALAR_TYPES of guest/types-section.ts, by asc TypeKind. usize/isize are 32-bit: guests are wasm32. */
+export const SCALAR_TYPES = new Map([
   [TypeKind.Bool, 'bool'],
   [TypeKind.I8, 'i8'], [TypeKind.U8, 'u8'],
   [TypeKind.I16, 'i16'], [TypeKind.U16, 'u16'],
@@ -27,8 +34,8 @@ const VALUE_TYPES = new Map([
   [TypeKind.F32, 'f32'], [TypeKind.F64, 'f64'],
 ]);
 
-/** Typed arrays the host can build, by the internal name of their standard library class. */
-const TYPED_ARRAYS = new Map(
+/** ARRAY_TYPES of guest/types-section.ts, by the internal name of their standard library class. */
+export const ARRAY_TYPES = new Map(
   [
     'Uint8Array', 'Int8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
     'Uint32Array', 'Int64Array', 'Uint64Array', 'Float32Array', 'Float64Array',
@@ -139,10 +146,16 @@ function* fileExports(program, file, seen) {
  * @returns {TypedExport | SkippedExport}
  */
 function describe(name, fn, classIds) {
-  if (name.startsWith('__')) {
-    return { name, reason: 'names starting with __ are reserved for the runtime' };
+  if (name.startsWith(RESERVED_PREFIX)) {
+    return { name, reason: `names starting with ${RESERVED_PREFIX} are reserved for the runtime` };
+  }
+  if (!NAME_PATTERN.test(name)) {
+    return { name, reason: 'its name is not an ASCII identifier of at most 128 characters' };
   }
   const signature = fn.signature;
+  if (signature.parameterTypes.length > MAX_PARAMS) {
+    return { name, reason: `it has ${signature.parameterTypes.length} parameters, at most ${MAX_PARAMS}` };
+  }
   const paramNodes = fn.prototype.functionTypeNode.parameters;
   /** @type {Param[]} */
   const params = [];
@@ -159,7 +172,8 @@ function describe(name, fn, classIds) {
     if (type === undefined) {
       return { name, reason: `parameter ${paramName} has unsupported type ${display(signature.parameterTypes[i])}` };
     }
-    params.push({ name: paramName, type });
+    // Arguments are passed by position: a name the section does not allow is only replaced.
+    params.push({ name: NAME_PATTERN.test(paramName) ? paramName : `arg${i}`, type });
   }
   const result = signature.returnType.kind === TypeKind.Void ? 'void' : valueType(signature.returnType, used);
   if (result === undefined) {
@@ -176,14 +190,14 @@ function describe(name, fn, classIds) {
  * @param {Map<string, number>} used
  */
 function valueType(type, used) {
-  if (!type.isReference) return VALUE_TYPES.get(type.kind);
+  if (!type.isReference) return SCALAR_TYPES.get(type.kind);
   // The host lowers null for no parameter and lifts no nullable result: JSON null has no
   // single meaning for a string or a typed array, so make the author say what they mean.
   if (type.isNullableReference) return undefined;
   const cls = type.getClass();
   if (!cls) return undefined;
   if (cls.internalName === STRING_CLASS) return 'string';
-  const typedArray = TYPED_ARRAYS.get(cls.internalName);
+  const typedArray = ARRAY_TYPES.get(cls.internalName);
   if (typedArray !== undefined) used.set(typedArray, cls.id);
   return typedArray;
 }

@@ -1,8 +1,6 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody } from '../../kvs/index.ts';
-
-/** The header of client session tokens (host/consistency/client-session.ts). */
-const SESSION_HEADER = 'x-cloudburst-session';
+import { HOST_HEADERS } from '../../host/index.ts';
+import { CloudburstError, errorFromBody } from '../../common/index.ts';
 
 export interface Reply {
   status: number;
@@ -32,10 +30,10 @@ export class HostClient {
 
   async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
     try {
-      const sent = this.session ? { [SESSION_HEADER]: this.session, ...headers } : headers;
+      const sent = this.session ? { [HOST_HEADERS.session]: this.session, ...headers } : headers;
       const res = await this.#pool.request({ method, path, body: body ?? null, headers: sent, headersTimeout: 600_000, bodyTimeout: 600_000 });
       const data = Buffer.from(await res.body.arrayBuffer());
-      const token = res.headers[SESSION_HEADER];
+      const token = res.headers[HOST_HEADERS.session];
       if (typeof token === 'string' && this.session !== undefined) this.session = token;
       return { status: res.statusCode, headers: res.headers, body: data };
     } catch (err) {

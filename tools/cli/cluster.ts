@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { HOST_PATHS } from '../../host/index.ts';
+import { KV_PATHS } from '../../kvs/index.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
@@ -173,11 +175,11 @@ export async function clusterStatus(targets: { role: string; name: string; url: 
   return Promise.all(targets.map(async (t): Promise<NodeStatus> => {
     try {
       if (t.role === 'host') {
-        const health = (await getJson(`${t.url}/healthz`)) as Record<string, unknown>;
+        const health = (await getJson(`${t.url}${HOST_PATHS.healthz}`)) as Record<string, unknown>;
         return { ...t, health: 'up', detail: { host: health.host } };
       }
-      const stats = (await getJson(`${t.url}/kv/v1/stats`)) as Record<string, unknown>;
-      const ring = (await getJson(`${t.url}/kv/v1/ring`).catch(() => undefined)) as Record<string, unknown> | undefined;
+      const stats = (await getJson(`${t.url}${KV_PATHS.stats}`)) as Record<string, unknown>;
+      const ring = (await getJson(`${t.url}${KV_PATHS.ring}`).catch(() => undefined)) as Record<string, unknown> | undefined;
       return { ...t, health: 'up', detail: { ...stats, ...(ring ? { ringVersion: ring.version, members: Array.isArray(ring.members) ? ring.members.length : undefined } : {}) } };
     } catch (err) {
       return { ...t, health: 'down', detail: { error: (err as Error).message } };

@@ -1,5 +1,6 @@
 // `cloudburst dag create|call|list|show|delete`: DAGs over the host API (routes in host/README.md).
-import { CloudburstError } from '../../kvs/index.ts';
+import { HOST_PATHS, hostPath } from '../../host/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import type { HostClient } from './client.ts';
 
 /** What the CLI's parser gives a command: positional words and repeated flags. */
@@ -40,7 +41,7 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
   };
   const need = (form: string): string => {
     if (!name) throw new CloudburstError('INVALID_REQUEST', `usage: cloudburst dag ${form}`);
-    return `/v1/dags/${encodeURIComponent(name)}`;
+    return hostPath.dag(name);
   };
   switch (verb) {
     case 'create': {
@@ -78,7 +79,7 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
       return 0;
     }
     case 'list': {
-      const { dags } = await client.json<{ dags: Dag[] }>('GET', '/v1/dags');
+      const { dags } = await client.json<{ dags: Dag[] }>('GET', HOST_PATHS.dags);
       print(dags.map(describe).join('\n') || '(no DAGs: register one with `cloudburst dag create`)', dags);
       return 0;
     }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
-import { CloudburstError, startKvNode, type KvNode } from '../../kvs/index.ts';
+import { hostPath, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
 
@@ -63,7 +64,7 @@ async function deployedModule(client: HostClient, name: string): Promise<ModuleI
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      return await client.json<ModuleInfo>('GET', `/v1/modules/${name}`);
+      return await client.json<ModuleInfo>('GET', hostPath.module(name));
     } catch (err) {
       if (err instanceof CloudburstError && err.code === 'UNKNOWN_MODULE') return undefined;
       if (!(err instanceof CloudburstError) || err.code !== 'KV_UNAVAILABLE' || Date.now() > deadline) throw err;
@@ -125,7 +126,7 @@ async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ dep
       const existing = await deployedModule(client, name);
       if (existing === undefined) {
         opts.log(`deploying example ${name}...`);
-        const out = await client.json<ModuleInfo>('PUT', `/v1/modules/${name}`, wasm, true);
+        const out = await client.json<ModuleInfo>('PUT', hostPath.module(name), wasm, true);
         deployed.push(...out.functions.map((fn) => fn.name));
       } else if (existing.sha256 === createHash('sha256').update(wasm).digest('hex')) {
         deployed.push(...existing.functions.map((fn) => fn.name));

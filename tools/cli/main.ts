@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { startHost } from '../../host/index.ts';
-import { CloudburstError, ERROR_CODES, startKvNode } from '../../kvs/index.ts';
+import { HOST_PATHS, hostPath, startHost } from '../../host/index.ts';
+import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
+import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
@@ -131,20 +132,20 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, target] = p.positional;
   switch (verb) {
     case 'list': {
-      const { functions } = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('GET', '/v1/functions');
+      const { functions } = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('GET', HOST_PATHS.functions);
       const lines = functions.map((f) => `${f.name}(${f.params.map((q) => `${q.name}: ${q.type}`).join(', ')}): ${f.result}`);
       print(p, lines.join('\n') || '(no functions: deploy one with `cloudburst fn deploy FILE.ts`)', functions);
       return 0;
     }
     case 'show': {
       if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn show MODULE.FUNCTION');
-      const info = await client.json('GET', `/v1/functions/${encodeURIComponent(target)}`);
+      const info = await client.json('GET', hostPath.function(target));
       print(p, JSON.stringify(info, null, 2), info);
       return 0;
     }
     case 'delete': {
       if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn delete MODULE');
-      const out = await client.json('DELETE', `/v1/modules/${encodeURIComponent(target)}`);
+      const out = await client.json('DELETE', hostPath.module(target));
       print(p, `deleted module ${target}`, out);
       return 0;
     }
@@ -152,7 +153,7 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
       const name = flag(p, 'name') ?? basename(target, extname(target));
       const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(target);
-      const out = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('PUT', `/v1/modules/${encodeURIComponent(name)}`, wasm, true);
+      const out = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('PUT', hostPath.module(name), wasm, true);
       print(p, out.functions.map((f) => `${f.name}(${f.params.map((q) => `${q.name}: ${q.type}`).join(', ')}): ${f.result}`).join('\n'), out);
       return 0;
     }
@@ -168,7 +169,7 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
         }
       } else {
         // Positional arguments are typed by the function's signature: text for strings, JSON otherwise.
-        const info = await client.json<{ params: { type: string }[] }>('GET', `/v1/functions/${encodeURIComponent(target)}`);
+        const info = await client.json<{ params: { type: string }[] }>('GET', hostPath.function(target));
         const given = p.ordered.slice(3);
         args = given.map((a, i) => {
           if ('ref' in a) return { ref: a.ref };
@@ -187,11 +188,11 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       // The host checks the value (lww or rr): a wrong one is its 400.
       if (flag(p, 'consistency')) body.consistency = flag(p, 'consistency');
       if (has(p, 'async')) {
-        const out = await client.json<{ future: string }>('POST', `/v1/functions/${encodeURIComponent(target)}/call`, { ...body, async: true });
+        const out = await client.json<{ future: string }>('POST', hostPath.call(target), { ...body, async: true });
         print(p, out.future, out);
         return 0;
       }
-      const out = await client.json<{ result: unknown; logs?: { level: number; message: string }[] }>('POST', `/v1/functions/${encodeURIComponent(target)}/call${query}`, body);
+      const out = await client.json<{ result: unknown; logs?: { level: number; message: string }[] }>('POST', `${hostPath.call(target)}${query}`, body);
       for (const l of out.logs ?? []) console.error(`[${target}] ${l.message}`);
       print(p, show(out.result), out);
       return 0;
@@ -214,7 +215,7 @@ async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, id] = p.positional;
   if (verb !== 'get' || !id) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst future get ID [--wait 5s]');
   const wait = duration(flag(p, 'wait') ?? '0');
-  const record = await client.json<{ status: string; result?: unknown; error?: { code: string; message: string } }>('GET', `/v1/futures/${encodeURIComponent(id)}?wait=${wait}`);
+  const record = await client.json<{ status: string; result?: unknown; error?: { code: string; message: string } }>('GET', `${hostPath.future(id)}?wait=${wait}`);
   if (record.status === 'failed') {
     if (has(p, 'json')) console.log(JSON.stringify(record, null, 2));
     else console.error(`error ${record.error?.code}: ${record.error?.message} (the call behind future ${id} failed)`);
@@ -231,7 +232,7 @@ async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
 async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, key, value] = p.positional;
   if (!key) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst kv get|put|delete KEY [VALUE]');
-  const path = `/v1/kv/${encodeURIComponent(key)}`;
+  const path = hostPath.key(key);
   switch (verb) {
     case 'get': {
       const out = await client.json<{ value?: unknown; base64?: string }>('GET', path);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyBatcher } from '../../../kvs/cluster/batcher.ts';
 import { Membership, MEMBER_STATES, mergeMember, parseMembers, type Member } from '../../../kvs/cluster/membership.ts';
-import { CloudburstError } from '../../../kvs/index.ts';
+import { CloudburstError } from '../../../common/index.ts';
 
 const memberArb: fc.Arbitrary<Member> = fc.record({
   id: fc.constantFrom('a', 'b', 'c', 'd'),

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloudburstError, equals, KvClient, KV_HEADERS, KV_PATHS, lww, max, startKvNode, type KvNode, type KvNodeOptions } from '../../../kvs/index.ts';
+import { CloudburstError } from '../../../common/index.ts';
+import { equals, KvClient, KV_HEADERS, KV_PATHS, lww, max, startKvNode, type KvNode, type KvNodeOptions } from '../../../kvs/index.ts';
 import { Membership, parseMembers } from '../../../kvs/cluster/membership.ts';
 import { Transport } from '../../../kvs/transport.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JSON_MAX_DEPTH, parseJsonBody } from '../../kvs/index.ts';
+import { JSON_MAX_DEPTH, parseJsonBody, stringify } from '../../common/index.ts';
 
 const nested = (depth: number, inner = ''): string => '['.repeat(depth) + inner + ']'.repeat(depth);
 const codeOf = (body: string | Buffer): string | undefined => {
@@ -56,5 +56,11 @@ describe('parseJsonBody', () => {
 
   it('parseJsonBody: malformed and empty bodies are MALFORMED_JSON', () => {
     for (const body of ['', '{"a": [', 'nope', '[1,]', '"unterminated', ']]]]', nested(10).slice(0, 15)]) expect(codeOf(body)).toBe('MALFORMED_JSON');
+  });
+});
+
+describe('stringify', () => {
+  it('stringify: bigints are numbers when exact, strings beyond 2^53', () => {
+    expect(stringify({ small: 42n, big: 2n ** 60n, neg: -(2n ** 53n), list: [1n] })).toBe('{"small":42,"big":"1152921504606846976","neg":"-9007199254740992","list":[1]}');
   });
 });

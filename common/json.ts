@@ -1,5 +1,6 @@
 /**
- * The one parser of JSON request bodies, for the KV node and the function host alike.
+ * JSON on the wire, for the KV node and the function host alike: the one parser of request
+ * bodies, and the one serializer of responses.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { CloudburstError } from './errors.ts';
@@ -65,4 +66,16 @@ export function parseJsonBody(body: Uint8Array): unknown {
   } catch (err) {
     throw new CloudburstError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Serializes JSON, writing bigints (i64 results, counters) as numbers when exact and as
+ * strings otherwise.
+ *
+ * @example
+ * stringify({ n: 2n ** 60n }); // '{"n":"1152921504606846976"}'
+ */
+export function stringify(body: unknown): string {
+  return JSON.stringify(body, (_k, v: unknown) =>
+    typeof v === 'bigint' ? (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v);
 }

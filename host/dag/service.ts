@@ -1,28 +1,32 @@
 import type { ClientSession } from '../consistency/client-session.ts';
-import { CloudburstError, type Hlc } from '../../kvs/index.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
+import { readVersionToWire, type ReadVersionWire } from '../consistency/step-session.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName } from '../keys.ts';
+import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
-import type { HostState } from '../state.ts';
+import type { ReadThroughCache } from '../cache/read-through.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
-import { DAG_LIMITS, parseDag, type DagSpec, type Topology } from './graph.ts';
-import { DAG_PATHS, type DoneMsg, type HostRef, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
+import { HOST_PATHS, type DagCallRequest } from '../protocol.ts';
+import { parseDag, type DagSpec, type Topology } from './graph.ts';
+import { parseReadVersion, type DoneMsg, type HostRef, type PinRequest, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
 import { Steps } from './steps.ts';
 import { DagStore } from './store.ts';
 
-export interface DagsOptions {
+export interface DagServiceOptions {
   /** HTTP to the other hosts (shared with call forwarding). */
   link: PeerLink;
   registry: Registry;
   calls: Calls;
   pool: ExecutorPool;
-  state: HostState;
+  readThrough: ReadThroughCache;
   hlc: Hlc;
   futures: Futures;
   hostId: string;
@@ -49,33 +53,47 @@ export interface DagInfo extends DagSpec {
 const info = (t: Topology): DagInfo => ({ ...t.spec, sources: t.sources, sink: t.sink });
 
 /**
- * DAGs on this host: registration (checked, stored in the KV tier, warmed up on every live
- * host), the coordinator of the calls it receives, and its part (steps) of every request.
+ * What the routes call for DAGs on this host: registration (checked, stored in the KV tier,
+ * warmed up on every live host), the coordinator of the calls it receives, its part (steps)
+ * of every request, and rr's snapshots and pins served to peers.
  *
  * @example
  * await dags.register('pipeline', { functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
- * const out = await dags.call(await dags.prepare('pipeline', { args: { 'math.increment': [3] } })); // out.result === 16
+ * const call = parseDagCall({ args: { 'math.increment': [3] } }, req.headers, query, calls.timeouts);
+ * const out = await dags.call(await dags.prepare('pipeline', call)); // out.result === 16
  */
-export class Dags {
-  readonly #o: DagsOptions;
-  readonly #store: DagStore;
+export class DagService {
+  readonly #registry: Registry;
+  readonly #calls: Calls;
+  readonly #pool: ExecutorPool;
   readonly #link: PeerLink;
+  readonly #hostId: string;
+  readonly #selfUrl: DagServiceOptions['selfUrl'];
+  readonly #snapshots: Snapshots;
+  readonly #warmTimeoutMs: number;
+  readonly #graceMs: number;
+  readonly #store: DagStore;
   readonly steps: Steps;
   readonly #coordinator: Coordinator;
-  readonly #graceMs: number;
 
-  constructor(opts: DagsOptions) {
-    this.#o = opts;
+  constructor(opts: DagServiceOptions) {
+    this.#registry = opts.registry;
+    this.#calls = opts.calls;
+    this.#pool = opts.pool;
+    this.#hostId = opts.hostId;
+    this.#selfUrl = opts.selfUrl;
+    this.#snapshots = opts.snapshots;
+    this.#warmTimeoutMs = opts.warmTimeoutMs ?? 5000;
     this.#link = opts.link;
     const graceMs = (this.#graceMs = opts.graceMs ?? 500);
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
-    this.#store = new DagStore(opts.state, opts.hlc);
+    this.#store = new DagStore(opts.readThrough, opts.hlc);
     this.steps = new Steps({
       registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut,
       onDone: (msg) => this.#coordinator.onDone(msg),
     });
     this.#coordinator = new Coordinator({
-      store: this.#store, registry: opts.registry, calls: opts.calls, state: opts.state, futures: opts.futures,
+      store: this.#store, registry: opts.registry, calls: opts.calls, readThrough: opts.readThrough, futures: opts.futures,
       steps: this.steps, link: this.#link, self, cluster: opts.calls.cluster,
       maxReruns: opts.maxReruns ?? 2, graceMs, snapshots: opts.snapshots,
     });
@@ -86,6 +104,11 @@ export class Dags {
     return { coordinating: this.#coordinator.active, holding: this.steps.active };
   }
 
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_dag_runs_active', 'DAG requests this host coordinates now.', () => this.active.coordinating);
+    gaugeFrom(registry, 'cloudburst_dag_requests_held', 'DAG requests this host holds steps of now.', () => this.active.holding);
+  }
+
   /**
    * Checks and stores a DAG (replacing one of the same name), then warms its functions up.
    * Nothing is stored unless every check passed.
@@ -93,7 +116,7 @@ export class Dags {
   async register(name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[] }> {
     checkDagName(name);
     const topo = parseDag(name, body, new Date().toISOString());
-    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#o.registry.resolve(fn).catch((err: unknown) => {
+    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#registry.resolve(fn).catch((err: unknown) => {
       if (err instanceof CloudburstError && err.code === 'UNKNOWN_FUNCTION') return undefined;
       throw err;
     })));
@@ -127,8 +150,8 @@ export class Dags {
     await this.#store.remove(name);
   }
 
-  prepare(name: string, body: unknown, opts: { history?: boolean; client?: ClientSession } = {}): Promise<PreparedDag> {
-    return this.#coordinator.prepare(name, body, opts);
+  prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
+    return this.#coordinator.prepare(name, call);
   }
 
   call(p: PreparedDag): Promise<DagOutcome> {
@@ -161,65 +184,60 @@ export class Dags {
   /** Drops a request here: its steps and its rr snapshots (the coordinator says it ended). */
   cancel(rid: string): void {
     this.steps.cancel(rid);
-    this.#o.snapshots.release(rid);
+    this.#snapshots.release(rid);
   }
 
   /** The rr snapshots this host holds (0 when no rr request is in flight). */
   snapshotStats(): { requests: number; entries: number; bytes: number } {
-    return this.#o.snapshots.stats();
+    return this.#snapshots.stats();
   }
 
   /** A peer fetches the version an rr request read first here. */
-  serveSnapshot(body: unknown): { base64: string | null } {
-    return this.#o.snapshots.serve(body);
+  serveSnapshot(req: { rid: string; key: string; v: string }): { base64: string | null } {
+    return this.#snapshots.serve(req.rid, req.key, req.v);
   }
 
   /**
-   * rr with parallel branches: a step here read `key` first at version `v`. This host keeps a
+   * rr with parallel branches: a step here read `key` first at `version`. This host keeps a
    * snapshot of it, then asks the request's coordinator which version the request has: this
    * one, or the one another branch proposed before.
    */
-  async pin(rid: string, key: string, v: string, bytes: Uint8Array | null): Promise<ReadVersion> {
+  async pin(rid: string, key: string, version: string, bytes: Uint8Array | null): Promise<ReadVersion> {
     const req = this.steps.request(rid);
     if (!req) throw new CloudburstError('INTERNAL', `request ${rid} is not held here (it ended)`);
-    this.#o.snapshots.store(rid, [{ key, v, bytes }], req.deadline - performance.now() + this.#graceMs);
-    const proposal: ReadVersion = { v, host: this.#o.hostId, url: this.#o.selfUrl() };
-    if (req.coordinator.id === this.#o.hostId) return this.#coordinator.pin(rid, key, proposal);
+    this.#snapshots.store(rid, [{ key, version, bytes }], req.deadline - performance.now() + this.#graceMs);
+    const proposal: ReadVersion = { version, host: this.#hostId, url: this.#selfUrl() };
+    if (req.coordinator.id === this.#hostId) return this.#coordinator.pin(rid, key, proposal);
     let body: unknown;
     try {
-      body = await this.#link.send(req.coordinator.url, 'POST', DAG_PATHS.pin, { rid, key, ...proposal }, Math.max(1000, req.deadline - performance.now()));
+      body = await this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagPin, { rid, key, ...readVersionToWire(proposal) }, Math.max(1000, req.deadline - performance.now()));
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: this host is fine; the run is re-run either way.
       throw new CloudburstError('INTERNAL', `the version of ${key} for request ${rid} could not be agreed with its coordinator: ${(err as Error).message}`);
     }
-    return parsePin(body, 'the coordinator\'s answer');
+    return parseReadVersion(body, 'the coordinator\'s answer');
   }
 
   /** The coordinator's side of `pin`. */
-  servePin(body: unknown): ReadVersion {
-    const b = body as { rid?: unknown; key?: unknown } | undefined;
-    if (typeof b?.rid !== 'string' || typeof b.key !== 'string') throw new CloudburstError('INVALID_REQUEST', 'a pin is {"rid", "key", "v", "host", "url"}');
-    return this.#coordinator.pin(b.rid, b.key, parsePin(body, 'a pin'));
+  servePin({ rid, key, ...proposal }: PinRequest): ReadVersionWire {
+    return readVersionToWire(this.#coordinator.pin(rid, key, proposal));
   }
 
   /**
    * Loads functions into a worker of this host (compiling their modules if needed), so that
    * the first call finds them warm. Returns the functions that are warm.
    */
-  async warmLocal(functions: unknown): Promise<string[]> {
-    if (!Array.isArray(functions) || functions.length > DAG_LIMITS.maxFunctions || !functions.every((f) => typeof f === 'string')) {
-      throw new CloudburstError('INVALID_REQUEST', `"functions" is an array of at most ${DAG_LIMITS.maxFunctions} function names`);
-    }
-    const timeout = this.#o.warmTimeoutMs ?? 5000;
-    const warm = await Promise.all((functions as string[]).map(async (fn) => {
+  async warmLocal(functions: readonly string[]): Promise<string[]> {
+    const timeout = this.#warmTimeoutMs;
+    const warm = await Promise.all(functions.map(async (fn) => {
       try {
-        const { spec } = await this.#o.registry.resolve(fn);
-        return (await this.#o.pool.run({ kind: 'load', module: spec }, timeout)).ok;
+        const { spec } = await this.#registry.resolve(fn);
+        return (await this.#pool.run({ kind: 'load', module: spec }, timeout)).ok;
       } catch {
         return false;
       }
     }));
-    return (functions as string[]).filter((_, i) => warm[i]);
+    return functions.filter((_, i) => warm[i]);
   }
 
   /**
@@ -227,11 +245,11 @@ export class Dags {
    * host warms the functions up. Best effort: returns the hosts that did.
    */
   async #warmEverywhere(functions: string[]): Promise<string[]> {
-    const timeout = this.#o.warmTimeoutMs ?? 5000;
-    const peers = this.#o.calls.cluster?.peers() ?? [];
+    const timeout = this.#warmTimeoutMs;
+    const peers = this.#calls.cluster?.peers() ?? [];
     const results = await Promise.all([
-      this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#o.hostId : undefined)),
-      ...peers.map((p) => this.#link.send(p.url, 'POST', DAG_PATHS.warm, { functions }, timeout).then(
+      this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#hostId : undefined)),
+      ...peers.map((p) => this.#link.send(p.url, 'POST', HOST_PATHS.dagWarm, { functions }, timeout).then(
         (body) => ((body as { warmed?: unknown[] }).warmed?.length === functions.length ? p.id : undefined),
         () => undefined,
       )),
@@ -242,14 +260,6 @@ export class Dags {
   async close(): Promise<void> {
     this.#coordinator.close();
     this.steps.close();
-    this.#o.snapshots.close();
+    this.#snapshots.close();
   }
-}
-
-function parsePin(v: unknown, what: string): ReadVersion {
-  const x = v as Partial<ReadVersion> | undefined;
-  if (typeof x?.v !== 'string' || typeof x.host !== 'string' || typeof x.url !== 'string') {
-    throw new CloudburstError('INVALID_REQUEST', `malformed internal DAG message: ${what} needs "v", "host" and "url"`);
-  }
-  return { v: x.v, host: x.host, url: x.url };
 }

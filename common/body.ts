@@ -1,12 +1,12 @@
 /**
- * node:http plumbing for the KV node, and the parts the host's server shares: bounded body
- * reading, `Expect: 100-continue`, answering before a body has arrived, and the one place
- * where the KV node's errors become responses.
+ * A request's body, for the KV node and the host alike: reading it within a limit,
+ * `Expect: 100-continue`, and answering before it has arrived (a refused body, an error
+ * found first) without the client losing the answer.
  */
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { CloudburstError, type ErrorCode } from './errors.ts';
-import { KV_CONTENT_TYPES } from './protocol.ts';
+import { parseJsonBody } from './json.ts';
 
 /** The client went away mid-request; there is nobody to answer. */
 export class ClientGone extends Error {
@@ -46,7 +46,7 @@ export function handleExpectContinue(server: Server, handler: (req: IncomingMess
  * it passes the limit, so an oversized upload is never buffered whole. The error response
  * (`sendFinal`) then reads and drops the rest so that the client gets to read it.
  */
-export function readBody(req: IncomingMessage, limit: number, tooLarge: ErrorCode): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, tooLarge: ErrorCode = 'BODY_TOO_LARGE'): Promise<Buffer> {
   const tooLargeError = (): CloudburstError =>
     new CloudburstError(tooLarge, `the body is over the limit of ${limit} bytes for this route`, { limit });
   const declared = req.headers['content-length'];
@@ -92,6 +92,15 @@ export function readBody(req: IncomingMessage, limit: number, tooLarge: ErrorCod
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/**
+ * Reads a JSON body of at most `limit` bytes (parsed by `parseJsonBody`); an empty body is
+ * `undefined`, for routes whose body is optional.
+ */
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const body = await readBody(req, limit);
+  return body.length === 0 ? undefined : parseJsonBody(body);
 }
 
 /**
@@ -159,42 +168,4 @@ export function sendFinal(req: IncomingMessage, res: ServerResponse, status: num
   }
   res.write(body);
   void discardBody(req).then(() => res.end());
-}
-
-/** A 200 with raw bytes. */
-export function sendBytes(res: ServerResponse, bytes: Uint8Array, contentType: string): void {
-  res.writeHead(200, { 'content-type': contentType, 'content-length': bytes.byteLength });
-  res.end(bytes);
-}
-
-/** A JSON response. */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = Buffer.from(JSON.stringify(body), 'utf8');
-  res.writeHead(status, { 'content-type': KV_CONTENT_TYPES.json, 'content-length': text.byteLength });
-  res.end(text);
-}
-
-/**
- * Turns any error into a response: a CloudburstError gets its table status and JSON body;
- * anything else is logged and becomes a 500 INTERNAL with a stable message.
- */
-export function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, log: (message: string, err: unknown) => void): void {
-  if (err instanceof ClientGone) {
-    res.destroy();
-    return;
-  }
-  let error: CloudburstError;
-  if (err instanceof CloudburstError) {
-    error = err;
-  } else {
-    log(`kv: ${req.method} ${req.url} failed`, err);
-    error = new CloudburstError('INTERNAL', 'an unexpected error; the server log has details');
-  }
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const headers: OutgoingHttpHeaders = { 'content-type': KV_CONTENT_TYPES.json };
-  if (error.code === 'METHOD_NOT_ALLOWED' && typeof error.details?.['allow'] === 'string') headers['allow'] = error.details['allow'];
-  sendFinal(req, res, error.status, headers, Buffer.from(JSON.stringify(error.toJSON()), 'utf8'));
 }

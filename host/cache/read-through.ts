@@ -1,6 +1,7 @@
-import type { KvClient, Lattice } from '../kvs/index.ts';
-import type { HostCache } from './cache/cache.ts';
-import type { Flusher } from './cache/flusher.ts';
+import type { KvClient, Lattice } from '../../kvs/index.ts';
+import type { HostCache } from './cache.ts';
+import type { Flusher } from './flusher.ts';
+import { counterFrom, type MetricsRegistry } from '../metrics.ts';
 
 /** Where values from the tier go into the cache (the causal cut, `consistency/causal.ts`). */
 export interface Admission {
@@ -9,13 +10,13 @@ export interface Admission {
 }
 
 /**
- * The main thread's view of state: the cache in front of the KV tier.
+ * The main thread's read-through access to state: the cache in front of the KV tier.
  *
  * Reads are served from the cache; a miss reads the tier and keeps what it found. Writes
  * merge into the cache with their outbox mark; `writeDurable` then waits until the tier
  * acknowledged them (what `PUT /v1/kv` and module deploys need).
  */
-export class HostState {
+export class ReadThroughCache {
   readonly cache: HostCache;
   readonly kv: KvClient;
   readonly flusher: Flusher;
@@ -73,6 +74,10 @@ export class HostState {
     if (remote === undefined) return this.cache.get(key);
     this.#onFetched(key);
     return this.#admission.absorbAwait(key, remote, performance.now() + 1000);
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    counterFrom(registry, 'cloudburst_pushed_changes_total', 'Changes the KV tier pushed for subscribed keys.', () => this.pushed);
   }
 
   /** A change the KV tier pushed for a subscribed key. */

@@ -1,0 +1,11 @@
+/**
+ * The front door of the platform's kernel: the error table and the small HTTP layer that the
+ * KV tier, the host and the tools share. Import from here, never from files inside common/.
+ */
+export * from './errors.ts';
+export { JSON_MAX_DEPTH, parseJsonBody, stringify } from './json.ts';
+export { ClientGone, DISCARD_LIMITS, handleExpectContinue, readBody, readJson, sendFinal } from './body.ts';
+export { JSON_CONTENT_TYPE, sendBytes, sendError, sendJson } from './respond.ts';
+export { Router, type Handler, type RouteContext, type RouterOptions } from './router.ts';
+export { ServerDrain, type DrainOptions } from './server-drain.ts';
+export { listen, serve } from './serve.ts';

@@ -1,0 +1,387 @@
+/**
+ * The HTTP protocol of a host, in one place: paths, the routes table, headers, limits, and the
+ * parsers of what requests carry. The routes (routes.ts, dag/routes.ts), the forwarder, the
+ * peers and the CLI import from here; no other file of the host defines a path. The DAG
+ * messages between hosts are in dag/protocol.ts, the KV tier's push frame in kvs/protocol.ts;
+ * the limits of values and of a call's writes are KV_LIMITS and executor/write-limits.ts.
+ *
+ * A parser checks the shape of what arrives, so that a malformed request fails before anything
+ * runs, and returns a typed value. What can only be checked against something else is checked
+ * there: arguments against the function's signature (executor/args.ts), a DAG call against the
+ * DAG and the live hosts (dag/coordinator.ts), a DAG definition as a graph (dag/graph.ts), a
+ * KV write against the key's type (kv-json.ts), a module against the ABI (registry.ts).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { CloudburstError } from '../common/index.ts';
+import { KV_LIMITS, SUBSCRIBER_PUSH_PATH, decode, decodeFrame, type Lattice } from '../kvs/index.ts';
+import { SESSION_HEADER, decodeSession, encodeSession, type ClientSession } from './consistency/client-session.ts';
+import { parseConsistency, type Consistency } from './consistency/mode.ts';
+import { checkKeyName } from './keys.ts';
+import type { Envelope } from './messaging/messaging.ts';
+
+/**
+ * Limits of the API. The first four are the defaults of the host's options of the same role
+ * (`maxModuleBytes`, `maxBodyBytes`, `defaultTimeoutMs`, `maxTimeoutMs`); bodies over a limit
+ * are refused while they stream in (host/README.md, "Routes"). Where the other limits live:
+ * keys (MAX_USER_KEY_BYTES, keys.ts), session tokens (SESSION_MAX_TOKEN, SESSION_MAX_KEYS,
+ * consistency/client-session.ts), DAGs (DAG_LIMITS, dag/graph.ts), values (KV_LIMITS).
+ *
+ * @example
+ * readJson(req, HOST_LIMITS.pinBodyBytes)
+ */
+export const HOST_LIMITS = {
+  /** A module upload. */
+  moduleBytes: 8 * 1024 * 1024,
+  /** A call, a DAG call or definition, a KV write, a DAG message between hosts. */
+  bodyBytes: 64 * 1024 * 1024,
+  /** A call's deadline when it asks for none. */
+  defaultTimeoutMs: 10_000,
+  /** The longest deadline a call may ask for. */
+  maxTimeoutMs: 300_000,
+  /** `GET /v1/futures/{id}?wait=`, in ms. */
+  maxWaitMs: 60_000,
+  /** One message between functions (a guest's `send`). */
+  messageBytes: 1024 * 1024,
+  /** A message in base64 with its envelope (`POST /v1/internal/messages`). */
+  messageBodyBytes: 2 * 1024 * 1024,
+  /** Keys of one read of a peer's cache, and its body. */
+  cacheReadKeys: 1000,
+  cacheReadBodyBytes: 1024 * 1024,
+  /** Bodies of the rr snapshot, rr pin and warm-up routes. */
+  snapshotBodyBytes: 1024 * 1024,
+  pinBodyBytes: 64 * 1024,
+  warmBodyBytes: 1024 * 1024,
+  /** A push of the KV tier (a batch frame). */
+  pushBodyBytes: KV_LIMITS.maxBodyBytes,
+} as const;
+
+/**
+ * The paths of a host. Names, keys and ids go percent-encoded after them (`hostPath`).
+ *
+ * @example
+ * await link.send(peer.url, 'POST', HOST_PATHS.dagWarm, { functions }, 5000);
+ */
+export const HOST_PATHS = {
+  healthz: '/healthz',
+  metrics: '/metrics',
+  /** This host's view of the cluster. */
+  cluster: '/v1/cluster',
+  modules: '/v1/modules',
+  functions: '/v1/functions',
+  futures: '/v1/futures',
+  kv: '/v1/kv',
+  /** Writes the KV tier refused after the host acknowledged them. */
+  rejected: '/v1/outbox/rejected',
+  dags: '/v1/dags',
+  // Cluster-internal: the KV tier and the other hosts call these, users do not.
+  /** The KV tier pushes changes of subscribed keys (a batch frame). */
+  kvPush: SUBSCRIBER_PUSH_PATH,
+  /** A message for a function running here. */
+  messages: '/v1/internal/messages',
+  /** A causal step catching up reads what this host's cache holds. */
+  cacheRead: '/v1/internal/cache/read',
+  /** A host's share of a DAG request's schedule; sources start on arrival. */
+  dagSchedule: '/v1/internal/dag/schedule',
+  /** One predecessor's result for one step. */
+  dagTrigger: '/v1/internal/dag/trigger',
+  /** To the coordinator: the sink's result, or the failure of a step. */
+  dagDone: '/v1/internal/dag/done',
+  /** `/{rid}`, GET: the state of this host's steps of a request; DELETE: drop them (the request was abandoned). */
+  dagRequests: '/v1/internal/dag/requests',
+  /** Load functions into a worker ahead of their first call (registration pre-warms). */
+  dagWarm: '/v1/internal/dag/warm',
+  /** To the coordinator, rr with parallel branches: propose a version of a key as the request's. */
+  dagPin: '/v1/internal/dag/pin',
+  /** rr: the exact version a request read first here. */
+  dagSnapshot: '/v1/internal/dag/snapshot',
+  /** rr: the snapshots this host holds. */
+  dagSnapshots: '/v1/internal/dag/snapshots',
+} as const;
+
+const seg = encodeURIComponent;
+
+/**
+ * Paths with a name, key or id in them, encoded as one segment each.
+ *
+ * @example
+ * hostPath.call('math.square') // '/v1/functions/math.square/call'
+ */
+export const hostPath = {
+  module: (name: string): string => `${HOST_PATHS.modules}/${seg(name)}`,
+  function: (fn: string): string => `${HOST_PATHS.functions}/${seg(fn)}`,
+  call: (fn: string): string => `${HOST_PATHS.functions}/${seg(fn)}/call`,
+  future: (id: string): string => `${HOST_PATHS.futures}/${seg(id)}`,
+  key: (key: string): string => `${HOST_PATHS.kv}/${seg(key)}`,
+  dag: (name: string): string => `${HOST_PATHS.dags}/${seg(name)}`,
+  dagCall: (name: string): string => `${HOST_PATHS.dags}/${seg(name)}/call`,
+  dagRequest: (rid: string): string => `${HOST_PATHS.dagRequests}/${seg(rid)}`,
+} as const;
+
+/**
+ * The routes table: every route a host serves, registered by routes.ts and nowhere else.
+ * `:name` matches one path segment, `*name` the rest of the path (host/router.ts). A new route
+ * is a row here, a handler keyed by its name, and its section in host/README.md.
+ *
+ * @example
+ * HOST_ROUTES.find((r) => r.name === 'callFunction')!.path // '/v1/functions/:fn/call'
+ */
+export const HOST_ROUTES = [
+  { name: 'healthz', method: 'GET', path: HOST_PATHS.healthz },
+  { name: 'cluster', method: 'GET', path: HOST_PATHS.cluster },
+  { name: 'metrics', method: 'GET', path: HOST_PATHS.metrics },
+  { name: 'putModule', method: 'PUT', path: `${HOST_PATHS.modules}/:module` },
+  { name: 'listModules', method: 'GET', path: HOST_PATHS.modules },
+  { name: 'getModule', method: 'GET', path: `${HOST_PATHS.modules}/:module` },
+  { name: 'deleteModule', method: 'DELETE', path: `${HOST_PATHS.modules}/:module` },
+  { name: 'listFunctions', method: 'GET', path: HOST_PATHS.functions },
+  { name: 'getFunction', method: 'GET', path: `${HOST_PATHS.functions}/:fn` },
+  { name: 'callFunction', method: 'POST', path: `${HOST_PATHS.functions}/:fn/call` },
+  { name: 'getFuture', method: 'GET', path: `${HOST_PATHS.futures}/:id` },
+  { name: 'getKey', method: 'GET', path: `${HOST_PATHS.kv}/*key` },
+  { name: 'putKey', method: 'PUT', path: `${HOST_PATHS.kv}/*key` },
+  { name: 'deleteKey', method: 'DELETE', path: `${HOST_PATHS.kv}/*key` },
+  { name: 'listRejected', method: 'GET', path: HOST_PATHS.rejected },
+  { name: 'getRejected', method: 'GET', path: `${HOST_PATHS.rejected}/*key` },
+  { name: 'forgetRejected', method: 'DELETE', path: `${HOST_PATHS.rejected}/*key` },
+  { name: 'dagPut', method: 'PUT', path: `${HOST_PATHS.dags}/:name` },
+  { name: 'dagList', method: 'GET', path: HOST_PATHS.dags },
+  { name: 'dagGet', method: 'GET', path: `${HOST_PATHS.dags}/:name` },
+  { name: 'dagDelete', method: 'DELETE', path: `${HOST_PATHS.dags}/:name` },
+  { name: 'dagCall', method: 'POST', path: `${HOST_PATHS.dags}/:name/call` },
+  { name: 'kvPush', method: 'POST', path: HOST_PATHS.kvPush },
+  { name: 'message', method: 'POST', path: HOST_PATHS.messages },
+  { name: 'cacheRead', method: 'POST', path: HOST_PATHS.cacheRead },
+  { name: 'dagSchedule', method: 'POST', path: HOST_PATHS.dagSchedule },
+  { name: 'dagTrigger', method: 'POST', path: HOST_PATHS.dagTrigger },
+  { name: 'dagDone', method: 'POST', path: HOST_PATHS.dagDone },
+  { name: 'dagStatus', method: 'GET', path: `${HOST_PATHS.dagRequests}/:rid` },
+  { name: 'dagCancel', method: 'DELETE', path: `${HOST_PATHS.dagRequests}/:rid` },
+  { name: 'dagSnapshot', method: 'POST', path: HOST_PATHS.dagSnapshot },
+  { name: 'dagPin', method: 'POST', path: HOST_PATHS.dagPin },
+  { name: 'dagSnapshots', method: 'GET', path: HOST_PATHS.dagSnapshots },
+  { name: 'dagWarm', method: 'POST', path: HOST_PATHS.dagWarm },
+] as const;
+
+/**
+ * One row of HOST_ROUTES, and the names handlers are keyed by (the DAG routes' start with `dag`).
+ *
+ * @example
+ * const handlers: Record<HostRouteName, Handler> = { healthz, ... };
+ */
+export type HostRoute = (typeof HOST_ROUTES)[number];
+export type HostRouteName = HostRoute['name'];
+
+/**
+ * The host's own headers. It also reads `Accept` (`GET /v1/kv`: raw bytes with
+ * `application/octet-stream`) and `Expect: 100-continue` (answered once the declared length is
+ * within the route's limit, kvs/http.ts), and sets `Location` (202), `Allow` (405) and
+ * `Connection: close` (413, stopping).
+ *
+ * @example
+ * res.setHeader(HOST_HEADERS.host, hostId);
+ */
+export const HOST_HEADERS = {
+  /** A client session token, on a call's request and on its answer (consistency/client-session.ts). */
+  session: SESSION_HEADER,
+  /** On a call a host forwards (its id): the receiver runs it, without placing it again. */
+  forwarded: 'x-cloudburst-forwarded',
+  /** On a call's answer: the host that ran it (the sink's, for a DAG call). */
+  host: 'x-cloudburst-host',
+  /** On a call's answer: how long it took, in microseconds. */
+  durationUs: 'x-cloudburst-duration-us',
+  /** On a raw value (`GET /v1/kv` with `Accept: application/octet-stream`): its lattice type. */
+  type: 'x-cloudburst-type',
+} as const;
+
+/** The deadlines a call may ask for (the host's options, see HOST_LIMITS). */
+export interface Timeouts {
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+}
+
+/** A function call, checked: what `POST /v1/functions/{fn}/call` asks for. */
+export interface CallRequest {
+  /** The JSON arguments, checked against the function's signature (executor/args.ts). */
+  args: unknown;
+  timeoutMs: number;
+  consistency: Consistency;
+  /** `"async": true`: answer at once with a future. */
+  async: boolean;
+  /** `?history=1`: answer with the call's reads and writes. */
+  history: boolean;
+  /** `?logs=1`: answer with the call's log lines. */
+  logs: boolean;
+  /** The client's session; absent, the call starts one. */
+  client?: ClientSession;
+  /** Sent by another host that placed the call here: it runs here. */
+  forwarded: boolean;
+}
+
+/** A DAG call, checked as far as it can be without the DAG: what `POST /v1/dags/{name}/call` asks for. */
+export interface DagCallRequest {
+  /** Fixed arguments per function, `{"module.fn": [...]}`: functions and arguments are the coordinator's to check. */
+  args: Readonly<Record<string, unknown>>;
+  timeoutMs: number;
+  consistency: Consistency;
+  async: boolean;
+  /** Forced placement, `{"module.fn": hostId}`: functions and hosts are the coordinator's to check (live hosts only). */
+  placement: Readonly<Record<string, unknown>>;
+  history: boolean;
+  client?: ClientSession;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A call's or DAG call's `timeoutMs`: a number, or text (`?timeoutMs=`, read by `Number()`, so
+ * `1e3` and `0x10` pass, unlike `wait`); absent, the default.
+ *
+ * @throws CloudburstError `INVALID_REQUEST`
+ */
+export function parseTimeout(requested: unknown, t: Timeouts): number {
+  if (requested === undefined || requested === null) return t.defaultTimeoutMs;
+  const n = typeof requested === 'string' ? Number(requested) : requested;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > t.maxTimeoutMs) {
+    throw new CloudburstError('INVALID_REQUEST', `timeoutMs must be an integer from 1 to ${t.maxTimeoutMs}`);
+  }
+  return n;
+}
+
+function parseAsync(v: unknown): boolean {
+  if (v !== undefined && typeof v !== 'boolean') throw new CloudburstError('INVALID_REQUEST', '"async" must be true or false');
+  return v === true;
+}
+
+/** The client session of a call: the header, or `"session"` in the body (a token too long for a header). */
+function parseClientSession(headers: IncomingHttpHeaders, field: unknown): { client?: ClientSession } {
+  const header = headers[HOST_HEADERS.session];
+  if (Array.isArray(header)) throw new CloudburstError('INVALID_REQUEST', `more than one ${HOST_HEADERS.session} header`);
+  const token = header ?? field;
+  return token === undefined ? {} : { client: decodeSession(token, checkKeyName) };
+}
+
+/**
+ * The request of `POST /v1/functions/{fn}/call`: body (`undefined` when empty), headers and
+ * query. Parsed once, on arrival, forwarded calls too.
+ *
+ * @throws CloudburstError `INVALID_REQUEST` for a malformed body, session, `async`, `timeoutMs`
+ *   or `consistency`.
+ * @example
+ * const call = parseCall(await readJson(req, limit), req.headers, query, calls.timeouts);
+ */
+export function parseCall(body: unknown, headers: IncomingHttpHeaders, query: URLSearchParams, t: Timeouts): CallRequest {
+  if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a call is an object: {"args": [...]}');
+  const b = body ?? {};
+  const client = parseClientSession(headers, b.session);
+  const async = parseAsync(b.async);
+  return {
+    args: b.args ?? [], timeoutMs: parseTimeout(query.get('timeoutMs') ?? b.timeoutMs, t), consistency: parseConsistency(b.consistency),
+    async, history: query.get('history') === '1', logs: query.get('logs') === '1', forwarded: headers[HOST_HEADERS.forwarded] !== undefined,
+    ...client,
+  };
+}
+
+/**
+ * The request a host sends when it forwards a call it placed elsewhere: what `parseCall` reads
+ * back there (as a forwarded call, answered synchronously).
+ *
+ * @example
+ * const { path, body, headers } = forwardCall('math.square', call, selfId);
+ */
+export function forwardCall(fn: string, call: CallRequest, selfId: string): { path: string; body: Record<string, unknown>; headers: Record<string, string> } {
+  return {
+    path: `${hostPath.call(fn)}${call.history ? '?history=1' : ''}`,
+    body: { args: call.args, timeoutMs: call.timeoutMs, ...(call.consistency === 'lww' ? {} : { consistency: call.consistency }) },
+    headers: { [HOST_HEADERS.forwarded]: selfId, ...(call.client && call.client.length > 0 ? { [HOST_HEADERS.session]: encodeSession(call.client) } : {}) },
+  };
+}
+
+/**
+ * The headers of the answer to a call or DAG call: where it ran (the sink, for a DAG), how long
+ * it took, and the client's session after it (absent: the call had nothing to pass on).
+ */
+export function answerHeaders(host: string, durationUs: number, client: ClientSession | undefined): Record<string, string> {
+  return { [HOST_HEADERS.host]: host, [HOST_HEADERS.durationUs]: String(durationUs), ...(client ? { [HOST_HEADERS.session]: encodeSession(client) } : {}) };
+}
+
+/**
+ * The request of `POST /v1/dags/{name}/call` (body `undefined` when empty).
+ *
+ * @throws CloudburstError `INVALID_REQUEST` for a malformed body, session, `async`,
+ *   `consistency`, `args`, `placement` or `timeoutMs`.
+ */
+export function parseDagCall(body: unknown, headers: IncomingHttpHeaders, query: URLSearchParams, t: Timeouts): DagCallRequest {
+  if (body !== undefined && !isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body of a DAG call is an object: {"args": {"module.fn": [...]}}');
+  const b = body ?? {};
+  const async = parseAsync(b.async);
+  const client = parseClientSession(headers, b.session);
+  const consistency = parseConsistency(b.consistency);
+  const args = b.args ?? {};
+  if (!isObject(args)) throw new CloudburstError('INVALID_REQUEST', '"args" maps function names to argument arrays: {"module.fn": [...]}');
+  const placement = b.placement ?? {};
+  if (!isObject(placement)) throw new CloudburstError('INVALID_REQUEST', '"placement" maps function names to host ids: {"module.fn": "hostid"}');
+  return { args, timeoutMs: parseTimeout(b.timeoutMs, t), consistency, async, placement, history: query.get('history') === '1', ...client };
+}
+
+/**
+ * The `wait` of `GET /v1/futures/{id}`: absent (0), or the decimal digits of an integer from
+ * 0 to `maxWaitMs`. Anything else (`1e9`, `-1`, `1.5`, `0x10`, an empty value) is refused
+ * rather than read by `Number()`'s rules or clamped.
+ *
+ * @throws CloudburstError `INVALID_REQUEST`
+ */
+export function parseWait(text: string | null): number {
+  if (text === null) return 0;
+  if (!/^\d{1,5}$/.test(text) || Number(text) > HOST_LIMITS.maxWaitMs) {
+    throw new CloudburstError('INVALID_REQUEST', `wait must be an integer from 0 to ${HOST_LIMITS.maxWaitMs} (milliseconds), not ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/**
+ * The changes a KV tier pushes (a batch frame of keys and merged values).
+ *
+ * @throws CloudburstError `INVALID_REQUEST` or `KV_BAD_VALUE` for a malformed frame.
+ */
+export function parsePush(frame: Uint8Array): { key: string; value: Lattice }[] {
+  return decodeFrame(frame).map((e) => {
+    if (e.value === undefined) throw new CloudburstError('INVALID_REQUEST', `push of ${e.key} carries no value`);
+    return { key: e.key, value: decode(e.value) };
+  });
+}
+
+/**
+ * A message between functions as it travels between hosts: `{to, from, seq, data}`, the data in base64.
+ *
+ * @example
+ * await link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(e), 2000);
+ */
+export function encodeMessage(e: Envelope): { to: string; from: string; seq: number; data: string } {
+  return { to: e.to, from: e.from, seq: e.seq, data: Buffer.from(e.data).toString('base64') };
+}
+
+/**
+ * A message from another host, for a function of this host (`selfId`).
+ *
+ * @throws CloudburstError `INVALID_REQUEST` (the sender then falls back to the KV inbox).
+ */
+export function parseMessage(body: unknown, selfId: string): Envelope {
+  const { to, from, seq, data } = isObject(body) ? body : {};
+  if (typeof to !== 'string' || !to.startsWith(`${selfId}.`) || typeof from !== 'string' || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof data !== 'string') {
+    throw new CloudburstError('INVALID_REQUEST', 'a message is {"to": id of a function of this host, "from": id, "seq": n >= 1, "data": base64}');
+  }
+  return { to, from, seq: seq as number, data: new Uint8Array(Buffer.from(data, 'base64')) };
+}
+
+/**
+ * A read of this host's cache by a peer: `{"keys": [...]}`, storage keys.
+ *
+ * @throws CloudburstError `INVALID_REQUEST`
+ */
+export function parseCacheRead(body: unknown): string[] {
+  const keys = isObject(body) ? body.keys : undefined;
+  if (!Array.isArray(keys) || keys.length > HOST_LIMITS.cacheReadKeys || !keys.every((k) => typeof k === 'string')) {
+    throw new CloudburstError('INVALID_REQUEST', `a cache read is {"keys": [up to ${HOST_LIMITS.cacheReadKeys} strings]}`);
+  }
+  return keys as string[];
+}
