@@ -3,7 +3,7 @@
  *
  * Every failure a user can see carries one of these codes. The table gives each code its
  * HTTP status and whether it is the caller's fault (CLI exit 1) or the system's (exit 2).
- * Codes are never reused or renamed: clients match on them. `test/errors.test.ts` keeps
+ * Codes are never reused or renamed: clients match on them. `test/errors.unit.test.ts` keeps
  * this table and the README's error table in sync, in both directions.
  *
  * @example

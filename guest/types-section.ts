@@ -5,7 +5,7 @@
  * the registry on every upload) and its writer ({@link encodeTypesSection}). The section is
  * written at build time by the asc transform tools/build/types-transform.js, plain JS that
  * Node loads without TypeScript, so it keeps its own copy of the lists and limits;
- * test/guest/types-contract.test.ts checks that copy against this file, and that the
+ * test/guest/types-contract.unit.test.ts checks that copy against this file, and that the
  * section of every built test guest is what encodeTypesSection writes for it, byte for byte.
  *
  * An upload is untrusted input: the reader checks every field and refuses with

@@ -21,6 +21,8 @@ export interface ClusterView {
   peers(): PeerView[];
   /** `url`: the address that failed (a peer that restarted elsewhere meanwhile stays in the view). */
   markUnreachable(id: string, url?: string): void;
+  /** Why `id` is not among `peers()`: undefined when it is, null when no host of that id joined. */
+  absence(id: string): string | null | undefined;
   forwarder: Forwarder;
   utilization(): number;
   explore: number;

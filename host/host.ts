@@ -231,6 +231,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     cluster: {
       peers: () => directory.peers(),
       markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
+      absence: (peer) => directory.absence(peer),
       forwarder,
       utilization: () => utilization,
       explore: opts.explore ?? 0.1,

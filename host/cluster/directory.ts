@@ -98,7 +98,24 @@ export class Directory {
   /** Live peers: fresh records, not stopped, not found unreachable since their last record. */
   peers(): PeerView[] {
     const now = this.#clock();
-    return [...this.#peers.values()].filter((p) => !p.stopped && now - p.updatedAt <= this.#staleMs && (this.#unreachable.get(p.id) ?? -1) < p.updatedAt);
+    return [...this.#peers.values()].filter((p) => this.#absence(p, now) === undefined);
+  }
+
+  /**
+   * Why `id` is not among `peers()` now: undefined when it is, null when this host has read no
+   * record of it (it never joined the cluster), else the reason, for error messages.
+   */
+  absence(id: string): string | null | undefined {
+    const p = this.#peers.get(id);
+    return p === undefined ? null : this.#absence(p, this.#clock());
+  }
+
+  #absence(p: PeerView, now: number): string | undefined {
+    if (p.stopped) return 'it stopped';
+    const age = now - p.updatedAt;
+    if (age > this.#staleMs) return `its last record is ${age} ms old (a host is taken for dead after ${this.#staleMs} ms)`;
+    if ((this.#unreachable.get(p.id) ?? -1) >= p.updatedAt) return 'a request to it failed after its last record';
+    return undefined;
   }
 
   /**

@@ -1,11 +1,11 @@
 // Recorded histories (`?history=1`): every read and write of a request with its version, for
-// checking (test/consistency/history.ts). See host/README.md, "Consistency".
+// checking (tools/workload/history.ts). See host/README.md, "Consistency".
 import { decode, encode, floorOf, vectorOf, versionsOf, type Lattice, type LwwVersion } from '../../kvs/index.ts';
 import { ABSENT_VERSION, versionOf, type HistoryOp, type SessionResult, type VersionInfo } from './call-session.ts';
 import { stampId } from './causal-wire.ts';
 import type { CallReads, ReadPolicy } from './read-policy.ts';
 
-/** One recorded read or write: what the history checker (test/consistency/history.ts) reads. */
+/** One recorded read or write: what the history checker (tools/workload/history.ts) reads. */
 export interface HistoryEvent extends HistoryOp {
   /** The request: the DAG request id, or the call's id for a single call. */
   rid: string;

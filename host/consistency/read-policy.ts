@@ -37,7 +37,7 @@ export interface SessionBridge {
 }
 
 /**
- * The contract every policy keeps (test/host/read-policy.test.ts runs them all over the same
+ * The contract every policy keeps (test/host/read-policy.unit.test.ts runs them all over the same
  * script): `read` answers the call's view of a key before its own uncommitted writes (the
  * state merges those in), the same value an lww read would give unless the policy's own rule
  * says otherwise (rr: the version pinned or known upstream; causal: one at least as new as

@@ -121,7 +121,8 @@ export class Coordinator {
 
   /**
    * Checks a DAG call (its shape was checked on arrival, protocol.ts) against the DAG, the
-   * functions' signatures and the live hosts: everything a caller can get wrong fails here.
+   * functions' signatures and the cluster's hosts: everything a caller can get wrong fails
+   * here (4xx); then a forced host that is not live now is HOST_UNAVAILABLE (503).
    */
   async prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
     const { consistency, args: given, placement } = call;
@@ -139,13 +140,25 @@ export class Coordinator {
       refs.set(fn, prepared.flatMap((p) => (p.kind === 'ref' ? [p.key] : [])));
     }
     const pins = new Map<string, string>();
-    const live = new Set([this.#self().id, ...(this.#cluster?.peers().map((p) => p.id) ?? [])]);
+    const self = this.#self().id;
+    const live = (): string => [self, ...(this.#cluster?.peers().map((p) => p.id) ?? [])].join(', ');
+    /** A host of the cluster, live or not: this one, or one the directory has a record of. */
+    const known = (host: string): boolean => host === self || (this.#cluster !== undefined && this.#cluster.absence(host) !== null);
     for (const [fn, host] of Object.entries(placement)) {
       if (!fns.has(fn)) throw new CloudburstError('INVALID_REQUEST', `"placement" names ${fn}, which is not in DAG ${name}`);
-      if (typeof host !== 'string' || !live.has(host)) {
-        throw new CloudburstError('INVALID_REQUEST', `"placement" of ${fn}: ${JSON.stringify(host)} is not a live host (live: ${[...live].join(', ')}; see GET /v1/cluster)`);
+      if (typeof host !== 'string' || !known(host)) {
+        throw new CloudburstError('INVALID_REQUEST', `"placement" of ${fn}: ${JSON.stringify(host)} is not a host of this cluster (live: ${live()}; see GET /v1/cluster)`);
       }
       pins.set(fn, host);
+    }
+    // Last, once the request is known to be right: a host of the cluster that is not live now
+    // (it died, is restarting, or missed its records under load, as the directory sees it) is
+    // the system's state, not the caller's mistake, and may be back by the next try.
+    for (const [fn, host] of pins) {
+      const why = host === self ? undefined : this.#cluster?.absence(host);
+      if (why) {
+        throw new CloudburstError('HOST_UNAVAILABLE', `"placement" of ${fn}: host ${JSON.stringify(host)} is not live (${why}); retry, or place the step elsewhere (live: ${live()}; see GET /v1/cluster)`, { step: fn, host });
+      }
     }
     return { topo, timeoutMs: call.timeoutMs, args, refs, pins, consistency, history: call.history, ...(call.client ? { client: call.client } : {}) };
   }

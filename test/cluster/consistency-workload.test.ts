@@ -1,13 +1,13 @@
 // The consistency acceptance workload (the paper's Table 2 experiment, checked): random chains
 // of 2-5 steps over three host processes, each step reading two Zipf-distributed keys and the
 // sink writing one, with concurrent single-call writers, every request recording its history.
-// The history checker (test/consistency/history.ts) then counts the requests that violated
+// The history checker (tools/workload/history.ts) then counts the requests that violated
 // repeatable read and causal consistency.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
-import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../consistency/history.ts';
-import { rng, zipf } from '../consistency/random.ts';
+import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../tools/workload/history.ts';
+import { rng, zipf } from '../../tools/workload/random.ts';
 import { json, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
 import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
 
@@ -253,6 +253,9 @@ describe('consistency workload: random chains over three host processes', () => 
   const allHosts = (): string[] => cluster.hosts.map((h) => h.id);
   const allUrls = (): string[] => [...hostUrls().values()];
   const PER_MODE = 1200;
+  // 1200 requests take 20-50 s with a core kept busy beside the suite: the limit only catches a
+  // run that hangs (the workload's own waits have their deadlines).
+  const WORKLOAD_MS = 180_000;
 
   async function runMode(mode: Mode, seed: number): Promise<{ events: HistoryEvent[]; requests: number }> {
     const done = await workload({ prefix: `${mode}-`, seed, modes: () => mode, entry: allUrls, placeOn: allHosts, until: (n) => n >= PER_MODE });
@@ -261,7 +264,7 @@ describe('consistency workload: random chains over three host processes', () => 
     return { events, requests: done.length };
   }
 
-  it('lww: requests violate both repeatable read and causal consistency (counted and printed)', { timeout: 60_000 }, async () => {
+  it('lww: requests violate both repeatable read and causal consistency (counted and printed)', { timeout: WORKLOAD_MS }, async () => {
     const { events, requests } = await runMode('lww', 1);
     const counted = countAnomalies(events);
     expect(counted.requests).toBe(requests);
@@ -273,7 +276,7 @@ describe('consistency workload: random chains over three host processes', () => 
     console.log(`lww, ${counted.requests} requests (chains of 2-5 steps on 3 hosts, ${KEYS} Zipf keys): ${counted.rr} violated repeatable read, ${counted.causal} violated causal consistency`);
   });
 
-  it('rr: no request violates repeatable read', { timeout: 60_000 }, async () => {
+  it('rr: no request violates repeatable read', { timeout: WORKLOAD_MS }, async () => {
     const { events, requests } = await runMode('rr', 2);
     expect(new Set(events.map((e) => e.rid)).size).toBe(requests);
     expect(checkRepeatableRead(events).slice(0, 3)).toEqual([]);
@@ -281,7 +284,7 @@ describe('consistency workload: random chains over three host processes', () => 
     console.log(`rr, ${counted.requests} requests: ${counted.rr} violated repeatable read, ${counted.causal} violated causal consistency`);
   });
 
-  it('causal: no request violates causal consistency', { timeout: 60_000 }, async () => {
+  it('causal: no request violates causal consistency', { timeout: WORKLOAD_MS }, async () => {
     const { events, requests } = await runMode('causal', 3);
     expect(new Set(events.map((e) => e.rid)).size).toBe(requests);
     expect(checkCausal(events).slice(0, 3)).toEqual([]);
@@ -291,7 +294,7 @@ describe('consistency workload: random chains over three host processes', () => 
     console.log(`causal, ${counted.requests} requests: ${counted.rr} violated repeatable read, ${counted.causal} violated causal consistency (${concurrent} of ${reads.length} reads returned concurrent versions)`);
   });
 
-  it('modes mixed on shared keys, absent at first: no rr violation among rr requests, no causal violation among causal requests', { timeout: 60_000 }, async () => {
+  it('modes mixed on shared keys, absent at first: no rr violation among rr requests, no causal violation among causal requests', { timeout: WORKLOAD_MS }, async () => {
     const modes: Mode[] = ['lww', 'rr', 'causal'];
     const modeRandom = rng(7);
     const done = await workload({ prefix: 'mixed-', seed: 6, prefill: false, modes: () => modes[Math.floor(modeRandom() * modes.length)]!, entry: allUrls, placeOn: allHosts, until: (n) => n >= PER_MODE });
@@ -319,7 +322,9 @@ describe('consistency workload: random chains over three host processes', () => 
     const load = workload({
       prefix: 'kill-', seed: 4,
       modes: () => modes[Math.floor(modeRandom() * modes.length)]!,
-      // Requests enter through the hosts that stay up; steps go to every host the clients believe live.
+      // Requests enter through the hosts that stay up; steps go to every host the clients believe
+      // live. The entry host may not (a restarted host that misses its records while it starts,
+      // on a busy machine): then the request is 503 HOST_UNAVAILABLE, a system code, before it runs.
       entry: () => [hostUrls().get(a.id)!, hostUrls().get(b.id)!],
       placeOn: () => [...placeable],
       until: (n) => (completed = n) >= stopAt,
@@ -443,13 +448,10 @@ describe('consistency workload: random chains over three host processes', () => 
       }
       const done = await load;
       await expectNothingHeld(urls);
-      // A call caught by the stop runs past its deadline (a system fault); while the stopped
-      // node held the hosts' directory records, hosts saw each other as gone for a while, and
-      // refused placements on them.
+      // A call caught by the stop runs past its deadline (a system fault).
       const events = historiesByMode(done, {
         failuresAllowed: true,
-        alsoAllowed: (d) => (d.status === 504 && d.reply.error?.code === 'CALL_TIMEOUT')
-          || (d.status === 400 && d.reply.error?.code === 'INVALID_REQUEST' && / is not a live host /.test(d.reply.error.message)),
+        alsoAllowed: (d) => d.status === 504 && d.reply.error?.code === 'CALL_TIMEOUT',
       }).get('causal')!;
       const violations = checkCausal(events);
       const failed = new Map<string, number>();

@@ -13,8 +13,8 @@
 // r1 in its past (its version vector) without depending on p1. A host that got it before p1
 // admitted it, and a timeline there showed r1 without p1.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkCausal, type HistoryEvent } from '../consistency/history.ts';
-import { rng } from '../consistency/random.ts';
+import { checkCausal, type HistoryEvent } from '../../tools/workload/history.ts';
+import { rng } from '../../tools/workload/random.ts';
 import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
 import { metric, waitFor } from '../helpers/platform.ts';
 

@@ -6,7 +6,7 @@ import { PeerLink } from '../../host/cluster/peer-link.ts';
 import { parseConsistency } from '../../host/consistency/mode.ts';
 import { Snapshots } from '../../host/consistency/snapshots.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { checkRepeatableRead, violatingRequests, type HistoryEvent } from '../consistency/history.ts';
+import { checkRepeatableRead, violatingRequests, type HistoryEvent } from '../../tools/workload/history.ts';
 import { startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
 
 interface DagReply {

@@ -18,13 +18,16 @@ describe('DAG failures: lost steps are re-run, and no request hangs', () => {
   const seen: string[] = [];
   const hlc = new Hlc('test/dag-failures');
 
-  // A host record as cluster/directory.ts publishes it, fresh for an hour.
-  const announce = async (id: string, url: string): Promise<void> => {
-    const record = { id, url, utilization: 0, queued: 0, keys: 0, summary: Buffer.alloc(128).toString('base64'), updatedAt: Date.now() + 3_600_000 };
+  // A host record as cluster/directory.ts publishes it, fresh for an hour unless `record` says otherwise.
+  const publish = async (id: string, url: string, record: { updatedAt?: number; stopped?: boolean } = {}): Promise<void> => {
+    const full = { id, url, utilization: 0, queued: 0, keys: 0, summary: Buffer.alloc(128).toString('base64'), updatedAt: Date.now() + 3_600_000, ...record };
     await kv.mergeBatch([
-      { key: `default/sys/host/${id}`, value: lww.write(Buffer.from(JSON.stringify(record)), hlc.now()) },
+      { key: `default/sys/host/${id}`, value: lww.write(Buffer.from(JSON.stringify(full)), hlc.now()) },
       { key: 'default/sys/hosts', value: gset.add(undefined, Buffer.from(id)) },
     ]);
+  };
+  const announce = async (id: string, url: string): Promise<void> => {
+    await publish(id, url);
     await expect.poll(async () => (await p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster')).peers.map((x) => x.id), { timeout: 5000 }).toContain(id);
   };
 
@@ -89,6 +92,33 @@ describe('DAG failures: lost steps are re-run, and no request hangs', () => {
     const { future } = await p.client.json<{ future: string }>('POST', '/v1/dags/pipeline/call', { args: { 'math.increment': [2] }, placement: { 'math.increment': p.host.id, 'math.square': 'hole0001' }, timeoutMs: 100, async: true });
     const record = await p.client.json<{ status: string; error: { code: string } }>('GET', `/v1/futures/${future}?wait=10000`);
     expect(record).toMatchObject({ status: 'failed', error: { code: 'DAG_STEP_TIMEOUT' } });
+  });
+
+  it('a forced placement on a host of the cluster that is not live now is 503 HOST_UNAVAILABLE (a retry may find it back); on an id no host has, 400', async () => {
+    const forced = async (host: string): Promise<{ status: number; error: { code: string; message: string } }> => {
+      const res = await p.client.request('POST', '/v1/dags/pipeline/call', JSON.stringify({ args: { 'math.increment': [2] }, placement: { 'math.increment': p.host.id, 'math.square': host } }), { 'content-type': 'application/json' });
+      return { status: res.status, ...(JSON.parse(res.body.toString()) as { error: { code: string; message: string } }) };
+    };
+    expect(await forced('nobody01')).toMatchObject({ status: 400, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('"nobody01" is not a host of this cluster') } });
+
+    // Hosts the directory has records of: one that stopped publishing a minute ago (dead, or
+    // busy restarting), one that said it stopped. Until the host reads a record, the id is
+    // unknown to it (400); the black hole stands behind both, so a schedule sent would show.
+    await publish('stale001', holeUrl, { updatedAt: Date.now() - 60_000 });
+    await publish('gone0001', holeUrl, { stopped: true });
+    seen.length = 0;
+    await expect.poll(async () => (await forced('stale001')).status, { timeout: 5000 }).toBe(503);
+    expect(await forced('stale001')).toMatchObject({ error: { code: 'HOST_UNAVAILABLE', message: expect.stringMatching(/host "stale001" is not live \(its last record is \d+ ms old/) } });
+    await expect.poll(async () => (await forced('gone0001')).status, { timeout: 5000 }).toBe(503);
+    expect(await forced('gone0001')).toMatchObject({ error: { code: 'HOST_UNAVAILABLE', message: expect.stringContaining('host "gone0001" is not live (it stopped)') } });
+    expect(seen.filter((s) => s.endsWith('/schedule'))).toEqual([]);
+
+    // The caller's mistakes come first: a bad entry next to an unavailable host is a 400.
+    const res = await p.client.request('POST', '/v1/dags/pipeline/call', JSON.stringify({ args: { 'math.increment': [2] }, placement: { 'math.square': 'stale001', 'math.nope': p.host.id } }), { 'content-type': 'application/json' });
+    expect(res.status).toBe(400);
+    // Once it publishes again, the same placement runs there.
+    await announce('stale001', p.host.url);
+    expect(await callDag({ args: { 'math.increment': [2] }, placement: { 'math.increment': p.host.id, 'math.square': 'stale001' } })).toMatchObject({ result: 9, hosts: { 'math.square': 'stale001' } });
   });
 
   it('afterwards no per-request state is left on the host', async () => {

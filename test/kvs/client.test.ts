@@ -10,6 +10,7 @@ import {
   equals,
   gset,
   KvClient,
+  KV_LIMITS,
   lww,
   max,
   startKvNode,
@@ -18,6 +19,7 @@ import {
   type KvNode,
   type Lattice,
 } from '../../kvs/index.ts';
+import { storeContract } from '../helpers/store-contract.ts';
 
 const te = new TextEncoder();
 
@@ -93,6 +95,26 @@ describe('KvClient', () => {
     expect(equals(got!, v) && equals(again!, v)).toBe(true);
     expect(await kv.getBatch([])).toEqual([]);
   });
+});
+
+// The client and the node behind it hold to the store contract: every handle is a node on the
+// folder and a client of it, so reopening restarts the node on what the last one wrote.
+storeContract({
+  name: 'KvClient',
+  maxValueBytes: KV_LIMITS.maxValueBytes,
+  open: async (dataDir) => {
+    const node = await startKvNode({ dataDir });
+    const client = new KvClient({ url: node.url });
+    return {
+      merge: (key, value) => client.merge(key, value),
+      get: (key) => client.get(key),
+      getEncoded: (key) => client.getEncoded(key),
+      close: async () => {
+        await client.close();
+        await node.close();
+      },
+    };
+  },
 });
 
 describe('KvClient failures', () => {

@@ -1,18 +1,23 @@
 /**
- * vitest globalSetup: builds every guest the tests run (guest/examples/*.ts and
- * test/fixtures/guests/*.ts) into build/guests/<name>.wasm, once per run, with the same
- * buildGuest as `cloudburst build`.
+ * Builds the guests the tests run (guest/examples/*.ts, test/fixtures/guests/*.ts and
+ * tools/workload/guests/*.ts) into build/guests/<name>.wasm, with the same buildGuest as
+ * `cloudburst build`. The default export is the global setup of the e2e and cluster projects
+ * (every guest, once per run); a unit test that loads guests builds the ones it needs with
+ * `ensureGuests` (the unit project has no global setup, test/README.md, "Projects").
  *
  * A module is rebuilt only when the hash of its inputs changed: its source and the files it
  * imports relatively, the SDK, guest/abi.ts, guest/types-section.ts (the build checks every
  * section with its reader), tools/build/, asconfig.json and the asc version.
  * The hash is kept next to the module as <name>.hash, written after the module, so an
- * interrupted build is redone. asc is loaded only when something needs building (buildGuest
- * imports it lazily), so importing guestPath from a test costs nothing.
+ * interrupted build is redone; the module itself is replaced atomically, so a test reading it
+ * while another process rebuilds it reads one whole module. asc is loaded only when something
+ * needs building (buildGuest imports it lazily), so importing guestPath from a test costs
+ * nothing.
  *
  * @example
- * // in a test
- * import { guestPath } from '../setup/build-guests.ts';
+ * // in a unit test
+ * import { ensureGuests, guestPath } from '../setup/build-guests.ts';
+ * beforeAll(() => ensureGuests(['kitchen']));
  * const module = new WebAssembly.Module(await readFile(guestPath('kitchen')));
  */
 
@@ -30,7 +35,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const GUEST_DIR = join(ROOT, 'build', 'guests');
 
 /** Folders whose *.ts files are guests: each file is one module, named after the file. */
-export const GUEST_SOURCE_DIRS = ['guest/examples', 'test/fixtures/guests'] as const;
+export const GUEST_SOURCE_DIRS = ['guest/examples', 'test/fixtures/guests', 'tools/workload/guests'] as const;
 
 /** Inputs of every build besides the module's own sources. */
 const BUILDER_INPUTS = ['guest/sdk', 'guest/abi.ts', 'guest/types-section.ts', 'tools/build', 'asconfig.json', 'node_modules/assemblyscript/package.json'];
@@ -46,16 +51,31 @@ export function guestPath(name: string): string {
   if (!existsSync(file)) {
     throw new Error(
       `no built guest '${name}' (${file}): is there a ${name}.ts in ${GUEST_SOURCE_DIRS.join(' or ')}, ` +
-        'and is test/setup/build-guests.ts the globalSetup of vitest.config.ts?',
+        'and did the test call ensureGuests (unit) or run with the global setup (e2e, cluster)?',
     );
   }
   return file;
 }
 
-/** Builds the guests whose inputs changed since their last build. */
+/** vitest globalSetup: builds every guest whose inputs changed since its last build. */
 export default async function buildGuests(): Promise<void> {
+  await ensureGuests();
+}
+
+/**
+ * Builds the named guests (default: all) whose inputs changed since their last build.
+ *
+ * @example
+ * await ensureGuests(['math', 'kitchen']);
+ */
+export async function ensureGuests(names?: readonly string[]): Promise<void> {
   const started = performance.now();
   const guests = await listGuests();
+  if (names !== undefined) {
+    const unknown = names.filter((name) => !guests.has(name));
+    if (unknown.length > 0) throw new Error(`no guest named ${unknown.join(', ')} in ${GUEST_SOURCE_DIRS.join(' or ')}`);
+    for (const name of guests.keys()) if (!names.includes(name)) guests.delete(name);
+  }
   const shared = await hashFiles(BUILDER_INPUTS.map(path => join(ROOT, path)));
 
   const jobs: { name: string; entry: string; outFile: string; hash: string }[] = [];

@@ -1,12 +1,12 @@
 // The paper's consistency experiment (Cloudburst, VLDB 2020, Table 2 / Figure 8), scaled to this
-// machine: random chains of 2-5 functions (test/fixtures/guests/chain.ts), each step reading two
+// machine: random chains of 2-5 functions (tools/workload/guests/chain.ts), each step reading two
 // keys drawn Zipf 1.0 over a preloaded key space, the sink also writing one, every step placed on
 // a random one of 3 host processes, run by 8 concurrent clients, under each consistency mode
 // (lww, rr, causal) on the same keys. The modes run in alternating rounds over the same
 // requests (same chains, keys read and placements; the key written is drawn per mode from the
 // same distribution), so machine noise hits them alike; lww is the baseline of the ratios. Then:
 //  - a second run with `?history=1` on every request counts the requests that violated
-//    repeatable read and causal order (test/consistency/history.ts) under each mode;
+//    repeatable read and causal order (tools/workload/history.ts) under each mode;
 //  - every written key's lattice is read back from the KV tier: the bytes of metadata per key
 //    (encoded size minus the value bytes of all its versions), its number of concurrent
 //    versions, vector entries and dependencies, grouped by the mode that wrote it last and for
@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { encode, Hlc, KvClient, lww, versionsOf, type Lattice } from '../../kvs/index.ts';
-import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../test/consistency/history.ts';
-import { rng, zipf } from '../../test/consistency/random.ts';
+import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../workload/history.ts';
+import { rng, zipf } from '../workload/random.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { startLocalCluster } from '../cli/cluster.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -245,7 +245,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
   const pools: Pool[] = [];
   let kv: KvClient | undefined;
   try {
-    const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'test', 'fixtures', 'guests', 'chain.ts') });
+    const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'tools', 'workload', 'guests', 'chain.ts') });
     console.log(`starting a cluster of 1 KV node and ${HOSTS} hosts...`);
     const c = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: HOSTS, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined });
     cluster = c;

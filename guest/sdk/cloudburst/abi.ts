@@ -2,7 +2,7 @@
 // the guest SDK (AssemblyScript, checked by asc). Keep this file to plain constants that both
 // compilers accept, without type annotations (asc infers i32 and string, tsc number and
 // string). The SDK's `@external("cloudburst", ...)` decorators need literal strings, so
-// `test/guest/abi.test.ts` checks that a compiled guest imports exactly what the host provides.
+// `test/guest/abi.unit.test.ts` checks that a compiled guest imports exactly what the host provides.
 //
 // It lives in the SDK because asc resolves `./abi` only inside the `cloudburst` package folder,
 // and a real file (no symbolic link) survives `npm pack` and a checkout without symlinks; the

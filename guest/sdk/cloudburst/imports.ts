@@ -1,6 +1,6 @@
 // The raw host imports, one declaration per function of the "cloudburst" import namespace
 // (IMPORT_NAMESPACE in ./abi.ts). This file is the guest half of the ABI table in
-// guest/README.md; the host provides exactly these names, and test/guest/abi.test.ts checks
+// guest/README.md; the host provides exactly these names, and test/guest/abi.unit.test.ts checks
 // that a guest calling every SDK function imports exactly this set.
 //
 // Conventions: strings and byte strings travel as (pointer, byte length) into linear memory;

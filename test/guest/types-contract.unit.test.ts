@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { TYPES_SECTION, TYPES_VERSION } from '../../guest/abi.ts';
 import {
   ARRAY_TYPES, MAX_PARAMS, NAME_PATTERN, RESERVED_PREFIX, SCALAR_TYPES, encodeTypesSection, readTypesSection,
 } from '../../guest/types-section.ts';
-import { guestPath, listGuests } from '../setup/build-guests.ts';
+import { ensureGuests, guestPath, listGuests } from '../setup/build-guests.ts';
 
 // The types section has one contract, guest/types-section.ts, and one writer that cannot
 // import it: the asc transform, plain JS. These tests hold the two together.
@@ -25,6 +25,8 @@ interface TransformCopy {
 // By URL, so that tsc does not look for the plain JS file's types.
 const TRANSFORM = new URL('../../tools/build/types-transform.js', import.meta.url).href;
 const transform = (await import(/* @vite-ignore */ TRANSFORM)) as TransformCopy;
+
+beforeAll(() => ensureGuests());
 
 describe('types contract: the transform against guest/types-section.ts', () => {
   test('the transform writes the section name and version of guest/abi.ts', () => {

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import {
   ARRAY_TYPES, MAX_CLASS_ID, MAX_PARAMS, RESULT_TYPES, VALUE_TYPES, parseGuestTypes, readTypesSection, type GuestTypes,
 } from '../../guest/types-section.ts';
-import { guestPath } from '../setup/build-guests.ts';
+import { ensureGuests, guestPath } from '../setup/build-guests.ts';
+
+beforeAll(() => ensureGuests(['math', 'counter', 'arrays', 'kitchen', 'hostile', 'bad-import']));
 
 const load = (name: string): Uint8Array<ArrayBuffer> => readFileSync(guestPath(name));
 const typesOf = (name: string): GuestTypes => {

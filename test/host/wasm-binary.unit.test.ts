@@ -1,14 +1,17 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CloudburstError } from '../../common/index.ts';
 import { readWasm } from '../../host/wasm-binary.ts';
 import { guestBytes } from '../helpers/platform.ts';
+import { ensureGuests } from '../setup/build-guests.ts';
 
 // The host's reader of module binaries runs on uploads, after WebAssembly.validate; it is
 // written for hostile bytes anyway. Here it is checked against V8's own reading of real
 // modules, and fed damaged ones.
 
 const GUESTS = ['kitchen', 'counter', 'math', 'arrays', 'chain', 'hostile', 'bad-import'];
+
+beforeAll(() => ensureGuests(GUESTS));
 
 describe('wasm binary reader', () => {
   it('reads the imports and exports V8 reads, with signatures that link', () => {

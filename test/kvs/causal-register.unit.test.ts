@@ -1,5 +1,5 @@
 // The register's causal half: version vectors, the order, the merge that keeps concurrent
-// versions, dependencies, and the codec's checks. The lattice laws run in lattice-laws.test.ts
+// versions, dependencies, and the codec's checks. The lattice laws run in lattice-laws.unit.test.ts
 // over registers with causal metadata too.
 import { describe, expect, it } from 'vitest';
 import { CloudburstError } from '../../common/index.ts';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import {
   ENV_FUNCTIONS, ENV_NAMESPACE, HOST_FUNCTIONS, IMPORT_NAMESPACE, MEMORY_IMPORT,
 } from '../../guest/abi.ts';
 import { HOST_IMPORTS, parseSignature } from '../../host/module-abi.ts';
 import { readWasm, type WasmImport } from '../../host/wasm-binary.ts';
-import { guestPath } from '../setup/build-guests.ts';
+import { ensureGuests, guestPath } from '../setup/build-guests.ts';
 
 // The guest half of the import contract. The host's tests check its import object against
 // HOST_FUNCTIONS and ENV_FUNCTIONS; these check that the SDK and asc import exactly that.
@@ -13,6 +13,10 @@ import { guestPath } from '../setup/build-guests.ts';
 const hostNames = HOST_FUNCTIONS.map((s) => parseSignature(s).name);
 const envNames = ENV_FUNCTIONS.map((s) => parseSignature(s).name);
 const importsOf = (name: string): WasmImport[] => readWasm(readFileSync(guestPath(name))).imports;
+/** The examples and fixtures that must import only what the host provides. */
+const CLEAN = ['math', 'counter', 'arrays', 'gossip', 'retwis', 'kitchen', 'hostile', 'chain'];
+
+beforeAll(() => ensureGuests([...CLEAN, 'bad-import']));
 
 describe('abi', () => {
   test('kitchen imports every host function and asc helper, and nothing else', () => {
@@ -68,7 +72,7 @@ describe('abi', () => {
       const provided = HOST_IMPORTS.get(i.module)?.get(i.name);
       return provided === undefined || i.kind !== 'function' || JSON.stringify(i.type) !== JSON.stringify({ params: provided.params, results: provided.results });
     }).map((i) => `${i.module}.${i.name}`);
-    for (const name of ['math', 'counter', 'arrays', 'gossip', 'retwis', 'kitchen', 'hostile', 'chain']) expect(foreign(name), name).toEqual([]);
+    for (const name of CLEAN) expect(foreign(name), name).toEqual([]);
     expect(foreign('bad-import').sort()).toEqual(['cloudburst.teleport', 'sneaky.read_host_file']);
   });
 

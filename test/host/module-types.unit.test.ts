@@ -1,7 +1,8 @@
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { MAX_PARAMS, readTypesSection } from '../../guest/types-section.ts';
 import { readModuleTypes } from '../../host/module-types.ts';
 import { guestBytes } from '../helpers/platform.ts';
+import { ensureGuests } from '../setup/build-guests.ts';
 import { OP, assemble, isTypesSection, joinSections, splitSections, typed, typesJson, withTypes } from '../helpers/wasm-rewrite.ts';
 
 // The upload reads a module's types section with the build's reader (guest/types-section.ts):
@@ -21,6 +22,8 @@ const refusal = (wasm: Uint8Array<ArrayBuffer>): unknown => {
 /** square(x: i32): i32, a module without asc's runtime. */
 const square = (typesSection: unknown): Uint8Array<ArrayBuffer> =>
   assemble({ types: [[['i32'], ['i32']]], imports: [], functions: [{ type: 0, code: [OP.localGet, 0], export: 'square' }], typesSection });
+
+beforeAll(() => ensureGuests(['kitchen']));
 
 describe('upload: the types section', () => {
   test('a built guest: the registry keeps the exports and class ids its section gives', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCausal, countAnomalies, versionLeq, versionLess, type HistoryEvent, type VersionInfo } from './history.ts';
+import { checkCausal, countAnomalies, versionLeq, versionLess, type HistoryEvent, type VersionInfo } from '../../../tools/workload/history.ts';
 
 /** A version written by `writer` at `ms`, with the vector entries of its past (`past`). */
 const causal = (ms: number, writer: string, past: Record<string, string> = {}, f = '0.0.'): VersionInfo =>
