@@ -134,7 +134,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       res.writeHead(204).end();
     },
 
-    // Causal requests catching up read what a peer's cut holds (consistency/causal.ts).
+    // Causal requests catching up read what a peer's cut holds (consistency/causal-peers.ts).
     cacheRead: async ({ req, res }) => {
       sendJson(res, 200, d.cut.serve(parseCacheRead(await readJson(req, HOST_LIMITS.cacheReadBodyBytes))));
     },

@@ -20,7 +20,8 @@ export interface BatchItem {
   readonly bytes: Uint8Array;
 }
 
-const RING_RETRIES = 4;
+/** Ring retries of one operation. */
+export const RING_RETRIES = 4;
 
 /**
  * Writes `items` to their replicas; resolves with each slot's outcome (null: W acks).

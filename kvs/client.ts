@@ -14,14 +14,14 @@
 import { ClientRing } from './cluster/client-ring.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import type { Membership } from './cluster/membership.ts';
-import { quorum } from './cluster/quorum.ts';
 import type { RingMember } from './cluster/ring.ts';
 import { CloudburstError } from '../common/index.ts';
 import { decode, encode } from './lattice/codec.ts';
-import { merge as mergeLattices, type Lattice } from './lattice/registry.ts';
-import { checkKey, KV_LIMITS, keyPath } from './protocol.ts';
-import { errorOf, Transport, type Reply, type RequestSpec } from './transport.ts';
-import { readMany, sleep, subscribeMany, unavailable, writeMany, type BatchItem } from './client-batch.ts';
+import type { Lattice } from './lattice/registry.ts';
+import { checkKey, KV_LIMITS } from './protocol.ts';
+import { Transport, type Reply, type RequestSpec } from './transport.ts';
+import { readMany, subscribeMany, unavailable, writeMany, type BatchItem } from './client-batch.ts';
+import { readAll, readOne, writeOne } from './client-key.ts';
 
 /**
  * Options of `KvClient`. Give `url` (one node, or any node of a cluster) or `seeds`.
@@ -46,15 +46,13 @@ export interface KvClientOptions {
   readonly onRingChange?: (version: string) => void;
 }
 
-/** Ring retries of one operation. */
-const RING_RETRIES = 4;
-
-/** The context client-batch.ts works in. */
+/** The context client-key.ts and client-batch.ts work in. */
 export interface ClientCore {
   readonly ring: ClientRing;
   send(member: RingMember, spec: RequestSpec, deadline: number): Promise<Reply>;
   writeQuorum(view: Membership, n: number): number;
   readonly timeoutMs: number;
+  readonly hedgeMs: number;
 }
 
 /**
@@ -89,6 +87,7 @@ export class KvClient {
       send: (m, spec, deadline) => this.#send(m, spec, deadline),
       writeQuorum: (view, n) => this.#quorumOf(view, n),
       timeoutMs: this.#timeoutMs,
+      hedgeMs: this.#hedgeMs,
     };
   }
 
@@ -129,68 +128,7 @@ export class KvClient {
    * const bytes = await kv.getEncoded('k');
    */
   async getEncoded(key: string): Promise<Uint8Array | undefined> {
-    const path = keyPath(key);
-    const deadline = Date.now() + this.#timeoutMs;
-    const view = await this.#ring.ensure();
-    const { replicas, home } = this.#ring.readOrder(view, key);
-    const absentAfter = home.size - this.#quorumOf(view, home.size) + 1;
-    return new Promise((resolve, reject) => {
-      let next = 0;
-      let running = 0;
-      let absent = 0;
-      let settled = false;
-      let hedge: NodeJS.Timeout | undefined;
-      const errors: unknown[] = [];
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(hedge);
-        fn();
-      };
-      const launch = (): void => {
-        clearTimeout(hedge);
-        if (settled || next >= replicas.length) return;
-        const m = replicas[next++]!;
-        running++;
-        // No answer in hedgeMs: ask the next replica too, keep this one running, and ask the
-        // ring whether a node is known to be down.
-        if (next < replicas.length) {
-          hedge = setTimeout(() => {
-            this.#ring.refreshSoon();
-            launch();
-          }, this.#hedgeMs);
-        }
-        this.#send(m, { method: 'GET', path }, deadline).then(
-          (reply) => {
-            running--;
-            if (reply.status === 200) return finish(() => resolve(reply.body));
-            const err = errorOf(reply);
-            // An extra replica of a hot key may not have it yet: only home replicas rule it out.
-            if (err.code === 'KEY_NOT_FOUND') {
-              if (home.has(m.id)) absent++;
-            } else {
-              errors.push(err);
-            }
-            after();
-          },
-          (err: unknown) => {
-            running--;
-            errors.push(err);
-            after();
-          },
-        );
-      };
-      const after = (): void => {
-        if (settled) return;
-        if (absent >= absentAfter) return finish(() => resolve(undefined));
-        if (next < replicas.length) return launch();
-        if (running > 0) return;
-        const userError = errors.find((e) => e instanceof CloudburstError && e.userFault);
-        finish(() => reject(userError ?? unavailable(`read of ${JSON.stringify(key)}`, errors, absent)));
-      };
-      if (replicas.length === 0) return reject(new CloudburstError('KV_UNAVAILABLE', 'the ring has no members'));
-      launch();
-    });
+    return readOne(this.#core, key);
   }
 
   /**
@@ -200,23 +138,7 @@ export class KvClient {
    * const fresh = await kv.getFresh('k');
    */
   async getFresh(key: string): Promise<Lattice | undefined> {
-    const path = keyPath(key);
-    const deadline = Date.now() + this.#timeoutMs;
-    const view = await this.#ring.ensure();
-    const replicas = view.placement.replicasFor(key);
-    const { ok, failed } = await quorum(replicas, replicas.length, (id) => this.#ring.isSuspect(id), async (m) => {
-      const reply = await this.#send(m, { method: 'GET', path }, deadline);
-      if (reply.status === 200) return decode(reply.body);
-      const err = errorOf(reply);
-      if (err.code === 'KEY_NOT_FOUND') return undefined;
-      throw err;
-    });
-    if (ok.size < replicas.length - this.#quorumOf(view, replicas.length) + 1) {
-      throw unavailable(`read-all of ${JSON.stringify(key)}`, [...failed.values()], 0);
-    }
-    let merged: Lattice | undefined;
-    for (const v of ok.values()) if (v) merged = merged ? mergeLattices(merged, v) : v;
-    return merged;
+    return readAll(this.#core, key);
   }
 
   /**
@@ -229,43 +151,7 @@ export class KvClient {
    * const merged = await kv.merge('k', lww.write(bytes, hlc.now()));
    */
   async merge(key: string, value: Lattice): Promise<Lattice> {
-    const path = keyPath(key);
-    const body = encode(value);
-    if (body.byteLength > KV_LIMITS.maxValueBytes) throw new CloudburstError('KV_VALUE_TOO_LARGE');
-    const deadline = Date.now() + this.#timeoutMs;
-    const acked = new Map<string, Uint8Array>();
-    const errors: unknown[] = [];
-    for (let round = 0; ; round++) {
-      const view = await this.#ring.ensure();
-      const replicas = view.placement.replicasFor(key);
-      // One replica (a single node): a plain request, no fan-out machinery.
-      if (replicas.length === 1 && view.size === 1) {
-        const reply = await this.#send(replicas[0]!, { method: 'PUT', path, body }, deadline);
-        if (reply.status === 200) return decode(reply.body);
-        const err = errorOf(reply);
-        if (err.code !== 'KV_RING_VERSION' || !this.#ring.absorbError(err) || round >= RING_RETRIES) throw err.code === 'KV_RING_VERSION' ? unavailable(`write of ${JSON.stringify(key)}`, [err], 0) : err;
-        continue;
-      }
-      const w = this.#quorumOf(view, replicas.length);
-      const have = replicas.filter((m) => acked.has(m.id)).length;
-      if (have >= w && have > 0) return mergedOf(replicas, acked);
-      const targets = replicas.filter((m) => !acked.has(m.id));
-      const { ok, failed } = await quorum(targets, w - have, (id) => this.#ring.isSuspect(id), async (m) => {
-        const reply = await this.#send(m, { method: 'PUT', path, body }, deadline);
-        if (reply.status !== 200) throw errorOf(reply);
-        return reply.body;
-      });
-      for (const [id, bytes] of ok) acked.set(id, bytes);
-      if (replicas.filter((m) => acked.has(m.id)).length >= w && w > 0) return mergedOf(replicas, acked);
-      const errs = [...failed.values()];
-      errors.push(...errs);
-      const userError = errs.find((e) => e instanceof CloudburstError && e.userFault && e.code !== 'KV_RING_VERSION');
-      if (userError) throw userError;
-      const moved = errs.filter((e): e is CloudburstError => e instanceof CloudburstError && e.code === 'KV_RING_VERSION');
-      if (moved.length === 0 || round >= RING_RETRIES || Date.now() >= deadline) throw unavailable(`write of ${JSON.stringify(key)} (W=${w})`, errors, 0);
-      // A node with a newer ring: take it. With an older one, give gossip a moment.
-      if (!moved.some((e) => this.#ring.absorbError(e))) await sleep(50 * 2 ** round);
-    }
+    return writeOne(this.#core, key, value);
   }
 
   /**
@@ -405,13 +291,4 @@ export class KvClient {
       throw err;
     }
   }
-}
-
-function mergedOf(replicas: readonly RingMember[], acked: ReadonlyMap<string, Uint8Array>): Lattice {
-  let merged: Lattice | undefined;
-  for (const m of replicas) {
-    const bytes = acked.get(m.id);
-    if (bytes) merged = merged ? mergeLattices(merged, decode(bytes)) : decode(bytes);
-  }
-  return merged!;
 }

@@ -1,17 +1,14 @@
 // The causal cut of a host's cache (the paper's DSC): a causal version becomes visible here
 // only once every version it depends on is. See host/README.md, "Consistency".
-import { Buffer } from 'node:buffer';
 import { CloudburstError } from '../../common/index.ts';
-import {
-  decode, depCovers, fromVersions, merge, satisfies, versionsOf,
-  type Dep, type Lattice, type Lww, type LwwVersion,
-} from '../../kvs/index.ts';
+import { fromVersions, merge, satisfies, versionsOf, type Dep, type Lattice, type Lww, type LwwVersion } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
-import { HOST_PATHS } from '../protocol.ts';
 import type { CausalNeed } from './call-session.ts';
+import { closedSubset, closeOverHeld, depChecker, type DepTest } from './causal-admission.ts';
 import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
+import { readPeerCache, serveCacheRead } from './causal-peers.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
 
 export interface CutTier {
@@ -103,36 +100,9 @@ export class CausalCut {
     return satisfies(this.#local(dep.key), dep);
   }
 
-  /**
-   * The test of a held or arriving version's dependencies for one pass, reading each key's
-   * local value once: `met(key, d)` when dependency `d` of a version of `key` is visible here,
-   * or is one a version of `key` held here already depends on (checked when that one was
-   * admitted: a version inherits the dependencies of those it supersedes, so most of an
-   * arriving version's were checked before).
-   */
-  #depCheck(): (key: string, d: Dep) => boolean {
-    const local = new Map<string, Lww | undefined>();
-    const get = (k: string): Lww | undefined => {
-      if (!local.has(k)) local.set(k, this.#local(k));
-      return local.get(k);
-    };
-    const checked = new Map<string, Map<string, Dep[]>>();
-    return (key, d) => {
-      let index = checked.get(key);
-      if (index === undefined) {
-        index = new Map();
-        const held = get(key);
-        for (const v of held === undefined ? [] : versionsOf(held)) {
-          for (const x of v.causal?.deps ?? []) {
-            const list = index.get(x.key);
-            if (list === undefined) index.set(x.key, [x]);
-            else list.push(x);
-          }
-        }
-        checked.set(key, index);
-      }
-      return index.get(d.key)?.some((x) => depCovers(x, d)) === true || satisfies(get(d.key), d);
-    };
+  /** The dependency test of one pass (`depChecker`), over this host's cache. */
+  #depCheck(): DepTest {
+    return depChecker((k) => this.#local(k));
   }
 
   #local(key: string): Lww | undefined {
@@ -208,28 +178,12 @@ export class CausalCut {
 
   /**
    * Admits the largest set of held versions whose dependencies are all met, by the cache or
-   * by versions of the set: start from every held version and drop those with a dependency
-   * met by neither, until nothing more drops. What remains is closed, so it goes in together.
+   * by versions of the set (`closedSubset`): it goes in together.
    */
   #admitClosed(): void {
     if (this.#held.size === 0) return;
     this.#cache.refresh();
-    const cand = new Map<string, LwwVersion[]>();
-    for (const [key, h] of this.#held) cand.set(key, [...versionsOf(h.value)]);
-    const asValue = (vs: readonly LwwVersion[] | undefined): Lww | undefined => (vs && vs.length > 0 ? fromVersions(vs) : undefined);
-    const check = this.#depCheck();
-    const met = (key: string, d: Dep): boolean => check(key, d) || satisfies(asValue(cand.get(d.key)), d);
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const [key, vs] of cand) {
-        const keep = vs.filter((v) => v.causal!.deps.every((d) => met(key, d)));
-        if (keep.length !== vs.length) {
-          changed = true;
-          cand.set(key, keep);
-        }
-      }
-    }
-    for (const [key, vs] of cand) {
+    for (const [key, vs] of closedSubset(this.#held, this.#depCheck())) {
       if (vs.length === 0) continue;
       const h = this.#held.get(key)!;
       const rest = versionsOf(h.value).filter((v) => !vs.includes(v));
@@ -272,7 +226,7 @@ export class CausalCut {
     const mine = roots === undefined ? undefined : new Set(roots);
     for (let round = 0; round < MAX_ROUNDS && performance.now() < deadline && !this.#closed; round++) {
       if (roots !== undefined ? !roots.some((k) => this.#held.has(k)) : this.#held.size === 0) return;
-      if (mine) this.#closeOverHeld(mine);
+      if (mine) closeOverHeld(this.#held, mine);
       this.#cache.refresh();
       const met = this.#depCheck();
       const heldValue = (k: string): Lww | undefined => this.#held.get(k)?.value;
@@ -300,7 +254,7 @@ export class CausalCut {
       const fromTier = new Set<string>(byPeer.get(undefined) ?? []);
       await Promise.all([...byPeer].filter(([from]) => from !== undefined).map(async ([from, keys]) => {
         this.fetches++;
-        const got = await this.#fromPeer(from!, [...keys], deadline).catch(() => new Map<string, Lattice>());
+        const got = await readPeerCache(this.#link, from!, [...keys], deadline).catch(() => new Map<string, Lattice>());
         for (const k of keys) {
           const v = got.get(k);
           if (v !== undefined) this.absorb(k, v, from);
@@ -321,36 +275,6 @@ export class CausalCut {
   }
 
   /**
-   * Adds to `keys` every held key that their held versions depend on, transitively: a root can
-   * go in only with them, so what they need is brought too.
-   */
-  #closeOverHeld(keys: Set<string>): void {
-    const queue = [...keys];
-    for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
-      const h = this.#held.get(key);
-      if (h === undefined) continue;
-      for (const v of versionsOf(h.value)) {
-        for (const d of v.causal!.deps) {
-          if (!keys.has(d.key) && this.#held.has(d.key)) {
-            keys.add(d.key);
-            queue.push(d.key);
-          }
-        }
-      }
-    }
-  }
-
-  async #fromPeer(url: string, keys: readonly string[], deadline: number): Promise<Map<string, Lattice>> {
-    const body = (await this.#link.send(url, 'POST', HOST_PATHS.cacheRead, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
-    const out = new Map<string, Lattice>();
-    for (const k of keys) {
-      const b64 = body?.values?.[k];
-      if (typeof b64 === 'string') out.set(k, decode(new Uint8Array(Buffer.from(b64, 'base64'))));
-    }
-    return out;
-  }
-
-  /**
    * Returns once this host's cache holds a version of `key` with every one of `need.deps` in its
    * past, fetching it (and what it depends on) from the host named in `need`, else the tier,
    * retrying until `deadline`.
@@ -368,7 +292,7 @@ export class CausalCut {
       if (ok()) return;
       if (peer !== undefined) {
         this.fetches++;
-        const got = (await this.#fromPeer(peer, [key], deadline).catch(() => undefined))?.get(key);
+        const got = (await readPeerCache(this.#link, peer, [key], deadline).catch(() => undefined))?.get(key);
         if (got !== undefined && (await this.absorbAwait(key, got, deadline, peer), ok())) return;
       }
       this.fetches++;
@@ -403,7 +327,7 @@ export class CausalCut {
     if (byPeer.size > 0) {
       await Promise.all([...byPeer].map(async ([url, keys]) => {
         this.fetches++;
-        const got = await this.#fromPeer(url, keys, deadline).catch(() => new Map<string, Lattice>());
+        const got = await readPeerCache(this.#link, url, keys, deadline).catch(() => new Map<string, Lattice>());
         for (const [k, v] of got) this.absorb(k, v, url);
       }));
       this.#admitClosed();
@@ -415,13 +339,7 @@ export class CausalCut {
 
   /** For the internal route (`HOST_PATHS.cacheRead`): this host's cached values of `keys` (what is visible here). */
   serve(keys: readonly string[]): { values: Record<string, string | null> } {
-    this.#cache.refresh();
-    const values: Record<string, string | null> = {};
-    for (const k of keys) {
-      const bytes = this.#cache.getEncoded(k);
-      values[k] = bytes === undefined ? null : Buffer.from(bytes).toString('base64');
-    }
-    return { values };
+    return serveCacheRead(this.#cache, keys);
   }
 
   close(): void {

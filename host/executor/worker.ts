@@ -2,7 +2,6 @@
 //
 // The thread parks in Atomics.wait until the main thread posts a job, runs it synchronously,
 // posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
-import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CloudburstError } from '../../common/index.ts';
 import { Hlc, counter, lwwValueView } from '../../kvs/index.ts';
@@ -13,82 +12,22 @@ import { ELEMENT_BYTES } from '../module-types.ts';
 
 /** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
 const LWW_TAG = 1;
-import { lowerValue, liftResult, type Guest, type GuestExports } from './abi.ts';
+import { lowerValue, liftResult } from './abi.ts';
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
-  BRIDGE, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, PARKED, REPLY, STATE, WAKE, wakeMain,
-  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
+  BRIDGE, DONE, IDLE, JOB, PARKED, REPLY, STATE, WAKE, wakeMain,
+  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
+import { WarmInstances, type Instance } from './warm-instances.ts';
+import { workerGate } from './worker-gate.ts';
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
 const port = init.port;
 const cache = HostCache.open({ path: init.cachePath });
 
-/**
- * Takes the gate back before running host code (see GATE in protocol.ts). If the main thread
- * has closed it, this thread is being stopped: it waits here, outside LMDB, to be terminated
- * (or for the gate to open again when the main thread found the job done).
- */
-function enter(): void {
-  while (Atomics.compareExchange(ctrl, GATE, GATE_FREE, GATE_HOST) !== GATE_FREE) {
-    Atomics.wait(ctrl, GATE, GATE_CLAIMED);
-  }
-}
-
-/**
- * Lets go of the gate: from here until `enter`, this thread may be terminated at any moment.
- * When the main thread is waiting to close it, hand it over instead of opening it.
- */
-function leave(): void {
-  if (Atomics.compareExchange(ctrl, GATE, GATE_HOST, GATE_FREE) === GATE_CLOSING) {
-    Atomics.store(ctrl, GATE, GATE_CLAIMED);
-    Atomics.notify(ctrl, GATE);
-  }
-}
-
-/** Runs guest code (or waits) with the gate open: a deadline may stop the thread in there. */
-function outside<T>(f: () => T): T {
-  leave();
-  try {
-    return f();
-  } finally {
-    enter();
-  }
-}
-
-/**
- * The import object with every host function taking the gate for its duration. The wrappers
- * have the arity of what they wrap (no rest parameters: a host import is the hottest call a
- * guest makes, and V8 inlines fixed-arity calls).
- */
-function gated(imports: WebAssembly.Imports): WebAssembly.Imports {
-  for (const ns of Object.values(imports)) {
-    const fns = ns as Record<string, unknown>;
-    for (const [name, f] of Object.entries(fns)) {
-      if (typeof f === 'function') fns[name] = gate(f as (...a: unknown[]) => unknown);
-    }
-  }
-  return imports;
-}
-
-function gate(host: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
-  switch (host.length) {
-    case 0:
-      return () => { enter(); try { return host(); } finally { leave(); } };
-    case 1:
-      return (a: unknown) => { enter(); try { return host(a); } finally { leave(); } };
-    case 2:
-      return (a: unknown, b: unknown) => { enter(); try { return host(a, b); } finally { leave(); } };
-    case 3:
-      return (a: unknown, b: unknown, c: unknown) => { enter(); try { return host(a, b, c); } finally { leave(); } };
-    case 4:
-      return (a: unknown, b: unknown, c: unknown, d: unknown) => { enter(); try { return host(a, b, c, d); } finally { leave(); } };
-    default:
-      return (...a: unknown[]) => { enter(); try { return host(...a); } finally { leave(); } };
-  }
-}
+const { enter, leave, outside, gated } = workerGate(ctrl);
 
 function bridge(req: DistributiveOmit<BridgeRequest, 'kind'>): Uint8Array | null | undefined {
   return bridgeReply(req).data;
@@ -131,109 +70,11 @@ const state = new GuestState(
 // The cache is open: from here on the thread may be stopped whenever it is outside host code.
 leave();
 
-interface Instance {
-  guest: Guest;
-  exports: Record<string, unknown>;
-  maxPages: number;
-}
-
-const specs = new Map<string, ModuleSpec>();
-const instances = new Map<string, Instance>();
-
-/**
- * Memory this thread holds and cannot give back by itself: V8 frees a discarded instance's
- * linear memory (up to the guest limit) only when it collects its isolate's garbage, which an
- * idle worker may not do for hours; lmdb-js keeps its read buffer at twice the largest value
- * read; the heap of a call that wrote 100,000 keys stays grown. A worker that holds more than
- * its budget after a job, or that discarded an instance with a large memory, asks to be
- * replaced: terminating a thread frees all of it.
- */
-const footprint = {
-  /** Discarded instances' memories past this are worth a new thread. */
-  discardedBytes: 16 * 1024 * 1024,
-  /** Jobs between checks of the heap when nothing suggested one. */
-  checkEvery: 64,
-  sinceCheck: 0,
-  /** Bytes of linear memory of the instances discarded so far. */
-  discarded: 0,
-};
-
-/** Whether this worker should be replaced after a job (see `memory`). */
-function shouldRetire(failed: boolean, grew: boolean): boolean {
-  if (footprint.discarded >= footprint.discardedBytes) return true;
-  if (!failed && !grew && ++footprint.sinceCheck < footprint.checkEvery) return false;
-  footprint.sinceCheck = 0;
-  const h = getHeapStatistics();
-  return h.total_heap_size + h.external_memory > init.memoryBudget;
-}
-
-/** Drops an instance (a guest failed): its memory is garbage from now on. */
-function discard(sha: string): void {
-  const inst = instances.get(sha);
-  if (inst === undefined) return;
-  instances.delete(sha);
-  footprint.discarded += inst.guest.memory.buffer.byteLength;
-}
-
-/**
- * An instance stays warm only while its linear memory is small: a memory never shrinks, so a
- * call that once needed a lot (past a quarter of the module's limit, and 16 MiB) would keep it
- * for good. Such an instance is dropped after its call, and its worker replaced.
- */
-function keepWarm(sha: string): void {
-  const inst = instances.get(sha);
-  if (inst === undefined) return;
-  const size = inst.guest.memory.buffer.byteLength;
-  if (size > footprint.discardedBytes && size > (inst.maxPages * 65536) / 4) discard(sha);
-}
-
-/** Linear memory of the live instances. */
-function instanceBytes(): number {
-  let n = 0;
-  for (const inst of instances.values()) n += inst.guest.memory.buffer.byteLength;
-  return n;
-}
-/** True while `new WebAssembly.Instance` runs a module's start function: state is off limits then. */
-let starting = false;
-
-function specOf(ref: ModuleRef): ModuleSpec {
-  if ('module' in ref) {
-    specs.set(ref.sha, ref);
-    return ref;
-  }
-  const spec = specs.get(ref.sha);
-  if (!spec) throw new CloudburstError('INTERNAL', `module ${ref.sha} was never sent to this worker`);
-  return spec;
-}
-
-function instantiate(spec: ModuleSpec): Instance {
-  const existing = instances.get(spec.sha);
-  if (existing) return existing;
-  const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
-  const imports = gated(hostImports(memory, () => state, init.userPrefix, () => starting));
-  let instance: WebAssembly.Instance;
-  starting = true;
-  try {
-    // Instantiating runs the module's start function: guest code.
-    instance = outside(() => new WebAssembly.Instance(spec.module, imports));
-  } catch (err) {
-    footprint.discarded += memory.buffer.byteLength;
-    throw err;
-  } finally {
-    starting = false;
-  }
-  const exports = instance.exports as Record<string, unknown>;
-  const rt = exports as unknown as GuestExports;
-  // The runtime's allocator is guest code too (and may be hostile): the gate is open while it runs.
-  const runtime: GuestExports = {
-    __new: (size, id) => outside(() => rt.__new(size, id)),
-    __pin: (ptr) => outside(() => rt.__pin(ptr)),
-    __unpin: (ptr) => outside(() => rt.__unpin(ptr)),
-  };
-  const inst: Instance = { guest: { memory, runtime }, exports, maxPages: spec.memoryMaxPages };
-  instances.set(spec.sha, inst);
-  return inst;
-}
+const instances = new WarmInstances({
+  memoryBudget: init.memoryBudget,
+  imports: (memory, starting) => gated(hostImports(memory, () => state, init.userPrefix, starting)),
+  outside,
+});
 
 /** Reads a `{"ref": key}` argument from the cache, as the parameter's type wants it. */
 function readRef(key: string, type: ValueType, session: boolean): unknown {
@@ -299,8 +140,8 @@ function runCall(job: CallJob): JobResult {
   };
   state.begin(job.callId, job.session);
   try {
-    const spec = specOf(job.module);
-    inst = instantiate(spec);
+    const spec = instances.specOf(job.module);
+    inst = instances.instantiate(spec);
     const sig = spec.types.exports.find((e) => e.name === job.exportName) as ExportSignature | undefined;
     const fn = inst.exports[job.exportName];
     if (!sig || typeof fn !== 'function') throw new CloudburstError('UNKNOWN_FUNCTION', `no export ${job.exportName}`);
@@ -325,7 +166,7 @@ function runCall(job: CallJob): JobResult {
     state.discard();
     const failure = classify(err, inst);
     // A guest that trapped may have left its heap inconsistent: start it afresh next time.
-    if (failure.code.startsWith('GUEST_')) discard(job.module.sha);
+    if (failure.code.startsWith('GUEST_')) instances.discard(job.module.sha);
     return { kind: 'done', ok: false, ...failure, logs: state.logs };
   } finally {
     if (pins.length > 0 && inst && instances.get(job.module.sha) === inst) {
@@ -333,7 +174,7 @@ function runCall(job: CallJob): JobResult {
         unpin();
       } catch {
         // The guest's own __unpin failed: the call's outcome stands, the instance does not.
-        discard(job.module.sha);
+        instances.discard(job.module.sha);
       }
     }
   }
@@ -357,7 +198,7 @@ function guestFault<T>(what: string, step: () => T): T {
 
 function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
   try {
-    instantiate(specOf(job.module));
+    instances.instantiate(instances.specOf(job.module));
     return { kind: 'done', ok: true, result: null, wrote: 0, touched: [], logs: [], versions: [] };
   } catch (err) {
     instances.delete(job.module.sha);
@@ -414,10 +255,10 @@ async function serve(): Promise<never> {
       continue;
     }
     enter();
-    const before = instanceBytes();
+    const before = instances.instanceBytes();
     const result = job.kind === 'call' ? runCall(job) : runLoad(job);
-    keepWarm(job.module.sha);
-    if (shouldRetire(!result.ok, instanceBytes() > before)) result.retire = true;
+    instances.keepWarm(job.module.sha);
+    if (instances.shouldRetire(!result.ok, instances.instanceBytes() > before)) result.retire = true;
     port.postMessage(result);
     // DONE before letting go of the gate: a main thread that closes the gate after this sees
     // that the job (its commit included) finished.

@@ -1,0 +1,145 @@
+// A worker's guest instances, kept warm per module between calls, and the memory the worker
+// holds because of them: when an instance is dropped, and when the worker asks to be replaced.
+// See host/README.md, "Memory".
+import { getHeapStatistics } from 'node:v8';
+import { CloudburstError } from '../../common/index.ts';
+import type { Guest, GuestExports } from './abi.ts';
+import type { WorkerGate } from './worker-gate.ts';
+import type { ModuleRef, ModuleSpec } from './protocol.ts';
+
+export interface Instance {
+  guest: Guest;
+  exports: Record<string, unknown>;
+  maxPages: number;
+}
+
+export interface WarmInstancesOptions {
+  /** Bytes of heap and external memory past which the worker asks to be replaced. */
+  memoryBudget: number;
+  /** The import object of a new instance; `starting()` is true while its start function runs. */
+  imports: (memory: WebAssembly.Memory, starting: () => boolean) => WebAssembly.Imports;
+  /** Runs guest code with the gate open. */
+  outside: WorkerGate['outside'];
+}
+
+export class WarmInstances {
+  readonly #specs = new Map<string, ModuleSpec>();
+  readonly #instances = new Map<string, Instance>();
+  readonly #memoryBudget: number;
+  readonly #imports: WarmInstancesOptions['imports'];
+  readonly #outside: WorkerGate['outside'];
+  /**
+   * Memory this thread holds and cannot give back by itself: V8 frees a discarded instance's
+   * linear memory (up to the guest limit) only when it collects its isolate's garbage, which an
+   * idle worker may not do for hours; lmdb-js keeps its read buffer at twice the largest value
+   * read; the heap of a call that wrote 100,000 keys stays grown. A worker that holds more than
+   * its budget after a job, or that discarded an instance with a large memory, asks to be
+   * replaced: terminating a thread frees all of it.
+   */
+  readonly #footprint = {
+    /** Discarded instances' memories past this are worth a new thread. */
+    discardedBytes: 16 * 1024 * 1024,
+    /** Jobs between checks of the heap when nothing suggested one. */
+    checkEvery: 64,
+    sinceCheck: 0,
+    /** Bytes of linear memory of the instances discarded so far. */
+    discarded: 0,
+  };
+  /** True while `new WebAssembly.Instance` runs a module's start function: state is off limits then. */
+  #starting = false;
+
+  constructor(opts: WarmInstancesOptions) {
+    this.#memoryBudget = opts.memoryBudget;
+    this.#imports = opts.imports;
+    this.#outside = opts.outside;
+  }
+
+  /** Whether this worker should be replaced after a job (see `#footprint`). */
+  shouldRetire(failed: boolean, grew: boolean): boolean {
+    const footprint = this.#footprint;
+    if (footprint.discarded >= footprint.discardedBytes) return true;
+    if (!failed && !grew && ++footprint.sinceCheck < footprint.checkEvery) return false;
+    footprint.sinceCheck = 0;
+    const h = getHeapStatistics();
+    return h.total_heap_size + h.external_memory > this.#memoryBudget;
+  }
+
+  /** Drops an instance (a guest failed): its memory is garbage from now on. */
+  discard(sha: string): void {
+    const inst = this.#instances.get(sha);
+    if (inst === undefined) return;
+    this.#instances.delete(sha);
+    this.#footprint.discarded += inst.guest.memory.buffer.byteLength;
+  }
+
+  /** Forgets an instance without counting its memory (a module that failed to load). */
+  delete(sha: string): void {
+    this.#instances.delete(sha);
+  }
+
+  /** The warm instance of a module, if any. */
+  get(sha: string): Instance | undefined {
+    return this.#instances.get(sha);
+  }
+
+  /**
+   * An instance stays warm only while its linear memory is small: a memory never shrinks, so a
+   * call that once needed a lot (past a quarter of the module's limit, and 16 MiB) would keep it
+   * for good. Such an instance is dropped after its call, and its worker replaced.
+   */
+  keepWarm(sha: string): void {
+    const inst = this.#instances.get(sha);
+    if (inst === undefined) return;
+    const size = inst.guest.memory.buffer.byteLength;
+    if (size > this.#footprint.discardedBytes && size > (inst.maxPages * 65536) / 4) this.discard(sha);
+  }
+
+  /** Linear memory of the live instances. */
+  instanceBytes(): number {
+    let n = 0;
+    for (const inst of this.#instances.values()) n += inst.guest.memory.buffer.byteLength;
+    return n;
+  }
+
+  /** The module a job names: sent with the job the first time, remembered since. */
+  specOf(ref: ModuleRef): ModuleSpec {
+    if ('module' in ref) {
+      this.#specs.set(ref.sha, ref);
+      return ref;
+    }
+    const spec = this.#specs.get(ref.sha);
+    if (!spec) throw new CloudburstError('INTERNAL', `module ${ref.sha} was never sent to this worker`);
+    return spec;
+  }
+
+  /** The warm instance of `spec`, instantiated (its start function run) if there is none. */
+  instantiate(spec: ModuleSpec): Instance {
+    const existing = this.#instances.get(spec.sha);
+    if (existing) return existing;
+    const outside = this.#outside;
+    const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
+    const imports = this.#imports(memory, () => this.#starting);
+    let instance: WebAssembly.Instance;
+    this.#starting = true;
+    try {
+      // Instantiating runs the module's start function: guest code.
+      instance = outside(() => new WebAssembly.Instance(spec.module, imports));
+    } catch (err) {
+      this.#footprint.discarded += memory.buffer.byteLength;
+      throw err;
+    } finally {
+      this.#starting = false;
+    }
+    const exports = instance.exports as Record<string, unknown>;
+    const rt = exports as unknown as GuestExports;
+    // The runtime's allocator is guest code too (and may be hostile): the gate is open while it runs.
+    const runtime: GuestExports = {
+      __new: (size, id) => outside(() => rt.__new(size, id)),
+      __pin: (ptr) => outside(() => rt.__pin(ptr)),
+      __unpin: (ptr) => outside(() => rt.__unpin(ptr)),
+    };
+    const inst: Instance = { guest: { memory, runtime }, exports, maxPages: spec.memoryMaxPages };
+    this.#instances.set(spec.sha, inst);
+    return inst;
+  }
+}
