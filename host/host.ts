@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CloudburstError, listen, readJson, Router, sendJson, serve } from '../common/index.ts';
-import { Hlc, KV_LIMITS, KvClient } from '../kvs/index.ts';
-import { HostCache, type FsyncPolicy } from './cache/cache.ts';
+import { Hlc, KvClient } from '../kvs/index.ts';
+import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
@@ -21,67 +20,13 @@ import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
+import { resolveOptions, type HostOptions } from './options.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
 import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
-
-export interface HostOptions {
-  /** Folder for the host's cache and identity. */
-  dataDir: string;
-  /** Base URL of a KV node, e.g. `http://127.0.0.1:7100`. */
-  kvsUrl: string;
-  /** More KV nodes of the same cluster, tried when `kvsUrl` does not answer. */
-  kvsSeeds?: string[];
-  /** Lease of the host's cache subscriptions on the KV tier, in ms (renewed every third). Default 30 s. */
-  subscriptionTtlMs?: number;
-  /**
-   * How long a commit waits before its writes are flushed to the KV tier, so that the writes
-   * of many calls travel together. Default 2 ms. (Durable puts and `PUT /v1/kv` flush at once.)
-   */
-  flushDelayMs?: number;
-  /** Port of the HTTP API; 0 picks a free one. Default 7070. */
-  port?: number;
-  /** Address to listen on. Default 127.0.0.1. */
-  listen?: string;
-  /** Executor worker threads. Default: the number of cores (at least 2). */
-  workers?: number;
-  fsync?: FsyncPolicy;
-  /** Memory limit of each guest instance, in MiB. Default 256. */
-  guestMemoryMiB?: number;
-  /**
-   * Memory budget of each executor worker (its heap and the linear memories of its warm
-   * instances), in MiB: a worker over it after a call is replaced. Default guestMemoryMiB + 256.
-   */
-  workerMemoryMiB?: number;
-  /** Largest module upload, in bytes. Default 8 MiB. */
-  maxModuleBytes?: number;
-  /** Largest JSON body of a call or KV write, in bytes. Default 64 MiB. */
-  maxBodyBytes?: number;
-  /** Call deadline unless the call asks for another. Default 10 s. */
-  defaultTimeoutMs?: number;
-  /** Longest deadline a call may ask for. Default 5 min. */
-  maxTimeoutMs?: number;
-  /** Probability that a call is placed on a random host (exploration). Default 0.1. */
-  explore?: number;
-  /** Hosts busier than this (busy workers / workers) are avoided. Default 0.7. */
-  maxUtilization?: number;
-  /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
-  publishIntervalMs?: number;
-  /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
-  cacheMiB?: number;
-  /** Keys the cache may hold (each costs the main thread's heap a few hundred bytes). Default 500,000. */
-  cacheKeys?: number;
-  /**
-   * How often a long-poll on a future reads the KV tier again, in case the push that should
-   * wake it was missed. Default 2 s.
-   */
-  futureRereadMs?: number;
-  /** Where guest log lines go. Default: stdout, prefixed with the function name. */
-  onGuestLog?: (fn: string, level: number, message: string) => void;
-}
 
 export interface Host {
   readonly id: string;
@@ -119,22 +64,19 @@ function hostId(dataDir: string): string {
  * await fetch(`${host.url}/v1/functions`);
  * await host.close();
  */
-export async function startHost(opts: HostOptions): Promise<Host> {
-  // A module's bytes are one value in the KV tier.
-  if (opts.maxModuleBytes !== undefined && opts.maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
-    throw new CloudburstError('INVALID_REQUEST', `maxModuleBytes may be at most ${KV_LIMITS.maxRegisterBytes} (the largest value the KV tier stores)`);
-  }
+export async function startHost(options: HostOptions): Promise<Host> {
+  const opts = resolveOptions(options);
   mkdirSync(opts.dataDir, { recursive: true });
   const id = hostId(opts.dataDir);
   const writerPrefix = `h-${id}`;
   const cachePath = join(opts.dataDir, 'cache');
-  const cache = HostCache.open({ path: cachePath, fsync: opts.fsync ?? 'batch' });
+  const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
   // Replicas of a key can move when the ring changes: subscribe every cached key again.
   let subscriptions: Subscriptions | undefined;
-  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds ?? [], onRingChange: () => subscriptions?.renew() });
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subscriptions?.renew() });
   const budget = new CacheBudget(cache, {
-    maxBytes: (opts.cacheMiB ?? 1024) * 1024 * 1024,
-    maxKeys: opts.cacheKeys ?? 500_000,
+    maxBytes: opts.cacheMiB * 1024 * 1024,
+    maxKeys: opts.cacheKeys,
     onEvicted: (keys) => subscriptions?.remove(keys),
   });
   const touch = (keys: readonly string[]): void => budget.touch(keys);
@@ -142,7 +84,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   // flushed); the tier pushes merged changes to POST /v1/internal/kv/push.
   let url = '';
   subscriptions = new Subscriptions(kv, () => url, {
-    ttlMs: opts.subscriptionTtlMs ?? 30_000,
+    ttlMs: opts.subscriptionTtlMs,
     onSubscribed: async (keys) => {
       const { values, unreadable } = await kv.getSome(keys);
       values.forEach((v, i) => v !== undefined && readThrough.absorbFromTier(keys[i]!, v));
@@ -151,7 +93,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   });
   const subs = subscriptions;
   const flusher = new Flusher(cache, kv, {
-    ...(opts.flushDelayMs === undefined ? {} : { delayMs: opts.flushDelayMs, intervalMs: Math.max(1000, opts.flushDelayMs) }),
+    delayMs: opts.flushDelayMs,
+    intervalMs: Math.max(1000, opts.flushDelayMs),
     onFlushed: (keys) => {
       touch(keys);
       subs.add(keys);
@@ -168,8 +111,8 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const pool = new ExecutorPool({
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
-    size: opts.workers ?? Math.max(2, availableParallelism()),
-    workerMemoryBytes: (opts.workerMemoryMiB ?? (opts.guestMemoryMiB ?? 256) + 256) * 1024 * 1024,
+    size: opts.workers,
+    workerMemoryBytes: opts.workerMemoryMiB * 1024 * 1024,
     cachePath,
     writerPrefix,
     userPrefix: userPrefix(),
@@ -187,11 +130,11 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     },
   });
   const registry = new Registry(readThrough, hlc, pool, {
-    maxModuleBytes: opts.maxModuleBytes ?? 8 * 1024 * 1024,
-    memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
+    maxModuleBytes: opts.maxModuleBytes,
+    memoryMaxPages: Math.floor((opts.guestMemoryMiB * 1024 * 1024) / 65536),
     instantiateTimeoutMs: 5000,
   });
-  const futures = new Futures(readThrough, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
+  const futures = new Futures(readThrough, hlc, { rereadMs: opts.futureRereadMs });
   // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
   let utilization = 0;
   const sampler = setInterval(() => {
@@ -201,7 +144,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   sampler.unref();
   const directory: Directory = new Directory({
     kv, hlc,
-    intervalMs: opts.publishIntervalMs ?? 500,
+    intervalMs: opts.publishIntervalMs,
     self: (): Omit<HostRecord, 'updatedAt'> => {
       // The summary is a scan of the cache: skip it while there is nobody to read it.
       const keys: string[] = directory.peers().length > 0 || summaryBeats++ === 0 ? [...cache.keys(userPrefix())] : [];
@@ -232,12 +175,12 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
       forwarder,
       utilization: () => utilization,
-      explore: opts.explore ?? 0.1,
-      maxUtilization: opts.maxUtilization ?? 0.7,
+      explore: opts.explore,
+      maxUtilization: opts.maxUtilization,
     },
-    defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
-    maxTimeoutMs: opts.maxTimeoutMs ?? 300_000,
-    onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
+    defaultTimeoutMs: opts.defaultTimeoutMs,
+    maxTimeoutMs: opts.maxTimeoutMs,
+    onGuestLog: opts.onGuestLog,
   });
 
   const snapshots = new Snapshots(id, link);
@@ -248,7 +191,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
 
   routes(router, {
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
-    maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
+    maxBodyBytes: opts.maxBodyBytes,
     clusterView: () => ({
       host: { id, url, utilization },
       peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
@@ -264,7 +207,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const drain = serve(server, router.handle);
   let port: number;
   try {
-    port = await listen(server, opts.port ?? 7070, opts.listen ?? '127.0.0.1');
+    port = await listen(server, opts.port, opts.listen);
   } catch (err) {
     await pool.close();
     await kv.close();
@@ -273,7 +216,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   }
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
-  url = `http://${opts.listen ?? '127.0.0.1'}:${port}`;
+  url = `http://${opts.listen}:${port}`;
   directory.start();
   subs.start();
   // Keys cached by a previous run are subscribed again.
