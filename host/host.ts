@@ -27,6 +27,7 @@ import { CACHE_READ_PATH, CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
+import { SelfAddress } from './self-address.ts';
 
 export interface Host {
   readonly id: string;
@@ -67,7 +68,8 @@ function hostId(dataDir: string): string {
 export async function startHost(options: HostOptions): Promise<Host> {
   const opts = resolveOptions(options);
   mkdirSync(opts.dataDir, { recursive: true });
-  const id = hostId(opts.dataDir);
+  const self = new SelfAddress(hostId(opts.dataDir));
+  const id = self.id;
   const writerPrefix = `h-${id}`;
   const cachePath = join(opts.dataDir, 'cache');
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
@@ -82,8 +84,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const touch = (keys: readonly string[]): void => budget.touch(keys);
   // Freshness: the host subscribes to every key it caches (read from the tier, or written and
   // flushed); the tier pushes merged changes to POST /v1/internal/kv/push.
-  let url = '';
-  subscriptions = new Subscriptions(kv, () => url, {
+  subscriptions = new Subscriptions(kv, self.url, {
     ttlMs: opts.subscriptionTtlMs,
     onSubscribed: async (keys) => {
       const { values, unreadable } = await kv.getSome(keys);
@@ -102,7 +103,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   });
   const link = new PeerLink();
   // Values from the tier and from peers enter the cache through its causal cut.
-  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
+  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: self.url, onStored: (key) => subs.add([key]) });
   const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
@@ -151,7 +152,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       const bloom = Bloom.forCount(keys.length);
       for (const k of keys) bloom.add(k);
       const s = pool.stats();
-      return { id, url, utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
+      return { id, url: self.url(), utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
     },
   });
   let summaryBeats = 0;
@@ -163,13 +164,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const forwarder = new Forwarder(id, link);
   // Client sessions: a call first brings this cache up to what the client's earlier calls saw.
   const catchUp = new SessionCatchUp({
-    cache, link, userPrefix: userPrefix(), selfUrl: () => url,
+    cache, link, userPrefix: userPrefix(), selfUrl: self.url,
     admit: (key, value, deadline, from) => cut.absorbAwait(key, value, deadline, from),
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
     registry, pool, readThrough, metrics, futures, hostId: id, onTouched: touch, messaging,
-    sessions: { catchUp, selfUrl: () => url },
+    sessions: { catchUp, selfUrl: self.url },
     cluster: {
       peers: () => directory.peers(),
       markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
@@ -184,7 +185,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   });
 
   const snapshots = new Snapshots(id, link);
-  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: self.url, snapshots, cut });
 
   // Each part registers what it counts (host/README.md, "Metrics").
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
@@ -193,7 +194,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
     clusterView: () => ({
-      host: { id, url, utilization },
+      host: { id, url: self.url(), utilization },
       peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
     }),
   });
@@ -214,9 +215,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await cache.close();
     throw err;
   }
+  self.listening(`http://${opts.listen}:${port}`);
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
-  url = `http://${opts.listen}:${port}`;
   directory.start();
   subs.start();
   // Keys cached by a previous run are subscribed again.
@@ -226,7 +227,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   return {
     id,
     port,
-    url,
+    url: self.url(),
     close: () => (closing ??= (async () => {
       // First the HTTP side, while everything behind it still works: no new connections, every
       // answer from now on closes its connection, requests in flight and requests arriving on
