@@ -9,11 +9,11 @@ import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
-import { Bloom } from './cluster/bloom.ts';
 import { DagService } from './dag/service.ts';
-import { Directory, type HostRecord } from './cluster/directory.ts';
+import { Directory } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
+import { Presence } from './cluster/presence.ts';
 import type { ReadVersion } from './consistency/call-session.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
@@ -136,26 +136,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     instantiateTimeoutMs: 5000,
   });
   const futures = new Futures(readThrough, hlc, { rereadMs: opts.futureRereadMs });
-  // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
-  let utilization = 0;
-  const sampler = setInterval(() => {
-    const s = pool.stats();
-    utilization = 0.7 * utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
-  }, 100);
-  sampler.unref();
-  const directory: Directory = new Directory({
-    kv, hlc,
-    intervalMs: opts.publishIntervalMs,
-    self: (): Omit<HostRecord, 'updatedAt'> => {
-      // The summary is a scan of the cache: skip it while there is nobody to read it.
-      const keys: string[] = directory.peers().length > 0 || summaryBeats++ === 0 ? [...cache.keys(userPrefix())] : [];
-      const bloom = Bloom.forCount(keys.length);
-      for (const k of keys) bloom.add(k);
-      const s = pool.stats();
-      return { id, url: self.url(), utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
-    },
-  });
-  let summaryBeats = 0;
+  const presence = new Presence({ self, cache, pool, userPrefix: userPrefix() });
+  const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers) });
   const messaging = new Messaging({
     hostId: id, kv, link,
     peers: () => directory.peers(),
@@ -175,7 +157,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       peers: () => directory.peers(),
       markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
       forwarder,
-      utilization: () => utilization,
+      utilization: () => presence.utilization,
       explore: opts.explore,
       maxUtilization: opts.maxUtilization,
     },
@@ -193,10 +175,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   routes(router, {
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
-    clusterView: () => ({
-      host: { id, url: self.url(), utilization },
-      peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
-    }),
+    clusterView: () => presence.view(directory.peers()),
   });
 
   // Causal requests catching up read what a peer's cut holds (consistency/causal.ts).
@@ -238,7 +217,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       futures.stopWaiting();
       await directory.close();
       await drained;
-      clearInterval(sampler);
+      presence.close();
       budget.close();
       subs.close();
       await dags.close();
