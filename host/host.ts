@@ -14,7 +14,7 @@ import { Directory } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
 import { Presence } from './cluster/presence.ts';
-import type { ReadVersion } from './consistency/call-session.ts';
+import { executorBridge } from './executor/bridge.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
@@ -117,18 +117,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     cachePath,
     writerPrefix,
     userPrefix: userPrefix(),
-    bridge: async (req, remainingMs): Promise<Uint8Array | null | void | { at: ReadVersion }> => {
-      switch (req.op) {
-        case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
-        case 'flush': await flusher.flushKeys(req.keys); return;
-        case 'send': await messaging.send(req.from, req.to, req.data); return;
-        // A little margin: a recv that ends at the deadline leaves the call time to return.
-        case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
-        case 'snapshot': return snapshots.fetch(req.rid, req.key, req.at);
-        case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
-        case 'pin': return { at: await dags.pin(req.rid, req.key, req.version, req.bytes) };
-      }
-    },
+    // Cycle: running guests ask the main thread for parts built on the pool (DAG pins, and
+    // messages, sent through the directory that publishes the pool's load).
+    bridge: (req, remainingMs) => serveWorkers(req, remainingMs),
   });
   const registry = new Registry(readThrough, hlc, pool, {
     maxModuleBytes: opts.maxModuleBytes,
@@ -168,6 +159,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   const snapshots = new Snapshots(id, link);
   const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: self.url, snapshots, cut });
+  const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
