@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { CloudburstError, listen, readJson, Router, sendJson, serve } from '../common/index.ts';
+import { CloudburstError, listen, readJson, Router, sendJson, serve, type ServerDrain } from '../common/index.ts';
 import { Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
@@ -44,6 +44,8 @@ export interface Host {
 /** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
 const IDLE_GRACE_MS = 500;
 
+const MiB = 1024 * 1024;
+
 /** A host's identity survives restarts: counters keep one entry per writer, and writers are `h-{id}/...`. */
 function hostId(dataDir: string): string {
   const file = join(dataDir, 'host-id');
@@ -60,6 +62,12 @@ function hostId(dataDir: string): string {
  * Starts a function host: HTTP API, registry, executor pool and cache, talking to the KV
  * tier at `kvsUrl` over HTTP (also in the embedded mode, so that one path is exercised).
  *
+ * The parts are built in dependency order, each given what it calls. Where two parts call
+ * each other (a real cycle), the one built first reaches the other through an arrow naming a
+ * part built a few lines below, marked "Cycle"; the host's URL, known only once it listens,
+ * is the `SelfAddress` seam. The server listens once every part exists; the work that reaches
+ * the tier and the other hosts on its own (flusher, directory, subscriptions) starts after.
+ *
  * @example
  * const host = await startHost({ dataDir: './.cloudburst/host', kvsUrl: kv.url, port: 0 });
  * await fetch(`${host.url}/v1/functions`);
@@ -69,103 +77,89 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const opts = resolveOptions(options);
   mkdirSync(opts.dataDir, { recursive: true });
   const self = new SelfAddress(hostId(opts.dataDir));
-  const id = self.id;
-  const writerPrefix = `h-${id}`;
+  const writerPrefix = `h-${self.id}`;
+  const users = userPrefix();
+  const hlc = new Hlc(`${writerPrefix}/main`);
+  const metrics = new Metrics();
+  const link = new PeerLink();
+
+  // State: the cache, the KV tier behind it, and the subscriptions that keep the cache fresh
+  // (the host subscribes to every key it caches, read from the tier or written and flushed;
+  // the tier pushes merged changes to POST /v1/internal/kv/push).
   const cachePath = join(opts.dataDir, 'cache');
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
-  // Replicas of a key can move when the ring changes: subscribe every cached key again.
-  let subscriptions: Subscriptions | undefined;
-  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subscriptions?.renew() });
-  const budget = new CacheBudget(cache, {
-    maxBytes: opts.cacheMiB * 1024 * 1024,
-    maxKeys: opts.cacheKeys,
-    onEvicted: (keys) => subscriptions?.remove(keys),
-  });
-  const touch = (keys: readonly string[]): void => budget.touch(keys);
-  // Freshness: the host subscribes to every key it caches (read from the tier, or written and
-  // flushed); the tier pushes merged changes to POST /v1/internal/kv/push.
-  subscriptions = new Subscriptions(kv, self.url, {
-    ttlMs: opts.subscriptionTtlMs,
-    onSubscribed: async (keys) => {
-      const { values, unreadable } = await kv.getSome(keys);
-      values.forEach((v, i) => v !== undefined && readThrough.absorbFromTier(keys[i]!, v));
-      return unreadable;
-    },
-  });
-  const subs = subscriptions;
+  // Cycle: replicas of a key can move when the ring changes, so every cached key is subscribed
+  // again; the subscriptions subscribe through this client.
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subs.renew() });
+  // Cycle: a key just subscribed is read once more through the read-through cache, which
+  // subscribes to what it reads.
+  const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });
+  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => subs.remove(keys) });
   const flusher = new Flusher(cache, kv, {
     delayMs: opts.flushDelayMs,
     intervalMs: Math.max(1000, opts.flushDelayMs),
     onFlushed: (keys) => {
-      touch(keys);
+      budget.touch(keys);
       subs.add(keys);
     },
   });
-  const link = new PeerLink();
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: self.url, onStored: (key) => subs.add([key]) });
   const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
-  const hlc = new Hlc(`${writerPrefix}/main`);
-  const metrics = new Metrics();
 
+  // Execution: the worker threads that run guests, the modules, futures.
   const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
   const pool = new ExecutorPool({
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
     size: opts.workers,
-    workerMemoryBytes: opts.workerMemoryMiB * 1024 * 1024,
+    workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
     writerPrefix,
-    userPrefix: userPrefix(),
+    userPrefix: users,
     // Cycle: running guests ask the main thread for parts built on the pool (DAG pins, and
     // messages, sent through the directory that publishes the pool's load).
     bridge: (req, remainingMs) => serveWorkers(req, remainingMs),
   });
   const registry = new Registry(readThrough, hlc, pool, {
     maxModuleBytes: opts.maxModuleBytes,
-    memoryMaxPages: Math.floor((opts.guestMemoryMiB * 1024 * 1024) / 65536),
+    memoryMaxPages: Math.floor((opts.guestMemoryMiB * MiB) / 65536),
     instantiateTimeoutMs: 5000,
   });
   const futures = new Futures(readThrough, hlc, { rereadMs: opts.futureRereadMs });
-  const presence = new Presence({ self, cache, pool, userPrefix: userPrefix() });
+
+  // The cluster: this host's published load and keys, every host's record, messages between
+  // functions, calls forwarded to other hosts.
+  const presence = new Presence({ self, cache, pool, userPrefix: users });
   const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers) });
-  const messaging = new Messaging({
-    hostId: id, kv, link,
-    peers: () => directory.peers(),
-    markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
-  });
-  const forwarder = new Forwarder(id, link);
-  // Client sessions: a call first brings this cache up to what the client's earlier calls saw.
+  const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
+  const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
+  const forwarder = new Forwarder(self.id, link);
+
+  // Calls and DAGs. Client sessions: a call first brings this cache up to what the client's
+  // earlier calls saw.
   const catchUp = new SessionCatchUp({
-    cache, link, userPrefix: userPrefix(), selfUrl: self.url,
+    cache, link, userPrefix: users, selfUrl: self.url,
     admit: (key, value, deadline, from) => cut.absorbAwait(key, value, deadline, from),
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, readThrough, metrics, futures, hostId: id, onTouched: touch, messaging,
+    registry, pool, readThrough, metrics, futures, hostId: self.id, onTouched: (keys) => budget.touch(keys), messaging,
     sessions: { catchUp, selfUrl: self.url },
-    cluster: {
-      peers: () => directory.peers(),
-      markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
-      forwarder,
-      utilization: () => presence.utilization,
-      explore: opts.explore,
-      maxUtilization: opts.maxUtilization,
-    },
+    cluster: { ...others, forwarder, utilization: () => presence.utilization, explore: opts.explore, maxUtilization: opts.maxUtilization },
     defaultTimeoutMs: opts.defaultTimeoutMs,
     maxTimeoutMs: opts.maxTimeoutMs,
     onGuestLog: opts.onGuestLog,
   });
-
-  const snapshots = new Snapshots(id, link);
-  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: self.url, snapshots, cut });
+  const snapshots = new Snapshots(self.id, link);
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: self.id, selfUrl: self.url, snapshots, cut });
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
 
   routes(router, {
-    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: id, writer: `${writerPrefix}/main`,
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, hostId: self.id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
     clusterView: () => presence.view(directory.peers()),
   });
@@ -175,12 +169,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
     sendJson(res, 200, cut.serve(await readJson(req, 1024 * 1024)));
   });
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000 });
+  const server = createServer({ keepAliveTimeout: 65_000 });
   const drain = serve(server, router.handle);
   let port: number;
   try {
     port = await listen(server, opts.port, opts.listen);
   } catch (err) {
+    // Nothing has started but the parts' own timers and the workers.
+    presence.close();
+    budget.close();
+    messaging.close();
     await pool.close();
     await kv.close();
     await cache.close();
@@ -194,37 +192,62 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Keys cached by a previous run are subscribed again.
   subs.add(cache.keys(''));
 
+  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache };
   let closing: Promise<void> | undefined;
-  return {
-    id,
-    port,
-    url: self.url(),
-    close: () => (closing ??= (async () => {
-      // First the HTTP side, while everything behind it still works: no new connections, every
-      // answer from now on closes its connection, requests in flight and requests arriving on
-      // open connections are served; idle connections close once things are quiet. Meanwhile
-      // the directory tells the other hosts that this one is stopping.
-      const drained = drain.close({ idleGraceMs: IDLE_GRACE_MS });
-      // Long-polls of futures answer now instead of holding the stop up for their whole wait.
-      futures.stopWaiting();
-      await directory.close();
-      await drained;
-      presence.close();
-      budget.close();
-      subs.close();
-      await dags.close();
-      cut.close();
-      futures.close();
-      await pool.close();
-      messaging.close();
-      await link.close();
-      await flusher.flushAll().catch((err: unknown) => {
-        if (!(err instanceof CloudburstError)) throw err;
-        console.error(`host ${id}: ${cache.outboxSize()} writes stay in the outbox (${err.message}); they are flushed at the next start`);
-      });
-      await flusher.close();
-      await kv.close();
-      await cache.close();
-    })()),
-  };
+  return { id: self.id, port, url: self.url(), close: () => (closing ??= stop(running)) };
+}
+
+interface Running {
+  id: string;
+  drain: ServerDrain;
+  futures: Futures;
+  directory: Directory;
+  presence: Presence;
+  budget: CacheBudget;
+  subs: Subscriptions;
+  dags: DagService;
+  cut: CausalCut;
+  pool: ExecutorPool;
+  messaging: Messaging;
+  link: PeerLink;
+  flusher: Flusher;
+  kv: KvClient;
+  cache: HostCache;
+}
+
+/** `Host.close()`: every part stops after those that use it (host/README.md, "Stopping"). */
+async function stop(p: Running): Promise<void> {
+  // First the HTTP side, while everything behind it still works: no new connections, every
+  // answer from now on closes its connection, requests in flight and requests arriving on
+  // open connections are served; idle connections close once things are quiet. Meanwhile
+  // the directory tells the other hosts that this one is stopping.
+  const drained = p.drain.close({ idleGraceMs: IDLE_GRACE_MS });
+  // Long-polls of futures answer now instead of holding the stop up for their whole wait.
+  p.futures.stopWaiting();
+  await p.directory.close();
+  await drained;
+  // No request is left. The loops that work on their own: the load sampler (after the
+  // directory's last record, which reports it), eviction, subscriptions, DAG requests held
+  // here, held causal versions, futures' tier listener.
+  p.presence.close();
+  p.budget.close();
+  p.subs.close();
+  await p.dags.close();
+  p.cut.close();
+  p.futures.close();
+  // Then the workers: once they are gone nothing commits, and the outbox holds every write
+  // this host acknowledged. Then what only served the parts above: messaging's sweeper, the
+  // connections to other hosts.
+  await p.pool.close();
+  p.messaging.close();
+  await p.link.close();
+  // Last, the outbox goes to the tier (what cannot stays in the cache for the next start),
+  // then the tier's client and the cache that every part read.
+  await p.flusher.flushAll().catch((err: unknown) => {
+    if (!(err instanceof CloudburstError)) throw err;
+    console.error(`host ${p.id}: ${p.cache.outboxSize()} writes stay in the outbox (${err.message}); they are flushed at the next start`);
+  });
+  await p.flusher.close();
+  await p.kv.close();
+  await p.cache.close();
 }
