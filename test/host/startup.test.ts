@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { KV_LIMITS } from '../../kvs/index.ts';
 import { startHost } from '../../host/index.ts';
 import { resolveOptions } from '../../host/options.ts';
+import { SelfAddress } from '../../host/self-address.ts';
 
 const required = { dataDir: '/tmp/cb-options', kvsUrl: 'http://127.0.0.1:1' };
 
@@ -50,5 +51,18 @@ describe('host options: one place for the defaults', () => {
     const dataDir = join(tmpdir(), `cb-options-${process.pid}-${Date.now()}`);
     await expect(startHost({ ...required, dataDir, maxModuleBytes: KV_LIMITS.maxRegisterBytes + 1 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('SelfAddress: the host\'s URL exists once it listens', () => {
+  it('throws when read before the host listens, and when set twice', () => {
+    const self = new SelfAddress('a1b2c3d4');
+    expect(() => self.url()).toThrow(/before it listens/);
+    self.listening('http://127.0.0.1:7070');
+    // Parts hold the function, not the object.
+    const { url } = self;
+    expect(url()).toBe('http://127.0.0.1:7070');
+    expect(() => self.listening('http://127.0.0.1:7071')).toThrow(/listens twice/);
+    expect(url()).toBe('http://127.0.0.1:7070');
   });
 });
