@@ -1,88 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { availableParallelism } from 'node:os';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { CloudburstError, listen, readJson, Router, sendJson, serve } from '../common/index.ts';
-import { Hlc, KV_LIMITS, KvClient } from '../kvs/index.ts';
-import { HostCache, type FsyncPolicy } from './cache/cache.ts';
+import { CloudburstError, listen, Router, serve, type ServerDrain } from '../common/index.ts';
+import { Hlc, KvClient } from '../kvs/index.ts';
+import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
 import { Calls } from './calls.ts';
-import { Bloom } from './cluster/bloom.ts';
 import { DagService } from './dag/service.ts';
-import { Directory, type HostRecord } from './cluster/directory.ts';
+import { Directory } from './cluster/directory.ts';
 import { Forwarder } from './cluster/forward.ts';
 import { PeerLink } from './cluster/peer-link.ts';
-import type { ReadVersion } from './consistency/call-session.ts';
+import { Presence } from './cluster/presence.ts';
+import { executorBridge } from './executor/bridge.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
 import { userPrefix } from './keys.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
-import { HOST_LIMITS } from './protocol.ts';
+import { resolveOptions, type HostOptions } from './options.ts';
 import { Registry } from './registry.ts';
 import { routes } from './routes.ts';
 import { CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
-
-export interface HostOptions {
-  /** Folder for the host's cache and identity. */
-  dataDir: string;
-  /** Base URL of a KV node, e.g. `http://127.0.0.1:7100`. */
-  kvsUrl: string;
-  /** More KV nodes of the same cluster, tried when `kvsUrl` does not answer. */
-  kvsSeeds?: string[];
-  /** Lease of the host's cache subscriptions on the KV tier, in ms (renewed every third). Default 30 s. */
-  subscriptionTtlMs?: number;
-  /**
-   * How long a commit waits before its writes are flushed to the KV tier, so that the writes
-   * of many calls travel together. Default 2 ms. (Durable puts and `PUT /v1/kv` flush at once.)
-   */
-  flushDelayMs?: number;
-  /** Port of the HTTP API; 0 picks a free one. Default 7070. */
-  port?: number;
-  /** Address to listen on. Default 127.0.0.1. */
-  listen?: string;
-  /** Executor worker threads. Default: the number of cores (at least 2). */
-  workers?: number;
-  fsync?: FsyncPolicy;
-  /** Memory limit of each guest instance, in MiB. Default 256. */
-  guestMemoryMiB?: number;
-  /**
-   * Memory budget of each executor worker (its heap and the linear memories of its warm
-   * instances), in MiB: a worker over it after a call is replaced. Default guestMemoryMiB + 256.
-   */
-  workerMemoryMiB?: number;
-  /** Largest module upload, in bytes. Default 8 MiB. */
-  maxModuleBytes?: number;
-  /** Largest JSON body of a call or KV write, in bytes. Default 64 MiB. */
-  maxBodyBytes?: number;
-  /** Call deadline unless the call asks for another. Default 10 s. */
-  defaultTimeoutMs?: number;
-  /** Longest deadline a call may ask for. Default 5 min. */
-  maxTimeoutMs?: number;
-  /** Probability that a call is placed on a random host (exploration). Default 0.1. */
-  explore?: number;
-  /** Hosts busier than this (busy workers / workers) are avoided. Default 0.7. */
-  maxUtilization?: number;
-  /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
-  publishIntervalMs?: number;
-  /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
-  cacheMiB?: number;
-  /** Keys the cache may hold (each costs the main thread's heap a few hundred bytes). Default 500,000. */
-  cacheKeys?: number;
-  /**
-   * How often a long-poll on a future reads the KV tier again, in case the push that should
-   * wake it was missed. Default 2 s.
-   */
-  futureRereadMs?: number;
-  /** Where guest log lines go. Default: stdout, prefixed with the function name. */
-  onGuestLog?: (fn: string, level: number, message: string) => void;
-}
+import { SelfAddress } from './self-address.ts';
 
 export interface Host {
   readonly id: string;
@@ -98,6 +43,8 @@ export interface Host {
 
 /** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
 const IDLE_GRACE_MS = 500;
+
+const MiB = 1024 * 1024;
 
 /** A host's identity survives restarts: counters keep one entry per writer, and writers are `h-{id}/...`. */
 function hostId(dataDir: string): string {
@@ -115,198 +62,190 @@ function hostId(dataDir: string): string {
  * Starts a function host: HTTP API, registry, executor pool and cache, talking to the KV
  * tier at `kvsUrl` over HTTP (also in the embedded mode, so that one path is exercised).
  *
+ * The parts are built in dependency order, each given what it calls. Where two parts call
+ * each other (a real cycle), the one built first reaches the other through an arrow naming a
+ * part built a few lines below, marked "Cycle"; the host's URL, known only once it listens,
+ * is the `SelfAddress` seam. The server listens once every part exists; the work that reaches
+ * the tier and the other hosts on its own (flusher, directory, subscriptions) starts after.
+ *
  * @example
  * const host = await startHost({ dataDir: './.cloudburst/host', kvsUrl: kv.url, port: 0 });
  * await fetch(`${host.url}/v1/functions`);
  * await host.close();
  */
-export async function startHost(opts: HostOptions): Promise<Host> {
-  // A module's bytes are one value in the KV tier.
-  if (opts.maxModuleBytes !== undefined && opts.maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
-    throw new CloudburstError('INVALID_REQUEST', `maxModuleBytes may be at most ${KV_LIMITS.maxRegisterBytes} (the largest value the KV tier stores)`);
-  }
+export async function startHost(options: HostOptions): Promise<Host> {
+  const opts = resolveOptions(options);
   mkdirSync(opts.dataDir, { recursive: true });
-  const id = hostId(opts.dataDir);
-  const writerPrefix = `h-${id}`;
+  const self = new SelfAddress(hostId(opts.dataDir));
+  const writerPrefix = `h-${self.id}`;
+  const users = userPrefix();
+  const hlc = new Hlc(`${writerPrefix}/main`);
+  const metrics = new Metrics();
+  const link = new PeerLink();
+
+  // State: the cache, the KV tier behind it, and the subscriptions that keep the cache fresh
+  // (the host subscribes to every key it caches, read from the tier or written and flushed;
+  // the tier pushes merged changes to POST /v1/internal/kv/push).
   const cachePath = join(opts.dataDir, 'cache');
-  const cache = HostCache.open({ path: cachePath, fsync: opts.fsync ?? 'batch' });
-  // Replicas of a key can move when the ring changes: subscribe every cached key again.
-  let subscriptions: Subscriptions | undefined;
-  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds ?? [], onRingChange: () => subscriptions?.renew() });
-  const budget = new CacheBudget(cache, {
-    maxBytes: (opts.cacheMiB ?? 1024) * 1024 * 1024,
-    maxKeys: opts.cacheKeys ?? 500_000,
-    onEvicted: (keys) => subscriptions?.remove(keys),
-  });
-  const touch = (keys: readonly string[]): void => budget.touch(keys);
-  // Freshness: the host subscribes to every key it caches (read from the tier, or written and
-  // flushed); the tier pushes merged changes to POST /v1/internal/kv/push.
-  let url = '';
-  subscriptions = new Subscriptions(kv, () => url, {
-    ttlMs: opts.subscriptionTtlMs ?? 30_000,
-    onSubscribed: async (keys) => {
-      const { values, unreadable } = await kv.getSome(keys);
-      values.forEach((v, i) => v !== undefined && readThrough.absorbFromTier(keys[i]!, v));
-      return unreadable;
-    },
-  });
-  const subs = subscriptions;
+  const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
+  // Cycle: replicas of a key can move when the ring changes, so every cached key is subscribed
+  // again; the subscriptions subscribe through this client.
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subs.renew() });
+  // Cycle: a key just subscribed is read once more through the read-through cache, which
+  // subscribes to what it reads.
+  const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });
+  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => subs.remove(keys) });
   const flusher = new Flusher(cache, kv, {
-    ...(opts.flushDelayMs === undefined ? {} : { delayMs: opts.flushDelayMs, intervalMs: Math.max(1000, opts.flushDelayMs) }),
+    delayMs: opts.flushDelayMs,
+    intervalMs: Math.max(1000, opts.flushDelayMs),
     onFlushed: (keys) => {
-      touch(keys);
+      budget.touch(keys);
       subs.add(keys);
     },
   });
-  const link = new PeerLink();
   // Values from the tier and from peers enter the cache through its causal cut.
-  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: () => url, onStored: (key) => subs.add([key]) });
+  const cut = new CausalCut({ cache, tier: kv, link, selfUrl: self.url, onStored: (key) => subs.add([key]) });
   const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
-  const hlc = new Hlc(`${writerPrefix}/main`);
-  const metrics = new Metrics();
 
+  // Execution: the worker threads that run guests, the modules, futures.
   const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
   const pool = new ExecutorPool({
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
-    size: opts.workers ?? Math.max(2, availableParallelism()),
-    workerMemoryBytes: (opts.workerMemoryMiB ?? (opts.guestMemoryMiB ?? 256) + 256) * 1024 * 1024,
+    size: opts.workers,
+    workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
     writerPrefix,
-    userPrefix: userPrefix(),
-    bridge: async (req, remainingMs): Promise<Uint8Array | null | void | { at: ReadVersion }> => {
-      switch (req.op) {
-        case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
-        case 'flush': await flusher.flushKeys(req.keys); return;
-        case 'send': await messaging.send(req.from, req.to, req.data); return;
-        // A little margin: a recv that ends at the deadline leaves the call time to return.
-        case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, Math.max(0, remainingMs - 5)));
-        case 'snapshot': return snapshots.fetch(req.rid, req.key, req.at);
-        case 'ensure': return cut.ensure(req.key, req.need, performance.now() + Math.max(0, remainingMs - 5));
-        case 'pin': return { at: await dags.pin(req.rid, req.key, req.version, req.bytes) };
-      }
-    },
+    userPrefix: users,
+    // Cycle: running guests ask the main thread for parts built on the pool (DAG pins, and
+    // messages, sent through the directory that publishes the pool's load).
+    bridge: (req, remainingMs) => serveWorkers(req, remainingMs),
   });
   const registry = new Registry(readThrough, hlc, pool, {
-    maxModuleBytes: opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes,
-    memoryMaxPages: Math.floor(((opts.guestMemoryMiB ?? 256) * 1024 * 1024) / 65536),
+    maxModuleBytes: opts.maxModuleBytes,
+    memoryMaxPages: Math.floor((opts.guestMemoryMiB * MiB) / 65536),
     instantiateTimeoutMs: 5000,
   });
-  const futures = new Futures(readThrough, hlc, opts.futureRereadMs === undefined ? {} : { rereadMs: opts.futureRereadMs });
-  // Utilization: busy and waiting calls per worker, smoothed over the last second or so.
-  let utilization = 0;
-  const sampler = setInterval(() => {
-    const s = pool.stats();
-    utilization = 0.7 * utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
-  }, 100);
-  sampler.unref();
-  const directory: Directory = new Directory({
-    kv, hlc,
-    intervalMs: opts.publishIntervalMs ?? 500,
-    self: (): Omit<HostRecord, 'updatedAt'> => {
-      // The summary is a scan of the cache: skip it while there is nobody to read it.
-      const keys: string[] = directory.peers().length > 0 || summaryBeats++ === 0 ? [...cache.keys(userPrefix())] : [];
-      const bloom = Bloom.forCount(keys.length);
-      for (const k of keys) bloom.add(k);
-      const s = pool.stats();
-      return { id, url, utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
-    },
-  });
-  let summaryBeats = 0;
-  const messaging = new Messaging({
-    hostId: id, kv, link,
-    peers: () => directory.peers(),
-    markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
-  });
-  const forwarder = new Forwarder(id, link);
-  // Client sessions: a call first brings this cache up to what the client's earlier calls saw.
+  const futures = new Futures(readThrough, hlc, { rereadMs: opts.futureRereadMs });
+
+  // The cluster: this host's published load and keys, every host's record, messages between
+  // functions, calls forwarded to other hosts.
+  const presence = new Presence({ self, cache, pool, userPrefix: users });
+  const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers) });
+  const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
+  const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
+  const forwarder = new Forwarder(self.id, link);
+
+  // Calls and DAGs. Client sessions: a call first brings this cache up to what the client's
+  // earlier calls saw.
   const catchUp = new SessionCatchUp({
-    cache, link, userPrefix: userPrefix(), selfUrl: () => url,
+    cache, link, userPrefix: users, selfUrl: self.url,
     admit: (key, value, deadline, from) => cut.absorbAwait(key, value, deadline, from),
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, readThrough, metrics, futures, hostId: id, onTouched: touch, messaging,
-    sessions: { catchUp, selfUrl: () => url },
+    registry, pool, readThrough, metrics, futures, hostId: self.id, onTouched: (keys) => budget.touch(keys), messaging,
+    sessions: { catchUp, selfUrl: self.url },
     cluster: {
-      peers: () => directory.peers(),
-      markUnreachable: (peer, url) => directory.markUnreachable(peer, url),
-      absence: (peer) => directory.absence(peer),
-      forwarder,
-      utilization: () => utilization,
-      explore: opts.explore ?? 0.1,
-      maxUtilization: opts.maxUtilization ?? 0.7,
+      ...others, absence: (peer) => directory.absence(peer),
+      forwarder, utilization: () => presence.utilization, explore: opts.explore, maxUtilization: opts.maxUtilization,
     },
-    defaultTimeoutMs: opts.defaultTimeoutMs ?? HOST_LIMITS.defaultTimeoutMs,
-    maxTimeoutMs: opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs,
-    onGuestLog: opts.onGuestLog ?? ((fn, level, message) => console.log(`[${fn}] ${['debug', 'info', 'warn', 'error'][level] ?? 'log'}: ${message}`)),
+    defaultTimeoutMs: opts.defaultTimeoutMs,
+    maxTimeoutMs: opts.maxTimeoutMs,
+    onGuestLog: opts.onGuestLog,
   });
-
-  const snapshots = new Snapshots(id, link);
-  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: id, selfUrl: () => url, snapshots, cut });
+  const snapshots = new Snapshots(self.id, link);
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: self.id, selfUrl: self.url, snapshots, cut });
+  const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
 
   routes(router, {
-    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, hostId: id, writer: `${writerPrefix}/main`,
-    maxBodyBytes: opts.maxBodyBytes ?? HOST_LIMITS.bodyBytes,
-    clusterView: () => ({
-      host: { id, url, utilization },
-      peers: directory.peers().map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
-    }),
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, hostId: self.id, writer: `${writerPrefix}/main`,
+    maxBodyBytes: opts.maxBodyBytes,
+    clusterView: () => presence.view(directory.peers()),
   });
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000 });
+  const server = createServer({ keepAliveTimeout: 65_000 });
   const drain = serve(server, router.handle);
   let port: number;
   try {
-    port = await listen(server, opts.port ?? 7070, opts.listen ?? '127.0.0.1');
+    port = await listen(server, opts.port, opts.listen);
   } catch (err) {
+    // Nothing has started but the parts' own timers and the workers.
+    presence.close();
+    budget.close();
+    messaging.close();
     await pool.close();
     await kv.close();
     await cache.close();
     throw err;
   }
+  self.listening(`http://${opts.listen}:${port}`);
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
-  url = `http://${opts.listen ?? '127.0.0.1'}:${port}`;
   directory.start();
   subs.start();
   // Keys cached by a previous run are subscribed again.
   subs.add(cache.keys(''));
 
+  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache };
   let closing: Promise<void> | undefined;
-  return {
-    id,
-    port,
-    url,
-    close: () => (closing ??= (async () => {
-      // First the HTTP side, while everything behind it still works: no new connections, every
-      // answer from now on closes its connection, requests in flight and requests arriving on
-      // open connections are served; idle connections close once things are quiet. Meanwhile
-      // the directory tells the other hosts that this one is stopping.
-      const drained = drain.close({ idleGraceMs: IDLE_GRACE_MS });
-      // Long-polls of futures answer now instead of holding the stop up for their whole wait.
-      futures.stopWaiting();
-      await directory.close();
-      await drained;
-      clearInterval(sampler);
-      budget.close();
-      subs.close();
-      await dags.close();
-      cut.close();
-      futures.close();
-      await pool.close();
-      messaging.close();
-      await link.close();
-      await flusher.flushAll().catch((err: unknown) => {
-        if (!(err instanceof CloudburstError)) throw err;
-        console.error(`host ${id}: ${cache.outboxSize()} writes stay in the outbox (${err.message}); they are flushed at the next start`);
-      });
-      await flusher.close();
-      await kv.close();
-      await cache.close();
-    })()),
-  };
+  return { id: self.id, port, url: self.url(), close: () => (closing ??= stop(running)) };
+}
+
+interface Running {
+  id: string;
+  drain: ServerDrain;
+  futures: Futures;
+  directory: Directory;
+  presence: Presence;
+  budget: CacheBudget;
+  subs: Subscriptions;
+  dags: DagService;
+  cut: CausalCut;
+  pool: ExecutorPool;
+  messaging: Messaging;
+  link: PeerLink;
+  flusher: Flusher;
+  kv: KvClient;
+  cache: HostCache;
+}
+
+/** `Host.close()`: every part stops after those that use it (host/README.md, "Stopping"). */
+async function stop(p: Running): Promise<void> {
+  // First the HTTP side, while everything behind it still works: no new connections, every
+  // answer from now on closes its connection, requests in flight and requests arriving on
+  // open connections are served; idle connections close once things are quiet. Meanwhile
+  // the directory tells the other hosts that this one is stopping.
+  const drained = p.drain.close({ idleGraceMs: IDLE_GRACE_MS });
+  // Long-polls of futures answer now instead of holding the stop up for their whole wait.
+  p.futures.stopWaiting();
+  await p.directory.close();
+  await drained;
+  // No request is left. The loops that work on their own: the load sampler (after the
+  // directory's last record, which reports it), eviction, subscriptions, DAG requests held
+  // here, held causal versions, futures' tier listener.
+  p.presence.close();
+  p.budget.close();
+  p.subs.close();
+  await p.dags.close();
+  p.cut.close();
+  p.futures.close();
+  // Then the workers: once they are gone nothing commits, and the outbox holds every write
+  // this host acknowledged. Then what only served the parts above: messaging's sweeper, the
+  // connections to other hosts.
+  await p.pool.close();
+  p.messaging.close();
+  await p.link.close();
+  // Last, the outbox goes to the tier (what cannot stays in the cache for the next start),
+  // then the tier's client and the cache that every part read.
+  await p.flusher.flushAll().catch((err: unknown) => {
+    if (!(err instanceof CloudburstError)) throw err;
+    console.error(`host ${p.id}: ${p.cache.outboxSize()} writes stay in the outbox (${err.message}); they are flushed at the next start`);
+  });
+  await p.flusher.close();
+  await p.kv.close();
+  await p.cache.close();
 }

@@ -97,6 +97,17 @@ export class ReadThroughCache {
   }
 
   /**
+   * Reads keys just subscribed once more (`Subscriptions`' `onSubscribed`): a write that
+   * landed between the host's read and its subscription is pushed to nobody. Resolves with the
+   * keys whose nodes could not be read (the subscriptions try them again).
+   */
+  async readAgain(keys: readonly string[]): Promise<readonly string[]> {
+    const { values, unreadable } = await this.kv.getSome(keys);
+    values.forEach((v, i) => v !== undefined && this.absorbFromTier(keys[i]!, v));
+    return unreadable;
+  }
+
+  /**
    * Calls `listener` with every value `absorbFromTier` receives (what it was sent, not the
    * merged value), so that a waiter can be woken by the tier instead of polling it. Returns
    * the function that removes the listener.

@@ -25,8 +25,8 @@ export interface PeerView extends HostRecord {
 export interface DirectoryOptions {
   kv: KvClient;
   hlc: Hlc;
-  /** Builds this host's current record. */
-  self: () => Omit<HostRecord, 'updatedAt'>;
+  /** Builds this host's current record; `hasPeers`: whether a live peer will read it (cluster/presence.ts). */
+  self: (hasPeers: boolean) => Omit<HostRecord, 'updatedAt'>;
   intervalMs?: number;
   /** A host whose record is older than this is taken for dead. */
   staleMs?: number;
@@ -76,7 +76,7 @@ export class Directory {
 
   /** Publishes this host's record and reads every other host's. */
   async refresh(): Promise<void> {
-    const me = { ...this.#self(), updatedAt: this.#clock() };
+    const me = { ...this.#self(this.peers().length > 0), updatedAt: this.#clock() };
     await this.#kv.mergeBatch([
       { key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#hlc.now()) },
       { key: HOSTS_SET, value: gset.add(undefined, Buffer.from(me.id)) },
@@ -131,7 +131,7 @@ export class Directory {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     await this.#beat;
-    const me = { ...this.#self(), updatedAt: this.#clock(), stopped: true };
+    const me = { ...this.#self(this.peers().length > 0), updatedAt: this.#clock(), stopped: true };
     await this.#kv.mergeBatch([{ key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#hlc.now()) }]).catch(() => undefined);
   }
 }

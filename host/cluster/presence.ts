@@ -1,0 +1,82 @@
+import type { HostCache } from '../cache/cache.ts';
+import type { ExecutorPool } from '../executor/pool.ts';
+import type { SelfAddress } from '../self-address.ts';
+import { Bloom } from './bloom.ts';
+import type { HostRecord, PeerView } from './directory.ts';
+
+export interface PresenceOptions {
+  self: SelfAddress;
+  /** The cache whose user keys the record summarizes. */
+  cache: Pick<HostCache, 'keys'>;
+  /** The pool whose load is sampled. */
+  pool: Pick<ExecutorPool, 'stats'>;
+  /** Storage prefix of user keys (the only keys placement looks for). */
+  userPrefix: string;
+  /** How often the load is sampled. Default 100 ms. */
+  sampleMs?: number;
+}
+
+/** What `GET /v1/cluster` answers: this host, and the peers as its scheduler sees them. */
+export interface ClusterInfo {
+  host: { id: string; url: string; utilization: number };
+  peers: Omit<HostRecord, 'summary' | 'stopped'>[];
+}
+
+/**
+ * What this host tells the rest of the cluster about itself, through its directory record
+ * (`cluster/directory.ts`): how busy it is and which user keys it caches. Placement (its own
+ * and the other hosts') reads both.
+ *
+ * Utilization is the busy and waiting calls per worker, sampled every `sampleMs` and smoothed
+ * over about a second, capped at 1.5 so that a burst of queued calls fades quickly.
+ */
+export class Presence {
+  readonly #self: SelfAddress;
+  readonly #cache: PresenceOptions['cache'];
+  readonly #pool: PresenceOptions['pool'];
+  readonly #userPrefix: string;
+  readonly #sampler: NodeJS.Timeout;
+  #utilization = 0;
+  /** Records built while no peer was live. */
+  #lonelyBeats = 0;
+
+  constructor(opts: PresenceOptions) {
+    this.#self = opts.self;
+    this.#cache = opts.cache;
+    this.#pool = opts.pool;
+    this.#userPrefix = opts.userPrefix;
+    this.#sampler = setInterval(() => {
+      const s = this.#pool.stats();
+      this.#utilization = 0.7 * this.#utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
+    }, opts.sampleMs ?? 100);
+    this.#sampler.unref();
+  }
+
+  get utilization(): number {
+    return this.#utilization;
+  }
+
+  /**
+   * This host's directory record. The key summary is a scan of the cache: it is left empty
+   * while no peer is live to read it (`hasPeers`), but for the very first record.
+   */
+  record(hasPeers: boolean): Omit<HostRecord, 'updatedAt'> {
+    const keys = hasPeers || this.#lonelyBeats++ === 0 ? [...this.#cache.keys(this.#userPrefix)] : [];
+    const bloom = Bloom.forCount(keys.length);
+    for (const k of keys) bloom.add(k);
+    const s = this.#pool.stats();
+    return { id: this.#self.id, url: this.#self.url(), utilization: this.#utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
+  }
+
+  view(peers: readonly PeerView[]): ClusterInfo {
+    return {
+      host: { id: this.#self.id, url: this.#self.url(), utilization: this.#utilization },
+      peers: peers.map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
+    };
+  }
+
+  /** Stops sampling (after the directory's last record: it reports the load). */
+  close(): void {
+    clearInterval(this.#sampler);
+  }
+}

@@ -1,0 +1,110 @@
+import { availableParallelism } from 'node:os';
+import { CloudburstError } from '../common/index.ts';
+import { KV_LIMITS } from '../kvs/index.ts';
+import type { FsyncPolicy } from './cache/cache.ts';
+import { DEFAULT_REREAD_MS } from './futures.ts';
+import { HOST_LIMITS } from './protocol.ts';
+
+export interface HostOptions {
+  /** Folder for the host's cache and identity. */
+  dataDir: string;
+  /** Base URL of a KV node, e.g. `http://127.0.0.1:7100`. */
+  kvsUrl: string;
+  /** More KV nodes of the same cluster, tried when `kvsUrl` does not answer. */
+  kvsSeeds?: string[];
+  /** Lease of the host's cache subscriptions on the KV tier, in ms (renewed every third). Default 30 s. */
+  subscriptionTtlMs?: number;
+  /**
+   * How long a commit waits before its writes are flushed to the KV tier, so that the writes
+   * of many calls travel together. Default 2 ms. (Durable puts and `PUT /v1/kv` flush at once.)
+   */
+  flushDelayMs?: number;
+  /** Port of the HTTP API; 0 picks a free one. Default 7070. */
+  port?: number;
+  /** Address to listen on. Default 127.0.0.1. */
+  listen?: string;
+  /** Executor worker threads. Default: the number of cores (at least 2). */
+  workers?: number;
+  /** How hard the cache tries to reach the disk (README, "Durability"). Default `batch`. */
+  fsync?: FsyncPolicy;
+  /** Memory limit of each guest instance, in MiB. Default 256. */
+  guestMemoryMiB?: number;
+  /**
+   * Memory budget of each executor worker (its heap and the linear memories of its warm
+   * instances), in MiB: a worker over it after a call is replaced. Default guestMemoryMiB + 256.
+   */
+  workerMemoryMiB?: number;
+  /** Largest module upload, in bytes, at most the largest value the KV tier stores. Default 8 MiB. */
+  maxModuleBytes?: number;
+  /** Largest JSON body of a call or KV write, in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
+  /** Call deadline unless the call asks for another. Default 10 s. */
+  defaultTimeoutMs?: number;
+  /** Longest deadline a call may ask for. Default 5 min. */
+  maxTimeoutMs?: number;
+  /** Probability that a call is placed on a random host (exploration). Default 0.1. */
+  explore?: number;
+  /** Hosts busier than this (busy workers / workers) are avoided. Default 0.7. */
+  maxUtilization?: number;
+  /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
+  publishIntervalMs?: number;
+  /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
+  cacheMiB?: number;
+  /** Keys the cache may hold (each costs the main thread's heap a few hundred bytes). Default 500,000. */
+  cacheKeys?: number;
+  /**
+   * How often a long-poll on a future reads the KV tier again, in case the push that should
+   * wake it was missed. Default 2 s.
+   */
+  futureRereadMs?: number;
+  /** Where guest log lines go. Default: stdout, prefixed with the function name. */
+  onGuestLog?: (fn: string, level: number, message: string) => void;
+}
+
+/** HostOptions with every default filled in: what `startHost` builds the host from. */
+export type ResolvedHostOptions = Required<HostOptions>;
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+function logToStdout(fn: string, level: number, message: string): void {
+  console.log(`[${fn}] ${LOG_LEVELS[level] ?? 'log'}: ${message}`);
+}
+
+/**
+ * The one place the defaults documented on `HostOptions` are applied (an option given as
+ * `undefined` gets its default too), and the options checked before anything is opened.
+ *
+ * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier stores.
+ */
+export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
+  const maxModuleBytes = opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes;
+  // A module's bytes are one value in the KV tier.
+  if (maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
+    throw new CloudburstError('INVALID_REQUEST', `maxModuleBytes may be at most ${KV_LIMITS.maxRegisterBytes} (the largest value the KV tier stores)`);
+  }
+  const guestMemoryMiB = opts.guestMemoryMiB ?? 256;
+  return {
+    dataDir: opts.dataDir,
+    kvsUrl: opts.kvsUrl,
+    kvsSeeds: opts.kvsSeeds ?? [],
+    subscriptionTtlMs: opts.subscriptionTtlMs ?? 30_000,
+    flushDelayMs: opts.flushDelayMs ?? 2,
+    port: opts.port ?? 7070,
+    listen: opts.listen ?? '127.0.0.1',
+    workers: opts.workers ?? Math.max(2, availableParallelism()),
+    fsync: opts.fsync ?? 'batch',
+    guestMemoryMiB,
+    workerMemoryMiB: opts.workerMemoryMiB ?? guestMemoryMiB + 256,
+    maxModuleBytes,
+    maxBodyBytes: opts.maxBodyBytes ?? HOST_LIMITS.bodyBytes,
+    defaultTimeoutMs: opts.defaultTimeoutMs ?? HOST_LIMITS.defaultTimeoutMs,
+    maxTimeoutMs: opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs,
+    explore: opts.explore ?? 0.1,
+    maxUtilization: opts.maxUtilization ?? 0.7,
+    publishIntervalMs: opts.publishIntervalMs ?? 500,
+    cacheMiB: opts.cacheMiB ?? 1024,
+    cacheKeys: opts.cacheKeys ?? 500_000,
+    futureRereadMs: opts.futureRereadMs ?? DEFAULT_REREAD_MS,
+    onGuestLog: opts.onGuestLog ?? logToStdout,
+  };
+}

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { KV_LIMITS } from '../../kvs/index.ts';
+import { startHost } from '../../host/index.ts';
+import { resolveOptions } from '../../host/options.ts';
+import { SelfAddress } from '../../host/self-address.ts';
+
+const required = { dataDir: '/tmp/cb-options', kvsUrl: 'http://127.0.0.1:1' };
+
+describe('host options: one place for the defaults', () => {
+  it('fills in the defaults HostOptions documents', () => {
+    const o = resolveOptions(required);
+    expect(o).toMatchObject({
+      ...required,
+      kvsSeeds: [],
+      subscriptionTtlMs: 30_000,
+      flushDelayMs: 2,
+      port: 7070,
+      listen: '127.0.0.1',
+      workers: Math.max(2, availableParallelism()),
+      fsync: 'batch',
+      guestMemoryMiB: 256,
+      workerMemoryMiB: 512,
+      maxModuleBytes: 8 * 1024 * 1024,
+      maxBodyBytes: 64 * 1024 * 1024,
+      defaultTimeoutMs: 10_000,
+      maxTimeoutMs: 300_000,
+      explore: 0.1,
+      maxUtilization: 0.7,
+      publishIntervalMs: 500,
+      cacheMiB: 1024,
+      cacheKeys: 500_000,
+      futureRereadMs: 2000,
+    });
+    expect(o.onGuestLog).toBeTypeOf('function');
+  });
+
+  it('keeps what is given, zeros included, and sizes a worker after its guests', () => {
+    const onGuestLog = (): void => undefined;
+    const o = resolveOptions({ ...required, port: 0, explore: 0, flushDelayMs: 0, workers: 1, guestMemoryMiB: 64, onGuestLog });
+    expect(o).toMatchObject({ port: 0, explore: 0, flushDelayMs: 0, workers: 1, guestMemoryMiB: 64, workerMemoryMiB: 64 + 256 });
+    expect(o.onGuestLog).toBe(onGuestLog);
+    expect(resolveOptions({ ...required, guestMemoryMiB: 64, workerMemoryMiB: 100 }).workerMemoryMiB).toBe(100);
+  });
+
+  it('refuses a module limit above what the KV tier stores, before anything is opened', async () => {
+    expect(resolveOptions({ ...required, maxModuleBytes: KV_LIMITS.maxRegisterBytes }).maxModuleBytes).toBe(KV_LIMITS.maxRegisterBytes);
+    expect(() => resolveOptions({ ...required, maxModuleBytes: KV_LIMITS.maxRegisterBytes + 1 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    const dataDir = join(tmpdir(), `cb-options-${process.pid}-${Date.now()}`);
+    await expect(startHost({ ...required, dataDir, maxModuleBytes: KV_LIMITS.maxRegisterBytes + 1 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('SelfAddress: the host\'s URL exists once it listens', () => {
+  it('throws when read before the host listens, and when set twice', () => {
+    const self = new SelfAddress('a1b2c3d4');
+    expect(() => self.url()).toThrow(/before it listens/);
+    self.listening('http://127.0.0.1:7070');
+    // Parts hold the function, not the object.
+    const { url } = self;
+    expect(url()).toBe('http://127.0.0.1:7070');
+    expect(() => self.listening('http://127.0.0.1:7071')).toThrow(/listens twice/);
+    expect(url()).toBe('http://127.0.0.1:7070');
+  });
+});
