@@ -17,12 +17,14 @@ const SERVERS = {
 };
 
 // Files run in separate forks, so that a crashed server cannot take the others down; the
-// limits give a loaded machine room (tests wait for conditions, they do not time them).
+// limits give a loaded machine room (tests wait for conditions, they do not time them): so
+// does `expect.poll`'s default deadline, 30 s instead of vitest's 1 s.
 const SHARED = {
   pool: 'forks',
   testTimeout: 60_000,
   hookTimeout: 120_000,
   teardownTimeout: 30_000,
+  expect: { poll: { timeout: 30_000 } },
 } as const;
 
 export default defineConfig({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
+import { metric } from '../helpers/platform.ts';
 
 interface DagReply {
   result?: unknown;
@@ -10,6 +11,9 @@ interface DagReply {
 }
 
 const callDag = (url: string, name: string, body: unknown) => json<DagReply>(`${url}/v1/dags/${name}/call`, 'POST', body);
+/** Resolves once a call runs on the host (the slow step placed there): the moment to kill it mid-run. */
+const runningOn = (host: ClusterHost) =>
+  expect.poll(() => metric(host.url, 'cloudburst_workers_busy'), { interval: 20 }).toBeGreaterThanOrEqual(1);
 
 describe('DAGs across hosts (real processes)', () => {
   let cluster: HostCluster;
@@ -83,28 +87,27 @@ describe('DAGs across hosts (real processes)', () => {
       functions: ['math.increment', 'kitchen.delayI64', 'math.square'],
       edges: [['math.increment', 'kitchen.delayI64'], ['kitchen.delayI64', 'math.square']],
     });
-    const t0 = Date.now();
     const pending = callDag(a!.url, 'slow-chain', { args: { 'math.increment': [4], 'kitchen.delayI64': [1000] }, timeoutMs: 2000, placement: { 'kitchen.delayI64': c!.id } });
-    await new Promise((r) => setTimeout(r, 300));
+    await runningOn(c!);
     process.kill(c!.pid, 'SIGKILL');
     const out = await pending;
     expect(out.status).toBe(200);
     expect(out.body.result).toBe(25);
     expect(out.body.runs).toBe(2);
     expect(out.body.hosts!['kitchen.delayI64']).not.toBe(c!.id);
-    // One run's deadline (2 s) and grace (0.5 s), then a run of about 1 s.
-    expect(Date.now() - t0).toBeLessThan(6000);
   });
 
-  it('kill -9 with the default deadline (10 s): the dead host leaves the directory and the run ends early', async () => {
+  it('kill -9 with a long deadline (60 s): the dead host leaves the directory and the run ends early', async () => {
     const [a, b] = hosts;
     const t0 = Date.now();
-    const pending = callDag(a!.url, 'slow-chain', { args: { 'math.increment': [5], 'kitchen.delayI64': [1000] }, placement: { 'kitchen.delayI64': b!.id } });
-    await new Promise((r) => setTimeout(r, 300));
+    const pending = callDag(a!.url, 'slow-chain', { args: { 'math.increment': [5], 'kitchen.delayI64': [1000] }, timeoutMs: 60_000, placement: { 'kitchen.delayI64': b!.id } });
+    await runningOn(b!);
     process.kill(b!.pid, 'SIGKILL');
     const out = await pending;
     expect(out.body).toMatchObject({ result: 36, runs: 2, hosts: { 'kitchen.delayI64': a!.id } });
-    // About 3 s for the record to go stale, then a run of about 1 s: well before the 10 s deadline.
-    expect(Date.now() - t0).toBeLessThan(7000);
-  });
+    // About 3 s for the record to go stale, then a run of about 1 s; a run that waited for
+    // its deadline would take over a minute. The bound is a quarter of the deadline, far
+    // above what a loaded machine adds.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  }, 120_000);
 });

@@ -149,11 +149,11 @@ describe('KvClient failures', () => {
   it('KvClient: a node that does not answer in time is KV_UNAVAILABLE', async () => {
     const client = new KvClient({ url: silentUrl, timeoutMs: 150 });
     try {
-      const started = Date.now();
+      // The silent node never answers: only the client's own timeout ends the merge, and
+      // its message names that timeout (a hang would fail the test at vitest's limit).
       const err = await failure(client.merge('k', max.put(undefined, 1n)));
       expect(err.code).toBe('KV_UNAVAILABLE');
-      expect(err.message).toMatch(/150 ms/);
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(err.message).toMatch(/did not answer within 150 ms/);
     } finally {
       await client.close();
     }

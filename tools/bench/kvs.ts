@@ -2,14 +2,15 @@
 // same run as the baseline a user would otherwise pick:
 //  - put/get latency (p50/p99) and throughput of 1 KiB values: Redis, 1 node, 3 nodes N=3
 //    with W=1 and W=2 (every node its own process, `cloudburst kvs`);
-//  - replica convergence after writes stop; cache staleness through subscriptions;
+//  - replica convergence after writes stop; cache staleness through subscriptions (a client's
+//    subscription on every replica, and one node's subscription to writes through another);
 //  - the cost of a failure: throughput and errors through a kill -9 of one node.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Hlc, KvClient, decodeFrame, decode, lww } from '../../kvs/index.ts';
+import { Hlc, KV_CONTENT_TYPES, KV_PATHS, KvClient, decode, decodeFrame, encode, keyPath, lww } from '../../kvs/index.ts';
 // @ts-expect-error plain JS module without types (it also runs as a server for the locality bench)
 import { Resp } from './redis-fn.mjs';
 import { redisServer } from './locality.ts';
@@ -166,6 +167,27 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     report.stalenessUs = staleness;
     console.log(`cache staleness through subscriptions (write -> push received): ${fmt(staleness)}`);
     await w1.unsubscribe(subUrl, ['fresh']);
+
+    // The same, subscribed on one node only and written through another: the change reaches
+    // the subscriber through replication, then the push (kvs/README.md "Subscriptions").
+    const relayed: number[] = [];
+    const subscriptions = async (body: Record<string, unknown>): Promise<void> => {
+      const res = await fetch(`${three.urls[0]!}${KV_PATHS.subscriptions}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subscriber: subUrl, keys: ['relayed'], ...body }) });
+      if (res.status !== 200) throw new Error(`subscribe on one node: ${res.status} ${await res.text()}`);
+    };
+    await subscriptions({ ttlMs: 60_000 });
+    for (let i = 0; i < (quick ? 50 : 200); i++) {
+      const tag = `r${i}`;
+      const t0 = performance.now();
+      const res = await fetch(`${three.urls[1]!}${keyPath('relayed')}`, { method: 'PUT', headers: { 'content-type': KV_CONTENT_TYPES.lattice }, body: Buffer.from(encode(lww.write(Buffer.from(tag), hlc.now()))) });
+      if (res.status !== 200) throw new Error(`write through another node: ${res.status} ${await res.text()}`);
+      while (!arrivals.has(tag) && performance.now() - t0 < 2000) await new Promise((r) => setImmediate(r));
+      relayed.push(((arrivals.get(tag) ?? Number.NaN) - t0) * 1000);
+    }
+    const relayedStaleness = summarize(relayed);
+    report.relayedStalenessUs = relayedStaleness;
+    console.log(`push when subscribed on one node, written through another:     ${fmt(relayedStaleness)}`);
+    await subscriptions({ unsubscribe: true });
     sub.close();
     await writer.close();
 

@@ -50,8 +50,3 @@ export async function runOps(ops: readonly Op[], concurrency: number, write: (op
   );
   return { failed };
 }
-
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
