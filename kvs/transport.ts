@@ -104,12 +104,16 @@ export class Transport {
    *   answer within the deadline (the message names both).
    */
   async request(origin: string, spec: RequestSpec): Promise<Reply> {
-    const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
+    // The deadline grows with the bytes a request carries, and again with the bytes its answer
+    // announces: a 64 MiB value takes seconds to move and merge on a loaded machine, and a
+    // fixed deadline would refuse a legitimate write or read that is making progress.
+    let timeoutMs = (spec.timeoutMs ?? this.timeoutMs) + allowanceMs(spec.body?.byteLength ?? 0);
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    let timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
       const headers: Record<string, string> = { ...spec.headers };
       if (spec.body) headers['content-type'] = spec.contentType ?? KV_CONTENT_TYPES.lattice;
+      const started = Date.now();
       const res = await this.#pool(origin).request({
         method: spec.method,
         path: spec.path,
@@ -117,6 +121,12 @@ export class Transport {
         headers,
         ...(spec.body ? { body: spec.body } : {}),
       });
+      const announced = Number(res.headers['content-length'] ?? 0);
+      if (announced > 0) {
+        clearTimeout(timer);
+        timeoutMs += allowanceMs(announced);
+        timer = setTimeout(() => abort.abort(), Math.max(0, timeoutMs - (Date.now() - started)));
+      }
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body };
     } catch (err) {
@@ -163,3 +173,8 @@ export class Transport {
     return pool;
   }
 }
+
+/** 2 MB/s: the time a request's deadline adds for the bytes it moves (a loaded machine moves 64 MiB slowly). */
+export const TRANSFER_BYTES_PER_MS = 2_000;
+
+const allowanceMs = (bytes: number): number => (Number.isFinite(bytes) && bytes > 0 ? Math.ceil(bytes / TRANSFER_BYTES_PER_MS) : 0);
