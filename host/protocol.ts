@@ -119,7 +119,7 @@ export const hostPath = {
 
 /**
  * The routes table: every route a host serves, registered by routes.ts and nowhere else.
- * `:name` matches one path segment, `*name` the rest of the path (host/router.ts). A new route
+ * `:name` matches one path segment, `*name` the rest of the path (common/router.ts). A new route
  * is a row here, a handler keyed by its name, and its section in host/README.md.
  *
  * @example
@@ -174,7 +174,7 @@ export type HostRouteName = HostRoute['name'];
 /**
  * The host's own headers. It also reads `Accept` (`GET /v1/kv`: raw bytes with
  * `application/octet-stream`) and `Expect: 100-continue` (answered once the declared length is
- * within the route's limit, kvs/http.ts), and sets `Location` (202), `Allow` (405) and
+ * within the route's limit, common/body.ts), and sets `Location` (202), `Allow` (405) and
  * `Connection: close` (413, stopping).
  *
  * @example

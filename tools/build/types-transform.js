@@ -7,7 +7,7 @@
 // repository's asconfig.json, so asc run by hand with that config applies it just like
 // `cloudburst build` does. Node cannot import guest/types-section.ts from here (it is
 // TypeScript), so the lists and limits below are a copy of its own: the exported constants are
-// compared with it by test/guest/types-contract.test.ts, which also checks that the section of
+// compared with it by test/guest/types-contract.unit.test.ts, which also checks that the section of
 // every built test guest is, byte for byte, what encodeTypesSection writes for its types.
 // Change both together.
 
