@@ -1,12 +1,11 @@
 // Brings this host's cache up to a client session before the session's next call runs here.
 // See host/README.md, "Client sessions".
-import { Buffer } from 'node:buffer';
 import { CloudburstError } from '../../common/index.ts';
-import { decode, type Lattice } from '../../kvs/index.ts';
+import type { Lattice } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import { counterFrom, type MetricsRegistry } from '../metrics.ts';
-import { HOST_PATHS } from '../protocol.ts';
+import { readPeerCache } from './causal-peers.ts';
 import { covers, type ClientSession, type SessionEntry } from './client-session.ts';
 
 export interface CatchUpOptions {
@@ -91,11 +90,7 @@ export class SessionCatchUp {
 
   /** The values the peer's cache holds of these keys, admitted here. */
   async #fromPeer(url: string, entries: readonly SessionEntry[], deadline: number): Promise<void> {
-    const keys = entries.map((e) => this.#userPrefix + e.key);
-    const body = (await this.#link.send(url, 'POST', HOST_PATHS.cacheRead, { keys }, Math.max(100, deadline - performance.now()))) as { values?: Record<string, string | null> };
-    await Promise.all(keys.map(async (key) => {
-      const b64 = body?.values?.[key];
-      if (typeof b64 === 'string') await this.#admit(key, decode(new Uint8Array(Buffer.from(b64, 'base64'))), deadline, url);
-    }));
+    const values = await readPeerCache(this.#link, url, entries.map((e) => this.#userPrefix + e.key), deadline);
+    await Promise.all([...values].map(([key, value]) => this.#admit(key, value, deadline, url)));
   }
 }
