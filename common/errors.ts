@@ -17,6 +17,13 @@ export const ERROR_CODES = {
   UNKNOWN_ROUTE: { status: 404, userFault: true, summary: 'no such route' },
   METHOD_NOT_ALLOWED: { status: 405, userFault: true, summary: 'the route exists but not with this method' },
   INVALID_NAME: { status: 400, userFault: true, summary: 'a module, function or key name is empty, too long or has forbidden characters' },
+  // Who may do what
+  UNAUTHENTICATED: { status: 401, userFault: true, summary: 'no credential, or a token that is unknown, expired or revoked: send `authorization: Bearer <token>`' },
+  FORBIDDEN: { status: 403, userFault: true, summary: 'the token\'s scopes do not allow this route, or the route is cluster-internal (it needs the cluster credential)' },
+  QUOTA_EXCEEDED: { status: 429, userFault: true, summary: 'the tenant is over one of its quotas; nothing was done; `Retry-After` says when to try again where waiting helps' },
+  UNKNOWN_TENANT: { status: 404, userFault: true, summary: 'no tenant with this name' },
+  UNKNOWN_TOKEN: { status: 404, userFault: true, summary: 'no token with this name' },
+  NAME_TAKEN: { status: 409, userFault: true, summary: 'a tenant or token with this name exists already' },
   // Modules and functions
   INVALID_WASM: { status: 400, userFault: true, summary: 'the upload is not a valid WebAssembly module (or is truncated, or its start function failed or used state)' },
   FORBIDDEN_IMPORT: { status: 400, userFault: true, summary: 'the module imports something the host does not provide, or a host function with another signature' },

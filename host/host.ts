@@ -1,3 +1,4 @@
+import { InsecureAuthenticator } from './auth/principal.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -162,6 +163,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
 
   routes(router, {
+    auth: new InsecureAuthenticator(),
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, hostId: self.id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
     clusterView: () => presence.view(directory.peers()),

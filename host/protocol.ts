@@ -119,47 +119,56 @@ export const hostPath = {
 
 /**
  * The routes table: every route a host serves, registered by routes.ts and nowhere else.
- * `:name` matches one path segment, `*name` the rest of the path (common/router.ts). A new route
- * is a row here, a handler keyed by its name, and its section in host/README.md.
+ * `:name` matches one path segment, `*name` the rest of the path (common/router.ts). `access` is
+ * who may use it (auth/principal.ts, `RouteAccess`): `open`, `internal` (the cluster credential
+ * only) or the token scopes of which one is needed (`admin` has them all). A new route is a row
+ * here, a handler keyed by its name, and its section in host/README.md.
  *
  * @example
  * HOST_ROUTES.find((r) => r.name === 'callFunction')!.path // '/v1/functions/:fn/call'
  */
+const READ = ['read'] as const;
+const LIST = ['read', 'deploy', 'invoke'] as const;
+const DEPLOY = ['deploy'] as const;
+const INVOKE = ['invoke'] as const;
+const STATE = ['state'] as const;
+const ADMIN = ['admin'] as const;
+
 export const HOST_ROUTES = [
-  { name: 'healthz', method: 'GET', path: HOST_PATHS.healthz },
-  { name: 'cluster', method: 'GET', path: HOST_PATHS.cluster },
-  { name: 'metrics', method: 'GET', path: HOST_PATHS.metrics },
-  { name: 'putModule', method: 'PUT', path: `${HOST_PATHS.modules}/:module` },
-  { name: 'listModules', method: 'GET', path: HOST_PATHS.modules },
-  { name: 'getModule', method: 'GET', path: `${HOST_PATHS.modules}/:module` },
-  { name: 'deleteModule', method: 'DELETE', path: `${HOST_PATHS.modules}/:module` },
-  { name: 'listFunctions', method: 'GET', path: HOST_PATHS.functions },
-  { name: 'getFunction', method: 'GET', path: `${HOST_PATHS.functions}/:fn` },
-  { name: 'callFunction', method: 'POST', path: `${HOST_PATHS.functions}/:fn/call` },
-  { name: 'getFuture', method: 'GET', path: `${HOST_PATHS.futures}/:id` },
-  { name: 'getKey', method: 'GET', path: `${HOST_PATHS.kv}/*key` },
-  { name: 'putKey', method: 'PUT', path: `${HOST_PATHS.kv}/*key` },
-  { name: 'deleteKey', method: 'DELETE', path: `${HOST_PATHS.kv}/*key` },
-  { name: 'listRejected', method: 'GET', path: HOST_PATHS.rejected },
-  { name: 'getRejected', method: 'GET', path: `${HOST_PATHS.rejected}/*key` },
-  { name: 'forgetRejected', method: 'DELETE', path: `${HOST_PATHS.rejected}/*key` },
-  { name: 'dagPut', method: 'PUT', path: `${HOST_PATHS.dags}/:name` },
-  { name: 'dagList', method: 'GET', path: HOST_PATHS.dags },
-  { name: 'dagGet', method: 'GET', path: `${HOST_PATHS.dags}/:name` },
-  { name: 'dagDelete', method: 'DELETE', path: `${HOST_PATHS.dags}/:name` },
-  { name: 'dagCall', method: 'POST', path: `${HOST_PATHS.dags}/:name/call` },
-  { name: 'kvPush', method: 'POST', path: HOST_PATHS.kvPush },
-  { name: 'message', method: 'POST', path: HOST_PATHS.messages },
-  { name: 'cacheRead', method: 'POST', path: HOST_PATHS.cacheRead },
-  { name: 'dagSchedule', method: 'POST', path: HOST_PATHS.dagSchedule },
-  { name: 'dagTrigger', method: 'POST', path: HOST_PATHS.dagTrigger },
-  { name: 'dagDone', method: 'POST', path: HOST_PATHS.dagDone },
-  { name: 'dagStatus', method: 'GET', path: `${HOST_PATHS.dagRequests}/:rid` },
-  { name: 'dagCancel', method: 'DELETE', path: `${HOST_PATHS.dagRequests}/:rid` },
-  { name: 'dagSnapshot', method: 'POST', path: HOST_PATHS.dagSnapshot },
-  { name: 'dagPin', method: 'POST', path: HOST_PATHS.dagPin },
-  { name: 'dagSnapshots', method: 'GET', path: HOST_PATHS.dagSnapshots },
-  { name: 'dagWarm', method: 'POST', path: HOST_PATHS.dagWarm },
+  { name: 'healthz', method: 'GET', path: HOST_PATHS.healthz, access: 'open' },
+  { name: 'cluster', method: 'GET', path: HOST_PATHS.cluster, access: READ },
+  { name: 'metrics', method: 'GET', path: HOST_PATHS.metrics, access: READ },
+  { name: 'putModule', method: 'PUT', path: `${HOST_PATHS.modules}/:module`, access: DEPLOY },
+  { name: 'listModules', method: 'GET', path: HOST_PATHS.modules, access: LIST },
+  { name: 'getModule', method: 'GET', path: `${HOST_PATHS.modules}/:module`, access: LIST },
+  { name: 'deleteModule', method: 'DELETE', path: `${HOST_PATHS.modules}/:module`, access: DEPLOY },
+  { name: 'listFunctions', method: 'GET', path: HOST_PATHS.functions, access: LIST },
+  { name: 'getFunction', method: 'GET', path: `${HOST_PATHS.functions}/:fn`, access: LIST },
+  { name: 'callFunction', method: 'POST', path: `${HOST_PATHS.functions}/:fn/call`, access: INVOKE },
+  { name: 'getFuture', method: 'GET', path: `${HOST_PATHS.futures}/:id`, access: INVOKE },
+  { name: 'getKey', method: 'GET', path: `${HOST_PATHS.kv}/*key`, access: STATE },
+  { name: 'putKey', method: 'PUT', path: `${HOST_PATHS.kv}/*key`, access: STATE },
+  { name: 'deleteKey', method: 'DELETE', path: `${HOST_PATHS.kv}/*key`, access: STATE },
+  { name: 'listRejected', method: 'GET', path: HOST_PATHS.rejected, access: ADMIN },
+  { name: 'getRejected', method: 'GET', path: `${HOST_PATHS.rejected}/*key`, access: ADMIN },
+  { name: 'forgetRejected', method: 'DELETE', path: `${HOST_PATHS.rejected}/*key`, access: ADMIN },
+  { name: 'dagPut', method: 'PUT', path: `${HOST_PATHS.dags}/:name`, access: DEPLOY },
+  { name: 'dagList', method: 'GET', path: HOST_PATHS.dags, access: LIST },
+  { name: 'dagGet', method: 'GET', path: `${HOST_PATHS.dags}/:name`, access: LIST },
+  { name: 'dagDelete', method: 'DELETE', path: `${HOST_PATHS.dags}/:name`, access: DEPLOY },
+  { name: 'dagCall', method: 'POST', path: `${HOST_PATHS.dags}/:name/call`, access: INVOKE },
+  { name: 'kvPush', method: 'POST', path: HOST_PATHS.kvPush, access: 'internal' },
+  { name: 'message', method: 'POST', path: HOST_PATHS.messages, access: 'internal' },
+  { name: 'cacheRead', method: 'POST', path: HOST_PATHS.cacheRead, access: 'internal' },
+  { name: 'dagSchedule', method: 'POST', path: HOST_PATHS.dagSchedule, access: 'internal' },
+  { name: 'dagTrigger', method: 'POST', path: HOST_PATHS.dagTrigger, access: 'internal' },
+  { name: 'dagDone', method: 'POST', path: HOST_PATHS.dagDone, access: 'internal' },
+  { name: 'dagStatus', method: 'GET', path: `${HOST_PATHS.dagRequests}/:rid`, access: 'internal' },
+  { name: 'dagCancel', method: 'DELETE', path: `${HOST_PATHS.dagRequests}/:rid`, access: 'internal' },
+  { name: 'dagSnapshot', method: 'POST', path: HOST_PATHS.dagSnapshot, access: 'internal' },
+  { name: 'dagPin', method: 'POST', path: HOST_PATHS.dagPin, access: 'internal' },
+  { name: 'dagSnapshots', method: 'GET', path: HOST_PATHS.dagSnapshots, access: 'internal' },
+  { name: 'dagWarm', method: 'POST', path: HOST_PATHS.dagWarm, access: 'internal' },
 ] as const;
 
 /**

@@ -1,4 +1,5 @@
-import { CloudburstError, readBody, readJson, sendJson, type Handler, type Router } from '../common/index.ts';
+import { CloudburstError, readBody, readJson, sendJson, type Handler, type RouteContext, type Router } from '../common/index.ts';
+import type { Authenticator, Principal, RouteAccess } from './auth/principal.ts';
 import { decode, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { Calls } from './calls.ts';
 import type { CausalCut } from './consistency/causal.ts';
@@ -14,6 +15,8 @@ import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 
 export interface RouteDeps {
+  /** Who each request comes from, checked against its route's `access` before the handler runs. */
+  auth: Authenticator;
   registry: Registry;
   calls: Calls;
   dags: DagService;
@@ -51,14 +54,30 @@ function moduleJson(r: ModuleRecord): Record<string, unknown> {
  * status code is documented in host/README.md.
  */
 export function routes(router: Router, d: RouteDeps): void {
-  const handlers: Record<HostRouteName, Handler> = {
+  const handlers: Record<HostRouteName, HostHandler> = {
     ...apiHandlers(d),
     ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), timeouts: d.calls.timeouts }),
   };
-  for (const r of HOST_ROUTES) router.on(r.method, r.path, handlers[r.name]);
+  for (const r of HOST_ROUTES) router.on(r.method, r.path, guarded(d.auth, r.access, handlers[r.name]));
 }
 
-function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`>, Handler> {
+/** What a host's handler gets: the route's context and who sent the request. */
+export type HostContext = RouteContext & { readonly principal: Principal };
+export type HostHandler = (ctx: HostContext) => Promise<void> | void;
+
+/**
+ * A handler that runs only once the request is authenticated for `access`: before its body is
+ * read, so a request without the right credential costs no more than its headers.
+ */
+function guarded(auth: Authenticator, access: RouteAccess, handler: HostHandler): Handler {
+  return (ctx) => {
+    const principal = auth.authenticate(ctx.req, access);
+    if (principal instanceof Promise) return principal.then((p) => handler(Object.assign(ctx, { principal: p })));
+    return handler(Object.assign(ctx, { principal }));
+  };
+}
+
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`>, HostHandler> {
   const { registry, calls, readThrough } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),

@@ -1,4 +1,5 @@
-import { readJson, sendJson, type Handler } from '../../common/index.ts';
+import { readJson, sendJson } from '../../common/index.ts';
+import type { HostHandler } from '../routes.ts';
 import { HOST_LIMITS, answerHeaders, hostPath, parseDagCall, type HostRouteName, type Timeouts } from '../protocol.ts';
 import type { DagService } from './service.ts';
 import { parseDone, parsePin, parseSchedule, parseSnapshotRequest, parseTrigger, parseWarm } from './protocol.ts';
@@ -15,7 +16,7 @@ export interface DagRouteOptions {
  * The handlers of the DAG routes of HOST_ROUTES (protocol.ts), public and cluster-internal.
  * Every route and status code is in host/README.md.
  */
-export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extract<HostRouteName, `dag${string}`>, Handler> {
+export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extract<HostRouteName, `dag${string}`>, HostHandler> {
   return {
     dagPut: async ({ req, res, params }) => {
       const body = await readJson(req, o.maxBodyBytes);
