@@ -59,6 +59,13 @@ export interface HostOptions {
   futureRereadMs?: number;
   /** Where guest log lines go. Default: stdout, prefixed with the function name. */
   onGuestLog?: (fn: string, level: number, message: string) => void;
+  /**
+   * The cluster credential (common/cluster-auth.ts), shared by every host and KV node of the
+   * cluster: signs this host's requests to them and checks theirs. Required unless `insecure`.
+   */
+  clusterSecret?: Buffer;
+  /** No authentication at all (README, "Security"): for a laptop or a test, never a network. */
+  insecure?: boolean;
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
@@ -106,5 +113,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     cacheKeys: opts.cacheKeys ?? 500_000,
     futureRereadMs: opts.futureRereadMs ?? DEFAULT_REREAD_MS,
     onGuestLog: opts.onGuestLog ?? logToStdout,
+    clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
+    insecure: opts.insecure ?? false,
   };
 }

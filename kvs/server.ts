@@ -46,6 +46,14 @@ export interface KvNodeOptions {
   /** Where unexpected errors go (default console.error). */
   readonly log?: (message: string, err: unknown) => void;
   /**
+   * The cluster credential (common/cluster-auth.ts) shared by every host and KV node of the
+   * cluster: every request to the node but `/healthz` must be signed with it, and the node
+   * signs its own. Required unless `insecure`.
+   */
+  readonly clusterSecret?: Buffer;
+  /** No authentication at all: for a laptop or a test, never a network. */
+  readonly insecure?: boolean;
+  /**
    * Any node(s) of an existing cluster to join. Without seeds (and no membership saved in
    * `dataDir`) the node starts a cluster of its own.
    */
