@@ -4,9 +4,10 @@
  * found first) without the client losing the answer.
  */
 import { Buffer } from 'node:buffer';
-import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { CloudburstError, type ErrorCode } from './errors.ts';
 import { parseJsonBody } from './json.ts';
+import type { AnyServer as Server } from './tls.ts';
 
 /** The client went away mid-request; there is nobody to answer. */
 export class ClientGone extends Error {

@@ -1,10 +1,11 @@
 /**
- * Putting a node:http server to work, the same way for the KV node and the host.
+ * Putting a node:http (or node:https) server to work, the same way for the KV node and the host.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleExpectContinue } from './body.ts';
 import { ServerDrain } from './server-drain.ts';
+import type { AnyServer as Server } from './tls.ts';
 
 /**
  * Sends every request, `Expect: 100-continue` ones included (see `handleExpectContinue`), to

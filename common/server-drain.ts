@@ -1,8 +1,9 @@
 /**
- * Closing a node:http server without dropping a request: the KV node's and the host's.
+ * Closing a node:http (or node:https) server without dropping a request: the KV node's and the host's.
  */
-import type { Server, ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
+import type { AnyServer as Server } from './tls.ts';
 
 export interface DrainOptions {
   /**
@@ -27,7 +28,7 @@ export interface DrainOptions {
  * 4. once nothing has been in flight for `idleGraceMs` (counted from the listener's close at
  *    the earliest), and whatever has reached the sockets has been read, the idle keep-alive
  *    connections are closed, then anything still open once things are quiet again (a client
- *    that never finished sending its request).
+ *    that never finished sending its request, or its TLS handshake).
  * HTTP/1.1 leaves one race: a client that writes a request on an idle connection just as it
  * is closed sees a socket error. Waiting for quiet before closing idle connections narrows it
  * to clients that stayed silent for the whole grace and spoke in its last instant.
@@ -40,6 +41,13 @@ export interface DrainOptions {
 export class ServerDrain {
   readonly #server: Server;
   readonly #inflight = new Set<ServerResponse>();
+  /**
+   * Every open connection as accepted. node:http's `closeAllConnections` knows only those it
+   * parses HTTP on; under node:https that leaves a connection whose TLS handshake has not
+   * finished (a client that connected and said nothing), or whose plain HTTP request was
+   * refused, open, and the close would wait for it (for up to the 120 s handshake timeout).
+   */
+  readonly #sockets = new Set<Socket>();
   #closing = false;
   /** performance.now() of the last request that started or ended. */
   #lastActivity = 0;
@@ -48,6 +56,10 @@ export class ServerDrain {
 
   constructor(server: Server) {
     this.#server = server;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
   }
 
   /** Call first for every request, before the response is written. */
@@ -98,8 +110,11 @@ export class ServerDrain {
     // Now http.Server#close: it closes the idle connections and stops node:http's timers.
     this.#server.close(() => undefined);
     if (quiet) await this.#quiet(o.idleGraceMs, deadline, closed);
-    // Past the deadline, or a client that never finished sending its request.
-    if (!stopped) this.#server.closeAllConnections();
+    // Past the deadline, or a client that never finished sending its request or its handshake.
+    if (!stopped) {
+      this.#server.closeAllConnections();
+      for (const socket of this.#sockets) socket.destroy();
+    }
     await closed;
   }
 
