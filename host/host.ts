@@ -1,9 +1,8 @@
 import { InsecureAuthenticator } from './auth/principal.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { CloudburstError, listen, Router, serve, type ServerDrain } from '../common/index.ts';
+import { CloudburstError, createServer, listen, Router, serve, type ServerDrain } from '../common/index.ts';
 import { Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
@@ -82,7 +81,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const users = userPrefix();
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
-  const link = new PeerLink();
+  const link = new PeerLink({ ca: opts.ca });
 
   // State: the cache, the KV tier behind it, and the subscriptions that keep the cache fresh
   // (the host subscribes to every key it caches, read from the tier or written and flushed;
@@ -91,7 +90,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
   // Cycle: replicas of a key can move when the ring changes, so every cached key is subscribed
   // again; the subscriptions subscribe through this client.
-  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subs.renew() });
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, ca: opts.ca, onRingChange: () => subs.renew() });
   // Cycle: a key just subscribed is read once more through the read-through cache, which
   // subscribes to what it reads.
   const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });
@@ -169,7 +168,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     clusterView: () => presence.view(directory.peers()),
   });
 
-  const server = createServer({ keepAliveTimeout: 65_000 });
+  // node:https with opts.tls (README, "TLS"): the same keep-alive, the same drain.
+  const server = createServer({ keepAliveTimeout: 65_000 }, opts.tls);
   const drain = serve(server, router.handle);
   let port: number;
   try {
@@ -184,7 +184,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await cache.close();
     throw err;
   }
-  self.listening(`http://${opts.listen}:${port}`);
+  self.listening(`${opts.tls ? 'https' : 'http'}://${opts.listen}:${port}`);
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
   directory.start();

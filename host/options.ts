@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { CloudburstError } from '../common/index.ts';
+import { checkCa, checkServerTls, CloudburstError, type ServerTls } from '../common/index.ts';
 import { KV_LIMITS } from '../kvs/index.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
@@ -66,10 +66,20 @@ export interface HostOptions {
   clusterSecret?: Buffer;
   /** No authentication at all (README, "Security"): for a laptop or a test, never a network. */
   insecure?: boolean;
+  /**
+   * Serve the HTTP API over TLS (node:https) with this PEM certificate (its chain after it)
+   * and PEM private key; the host's URL is then `https://` (README, "TLS"). Default: plain HTTP.
+   */
+  tls?: ServerTls;
+  /**
+   * PEM CA certificate(s) this host trusts besides the system's when it connects to other
+   * hosts and to the KV tier: the CA of their certificates when it is private or self-signed.
+   */
+  ca?: Buffer;
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<HostOptions>;
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca'>> & { tls: ServerTls | undefined; ca: Buffer | undefined };
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -81,9 +91,12 @@ function logToStdout(fn: string, level: number, message: string): void {
  * The one place the defaults documented on `HostOptions` are applied (an option given as
  * `undefined` gets its default too), and the options checked before anything is opened.
  *
- * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier stores.
+ * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier
+ *   stores, or `tls` or `ca` is not what it must be (which part, in the message).
  */
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
+  if (opts.tls) checkServerTls(opts.tls);
+  if (opts.ca) checkCa(opts.ca);
   const maxModuleBytes = opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes;
   // A module's bytes are one value in the KV tier.
   if (maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
@@ -115,5 +128,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     onGuestLog: opts.onGuestLog ?? logToStdout,
     clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
     insecure: opts.insecure ?? false,
+    tls: opts.tls,
+    ca: opts.ca,
   };
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { CloudburstError, listen, parseJsonBody, readBody, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { checkCa, CloudburstError, listen, parseJsonBody, readBody, Router, sendBytes, sendJson, serve } from '../common/index.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import { ORIGINS } from './cluster/replicator.ts';
@@ -53,6 +53,12 @@ export interface KvNodeOptions {
   readonly clusterSecret?: Buffer;
   /** No authentication at all: for a laptop or a test, never a network. */
   readonly insecure?: boolean;
+  /**
+   * PEM CA certificate(s) the node trusts besides the system's when it connects out: the CA
+   * of the hosts it pushes cache changes to, when they serve TLS with a private or
+   * self-signed certificate (README, "TLS").
+   */
+  readonly ca?: Buffer;
   /**
    * Any node(s) of an existing cluster to join. Without seeds (and no membership saved in
    * `dataDir`) the node starts a cluster of its own.
@@ -255,6 +261,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   const host = opts.host ?? '127.0.0.1';
   const fsync = opts.fsync ?? 'batch';
   const log = opts.log ?? ((message: string, err: unknown) => console.error(message, err));
+  if (opts.ca) checkCa(opts.ca);
   mkdirSync(opts.dataDir, { recursive: true });
   const nodeId = loadNodeId(opts.dataDir, opts.nodeId);
   const store = LatticeStore.open({ path: join(opts.dataDir, 'store'), fsync });
@@ -302,6 +309,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     timings,
     log,
     hotKeys: opts.hotKeys,
+    ca: opts.ca,
   });
   const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
   for (const route of KV_ROUTES) {

@@ -7,7 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, type ErrorCode } from '../common/index.ts';
+import { CloudburstError, connectOptions, errorFromBody, type ErrorCode } from '../common/index.ts';
 import { KV_CONTENT_TYPES } from './protocol.ts';
 
 /** A response, read whole. */
@@ -76,6 +76,8 @@ export interface TransportOptions {
   readonly connections?: number;
   /** Default deadline per request (default 5000). */
   readonly timeoutMs?: number;
+  /** PEM CA certificate(s) trusted besides the system's, for origins served over TLS (hosts a node pushes to). */
+  readonly ca?: Buffer | undefined;
 }
 
 /**
@@ -90,11 +92,13 @@ export class Transport {
   readonly timeoutMs: number;
   readonly #connections: number;
   readonly #pools = new Map<string, Pool>();
+  readonly #connect: ReturnType<typeof connectOptions>;
   #closed = false;
 
   constructor(opts: TransportOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.#connections = opts.connections ?? 16;
+    this.#connect = connectOptions(opts.ca);
   }
 
   /**
@@ -167,6 +171,7 @@ export class Transport {
         connectTimeout: this.timeoutMs,
         headersTimeout: 0,
         bodyTimeout: 0,
+        ...this.#connect,
       });
       this.#pools.set(origin, pool);
     }

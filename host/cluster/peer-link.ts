@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, stringify } from '../../common/index.ts';
+import { CloudburstError, connectOptions, errorFromBody, stringify } from '../../common/index.ts';
 
 /**
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
@@ -9,12 +9,18 @@ import { CloudburstError, errorFromBody, stringify } from '../../common/index.ts
  */
 export class PeerLink {
   readonly #pools = new Map<string, Pool>();
+  readonly #connect: ReturnType<typeof connectOptions>;
+
+  /** `ca`: PEM CA certificate(s) trusted besides the system's, for peers served over TLS. */
+  constructor(opts: { readonly ca?: Buffer | undefined } = {}) {
+    this.#connect = connectOptions(opts.ca);
+  }
 
   #pool(url: string): Pool {
     let pool = this.#pools.get(url);
     if (!pool) {
       // A bounded connect: a peer whose machine vanished must not hold a run past its deadline.
-      pool = new Pool(url, { connections: 32, keepAliveTimeout: 30_000, connectTimeout: 2000 });
+      pool = new Pool(url, { connections: 32, keepAliveTimeout: 30_000, connectTimeout: 2000, ...this.#connect });
       this.#pools.set(url, pool);
     }
     return pool;
