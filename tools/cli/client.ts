@@ -1,11 +1,17 @@
 import { Pool } from 'undici';
 import { HOST_HEADERS } from '../../host/index.ts';
-import { CloudburstError, errorFromBody } from '../../common/index.ts';
+import { CloudburstError, connectOptions, errorFromBody, tlsFailure } from '../../common/index.ts';
 
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+}
+
+/** Options of `HostClient`. */
+export interface HostClientOptions {
+  /** PEM CA certificate(s) trusted besides the system's: a host served over TLS with a private or self-signed certificate. */
+  readonly ca?: Buffer | undefined;
 }
 
 /**
@@ -23,9 +29,9 @@ export class HostClient {
    */
   session: string | undefined;
 
-  constructor(url: string, connections = 16) {
+  constructor(url: string, connections = 16, opts: HostClientOptions = {}) {
     this.url = url.replace(/\/$/, '');
-    this.#pool = new Pool(this.url, { connections, keepAliveTimeout: 30_000 });
+    this.#pool = new Pool(this.url, { connections, keepAliveTimeout: 30_000, ...connectOptions(opts.ca) });
   }
 
   async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
@@ -37,6 +43,8 @@ export class HostClient {
       if (typeof token === 'string' && this.session !== undefined) this.session = token;
       return { status: res.statusCode, headers: res.headers, body: data };
     } catch (err) {
+      const tls = tlsFailure(err, this.url);
+      if (tls !== undefined) throw new CloudburstError('HOST_UNAVAILABLE', `cannot talk to the host: ${tls}`, undefined, { cause: err });
       throw new CloudburstError('HOST_UNAVAILABLE', `cannot reach the host at ${this.url} (${(err as Error).message}); is \`cloudburst up\` running?`, undefined, { cause: err });
     }
   }

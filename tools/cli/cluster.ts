@@ -3,6 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { HOST_PATHS } from '../../host/index.ts';
 import { KV_PATHS } from '../../kvs/index.ts';
+import { Agent, request } from 'undici';
+import { connectOptions } from '../../common/index.ts';
+import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
@@ -45,7 +48,7 @@ function launch(args: string[], log: (line: string) => void, name: string): Prom
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
+      const m = /listening on (https?:\/\/[\d.:]+)/.exec(out);
       if (m) {
         child.stdout!.off('data', onData);
         resolvePromise({ child, url: m[1]! });
@@ -69,6 +72,11 @@ export interface LocalClusterOptions {
   supervise: boolean;
   /** Extra flags for every host (e.g. `--explore 0`). */
   hostArgs?: string[];
+  /**
+   * Hosts serve TLS with `tls.server`; hosts and KV nodes trust `tls.ca` and the hosts'
+   * certificate (every process of this cluster runs here, with the one certificate).
+   */
+  tls?: TlsFiles;
   log: (line: string) => void;
 }
 
@@ -81,6 +89,8 @@ export interface LocalClusterOptions {
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; stop(): Promise<void> }> {
   mkdirSync(opts.dataDir, { recursive: true });
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
+  const trust = [...(opts.tls?.ca ?? []), ...(opts.tls?.server ? [opts.tls.server.cert] : [])].flatMap((f) => ['--ca', f]);
+  const serve = opts.tls?.server ? ['--tls-cert', opts.tls.server.cert, '--tls-key', opts.tls.server.key] : [];
   const running: Running[] = [];
   let stopping = false;
   /** Restarts in flight (supervise): stop() waits for them, and they stop what they started. */
@@ -118,7 +128,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     const seeds: string[] = [];
     for (let i = 0; i < opts.kvsNodes; i++) {
       const dataDir = resolve(opts.dataDir, `kv${i + 1}`);
-      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication)];
+      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...trust];
       if (seeds.length > 0) args.push('--seeds', seeds.join(','));
       const r = await start({ role: 'kvs', name: `kv${i + 1}`, args, dataDir });
       running.push(r);
@@ -128,7 +138,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...(opts.hostArgs ?? [])];
+      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...serve, ...trust, ...(opts.hostArgs ?? [])];
       const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir });
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
@@ -164,14 +174,28 @@ interface NodeStatus {
   detail: Record<string, unknown>;
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  if (!res.ok) throw new Error(`${res.status}`);
-  return res.json();
+/**
+ * Asks every process of the cluster (from cluster.json, or the given KV nodes) how it is;
+ * `ca`: trusted besides the system's CAs, for hosts that serve TLS.
+ */
+export async function clusterStatus(targets: { role: string; name: string; url: string }[], ca?: Buffer): Promise<NodeStatus[]> {
+  const agent = new Agent(connectOptions(ca));
+  const getJson = async (url: string): Promise<unknown> => {
+    const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(2000) });
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      await res.body.dump();
+      throw new Error(`${res.statusCode}`);
+    }
+    return res.body.json();
+  };
+  try {
+    return await statusOf(targets, getJson);
+  } finally {
+    await agent.close();
+  }
 }
 
-/** Asks every process of the cluster (from cluster.json, or the given KV nodes) how it is. */
-export async function clusterStatus(targets: { role: string; name: string; url: string }[]): Promise<NodeStatus[]> {
+function statusOf(targets: { role: string; name: string; url: string }[], getJson: (url: string) => Promise<unknown>): Promise<NodeStatus[]> {
   return Promise.all(targets.map(async (t): Promise<NodeStatus> => {
     try {
       if (t.role === 'host') {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { hostPath, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
-import { CloudburstError } from '../../common/index.ts';
+import { CloudburstError, type ServerTls } from '../../common/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
@@ -17,6 +17,10 @@ export interface EmbeddedOptions {
   memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
   deployExamples: boolean;
   log: (line: string) => void;
+  /** Serve the host API over TLS (README, "TLS"). */
+  tls?: ServerTls;
+  /** PEM CA certificate(s) trusted besides the system's by the host, the KV node (its pushes to the host) and the examples' deployment. */
+  ca?: Buffer;
 }
 
 export interface Embedded {
@@ -83,12 +87,13 @@ async function deployedModule(client: HostClient, name: string): Promise<ModuleI
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}) });
+  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}) });
   let host: Host;
   try {
     host = await startHost({
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
       ...opts.memory,
     });
   } catch (err) {
@@ -120,7 +125,7 @@ async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ dep
   }
   const deployed: string[] = [];
   const kept: string[] = [];
-  const client = new HostClient(url);
+  const client = new HostClient(url, 16, { ca: opts.ca });
   try {
     for (const { name, file, wasm } of examples) {
       const existing = await deployedModule(client, name);

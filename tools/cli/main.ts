@@ -8,16 +8,19 @@ import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
 import { dagCommand } from './dag.ts';
 import { startEmbedded } from './embedded.ts';
+import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [MEMORY]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [MEMORY]
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [TLS] [MEMORY]
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
+  TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
+       [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
 Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
@@ -32,7 +35,8 @@ State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
 
 Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
-  --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host)`;
+  --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host),
+  --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)`;
 
 interface Parsed {
   positional: string[];
@@ -268,11 +272,15 @@ async function run(p: Parsed): Promise<number> {
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
       const kvsNodes = int(p, 'kvs-nodes', 1);
       const hosts = int(p, 'hosts', 1);
+      // Read and checked here, before anything starts: a bad file is one clear error.
+      const files = tlsFiles(p.flags, process.env);
+      const tls = serverTls(files);
+      const ca = trustedCa(files, true);
       if (kvsNodes > 1 || hosts > 1) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
-          ...(replication ? { replication } : {}),
+          ...(replication ? { replication } : {}), tls: files,
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
@@ -286,13 +294,14 @@ async function run(p: Parsed): Promise<number> {
       const up = await startEmbedded({
         dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
+        ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         memory: memoryFlags(p),
         deployExamples: !has(p, 'no-examples'),
         log: (line) => console.error(line),
       });
       console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
       if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
-      console.log('try:  npx cloudburst fn call math.square 7');
+      console.log(tls ? `try:  npx cloudburst fn call math.square 7 --url ${up.host.url} --ca ${files.server!.cert}` : 'try:  npx cloudburst fn call math.square 7');
       console.log('stop: Ctrl-C');
       return untilSignal(() => up.close());
     }
@@ -300,9 +309,11 @@ async function run(p: Parsed): Promise<number> {
       const seeds = flag(p, 'seeds')?.split(',').filter(Boolean).map(httpUrl);
       const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
+      // The node pushes cache changes to hosts, which may serve TLS.
+      const ca = trustedCa(tlsFiles(p.flags, process.env));
       const kv = await startKvNode({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
-        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}),
+        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
       // SIGTERM/Ctrl-C: a graceful leave (hand every key over) when in a cluster, then close.
@@ -317,6 +328,9 @@ async function run(p: Parsed): Promise<number> {
       const workers = int(p, 'workers', 0);
       const explore = flag(p, 'explore');
       const [first, ...rest] = kvs.split(',').filter(Boolean).map(httpUrl);
+      const files = tlsFiles(p.flags, process.env);
+      const tls = serverTls(files);
+      const ca = trustedCa(files);
       const host = await startHost({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
         kvsUrl: first!,
@@ -324,6 +338,7 @@ async function run(p: Parsed): Promise<number> {
         port: int(p, 'port', 7070),
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
+        ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         ...memoryFlags(p),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
@@ -336,7 +351,7 @@ async function run(p: Parsed): Promise<number> {
         ? kvs.split(',').map((a, i) => ({ role: 'kvs', name: `kv${i + 1}`, url: a.startsWith('http') ? a : `http://${a}` }))
         : readClusterFile(resolve(flag(p, 'data') ?? '.cloudburst'))?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
-      const status = await clusterStatus(targets);
+      const status = await clusterStatus(targets, trustedCa(tlsFiles(p.flags, process.env)));
       const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
       const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
       print(p, lines.join('\n'), status);
@@ -354,7 +369,8 @@ async function run(p: Parsed): Promise<number> {
     case 'kv':
     case 'dag':
     case 'future': {
-      const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070');
+      const ca = trustedCa(tlsFiles(p.flags, process.env));
+      const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070', 16, { ca });
       // --session FILE: one client session across CLI runs (read-your-writes on any host).
       const sessionFile = flag(p, 'session');
       if (sessionFile !== undefined) client.session = existsSync(sessionFile) ? readFileSync(sessionFile, 'utf8').trim() : '';
