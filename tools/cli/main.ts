@@ -15,7 +15,7 @@ const USAGE = `cloudburst: stateful functions on WebAssembly
 Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY]
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS]    (one process per node)
-  cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
+  cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE]
   cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [TLS] [MEMORY]
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
