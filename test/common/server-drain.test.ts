@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer as createPublicServer, serve, ServerDrain, type AnyServer } from '../../common/index.ts';
 import { selfSignedCert, type SelfSigned } from '../helpers/tls.ts';
 
@@ -132,6 +133,7 @@ describe('ServerDrain over TLS (node:https, as the host serves with --tls-cert)'
   beforeAll(async () => {
     cert = await selfSignedCert();
   });
+  afterAll(() => rm(cert.dir, { recursive: true, force: true }));
 
   /** An https server as the host builds it (common/tls.ts createServer, keep-alive, serve). */
   async function startTls(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
