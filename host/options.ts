@@ -4,6 +4,7 @@ import { KV_LIMITS } from '../kvs/index.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
 import { HOST_LIMITS } from './protocol.ts';
+import { defaultQuotas, parseQuotas, type TenantQuotas } from './quotas/tenant-quotas.ts';
 
 export interface HostOptions {
   /** Folder for the host's cache and identity. */
@@ -66,10 +67,15 @@ export interface HostOptions {
   clusterSecret?: Buffer;
   /** No authentication at all (README, "Security"): for a laptop or a test, never a network. */
   insecure?: boolean;
+  /**
+   * The quotas of every tenant (host/README.md, "Quotas"), as a tenant record's `quotas`
+   * object: any of them; those left out have their defaults (`defaultQuotas`).
+   */
+  quotas?: Partial<TenantQuotas>;
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<HostOptions>;
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'quotas'>> & { quotas: TenantQuotas };
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -81,7 +87,8 @@ function logToStdout(fn: string, level: number, message: string): void {
  * The one place the defaults documented on `HostOptions` are applied (an option given as
  * `undefined` gets its default too), and the options checked before anything is opened.
  *
- * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier stores.
+ * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier
+ *   stores, or `quotas` is not a valid quotas object (`parseQuotas`).
  */
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
   const maxModuleBytes = opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes;
@@ -90,6 +97,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     throw new CloudburstError('INVALID_REQUEST', `maxModuleBytes may be at most ${KV_LIMITS.maxRegisterBytes} (the largest value the KV tier stores)`);
   }
   const guestMemoryMiB = opts.guestMemoryMiB ?? 256;
+  const maxTimeoutMs = opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs;
   return {
     dataDir: opts.dataDir,
     kvsUrl: opts.kvsUrl,
@@ -105,7 +113,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     maxModuleBytes,
     maxBodyBytes: opts.maxBodyBytes ?? HOST_LIMITS.bodyBytes,
     defaultTimeoutMs: opts.defaultTimeoutMs ?? HOST_LIMITS.defaultTimeoutMs,
-    maxTimeoutMs: opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs,
+    maxTimeoutMs,
     explore: opts.explore ?? 0.1,
     maxUtilization: opts.maxUtilization ?? 0.7,
     publishIntervalMs: opts.publishIntervalMs ?? 500,
@@ -115,5 +123,6 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     onGuestLog: opts.onGuestLog ?? logToStdout,
     clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
     insecure: opts.insecure ?? false,
+    quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
   };
 }
