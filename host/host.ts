@@ -122,6 +122,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
     size: opts.workers,
+    queue: opts.queue,
     workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
     writerPrefix,

@@ -72,6 +72,11 @@ export interface HostOptions {
    * object: any of them; those left out have their defaults (`defaultQuotas`).
    */
   quotas?: Partial<TenantQuotas>;
+  /**
+   * How calls waiting for a worker are served: `fair` (the default) one queue per tenant in
+   * turn; `fifo` one queue in arrival order, with no per-tenant bound (the benchmark's baseline).
+   */
+  queue?: 'fair' | 'fifo';
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
@@ -123,6 +128,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     onGuestLog: opts.onGuestLog ?? logToStdout,
     clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
     insecure: opts.insecure ?? false,
+    queue: opts.queue ?? 'fair',
     quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
   };
 }

@@ -32,6 +32,11 @@ export interface PoolOptions {
    * so that one tenant cannot fill the queue. Default a quarter of `maxQueue`.
    */
   maxQueuePerTenant?: number;
+  /**
+   * `fifo`: one queue for every tenant, in arrival order (the queue before fair queuing, kept
+   * as the benchmark's baseline). Default `fair`.
+   */
+  queue?: 'fair' | 'fifo';
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
   spinMicros?: number;
   /** Whether nothing else needs the main thread right now (then a lone call may spin). */
@@ -102,7 +107,7 @@ export class ExecutorPool {
   constructor(opts: PoolOptions) {
     const maxQueue = opts.maxQueue ?? 10_000;
     this.#opts = {
-      spinMicros: 50, mainIsIdle: () => true, workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
+      spinMicros: 50, mainIsIdle: () => true, queue: 'fair', workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
       ...opts, maxQueue, workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
     };
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
@@ -174,6 +179,7 @@ export class ExecutorPool {
    */
   run(job: Job, timeoutMs: number, tenant: string = DEFAULT_TENANT): Promise<JobResult> {
     if (this.#closed) return Promise.reject(new CloudburstError('SHUTTING_DOWN'));
+    if (this.#opts.queue === 'fifo') tenant = '';
     const mine = this.#queue.get(tenant);
     // Nobody of this tenant is waiting: an idle worker takes the job at once (with others
     // waiting, every worker is busy, or a worker just freed is about to take the next in turn).
@@ -182,7 +188,7 @@ export class ExecutorPool {
     if (this.#queued >= this.#opts.maxQueue) {
       return Promise.reject(new CloudburstError('OVERLOADED', `${this.#queued} calls are already waiting for a worker`));
     }
-    if ((mine?.length ?? 0) >= this.#opts.maxQueuePerTenant) {
+    if (this.#opts.queue === 'fair' && (mine?.length ?? 0) >= this.#opts.maxQueuePerTenant) {
       return Promise.reject(new CloudburstError('OVERLOADED', `${mine!.length} calls of tenant ${tenant} are already waiting for a worker (the most one tenant may queue on a host)`));
     }
     const queued = new Promise<JobResult>((resolve, reject) => {
