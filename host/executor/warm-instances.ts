@@ -112,18 +112,12 @@ export class WarmInstances {
     return spec;
   }
 
-  /**
-   * The warm instance of `spec`, instantiated (its start function run) if there is none or if
-   * the warm one's memory has another maximum: `maxPages` (a tenant's ceiling, host/quotas/),
-   * within the module's own.
-   */
-  instantiate(spec: ModuleSpec, maxPages = spec.memoryMaxPages): Instance {
-    const maximum = Math.min(maxPages, spec.memoryMaxPages);
+  /** The warm instance of `spec`, instantiated (its start function run) if there is none. */
+  instantiate(spec: ModuleSpec): Instance {
     const existing = this.#instances.get(spec.sha);
-    if (existing && existing.maxPages === maximum) return existing;
-    if (existing) this.discard(spec.sha);
+    if (existing) return existing;
     const outside = this.#outside;
-    const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum });
+    const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
     const imports = this.#imports(memory, () => this.#starting);
     let instance: WebAssembly.Instance;
     this.#starting = true;
@@ -144,7 +138,7 @@ export class WarmInstances {
       __pin: (ptr) => outside(() => rt.__pin(ptr)),
       __unpin: (ptr) => outside(() => rt.__unpin(ptr)),
     };
-    const inst: Instance = { guest: { memory, runtime }, exports, maxPages: maximum };
+    const inst: Instance = { guest: { memory, runtime }, exports, maxPages: spec.memoryMaxPages };
     this.#instances.set(spec.sha, inst);
     return inst;
   }
