@@ -33,7 +33,11 @@ async function start(handler: (req: IncomingMessage, res: ServerResponse) => voi
 
 /** A raw client connection that records what it reads and how it ended. */
 function rawConnection(port: number): { socket: Socket; text: () => string; ended: Promise<string | undefined> } {
-  const socket = connect(port, '127.0.0.1');
+  return recorded(connect(port, '127.0.0.1'));
+}
+
+/** Records what a client socket reads and how it ends (the error code, if any). */
+function recorded<S extends Socket>(socket: S): { socket: S; text: () => string; ended: Promise<string | undefined> } {
   sockets.push(socket);
   let data = '';
   socket.on('data', (c: Buffer) => (data += c.toString()));
@@ -145,16 +149,7 @@ describe('ServerDrain over TLS (node:https, as the host serves with --tls-cert)'
 
   /** A TLS client connection that trusts the certificate, recording what it reads. */
   function tlsConnection(port: number): { socket: TLSSocket; text: () => string; ended: Promise<string | undefined> } {
-    const socket = tlsConnect({ port, host: '127.0.0.1', ca: cert.cert });
-    sockets.push(socket);
-    let data = '';
-    socket.on('data', (c: Buffer) => (data += c.toString()));
-    const ended = new Promise<string | undefined>((resolve) => {
-      let error: string | undefined;
-      socket.once('error', (err: NodeJS.ErrnoException) => (error = err.code));
-      socket.once('close', () => resolve(error));
-    });
-    return { socket, text: () => data, ended };
+    return recorded(tlsConnect({ port, host: '127.0.0.1', ca: cert.cert }));
   }
 
   it('ServerDrain over TLS: a request in flight finishes with Connection: close, and an idle keep-alive connection is closed', async () => {
