@@ -25,7 +25,8 @@ export function sendBytes(res: ServerResponse, bytes: Uint8Array, contentType: s
 }
 
 /**
- * An error response: the code's status and JSON body, with `Allow` for a 405. A body still
+ * An error response: the code's status and JSON body, with `Allow` for a 405 and `Retry-After`
+ * for an error whose details say when to retry (`retryAfter`, seconds). A body still
  * on its way is read and dropped first when needed (`sendFinal`); a response already started
  * can only be cut.
  */
@@ -37,5 +38,8 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: Cloudb
   const headers: OutgoingHttpHeaders = { 'content-type': JSON_CONTENT_TYPE };
   const allow = err.details?.['allow'];
   if (err.code === 'METHOD_NOT_ALLOWED' && typeof allow === 'string') headers['allow'] = allow;
+  // When to try again, in seconds, where waiting helps (a quota's rate, a tenant's calls at once).
+  const retryAfter = err.details?.['retryAfter'];
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
   sendFinal(req, res, err.status, headers, Buffer.from(stringify(err.toJSON()), 'utf8'));
 }

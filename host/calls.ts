@@ -15,6 +15,8 @@ import type { Metrics } from './metrics.ts';
 import type { CallRequest, Timeouts } from './protocol.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
+import { DEFAULT_TENANT } from './keys.ts';
+import type { Quotas } from './quotas/quotas.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
 export interface ClusterView {
@@ -49,6 +51,8 @@ export interface CallsOptions {
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   onGuestLog: (fn: string, level: number, message: string) => void;
+  /** The tenants' quotas that a call's worker enforces (state bytes, memory); absent, none. */
+  quotas?: Quotas;
 }
 
 export interface PreparedCall {
@@ -61,6 +65,8 @@ export interface PreparedCall {
   client?: ClientSession;
   /** What the answer's session builds on, when more than `client` (a DAG step's predecessors' sessions). */
   carried?: ClientSession;
+  /** Whose call it is: its place in the executor's queues and its quotas. Default `default`. */
+  tenant?: string;
 }
 
 /** A call that arrived over HTTP, checked, with its request (what a forward sends on). */
@@ -97,6 +103,7 @@ export class Calls {
   readonly #defaultTimeoutMs: number;
   readonly #maxTimeoutMs: number;
   readonly #onGuestLog: CallsOptions['onGuestLog'];
+  readonly #quotas: Quotas | undefined;
 
   constructor(opts: CallsOptions) {
     this.#registry = opts.registry;
@@ -112,6 +119,7 @@ export class Calls {
     this.#defaultTimeoutMs = opts.defaultTimeoutMs;
     this.#maxTimeoutMs = opts.maxTimeoutMs;
     this.#onGuestLog = opts.onGuestLog;
+    this.#quotas = opts.quotas;
   }
 
   /** The other hosts, when there is a cluster (DAG placement uses the same view). */
@@ -174,12 +182,12 @@ export class Calls {
   /**
    * Starts an asynchronous call, checked already (so bad input was a 4xx): answers with a
    * future id once its pending record is in the KV tier, and stores the outcome under the
-   * future when the call ends.
+   * future when the call ends, then calls `onEnd` (the call's place among its tenant's calls).
    */
-  async start(prepared: CheckedCall): Promise<string> {
+  async start(prepared: CheckedCall, onEnd: () => void = () => undefined): Promise<string> {
     const createdAt = new Date().toISOString();
     const id = await this.#futures.create(prepared.resolved.info.name);
-    void this.dispatch(prepared).then(
+    void this.dispatch(prepared).finally(onEnd).then(
       (out) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
         result: out.result, host: out.host, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),
@@ -190,7 +198,7 @@ export class Calls {
     return id;
   }
 
-  async run({ resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
+  async run({ resolved, timeoutMs, args: pending, session, client, carried, tenant = DEFAULT_TENANT }: PreparedCall): Promise<CallOutcome> {
     const sessions = this.#sessions;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
@@ -228,14 +236,18 @@ export class Calls {
     try {
       const job: CallJob = { kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId };
       if (session) job.session = session; // lww calls carry nothing more than before
-      outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()));
+      if (this.#quotas) job.quota = this.#quotas.jobQuota(tenant);
+      outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()), tenant);
     } finally {
       messaging?.finished(callId);
     }
     const seconds = (performance.now() - started) / 1000;
     this.#metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
     for (const l of outcome.logs) this.#onGuestLog(fn, l.level, l.message);
-    if (!outcome.ok) throw new CloudburstError(outcome.code, outcome.message, { function: fn });
+    if (!outcome.ok) {
+      const err = new CloudburstError(outcome.code, outcome.message, { function: fn, ...outcome.details });
+      throw err.code === 'QUOTA_EXCEEDED' && this.#quotas ? this.#quotas.refusedInWorker(err) : err;
+    }
     this.#onTouched?.(outcome.touched);
     if (outcome.wrote > 0) this.#readThrough.flusher.kick();
     const out: CallOutcome = { result: outcome.result, host: this.#hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };

@@ -27,6 +27,8 @@ import { CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
+import { Quotas } from './quotas/quotas.ts';
+import { DefaultQuotaSource } from './quotas/tenant-quotas.ts';
 import { SelfAddress } from './self-address.ts';
 
 export interface Host {
@@ -106,6 +108,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: self.url, onStored: (key) => subs.add([key]) });
   const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
+  // Every tenant's quotas, checked where requests are accepted (the tenants' own records
+  // replace the host's defaults once a source reads them).
+  const quotas = new Quotas({
+    source: new DefaultQuotaSource(opts.quotas), readThrough, writer: `${writerPrefix}/main`,
+    host: { guestMemoryMiB: opts.guestMemoryMiB, defaultTimeoutMs: opts.defaultTimeoutMs, maxTimeoutMs: opts.maxTimeoutMs },
+  });
 
   // Execution: the worker threads that run guests, the modules, futures.
   const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
@@ -113,6 +121,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
     size: opts.workers,
+    queue: opts.queue,
     workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
     writerPrefix,
@@ -153,17 +162,18 @@ export async function startHost(options: HostOptions): Promise<Host> {
     defaultTimeoutMs: opts.defaultTimeoutMs,
     maxTimeoutMs: opts.maxTimeoutMs,
     onGuestLog: opts.onGuestLog,
+    quotas,
   });
   const snapshots = new Snapshots(self.id, link);
   const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: self.id, selfUrl: self.url, snapshots, cut });
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging, quotas]) part.registerMetrics(metrics.registry);
 
   routes(router, {
     auth: new InsecureAuthenticator(),
-    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, hostId: self.id, writer: `${writerPrefix}/main`,
+    registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, quotas, hostId: self.id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
     clusterView: () => presence.view(directory.peers()),
   });

@@ -1,6 +1,7 @@
 // The front door of the function host. Other folders import only this file.
 export { startHost, type Host } from './host.ts';
 export type { HostOptions } from './options.ts';
+export { QUOTA_NAMES, defaultQuotas, parseQuotas, type QuotaSource, type TenantQuotas } from './quotas/tenant-quotas.ts';
 export type { FsyncPolicy } from './cache/cache.ts';
 export { readModuleTypes, type ModuleTypes } from './module-types.ts';
 export type { ExportSignature } from '../guest/types-section.ts';

@@ -4,6 +4,7 @@ import { KV_LIMITS } from '../kvs/index.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
 import { HOST_LIMITS } from './protocol.ts';
+import { defaultQuotas, parseQuotas, type TenantQuotas } from './quotas/tenant-quotas.ts';
 
 export interface HostOptions {
   /** Folder for the host's cache and identity. */
@@ -76,10 +77,20 @@ export interface HostOptions {
    * hosts and to the KV tier: the CA of their certificates when it is private or self-signed.
    */
   ca?: Buffer;
+  /**
+   * The quotas of every tenant (host/README.md, "Quotas"), as a tenant record's `quotas`
+   * object: any of them; those left out have their defaults (`defaultQuotas`).
+   */
+  quotas?: Partial<TenantQuotas>;
+  /**
+   * How calls waiting for a worker are served: `fair` (the default) one queue per tenant in
+   * turn; `fifo` one queue in arrival order, with no per-tenant bound (the benchmark's baseline).
+   */
+  queue?: 'fair' | 'fifo';
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca'>> & { tls: ServerTls | undefined; ca: Buffer | undefined };
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas'>> & { tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas };
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -92,7 +103,8 @@ function logToStdout(fn: string, level: number, message: string): void {
  * `undefined` gets its default too), and the options checked before anything is opened.
  *
  * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier
- *   stores, or `tls` or `ca` is not what it must be (which part, in the message).
+ *   stores, `tls` or `ca` is not what it must be (which part, in the message), or `quotas` is
+ *   not a valid quotas object (`parseQuotas`).
  */
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
   if (opts.tls) checkServerTls(opts.tls);
@@ -103,6 +115,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     throw new CloudburstError('INVALID_REQUEST', `maxModuleBytes may be at most ${KV_LIMITS.maxRegisterBytes} (the largest value the KV tier stores)`);
   }
   const guestMemoryMiB = opts.guestMemoryMiB ?? 256;
+  const maxTimeoutMs = opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs;
   return {
     dataDir: opts.dataDir,
     kvsUrl: opts.kvsUrl,
@@ -118,7 +131,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     maxModuleBytes,
     maxBodyBytes: opts.maxBodyBytes ?? HOST_LIMITS.bodyBytes,
     defaultTimeoutMs: opts.defaultTimeoutMs ?? HOST_LIMITS.defaultTimeoutMs,
-    maxTimeoutMs: opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs,
+    maxTimeoutMs,
     explore: opts.explore ?? 0.1,
     maxUtilization: opts.maxUtilization ?? 0.7,
     publishIntervalMs: opts.publishIntervalMs ?? 500,
@@ -130,5 +143,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     insecure: opts.insecure ?? false,
     tls: opts.tls,
     ca: opts.ca,
+    queue: opts.queue ?? 'fair',
+    quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
   };
 }

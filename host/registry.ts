@@ -90,9 +90,12 @@ export class Registry {
    * Validates a module and registers every typed export as `{name}.{export}`. Re-uploading a
    * name replaces the module. Nothing is stored unless every check passed, including a trial
    * instantiation in a worker (which runs the module's start function under a deadline,
-   * without access to state: see hostImports).
+   * without access to state: see hostImports), and `admit` (the deployer's quotas), which sees
+   * the module once its own checks passed and refuses it by throwing.
    */
-  async deploy(name: string, bytes: Uint8Array): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
+  async deploy(
+    name: string, bytes: Uint8Array, admit?: (m: { name: string; size: number; memoryInitialPages: number }) => Promise<void>,
+  ): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
     checkModuleName(name);
     if (bytes.byteLength > this.#limits.maxModuleBytes) {
       throw new CloudburstError('BODY_TOO_LARGE', `a module may be at most ${this.#limits.maxModuleBytes} bytes`);
@@ -103,6 +106,7 @@ export class Registry {
     }
     const module = await WebAssembly.compile(source);
     const { memory, types } = this.#check(bytes, module);
+    await admit?.({ name, size: bytes.byteLength, memoryInitialPages: memory.initialPages });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const compiled: Compiled = { module, memory, types };
     const spec = this.#spec(sha256, compiled);

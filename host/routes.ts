@@ -1,7 +1,7 @@
 import { CloudburstError, readBody, readJson, sendJson, type Handler, type RouteContext, type Router } from '../common/index.ts';
 import type { Authenticator, Principal, RouteAccess } from './auth/principal.ts';
 import { decode, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
-import type { Calls } from './calls.ts';
+import type { CallOutcome, Calls } from './calls.ts';
 import type { CausalCut } from './consistency/causal.ts';
 import type { DagService } from './dag/service.ts';
 import { dagHandlers } from './dag/routes.ts';
@@ -12,6 +12,7 @@ import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { HOST_HEADERS, HOST_LIMITS, HOST_ROUTES, answerHeaders, hostPath, parseCacheRead, parseCall, parseMessage, parsePush, parseWait, type HostRouteName } from './protocol.ts';
 import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
+import type { ModuleCandidate, Quotas } from './quotas/quotas.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 
 export interface RouteDeps {
@@ -19,6 +20,8 @@ export interface RouteDeps {
   auth: Authenticator;
   registry: Registry;
   calls: Calls;
+  /** The tenants' quotas, checked where each request is accepted (quotas/quotas.ts). */
+  quotas: Quotas;
   dags: DagService;
   futures: Futures;
   readThrough: ReadThroughCache;
@@ -56,7 +59,7 @@ function moduleJson(r: ModuleRecord): Record<string, unknown> {
 export function routes(router: Router, d: RouteDeps): void {
   const handlers: Record<HostRouteName, HostHandler> = {
     ...apiHandlers(d),
-    ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), timeouts: d.calls.timeouts }),
+    ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), quotas: d.quotas }),
   };
   for (const r of HOST_ROUTES) router.on(r.method, r.path, guarded(d.auth, r.access, handlers[r.name]));
 }
@@ -78,7 +81,7 @@ function guarded(auth: Authenticator, access: RouteAccess, handler: HostHandler)
 }
 
 function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`>, HostHandler> {
-  const { registry, calls, readThrough } = d;
+  const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),
 
@@ -91,9 +94,10 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       res.end(text);
     },
 
-    putModule: async ({ req, res, params }) => {
+    putModule: async ({ req, res, params, principal }) => {
       const bytes = await readBody(req, registry.limits.maxModuleBytes);
-      const { record, functions } = await registry.deploy(params.module!, bytes);
+      const admit = (m: ModuleCandidate): Promise<void> => quotas.admitModule(principal.tenant, m, () => registry.list());
+      const { record, functions } = await registry.deploy(params.module!, bytes, admit);
       sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
     },
 
@@ -122,18 +126,28 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, (await registry.resolve(params.fn!)).info);
     },
 
-    callFunction: async ({ req, res, params, query }) => {
+    callFunction: async ({ req, res, params, query, principal }) => {
       const reading = readJson(req, d.maxBodyBytes);
       // Wake a worker while the body is still on its way (the wake-up is a system call).
       calls.prewake();
-      const call = parseCall(await reading, req.headers, query, calls.timeouts);
-      const checked = await calls.prepare(params.fn!, call);
-      if (call.async) {
-        const id = await calls.start(checked);
-        sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
-        return;
+      const tenant = principal.tenant;
+      const call = parseCall(await reading, req.headers, query, quotas.timeouts(tenant));
+      // Its place among the tenant's calls, held until it ended (an asynchronous one's too).
+      const release = quotas.admitCall(principal, call.timeoutMs, call.forwarded);
+      let out: CallOutcome;
+      try {
+        const checked = { ...(await calls.prepare(params.fn!, call)), tenant };
+        if (call.async) {
+          const id = await calls.start(checked, release);
+          sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
+          return;
+        }
+        out = await calls.dispatch(checked);
+      } catch (err) {
+        release();
+        throw err;
       }
-      const out = await calls.dispatch(checked);
+      release();
       const reply: Record<string, unknown> = { result: out.result };
       if (call.logs) reply.logs = out.logs;
       if (call.history) reply.history = out.history ?? [];
@@ -176,13 +190,13 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, latticeToJson(params.key!, v));
     },
 
-    putKey: async ({ req, res, params, query }) => {
+    putKey: async ({ req, res, params, query, principal }) => {
       const key = userKey(params.key);
       const body = await readBody(req, d.maxBodyBytes);
       const current = await readThrough.read(key);
       observe(d.hlc, current);
       const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
-      const merged = await readThrough.writeDurable(new Map([[key, delta]]));
+      const merged = await quotas.writeState(principal.tenant, new Map([[key, delta]]));
       sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
     },
 
@@ -205,12 +219,12 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, { deleted: params.key });
     },
 
-    deleteKey: async ({ res, params }) => {
+    deleteKey: async ({ res, params, principal }) => {
       const key = userKey(params.key);
       const current = await readThrough.read(key);
       if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
       observe(d.hlc, current);
-      await readThrough.writeDurable(new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
+      await quotas.writeState(principal.tenant, new Map([[key, tombstoneFor(current.type, d.hlc.now())]]));
       sendJson(res, 200, { deleted: params.key });
     },
   };

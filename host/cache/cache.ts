@@ -32,6 +32,22 @@ function decodeRejected(raw: Uint8Array): RejectedWrite {
   return { ...head, value: new Uint8Array(buf.subarray(4 + len)) };
 }
 
+/**
+ * Accounts for the bytes a commit adds to the keys it counts (host/quotas/state-ledger.ts:
+ * a tenant's state bytes), inside the commit's transaction.
+ */
+export interface CommitLedger {
+  /** Whether a key's size is accounted. */
+  counts(key: string): boolean;
+  /**
+   * What the commit adds, in bytes (key and encoded value of a new key, the change of the
+   * encoded value of a cached one; negative when it shrinks), given the values the cache holds
+   * now: returns writes committed with it (merged like the others), or throws to refuse the
+   * whole commit.
+   */
+  settle(growth: number, current: (key: string) => Lattice | undefined): ReadonlyMap<string, Lattice>;
+}
+
 /** How hard the cache tries to reach the disk. See the README's "Durability" section. */
 export type FsyncPolicy = 'always' | 'batch' | 'off';
 
@@ -141,13 +157,16 @@ export class HostCache {
    * transaction. When this returns the writes are committed: they survive `kill -9`.
    * Throws (and commits nothing) if any write has a lattice type other than the key's, or
    * would make a key's value larger than the KV tier takes (KV_LIMITS.maxValueBytes, encoded):
-   * what the tier would refuse is refused here, before anything is acknowledged.
+   * what the tier would refuse is refused here, before anything is acknowledged. With a
+   * `ledger`, what the commit adds to the size of the keys it counts is settled in the same
+   * transaction: the ledger's own writes go in with the commit, or its refusal aborts it.
    */
-  commit(writes: ReadonlyMap<string, Lattice>): Map<string, Lattice> {
+  commit(writes: ReadonlyMap<string, Lattice>, ledger?: CommitLedger): Map<string, Lattice> {
     const token = randomFillSync(Buffer.allocUnsafe(8));
     const merged = new Map<string, Lattice>();
     this.#env.transactionSync(() => {
-      for (const [key, value] of writes) {
+      let growth = 0;
+      const put = (key: string, value: Lattice, own: boolean): void => {
         const raw = readFast(this.#values, key);
         const next = raw === undefined ? value : merge(decode(raw), value);
         const bytes = encode(next);
@@ -159,10 +178,20 @@ export class HostCache {
             { key: name, bytes: bytes.byteLength, limit: KV_LIMITS.maxValueBytes },
           );
         }
+        if (ledger?.counts(key)) growth += raw === undefined ? Buffer.byteLength(key) + bytes.byteLength : bytes.byteLength - raw.byteLength;
         this.#values.putSync(key, bytes);
         this.#outbox.putSync(key, token);
-        merged.set(key, next);
+        if (own) merged.set(key, next);
         this.onStored?.(key, key.length + bytes.byteLength);
+      };
+      for (const [key, value] of writes) put(key, value, true);
+      if (ledger && growth !== 0) {
+        const current = (key: string): Lattice | undefined => {
+          const raw = readFast(this.#values, key);
+          return raw === undefined ? undefined : decode(raw);
+        };
+        // The ledger's writes are not the caller's: they are committed, not returned.
+        for (const [key, value] of ledger.settle(growth, current)) put(key, value, false);
       }
     });
     return merged;

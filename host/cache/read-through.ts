@@ -1,5 +1,5 @@
 import type { KvClient, Lattice } from '../../kvs/index.ts';
-import type { HostCache } from './cache.ts';
+import type { CommitLedger, HostCache } from './cache.ts';
 import type { Flusher } from './flusher.ts';
 import { counterFrom, type MetricsRegistry } from '../metrics.ts';
 
@@ -135,9 +135,12 @@ export class ReadThroughCache {
     return this.#admission.absorb(key, merged);
   }
 
-  /** Commits writes, then waits until the KV tier acknowledged every one of them. */
-  async writeDurable(writes: ReadonlyMap<string, Lattice>): Promise<Map<string, Lattice>> {
-    const merged = this.cache.commit(writes);
+  /**
+   * Commits writes (settled with `ledger`, see HostCache.commit), then waits until the KV tier
+   * acknowledged every one of them.
+   */
+  async writeDurable(writes: ReadonlyMap<string, Lattice>, ledger?: CommitLedger): Promise<Map<string, Lattice>> {
+    const merged = this.cache.commit(writes, ledger);
     await this.flusher.flushKeys([...writes.keys()]);
     return merged;
   }

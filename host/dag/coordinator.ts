@@ -201,11 +201,11 @@ export class Coordinator {
    * the outcome is stored under a future, like an asynchronous function call's (the id once
    * the pending record is in the KV tier).
    */
-  async start(p: PreparedDag): Promise<string> {
+  async start(p: PreparedDag, onEnd: () => void = () => undefined): Promise<string> {
     const label = `dag:${p.topo.spec.name}`;
     const createdAt = new Date().toISOString();
     const id = await this.#futures.create(label);
-    void this.call(p).then(
+    void this.call(p).finally(onEnd).then(
       (out) => this.#futures.complete(id, label, createdAt, {
         result: out.result, host: out.hosts[p.topo.sink]!, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),

@@ -1,6 +1,8 @@
 import { readJson, sendJson } from '../../common/index.ts';
 import type { HostHandler } from '../routes.ts';
-import { HOST_LIMITS, answerHeaders, hostPath, parseDagCall, type HostRouteName, type Timeouts } from '../protocol.ts';
+import { HOST_LIMITS, answerHeaders, hostPath, parseDagCall, type HostRouteName } from '../protocol.ts';
+import type { Quotas } from '../quotas/quotas.ts';
+import type { DagOutcome } from './coordinator.ts';
 import type { DagService } from './service.ts';
 import { parseDone, parsePin, parseSchedule, parseSnapshotRequest, parseTrigger, parseWarm } from './protocol.ts';
 
@@ -8,8 +10,8 @@ export interface DagRouteOptions {
   maxBodyBytes: number;
   /** A call is arriving: wake a worker while its body is read. */
   prewake: () => void;
-  /** The deadlines a DAG call may ask for. */
-  timeouts: Timeouts;
+  /** The tenants' quotas: a DAG call counts as one call of its tenant, here at its coordinator. */
+  quotas: Quotas;
 }
 
 /**
@@ -36,19 +38,30 @@ export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extrac
       sendJson(res, 200, { deleted: params.name });
     },
 
-    dagCall: async ({ req, res, params, query }) => {
+    dagCall: async ({ req, res, params, query, principal }) => {
       const reading = readJson(req, o.maxBodyBytes);
       o.prewake();
-      const call = parseDagCall(await reading, req.headers, query, o.timeouts);
-      const prepared = await dags.prepare(params.name!, call);
-      if (call.async) {
-        const id = await dags.start(prepared);
-        sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
-        return;
-      }
+      const call = parseDagCall(await reading, req.headers, query, o.quotas.timeouts(principal.tenant));
+      const release = o.quotas.admitCall(principal, call.timeoutMs);
       const started = performance.now();
-      const { client: after, ...out } = await dags.call(prepared);
-      sendJson(res, 200, out, answerHeaders(out.hosts[prepared.topo.sink]!, Math.round((performance.now() - started) * 1000), after));
+      let outcome: DagOutcome;
+      let sink: string;
+      try {
+        const prepared = await dags.prepare(params.name!, call);
+        if (call.async) {
+          const id = await dags.start(prepared, release);
+          sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
+          return;
+        }
+        sink = prepared.topo.sink;
+        outcome = await dags.call(prepared);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      release();
+      const { client: after, ...out } = outcome;
+      sendJson(res, 200, out, answerHeaders(out.hosts[sink]!, Math.round((performance.now() - started) * 1000), after));
     },
 
     // Cluster-internal: hosts send each other schedules, triggers and reports. Each is

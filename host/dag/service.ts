@@ -158,9 +158,12 @@ export class DagService {
     return this.#coordinator.call(p);
   }
 
-  /** Starts a DAG call in the background; returns the id of the future its outcome goes to. */
-  start(p: PreparedDag): Promise<string> {
-    return this.#coordinator.start(p);
+  /**
+   * Starts a DAG call in the background; returns the id of the future its outcome goes to.
+   * `onEnd` is called once it ended (its place among its tenant's calls).
+   */
+  start(p: PreparedDag, onEnd?: () => void): Promise<string> {
+    return this.#coordinator.start(p, onEnd);
   }
 
   // --- Messages from other hosts -------------------------------------------------------

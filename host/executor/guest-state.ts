@@ -12,6 +12,7 @@ import { isCausal } from '../consistency/causal-wire.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import { readPolicy, type CallReads, type ReadPolicy, type SessionBridge } from '../consistency/read-policy.ts';
 import type { GuestLog } from './protocol.ts';
+import type { StateLedger } from '../quotas/state-ledger.ts';
 
 /** How a call's state operations reach the main thread (read misses, durable puts, messages, its session's requests). */
 export interface Bridge extends SessionBridge {
@@ -69,6 +70,8 @@ export class GuestState {
   #policy: ReadPolicy | undefined;
   /** What a policy reads through: this call's view of the cache. */
   readonly #reads: CallReads;
+  /** The calling tenant's state bytes, settled by each commit (host/quotas/state-ledger.ts). */
+  #ledger: StateLedger | undefined;
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
@@ -87,8 +90,9 @@ export class GuestState {
   }
 
   /** Starts a call: a fresh snapshot of the cache and an empty overlay. */
-  begin(callId: string, session?: SessionSpec): void {
+  begin(callId: string, session?: SessionSpec, ledger?: StateLedger): void {
     this.callId = callId;
+    this.#ledger = ledger;
     this.#policy = session ? readPolicy(session, this.#reads, this.#bridge) : undefined;
     this.#cache.refresh();
     this.#overlay.clear();
@@ -106,13 +110,16 @@ export class GuestState {
   commit(): number {
     const n = this.#overlay.size;
     if (n > 0) {
+      const ledger = this.#ledger;
+      // The ledger adds to its entry from what the cache holds of it: bring it in first.
+      if (ledger && !this.#cache.has(ledger.key) && [...this.#overlay.keys()].some((k) => ledger.counts(k))) this.#bridge.fetch([ledger.key]);
       for (const key of this.#overlay.keys()) this.#written.add(key);
       const policy = this.#policy;
-      if (policy === undefined) this.#cache.commit(this.#overlay);
+      if (policy === undefined) this.#cache.commit(this.#overlay, ledger);
       else {
         // A session's writes, once committed: the request reads them from now on (its own writes).
         const written = new Map(this.#overlay);
-        policy.committed(this.#cache.commit(this.#overlay), written);
+        policy.committed(this.#cache.commit(this.#overlay, ledger), written);
       }
     }
     this.#overlay.clear();

@@ -8,6 +8,7 @@ import {
   type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
+import { DEFAULT_TENANT } from '../keys.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 
 export interface PoolOptions {
@@ -24,8 +25,18 @@ export interface PoolOptions {
   bridge: (req: BridgeRequest, remainingMs: number) => Promise<Uint8Array | null | void | { at: ReadVersion }>;
   /** A worker holding more memory than this after a job is replaced (see WorkerInit). */
   workerMemoryBytes?: number;
-  /** Calls waiting for a free worker beyond this are refused with OVERLOADED. */
+  /** Calls waiting for a free worker beyond this are refused with OVERLOADED. Default 10,000. */
   maxQueue?: number;
+  /**
+   * Calls of one tenant waiting for a free worker beyond this are refused with OVERLOADED,
+   * so that one tenant cannot fill the queue. Default a quarter of `maxQueue`.
+   */
+  maxQueuePerTenant?: number;
+  /**
+   * `fifo`: one queue for every tenant, in arrival order (the queue before fair queuing, kept
+   * as the benchmark's baseline). Default `fair`.
+   */
+  queue?: 'fair' | 'fifo';
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
   spinMicros?: number;
   /** Whether nothing else needs the main thread right now (then a lone call may spin). */
@@ -52,6 +63,7 @@ interface Slot {
 }
 
 interface Waiting {
+  tenant: string;
   job: Job;
   timeoutMs: number;
   resolve: (r: JobResult) => void;
@@ -81,14 +93,23 @@ function defaultWorkerUrl(): URL {
 export class ExecutorPool {
   readonly #opts: ResolvedOptions;
   readonly #slots: Slot[] = [];
-  readonly #queue: Waiting[] = [];
+  /**
+   * Calls waiting for a worker: one FIFO per tenant, the tenants in the order they are served
+   * (round-robin: a tenant served goes to the back). A tenant with nothing waiting has no entry.
+   */
+  readonly #queue = new Map<string, Waiting[]>();
+  #queued = 0;
   #inflight = 0;
   #closed = false;
   #replaced = 0;
   #retired = 0;
 
   constructor(opts: PoolOptions) {
-    this.#opts = { maxQueue: 10_000, spinMicros: 50, mainIsIdle: () => true, workerMemoryBytes: 512 * 1024 * 1024, ...opts, workerUrl: opts.workerUrl ?? defaultWorkerUrl() };
+    const maxQueue = opts.maxQueue ?? 10_000;
+    this.#opts = {
+      spinMicros: 50, mainIsIdle: () => true, queue: 'fair', workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
+      ...opts, maxQueue, workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
+    };
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
   }
 
@@ -150,15 +171,35 @@ export class ExecutorPool {
     }
   }
 
-  /** Runs a job on some worker. Resolves with the job's outcome; rejects only with OVERLOADED/SHUTTING_DOWN. */
-  run(job: Job, timeoutMs: number): Promise<JobResult> {
+  /**
+   * Runs a job of `tenant` on some worker. Resolves with the job's outcome; rejects only with
+   * OVERLOADED/SHUTTING_DOWN. When every worker is busy the job waits in its tenant's queue;
+   * the queues are served in turn, one job each, so a job waits for at most one job of each
+   * other tenant with jobs waiting, however many they queued.
+   */
+  run(job: Job, timeoutMs: number, tenant: string = DEFAULT_TENANT): Promise<JobResult> {
     if (this.#closed) return Promise.reject(new CloudburstError('SHUTTING_DOWN'));
-    const slot = this.#pick(job);
+    if (this.#opts.queue === 'fifo') tenant = '';
+    const mine = this.#queue.get(tenant);
+    // Nobody of this tenant is waiting: an idle worker takes the job at once (with others
+    // waiting, every worker is busy, or a worker just freed is about to take the next in turn).
+    const slot = mine === undefined ? this.#pick(job) : undefined;
     if (slot) return this.#execute(slot, job, timeoutMs);
-    if (this.#queue.length >= this.#opts.maxQueue) {
-      return Promise.reject(new CloudburstError('OVERLOADED', `${this.#queue.length} calls are already waiting for a worker`));
+    if (this.#queued >= this.#opts.maxQueue) {
+      return Promise.reject(new CloudburstError('OVERLOADED', `${this.#queued} calls are already waiting for a worker`));
     }
-    return new Promise((resolve, reject) => this.#queue.push({ job, timeoutMs, resolve, reject }));
+    if (this.#opts.queue === 'fair' && (mine?.length ?? 0) >= this.#opts.maxQueuePerTenant) {
+      return Promise.reject(new CloudburstError('OVERLOADED', `${mine!.length} calls of tenant ${tenant} are already waiting for a worker (the most one tenant may queue on a host)`));
+    }
+    const queued = new Promise<JobResult>((resolve, reject) => {
+      const waiting: Waiting = { tenant, job, timeoutMs, resolve, reject };
+      if (mine) mine.push(waiting);
+      else this.#queue.set(tenant, [waiting]);
+      this.#queued++;
+    });
+    // A worker freed meanwhile (none should be while jobs wait) takes the next job in turn.
+    this.#drain();
+    return queued;
   }
 
   #pick(job: Job): Slot | undefined {
@@ -171,12 +212,17 @@ export class ExecutorPool {
     return idle;
   }
 
+  /** Gives free workers the next jobs, one per tenant in turn (the Map's order is the turn). */
   #drain(): void {
-    while (this.#queue.length > 0) {
-      const next = this.#queue[0]!;
+    for (const [tenant, fifo] of this.#queue) {
+      const next = fifo[0]!;
       const slot = this.#pick(next.job);
       if (!slot) return;
-      this.#queue.shift();
+      fifo.shift();
+      this.#queued--;
+      // To the back of the turn, or out of it when nothing of the tenant waits any more.
+      this.#queue.delete(tenant);
+      if (fifo.length > 0) this.#queue.set(tenant, fifo);
       this.#execute(slot, next.job, next.timeoutMs).then(next.resolve, next.reject);
     }
   }
@@ -275,14 +321,14 @@ export class ExecutorPool {
   }
 
   stats(): { workers: number; busy: number; queued: number; replaced: number; retired: number } {
-    return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queue.length, replaced: this.#replaced, retired: this.#retired };
+    return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queued, replaced: this.#replaced, retired: this.#retired };
   }
 
   /** The workers and the calls waiting for one. */
   registerMetrics(registry: MetricsRegistry): void {
     gaugeFrom(registry, 'cloudburst_workers', 'Executor worker threads.', () => this.#slots.length);
     gaugeFrom(registry, 'cloudburst_workers_busy', 'Executor workers running a call now.', () => this.#inflight);
-    gaugeFrom(registry, 'cloudburst_calls_queued', 'Calls waiting for a free worker.', () => this.#queue.length);
+    gaugeFrom(registry, 'cloudburst_calls_queued', 'Calls waiting for a free worker.', () => this.#queued);
     counterFrom(registry, 'cloudburst_workers_replaced_total', 'Executor workers replaced (terminated at a deadline, crashed, or retired for memory).', () => this.#replaced);
     counterFrom(registry, 'cloudburst_workers_retired_total', 'Executor workers replaced because they held more than workerMemoryMiB after a call.', () => this.#retired);
   }
@@ -290,7 +336,9 @@ export class ExecutorPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#queue.splice(0)) w.reject(new CloudburstError('SHUTTING_DOWN'));
+    for (const fifo of this.#queue.values()) for (const w of fifo) w.reject(new CloudburstError('SHUTTING_DOWN'));
+    this.#queue.clear();
+    this.#queued = 0;
     await Promise.all(this.#slots.map(async (s) => {
       await this.#terminate(s);
       s.port.close();

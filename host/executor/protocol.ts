@@ -118,6 +118,17 @@ export interface CallJob {
   callId: string;
   /** Present only for rr and causal requests and recorded histories: lww calls without history pay nothing. */
   session?: SessionSpec;
+  /** The calling tenant's quotas that the worker enforces (host/quotas/); absent, none. */
+  quota?: JobQuota;
+}
+
+/** What of a tenant's quotas a call's worker enforces. */
+export interface JobQuota {
+  tenant: string;
+  /** The tenant's `stateBytes`: a commit that would take its state past this is refused (host/quotas/state-ledger.ts). */
+  stateBytes: number;
+  /** The most pages of linear memory the call's instance gets (the tenant's `guestMemoryMiB`, within the module's own maximum). */
+  memoryMaxPages: number;
 }
 
 export interface LoadJob {
@@ -138,7 +149,7 @@ export type JobResult = (
     /** What a client session learns from the call: versions of the user keys it wrote and read, most recent first. */
     versions: [string, KeyVersion][];
   }
-  | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[] }
+  | { kind: 'done'; ok: false; code: ErrorCode; message: string; logs: GuestLog[]; details?: Record<string, unknown> }
 ) & {
   /**
    * The worker holds memory it cannot give back (over its budget, or a discarded instance's

@@ -112,12 +112,18 @@ export class WarmInstances {
     return spec;
   }
 
-  /** The warm instance of `spec`, instantiated (its start function run) if there is none. */
-  instantiate(spec: ModuleSpec): Instance {
+  /**
+   * The warm instance of `spec`, instantiated (its start function run) if there is none or if
+   * the warm one's memory has another maximum: `maxPages` (a tenant's ceiling, host/quotas/),
+   * within the module's own.
+   */
+  instantiate(spec: ModuleSpec, maxPages = spec.memoryMaxPages): Instance {
+    const maximum = Math.min(maxPages, spec.memoryMaxPages);
     const existing = this.#instances.get(spec.sha);
-    if (existing) return existing;
+    if (existing && existing.maxPages === maximum) return existing;
+    if (existing) this.discard(spec.sha);
     const outside = this.#outside;
-    const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum: spec.memoryMaxPages });
+    const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum });
     const imports = this.#imports(memory, () => this.#starting);
     let instance: WebAssembly.Instance;
     this.#starting = true;
@@ -138,7 +144,7 @@ export class WarmInstances {
       __pin: (ptr) => outside(() => rt.__pin(ptr)),
       __unpin: (ptr) => outside(() => rt.__unpin(ptr)),
     };
-    const inst: Instance = { guest: { memory, runtime }, exports, maxPages: spec.memoryMaxPages };
+    const inst: Instance = { guest: { memory, runtime }, exports, maxPages: maximum };
     this.#instances.set(spec.sha, inst);
     return inst;
   }

@@ -20,6 +20,8 @@ import {
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 import { WarmInstances, type Instance } from './warm-instances.ts';
+import { quotaExceeded } from '../quotas/quota-error.ts';
+import { StateLedger } from '../quotas/state-ledger.ts';
 import { workerGate } from './worker-gate.ts';
 
 const init = workerData as WorkerInit;
@@ -111,8 +113,9 @@ function readRef(key: string, type: ValueType, session: boolean): unknown {
   throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds a ${v.type}, which cannot be passed as ${type}`);
 }
 
-function classify(err: unknown, inst: Instance | undefined): { code: CloudburstError['code']; message: string } {
-  if (err instanceof CloudburstError) return { code: err.code, message: err.message };
+function classify(err: unknown, inst: Instance | undefined): { code: CloudburstError['code']; message: string; details?: Record<string, unknown> } {
+  // A quota's refusal says which quota, and its limit (host/quotas/quota-error.ts).
+  if (err instanceof CloudburstError) return { code: err.code, message: err.message, ...(err.code === 'QUOTA_EXCEEDED' && err.details ? { details: err.details } : {}) };
   if (err instanceof GuestAbort) {
     return { code: /allocation too large|out of memory/i.test(err.message) ? 'GUEST_OUT_OF_MEMORY' : 'GUEST_ABORT', message: err.message };
   }
@@ -138,10 +141,14 @@ function runCall(job: CallJob): JobResult {
   const unpin = (): void => {
     while (pins.length > 0) inst!.guest.runtime.__unpin(pins.pop()!);
   };
-  state.begin(job.callId, job.session);
+  const quota = job.quota;
+  state.begin(job.callId, job.session, quota && new StateLedger(quota.tenant, init.writer, quota.stateBytes));
   try {
     const spec = instances.specOf(job.module);
-    inst = instances.instantiate(spec);
+    if (quota && spec.memoryInitialPages > quota.memoryMaxPages) {
+      throw quotaExceeded('guestMemoryMiB', (quota.memoryMaxPages * 65536) / (1024 * 1024), `the module needs ${spec.memoryInitialPages} pages (64 KiB) of memory at start; tenant ${quota.tenant}'s functions may have at most ${quota.memoryMaxPages}`);
+    }
+    inst = instances.instantiate(spec, quota?.memoryMaxPages);
     const sig = spec.types.exports.find((e) => e.name === job.exportName) as ExportSignature | undefined;
     const fn = inst.exports[job.exportName];
     if (!sig || typeof fn !== 'function') throw new CloudburstError('UNKNOWN_FUNCTION', `no export ${job.exportName}`);

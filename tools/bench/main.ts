@@ -1,4 +1,4 @@
-// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory] [--quick]`: the figures of the closing notes, each measured
+// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants] [--quick]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
 // and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,8 +11,9 @@ import { hostBench } from './host-bench.ts';
 import { kvsBench } from './kvs.ts';
 import { localityBench } from './locality.ts';
 import { memoryBench } from './memory.ts';
+import { tenantsBench } from './tenants.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench };
 
 const quick = process.argv.includes('--quick');
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { HOST_PATHS, hostPath, startHost } from '../../host/index.ts';
+import { HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
@@ -17,7 +17,7 @@ Platform:
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [TLS] [MEMORY]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue fair|fifo] [TLS] [MEMORY]
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
   TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
@@ -91,6 +91,21 @@ const memoryFlags = (p: Parsed): { guestMemoryMiB?: number; workerMemoryMiB?: nu
   ...(flag(p, 'cache-mib') === undefined ? {} : { cacheMiB: int(p, 'cache-mib', 1024) }),
   ...(flag(p, 'cache-keys') === undefined ? {} : { cacheKeys: int(p, 'cache-keys', 500_000) }),
 });
+
+/** A flag whose value is JSON (checked further by what takes it). */
+const parseJsonFlag = (p: Parsed, name: string): unknown => {
+  try {
+    return JSON.parse(flag(p, name)!);
+  } catch {
+    throw new CloudburstError('INVALID_REQUEST', `--${name} must be JSON`);
+  }
+};
+
+const queueFlag = (p: Parsed): 'fair' | 'fifo' => {
+  const q = flag(p, 'queue');
+  if (q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be fair or fifo');
+  return q;
+};
 
 const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
@@ -340,6 +355,9 @@ async function run(p: Parsed): Promise<number> {
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         ...memoryFlags(p),
+        // Every tenant's quotas (host/README.md, "Quotas"), as a JSON object; checked by the host.
+        ...(flag(p, 'quotas') === undefined ? {} : { quotas: parseJsonFlag(p, 'quotas') as Partial<TenantQuotas> }),
+        ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
       return untilSignal(() => host.close());
