@@ -29,6 +29,7 @@ import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
 import { Quotas } from './quotas/quotas.ts';
 import { DefaultQuotaSource } from './quotas/tenant-quotas.ts';
+import { isStateBytesKey } from './quotas/state-ledger.ts';
 import { SelfAddress } from './self-address.ts';
 
 export interface Host {
@@ -96,7 +97,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Cycle: a key just subscribed is read once more through the read-through cache, which
   // subscribes to what it reads.
   const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });
-  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => subs.remove(keys) });
+  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => subs.remove(keys), keep: isStateBytesKey });
   const flusher = new Flusher(cache, kv, {
     delayMs: opts.flushDelayMs,
     intervalMs: Math.max(1000, opts.flushDelayMs),

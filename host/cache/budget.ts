@@ -10,6 +10,11 @@ export interface CacheBudgetOptions {
   intervalMs?: number;
   /** Keys that left the cache (their subscriptions can go). */
   onEvicted?: (keys: string[]) => void;
+  /**
+   * Keys never evicted: ones whose cached value is the only copy of this host's own part
+   * (a tenant's state-bytes ledger: this host's entry must not restart from 0). Default: none.
+   */
+  keep?: (key: string) => boolean;
 }
 
 /**
@@ -23,12 +28,14 @@ export class CacheBudget {
   readonly #cache: HostCache;
   readonly #lru: LruIndex;
   readonly #onEvicted: (keys: string[]) => void;
+  readonly #keep: (key: string) => boolean;
   readonly #timer: NodeJS.Timeout;
 
   constructor(cache: HostCache, opts: CacheBudgetOptions) {
     this.#cache = cache;
     this.#lru = new LruIndex(opts.maxBytes, opts.maxKeys);
     this.#onEvicted = opts.onEvicted ?? (() => undefined);
+    this.#keep = opts.keep ?? (() => false);
     for (const [key, size] of cache.sizes()) this.#lru.touch(key, size);
     cache.onStored = (key, size) => this.#lru.touch(key, size);
     this.#timer = setInterval(() => this.evict(), opts.intervalMs ?? 100);
@@ -62,6 +69,9 @@ export class CacheBudget {
 
   /** Marks keys as just used (read or written by a call, flushed). */
   touch(keys: readonly string[]): void {
+    // A worker's commit is in another thread's transaction: the main thread's read snapshot may
+    // predate it, and a new key would be sized 0 (the budget then undercounts the cache).
+    if (keys.some((k) => !this.#lru.has(k))) this.#cache.refresh();
     for (const k of keys) this.#lru.touch(k, this.#lru.has(k) ? undefined : (this.#cache.getFast(k)?.length ?? 0) + k.length);
   }
 
@@ -69,7 +79,7 @@ export class CacheBudget {
   evict(): void {
     if (!this.#lru.over()) return;
     const candidates = this.#lru.candidates();
-    const removed = new Set(this.#cache.evict(candidates));
+    const removed = new Set(this.#cache.evict(candidates.filter((k) => !this.#keep(k))));
     for (const k of candidates) {
       if (removed.has(k)) this.#lru.remove(k);
       else this.#lru.touch(k);

@@ -110,9 +110,8 @@ export class GuestState {
   commit(): number {
     const n = this.#overlay.size;
     if (n > 0) {
+      // The ledger settles against what the cache holds (never waiting for the tier: state-ledger.ts).
       const ledger = this.#ledger;
-      // The ledger adds to its entry from what the cache holds of it: bring it in first.
-      if (ledger && !this.#cache.has(ledger.key) && [...this.#overlay.keys()].some((k) => ledger.counts(k))) this.#bridge.fetch([ledger.key]);
       for (const key of this.#overlay.keys()) this.#written.add(key);
       const policy = this.#policy;
       if (policy === undefined) this.#cache.commit(this.#overlay, ledger);

@@ -8,7 +8,7 @@ import type { Timeouts } from '../protocol.ts';
 import { CallAdmission } from './call-admission.ts';
 import { quotaExceeded } from './quota-error.ts';
 import { QuotaRefusals } from './refusals.ts';
-import { StateLedger } from './state-ledger.ts';
+import { StateLedger, stateBytesKey } from './state-ledger.ts';
 import type { QuotaSource, TenantQuotas } from './tenant-quotas.ts';
 
 const PAGE = 65536;
@@ -88,6 +88,7 @@ export class Quotas {
   /** What of the tenant's quotas a call's worker enforces (its commits, its memory). */
   jobQuota(tenant: string): JobQuota {
     const q = this.of(tenant);
+    this.#learnStateBytes(tenant);
     return { tenant, stateBytes: q.stateBytes, memoryMaxPages: Math.floor((Math.min(q.guestMemoryMiB, this.#host.guestMemoryMiB) * MiB) / PAGE) };
   }
 
@@ -123,13 +124,23 @@ export class Quotas {
    */
   async writeState(tenant: string, writes: ReadonlyMap<string, Lattice>): Promise<Map<string, Lattice>> {
     const ledger = new StateLedger(tenant, this.#writer, this.of(tenant).stateBytes);
-    // The ledger adds to its entry from what the cache holds of it (read from the tier on a miss).
-    await this.#readThrough.read(ledger.key);
+    this.#learnStateBytes(tenant);
     try {
       return await this.#readThrough.writeDurable(writes, ledger);
     } catch (err) {
       throw this.#refused(err);
     }
+  }
+
+  /**
+   * Brings a tenant's state-bytes ledger into the cache, in the background, when this host has
+   * none of it yet: the other hosts' entries, for the checks of its next commits. A commit never
+   * waits for it (state-ledger.ts): with the tier unreachable, commits go on counting this
+   * host's own writes.
+   */
+  #learnStateBytes(tenant: string): void {
+    const key = stateBytesKey(tenant);
+    if (!this.#readThrough.cache.has(key)) this.#readThrough.fetch(key).catch(() => undefined);
   }
 
   /** Counts a refusal a worker made (a call's commit over `stateBytes`, its memory ceiling) and returns it. */

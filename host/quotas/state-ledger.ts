@@ -25,6 +25,18 @@ export function stateBytesKey(tenant: string): string {
 }
 
 const USER_SPACE = `/${SPACES.user}/`;
+const LEDGER_SUFFIX = `/${SPACES.system}/state-bytes`;
+
+/**
+ * Whether a storage key is a tenant's state-bytes ledger. The cache never evicts one: this
+ * host's entry in it lives only in its cache (and the tier), and a commit adds to the entry it
+ * holds, so an entry evicted and not read back would restart from 0 and lose its count in the
+ * merge. (Read back from the tier instead, a commit would wait on the tier: one while the tier
+ * is unreachable would hang, where every other commit is acknowledged from the cache.)
+ */
+export function isStateBytesKey(key: string): boolean {
+  return key.endsWith(LEDGER_SUFFIX) && key.indexOf('/') === key.length - LEDGER_SUFFIX.length;
+}
 
 /** Whether a storage key is user state (`{tenant}/k/{name}`): what state bytes count. */
 export function isUserKey(key: string): boolean {
@@ -40,9 +52,13 @@ export function stateBytesOf(value: Lattice | undefined): number {
 /**
  * The ledger of one tenant's commits made by one thread (`writer`): counts the commit's user
  * keys, and refuses a commit that would take the tenant's state bytes over `limit` (growth
- * only: a commit that frees bytes always passes). The thread must hold the tenant's entry in
- * its cache when it commits (`key`: fetch it first), or its addition would be measured from 0
- * and lost in the merge.
+ * only: a commit that frees bytes always passes). A commit never waits for the tier: it adds
+ * to this writer's entry as the cache holds it, which is exact (only this host writes it, and
+ * the cache never evicts the key, `isStateBytesKey`), and checks the total as the cache knows
+ * it: every thread of this host exactly, other hosts' entries as the tier last pushed them. The
+ * host fetches the key in the background before a tenant's first commit here
+ * (Quotas.jobQuota, Quotas.writeState), so until that read lands a host new to a tenant counts
+ * only its own writes.
  */
 export class StateLedger implements CommitLedger {
   readonly key: string;

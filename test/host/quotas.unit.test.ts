@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloudburstError } from '../../common/index.ts';
 import { encode, lww, type Lattice } from '../../kvs/index.ts';
+import { CacheBudget } from '../../host/cache/budget.ts';
 import { HostCache } from '../../host/cache/cache.ts';
 import { CallAdmission } from '../../host/quotas/call-admission.ts';
-import { StateLedger, isUserKey, stateBytesKey, stateBytesOf } from '../../host/quotas/state-ledger.ts';
+import { StateLedger, isStateBytesKey, isUserKey, stateBytesKey, stateBytesOf } from '../../host/quotas/state-ledger.ts';
 import { QUOTA_NAMES, defaultQuotas, parseQuotas, type TenantQuotas } from '../../host/quotas/tenant-quotas.ts';
 import { TokenBucket } from '../../host/quotas/token-bucket.ts';
 
@@ -180,5 +181,24 @@ describe('StateLedger: a tenant\'s state bytes, settled in the commit', () => {
     expect(used('t1')).toBe(cost('t1/k/a', a) + cost('t1/k/b', b));
     // Tenants are counted apart.
     expect(used('t2')).toBe(0);
+  });
+
+  it('the cache budget never evicts a ledger (this host\'s entry would restart from 0), and evicts the state it counts', () => {
+    expect(isStateBytesKey(stateBytesKey('t1'))).toBe(true);
+    expect(isStateBytesKey('t1/k/sys/state-bytes')).toBe(false);
+    expect(isStateBytesKey('t1/sys/state-bytes-x')).toBe(false);
+    const budget = new CacheBudget(cache, { maxBytes: 1, intervalMs: 60_000, keep: isStateBytesKey });
+    try {
+      cache.commit(new Map([['t1/k/a', value(100)]]), new StateLedger('t1', 'h-test/w0', 10_000));
+      const counted = used('t1');
+      expect(counted).toBeGreaterThan(0);
+      // Both keys clean (the tier acknowledged them), and the cache far over its budget.
+      cache.clean(cache.dirty(10));
+      budget.evict();
+      expect(cache.get('t1/k/a')).toBeUndefined();
+      expect(used('t1')).toBe(counted);
+    } finally {
+      budget.close();
+    }
   });
 });
