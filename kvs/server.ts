@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { CloudburstError, listen, parseJsonBody, readBody, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { checkAccess, kvCredential } from './auth.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import { ORIGINS } from './cluster/replicator.ts';
@@ -255,6 +256,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   const host = opts.host ?? '127.0.0.1';
   const fsync = opts.fsync ?? 'batch';
   const log = opts.log ?? ((message: string, err: unknown) => console.error(message, err));
+  const credential = kvCredential(opts);
   mkdirSync(opts.dataDir, { recursive: true });
   const nodeId = loadNodeId(opts.dataDir, opts.nodeId);
   const store = LatticeStore.open({ path: join(opts.dataDir, 'store'), fsync });
@@ -302,11 +304,13 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     timings,
     log,
     hotKeys: opts.hotKeys,
+    clusterSecret: credential.secret,
   });
   const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
   for (const route of KV_ROUTES) {
     const handler = HANDLERS[route.name];
     router.on(route.method, route.path, ({ req, res, params }) => {
+      checkAccess(credential, route.access, req);
       counts[route.name]++;
       return handler(context, req, res, params['key'] ?? '');
     });
