@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { signRequest } from '../../common/index.ts';
 import { HOST_PATHS } from '../../host/index.ts';
 import { KV_PATHS } from '../../kvs/index.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
+import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
 export interface ClusterProcess {
@@ -33,14 +35,14 @@ export function readClusterFile(dataDir: string): ClusterFile | undefined {
 }
 
 interface Running {
-  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string };
+  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string; env: NodeJS.ProcessEnv };
   child: ChildProcess;
   url: string;
 }
 
 /** Starts `cloudburst <args>` and resolves with the URL it prints once it listens. */
-function launch(args: string[], log: (line: string) => void, name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void, name: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     const onData = (d: Buffer): void => {
@@ -69,6 +71,13 @@ export interface LocalClusterOptions {
   supervise: boolean;
   /** Extra flags for every host (e.g. `--explore 0`). */
   hostArgs?: string[];
+  /**
+   * The cluster secret every process gets (by environment). Default: the data folder's
+   * `cluster-secret`, created on the first start (see cluster-secret.ts).
+   */
+  clusterSecret?: Buffer;
+  /** Every process with `--insecure` instead (no secret). */
+  insecure?: boolean;
   log: (line: string) => void;
 }
 
@@ -78,8 +87,11 @@ export interface LocalClusterOptions {
  * tests can find (and kill) them. With `supervise`, a process that dies is started again
  * with the same data folder.
  */
-export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; stop(): Promise<void> }> {
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; clusterSecret: Buffer | undefined; stop(): Promise<void> }> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const clusterSecret = opts.insecure === true ? undefined : opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir);
+  const env = secretEnv(clusterSecret);
+  const security = opts.insecure === true ? ['--insecure'] : [];
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
   const running: Running[] = [];
   let stopping = false;
@@ -91,7 +103,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     writeFileSync(join(opts.dataDir, CLUSTER_FILE), `${JSON.stringify(file, null, 2)}\n`);
   };
   const start = async (spec: Running['spec']): Promise<Running> => {
-    const { child, url } = await launch(spec.args, opts.log, spec.name);
+    const { child, url } = await launch(spec.args, spec.env, opts.log, spec.name);
     const r: Running = { spec, child, url };
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -118,9 +130,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     const seeds: string[] = [];
     for (let i = 0; i < opts.kvsNodes; i++) {
       const dataDir = resolve(opts.dataDir, `kv${i + 1}`);
-      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication)];
+      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...security];
       if (seeds.length > 0) args.push('--seeds', seeds.join(','));
-      const r = await start({ role: 'kvs', name: `kv${i + 1}`, args, dataDir });
+      const r = await start({ role: 'kvs', name: `kv${i + 1}`, args, dataDir, env });
       running.push(r);
       seeds.push(r.url.replace(/^http:\/\//, ''));
       opts.log(`kv${i + 1} listening on ${r.url}`);
@@ -128,8 +140,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...(opts.hostArgs ?? [])];
-      const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir });
+      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...security, ...(opts.hostArgs ?? [])];
+      const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir, env });
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
     }
@@ -142,6 +154,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
 
   return {
     file,
+    clusterSecret,
     stop: async () => {
       stopping = true;
       await Promise.all(restarting);
@@ -164,22 +177,27 @@ interface NodeStatus {
   detail: Record<string, unknown>;
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+/** A GET of `path`, signed with the cluster secret when there is one. */
+async function getJson(base: string, path: string, secret: Buffer | undefined): Promise<unknown> {
+  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(2000), headers: secret ? signRequest(secret, 'GET', path) : {} });
+  if (res.status === 401) throw new Error(`401 UNAUTHENTICATED: the KV node wants the cluster secret (--cluster-secret-file PATH or ${CLUSTER_SECRET_ENV})`);
   if (!res.ok) throw new Error(`${res.status}`);
   return res.json();
 }
 
-/** Asks every process of the cluster (from cluster.json, or the given KV nodes) how it is. */
-export async function clusterStatus(targets: { role: string; name: string; url: string }[]): Promise<NodeStatus[]> {
+/**
+ * Asks every process of the cluster (from cluster.json, or the given KV nodes) how it is. A KV
+ * node's stats and ring are for the cluster only: `secret` signs those requests.
+ */
+export async function clusterStatus(targets: { role: string; name: string; url: string }[], secret?: Buffer): Promise<NodeStatus[]> {
   return Promise.all(targets.map(async (t): Promise<NodeStatus> => {
     try {
       if (t.role === 'host') {
-        const health = (await getJson(`${t.url}${HOST_PATHS.healthz}`)) as Record<string, unknown>;
+        const health = (await getJson(t.url, HOST_PATHS.healthz, undefined)) as Record<string, unknown>;
         return { ...t, health: 'up', detail: { host: health.host } };
       }
-      const stats = (await getJson(`${t.url}${KV_PATHS.stats}`)) as Record<string, unknown>;
-      const ring = (await getJson(`${t.url}${KV_PATHS.ring}`).catch(() => undefined)) as Record<string, unknown> | undefined;
+      const stats = (await getJson(t.url, KV_PATHS.stats, secret)) as Record<string, unknown>;
+      const ring = (await getJson(t.url, KV_PATHS.ring, secret).catch(() => undefined)) as Record<string, unknown> | undefined;
       return { ...t, health: 'up', detail: { ...stats, ...(ring ? { ringVersion: ring.version, members: Array.isArray(ring.members) ? ring.members.length : undefined } : {}) } };
     } catch (err) {
       return { ...t, health: 'down', detail: { error: (err as Error).message } };
