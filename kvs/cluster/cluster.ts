@@ -182,12 +182,14 @@ export class Cluster {
     const wasMember = before !== undefined && before.state !== 'left' && before.state !== 'joining';
     let reached = contacts.length === 0;
     const deadline = Date.now() + this.#opts.timings.joinTimeoutMs;
+    let why = '';
     while (!reached && !this.#closed) {
       const answers = await Promise.allSettled(contacts.map((url) => gossip.exchange(url)));
       reached = answers.some((a) => a.status === 'fulfilled');
       if (reached || wasMember) break;
+      for (const a of answers) if (a.status === 'rejected') why = `: ${(a.reason as Error).message}`;
       if (Date.now() > deadline) {
-        throw new CloudburstError('KV_UNAVAILABLE', `no seed answered within ${this.#opts.timings.joinTimeoutMs} ms (${contacts.join(', ')})`);
+        throw new CloudburstError('KV_UNAVAILABLE', `no seed answered within ${this.#opts.timings.joinTimeoutMs} ms (${contacts.join(', ')})${why}`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
