@@ -49,10 +49,13 @@ export interface KvNodeOptions {
   /**
    * The cluster credential (common/cluster-auth.ts) shared by every host and KV node of the
    * cluster: every request to the node but `/healthz` must be signed with it, and the node
-   * signs its own. Required unless `insecure`.
+   * signs its own. Required unless `insecure`; at least 32 bytes (kvs/README.md, "Authentication").
    */
   readonly clusterSecret?: Buffer;
-  /** No authentication at all: for a laptop or a test, never a network. */
+  /**
+   * No authentication at all: every request is served, signed or not (what the node sends is
+   * still signed when `clusterSecret` is given too). For a laptop or a test, never a network.
+   */
   readonly insecure?: boolean;
   /**
    * Any node(s) of an existing cluster to join. Without seeds (and no membership saved in
