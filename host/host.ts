@@ -84,7 +84,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const users = userPrefix();
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
-  const link = new PeerLink({ ca: opts.ca });
+  // An empty secret is the option left out (resolveOptions): requests go unsigned.
+  const clusterSecret = opts.clusterSecret.length > 0 ? opts.clusterSecret : undefined;
+  const link = new PeerLink({ secret: clusterSecret, ca: opts.ca });
 
   // State: the cache, the KV tier behind it, and the subscriptions that keep the cache fresh
   // (the host subscribes to every key it caches, read from the tier or written and flushed;
@@ -93,7 +95,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
   // Cycle: replicas of a key can move when the ring changes, so every cached key is subscribed
   // again; the subscriptions subscribe through this client.
-  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, ca: opts.ca, onRingChange: () => subs.renew() });
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, ca: opts.ca, clusterSecret, onRingChange: () => subs.renew() });
   // Cycle: a key just subscribed is read once more through the read-through cache, which
   // subscribes to what it reads.
   const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });

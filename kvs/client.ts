@@ -46,6 +46,8 @@ export interface KvClientOptions {
   readonly onRingChange?: (version: string) => void;
   /** PEM CA certificate(s) trusted besides the system's, for nodes reached over TLS. */
   readonly ca?: Buffer | undefined;
+  /** The cluster credential every request is signed with (kvs/README.md, "Authentication"). */
+  readonly clusterSecret?: Buffer | undefined;
 }
 
 /** The context client-key.ts and client-batch.ts work in. */
@@ -82,7 +84,7 @@ export class KvClient {
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#writeQuorum = opts.writeQuorum;
     this.#hedgeMs = opts.hedgeMs ?? 50;
-    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs, ca: opts.ca });
+    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs, ca: opts.ca, clusterSecret: opts.clusterSecret });
     this.#ring = new ClientRing(this.#transport, seeds, opts.onRingChange);
     this.#core = {
       ring: this.#ring,

@@ -65,26 +65,28 @@ export const SUBSCRIBER_PUSH_PATH = '/v1/internal/kv/push';
 /**
  * The routes table: what the server serves and the router (common/router.ts, in `raw` mode)
  * matches. `*key` matches the rest of the path, as sent: the handler decodes the key. A new
- * route is a row here plus a handler in server.ts (or cluster/routes.ts).
+ * route is a row here plus a handler in server.ts (or cluster/routes.ts). `access`: `open`
+ * routes answer anyone; `cluster` routes only a request signed with the cluster credential
+ * (kvs/README.md, "Authentication"), checked before the body is read.
  *
  * @example
  * KV_ROUTES.find((r) => r.name === 'getKey')!.method // 'GET'
  */
 export const KV_ROUTES = [
-  { name: 'getKey', method: 'GET', path: `${KV_PATHS.keys}*key` },
-  { name: 'mergeKey', method: 'PUT', path: `${KV_PATHS.keys}*key` },
-  { name: 'batchMerge', method: 'POST', path: KV_PATHS.batchMerge },
-  { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet },
-  { name: 'healthz', method: 'GET', path: KV_PATHS.healthz },
-  { name: 'stats', method: 'GET', path: KV_PATHS.stats },
-  { name: 'ring', method: 'GET', path: KV_PATHS.ring },
-  { name: 'ringRemove', method: 'POST', path: KV_PATHS.ringRemove },
-  { name: 'subscriptions', method: 'POST', path: KV_PATHS.subscriptions },
-  { name: 'gossip', method: 'POST', path: KV_PATHS.gossip },
-  { name: 'push', method: 'POST', path: KV_PATHS.push },
-  { name: 'digest', method: 'POST', path: KV_PATHS.digest },
-  { name: 'repair', method: 'POST', path: KV_PATHS.repair },
-  { name: 'sync', method: 'POST', path: KV_PATHS.sync },
+  { name: 'getKey', method: 'GET', path: `${KV_PATHS.keys}*key`, access: 'cluster' },
+  { name: 'mergeKey', method: 'PUT', path: `${KV_PATHS.keys}*key`, access: 'cluster' },
+  { name: 'batchMerge', method: 'POST', path: KV_PATHS.batchMerge, access: 'cluster' },
+  { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet, access: 'cluster' },
+  { name: 'healthz', method: 'GET', path: KV_PATHS.healthz, access: 'open' },
+  { name: 'stats', method: 'GET', path: KV_PATHS.stats, access: 'cluster' },
+  { name: 'ring', method: 'GET', path: KV_PATHS.ring, access: 'cluster' },
+  { name: 'ringRemove', method: 'POST', path: KV_PATHS.ringRemove, access: 'cluster' },
+  { name: 'subscriptions', method: 'POST', path: KV_PATHS.subscriptions, access: 'cluster' },
+  { name: 'gossip', method: 'POST', path: KV_PATHS.gossip, access: 'cluster' },
+  { name: 'push', method: 'POST', path: KV_PATHS.push, access: 'cluster' },
+  { name: 'digest', method: 'POST', path: KV_PATHS.digest, access: 'cluster' },
+  { name: 'repair', method: 'POST', path: KV_PATHS.repair, access: 'cluster' },
+  { name: 'sync', method: 'POST', path: KV_PATHS.sync, access: 'cluster' },
 ] as const;
 
 /**

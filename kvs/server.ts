@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { checkCa, CloudburstError, listen, parseJsonBody, readBody, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { checkAccess, kvCredential } from './auth.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import { ORIGINS } from './cluster/replicator.ts';
@@ -48,10 +49,13 @@ export interface KvNodeOptions {
   /**
    * The cluster credential (common/cluster-auth.ts) shared by every host and KV node of the
    * cluster: every request to the node but `/healthz` must be signed with it, and the node
-   * signs its own. Required unless `insecure`.
+   * signs its own. Required unless `insecure`; at least 32 bytes (kvs/README.md, "Authentication").
    */
   readonly clusterSecret?: Buffer;
-  /** No authentication at all: for a laptop or a test, never a network. */
+  /**
+   * No authentication at all: every request is served, signed or not (what the node sends is
+   * still signed when `clusterSecret` is given too). For a laptop or a test, never a network.
+   */
   readonly insecure?: boolean;
   /**
    * PEM CA certificate(s) the node trusts besides the system's when it connects out: the CA
@@ -262,6 +266,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   const fsync = opts.fsync ?? 'batch';
   const log = opts.log ?? ((message: string, err: unknown) => console.error(message, err));
   if (opts.ca) checkCa(opts.ca);
+  const credential = kvCredential(opts);
   mkdirSync(opts.dataDir, { recursive: true });
   const nodeId = loadNodeId(opts.dataDir, opts.nodeId);
   const store = LatticeStore.open({ path: join(opts.dataDir, 'store'), fsync });
@@ -310,11 +315,13 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     log,
     hotKeys: opts.hotKeys,
     ca: opts.ca,
+    clusterSecret: credential.secret,
   });
   const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
   for (const route of KV_ROUTES) {
     const handler = HANDLERS[route.name];
     router.on(route.method, route.path, ({ req, res, params }) => {
+      checkAccess(credential, route.access, req);
       counts[route.name]++;
       return handler(context, req, res, params['key'] ?? '');
     });

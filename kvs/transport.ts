@@ -3,11 +3,12 @@
  * keep-alive connections and `pool.request` without fetch's overhead. Every failure is a
  * CloudburstError: transport problems and timeouts are KV_UNAVAILABLE, and `errorOf` turns
  * an error response into the node's own code. The client and the node's cluster layer
- * (gossip, pushes, anti-entropy) share it.
+ * (gossip, pushes, anti-entropy, subscription pushes) share it, and it is the one place that
+ * signs their requests with the cluster credential.
  */
 import { Buffer } from 'node:buffer';
 import { Pool } from 'undici';
-import { CloudburstError, connectOptions, errorFromBody, type ErrorCode } from '../common/index.ts';
+import { CloudburstError, connectOptions, errorFromBody, signRequest, TENANT_HEADER, type ErrorCode } from '../common/index.ts';
 import { KV_CONTENT_TYPES } from './protocol.ts';
 
 /** A response, read whole. */
@@ -78,6 +79,12 @@ export interface TransportOptions {
   readonly timeoutMs?: number;
   /** PEM CA certificate(s) trusted besides the system's, for origins served over TLS (hosts a node pushes to). */
   readonly ca?: Buffer | undefined;
+  /**
+   * The cluster credential (common/cluster-auth.ts): every request is signed with it, for its
+   * method and path (and the tenant, when its headers name one). Without it requests go
+   * unsigned, which only a node started with `insecure` accepts.
+   */
+  readonly clusterSecret?: Buffer | undefined;
 }
 
 /**
@@ -91,6 +98,7 @@ export interface TransportOptions {
 export class Transport {
   readonly timeoutMs: number;
   readonly #connections: number;
+  readonly #secret: Buffer | undefined;
   readonly #pools = new Map<string, Pool>();
   readonly #connect: ReturnType<typeof connectOptions>;
   #closed = false;
@@ -99,6 +107,7 @@ export class Transport {
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.#connections = opts.connections ?? 16;
     this.#connect = connectOptions(opts.ca);
+    this.#secret = opts.clusterSecret;
   }
 
   /**
@@ -117,6 +126,7 @@ export class Transport {
     try {
       const headers: Record<string, string> = { ...spec.headers };
       if (spec.body) headers['content-type'] = spec.contentType ?? KV_CONTENT_TYPES.lattice;
+      if (this.#secret) Object.assign(headers, signRequest(this.#secret, spec.method, spec.path, headers[TENANT_HEADER]));
       const started = Date.now();
       const res = await this.#pool(origin).request({
         method: spec.method,

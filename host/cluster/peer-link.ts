@@ -1,19 +1,29 @@
 import { Pool } from 'undici';
-import { CloudburstError, connectOptions, errorFromBody, stringify } from '../../common/index.ts';
+import { CloudburstError, connectOptions, errorFromBody, signRequest, stringify, TENANT_HEADER } from '../../common/index.ts';
 
 /**
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
  * A peer that cannot be reached, does not answer within `timeoutMs`, or is stopping is
  * HOST_UNAVAILABLE (the caller may try another host); any other error answer is the error
  * it carries.
+ *
+ * Every request is signed with the cluster credential (common/cluster-auth.ts) when the link
+ * has it: the internal routes of the receiving host accept only signed requests. A request
+ * whose headers name a tenant (TENANT_HEADER) is signed for that tenant, so the receiver can
+ * trust which tenant it acts for.
  */
 export class PeerLink {
   readonly #pools = new Map<string, Pool>();
   readonly #connect: ReturnType<typeof connectOptions>;
+  readonly #secret: Buffer | undefined;
 
-  /** `ca`: PEM CA certificate(s) trusted besides the system's, for peers served over TLS. */
-  constructor(opts: { readonly ca?: Buffer | undefined } = {}) {
+  /**
+   * `secret`: the cluster secret; without it requests go unsigned (an insecure cluster).
+   * `ca`: PEM CA certificate(s) trusted besides the system's, for peers served over TLS.
+   */
+  constructor(opts: { readonly secret?: Buffer | undefined; readonly ca?: Buffer | undefined } = {}) {
     this.#connect = connectOptions(opts.ca);
+    this.#secret = opts.secret;
   }
 
   #pool(url: string): Pool {
@@ -37,10 +47,11 @@ export class PeerLink {
     let status: number;
     let text: string;
     let replyHeaders: Record<string, string | string[] | undefined>;
+    const sent = this.#secret ? { ...headers, ...signRequest(this.#secret, method, path, headers[TENANT_HEADER]) } : headers;
     try {
       const res = await this.#pool(url).request({
         method, path,
-        ...(body === undefined ? { headers } : { body: stringify(body), headers: { 'content-type': 'application/json', ...headers } }),
+        ...(body === undefined ? { headers: sent } : { body: stringify(body), headers: { 'content-type': 'application/json', ...sent } }),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });

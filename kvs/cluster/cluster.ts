@@ -72,6 +72,8 @@ export interface ClusterOptions {
   readonly hotKeys?: Partial<HotKeyOptions> | false | undefined;
   /** PEM CA certificate(s) trusted besides the system's: subscribers (hosts) served over TLS. */
   readonly ca?: Buffer | undefined;
+  /** Signs every request to peers and subscribers (undefined: an insecure node, unsigned). */
+  readonly clusterSecret?: Buffer | undefined;
 }
 
 /**
@@ -102,7 +104,7 @@ export class Cluster {
     this.#opts = opts;
     const clock = opts.clock ?? Date.now;
     const { store, log, timings } = opts;
-    this.#transport = new Transport({ connections: 4, timeoutMs: 3000, ca: opts.ca });
+    this.#transport = new Transport({ connections: 4, timeoutMs: 3000, ca: opts.ca, clusterSecret: opts.clusterSecret });
     const transport = this.#transport;
     this.gossip = new Gossip({ self: opts.self, dataDir: opts.dataDir, transport, replication: opts.replication, writeQuorum: opts.writeQuorum, heartbeatMs: timings.heartbeatMs, downAfterMs: timings.downAfterMs, clock, log });
     const gossip = this.gossip;
@@ -182,12 +184,14 @@ export class Cluster {
     const wasMember = before !== undefined && before.state !== 'left' && before.state !== 'joining';
     let reached = contacts.length === 0;
     const deadline = Date.now() + this.#opts.timings.joinTimeoutMs;
+    let why = '';
     while (!reached && !this.#closed) {
       const answers = await Promise.allSettled(contacts.map((url) => gossip.exchange(url)));
       reached = answers.some((a) => a.status === 'fulfilled');
       if (reached || wasMember) break;
+      for (const a of answers) if (a.status === 'rejected') why = `: ${(a.reason as Error).message}`;
       if (Date.now() > deadline) {
-        throw new CloudburstError('KV_UNAVAILABLE', `no seed answered within ${this.#opts.timings.joinTimeoutMs} ms (${contacts.join(', ')})`);
+        throw new CloudburstError('KV_UNAVAILABLE', `no seed answered within ${this.#opts.timings.joinTimeoutMs} ms (${contacts.join(', ')})${why}`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }

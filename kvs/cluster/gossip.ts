@@ -239,6 +239,7 @@ export class Gossip {
         headers: { [KV_HEADERS.from]: this.selfId },
         timeoutMs: Math.max(500, this.#opts.heartbeatMs * 5),
       });
+      if (reply.status === 401) throw new CloudburstError('KV_UNAVAILABLE', `gossip to ${url} was refused (401 UNAUTHENTICATED): this node's cluster secret is not that node's`);
       if (reply.status !== 200) throw new CloudburstError('KV_UNAVAILABLE', `gossip to ${url} answered ${reply.status}`);
       const info = jsonOf(reply) as Partial<RingInfo>;
       if (this.#closed) return info as RingInfo;

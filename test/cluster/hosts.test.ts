@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { json, startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
 import { guestBytes, metric, tempDir } from '../helpers/platform.ts';
+import { keyPath } from '../../kvs/index.ts';
+import { signedFetch } from '../helpers/cluster-secret.ts';
 
 interface ClusterView {
   host: { id: string };
@@ -100,7 +102,7 @@ describe('cluster of hosts: kill -9 with an unflushed outbox (real processes)', 
       process.kill(kvNode.pid, 'SIGCONT');
       // The supervisor restarts the host on the same data folder; its outbox drains.
       for (let i = 0; i < 50; i++) {
-        await expect.poll(async () => (await fetch(`${kvNode.url}/kv/v1/keys/${encodeURIComponent(`default/k/acked-${i}`)}`)).status, { timeout: 20_000 }).toBe(200);
+        await expect.poll(async () => (await signedFetch(cluster.clusterSecret!, kvNode.url, keyPath(`default/k/acked-${i}`))).status, { timeout: 20_000 }).toBe(200);
       }
     } finally {
       await cluster.stop();

@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
-import { causalMeta, KvClient, lww, type Lww } from '../../kvs/index.ts';
+import { causalMeta, KvClient, KV_PATHS, lww, type Lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { json } from '../helpers/cluster.ts';
+import { json, kvJson } from '../helpers/cluster.ts';
 import { metric, tempDir, waitFor } from '../helpers/platform.ts';
+import { testSecret } from '../helpers/cluster-secret.ts';
+
+// The KV node's and the hosts' shared cluster secret.
+const clusterSecret = testSecret();
 
 describe('a host with one of two KV nodes down', () => {
   let dir: string;
@@ -24,15 +28,15 @@ describe('a host with one of two KV nodes down', () => {
 
   beforeAll(async () => {
     dir = await tempDir('cb-kv-down-');
-    cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], log: () => undefined });
+    cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], clusterSecret, log: () => undefined });
     const procs = cluster.file.processes.filter((p) => p.role === 'kvs');
-    nodes = await Promise.all(procs.map(async (p) => ({ pid: p.pid, url: p.url, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
+    nodes = await Promise.all(procs.map(async (p) => ({ pid: p.pid, url: p.url, id: (await json<{ node: string }>(`${p.url}${KV_PATHS.healthz}`)).body.node })));
     for (const n of nodes) {
-      await waitFor(async () => (await json<{ members: { state: string }[] }>(`${n.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (c) => c === 2, 15_000, 'both KV nodes up');
+      await waitFor(async () => (await kvJson<{ members: { state: string }[] }>(clusterSecret, n.url, KV_PATHS.ring)).members.filter((m) => m.state === 'up').length, (c) => c === 2, 15_000, 'both KV nodes up');
     }
-    host = await startHost({ workers: 1, dataDir: join(dir, 'host'), kvsUrl: nodes[0]!.url, kvsSeeds: [nodes[1]!.url], port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
+    host = await startHost({ clusterSecret, workers: 1, dataDir: join(dir, 'host'), kvsUrl: nodes[0]!.url, kvsSeeds: [nodes[1]!.url], port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
     client = new HostClient(host.url);
-    kv = new KvClient({ url: nodes[0]!.url, seeds: [nodes[1]!.url] });
+    kv = new KvClient({ url: nodes[0]!.url, seeds: [nodes[1]!.url], clusterSecret });
   });
   afterAll(async () => {
     for (const pid of stopped) process.kill(pid, 'SIGCONT');
@@ -45,7 +49,7 @@ describe('a host with one of two KV nodes down', () => {
 
   /** A key name whose only replica (replication 1) is `node`. */
   async function keyOn(node: { url: string; id: string }, base: string): Promise<string> {
-    const ring = (await json<{ members: { id: string; state: string }[] }>(`${node.url}/kv/v1/ring`)).body;
+    const ring = await kvJson<{ members: { id: string; state: string }[] }>(clusterSecret, node.url, KV_PATHS.ring);
     const placement = Membership.of(parseMembers(ring.members as never)).placement;
     for (let i = 0; i < 256; i++) {
       if (placement.replicasFor(`default/k/${base}-${i}`)[0]?.id === node.id) return `${base}-${i}`;
@@ -86,7 +90,7 @@ describe('a host with one of two KV nodes down', () => {
     // A node that was stopped refuses reads until it caught up with its peer (replication 1:
     // no other replica could answer): start from a settled tier.
     for (const n of nodes) {
-      await waitFor(async () => (await json<{ catchingUp: boolean }>(`${n.url}/kv/v1/ring`)).body.catchingUp, (c) => !c, 30_000, 'the KV nodes to catch up');
+      await waitFor(async () => (await kvJson<{ catchingUp: boolean }>(clusterSecret, n.url, KV_PATHS.ring)).catchingUp, (c) => !c, 30_000, 'the KV nodes to catch up');
     }
     const stuckDep = await keyOn(n1, 'dep-stopped');
     const liveDep = await keyOn(n2, 'dep-live');

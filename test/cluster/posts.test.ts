@@ -15,8 +15,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkCausal, type HistoryEvent } from '../../tools/workload/history.ts';
 import { rng } from '../../tools/workload/random.ts';
-import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
+import { json, kvJson, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
 import { metric, waitFor } from '../helpers/platform.ts';
+import { KV_PATHS, keyPath } from '../../kvs/index.ts';
+import { signedFetch } from '../helpers/cluster-secret.ts';
 
 const DEADLINE_MS = 30_000;
 /**
@@ -77,7 +79,7 @@ describe('posts: an independent application under causal consistency (real proce
   async function settled(): Promise<void> {
     // A node that was stopped refuses reads until it caught up with its peer.
     for (const k of kvs) {
-      await waitFor(async () => (await json<{ catchingUp: boolean }>(`${k.url}/kv/v1/ring`)).body.catchingUp, (c) => !c, DEADLINE_MS, `${k.name} to catch up`);
+      await waitFor(async () => (await kvJson<{ catchingUp: boolean }>(split.clusterSecret, k.url, KV_PATHS.ring)).catchingUp, (c) => !c, DEADLINE_MS, `${k.name} to catch up`);
     }
   }
 
@@ -112,7 +114,7 @@ describe('posts: an independent application under causal consistency (real proce
     expect(await must(hostA, 'reply', bob, 'r1', alice, 'p1')).toBe('ok');
     // ... and so does its next version, written by a request that read carol's and bob's registers, not alice's.
     expect(await must(hostA, 'reply', bob, 'r2', carol, 'c0')).toBe('ok');
-    const inTier = async (): Promise<string> => Buffer.from(await (await fetch(`${y.url}/kv/v1/keys/${encodeURIComponent(`default/k/posts/${bob}`)}`)).arrayBuffer()).toString('latin1');
+    const inTier = async (): Promise<string> => Buffer.from(await (await signedFetch(split.clusterSecret, y.url, keyPath(`default/k/posts/${bob}`))).arrayBuffer()).toString('latin1');
     await waitFor(inTier, (b) => b.includes('r2>'), DEADLINE_MS, 'bob\'s second reply in the KV tier');
     // The live node pushed bob's register to B. dave's d1, written after it, shows on B: B is not just behind.
     expect(await must(hostA, 'post', dave, 'd1')).toBe('ok');

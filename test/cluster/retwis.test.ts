@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
+import { json, kvJson, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
 import { metric, waitFor } from '../helpers/platform.ts';
+import { KV_PATHS, keyPath } from '../../kvs/index.ts';
+import { signedFetch } from '../helpers/cluster-secret.ts';
 
 // The retwis example (guest/examples/retwis.ts) end to end: a reply is never shown without the
 // tweet it answers under causal consistency, and can be under lww.
@@ -86,7 +88,7 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
     // A node that was stopped refuses reads until it caught up with its peer (replication 1:
     // there is no other replica to read), so start from a settled tier.
     for (const k of kvs) {
-      await waitFor(async () => (await json<{ catchingUp: boolean }>(`${k.url}/kv/v1/ring`)).body.catchingUp, (c) => !c, 30_000, `${k.name} to catch up`);
+      await waitFor(async () => (await kvJson<{ catchingUp: boolean }>(split.clusterSecret, k.url, KV_PATHS.ring)).catchingUp, (c) => !c, 30_000, `${k.name} to catch up`);
     }
     const u = await names(mode);
     const on = (url: string, fn: string, ...args: string[]): Promise<string> => callOn(url, fn, args, mode);
@@ -113,7 +115,7 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
     expect(await on(hostA, 'retwis.post', u.alice, 't1', 'news')).toBe(`posted ${u.alice}/t1`);
     // A's cache has t1, so the reply is accepted; it flushes to bob's node, which pushes it to C.
     expect(await on(hostA, 'retwis.reply', u.bob, 'r1', u.alice, 't1', 'congrats')).toBe(`posted ${u.bob}/r1`);
-    await waitFor(async () => Buffer.from(await (await fetch(`${u.bobNode.url}/kv/v1/keys/${encodeURIComponent(`default/k/tweets/${u.bob}`)}`)).arrayBuffer()),
+    await waitFor(async () => Buffer.from(await (await signedFetch(split.clusterSecret, u.bobNode.url, keyPath(`default/k/tweets/${u.bob}`))).arrayBuffer()),
       (b) => b.includes('|congrats'), STOPPED_NODE_DEADLINE_MS, 'bob\'s reply in the KV tier');
     return { u, on, timeline, line };
   }
@@ -151,7 +153,7 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
   /** erin posts e1 on A and e2 on C while her KV node is stopped: neither host sees the other's post. */
   async function concurrentPosts(mode: Mode) {
     for (const k of kvs) {
-      await waitFor(async () => (await json<{ catchingUp: boolean }>(`${k.url}/kv/v1/ring`)).body.catchingUp, (c) => !c, 30_000, `${k.name} to catch up`);
+      await waitFor(async () => (await kvJson<{ catchingUp: boolean }>(split.clusterSecret, k.url, KV_PATHS.ring)).catchingUp, (c) => !c, 30_000, `${k.name} to catch up`);
     }
     const erin = `erin-${mode}`;
     const reader = `reader-${mode}`;

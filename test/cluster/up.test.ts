@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
   it('writes cluster.json, reports status, serves calls through every host, and stops everything on Ctrl-C', async () => {
     const dir = await tempDir('cb-up3-');
     const data = join(dir, 'data');
-    const child = spawn(process.execPath, [CLI, 'up', '--kvs-nodes', '3', '--hosts', '2', '--port', '0', '--data', data], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'up', '--kvs-nodes', '3', '--hosts', '2', '--port', '0', '--data', data], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLOUDBURST_CLUSTER_SECRET: '' } });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -28,6 +29,15 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
       const file = JSON.parse(await readFile(join(data, 'cluster.json'), 'utf8')) as ClusterFile;
       expect(file.processes.map((p) => p.role).sort()).toEqual(['host', 'host', 'kvs', 'kvs', 'kvs']);
       for (const p of file.processes) expect(alive(p.pid)).toBe(true);
+      // One secret for the cluster, in the data folder (0600); every process got it by
+      // environment, none on its command line (which every user of the machine can read).
+      const secretFile = join(data, 'cluster-secret');
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      const secret = (await readFile(secretFile, 'utf8')).trim();
+      for (const p of file.processes) {
+        expect(await readFile(`/proc/${p.pid}/cmdline`, 'utf8'), p.name).not.toContain(secret);
+        expect((await readFile(`/proc/${p.pid}/environ`, 'utf8')).split('\0'), p.name).toContain(`CLOUDBURST_CLUSTER_SECRET=${secret}`);
+      }
 
       const status = await runCli(['cluster', 'status', '--data', data, '--json']);
       expect(status.code, status.stderr).toBe(0);

@@ -1,6 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
+import { KV_PATHS } from '../../kvs/index.ts';
 import { startLocalCluster, type ClusterFile, type ClusterProcess } from '../../tools/cli/cluster.ts';
+import { signedHeaders } from './cluster-secret.ts';
 import { guestBytes, tempDir, waitFor } from './platform.ts';
 
 export interface ClusterHost {
@@ -12,6 +14,8 @@ export interface ClusterHost {
 export interface HostCluster {
   dir: string;
   file: ClusterFile;
+  /** The cluster secret every process got (the data folder's, as `cloudburst up` keeps it). */
+  clusterSecret: Buffer;
   hosts: ClusterHost[];
   stop(): Promise<void>;
 }
@@ -20,6 +24,19 @@ export interface HostCluster {
 export async function json<T>(url: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T; host: string | null }> {
   const res = await fetch(url, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
+}
+
+/** A GET of a KV node's JSON route, signed with the cluster secret. */
+export async function kvJson<T>(secret: Buffer, base: string, path: string): Promise<T> {
+  const res = await fetch(`${base}${path}`, { headers: signedHeaders(secret, 'GET', path) });
+  if (res.status !== 200) throw new Error(`GET ${base}${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** The secret a cluster of startLocalCluster runs with (never insecure here). */
+function secretOf(cluster: { clusterSecret: Buffer | undefined }): Buffer {
+  if (!cluster.clusterSecret) throw new Error('the test cluster runs without a cluster secret');
+  return cluster.clusterSecret;
 }
 
 /**
@@ -49,7 +66,7 @@ export async function startHostCluster(opts: { prefix: string; hosts: number; ho
       const res = await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) });
       if (res.status !== 200) throw new Error(`deploying ${m}: ${res.status} ${await res.text()}`);
     }
-    return { dir, file: cluster.file, hosts, stop };
+    return { dir, file: cluster.file, clusterSecret: secretOf(cluster), hosts, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -61,6 +78,7 @@ export type KvProcess = ClusterProcess & { id: string };
 
 export interface SplitCluster {
   kvs: KvProcess[];
+  clusterSecret: Buffer;
   /** The two hosts' URLs. */
   hosts: [string, string];
   /** The KV node holding `storageKey` (replication 1: exactly one). */
@@ -99,22 +117,23 @@ export async function startSplitCluster(prefix: string, module: string): Promise
   };
   try {
     const procs = cluster.file.processes;
-    const kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
+    const clusterSecret = secretOf(cluster);
+    const kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({ ...p, id: (await json<{ node: string }>(`${p.url}${KV_PATHS.healthz}`)).body.node })));
     const hosts = procs.filter((p) => p.role === 'host').map((p) => p.url) as [string, string];
     // Both KV nodes see each other up, so that the placement computed by ownerOf is everyone's.
     for (const k of kvs) {
-      await waitFor(async () => (await json<{ members: { state: string }[] }>(`${k.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
+      await waitFor(async () => (await kvJson<{ members: { state: string }[] }>(clusterSecret, k.url, KV_PATHS.ring)).members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
     }
     const put = await fetch(`${hosts[0]}/v1/modules/${module}`, { method: 'PUT', body: new Uint8Array(guestBytes(module)) });
     if (put.status !== 200) throw new Error(`deploying ${module}: ${put.status} ${await put.text()}`);
     return {
-      kvs, hosts, resume, resumeAll, close,
+      kvs, clusterSecret, hosts, resume, resumeAll, close,
       stop: (pid) => {
         stopped.add(pid);
         process.kill(pid, 'SIGSTOP');
       },
       ownerOf: async (storageKey) => {
-        const ring = (await json<{ members: unknown }>(`${kvs[0]!.url}/kv/v1/ring`)).body;
+        const ring = await kvJson<{ members: unknown }>(clusterSecret, kvs[0]!.url, KV_PATHS.ring);
         const [primary] = Membership.of(parseMembers(ring.members)).placement.replicasFor(storageKey);
         const node = kvs.find((k) => k.id === primary?.id);
         if (!node) throw new Error(`no owner for ${storageKey}`);

@@ -8,6 +8,7 @@ import { startHost, type Host, type HostOptions } from '../../host/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
 import { guestPath } from '../setup/build-guests.ts';
+import { testSecret } from './cluster-secret.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -36,20 +37,26 @@ export interface Platform {
   kv: KvNode;
   client: HostClient;
   dataDir: string;
+  /** The cluster secret the KV node and the host share (sign requests straight to the node with it). */
+  clusterSecret: Buffer;
   deploy(module: string, guest?: string): Promise<unknown>;
   call(fn: string, args: unknown[], extra?: Record<string, unknown>): Promise<unknown>;
   /** Stops host and KV node; `keepData` leaves the folder for a restart. */
   stop(keepData?: boolean): Promise<void>;
 }
 
-/** A KV node and a host in this process, on free ports, over a temp folder (or `dataDir`). */
+/**
+ * A KV node and a host in this process, on free ports, over a temp folder (or `dataDir`),
+ * sharing a new cluster secret (or `clusterSecret`).
+ */
 export async function startPlatform(opts: Partial<HostOptions> & { dataDir?: string } = {}): Promise<Platform> {
   const dataDir = opts.dataDir ?? (await tempDir());
-  const kv = await startKvNode({ dataDir: join(dataDir, 'kv'), port: 0 });
-  const host = await startHost({ workers: 2, ...opts, dataDir: join(dataDir, 'host'), kvsUrl: kv.url, port: 0, onGuestLog: opts.onGuestLog ?? (() => undefined) });
+  const clusterSecret = opts.clusterSecret ?? testSecret();
+  const kv = await startKvNode({ dataDir: join(dataDir, 'kv'), port: 0, clusterSecret });
+  const host = await startHost({ workers: 2, ...opts, clusterSecret, dataDir: join(dataDir, 'host'), kvsUrl: kv.url, port: 0, onGuestLog: opts.onGuestLog ?? (() => undefined) });
   const client = new HostClient(host.url);
   return {
-    host, kv, client, dataDir,
+    host, kv, client, dataDir, clusterSecret,
     deploy: (module, guest = module) => client.json('PUT', `/v1/modules/${module}`, guestBytes(guest), true),
     call: async (fn, args, extra = {}) => (await client.json<{ result: unknown }>('POST', `/v1/functions/${fn}/call`, { args, ...extra })).result,
     stop: async (keepData = false) => {
@@ -85,9 +92,9 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   });
 }
 
-/** Starts `cloudburst up` as a child process and resolves once it printed that it is up. */
-export async function startUpProcess(args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'up', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `cloudburst up` as a child process (`env` added to this one's) and resolves once it printed that it is up. */
+export async function startUpProcess(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'up', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

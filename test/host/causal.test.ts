@@ -25,9 +25,9 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
 
   beforeAll(async () => {
     p = await startPlatform({ workers: 2, explore: 0, publishIntervalMs: 100 });
-    b = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    b = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
     bClient = new HostClient(b.url);
-    kv = new KvClient({ url: p.kv.url });
+    kv = new KvClient({ url: p.kv.url, clusterSecret: p.clusterSecret });
     await p.deploy('chain');
     await p.deploy('kitchen');
     await waitFor(() => p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 1, 10_000, 'host B in A\'s view');
@@ -151,7 +151,7 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
 
   it('a later step on another host imports, from the upstream host\'s cache, a version the tier does not have yet', async () => {
     // Host S holds its writes 20 s before flushing them: what it writes exists only in its cache.
-    const slow = await startHost({ workers: 1, explore: 0, publishIntervalMs: 100, flushDelayMs: 20_000, dataDir: join(p.dataDir, 'host-s'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    const slow = await startHost({ workers: 1, explore: 0, publishIntervalMs: 100, flushDelayMs: 20_000, dataDir: join(p.dataDir, 'host-s'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
     const sClient = new HostClient(slow.url);
     try {
       await p.client.json('PUT', '/v1/dags/c-import', { functions: ['chain.s1', 'chain.sink'], edges: [['chain.s1', 'chain.sink']] });

@@ -6,6 +6,10 @@ import { startHost, type Host } from '../../host/index.ts';
 import { checkKeyName } from '../../host/keys.ts';
 import { counter, gset, lww, max, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { guestBytes, tempDir } from '../helpers/platform.ts';
+import { testSecret } from '../helpers/cluster-secret.ts';
+
+// The KV node's and the hosts' shared cluster secret.
+const clusterSecret = testSecret();
 
 interface Answer {
   status: number;
@@ -28,8 +32,9 @@ describe('client sessions: read-your-writes and monotonic reads across calls and
 
   beforeAll(async () => {
     dir = await tempDir('cb-session-');
-    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0 });
+    kv = await startKvNode({ clusterSecret, dataDir: join(dir, 'kv'), port: 0 });
     hosts = await Promise.all(['a', 'b'].map((h) => startHost({
+      clusterSecret,
       dataDir: join(dir, h), kvsUrl: kv.url, port: 0, workers: 2, flushDelayMs: 300, onGuestLog: () => undefined,
     })));
     for (const m of ['notes', 'counter']) {

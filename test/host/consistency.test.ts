@@ -67,8 +67,8 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
 
   beforeAll(async () => {
     p = await startPlatform({ workers: 2, explore: 0, publishIntervalMs: 100 });
-    b = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
-    c = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-c'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    b = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
+    c = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-c'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
     bClient = new HostClient(b.url);
     cClient = new HostClient(c.url);
     await p.deploy('kitchen');

@@ -35,7 +35,7 @@ describe('DAG failures: lost steps are re-run, and no request hangs', () => {
 
   beforeAll(async () => {
     p = await startPlatform({ workers: 2, publishIntervalMs: 100 });
-    kv = new KvClient({ url: p.kv.url });
+    kv = new KvClient({ url: p.kv.url, clusterSecret: p.clusterSecret });
     // A black hole: acknowledges everything, runs nothing, reports nothing.
     hole = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);

@@ -61,7 +61,7 @@ describe('host: end to end over HTTP', () => {
   });
 
   it('kv: a PUT or DELETE replaces a value stamped ahead of this host\'s clock (another host\'s, or a worker\'s)', async () => {
-    const kv = new KvClient({ url: p.kv.url });
+    const kv = new KvClient({ url: p.kv.url, clusterSecret: p.clusterSecret });
     const ahead = (text: string, key: string) => kv.merge(`default/k/${key}`, lww.write(Buffer.from(text), { ms: Date.now() + 60_000, c: 0, writer: 'h-fast/w0' }));
     try {
       await ahead('from the future', 'skewed-put');

@@ -107,7 +107,7 @@ describe('host: the value limit', () => {
   it('a write the KV tier refuses for good after the host acknowledged it is kept with its reason, durably, and counted', async () => {
     // Another writer made `clash` a counter in the tier; this host has never seen it, so the
     // guest's blind put is acknowledged, and the tier refuses it at flush time.
-    const kv = new KvClient({ url: p.kv.url });
+    const kv = new KvClient({ url: p.kv.url, clusterSecret: p.clusterSecret });
     await kv.merge('default/k/clash', counter.add(undefined, 'elsewhere', 5n));
     await kv.close();
     expect(await p.call('writer.big', ['clash', 10, 7])).toBe(10);

@@ -51,8 +51,8 @@ export interface Child {
   kill(): Promise<void>;
 }
 
-export function spawnChild(script: string, args: string[]): Child {
-  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnChild(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines: string[] = [];
   const waiters = new Set<{ test: (l: string) => boolean; resolve: (l: string) => void }>();
   let stderr = '';

@@ -20,6 +20,7 @@ import {
   type Lattice,
 } from '../../kvs/index.ts';
 import { storeContract } from '../helpers/store-contract.ts';
+import { testSecret } from '../helpers/cluster-secret.ts';
 
 const te = new TextEncoder();
 
@@ -35,11 +36,12 @@ async function failure(p: Promise<unknown>): Promise<CloudburstError> {
 let dir: string;
 let node: KvNode;
 let kv: KvClient;
+const clusterSecret = testSecret();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-client-'));
-  node = await startKvNode({ dataDir: dir });
-  kv = new KvClient({ url: node.url });
+  node = await startKvNode({ dataDir: dir, clusterSecret });
+  kv = new KvClient({ url: node.url, clusterSecret });
 });
 
 afterAll(async () => {
@@ -103,8 +105,8 @@ storeContract({
   name: 'KvClient',
   maxValueBytes: KV_LIMITS.maxValueBytes,
   open: async (dataDir) => {
-    const node = await startKvNode({ dataDir });
-    const client = new KvClient({ url: node.url });
+    const node = await startKvNode({ dataDir, clusterSecret });
+    const client = new KvClient({ url: node.url, clusterSecret });
     return {
       merge: (key, value) => client.merge(key, value),
       get: (key) => client.get(key),

@@ -27,6 +27,7 @@ import {
 } from '../../kvs/index.ts';
 import { keepAliveLoad } from '../helpers/keep-alive-load.ts';
 import { rawRequest, type RawReply } from '../helpers/raw-http.ts';
+import { signedHeaders, signing, testSecret } from '../helpers/cluster-secret.ts';
 
 const te = new TextEncoder();
 const s = (ms: number) => ({ ms, c: 0, writer: 'w' });
@@ -34,11 +35,15 @@ const s = (ms: number) => ({ ms, c: 0, writer: 'w' });
 let dir: string;
 let node: KvNode;
 let pool: Pool;
+// Every node of this file runs with it; requests are signed (test/kvs/cluster-auth.test.ts checks the refusals).
+const clusterSecret = testSecret();
+const raw = (method: string, path: string, body: Buffer, opts: Parameters<typeof rawRequest>[4] = {}) =>
+  rawRequest(node.url, method, path, body, { ...opts, headers: { ...opts.headers, ...signedHeaders(clusterSecret, method, path) } });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-server-'));
-  node = await startKvNode({ dataDir: dir, port: 0, nodeId: 'kv-test' });
-  pool = new Pool(node.url, { connections: 4 });
+  node = await startKvNode({ dataDir: dir, port: 0, nodeId: 'kv-test', clusterSecret });
+  pool = signing(new Pool(node.url, { connections: 4 }), clusterSecret);
 });
 
 afterAll(async () => {
@@ -130,8 +135,8 @@ describe('KV node', () => {
 describe('KV node: a long stall', () => {
   it('KV node: a node alone in its ring still serves reads right after its event loop stood still (nobody to catch up with)', async () => {
     const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-stall-'));
-    const alone = await startKvNode({ dataDir: d, port: 0, heartbeatMs: 50, downAfterMs: 200 });
-    const p = new Pool(alone.url, { connections: 1 });
+    const alone = await startKvNode({ dataDir: d, port: 0, heartbeatMs: 50, downAfterMs: 200, clusterSecret });
+    const p = signing(new Pool(alone.url, { connections: 1 }), clusterSecret);
     try {
       expect((await (await p.request({ method: 'PUT', path: keyPath('stall'), body: encode(lww.write(te.encode('v'), s(1))) })).body.arrayBuffer()).byteLength).toBeGreaterThan(0);
       // Hold the event loop well past downAfterMs, as merging a 64 MiB value on a loaded machine can.
@@ -266,13 +271,13 @@ describe('KV node: bad input changes nothing', () => {
     const outcomes = [];
     const expected = [];
     for (let i = 0; i < 6; i++) {
-      outcomes.push(outcome(await rawRequest(node.url, 'POST', KV_PATHS.subscriptions, json)));
-      outcomes.push(outcome(await rawRequest(node.url, 'POST', KV_PATHS.subscriptions, json, { chunked: true })));
+      outcomes.push(outcome(await raw('POST', KV_PATHS.subscriptions, json)));
+      outcomes.push(outcome(await raw('POST', KV_PATHS.subscriptions, json, { chunked: true })));
       expected.push(tooLarge('BODY_TOO_LARGE'), tooLarge('BODY_TOO_LARGE'));
     }
     const value = Buffer.alloc(KV_LIMITS.maxValueBytes + 1);
     for (let i = 0; i < 2; i++) {
-      outcomes.push(outcome(await rawRequest(node.url, 'PUT', keyPath(key), value)));
+      outcomes.push(outcome(await raw('PUT', keyPath(key), value)));
       expected.push(tooLarge('KV_VALUE_TOO_LARGE'));
     }
     expect(outcomes).toEqual(expected);
@@ -280,11 +285,11 @@ describe('KV node: bad input changes nothing', () => {
   });
 
   it('KV node: Expect: 100-continue gets a 413 before the body is sent, and 100 Continue for a body within the limit', async () => {
-    const r = await rawRequest(node.url, 'PUT', keyPath(key), Buffer.alloc(KV_LIMITS.maxValueBytes + 1), { expectContinue: true });
+    const r = await raw('PUT', keyPath(key), Buffer.alloc(KV_LIMITS.maxValueBytes + 1), { expectContinue: true });
     expect({ status: r.status, code: JSON.parse(r.body.toString()).error?.code, continued: r.continued, bodySent: r.bodySent, error: r.error })
       .toEqual({ status: 413, code: 'KV_VALUE_TOO_LARGE', continued: false, bodySent: 0, error: undefined });
     unchanged();
-    const ok = await rawRequest(node.url, 'PUT', keyPath('expect/ok'), Buffer.from(encode(max.put(undefined, 5n))), { expectContinue: true });
+    const ok = await raw('PUT', keyPath('expect/ok'), Buffer.from(encode(max.put(undefined, 5n))), { expectContinue: true });
     expect({ status: ok.status, continued: ok.continued }).toEqual({ status: 200, continued: true });
     expect(decode(ok.body)).toMatchObject({ type: 'max', value: 5n });
   });
@@ -294,7 +299,8 @@ describe('KV node: bad input changes nothing', () => {
     const url = new URL(node.url);
     const socket = connect(Number(url.port), url.hostname);
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(`PUT ${keyPath(key)} HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n\r\n`);
+    const auth = Object.entries(signedHeaders(clusterSecret, 'PUT', keyPath(key))).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.write(`PUT ${keyPath(key)} HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n${auth}\r\n`);
     socket.write(body.subarray(0, 5));
     await new Promise((resolve) => setTimeout(resolve, 20));
     socket.destroy();
@@ -314,9 +320,9 @@ describe('KV node: bad input changes nothing', () => {
 describe('KV node lifecycle', () => {
   it('KV node: close under keep-alive load answers every request sent on an open connection (200 or 503 SHUTTING_DOWN)', async () => {
     const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-drain-'));
-    const n = await startKvNode({ dataDir: d });
+    const n = await startKvNode({ dataDir: d, clusterSecret });
     // One connection each (pipelining 1); a request left unanswered fails after 15 s.
-    const clients = Array.from({ length: 24 }, () => new Client(n.url, { pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000 }));
+    const clients = Array.from({ length: 24 }, () => signing(new Client(n.url, { pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000 }), clusterSecret));
     let load: Awaited<ReturnType<typeof keepAliveLoad>> | undefined;
     try {
       load = await keepAliveLoad(clients, [
@@ -343,7 +349,7 @@ describe('KV node lifecycle', () => {
 
   it('KV node: a request sent on an idle keep-alive connection after close() began is served', async () => {
     const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-idle-'));
-    const n = await startKvNode({ dataDir: d });
+    const n = await startKvNode({ dataDir: d, clusterSecret });
     const client = new Client(n.url, { pipelining: 1 });
     try {
       const first = await client.request({ method: 'GET', path: KV_PATHS.healthz });
@@ -366,7 +372,7 @@ describe('KV node lifecycle', () => {
   it('KV node: close stops serving and closes the store', async () => {
     const d = await mkdtemp(join(tmpdir(), 'cloudburst-kvs-close-'));
     try {
-      const n = await startKvNode({ dataDir: d });
+      const n = await startKvNode({ dataDir: d, clusterSecret });
       const p = new Pool(n.url);
       try {
         const res = await p.request({ method: 'GET', path: KV_PATHS.healthz });
@@ -375,7 +381,7 @@ describe('KV node lifecycle', () => {
         await expect(p.request({ method: 'GET', path: KV_PATHS.healthz })).rejects.toThrow();
         expect(() => n.store.keyCount()).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
         // The node id is kept in the data folder across restarts.
-        const again = await startKvNode({ dataDir: d });
+        const again = await startKvNode({ dataDir: d, clusterSecret });
         expect(again.nodeId).toBe(n.nodeId);
         await again.close();
       } finally {

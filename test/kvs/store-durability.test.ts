@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudburstError } from '../../common/index.ts';
 import { counter, gset, KvClient, LatticeStore, type Counter, type GSet, type Lattice } from '../../kvs/index.ts';
+import { secretEnv } from '../../tools/cli/cluster-secret.ts';
+import { testSecret } from '../helpers/cluster-secret.ts';
 import { bundleChild, spawnChild } from './child.ts';
 
 const te = new TextEncoder();
@@ -49,12 +51,13 @@ describe('durability after kill -9', () => {
 
   it('KV node: every acknowledged PUT survives SIGKILL of the node', async () => {
     const dir = await tempDir();
-    const child = spawnChild(script, ['server', dir, 'batch']);
+    const secret = testSecret();
+    const child = spawnChild(script, ['server', dir, 'batch'], secretEnv(secret));
     const acked: number[] = [];
     let client: KvClient | undefined;
     try {
       const url = (await child.waitFor((l) => l.startsWith('url '))).slice(4);
-      client = new KvClient({ url, timeoutMs: 2000 });
+      client = new KvClient({ url, timeoutMs: 2000, clusterSecret: secret });
       const kv = client;
       let stop = false;
       // 8 writers keep requests in flight, so the kill lands mid-write.

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../../kvs/index.ts';
+import { decode, keyPath } from '../../kvs/index.ts';
+import { existingDataDirSecret } from '../../tools/cli/cluster-secret.ts';
+import { signedFetch } from '../helpers/cluster-secret.ts';
 import { freePort, guestBytes, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
 
 const USER_FN = `import { counter } from "cloudburst";
@@ -176,8 +178,10 @@ describe('cli: kill -9', () => {
         expect(await res.json()).toEqual({ result: total });
         // The KV node itself has every increment once the restarted host flushed its outbox.
         const kvUrl = /KV node (http:\/\/[\d.:]+)/.exec(up.output())![1]!;
+        // `cloudburst up` keeps the cluster secret in its data folder; the node wants it.
+        const secret = existingDataDirSecret(join(dir, 'data'))!;
         await expect.poll(async () => {
-          const r = await fetch(`${kvUrl}/kv/v1/keys/${encodeURIComponent('default/k/survivor')}`);
+          const r = await signedFetch(secret, kvUrl, keyPath('default/k/survivor'));
           if (r.status !== 200) return undefined;
           const v = decode(new Uint8Array(await r.arrayBuffer()));
           return v.type === 'counter' ? [...v.entries.values()].reduce((a, e) => a + e.p - e.n, 0n) : undefined;

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
+import { testSecret } from '../helpers/cluster-secret.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
 import { guestBytes, metric, runCli, startUpProcess, tempDir, waitFor } from '../helpers/platform.ts';
@@ -126,12 +127,13 @@ describe('two TLS hosts and a KV node', () => {
   beforeAll(async () => {
     dir = await tempDir('cb-tls-hosts-');
     cert = await selfSignedCert(dir);
-    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ca: cert.cert });
+    const clusterSecret = testSecret();
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ca: cert.cert, clusterSecret });
     // A lease far longer than the test: B's cache learns of a change only by a push (no
     // renewal reads the key again meanwhile).
     const host = (name: string) => startHost({
       dataDir: join(dir, name), kvsUrl: kv.url, port: 0, workers: 2, explore: 0, subscriptionTtlMs: 600_000,
-      tls: { cert: cert.cert, key: cert.key }, ca: cert.cert, onGuestLog: () => undefined,
+      tls: { cert: cert.cert, key: cert.key }, ca: cert.cert, clusterSecret, onGuestLog: () => undefined,
     });
     [a, b] = await Promise.all([host('a'), host('b')]);
     clientA = new HostClient(a.url, 4, { ca: cert.cert });

@@ -195,7 +195,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
     }
 
     // --- Preload: small values under every key, straight into the KV tier -----------------
-    kv = new KvClient({ url: kvUrl, timeoutMs: 60_000 });
+    kv = new KvClient({ url: kvUrl, timeoutMs: 60_000, clusterSecret: c.clusterSecret });
     const hlc = new Hlc('bench');
     const tLoad = performance.now();
     const BATCH = 5000;

@@ -15,7 +15,9 @@ import { Hlc, KV_CONTENT_TYPES, KV_PATHS, KvClient, decode, decodeFrame, encode,
 import { Resp } from './redis-fn.mjs';
 import { redisServer } from './locality.ts';
 import { summarize, type Summary } from './stats.ts';
-import { CLI, startChild } from './util.ts';
+import { signRequest } from '../../common/index.ts';
+import { secretEnv } from '../cli/cluster-secret.ts';
+import { benchClusterSecret, CLI, startChild } from './util.ts';
 
 interface RespClient {
   send(...commands: (string | Buffer)[][]): Promise<unknown[]>;
@@ -48,13 +50,16 @@ async function throughput(ms: number, concurrency: number, op: (i: number) => Pr
 
 const fmt = (s: Summary): string => `p50 ${s.p50.toFixed(0).padStart(6)} us  p99 ${s.p99.toFixed(0).padStart(6)} us`;
 
+// The nodes' cluster secret: every request to them is signed with it (kvs/README.md, "Authentication").
+const SECRET = benchClusterSecret();
+
 async function startNodes(dir: string, count: number, children: ChildProcess[], extra: string[] = []): Promise<{ urls: string[]; pids: number[] }> {
   const urls: string[] = [];
   const pids: number[] = [];
   for (let i = 0; i < count; i++) {
     const args = [CLI, 'kvs', '--port', '0', '--data', join(dir, `kv${i}`), '--replication', String(Math.min(3, count)), ...extra];
     if (urls.length > 0) args.push('--seeds', urls.join(','));
-    const { child, match } = await startChild(args, /listening on (http:\/\/[\d.:]+)/);
+    const { child, match } = await startChild(args, /listening on (http:\/\/[\d.:]+)/, secretEnv(SECRET));
     children.push(child);
     urls.push(match[1]!);
     pids.push(child.pid!);
@@ -90,7 +95,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     // (acknowledged writes survive kill -9, not a power cut: Redis here keeps nothing at all).
     for (const fsync of ['batch', 'off']) {
       const one = await startNodes(join(dir, `one-${fsync}`), 1, children, ['--fsync', fsync]);
-      const c1 = new KvClient({ url: one.urls[0]!, connections: 16 });
+      const c1 = new KvClient({ url: one.urls[0]!, connections: 16, clusterSecret: SECRET });
       await put(c1, 'warm');
       const single = {
         put: await latency(n, (i) => put(c1, `k${i % 1000}`)),
@@ -105,7 +110,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     // Three nodes, N=3
     const three = await startNodes(join(dir, 'three'), 3, children);
     for (const w of [1, 2]) {
-      const c = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: w });
+      const c = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: w, clusterSecret: SECRET });
       await put(c, 'warm');
       const fig = {
         put: await latency(n, (i) => put(c, `w${w}-${i % 1000}`)),
@@ -118,11 +123,11 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     }
 
     // Convergence: 2,000 keys written with W=1, then the time until every replica has all of them.
-    const w1 = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: 1 });
+    const w1 = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: 1, clusterSecret: SECRET });
     const keys = Array.from({ length: 2000 }, (_, i) => `conv-${i}`);
     for (let i = 0; i < keys.length; i += 100) await w1.mergeBatch(keys.slice(i, i + 100).map((key) => ({ key, value: lww.write(VALUE, hlc.now()) })));
     const stopped = performance.now();
-    const stats = async (url: string): Promise<number> => ((await (await fetch(`${url}/kv/v1/stats`)).json()) as { keys: number }).keys;
+    const stats = async (url: string): Promise<number> => ((await (await fetch(`${url}${KV_PATHS.stats}`, { headers: signRequest(SECRET, 'GET', KV_PATHS.stats) })).json()) as { keys: number }).keys;
     const target = await Promise.all(three.urls.map(stats));
     let converged = Number.NaN;
     for (let t = 0; t < 10_000; t += 5) {
@@ -154,7 +159,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     await new Promise<void>((r) => sub.listen(0, '127.0.0.1', () => r()));
     const subUrl = `http://127.0.0.1:${(sub.address() as { port: number }).port}`;
     await w1.subscribe(subUrl, ['fresh'], 60_000);
-    const writer = new KvClient({ url: three.urls[2]!, writeQuorum: 2 });
+    const writer = new KvClient({ url: three.urls[2]!, writeQuorum: 2, clusterSecret: SECRET });
     const stale: number[] = [];
     for (let i = 0; i < (quick ? 50 : 200); i++) {
       const tag = `v${i}`;
@@ -172,14 +177,14 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     // the subscriber through replication, then the push (kvs/README.md "Subscriptions").
     const relayed: number[] = [];
     const subscriptions = async (body: Record<string, unknown>): Promise<void> => {
-      const res = await fetch(`${three.urls[0]!}${KV_PATHS.subscriptions}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subscriber: subUrl, keys: ['relayed'], ...body }) });
+      const res = await fetch(`${three.urls[0]!}${KV_PATHS.subscriptions}`, { method: 'POST', headers: { 'content-type': 'application/json', ...signRequest(SECRET, 'POST', KV_PATHS.subscriptions) }, body: JSON.stringify({ subscriber: subUrl, keys: ['relayed'], ...body }) });
       if (res.status !== 200) throw new Error(`subscribe on one node: ${res.status} ${await res.text()}`);
     };
     await subscriptions({ ttlMs: 60_000 });
     for (let i = 0; i < (quick ? 50 : 200); i++) {
       const tag = `r${i}`;
       const t0 = performance.now();
-      const res = await fetch(`${three.urls[1]!}${keyPath('relayed')}`, { method: 'PUT', headers: { 'content-type': KV_CONTENT_TYPES.lattice }, body: Buffer.from(encode(lww.write(Buffer.from(tag), hlc.now()))) });
+      const res = await fetch(`${three.urls[1]!}${keyPath('relayed')}`, { method: 'PUT', headers: { 'content-type': KV_CONTENT_TYPES.lattice, ...signRequest(SECRET, 'PUT', keyPath('relayed')) }, body: Buffer.from(encode(lww.write(Buffer.from(tag), hlc.now()))) });
       if (res.status !== 200) throw new Error(`write through another node: ${res.status} ${await res.text()}`);
       while (!arrivals.has(tag) && performance.now() - t0 < 2000) await new Promise((r) => setImmediate(r));
       relayed.push(((arrivals.get(tag) ?? Number.NaN) - t0) * 1000);
@@ -192,7 +197,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     await writer.close();
 
     // A failure: W=2 writes at concurrency 16 while one node is killed with -9.
-    const w2 = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: 2, timeoutMs: 2000 });
+    const w2 = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: 2, timeoutMs: 2000, clusterSecret: SECRET });
     const windows: number[] = [];
     let errors = 0;
     let ok = 0;

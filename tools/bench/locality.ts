@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { KvClient, lww, Hlc } from '../../kvs/index.ts';
+import { existingDataDirSecret } from '../cli/cluster-secret.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 // @ts-expect-error plain JS module without types (it also runs as the baseline's server)
 import { Resp } from './redis-fn.mjs';
@@ -73,7 +74,8 @@ export async function localityBench(quick: boolean): Promise<Record<string, unkn
     children.push(baseline.child);
 
     const host = new Pool(up.match[1]!, { connections: 4 });
-    const kv = new KvClient({ url: up.match[2]!, timeoutMs: 120_000 });
+    // `cloudburst up` keeps the cluster secret in its data folder; the KV node wants it.
+    const kv = new KvClient({ url: up.match[2]!, timeoutMs: 120_000, clusterSecret: existingDataDirSecret(join(dir, 'data')) });
     const fn = new Pool(`http://127.0.0.1:${baseline.match[1]}`, { connections: 4 });
     const resp = (await Resp.open(redisPort)) as RespClient;
     const hlc = new Hlc('bench');

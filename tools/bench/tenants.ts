@@ -10,7 +10,10 @@ import { Pool } from 'undici';
 import { TENANT_HEADER } from '../../common/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { summarize, type Summary } from './stats.ts';
-import { CLI, startChild } from './util.ts';
+import { secretEnv } from '../cli/cluster-secret.ts';
+import { benchClusterSecret, CLI, startChild } from './util.ts';
+
+const SECRET = benchClusterSecret();
 
 const FLOOD_CONNECTIONS = 64;
 const FLOOD_CALL_MS = 5;
@@ -42,11 +45,12 @@ interface Mode {
 }
 
 async function measure(queue: 'fair' | 'fifo', dir: string, children: ChildProcess[], n: number): Promise<Mode> {
-  const kv = await startChild([CLI, 'kvs', '--port', '0', '--data', join(dir, `kv-${queue}`)], /listening on (http:\/\/[\d.:]+)/);
+  const kv = await startChild([CLI, 'kvs', '--port', '0', '--data', join(dir, `kv-${queue}`)], /listening on (http:\/\/[\d.:]+)/, secretEnv(SECRET));
   children.push(kv.child);
   const host = await startChild(
     [CLI, 'host', '--port', '0', '--data', join(dir, `host-${queue}`), '--kvs', kv.match[1]!.replace('http://', ''), '--explore', '0', '--queue', queue],
     /listening on (http:\/\/[\d.:]+)/,
+    secretEnv(SECRET),
   );
   children.push(host.child);
   const url = host.match[1]!;

@@ -1,13 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Pool } from 'undici';
+import { newClusterSecret } from '../../common/index.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
+import { givenClusterSecret } from '../cli/cluster-secret.ts';
 
 export const CLI = join(PACKAGE_ROOT, 'tools', 'bin', 'cloudburst.js');
 
-/** Spawns `node ...args` and resolves once its stdout matches `ready`. */
-export function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Spawns `node ...args` (with `env`, default this process's) and resolves once its stdout matches `ready`. */
+export function startChild(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -24,3 +26,11 @@ export async function post(pool: Pool, path: string, body: string): Promise<{ st
   return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }
 
+
+/**
+ * The cluster secret of the KV nodes a bench starts and talks to: read as the CLI reads it
+ * (CLOUDBURST_CLUSTER_SECRET), else a new one for this run.
+ */
+export function benchClusterSecret(): Buffer {
+  return givenClusterSecret(undefined) ?? Buffer.from(newClusterSecret());
+}

@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path';
 import { HOST_PATHS } from '../../host/index.ts';
 import { KV_PATHS } from '../../kvs/index.ts';
 import { Agent, request } from 'undici';
-import { connectOptions } from '../../common/index.ts';
+import { connectOptions, signRequest } from '../../common/index.ts';
 import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
+import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
 export interface ClusterProcess {
@@ -36,14 +37,14 @@ export function readClusterFile(dataDir: string): ClusterFile | undefined {
 }
 
 interface Running {
-  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string };
+  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string; env: NodeJS.ProcessEnv };
   child: ChildProcess;
   url: string;
 }
 
 /** Starts `cloudburst <args>` and resolves with the URL it prints once it listens. */
-function launch(args: string[], log: (line: string) => void, name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void, name: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     const onData = (d: Buffer): void => {
@@ -77,6 +78,13 @@ export interface LocalClusterOptions {
    * certificate (every process of this cluster runs here, with the one certificate).
    */
   tls?: TlsFiles;
+  /**
+   * The cluster secret every process gets (by environment). Default: the data folder's
+   * `cluster-secret`, created on the first start (see cluster-secret.ts).
+   */
+  clusterSecret?: Buffer;
+  /** Every process with `--insecure` instead (no secret). */
+  insecure?: boolean;
   log: (line: string) => void;
 }
 
@@ -86,8 +94,11 @@ export interface LocalClusterOptions {
  * tests can find (and kill) them. With `supervise`, a process that dies is started again
  * with the same data folder.
  */
-export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; stop(): Promise<void> }> {
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; clusterSecret: Buffer | undefined; stop(): Promise<void> }> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const clusterSecret = opts.insecure === true ? undefined : opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir);
+  const env = secretEnv(clusterSecret);
+  const security = opts.insecure === true ? ['--insecure'] : [];
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
   const trust = [...(opts.tls?.ca ?? []), ...(opts.tls?.server ? [opts.tls.server.cert] : [])].flatMap((f) => ['--ca', f]);
   const serve = opts.tls?.server ? ['--tls-cert', opts.tls.server.cert, '--tls-key', opts.tls.server.key] : [];
@@ -101,7 +112,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     writeFileSync(join(opts.dataDir, CLUSTER_FILE), `${JSON.stringify(file, null, 2)}\n`);
   };
   const start = async (spec: Running['spec']): Promise<Running> => {
-    const { child, url } = await launch(spec.args, opts.log, spec.name);
+    const { child, url } = await launch(spec.args, spec.env, opts.log, spec.name);
     const r: Running = { spec, child, url };
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -128,9 +139,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     const seeds: string[] = [];
     for (let i = 0; i < opts.kvsNodes; i++) {
       const dataDir = resolve(opts.dataDir, `kv${i + 1}`);
-      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...trust];
+      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...trust, ...security];
       if (seeds.length > 0) args.push('--seeds', seeds.join(','));
-      const r = await start({ role: 'kvs', name: `kv${i + 1}`, args, dataDir });
+      const r = await start({ role: 'kvs', name: `kv${i + 1}`, args, dataDir, env });
       running.push(r);
       seeds.push(r.url.replace(/^http:\/\//, ''));
       opts.log(`kv${i + 1} listening on ${r.url}`);
@@ -138,8 +149,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...serve, ...trust, ...(opts.hostArgs ?? [])];
-      const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir });
+      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...serve, ...trust, ...security, ...(opts.hostArgs ?? [])];
+      const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir, env });
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
     }
@@ -152,6 +163,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
 
   return {
     file,
+    clusterSecret,
     stop: async () => {
       stopping = true;
       await Promise.all(restarting);
@@ -175,35 +187,43 @@ interface NodeStatus {
 }
 
 /**
- * Asks every process of the cluster (from cluster.json, or the given KV nodes) how it is;
- * `ca`: trusted besides the system's CAs, for hosts that serve TLS.
+ * Asks every process of the cluster (from cluster.json, or the given KV nodes) how it is. A KV
+ * node's stats and ring are for the cluster only: `secret` signs those requests. `ca`: trusted
+ * besides the system's CAs, for hosts that serve TLS.
  */
-export async function clusterStatus(targets: { role: string; name: string; url: string }[], ca?: Buffer): Promise<NodeStatus[]> {
-  const agent = new Agent(connectOptions(ca));
-  const getJson = async (url: string): Promise<unknown> => {
-    const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(2000) });
+export async function clusterStatus(targets: { role: string; name: string; url: string }[], trust: { secret?: Buffer | undefined; ca?: Buffer | undefined } = {}): Promise<NodeStatus[]> {
+  const agent = new Agent(connectOptions(trust.ca));
+  /** A GET of `path`, signed with the cluster secret when there is one. */
+  const getJson = async (base: string, path: string, secret: Buffer | undefined): Promise<unknown> => {
+    const res = await request(`${base}${path}`, { dispatcher: agent, signal: AbortSignal.timeout(2000), headers: secret ? signRequest(secret, 'GET', path) : {} });
     if (res.statusCode < 200 || res.statusCode >= 300) {
       await res.body.dump();
+      if (res.statusCode === 401) throw new Error(`401 UNAUTHENTICATED: the KV node wants the cluster secret (--cluster-secret-file PATH or ${CLUSTER_SECRET_ENV})`);
       throw new Error(`${res.statusCode}`);
     }
     return res.body.json();
   };
+  const secret = trust.secret;
   try {
-    return await statusOf(targets, getJson);
+    return await statusOf(targets, getJson, secret);
   } finally {
     await agent.close();
   }
 }
 
-function statusOf(targets: { role: string; name: string; url: string }[], getJson: (url: string) => Promise<unknown>): Promise<NodeStatus[]> {
+function statusOf(
+  targets: { role: string; name: string; url: string }[],
+  getJson: (base: string, path: string, secret: Buffer | undefined) => Promise<unknown>,
+  secret: Buffer | undefined,
+): Promise<NodeStatus[]> {
   return Promise.all(targets.map(async (t): Promise<NodeStatus> => {
     try {
       if (t.role === 'host') {
-        const health = (await getJson(`${t.url}${HOST_PATHS.healthz}`)) as Record<string, unknown>;
+        const health = (await getJson(t.url, HOST_PATHS.healthz, undefined)) as Record<string, unknown>;
         return { ...t, health: 'up', detail: { host: health.host } };
       }
-      const stats = (await getJson(`${t.url}${KV_PATHS.stats}`)) as Record<string, unknown>;
-      const ring = (await getJson(`${t.url}${KV_PATHS.ring}`).catch(() => undefined)) as Record<string, unknown> | undefined;
+      const stats = (await getJson(t.url, KV_PATHS.stats, secret)) as Record<string, unknown>;
+      const ring = (await getJson(t.url, KV_PATHS.ring, secret).catch(() => undefined)) as Record<string, unknown> | undefined;
       return { ...t, health: 'up', detail: { ...stats, ...(ring ? { ringVersion: ring.version, members: Array.isArray(ring.members) ? ring.members.length : undefined } : {}) } };
     } catch (err) {
       return { ...t, health: 'down', detail: { error: (err as Error).message } };

@@ -6,6 +6,7 @@ import { CloudburstError, type ServerTls } from '../../common/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
+import { dataDirClusterSecret } from './cluster-secret.ts';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -16,6 +17,10 @@ export interface EmbeddedOptions {
   /** Memory settings of the host (see "Memory" in host/README.md). */
   memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
   deployExamples: boolean;
+  /** The cluster secret of the KV node and the host. Default: the data folder's (cluster-secret.ts). */
+  clusterSecret?: Buffer;
+  /** No authentication at all (no secret). */
+  insecure?: boolean;
   log: (line: string) => void;
   /** Serve the host API over TLS (README, "TLS"). */
   tls?: ServerTls;
@@ -77,6 +82,12 @@ async function deployedModule(client: HostClient, name: string): Promise<ModuleI
   }
 }
 
+/** The credential both servers share: the given secret, `insecure`, or the data folder's secret. */
+function embeddedCredential(opts: EmbeddedOptions): { clusterSecret: Buffer } | { insecure: true } {
+  if (opts.insecure === true) return { insecure: true };
+  return { clusterSecret: opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir) };
+}
+
 /**
  * `cloudburst up` with one node: a KV node and a function host in this process. The host
  * talks to the KV node over HTTP on loopback, as it would in a cluster.
@@ -87,14 +98,15 @@ async function deployedModule(client: HostClient, name: string): Promise<ModuleI
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}) });
+  const credential = embeddedCredential(opts);
+  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}), ...credential });
   let host: Host;
   try {
     host = await startHost({
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
-      ...opts.memory,
+      ...opts.memory, ...credential,
     });
   } catch (err) {
     await kv.close();

@@ -6,6 +6,7 @@ import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
+import { CLUSTER_SECRET_ENV, existingDataDirSecret, givenClusterSecret, insecureWarning } from './cluster-secret.ts';
 import { dagCommand } from './dag.ts';
 import { startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
@@ -13,11 +14,13 @@ import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS]    (one process per node)
-  cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue fair|fifo] [TLS] [MEMORY]
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY] [SECRET]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS] [SECRET]    (one process per node)
+  cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue fair|fifo] [TLS] [MEMORY] SECRET
+  SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
+    (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
   TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
@@ -45,7 +48,7 @@ interface Parsed {
   ordered: ({ value: string } | { ref: string } | { future: string })[];
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave']);
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'insecure']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
@@ -106,6 +109,23 @@ const queueFlag = (p: Parsed): 'fair' | 'fifo' => {
   if (q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be fair or fifo');
   return q;
 };
+/**
+ * The cluster credential of a command that starts servers: `--insecure` (and its warning on
+ * stderr, at every start), else the secret from `--cluster-secret-file` or the environment.
+ * `cloudburst kvs` and `host` need one of them; `up` falls back to its data folder's secret.
+ */
+function serverCredential(p: Parsed, command: string, required: boolean): { clusterSecret?: Buffer; insecure?: true } {
+  const secret = givenClusterSecret(flag(p, 'cluster-secret-file'));
+  if (has(p, 'insecure')) {
+    console.error(insecureWarning(command));
+    return { insecure: true, ...(secret ? { clusterSecret: secret } : {}) };
+  }
+  if (secret) return { clusterSecret: secret };
+  if (required) {
+    throw new CloudburstError('INVALID_REQUEST', `cloudburst ${command} needs the cluster secret: --cluster-secret-file PATH or ${CLUSTER_SECRET_ENV} (cloudburst up writes one to <data>/cluster-secret), or --insecure`);
+  }
+  return {};
+}
 
 const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
@@ -291,11 +311,12 @@ async function run(p: Parsed): Promise<number> {
       const files = tlsFiles(p.flags, process.env);
       const tls = serverTls(files);
       const ca = trustedCa(files, true);
+      const credential = serverCredential(p, 'up', false);
       if (kvsNodes > 1 || hosts > 1) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
-          ...(replication ? { replication } : {}), tls: files,
+          ...(replication ? { replication } : {}), tls: files, ...credential,
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
@@ -310,7 +331,7 @@ async function run(p: Parsed): Promise<number> {
         dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
-        memory: memoryFlags(p),
+        memory: memoryFlags(p), ...credential,
         deployExamples: !has(p, 'no-examples'),
         log: (line) => console.error(line),
       });
@@ -328,7 +349,7 @@ async function run(p: Parsed): Promise<number> {
       const ca = trustedCa(tlsFiles(p.flags, process.env));
       const kv = await startKvNode({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
-        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}),
+        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(p, 'kvs', true),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
       // SIGTERM/Ctrl-C: a graceful leave (hand every key over) when in a cluster, then close.
@@ -346,6 +367,7 @@ async function run(p: Parsed): Promise<number> {
       const files = tlsFiles(p.flags, process.env);
       const tls = serverTls(files);
       const ca = trustedCa(files);
+      const credential = serverCredential(p, 'host', true);
       const host = await startHost({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
         kvsUrl: first!,
@@ -354,7 +376,7 @@ async function run(p: Parsed): Promise<number> {
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
-        ...memoryFlags(p),
+        ...memoryFlags(p), ...credential,
         // Every tenant's quotas (host/README.md, "Quotas"), as a JSON object; checked by the host.
         ...(flag(p, 'quotas') === undefined ? {} : { quotas: parseJsonFlag(p, 'quotas') as Partial<TenantQuotas> }),
         ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
@@ -365,11 +387,14 @@ async function run(p: Parsed): Promise<number> {
     case 'cluster': {
       if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
       const kvs = flag(p, 'kvs');
+      const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
       const targets = kvs
         ? kvs.split(',').map((a, i) => ({ role: 'kvs', name: `kv${i + 1}`, url: a.startsWith('http') ? a : `http://${a}` }))
-        : readClusterFile(resolve(flag(p, 'data') ?? '.cloudburst'))?.processes;
+        : readClusterFile(dataDir)?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
-      const status = await clusterStatus(targets, trustedCa(tlsFiles(p.flags, process.env)));
+      // The KV nodes' stats are for the cluster: the given secret, else the one `up` keeps.
+      const secret = givenClusterSecret(flag(p, 'cluster-secret-file')) ?? existingDataDirSecret(dataDir);
+      const status = await clusterStatus(targets, { secret, ca: trustedCa(tlsFiles(p.flags, process.env)) });
       const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
       const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
       print(p, lines.join('\n'), status);

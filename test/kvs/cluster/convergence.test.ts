@@ -30,7 +30,7 @@ let view: Membership;
 beforeAll(async () => {
   cluster = await Launcher.create('converge');
   nodes = await cluster.startMany(4, { replication: 3, writeQuorum: 2 });
-  kv = new KvClient({ seeds: [nodes[0]!.url], timeoutMs: 3000 });
+  kv = new KvClient({ seeds: [nodes[0]!.url], timeoutMs: 3000, clusterSecret: cluster.secret });
   view = Membership.of(parseMembers((await cluster.ring(nodes[0]!)).members));
 });
 

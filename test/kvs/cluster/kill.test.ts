@@ -10,7 +10,7 @@ let kv: KvClient;
 beforeAll(async () => {
   cluster = await Launcher.create('kill');
   nodes = await cluster.startMany(3, { replication: 3, writeQuorum: 2 });
-  kv = new KvClient({ seeds: nodes.map((n) => n.url), timeoutMs: 3000 });
+  kv = new KvClient({ seeds: nodes.map((n) => n.url), timeoutMs: 3000, clusterSecret: cluster.secret });
 });
 
 afterAll(async () => {

@@ -14,6 +14,8 @@ import { decodeFrame, KV_CONTENT_TYPES, KV_PATHS, type KvNodeOptions } from '../
 import type { RingInfo } from '../../../kvs/cluster/gossip.ts';
 import { Membership, parseMembers } from '../../../kvs/cluster/membership.ts';
 import { Transport } from '../../../kvs/transport.ts';
+import { secretEnv } from '../../../tools/cli/cluster-secret.ts';
+import { testSecret } from '../../helpers/cluster-secret.ts';
 import { bundleFixture } from '../child.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/kv-node.ts', import.meta.url));
@@ -24,6 +26,8 @@ export type NodeOptions = Omit<KvNodeOptions, 'dataDir' | 'port' | 'nodeId' | 'l
 export class ProcNode {
   readonly name: string;
   readonly dataDir: string;
+  /** The cluster secret it gets by environment, as `cloudburst up` passes it. */
+  readonly secret: Buffer;
   port = 0;
   url = '';
   proc: ChildProcess | undefined;
@@ -34,10 +38,11 @@ export class ProcNode {
   #waiters = new Set<{ test: (l: string) => boolean; resolve: (l: string) => void }>();
   #exited: Promise<void> = Promise.resolve();
 
-  constructor(script: string, name: string, dataDir: string, opts: NodeOptions) {
+  constructor(script: string, name: string, dataDir: string, opts: NodeOptions, secret: Buffer) {
     this.#script = script;
     this.name = name;
     this.dataDir = dataDir;
+    this.secret = secret;
     this.#opts = opts;
   }
 
@@ -48,7 +53,7 @@ export class ProcNode {
   /** Starts (or restarts, on the same folder and port) and waits for `ready`. */
   async start(extra: Partial<NodeOptions> = {}): Promise<void> {
     const opts = { ...this.#opts, ...extra, dataDir: this.dataDir, port: this.port, nodeId: this.name, fsync: this.#opts.fsync ?? 'batch' };
-    const proc = spawn(process.execPath, [this.#script, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [this.#script, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'], env: secretEnv(this.secret) });
     this.proc = proc;
     this.#lines = [];
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
@@ -118,7 +123,9 @@ export class ProcNode {
 export class Launcher {
   readonly root: string;
   readonly nodes: ProcNode[] = [];
-  readonly transport = new Transport({ connections: 4, timeoutMs: 5000 });
+  /** The cluster's secret: every node gets it, and `transport` signs with it. */
+  readonly secret = testSecret();
+  readonly transport = new Transport({ connections: 4, timeoutMs: 5000, clusterSecret: this.secret });
   readonly #script: string;
 
   private constructor(root: string, script: string) {
@@ -132,9 +139,9 @@ export class Launcher {
     return new Launcher(root, script);
   }
 
-  /** Starts a node named `name`; the first of a cluster needs no seeds. */
-  async start(name: string, opts: NodeOptions = {}): Promise<ProcNode> {
-    const node = new ProcNode(this.#script, name, join(this.root, name), opts);
+  /** Starts a node named `name`; the first of a cluster needs no seeds. `secret`: another cluster's. */
+  async start(name: string, opts: NodeOptions = {}, secret: Buffer = this.secret): Promise<ProcNode> {
+    const node = new ProcNode(this.#script, name, join(this.root, name), opts, secret);
     this.nodes.push(node);
     await node.start();
     return node;

@@ -13,9 +13,12 @@ import { CloudburstError } from '../../../common/index.ts';
 import { equals, KvClient, KV_HEADERS, KV_PATHS, lww, max, startKvNode, type KvNode, type KvNodeOptions } from '../../../kvs/index.ts';
 import { Membership, parseMembers } from '../../../kvs/cluster/membership.ts';
 import { Transport } from '../../../kvs/transport.ts';
+import { testSecret } from '../../helpers/cluster-secret.ts';
 
 const te = new TextEncoder();
 const FAST = { heartbeatMs: 50, downAfterMs: 400, antiEntropyMs: 300, joinTimeoutMs: 1000 } as const;
+// The cluster's secret: every node, client and transport of this file uses it.
+const clusterSecret = testSecret();
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.reverse()) await fn();
@@ -30,13 +33,13 @@ async function dir(): Promise<string> {
 
 const logs: string[] = [];
 async function node(dataDir: string, opts: Partial<KvNodeOptions> = {}): Promise<KvNode> {
-  const n = await startKvNode({ dataDir, ...FAST, fsync: 'off', log: (m) => logs.push(m), ...opts });
+  const n = await startKvNode({ dataDir, ...FAST, fsync: 'off', clusterSecret, log: (m) => logs.push(m), ...opts });
   cleanup.push(() => n.close());
   return n;
 }
 
 function client(opts: ConstructorParameters<typeof KvClient>[0]): KvClient {
-  const kv = new KvClient(opts);
+  const kv = new KvClient({ clusterSecret, ...opts });
   cleanup.push(() => kv.close());
   return kv;
 }
@@ -54,7 +57,7 @@ const up = (n: KvNode): number => n.ring().members.filter((m) => m.state === 'up
 describe('KV node in a cluster', () => {
   it('KV node: alone, it is a one-node ring with N = 1 and every response names the ring version', async () => {
     const n = await node(await dir(), { nodeId: 'solo' });
-    const t = new Transport();
+    const t = new Transport({ clusterSecret });
     cleanup.push(() => t.close());
     const reply = await t.request(n.url, { method: 'GET', path: KV_PATHS.ring });
     const ring = JSON.parse(reply.body.toString()) as { members: { id: string; state: string }[]; replication: number; writeQuorum: number; version: string };
@@ -80,7 +83,7 @@ describe('KV node in a cluster', () => {
     for (const k of keys) await kv.merge(k, max.put(undefined, 7n));
     expect(kv.ringVersion).not.toBe(before);
     // W = N = 2: a write to a replica that lost the key cannot complete without the 409 retry.
-    const t = new Transport();
+    const t = new Transport({ clusterSecret });
     cleanup.push(() => t.close());
     const refusals = await Promise.all([a, b].map(async (n) => (JSON.parse((await t.request(n.url, { method: 'GET', path: KV_PATHS.stats })).body.toString()) as { requests: { errors: number } }).requests.errors));
     expect(refusals.reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
@@ -106,7 +109,7 @@ describe('KV node in a cluster', () => {
     const kv = client({ seeds: [a.url, b.url], timeoutMs: 2000 });
     for (let i = 0; i < 20; i++) await kv.merge(`hint/${i}`, lww.write(te.encode(`v${i}`), { ms: 1, c: 0, writer: 'w' }));
     const hintsOf = async (n: KvNode): Promise<number> => {
-      const t = new Transport();
+      const t = new Transport({ clusterSecret });
       try {
         const s = JSON.parse((await t.request(n.url, { method: 'GET', path: KV_PATHS.stats })).body.toString()) as { cluster: { hints: Record<string, number> } };
         return s.cluster.hints['c'] ?? 0;
@@ -132,7 +135,7 @@ describe('KV node in a cluster', () => {
     await until(() => up(a) === 3 && up(b) === 3);
     const kv = client({ seeds: [a.url], timeoutMs: 2000 });
     await kv.merge('rm/1', max.put(undefined, 1n));
-    const t = new Transport();
+    const t = new Transport({ clusterSecret });
     cleanup.push(() => t.close());
     const remove = async (body: unknown): Promise<{ status: number; code?: string }> => {
       const r = await t.request(a.url, { method: 'POST', path: KV_PATHS.ringRemove, body: Buffer.from(JSON.stringify(body)), contentType: 'application/json' });
@@ -208,7 +211,7 @@ describe('KV node in a cluster', () => {
     })();
     try {
       await until(() => all.every(isHot) && holders() === 3, 5000);
-      const t = new Transport();
+      const t = new Transport({ clusterSecret });
       cleanup.push(() => t.close());
       const served = async (): Promise<number[]> =>
         Promise.all(all.map(async (n) => (JSON.parse((await t.request(n.url, { method: 'GET', path: KV_PATHS.stats })).body.toString()) as { requests: { getKey: number } }).requests.getKey));
@@ -243,7 +246,7 @@ describe('KV node in a cluster', () => {
     await kv.subscribe(`${url}/other`, ['s/b'], 1000);
     await kv.merge('s/a', max.put(undefined, 1n));
     const subs = async (): Promise<number> => {
-      const t = new Transport();
+      const t = new Transport({ clusterSecret });
       try {
         return (JSON.parse((await t.request(n.url, { method: 'GET', path: KV_PATHS.stats })).body.toString()) as { cluster: { subscriptions: number } }).cluster.subscriptions;
       } finally {
@@ -260,7 +263,7 @@ describe('KV node in a cluster', () => {
   });
 
   it('KV node: a new node whose seeds do not answer fails to start with KV_UNAVAILABLE', async () => {
-    const err = await startKvNode({ dataDir: await dir(), seeds: ['http://127.0.0.1:1'], ...FAST }).then(
+    const err = await startKvNode({ dataDir: await dir(), seeds: ['http://127.0.0.1:1'], ...FAST, clusterSecret }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -273,7 +276,7 @@ describe('KV node in a cluster', () => {
     await expect(a.leave()).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' });
     const b = await node(await dir(), { nodeId: 'b', seeds: [a.url] });
     await until(() => up(a) === 2);
-    await new KvClient({ url: a.url }).merge('x', max.put(undefined, 3n));
+    await new KvClient({ url: a.url, clusterSecret }).merge('x', max.put(undefined, 3n));
     await a.leave();
     expect(b.ring().members.find((m) => m.id === 'a')?.state).toBe('left');
     expect(b.store.get('x')).toEqual(max.put(undefined, 3n));
