@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { CloudburstError } from '../common/index.ts';
+import { CloudburstError, CLUSTER_SECRET_MIN_BYTES } from '../common/index.ts';
 import { KV_LIMITS } from '../kvs/index.ts';
+import type { AuditEntry } from './auth/audit.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
 import { HOST_LIMITS } from './protocol.ts';
@@ -66,10 +67,12 @@ export interface HostOptions {
   clusterSecret?: Buffer;
   /** No authentication at all (README, "Security"): for a laptop or a test, never a network. */
   insecure?: boolean;
+  /** Called with every entry of the audit log as it is written to `<dataDir>/audit.jsonl`. */
+  onAudit?: ((entry: AuditEntry) => void) | undefined;
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<HostOptions>;
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'onAudit'>> & Pick<HostOptions, 'onAudit'>;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -81,9 +84,15 @@ function logToStdout(fn: string, level: number, message: string): void {
  * The one place the defaults documented on `HostOptions` are applied (an option given as
  * `undefined` gets its default too), and the options checked before anything is opened.
  *
- * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier stores.
+ * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier stores,
+ *   and when neither a cluster secret (of at least CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given.
  */
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
+  if (opts.insecure !== true && (opts.clusterSecret === undefined || opts.clusterSecret.length < CLUSTER_SECRET_MIN_BYTES)) {
+    throw new CloudburstError('INVALID_REQUEST', opts.clusterSecret === undefined
+      ? 'a host needs the cluster secret (clusterSecret; cloudburst up creates one), or insecure: true to run without authentication'
+      : `the cluster secret is ${opts.clusterSecret.length} bytes; it must be at least ${CLUSTER_SECRET_MIN_BYTES}`);
+  }
   const maxModuleBytes = opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes;
   // A module's bytes are one value in the KV tier.
   if (maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
@@ -115,5 +124,6 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     onGuestLog: opts.onGuestLog ?? logToStdout,
     clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
     insecure: opts.insecure ?? false,
+    onAudit: opts.onAudit,
   };
 }
