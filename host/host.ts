@@ -85,7 +85,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const users = userPrefix();
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
-  const link = new PeerLink();
+  const secret = opts.insecure ? undefined : opts.clusterSecret;
+  const link = new PeerLink(secret);
 
   // State: the cache, the KV tier behind it, and the subscriptions that keep the cache fresh
   // (the host subscribes to every key it caches, read from the tier or written and flushed;
@@ -94,7 +95,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const cache = HostCache.open({ path: cachePath, fsync: opts.fsync });
   // Cycle: replicas of a key can move when the ring changes, so every cached key is subscribed
   // again; the subscriptions subscribe through this client.
-  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subs.renew() });
+  const kv = new KvClient({ url: opts.kvsUrl, seeds: opts.kvsSeeds, onRingChange: () => subs.renew(), clusterSecret: secret });
   // Cycle: a key just subscribed is read once more through the read-through cache, which
   // subscribes to what it reads.
   const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });

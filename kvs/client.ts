@@ -44,6 +44,8 @@ export interface KvClientOptions {
   readonly hedgeMs?: number;
   /** Called when the ring changes (re-subscribe keys: their replicas may have moved). */
   readonly onRingChange?: (version: string) => void;
+  /** The cluster secret, to sign every request. */
+  readonly clusterSecret?: Buffer | undefined;
 }
 
 /** The context client-key.ts and client-batch.ts work in. */
@@ -80,7 +82,7 @@ export class KvClient {
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#writeQuorum = opts.writeQuorum;
     this.#hedgeMs = opts.hedgeMs ?? 50;
-    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs });
+    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs, clusterSecret: opts.clusterSecret });
     this.#ring = new ClientRing(this.#transport, seeds, opts.onRingChange);
     this.#core = {
       ring: this.#ring,

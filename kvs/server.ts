@@ -302,6 +302,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     timings,
     log,
     hotKeys: opts.hotKeys,
+    clusterSecret: opts.clusterSecret,
   });
   const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
   for (const route of KV_ROUTES) {

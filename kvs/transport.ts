@@ -7,7 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, type ErrorCode } from '../common/index.ts';
+import { CloudburstError, errorFromBody, signRequest, type ErrorCode } from '../common/index.ts';
 import { KV_CONTENT_TYPES } from './protocol.ts';
 
 /** A response, read whole. */
@@ -76,6 +76,8 @@ export interface TransportOptions {
   readonly connections?: number;
   /** Default deadline per request (default 5000). */
   readonly timeoutMs?: number;
+  /** The cluster secret: every request is signed with it (common/cluster-auth.ts). */
+  readonly clusterSecret?: Buffer | undefined;
 }
 
 /**
@@ -90,10 +92,12 @@ export class Transport {
   readonly timeoutMs: number;
   readonly #connections: number;
   readonly #pools = new Map<string, Pool>();
+  readonly #secret: Buffer | undefined;
   #closed = false;
 
   constructor(opts: TransportOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.#secret = opts.clusterSecret;
     this.#connections = opts.connections ?? 16;
   }
 
@@ -111,7 +115,7 @@ export class Transport {
     const abort = new AbortController();
     let timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
-      const headers: Record<string, string> = { ...spec.headers };
+      const headers: Record<string, string> = { ...spec.headers, ...(this.#secret ? signRequest(this.#secret, spec.method, spec.path) : {}) };
       if (spec.body) headers['content-type'] = spec.contentType ?? KV_CONTENT_TYPES.lattice;
       const started = Date.now();
       const res = await this.#pool(origin).request({

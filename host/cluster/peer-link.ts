@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, stringify } from '../../common/index.ts';
+import { CloudburstError, errorFromBody, signRequest, stringify, TENANT_HEADER } from '../../common/index.ts';
 
 /**
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
@@ -9,6 +9,12 @@ import { CloudburstError, errorFromBody, stringify } from '../../common/index.ts
  */
 export class PeerLink {
   readonly #pools = new Map<string, Pool>();
+  readonly #secret: Buffer | undefined;
+
+  /** With the cluster secret, every request is signed, covering the tenant it names (TENANT_HEADER). */
+  constructor(clusterSecret?: Buffer) {
+    this.#secret = clusterSecret;
+  }
 
   #pool(url: string): Pool {
     let pool = this.#pools.get(url);
@@ -28,6 +34,7 @@ export class PeerLink {
   async request(
     url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {},
   ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined> }> {
+    if (this.#secret) headers = { ...headers, ...signRequest(this.#secret, method, path, headers[TENANT_HEADER]) };
     let status: number;
     let text: string;
     let replyHeaders: Record<string, string | string[] | undefined>;

@@ -70,6 +70,8 @@ export interface ClusterOptions {
   readonly clock?: () => number;
   /** Selective replication of hot keys; `false` turns it off. */
   readonly hotKeys?: Partial<HotKeyOptions> | false | undefined;
+  /** The cluster secret, to sign every request to other nodes and to subscribers. */
+  readonly clusterSecret?: Buffer | undefined;
 }
 
 /**
@@ -100,7 +102,7 @@ export class Cluster {
     this.#opts = opts;
     const clock = opts.clock ?? Date.now;
     const { store, log, timings } = opts;
-    this.#transport = new Transport({ connections: 4, timeoutMs: 3000 });
+    this.#transport = new Transport({ connections: 4, timeoutMs: 3000, clusterSecret: opts.clusterSecret });
     const transport = this.#transport;
     this.gossip = new Gossip({ self: opts.self, dataDir: opts.dataDir, transport, replication: opts.replication, writeQuorum: opts.writeQuorum, heartbeatMs: timings.heartbeatMs, downAfterMs: timings.downAfterMs, clock, log });
     const gossip = this.gossip;
