@@ -1,11 +1,20 @@
 import { Pool } from 'undici';
 import { HOST_HEADERS } from '../../host/index.ts';
-import { CloudburstError, errorFromBody } from '../../common/index.ts';
+import { CloudburstError, errorFromBody, TENANT_HEADER } from '../../common/index.ts';
 
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+}
+
+export interface HostClientOptions {
+  /** Keep-alive connections (default 16). */
+  connections?: number;
+  /** A bearer token (cloudburst token create), sent with every request; never printed. */
+  token?: string | undefined;
+  /** The tenant to act in (`x-cloudburst-tenant`): an admin token's choice. */
+  tenant?: string | undefined;
 }
 
 /**
@@ -23,14 +32,21 @@ export class HostClient {
    */
   session: string | undefined;
 
-  constructor(url: string, connections = 16) {
+  /** Sent with every request: the bearer token, and the tenant an admin acts in. */
+  readonly #auth: Record<string, string>;
+
+  constructor(url: string, opts: HostClientOptions = {}) {
     this.url = url.replace(/\/$/, '');
-    this.#pool = new Pool(this.url, { connections, keepAliveTimeout: 30_000 });
+    this.#pool = new Pool(this.url, { connections: opts.connections ?? 16, keepAliveTimeout: 30_000 });
+    this.#auth = {
+      ...(opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` }),
+      ...(opts.tenant === undefined ? {} : { [TENANT_HEADER]: opts.tenant }),
+    };
   }
 
   async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
     try {
-      const sent = this.session ? { [HOST_HEADERS.session]: this.session, ...headers } : headers;
+      const sent = { ...this.#auth, ...(this.session ? { [HOST_HEADERS.session]: this.session } : {}), ...headers };
       const res = await this.#pool.request({ method, path, body: body ?? null, headers: sent, headersTimeout: 600_000, bodyTimeout: 600_000 });
       const data = Buffer.from(await res.body.arrayBuffer());
       const token = res.headers[HOST_HEADERS.session];

@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { HOST_PATHS } from '../../host/index.ts';
 import { KV_PATHS } from '../../kvs/index.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
+import { CLUSTER_SECRET_ENV } from './cluster-secret.ts';
+import { adminToken } from './embedded.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
 export interface ClusterProcess {
@@ -39,8 +41,8 @@ interface Running {
 }
 
 /** Starts `cloudburst <args>` and resolves with the URL it prints once it listens. */
-function launch(args: string[], log: (line: string) => void, name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(args: string[], log: (line: string) => void, name: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     const onData = (d: Buffer): void => {
@@ -70,6 +72,8 @@ export interface LocalClusterOptions {
   /** Extra flags for every host (e.g. `--explore 0`). */
   hostArgs?: string[];
   log: (line: string) => void;
+  /** Authentication: the cluster secret (to the processes by environment, never argv), or none at all. */
+  auth: { clusterSecret: Buffer } | { insecure: true };
 }
 
 /**
@@ -78,8 +82,12 @@ export interface LocalClusterOptions {
  * tests can find (and kill) them. With `supervise`, a process that dies is started again
  * with the same data folder.
  */
-export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; stop(): Promise<void> }> {
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; token: string | undefined; stop(): Promise<void> }> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const secure = 'clusterSecret' in opts.auth ? opts.auth.clusterSecret : undefined;
+  const env = secure === undefined ? process.env : { ...process.env, [CLUSTER_SECRET_ENV]: secure.toString('utf8') };
+  const insecureArgs = secure === undefined ? ['--insecure'] : [];
+  let token: string | undefined;
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
   const running: Running[] = [];
   let stopping = false;
@@ -91,7 +99,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     writeFileSync(join(opts.dataDir, CLUSTER_FILE), `${JSON.stringify(file, null, 2)}\n`);
   };
   const start = async (spec: Running['spec']): Promise<Running> => {
-    const { child, url } = await launch(spec.args, opts.log, spec.name);
+    const { child, url } = await launch(spec.args, opts.log, spec.name, env);
     const r: Running = { spec, child, url };
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -125,10 +133,12 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       seeds.push(r.url.replace(/^http:\/\//, ''));
       opts.log(`kv${i + 1} listening on ${r.url}`);
     }
+    // The CLI's admin token, before any host serves: written once, reused after.
+    if (secure !== undefined) token = await adminToken(seeds.map((s) => `http://${s}`), secure, opts.dataDir);
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...(opts.hostArgs ?? [])];
+      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...insecureArgs, ...(opts.hostArgs ?? [])];
       const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir });
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
@@ -142,6 +152,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
 
   return {
     file,
+    token,
     stop: async () => {
       stopping = true;
       await Promise.all(restarting);

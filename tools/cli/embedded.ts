@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { hostPath, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, hostPath, provisionAdminToken, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
 import { CloudburstError } from '../../common/index.ts';
-import { startKvNode, type KvNode } from '../../kvs/index.ts';
+import { KvClient, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
 
@@ -17,6 +17,8 @@ export interface EmbeddedOptions {
   memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
   deployExamples: boolean;
   log: (line: string) => void;
+  /** Authentication: the cluster secret, or `insecure` (none at all). */
+  auth: { clusterSecret: Buffer } | { insecure: true };
 }
 
 export interface Embedded {
@@ -26,6 +28,8 @@ export interface Embedded {
   deployed: string[];
   /** Modules named like an example but holding something else (the user's): left as they are. */
   kept: string[];
+  /** The admin token (in `<data>/admin-token`); undefined in insecure mode. */
+  token: string | undefined;
   close(): Promise<void>;
 }
 
@@ -74,6 +78,20 @@ async function deployedModule(client: HostClient, name: string): Promise<ModuleI
 }
 
 /**
+ * The admin token of a platform whose KV tier answers at `kvsUrl` (`<dataDir>/admin-token`,
+ * created on first start: host/auth/provision.ts).
+ */
+export async function adminToken(kvsUrl: string | string[], clusterSecret: Buffer, dataDir: string): Promise<string> {
+  const seeds = Array.isArray(kvsUrl) ? kvsUrl : [kvsUrl];
+  const kv = new KvClient({ seeds, clusterSecret });
+  try {
+    return await provisionAdminToken(kv, join(dataDir, ADMIN_TOKEN_FILE));
+  } finally {
+    await kv.close();
+  }
+}
+
+/**
  * `cloudburst up` with one node: a KV node and a function host in this process. The host
  * talks to the KV node over HTTP on loopback, as it would in a cluster.
  *
@@ -83,10 +101,13 @@ async function deployedModule(client: HostClient, name: string): Promise<ModuleI
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}) });
+  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...opts.auth });
   let host: Host;
+  let token: string | undefined;
   try {
+    token = 'clusterSecret' in opts.auth ? await adminToken(kv.url, opts.auth.clusterSecret, opts.dataDir) : undefined;
     host = await startHost({
+      ...opts.auth,
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
       ...opts.memory,
@@ -100,8 +121,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     await kv.close();
   };
   try {
-    const { deployed, kept } = opts.deployExamples ? await deployExamples(host.url, opts) : { deployed: [], kept: [] };
-    return { host, kv, deployed, kept, close };
+    const { deployed, kept } = opts.deployExamples ? await deployExamples(host.url, token, opts) : { deployed: [], kept: [] };
+    return { host, kv, deployed, kept, token, close };
   } catch (err) {
     await close();
     throw err;
@@ -109,7 +130,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 }
 
 /** Deploys each example whose name no module has; see startEmbedded. */
-async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ deployed: string[]; kept: string[] }> {
+async function deployExamples(url: string, token: string | undefined, opts: EmbeddedOptions): Promise<{ deployed: string[]; kept: string[] }> {
   const dir = join(PACKAGE_ROOT, 'guest', 'examples');
   // Every build first: asc holds this process's event loop for seconds, and the KV node here
   // may take that for a pause of its own and refuse reads while it catches up (see below).
@@ -120,7 +141,7 @@ async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ dep
   }
   const deployed: string[] = [];
   const kept: string[] = [];
-  const client = new HostClient(url);
+  const client = new HostClient(url, { token });
   try {
     for (const { name, file, wasm } of examples) {
       const existing = await deployedModule(client, name);

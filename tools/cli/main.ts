@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { HOST_PATHS, hostPath, startHost } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost } from '../../host/index.ts';
+import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
+import { CLUSTER_SECRET_ENV, clusterSecretOf } from './cluster-secret.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
@@ -12,11 +14,11 @@ import { startEmbedded } from './embedded.ts';
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [MEMORY]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise]    (one process per node)
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [--insecure] [MEMORY]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--insecure]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [MEMORY]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--insecure] [MEMORY]
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
 Functions:
   cloudburst build FILE.ts [-o FILE.wasm]
@@ -30,8 +32,15 @@ DAGs:
   cloudburst dag list | show NAME | delete NAME
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
+Access (admin token):
+  cloudburst tenant create NAME [--quotas JSON] | list | show NAME | delete NAME
+  cloudburst token create --tenant T --scope deploy,invoke,state,read,admin --name N [--expires 30d]   (prints the token once)
+  cloudburst token list [--tenant T] | revoke NAME
+  cloudburst login --url URL --token TOKEN    (keeps it in ~/.config/cloudburst/config.json)
 
 Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
+  --token TOKEN (default $CLOUDBURST_TOKEN, then the config file, then .cloudburst/admin-token for a host on this machine),
+  --tenant T (an admin acts in tenant T), --insecure (up, host: no authentication at all; never on a network),
   --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host)`;
 
 interface Parsed {
@@ -41,7 +50,7 @@ interface Parsed {
   ordered: ({ value: string } | { ref: string } | { future: string })[];
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave']);
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'insecure']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
@@ -271,26 +280,28 @@ async function run(p: Parsed): Promise<number> {
       if (kvsNodes > 1 || hosts > 1) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
-          dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
+          dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'), auth: authOf(p, dataDir),
           ...(replication ? { replication } : {}),
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
         console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
         if (first) console.log(`host API ${first.url}`);
+        if (cluster.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
         console.log('stop: Ctrl-C');
         return untilSignal(() => cluster.stop());
       }
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       const workers = int(p, 'workers', 0);
       const up = await startEmbedded({
-        dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
+        dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0), auth: authOf(p, dataDir),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
         memory: memoryFlags(p),
         deployExamples: !has(p, 'no-examples'),
         log: (line) => console.error(line),
       });
       console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
+      if (up.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
       if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
       console.log('try:  npx cloudburst fn call math.square 7');
       console.log('stop: Ctrl-C');
@@ -300,8 +311,10 @@ async function run(p: Parsed): Promise<number> {
       const seeds = flag(p, 'seeds')?.split(',').filter(Boolean).map(httpUrl);
       const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
+      const secret = clusterSecretOf(flag(p, 'cluster-secret-file'));
       const kv = await startKvNode({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
+        ...(secret ? { clusterSecret: secret } : {}),
         ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
@@ -318,6 +331,7 @@ async function run(p: Parsed): Promise<number> {
       const explore = flag(p, 'explore');
       const [first, ...rest] = kvs.split(',').filter(Boolean).map(httpUrl);
       const host = await startHost({
+        ...authOf(p),
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
         kvsUrl: first!,
         kvsSeeds: rest,
@@ -350,11 +364,32 @@ async function run(p: Parsed): Promise<number> {
       print(p, `built ${out} (${wasm.byteLength} bytes)`, { out, bytes: wasm.byteLength });
       return 0;
     }
+    case 'login': {
+      const url = flag(p, 'url');
+      const token = flag(p, 'token');
+      if (!url || !token) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst login --url URL --token TOKEN');
+      print(p, `saved the token for ${url} in ${login(url, token)}`, { url });
+      return 0;
+    }
+    case 'tenant':
+    case 'token': {
+      // --tenant names the token's tenant here (a field of the request), not a tenant to act in.
+      const client = clientOf(p, false);
+      const out = (human: string, machine: unknown): void => print(p, human, machine);
+      const [, verb, name] = p.positional;
+      try {
+        return command === 'tenant'
+          ? await tenantCommand({ verb, name, quotas: flag(p, 'quotas') }, client, out)
+          : await tokenCommand({ verb, name, tenant: flag(p, 'tenant'), filter: flag(p, 'tenant'), scope: flag(p, 'scope'), expires: flag(p, 'expires') }, client, out);
+      } finally {
+        await client.close();
+      }
+    }
     case 'fn':
     case 'kv':
     case 'dag':
     case 'future': {
-      const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070');
+      const client = clientOf(p, true);
       // --session FILE: one client session across CLI runs (read-your-writes on any host).
       const sessionFile = flag(p, 'session');
       if (sessionFile !== undefined) client.session = existsSync(sessionFile) ? readFileSync(sessionFile, 'utf8').trim() : '';
@@ -369,6 +404,27 @@ async function run(p: Parsed): Promise<number> {
     default:
       throw new CloudburstError('INVALID_REQUEST', `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
+}
+
+/** A client of the host API of `--url`, with the token `findToken` finds, and `--tenant` when `actAs`. */
+function clientOf(p: Parsed, actAs: boolean): HostClient {
+  const url = flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? DEFAULT_URL;
+  const token = findToken(url, { token: flag(p, 'token'), dataDir: flag(p, 'data') });
+  return new HostClient(url, { token, ...(actAs && flag(p, 'tenant') !== undefined ? { tenant: flag(p, 'tenant') } : {}) });
+}
+
+/**
+ * Authentication of `up` and `host`: the cluster secret (created in the data folder by `up`),
+ * or with `--insecure` none at all, said on every start.
+ */
+function authOf(p: Parsed, upDataDir?: string): { clusterSecret: Buffer } | { insecure: true } {
+  if (has(p, 'insecure')) {
+    console.error('WARNING: --insecure: no authentication at all; anyone who reaches the host API may do anything. Never on a network.');
+    return { insecure: true };
+  }
+  const secret = clusterSecretOf(flag(p, 'cluster-secret-file'), upDataDir);
+  if (secret === undefined) throw new CloudburstError('INVALID_REQUEST', `a host needs the cluster secret: --cluster-secret-file FILE or ${CLUSTER_SECRET_ENV} (cloudburst up creates one), or --insecure`);
+  return { clusterSecret: secret };
 }
 
 /** Runs the CLI; resolves with the exit code (1: the user's mistake, 2: the system's). */
