@@ -10,7 +10,7 @@ import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
 import { causalMeta, KvClient, lww, type Lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { json } from '../helpers/cluster.ts';
+import { json, localClusterAuth } from '../helpers/cluster.ts';
 import { metric, tempDir, waitFor } from '../helpers/platform.ts';
 
 describe('a host with one of two KV nodes down', () => {
@@ -24,14 +24,14 @@ describe('a host with one of two KV nodes down', () => {
 
   beforeAll(async () => {
     dir = await tempDir('cb-kv-down-');
-    cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], log: () => undefined });
+    cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], log: () => undefined, auth: localClusterAuth(dir) });
     const procs = cluster.file.processes.filter((p) => p.role === 'kvs');
     nodes = await Promise.all(procs.map(async (p) => ({ pid: p.pid, url: p.url, id: (await json<{ node: string }>(`${p.url}/kv/v1/healthz`)).body.node })));
     for (const n of nodes) {
       await waitFor(async () => (await json<{ members: { state: string }[] }>(`${n.url}/kv/v1/ring`)).body.members.filter((m) => m.state === 'up').length, (c) => c === 2, 15_000, 'both KV nodes up');
     }
-    host = await startHost({ workers: 1, dataDir: join(dir, 'host'), kvsUrl: nodes[0]!.url, kvsSeeds: [nodes[1]!.url], port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
-    client = new HostClient(host.url);
+    host = await startHost({ ...localClusterAuth(dir), workers: 1, dataDir: join(dir, 'host'), kvsUrl: nodes[0]!.url, kvsSeeds: [nodes[1]!.url], port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
+    client = new HostClient(host.url, { token: cluster.token });
     kv = new KvClient({ url: nodes[0]!.url, seeds: [nodes[1]!.url] });
   });
   afterAll(async () => {

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkCausal, type HistoryEvent } from '../../tools/workload/history.ts';
 import { rng } from '../../tools/workload/random.ts';
 import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
-import { metric, waitFor } from '../helpers/platform.ts';
+import { metric, waitFor, hostFetch } from '../helpers/platform.ts';
 
 const DEADLINE_MS = 30_000;
 /**
@@ -58,7 +58,7 @@ describe('posts: an independent application under causal consistency (real proce
 
   /** Runs `posts.{fn}` on the host at `url` and nowhere else, recording its history. */
   async function call(url: string, fn: string, args: string[]): Promise<{ status: number; body: Reply }> {
-    const res = await fetch(`${url}/v1/functions/posts.${fn}/call?history=1`, {
+    const res = await hostFetch(`${url}/v1/functions/posts.${fn}/call?history=1`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-cloudburst-forwarded': 'posts-test' },
       body: JSON.stringify({ args, consistency: 'causal', timeoutMs: 20_000 }),
@@ -112,7 +112,7 @@ describe('posts: an independent application under causal consistency (real proce
     expect(await must(hostA, 'reply', bob, 'r1', alice, 'p1')).toBe('ok');
     // ... and so does its next version, written by a request that read carol's and bob's registers, not alice's.
     expect(await must(hostA, 'reply', bob, 'r2', carol, 'c0')).toBe('ok');
-    const inTier = async (): Promise<string> => Buffer.from(await (await fetch(`${y.url}/kv/v1/keys/${encodeURIComponent(`default/k/posts/${bob}`)}`)).arrayBuffer()).toString('latin1');
+    const inTier = async (): Promise<string> => Buffer.from(await (await hostFetch(`${y.url}/kv/v1/keys/${encodeURIComponent(`default/k/posts/${bob}`)}`)).arrayBuffer()).toString('latin1');
     await waitFor(inTier, (b) => b.includes('r2>'), DEADLINE_MS, 'bob\'s second reply in the KV tier');
     // The live node pushed bob's register to B. dave's d1, written after it, shows on B: B is not just behind.
     expect(await must(hostA, 'post', dave, 'd1')).toBe('ok');

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
-import { metric, waitFor } from '../helpers/platform.ts';
+import { metric, waitFor, hostFetch } from '../helpers/platform.ts';
 
 // The retwis example (guest/examples/retwis.ts) end to end: a reply is never shown without the
 // tweet it answers under causal consistency, and can be under lww.
@@ -32,7 +32,7 @@ type Mode = 'lww' | 'causal';
 
 /** Runs `fn` on the host at `url` and nowhere else (a forwarded call is not placed again). */
 async function callOn(url: string, fn: string, args: unknown[], consistency: Mode): Promise<string> {
-  const res = await fetch(`${url}/v1/functions/${fn}/call`, {
+  const res = await hostFetch(`${url}/v1/functions/${fn}/call`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-cloudburst-forwarded': 'retwis-test' },
     body: JSON.stringify({ args, consistency, timeoutMs: 30_000 }),
@@ -113,7 +113,7 @@ describe('retwis: replies and their tweets across hosts, with a KV node stopped 
     expect(await on(hostA, 'retwis.post', u.alice, 't1', 'news')).toBe(`posted ${u.alice}/t1`);
     // A's cache has t1, so the reply is accepted; it flushes to bob's node, which pushes it to C.
     expect(await on(hostA, 'retwis.reply', u.bob, 'r1', u.alice, 't1', 'congrats')).toBe(`posted ${u.bob}/r1`);
-    await waitFor(async () => Buffer.from(await (await fetch(`${u.bobNode.url}/kv/v1/keys/${encodeURIComponent(`default/k/tweets/${u.bob}`)}`)).arrayBuffer()),
+    await waitFor(async () => Buffer.from(await (await hostFetch(`${u.bobNode.url}/kv/v1/keys/${encodeURIComponent(`default/k/tweets/${u.bob}`)}`)).arrayBuffer()),
       (b) => b.includes('|congrats'), STOPPED_NODE_DEADLINE_MS, 'bob\'s reply in the KV tier');
     return { u, on, timeline, line };
   }

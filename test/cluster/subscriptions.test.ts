@@ -8,6 +8,7 @@ import { KvClient, lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { HostClient } from '../../tools/cli/client.ts';
 import { metric, tempDir, waitFor } from '../helpers/platform.ts';
+import { localClusterAuth } from '../helpers/cluster.ts';
 
 describe('cache subscriptions across a KV node that stops answering', () => {
   let dir: string;
@@ -19,12 +20,12 @@ describe('cache subscriptions across a KV node that stops answering', () => {
 
   beforeAll(async () => {
     dir = await tempDir('cb-subs-');
-    cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], log: () => undefined });
+    cluster = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: 0, hostPort: 0, supervise: false, hostArgs: [], log: () => undefined, auth: localClusterAuth(dir) });
     const node = cluster.file.processes.find((p) => p.role === 'kvs')!;
     kvPid = node.pid;
     // A 3 s lease, renewed every second: a 6.5 s stop outlives the lease and a renewal's 5 s timeout.
-    host = await startHost({ workers: 1, dataDir: join(dir, 'host'), kvsUrl: node.url, port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
-    client = new HostClient(host.url);
+    host = await startHost({ ...localClusterAuth(dir), workers: 1, dataDir: join(dir, 'host'), kvsUrl: node.url, port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
+    client = new HostClient(host.url, { token: cluster.token });
     kv = new KvClient({ url: node.url });
   });
   afterAll(async () => {

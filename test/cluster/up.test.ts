@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClusterFile } from '../../tools/cli/cluster.ts';
-import { CLI, ROOT, guestBytes, runCli, tempDir } from '../helpers/platform.ts';
+import { CLI, ROOT, guestBytes, registerToken, runCli, tempDir, hostFetch } from '../helpers/platform.ts';
 
 const alive = (pid: number): boolean => {
   try {
@@ -28,6 +28,9 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
       const file = JSON.parse(await readFile(join(data, 'cluster.json'), 'utf8')) as ClusterFile;
       expect(file.processes.map((p) => p.role).sort()).toEqual(['host', 'host', 'kvs', 'kvs', 'kvs']);
       for (const p of file.processes) expect(alive(p.pid)).toBe(true);
+      // The admin token `up` wrote for the CLI, which the requests below send.
+      const token = (await readFile(join(data, 'admin-token'), 'utf8')).trim();
+      for (const p of file.processes) if (p.role === 'host') registerToken(p.url, token);
 
       const status = await runCli(['cluster', 'status', '--data', data, '--json']);
       expect(status.code, status.stderr).toBe(0);
@@ -36,9 +39,9 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
       expect(nodes.filter((n) => n.role === 'kvs').every((n) => n.detail.members === 3)).toBe(true);
 
       const [h1, h2] = file.processes.filter((p) => p.role === 'host');
-      expect((await fetch(`${h1!.url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('math')) })).status).toBe(200);
+      expect((await hostFetch(`${h1!.url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('math')) })).status).toBe(200);
       for (const h of [h1!, h2!]) {
-        const res = await fetch(`${h.url}/v1/functions/math.square/call`, { method: 'POST', body: JSON.stringify({ args: [12] }) });
+        const res = await hostFetch(`${h.url}/v1/functions/math.square/call`, { method: 'POST', body: JSON.stringify({ args: [12] }) });
         expect(await res.json()).toEqual({ result: 144 });
       }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, tempDir } from '../helpers/platform.ts';
+import { guestBytes, tempDir, clusterAuth, adminToken } from '../helpers/platform.ts';
 
 const BUDGET = 96 * 1024;
 
@@ -21,9 +21,11 @@ describe('host cache: a budget much smaller than the data', () => {
 
   beforeAll(async () => {
     dir = await tempDir('cb-evict-');
-    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0 });
-    host = await startHost({ dataDir: join(dir, 'host'), kvsUrl: kv.url, port: 0, workers: 2, cacheMiB: BUDGET / (1024 * 1024), onGuestLog: () => undefined });
-    client = new HostClient(host.url);
+    const auth = clusterAuth(dir);
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ...auth });
+    const token = await adminToken(kv.url, auth.clusterSecret, dir);
+    host = await startHost({ ...auth, dataDir: join(dir, 'host'), kvsUrl: kv.url, port: 0, workers: 2, cacheMiB: BUDGET / (1024 * 1024), onGuestLog: () => undefined });
+    client = new HostClient(host.url, { token });
     await client.json('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), true);
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, startPlatform, tempDir, type Platform } from '../helpers/platform.ts';
+import { guestBytes, startPlatform, tempDir, type Platform, hostFetch, clusterAuth, adminToken } from '../helpers/platform.ts';
 
 interface Record {
   future: string;
@@ -155,21 +155,23 @@ describe('futures across hosts: a long-poll is woken by the tier, not by polling
 
   /** Reads the KV node has served (single keys and batches). */
   const reads = async (): Promise<number> => {
-    const stats = (await (await fetch(`${kv.url}/kv/v1/stats`)).json()) as { requests: { getKey: number; batchGet: number } };
+    const stats = (await (await hostFetch(`${kv.url}/kv/v1/stats`)).json()) as { requests: { getKey: number; batchGet: number } };
     return stats.requests.getKey + stats.requests.batchGet;
   };
 
   beforeAll(async () => {
     dir = await tempDir('cb-futures-');
-    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0 });
+    const auth = clusterAuth(dir);
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ...auth });
+    const token = await adminToken(kv.url, auth.clusterSecret, dir);
     // The directory reads the tier every publish interval: keep it quiet, so that the reads
     // counted below are the futures'. B re-reads a pending future only after 60 s, longer than
     // any wait below: only the tier's push of the future's key can wake B's waiters in time.
-    const common = { workers: 1, kvsUrl: kv.url, port: 0, publishIntervalMs: 60_000, onGuestLog: () => undefined };
+    const common = { ...auth, workers: 1, kvsUrl: kv.url, port: 0, publishIntervalMs: 60_000, onGuestLog: () => undefined };
     a = await startHost({ ...common, dataDir: join(dir, 'a') });
     b = await startHost({ ...common, dataDir: join(dir, 'b'), futureRereadMs: 60_000 });
-    clientA = new HostClient(a.url);
-    clientB = new HostClient(b.url);
+    clientA = new HostClient(a.url, { token });
+    clientB = new HostClient(b.url, { token });
     await clientA.json('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), true);
   });
   afterAll(async () => {

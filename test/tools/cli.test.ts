@@ -4,7 +4,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode } from '../../kvs/index.ts';
-import { freePort, guestBytes, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
+import { freePort, guestBytes, runCli, startUpProcess, tempDir, hostFetch } from '../helpers/platform.ts';
 
 const USER_FN = `import { counter } from "cloudburst";
 
@@ -21,13 +21,15 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     dir = await tempDir('cb-cli-');
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    up = await startUpProcess(['--data', join(dir, 'data'), '--port', String(port)]);
+    // As a user does: `up` keeps its data (and the admin token) in ./.cloudburst, and the CLI,
+    // run in the same folder, finds the token there with no extra step.
+    up = await startUpProcess(['--port', String(port)], dir);
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = (...args: string[]) => runCli([...args, '--url', url]);
+  const cli = (...args: string[]) => runCli([...args, '--url', url], {}, dir);
 
   it('up: deploys the examples and says how to call one', () => {
     expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square, retwis.follow, retwis.post, retwis.reply, retwis.timeline');
@@ -55,7 +57,7 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     await runCli(['kv', 'put', 'n', '3', '--type', 'counter', '--url', url]);
     expect((await cli('kv', 'get', 'n')).stdout.trim()).toBe('3');
     const floats = Float64Array.from([0.5, 1.5, 2]);
-    await fetch(`${url}/v1/kv/floats`, { method: 'PUT', body: new Uint8Array(floats.buffer) });
+    await hostFetch(`${url}/v1/kv/floats`, { method: 'PUT', body: new Uint8Array(floats.buffer) });
     expect((await cli('fn', 'call', 'arrays.sum', '--ref', 'floats')).stdout.trim()).toBe('4');
   });
 
@@ -105,13 +107,13 @@ describe('cli: `cloudburst up` deploys the examples, never over a module of the 
       up.child.kill('SIGINT');
       await exited;
     };
-    const module = async (name: string) => (await fetch(`${url}/v1/modules/${name}`)).json() as Promise<{ sha256: string; functions: { name: string }[] }>;
+    const module = async (name: string) => (await hostFetch(`${url}/v1/modules/${name}`)).json() as Promise<{ sha256: string; functions: { name: string }[] }>;
     try {
       let up = await startUpProcess(args);
       try {
         expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square, retwis.follow');
         // The user's own module under an example's name.
-        const res = await fetch(`${url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
+        const res = await hostFetch(`${url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
         expect(res.status).toBe(200);
       } finally {
         await stop(up);
@@ -126,14 +128,14 @@ describe('cli: `cloudburst up` deploys the examples, never over a module of the 
         expect(up.output()).toContain('keeping module math');
         // The other examples are there as before.
         expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, retwis.follow');
-        expect((await (await fetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['k', 2] }) })).json())).toEqual({ result: 2 });
+        expect((await (await hostFetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['k', 2] }) })).json())).toEqual({ result: 2 });
       } finally {
         await stop(up);
       }
       // Deleted, the example comes back at the next start.
       up = await startUpProcess(args);
       try {
-        expect((await fetch(`${url}/v1/modules/math`, { method: 'DELETE' })).status).toBe(200);
+        expect((await hostFetch(`${url}/v1/modules/math`, { method: 'DELETE' })).status).toBe(200);
       } finally {
         await stop(up);
       }
@@ -158,11 +160,11 @@ describe('cli: kill -9', () => {
     const args = ['--data', join(dir, 'data'), '--port', String(port), '--no-examples'];
     try {
       let up = await startUpProcess(args);
-      const deploy = await fetch(`${url}/v1/modules/counter`, { method: 'PUT', body: new Uint8Array(guestBytes('counter')) });
+      const deploy = await hostFetch(`${url}/v1/modules/counter`, { method: 'PUT', body: new Uint8Array(guestBytes('counter')) });
       expect(deploy.status).toBe(200);
       let total = 0;
       for (let i = 1; i <= 20; i++) {
-        const res = await fetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor', i] }) });
+        const res = await hostFetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor', i] }) });
         total += i;
         expect(await res.json()).toEqual({ result: total });
       }
@@ -172,12 +174,12 @@ describe('cli: kill -9', () => {
 
       up = await startUpProcess(args);
       try {
-        const res = await fetch(`${url}/v1/functions/counter.get/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor'] }) });
+        const res = await hostFetch(`${url}/v1/functions/counter.get/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor'] }) });
         expect(await res.json()).toEqual({ result: total });
         // The KV node itself has every increment once the restarted host flushed its outbox.
         const kvUrl = /KV node (http:\/\/[\d.:]+)/.exec(up.output())![1]!;
         await expect.poll(async () => {
-          const r = await fetch(`${kvUrl}/kv/v1/keys/${encodeURIComponent('default/k/survivor')}`);
+          const r = await hostFetch(`${kvUrl}/kv/v1/keys/${encodeURIComponent('default/k/survivor')}`);
           if (r.status !== 200) return undefined;
           const v = decode(new Uint8Array(await r.arrayBuffer()));
           return v.type === 'counter' ? [...v.entries.values()].reduce((a, e) => a + e.p - e.n, 0n) : undefined;
