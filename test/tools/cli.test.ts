@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode } from '../../kvs/index.ts';
@@ -54,7 +54,7 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
   it('kv put and get, and a call with --ref', async () => {
     expect((await cli('kv', 'put', 'greeting', 'hello')).code).toBe(0);
     expect((await cli('kv', 'get', 'greeting')).stdout.trim()).toBe('hello');
-    await runCli(['kv', 'put', 'n', '3', '--type', 'counter', '--url', url]);
+    await cli('kv', 'put', 'n', '3', '--type', 'counter');
     expect((await cli('kv', 'get', 'n')).stdout.trim()).toBe('3');
     const floats = Float64Array.from([0.5, 1.5, 2]);
     await hostFetch(`${url}/v1/kv/floats`, { method: 'PUT', body: new Uint8Array(floats.buffer) });
@@ -86,6 +86,43 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     const down = await runCli(['fn', 'list', '--url', 'http://127.0.0.1:1']);
     expect(down.code).toBe(2);
     expect(down.stderr).toContain('HOST_UNAVAILABLE');
+  });
+
+  it('access: the embedded admin token (0600) needs no step; tenants and tokens; a token is printed once and works by CLOUDBURST_TOKEN until revoked', async () => {
+    const tokenFile = join(dir, '.cloudburst', 'admin-token');
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    const admin = (await readFile(tokenFile, 'utf8')).trim();
+    expect(up.output()).not.toContain(admin);
+    const tenant = await cli('tenant', 'create', 'acme');
+    expect([tenant.code, tenant.stdout.trim()]).toEqual([0, 'created tenant acme']);
+    expect((await cli('tenant', 'list')).stdout).toMatch(/^acme .*\ndefault/m);
+    const created = await cli('token', 'create', '--tenant', 'default', '--scope', 'deploy,invoke,state', '--name', 'ci', '--expires', '30d');
+    expect(created.code, created.stderr).toBe(0);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^cb_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).not.toContain(token);
+    const list = await cli('token', 'list');
+    expect(list.stdout).toMatch(/^ci +default +deploy,invoke,state +active +expires /m);
+    expect(list.stdout).not.toContain(token);
+    // The user's token, from the environment, from a folder where no admin token is.
+    const elsewhere = await tempDir('cb-cli-user-');
+    const asCi = (...args: string[]) => runCli([...args, '--url', url], { CLOUDBURST_TOKEN: token }, elsewhere);
+    const src = join(elsewhere, 'mine.ts');
+    await writeFile(src, USER_FN);
+    expect((await asCi('fn', 'deploy', src, '--name', 'cimod')).code).toBe(0);
+    expect((await asCi('fn', 'call', 'cimod.twice', '4')).stdout.trim()).toBe('8');
+    const refused = await asCi('tenant', 'list');
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('FORBIDDEN')]);
+    expect((await runCli(['fn', 'list', '--url', url], {}, elsewhere)).stderr).toContain('UNAUTHENTICATED');
+    // login keeps the token per URL in the config file (0600), and the CLI uses it.
+    const config = join(elsewhere, 'config');
+    expect((await runCli(['login', '--url', url, '--token', token], { XDG_CONFIG_HOME: config }, elsewhere)).code).toBe(0);
+    expect((await stat(join(config, 'cloudburst', 'config.json'))).mode & 0o777).toBe(0o600);
+    expect((await runCli(['fn', 'call', 'cimod.twice', '5', '--url', url], { XDG_CONFIG_HOME: config }, elsewhere)).stdout.trim()).toBe('10');
+    expect((await cli('token', 'revoke', 'ci')).stdout.trim()).toBe('revoked token ci');
+    const after = await asCi('fn', 'call', 'cimod.twice', '4');
+    expect([after.code, after.stderr]).toEqual([1, expect.stringContaining('UNAUTHENTICATED')]);
+    await rm(elsewhere, { recursive: true, force: true });
   });
 
   it('up: stops cleanly on Ctrl-C (SIGINT) with exit code 0', async () => {

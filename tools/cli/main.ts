@@ -380,7 +380,7 @@ async function run(p: Parsed): Promise<number> {
       try {
         return command === 'tenant'
           ? await tenantCommand({ verb, name, quotas: flag(p, 'quotas') }, client, out)
-          : await tokenCommand({ verb, name, tenant: flag(p, 'tenant'), filter: flag(p, 'tenant'), scope: flag(p, 'scope'), expires: flag(p, 'expires') }, client, out);
+          : await tokenCommand({ verb, name: verb === 'create' ? flag(p, 'name') : name, tenant: flag(p, 'tenant'), filter: flag(p, 'tenant'), scope: flag(p, 'scope'), expires: flag(p, 'expires') }, client, out);
       } finally {
         await client.close();
       }
