@@ -19,6 +19,8 @@ import { isTokenShaped, tokenHash, tokenStatus, type TenantRecord, type TokenRec
 
 /** How long a record read from the tier is used: the bound on how late a revocation takes effect. */
 export const AUTH_CACHE_MAX_AGE_MS = 1000;
+/** How long a host that cannot read the tier goes on with the records it read last. */
+export const AUTH_CACHE_MAX_STALE_MS = 60_000;
 /** Records kept per host (each a few hundred bytes). */
 export const AUTH_CACHE_ENTRIES = 10_000;
 
@@ -45,7 +47,7 @@ export class TokenAuthenticator implements Authenticator {
     this.#secret = opts.clusterSecret;
     this.#store = opts.store;
     this.#now = opts.now ?? Date.now;
-    const cache = { maxEntries: AUTH_CACHE_ENTRIES, maxAgeMs: AUTH_CACHE_MAX_AGE_MS, now: this.#now };
+    const cache = { maxEntries: AUTH_CACHE_ENTRIES, maxAgeMs: AUTH_CACHE_MAX_AGE_MS, maxStaleMs: AUTH_CACHE_MAX_STALE_MS, now: this.#now };
     this.#tokens = new FreshCache(cache);
     this.#tenants = new FreshCache(cache);
   }

@@ -60,7 +60,7 @@ describe('host cache: a budget much smaller than the data', () => {
     expect(gauge(text, 'cloudburst_cache_bytes')).toBeGreaterThan(BUDGET);
     for (let i = 0; i < 200; i += 5) expect(await get(`dirty${i}`)).toBe(value(i));
     // The tier comes back: the outbox drains, then the cache shrinks back.
-    kv = await startKvNode({ dataDir: join(dir, 'kv'), port });
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port, ...clusterAuth(dir) });
     await expect.poll(async () => gauge(await metrics(), 'cloudburst_outbox_keys'), { timeout: 15_000 }).toBe(0);
     await expect.poll(async () => gauge(await metrics(), 'cloudburst_cache_bytes'), { timeout: 10_000 }).toBeLessThanOrEqual(BUDGET);
     for (let i = 0; i < 200; i++) {
