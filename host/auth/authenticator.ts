@@ -104,6 +104,8 @@ export class TokenAuthenticator implements Authenticator {
   }
 
   async #tenantAlive(name: string): Promise<boolean> {
+    // `default` can never be deleted: no read.
+    if (name === DEFAULT_TENANT) return true;
     const r = await this.#tenants.get(name, () => this.#store.tenantRecord(name));
     return r !== undefined && r.deletedAt === undefined;
   }
