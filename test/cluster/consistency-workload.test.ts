@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../tools/workload/history.ts';
 import { rng, zipf } from '../../tools/workload/random.ts';
-import { json, localClusterAuth, registerHosts, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
+import { json, localClusterAuth, registerHosts, signedJson, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
 import { guestBytes, metric, tempDir, waitFor, hostFetch } from '../helpers/platform.ts';
 
 type Mode = 'lww' | 'rr' | 'causal';
@@ -222,9 +222,9 @@ describe('consistency workload: random chains over three host processes', () => 
   }
 
   /** Every host's rr/causal request state is released once the load stops. */
-  async function expectNothingHeld(urls: Iterable<string> = hostUrls().values()): Promise<void> {
+  async function expectNothingHeld(urls: Iterable<string> = hostUrls().values(), secret = cluster.clusterSecret): Promise<void> {
     for (const url of urls) {
-      await waitFor(async () => (await json<{ requests: number; entries: number }>(`${url}/v1/internal/dag/snapshots`)).body, (s) => s.requests === 0 && s.entries === 0, 5000, `snapshots released on ${url}`);
+      await waitFor(async () => (await signedJson<{ requests: number; entries: number }>(secret, `${url}/v1/internal/dag/snapshots`)).body, (s) => s.requests === 0 && s.entries === 0, 5000, `snapshots released on ${url}`);
     }
   }
 
@@ -448,7 +448,7 @@ describe('consistency workload: random chains over three host processes', () => 
         throw err;
       }
       const done = await load;
-      await expectNothingHeld(urls);
+      await expectNothingHeld(urls, localClusterAuth(dir).clusterSecret);
       // A call caught by the stop runs past its deadline (a system fault).
       const events = historiesByMode(done, {
         failuresAllowed: true,

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
+import { signRequest } from '../../common/index.ts';
 import { startLocalCluster, type ClusterFile, type ClusterProcess } from '../../tools/cli/cluster.ts';
 import { bearer, clusterAuth, guestBytes, registerTokenSource, tempDir, tokenOf, waitFor } from './platform.ts';
 
@@ -25,6 +26,8 @@ export interface ClusterHost {
 
 export interface HostCluster {
   dir: string;
+  /** The cluster secret its processes share (for the internal routes: `signedJson`). */
+  clusterSecret: Buffer;
   file: ClusterFile;
   hosts: ClusterHost[];
   stop(): Promise<void>;
@@ -36,6 +39,13 @@ export async function json<T>(url: string, method = 'GET', body?: unknown): Prom
   const headers = { ...bearer(tokenOf(url)), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
   const res = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
+}
+
+/** `json` of a host's cluster-internal route, signed with the cluster secret as a host signs it. */
+export async function signedJson<T>(secret: Buffer, url: string, method = 'GET'): Promise<{ status: number; body: T }> {
+  const { pathname, search } = new URL(url);
+  const res = await fetch(url, { method, headers: signRequest(secret, method, `${pathname}${search}`) });
+  return { status: res.status, body: (await res.json()) as T };
 }
 
 /**
@@ -68,7 +78,7 @@ export async function startHostCluster(opts: { prefix: string; hosts: number; ho
       const res = await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)), headers: bearer(cluster.token) });
       if (res.status !== 200) throw new Error(`deploying ${m}: ${res.status} ${await res.text()}`);
     }
-    return { dir, file: cluster.file, hosts, stop };
+    return { dir, clusterSecret: localClusterAuth(dir).clusterSecret, file: cluster.file, hosts, stop };
   } catch (err) {
     await stop();
     throw err;
