@@ -1,4 +1,7 @@
-import { InsecureAuthenticator } from './auth/principal.ts';
+import { InsecureAuthenticator, type Authenticator } from './auth/principal.ts';
+import { AUDIT_FILE, AuditLog } from './auth/audit.ts';
+import { AuthStore } from './auth/auth-store.ts';
+import { TokenAuthenticator } from './auth/authenticator.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -174,8 +177,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Each part registers what it counts (host/README.md, "Metrics").
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging, quotas]) part.registerMetrics(metrics.registry);
 
+  // Who may do what: tokens and tenants live in the tier, read fresh (auth/authenticator.ts).
+  const authStore = new AuthStore(kv, hlc);
+  const tokens = opts.insecure ? undefined : new TokenAuthenticator({ clusterSecret: opts.clusterSecret, store: authStore });
+  const auth: Authenticator = tokens ?? new InsecureAuthenticator();
+  const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
+
   routes(router, {
-    auth: new InsecureAuthenticator(),
+    auth,
+    admin: { store: authStore, changed: (what) => tokens?.forget(what) },
+    audit,
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, quotas, hostId: self.id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
     clusterView: () => presence.view(directory.peers()),
@@ -195,6 +206,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await pool.close();
     await kv.close();
     await cache.close();
+    await audit.close();
     throw err;
   }
   self.listening(`${opts.tls ? 'https' : 'http'}://${opts.listen}:${port}`);
@@ -205,7 +217,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Keys cached by a previous run are subscribed again.
   subs.add(cache.keys(''));
 
-  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache };
+  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit };
   let closing: Promise<void> | undefined;
   return { id: self.id, port, url: self.url(), close: () => (closing ??= stop(running)) };
 }
@@ -226,6 +238,7 @@ interface Running {
   flusher: Flusher;
   kv: KvClient;
   cache: HostCache;
+  audit: AuditLog;
 }
 
 /** `Host.close()`: every part stops after those that use it (host/README.md, "Stopping"). */
@@ -263,4 +276,5 @@ async function stop(p: Running): Promise<void> {
   await p.flusher.close();
   await p.kv.close();
   await p.cache.close();
+  await p.audit.close();
 }

@@ -23,6 +23,10 @@ export const SPACES = {
   dag: 'dag',
   /** Inboxes of running functions (grow-only sets of messages), by function id. */
   message: 'msg',
+  // Under the tenant `_system` only (auth/records.ts): tokens by hash, token names, tenants.
+  token: 'tok',
+  tokenName: 'tokname',
+  tenant: 'tenant',
 } as const;
 
 /** A user key may be at most this many UTF-8 bytes (the tier allows 1024 with the prefix). */

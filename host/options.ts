@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { checkCa, checkServerTls, CloudburstError, type ServerTls } from '../common/index.ts';
+import { checkCa, checkServerTls, CloudburstError, CLUSTER_SECRET_MIN_BYTES, type ServerTls } from '../common/index.ts';
 import { KV_LIMITS } from '../kvs/index.ts';
+import type { AuditEntry } from './auth/audit.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
 import { HOST_LIMITS } from './protocol.ts';
@@ -87,10 +88,12 @@ export interface HostOptions {
    * turn; `fifo` one queue in arrival order, with no per-tenant bound (the benchmark's baseline).
    */
   queue?: 'fair' | 'fifo';
+  /** Called with every entry of the audit log as it is written to `<dataDir>/audit.jsonl`. */
+  onAudit?: ((entry: AuditEntry) => void) | undefined;
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas'>> & { tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas };
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas' | 'onAudit'>> & { tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas } & Pick<HostOptions, 'onAudit'>;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -103,10 +106,16 @@ function logToStdout(fn: string, level: number, message: string): void {
  * `undefined` gets its default too), and the options checked before anything is opened.
  *
  * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier
- *   stores, `tls` or `ca` is not what it must be (which part, in the message), or `quotas` is
- *   not a valid quotas object (`parseQuotas`).
+ *   stores, `tls` or `ca` is not what it must be (which part, in the message), `quotas` is
+ *   not a valid quotas object (`parseQuotas`), or neither a cluster secret (of at least
+ *   CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given.
  */
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
+  if (opts.insecure !== true && (opts.clusterSecret === undefined || opts.clusterSecret.length < CLUSTER_SECRET_MIN_BYTES)) {
+    throw new CloudburstError('INVALID_REQUEST', opts.clusterSecret === undefined
+      ? 'a host needs the cluster secret (clusterSecret; cloudburst up creates one), or insecure: true to run without authentication'
+      : `the cluster secret is ${opts.clusterSecret.length} bytes; it must be at least ${CLUSTER_SECRET_MIN_BYTES}`);
+  }
   if (opts.tls) checkServerTls(opts.tls);
   if (opts.ca) checkCa(opts.ca);
   const maxModuleBytes = opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes;
@@ -145,5 +154,6 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     ca: opts.ca,
     queue: opts.queue ?? 'fair',
     quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
+    onAudit: opts.onAudit,
   };
 }

@@ -17,6 +17,9 @@ import { KV_LIMITS, SUBSCRIBER_PUSH_PATH, decode, decodeFrame, type Lattice } fr
 import { SESSION_HEADER, decodeSession, encodeSession, type ClientSession } from './consistency/client-session.ts';
 import { parseConsistency, type Consistency } from './consistency/mode.ts';
 import { checkKeyName } from './keys.ts';
+import { checkTenantName, SCOPES, type Scope } from './auth/principal.ts';
+import { checkTenantQuotas } from './auth/tenant-quotas.ts';
+import { checkTokenName } from './auth/records.ts';
 import type { Envelope } from './messaging/messaging.ts';
 
 /**
@@ -47,6 +50,10 @@ export const HOST_LIMITS = {
   /** Keys of one read of a peer's cache, and its body. */
   cacheReadKeys: 1000,
   cacheReadBodyBytes: 1024 * 1024,
+  /** A body of the admin API (`POST /v1/tenants`, `POST /v1/tokens`). */
+  adminBodyBytes: 64 * 1024,
+  /** The longest life a token may be given (`expiresInSeconds`): ten years. */
+  maxTokenSeconds: 10 * 365 * 86_400,
   /** Bodies of the rr snapshot, rr pin and warm-up routes. */
   snapshotBodyBytes: 1024 * 1024,
   pinBodyBytes: 64 * 1024,
@@ -73,6 +80,9 @@ export const HOST_PATHS = {
   /** Writes the KV tier refused after the host acknowledged them. */
   rejected: '/v1/outbox/rejected',
   dags: '/v1/dags',
+  /** The admin API: tenants and tokens. */
+  tenants: '/v1/tenants',
+  tokens: '/v1/tokens',
   // Cluster-internal: the KV tier and the other hosts call these, users do not.
   /** The KV tier pushes changes of subscribed keys (a batch frame). */
   kvPush: SUBSCRIBER_PUSH_PATH,
@@ -115,6 +125,8 @@ export const hostPath = {
   dag: (name: string): string => `${HOST_PATHS.dags}/${seg(name)}`,
   dagCall: (name: string): string => `${HOST_PATHS.dags}/${seg(name)}/call`,
   dagRequest: (rid: string): string => `${HOST_PATHS.dagRequests}/${seg(rid)}`,
+  tenant: (name: string): string => `${HOST_PATHS.tenants}/${seg(name)}`,
+  token: (name: string): string => `${HOST_PATHS.tokens}/${seg(name)}`,
 } as const;
 
 /**
@@ -157,6 +169,13 @@ export const HOST_ROUTES = [
   { name: 'dagGet', method: 'GET', path: `${HOST_PATHS.dags}/:name`, access: LIST },
   { name: 'dagDelete', method: 'DELETE', path: `${HOST_PATHS.dags}/:name`, access: DEPLOY },
   { name: 'dagCall', method: 'POST', path: `${HOST_PATHS.dags}/:name/call`, access: INVOKE },
+  { name: 'tenantCreate', method: 'POST', path: HOST_PATHS.tenants, access: ADMIN },
+  { name: 'tenantList', method: 'GET', path: HOST_PATHS.tenants, access: ADMIN },
+  { name: 'tenantGet', method: 'GET', path: `${HOST_PATHS.tenants}/:name`, access: ADMIN },
+  { name: 'tenantDelete', method: 'DELETE', path: `${HOST_PATHS.tenants}/:name`, access: ADMIN },
+  { name: 'tokenCreate', method: 'POST', path: HOST_PATHS.tokens, access: ADMIN },
+  { name: 'tokenList', method: 'GET', path: HOST_PATHS.tokens, access: ADMIN },
+  { name: 'tokenRevoke', method: 'DELETE', path: `${HOST_PATHS.tokens}/:name`, access: ADMIN },
   { name: 'kvPush', method: 'POST', path: HOST_PATHS.kvPush, access: 'internal' },
   { name: 'message', method: 'POST', path: HOST_PATHS.messages, access: 'internal' },
   { name: 'cacheRead', method: 'POST', path: HOST_PATHS.cacheRead, access: 'internal' },
@@ -393,4 +412,54 @@ export function parseCacheRead(body: unknown): string[] {
     throw new CloudburstError('INVALID_REQUEST', `a cache read is {"keys": [up to ${HOST_LIMITS.cacheReadKeys} strings]}`);
   }
   return keys as string[];
+}
+
+/** What `POST /v1/tenants` asks for. */
+export interface TenantRequest {
+  name: string;
+  quotas: Record<string, unknown>;
+}
+
+/**
+ * The body of `POST /v1/tenants`: `{"name": "acme", "quotas": {...}}` (quotas optional).
+ *
+ * @throws CloudburstError `INVALID_REQUEST` (shape, unknown fields), `INVALID_NAME`
+ */
+export function parseTenantRequest(body: unknown): TenantRequest {
+  if (!isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body is {"name": "acme", "quotas": {...}}');
+  onlyFields(body, ['name', 'quotas']);
+  return { name: checkTenantName(body.name), quotas: checkTenantQuotas(body.quotas) };
+}
+
+/** What `POST /v1/tokens` asks for. */
+export interface TokenRequest {
+  tenant: string;
+  scopes: Scope[];
+  name: string;
+  expiresInSeconds?: number;
+}
+
+/**
+ * The body of `POST /v1/tokens`: `{"tenant", "scopes": [...], "name", "expiresInSeconds"?}`.
+ *
+ * @throws CloudburstError `INVALID_REQUEST` (shape, unknown fields, scopes, expiry), `INVALID_NAME`
+ */
+export function parseTokenRequest(body: unknown): TokenRequest {
+  if (!isObject(body)) throw new CloudburstError('INVALID_REQUEST', 'the body is {"tenant": "acme", "scopes": ["invoke"], "name": "ci", "expiresInSeconds": 86400}');
+  onlyFields(body, ['tenant', 'scopes', 'name', 'expiresInSeconds']);
+  const tenant = checkTenantName(body.tenant);
+  const name = checkTokenName(body.name);
+  const { scopes, expiresInSeconds: expires } = body;
+  if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((x) => (SCOPES as readonly unknown[]).includes(x)) || new Set(scopes).size !== scopes.length) {
+    throw new CloudburstError('INVALID_REQUEST', `"scopes" is a non-empty list of distinct scopes out of ${SCOPES.join(', ')}`);
+  }
+  if (expires !== undefined && (typeof expires !== 'number' || !Number.isInteger(expires) || expires < 1 || expires > HOST_LIMITS.maxTokenSeconds)) {
+    throw new CloudburstError('INVALID_REQUEST', `"expiresInSeconds" is an integer from 1 to ${HOST_LIMITS.maxTokenSeconds}`);
+  }
+  return { tenant, scopes: scopes as Scope[], name, ...(expires === undefined ? {} : { expiresInSeconds: expires }) };
+}
+
+function onlyFields(body: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(body).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new CloudburstError('INVALID_REQUEST', `unknown field ${JSON.stringify(unknown[0])}: the fields are ${known.join(', ')}`);
 }

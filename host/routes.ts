@@ -1,5 +1,8 @@
 import { CloudburstError, readBody, readJson, sendJson, type Handler, type RouteContext, type Router } from '../common/index.ts';
 import type { Authenticator, Principal, RouteAccess } from './auth/principal.ts';
+import { adminHandlers } from './auth/admin-routes.ts';
+import type { AuditLog } from './auth/audit.ts';
+import type { AuthStore } from './auth/auth-store.ts';
 import { decode, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { CallOutcome, Calls } from './calls.ts';
 import type { CausalCut } from './consistency/causal.ts';
@@ -18,6 +21,9 @@ import type { ReadThroughCache } from './cache/read-through.ts';
 export interface RouteDeps {
   /** Who each request comes from, checked against its route's `access` before the handler runs. */
   auth: Authenticator;
+  /** Tenants and tokens (the admin API); `changed` is told what the admin API changed. */
+  admin: { store: AuthStore; changed: (what: { hash?: string; tenant?: string }) => void };
+  audit: AuditLog;
   registry: Registry;
   calls: Calls;
   /** The tenants' quotas, checked where each request is accepted (quotas/quotas.ts). */
@@ -60,12 +66,35 @@ export function routes(router: Router, d: RouteDeps): void {
   const handlers: Record<HostRouteName, HostHandler> = {
     ...apiHandlers(d),
     ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), quotas: d.quotas }),
+    ...adminHandlers(d.admin.store, d.admin.changed),
   };
-  for (const r of HOST_ROUTES) router.on(r.method, r.path, guarded(d.auth, r.access, handlers[r.name]));
+  for (const r of HOST_ROUTES) {
+    const action: string | undefined = AUDITED[r.name as keyof typeof AUDITED];
+    const handler = action === undefined ? handlers[r.name] : audited(d.audit, action, handlers[r.name]);
+    router.on(r.method, r.path, guarded(d.auth, r.access, handler));
+  }
 }
 
-/** What a host's handler gets: the route's context and who sent the request. */
-export type HostContext = RouteContext & { readonly principal: Principal };
+/**
+ * The routes that change the platform's code or who may use it, with the action the audit log
+ * names them by (host/README.md, "Audit").
+ */
+const AUDITED = {
+  putModule: 'module.deploy',
+  deleteModule: 'module.delete',
+  dagPut: 'dag.put',
+  dagDelete: 'dag.delete',
+  tenantCreate: 'tenant.create',
+  tenantDelete: 'tenant.delete',
+  tokenCreate: 'token.create',
+  tokenRevoke: 'token.revoke',
+} as const satisfies Partial<Record<HostRouteName, string>>;
+
+/**
+ * What a host's handler gets: the route's context, who sent the request, and what the audit
+ * log names as its target (a path parameter unless the handler, reading a body, says otherwise).
+ */
+export type HostContext = RouteContext & { readonly principal: Principal; readonly audit: { target: string } };
 export type HostHandler = (ctx: HostContext) => Promise<void> | void;
 
 /**
@@ -74,13 +103,27 @@ export type HostHandler = (ctx: HostContext) => Promise<void> | void;
  */
 function guarded(auth: Authenticator, access: RouteAccess, handler: HostHandler): Handler {
   return (ctx) => {
+    const audit = { target: ctx.params.module ?? ctx.params.name ?? '' };
     const principal = auth.authenticate(ctx.req, access);
-    if (principal instanceof Promise) return principal.then((p) => handler(Object.assign(ctx, { principal: p })));
-    return handler(Object.assign(ctx, { principal }));
+    if (principal instanceof Promise) return principal.then((p) => handler(Object.assign(ctx, { principal: p, audit })));
+    return handler(Object.assign(ctx, { principal, audit }));
   };
 }
 
-function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`>, HostHandler> {
+/** A handler whose every outcome (once authenticated) is an entry of the audit log. */
+function audited(log: AuditLog, action: string, handler: HostHandler): HostHandler {
+  return async (ctx) => {
+    try {
+      await handler(ctx);
+    } catch (err) {
+      log.record(ctx.principal, action, ctx.audit.target, err instanceof CloudburstError ? err.code : 'INTERNAL');
+      throw err;
+    }
+    log.record(ctx.principal, action, ctx.audit.target, 'ok');
+  };
+}
+
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}`>, HostHandler> {
   const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),

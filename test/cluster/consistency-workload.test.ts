@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { checkCausal, checkRepeatableRead, countAnomalies, type HistoryEvent } from '../../tools/workload/history.ts';
 import { rng, zipf } from '../../tools/workload/random.ts';
-import { json, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
-import { guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
+import { json, localClusterAuth, registerHosts, signedJson, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
+import { guestBytes, metric, tempDir, waitFor, hostFetch } from '../helpers/platform.ts';
 
 type Mode = 'lww' | 'rr' | 'causal';
 
@@ -57,7 +57,7 @@ async function registerChains(url: string): Promise<void> {
 
 /** Sends one request with `?history=1` and keeps what came back. */
 async function post(url: string, path: string, sent: Sent, tag: string, body: unknown): Promise<Done> {
-  const res = await fetch(`${url}${path}?history=1`, {
+  const res = await hostFetch(`${url}${path}?history=1`, {
     method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(60_000),
   });
   return { sent, tag, status: res.status, reply: (await res.json()) as Reply };
@@ -177,7 +177,7 @@ describe('consistency workload: random chains over three host processes', () => 
     const urls = opts.entry();
     for (let i = 0; opts.prefill !== false && i < keys; i += 25) {
       await Promise.all(Array.from({ length: Math.min(25, keys - i) }, async (_, j) => {
-        const res = await fetch(`${pick(urls)}/v1/kv/${opts.prefix}${i + j}`, { method: 'PUT', body: 'v0' });
+        const res = await hostFetch(`${pick(urls)}/v1/kv/${opts.prefix}${i + j}`, { method: 'PUT', body: 'v0' });
         if (res.status !== 200) throw new Error(`initial value of ${opts.prefix}${i + j}: ${res.status}`);
       }));
     }
@@ -222,9 +222,9 @@ describe('consistency workload: random chains over three host processes', () => 
   }
 
   /** Every host's rr/causal request state is released once the load stops. */
-  async function expectNothingHeld(urls: Iterable<string> = hostUrls().values()): Promise<void> {
+  async function expectNothingHeld(urls: Iterable<string> = hostUrls().values(), secret = cluster.clusterSecret): Promise<void> {
     for (const url of urls) {
-      await waitFor(async () => (await json<{ requests: number; entries: number }>(`${url}/v1/internal/dag/snapshots`)).body, (s) => s.requests === 0 && s.entries === 0, 5000, `snapshots released on ${url}`);
+      await waitFor(async () => (await signedJson<{ requests: number; entries: number }>(secret, `${url}/v1/internal/dag/snapshots`)).body, (s) => s.requests === 0 && s.entries === 0, 5000, `snapshots released on ${url}`);
     }
   }
 
@@ -401,13 +401,14 @@ describe('consistency workload: random chains over three host processes', () => 
     // longer than the KV client's timeout (5 s), so that the live node's share of the hosts'
     // flushes gets through while it is stopped.
     const dir = await tempDir('cb-workload-kv-');
-    const c = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 3, hostPort: 0, supervise: false, hostArgs: ['--workers', '4'], log: () => undefined });
+    const c = await startLocalCluster({ dataDir: dir, kvsNodes: 2, replication: 1, hosts: 3, hostPort: 0, supervise: false, hostArgs: ['--workers', '4'], log: () => undefined, ...localClusterAuth(dir) });
+    const unregister = registerHosts(c);
     const kvPid = c.file.processes.find((p) => p.role === 'kvs')!.pid;
     let stopped = false;
     try {
       const urls = c.file.processes.filter((p) => p.role === 'host').map((p) => p.url);
       for (const u of urls) await waitFor(async () => (await json<{ peers: unknown[] }>(`${u}/v1/cluster`)).body.peers.length, (n) => n === 2, 15_000, 'every host to see the others');
-      const put = await fetch(`${urls[0]!}/v1/modules/chain`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
+      const put = await hostFetch(`${urls[0]!}/v1/modules/chain`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
       expect(put.status).toBe(200);
       await registerChains(urls[0]!);
       let stopAt = Infinity;
@@ -447,7 +448,7 @@ describe('consistency workload: random chains over three host processes', () => 
         throw err;
       }
       const done = await load;
-      await expectNothingHeld(urls);
+      await expectNothingHeld(urls, localClusterAuth(dir).clusterSecret);
       // A call caught by the stop runs past its deadline (a system fault).
       const events = historiesByMode(done, {
         failuresAllowed: true,
@@ -469,6 +470,7 @@ describe('consistency workload: random chains over three host processes', () => 
       expect(rewrites).toBeGreaterThan(100);
     } finally {
       if (stopped) process.kill(kvPid, 'SIGCONT');
+      unregister();
       await c.stop();
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
-import { metric } from '../helpers/platform.ts';
+import { metric, hostFetch } from '../helpers/platform.ts';
 
 interface DagReply {
   result?: unknown;
@@ -64,7 +64,7 @@ describe('DAGs across hosts (real processes)', () => {
 
   it('a step with a reference argument runs on the host that caches the key', async () => {
     const [a, b] = hosts;
-    await fetch(`${b!.url}/v1/kv/dag-suffix-on-b`, { method: 'PUT', body: '!' });
+    await hostFetch(`${b!.url}/v1/kv/dag-suffix-on-b`, { method: 'PUT', body: '!' });
     await expect.poll(async () => (await json<{ peers: { id: string; keys: number }[] }>(`${a!.url}/v1/cluster`)).body.peers.find((p) => p.id === b!.id)?.keys ?? 0, { timeout: 10_000 })
       .toBeGreaterThanOrEqual(1);
     await json(`${a!.url}/v1/dags/refs`, 'PUT', { functions: ['kitchen.echoString', 'kitchen.slowSuffix'], edges: [['kitchen.echoString', 'kitchen.slowSuffix']] });

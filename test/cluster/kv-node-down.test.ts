@@ -35,7 +35,7 @@ describe('a host with one of two KV nodes down', () => {
       await waitFor(async () => (await kvJson<{ members: { state: string }[] }>(clusterSecret, n.url, KV_PATHS.ring)).members.filter((m) => m.state === 'up').length, (c) => c === 2, 15_000, 'both KV nodes up');
     }
     host = await startHost({ clusterSecret, workers: 1, dataDir: join(dir, 'host'), kvsUrl: nodes[0]!.url, kvsSeeds: [nodes[1]!.url], port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
-    client = new HostClient(host.url);
+    client = new HostClient(host.url, { token: cluster.token });
     kv = new KvClient({ url: nodes[0]!.url, seeds: [nodes[1]!.url], clusterSecret });
   });
   afterAll(async () => {

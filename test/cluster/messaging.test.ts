@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
-import { metric, waitFor } from '../helpers/platform.ts';
+import { metric, waitFor, hostFetch } from '../helpers/platform.ts';
 
 async function post<T>(url: string, path: string, body: unknown): Promise<{ status: number; body: T; host: string | null }> {
-  const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await hostFetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
 }
 
@@ -11,7 +11,7 @@ async function post<T>(url: string, path: string, body: unknown): Promise<{ stat
 async function start(url: string, fn: string, args: unknown[]): Promise<() => Promise<unknown>> {
   const { body } = await post<{ future: string }>(url, `/v1/functions/${fn}/call`, { args, async: true });
   return async () => {
-    const r = (await (await fetch(`${url}/v1/futures/${body.future}?wait=30000`)).json()) as { status: string; result?: unknown };
+    const r = (await (await hostFetch(`${url}/v1/futures/${body.future}?wait=30000`)).json()) as { status: string; result?: unknown };
     if (r.status !== 'done') throw new Error(`future ${body.future}: ${JSON.stringify(r)}`);
     return r.result;
   };
@@ -45,7 +45,7 @@ describe('messaging across hosts (real processes)', () => {
   it('a message to a host that does not answer goes to the KV inbox, and its function reads it there', async () => {
     const [a, , c] = hosts;
     const receiver = await start(c!.url, 'kitchen.announce', ['stopped', 2, 15_000]);
-    await waitFor(async () => (await fetch(`${a!.url}/v1/kv/stopped`)).status, (s) => s === 200, 10_000, 'the receiver to publish its id');
+    await waitFor(async () => (await hostFetch(`${a!.url}/v1/kv/stopped`)).status, (s) => s === 200, 10_000, 'the receiver to publish its id');
     const before = await metric(a!.url, 'cloudburst_messages_fallback_total');
     process.kill(c!.pid, 'SIGSTOP');
     let sent: string;

@@ -60,7 +60,7 @@ describe('posts: an independent application under causal consistency (real proce
 
   /** Runs `posts.{fn}` on the host at `url` and nowhere else, recording its history. */
   async function call(url: string, fn: string, args: string[]): Promise<{ status: number; body: Reply }> {
-    const res = await fetch(`${url}/v1/functions/posts.${fn}/call?history=1`, {
+    const res = await hostFetch(`${url}/v1/functions/posts.${fn}/call?history=1`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-cloudburst-forwarded': 'posts-test' },
       body: JSON.stringify({ args, consistency: 'causal', timeoutMs: 20_000 }),

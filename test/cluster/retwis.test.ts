@@ -34,7 +34,7 @@ type Mode = 'lww' | 'causal';
 
 /** Runs `fn` on the host at `url` and nowhere else (a forwarded call is not placed again). */
 async function callOn(url: string, fn: string, args: unknown[], consistency: Mode): Promise<string> {
-  const res = await fetch(`${url}/v1/functions/${fn}/call`, {
+  const res = await hostFetch(`${url}/v1/functions/${fn}/call`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-cloudburst-forwarded': 'retwis-test' },
     body: JSON.stringify({ args, consistency, timeoutMs: 30_000 }),

@@ -28,7 +28,7 @@ describe('cache subscriptions across a KV node that stops answering', () => {
     kvPid = node.pid;
     // A 3 s lease, renewed every second: a 6.5 s stop outlives the lease and a renewal's 5 s timeout.
     host = await startHost({ clusterSecret, workers: 1, dataDir: join(dir, 'host'), kvsUrl: node.url, port: 0, subscriptionTtlMs: 3000, onGuestLog: () => undefined });
-    client = new HostClient(host.url);
+    client = new HostClient(host.url, { token: cluster.token });
     kv = new KvClient({ url: node.url, clusterSecret });
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClusterFile } from '../../tools/cli/cluster.ts';
-import { CLI, ROOT, guestBytes, runCli, tempDir } from '../helpers/platform.ts';
+import { CLI, ROOT, guestBytes, registerToken, runCli, tempDir, hostFetch } from '../helpers/platform.ts';
 
 const alive = (pid: number): boolean => {
   try {
@@ -38,6 +38,9 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
         expect(await readFile(`/proc/${p.pid}/cmdline`, 'utf8'), p.name).not.toContain(secret);
         expect((await readFile(`/proc/${p.pid}/environ`, 'utf8')).split('\0'), p.name).toContain(`CLOUDBURST_CLUSTER_SECRET=${secret}`);
       }
+      // The admin token `up` wrote for the CLI, which the requests below send.
+      const token = (await readFile(join(data, 'admin-token'), 'utf8')).trim();
+      for (const p of file.processes) if (p.role === 'host') registerToken(p.url, token);
 
       const status = await runCli(['cluster', 'status', '--data', data, '--json']);
       expect(status.code, status.stderr).toBe(0);
@@ -46,9 +49,9 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
       expect(nodes.filter((n) => n.role === 'kvs').every((n) => n.detail.members === 3)).toBe(true);
 
       const [h1, h2] = file.processes.filter((p) => p.role === 'host');
-      expect((await fetch(`${h1!.url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('math')) })).status).toBe(200);
+      expect((await hostFetch(`${h1!.url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('math')) })).status).toBe(200);
       for (const h of [h1!, h2!]) {
-        const res = await fetch(`${h.url}/v1/functions/math.square/call`, { method: 'POST', body: JSON.stringify({ args: [12] }) });
+        const res = await hostFetch(`${h.url}/v1/functions/math.square/call`, { method: 'POST', body: JSON.stringify({ args: [12] }) });
         expect(await res.json()).toEqual({ result: 144 });
       }
 

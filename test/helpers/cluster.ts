@@ -1,9 +1,24 @@
 import { rm } from 'node:fs/promises';
 import { Membership, parseMembers } from '../../kvs/cluster/membership.ts';
+import { signRequest } from '../../common/index.ts';
 import { KV_PATHS } from '../../kvs/index.ts';
 import { startLocalCluster, type ClusterFile, type ClusterProcess } from '../../tools/cli/cluster.ts';
 import { signedHeaders } from './cluster-secret.ts';
-import { guestBytes, tempDir, waitFor } from './platform.ts';
+import { bearer, clusterAuth, guestBytes, registerTokenSource, tempDir, tokenOf, waitFor } from './platform.ts';
+
+/** The credential of a local cluster in `dir`: its cluster secret, created there as `cloudburst up` does. */
+export function localClusterAuth(dir: string): { clusterSecret: Buffer } {
+  return clusterAuth(dir);
+}
+
+/**
+ * Makes `json` and `metric` send the cluster's admin token to every host it runs, now and
+ * after a restart on another port (`file.processes` is kept current). Returns the removal.
+ */
+export function registerHosts(cluster: { file: ClusterFile; token: string | undefined }): () => void {
+  return registerTokenSource((origin) =>
+    cluster.file.processes.some((p) => p.role === 'host' && new URL(p.url).origin === origin) ? cluster.token : undefined);
+}
 
 export interface ClusterHost {
   url: string;
@@ -14,7 +29,7 @@ export interface ClusterHost {
 export interface HostCluster {
   dir: string;
   file: ClusterFile;
-  /** The cluster secret every process got (the data folder's, as `cloudburst up` keeps it). */
+  /** The cluster secret every process got (the data folder's, as `cloudburst up` keeps it; for the internal routes: `signedJson`). */
   clusterSecret: Buffer;
   hosts: ClusterHost[];
   stop(): Promise<void>;
@@ -22,7 +37,9 @@ export interface HostCluster {
 
 /** `fetch` of a JSON route: status, parsed body, and where the call ran (`x-cloudburst-host`). */
 export async function json<T>(url: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T; host: string | null }> {
-  const res = await fetch(url, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+  // The admin token of the cluster the URL belongs to (a KV node's URL has none: registerToken).
+  const headers = { ...bearer(tokenOf(url)), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const res = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   return { status: res.status, body: (await res.json()) as T, host: res.headers.get('x-cloudburst-host') };
 }
 
@@ -39,6 +56,13 @@ function secretOf(cluster: { clusterSecret: Buffer | undefined }): Buffer {
   return cluster.clusterSecret;
 }
 
+/** `json` of a host's cluster-internal route, signed with the cluster secret as a host signs it. */
+export async function signedJson<T>(secret: Buffer, url: string, method = 'GET'): Promise<{ status: number; body: T }> {
+  const { pathname, search } = new URL(url);
+  const res = await fetch(url, { method, headers: signRequest(secret, method, `${pathname}${search}`) });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
 /**
  * One KV node and `hosts` host processes (`startLocalCluster`, the code behind
  * `cloudburst up --hosts N`), resolved once every host sees all the others; `modules` are
@@ -49,8 +73,11 @@ export async function startHostCluster(opts: { prefix: string; hosts: number; ho
   const dir = await tempDir(opts.prefix);
   const cluster = await startLocalCluster({
     dataDir: dir, kvsNodes: 1, hosts: opts.hosts, hostPort: 0, supervise: opts.supervise ?? false, hostArgs: opts.hostArgs ?? [], log: () => undefined,
+    ...localClusterAuth(dir),
   });
+  const unregister = registerHosts(cluster);
   const stop = async (): Promise<void> => {
+    unregister();
     await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   };
@@ -63,7 +90,7 @@ export async function startHostCluster(opts: { prefix: string; hosts: number; ho
       await waitFor(async () => (await json<{ peers: unknown[] }>(`${h.url}/v1/cluster`)).body.peers.length, (n) => n === hosts.length - 1, 10_000, 'every host to see the others');
     }
     for (const m of opts.modules ?? []) {
-      const res = await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) });
+      const res = await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)), headers: bearer(cluster.token) });
       if (res.status !== 200) throw new Error(`deploying ${m}: ${res.status} ${await res.text()}`);
     }
     return { dir, file: cluster.file, clusterSecret: secretOf(cluster), hosts, stop };
@@ -100,7 +127,9 @@ export async function startSplitCluster(prefix: string, module: string): Promise
   const dir = await tempDir(prefix);
   const cluster = await startLocalCluster({
     dataDir: dir, kvsNodes: 2, replication: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined,
+    ...localClusterAuth(dir),
   });
+  const unregister = registerHosts(cluster);
   const stopped = new Set<number>();
   const resume = (pid: number): void => {
     process.kill(pid, 'SIGCONT');
@@ -112,6 +141,7 @@ export async function startSplitCluster(prefix: string, module: string): Promise
   const close = async (): Promise<void> => {
     // A stopped process would not handle SIGTERM: let it run first.
     resumeAll();
+    unregister();
     await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   };
@@ -124,8 +154,11 @@ export async function startSplitCluster(prefix: string, module: string): Promise
     for (const k of kvs) {
       await waitFor(async () => (await kvJson<{ members: { state: string }[] }>(clusterSecret, k.url, KV_PATHS.ring)).members.filter((m) => m.state === 'up').length, (n) => n === 2, 15_000, `${k.name} to see both KV nodes up`);
     }
-    const put = await fetch(`${hosts[0]}/v1/modules/${module}`, { method: 'PUT', body: new Uint8Array(guestBytes(module)) });
+    const put = await fetch(`${hosts[0]}/v1/modules/${module}`, { method: 'PUT', body: new Uint8Array(guestBytes(module)), headers: bearer(cluster.token) });
     if (put.status !== 200) throw new Error(`deploying ${module}: ${put.status} ${await put.text()}`);
+    // Each host reads the admin token's record now, while both KV nodes answer: with replication
+    // 1 it lives on one of them, which the tests stop (a host goes on with what it read last).
+    for (const h of hosts) await json(`${h}${'/v1/functions'}`);
     return {
       kvs, clusterSecret, hosts, resume, resumeAll, close,
       stop: (pid) => {

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { bearer, tokenOf } from './platform.ts';
 
 export interface RawReply {
   /** Final status, or undefined when no complete final response arrived. */
@@ -57,7 +58,8 @@ export function rawRequest(
   let bodySent = 0;
   let error: string | undefined;
   const framing = opts.chunked ? 'transfer-encoding: chunked\r\n' : `content-length: ${body.length}\r\n`;
-  const extra = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  // The admin token of the platform the URL belongs to (platform.ts, tokenOf), unless the test sends its own.
+  const extra = Object.entries({ ...bearer(tokenOf(url)), ...opts.headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   const head = `${method} ${path} HTTP/1.1\r\nhost: ${hostname}\r\n${framing}${extra}${opts.expectContinue ? 'expect: 100-continue\r\n' : ''}\r\n`;
   const payload = opts.chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
 
@@ -122,7 +124,8 @@ export async function leaveMidBody(url: string, method: string, path: string, bo
         else if (received.includes('\r\n')) reject(new Error(`answered before the body was asked for: ${received.split('\r\n')[0]}`));
       });
       socket.once('connect', () => {
-        socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-length: ${body.length}\r\nexpect: 100-continue\r\n\r\n`);
+        const auth = Object.entries(bearer(tokenOf(url))).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-length: ${body.length}\r\n${auth}expect: 100-continue\r\n\r\n`);
       });
     });
     await new Promise<void>((resolve, reject) => socket.write(body.subarray(0, body.length >> 1), (err) => (err ? reject(err) : resolve())));

@@ -25,8 +25,8 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
 
   beforeAll(async () => {
     p = await startPlatform({ workers: 2, explore: 0, publishIntervalMs: 100 });
-    b = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
-    bClient = new HostClient(b.url);
+    b = await startHost({ ...p.auth, workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    bClient = new HostClient(b.url, { token: p.token });
     kv = new KvClient({ url: p.kv.url, clusterSecret: p.clusterSecret });
     await p.deploy('chain');
     await p.deploy('kitchen');
@@ -151,8 +151,8 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
 
   it('a later step on another host imports, from the upstream host\'s cache, a version the tier does not have yet', async () => {
     // Host S holds its writes 20 s before flushing them: what it writes exists only in its cache.
-    const slow = await startHost({ workers: 1, explore: 0, publishIntervalMs: 100, flushDelayMs: 20_000, dataDir: join(p.dataDir, 'host-s'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
-    const sClient = new HostClient(slow.url);
+    const slow = await startHost({ ...p.auth, workers: 1, explore: 0, publishIntervalMs: 100, flushDelayMs: 20_000, dataDir: join(p.dataDir, 'host-s'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    const sClient = new HostClient(slow.url, { token: p.token });
     try {
       await p.client.json('PUT', '/v1/dags/c-import', { functions: ['chain.s1', 'chain.sink'], edges: [['chain.s1', 'chain.sink']] });
       await waitFor(() => sClient.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 2, 10_000, 'S sees A and B');
@@ -179,13 +179,13 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
 
   it('internal causal surfaces refuse malformed input with a stable code', async () => {
     await p.client.request('PUT', '/v1/kv/c-peer', 'here');
-    const read = await p.client.json<{ values: Record<string, string | null> }>('POST', '/v1/internal/cache/read', { keys: [K('c-peer'), K('c-nowhere')] });
+    const read = await p.internal.json<{ values: Record<string, string | null> }>('POST', '/v1/internal/cache/read', { keys: [K('c-peer'), K('c-nowhere')] });
     expect(read.values[K('c-nowhere')]).toBeNull();
     expect(Buffer.from(read.values[K('c-peer')]!, 'base64')[1]).toBe(1); // an encoded register
     for (const body of [{}, { keys: 'x' }, { keys: [1] }, { keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }]) {
-      await expect(p.client.json('POST', '/v1/internal/cache/read', body)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      await expect(p.internal.json('POST', '/v1/internal/cache/read', body)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     }
-    await expect(p.client.json('POST', '/v1/internal/cache/read', '{nope', true)).rejects.toMatchObject({ code: 'MALFORMED_JSON' });
+    await expect(p.internal.json('POST', '/v1/internal/cache/read', '{nope', true)).rejects.toMatchObject({ code: 'MALFORMED_JSON' });
     // A trigger whose causal session is malformed is refused before anything is applied.
     const trigger = { rid: 'r-bad', from: 'chain.s1', to: 'chain.sink', slot: 0, value: 'x', remainingMs: 1000 };
     for (const session of [
@@ -194,9 +194,9 @@ describe('causal consistency (two in-process hosts, one KV node)', () => {
       { reads: {}, history: [], seen: { [K('a')]: ['p-1.0.w'] } },
       { reads: {}, history: [], need: { [K('a')]: { d: ['c1.0.w'], u: 7 } } },
     ]) {
-      await expect(p.client.json('POST', '/v1/internal/dag/trigger', { ...trigger, session })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      await expect(p.internal.json('POST', '/v1/internal/dag/trigger', { ...trigger, session })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     }
-    expect(await p.client.json<{ steps: Record<string, string> }>('GET', '/v1/internal/dag/requests/r-bad')).toEqual({ steps: {} });
+    expect(await p.internal.json<{ steps: Record<string, string> }>('GET', '/v1/internal/dag/requests/r-bad')).toEqual({ steps: {} });
   });
 
   it('a causal DAG across both hosts: the second step reads nothing older than the first step depended on', async () => {

@@ -5,11 +5,7 @@ import { decodeSession, encodeSession, SESSION_HEADER, SESSION_MAX_KEYS, advance
 import { startHost, type Host } from '../../host/index.ts';
 import { checkKeyName } from '../../host/keys.ts';
 import { counter, gset, lww, max, startKvNode, type KvNode } from '../../kvs/index.ts';
-import { guestBytes, tempDir } from '../helpers/platform.ts';
-import { testSecret } from '../helpers/cluster-secret.ts';
-
-// The KV node's and the hosts' shared cluster secret.
-const clusterSecret = testSecret();
+import { guestBytes, tempDir, hostFetch, clusterAuth, adminToken, registerToken } from '../helpers/platform.ts';
 
 interface Answer {
   status: number;
@@ -32,13 +28,15 @@ describe('client sessions: read-your-writes and monotonic reads across calls and
 
   beforeAll(async () => {
     dir = await tempDir('cb-session-');
-    kv = await startKvNode({ clusterSecret, dataDir: join(dir, 'kv'), port: 0 });
+    const auth = clusterAuth(dir);
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ...auth });
+    const token = await adminToken(kv.url, auth.clusterSecret, dir);
     hosts = await Promise.all(['a', 'b'].map((h) => startHost({
-      clusterSecret,
-      dataDir: join(dir, h), kvsUrl: kv.url, port: 0, workers: 2, flushDelayMs: 300, onGuestLog: () => undefined,
+      ...auth, dataDir: join(dir, h), kvsUrl: kv.url, port: 0, workers: 2, flushDelayMs: 300, onGuestLog: () => undefined,
     })));
+    for (const h of hosts) registerToken(h.url, token);
     for (const m of ['notes', 'counter']) {
-      const res = await fetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) });
+      const res = await hostFetch(`${hosts[0]!.url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) });
       expect(res.status).toBe(200);
     }
   }, 120_000);
@@ -50,7 +48,7 @@ describe('client sessions: read-your-writes and monotonic reads across calls and
 
   /** A call run on the host it is sent to (as a forwarded call is), with a session token or none. */
   const call = async (host: Host, fn: string, args: unknown[], session?: string | null, extra: Record<string, unknown> = {}): Promise<Answer> => {
-    const res = await fetch(`${host.url}/v1/functions/${fn}/call`, {
+    const res = await hostFetch(`${host.url}/v1/functions/${fn}/call`, {
       method: 'POST',
       body: JSON.stringify({ args, ...extra }),
       headers: { 'x-cloudburst-forwarded': 'test', ...(session ? { [SESSION_HEADER]: session } : {}) },
@@ -90,13 +88,13 @@ describe('client sessions: read-your-writes and monotonic reads across calls and
   });
 
   it('DAG calls: each step\'s host catches up with the session, and the answer carries the session on', async () => {
-    const reg = await fetch(`${hosts[0]!.url}/v1/dags/appender`, { method: 'PUT', body: JSON.stringify({ functions: ['notes.append'] }) });
+    const reg = await hostFetch(`${hosts[0]!.url}/v1/dags/appender`, { method: 'PUT', body: JSON.stringify({ functions: ['notes.append'] }) });
     expect(reg.status).toBe(200);
     let session: string | null = null;
     const lines: string[] = [];
     for (let i = 0; i < 10; i++) {
       const host = hosts[i % 2]!;
-      const res: Response = await fetch(`${host.url}/v1/dags/appender/call`, {
+      const res: Response = await hostFetch(`${host.url}/v1/dags/appender/call`, {
         method: 'POST',
         body: JSON.stringify({ args: { 'notes.append': ['dag-log', `line ${i}`] }, placement: { 'notes.append': host.id } }),
         headers: session ? { [SESSION_HEADER]: session } : {},

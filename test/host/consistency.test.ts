@@ -7,7 +7,7 @@ import { parseConsistency } from '../../host/consistency/mode.ts';
 import { Snapshots } from '../../host/consistency/snapshots.ts';
 import { HostClient } from '../../tools/cli/client.ts';
 import { checkRepeatableRead, violatingRequests, type HistoryEvent } from '../../tools/workload/history.ts';
-import { startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
+import { ClusterClient, startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
 
 interface DagReply {
   result: unknown;
@@ -64,13 +64,17 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
   let c: Host;
   let bClient: HostClient;
   let cClient: HostClient;
+  let bInternal: HostClient;
+  let cInternal: HostClient;
 
   beforeAll(async () => {
     p = await startPlatform({ workers: 2, explore: 0, publishIntervalMs: 100 });
-    b = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
-    c = await startHost({ workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-c'), kvsUrl: p.kv.url, clusterSecret: p.clusterSecret, port: 0, onGuestLog: () => undefined });
-    bClient = new HostClient(b.url);
-    cClient = new HostClient(c.url);
+    b = await startHost({ ...p.auth, workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-b'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    c = await startHost({ ...p.auth, workers: 2, explore: 0, publishIntervalMs: 100, dataDir: join(p.dataDir, 'host-c'), kvsUrl: p.kv.url, port: 0, onGuestLog: () => undefined });
+    bClient = new HostClient(b.url, { token: p.token });
+    cClient = new HostClient(c.url, { token: p.token });
+    bInternal = new ClusterClient(b.url, p.clusterSecret!);
+    cInternal = new ClusterClient(c.url, p.clusterSecret!);
     await p.deploy('kitchen');
     await p.deploy('chain');
     await waitFor(() => p.client.json<{ peers: { id: string }[] }>('GET', '/v1/cluster'), (v) => v.peers.length === 2, 10_000, 'hosts B and C in A\'s view');
@@ -80,6 +84,8 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
   afterAll(async () => {
     await bClient.close();
     await cClient.close();
+    await bInternal.close();
+    await cInternal.close();
     await b.close();
     await c.close();
     await p.stop();
@@ -158,10 +164,10 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
 
   it('snapshots are released on every host when the request ends', async () => {
     await race('rr-gc', 'rr');
-    for (const client of [p.client, bClient, cClient]) {
+    for (const client of [p.internal, bInternal, cInternal]) {
       await waitFor(() => client.json<{ requests: number; entries: number }>('GET', '/v1/internal/dag/snapshots'), (s) => s.requests === 0 && s.entries === 0, 5000, 'snapshots released');
     }
-    await expect(bClient.json('POST', '/v1/internal/dag/snapshot', { rid: 'nope', key: 'default/k/rr-gc', v: 'x' })).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(bInternal.json('POST', '/v1/internal/dag/snapshot', { rid: 'nope', key: 'default/k/rr-gc', v: 'x' })).rejects.toMatchObject({ code: 'INTERNAL' });
     const metrics = (await p.client.request('GET', '/metrics')).body.toString();
     expect(metrics).toMatch(/^cloudburst_rr_snapshots_held 0$/m);
   });
@@ -172,7 +178,7 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
       placement: { [READER]: p.host.id, [REREADER]: b.id },
     });
     expect(out.history).toBeUndefined();
-    expect(await bClient.json('GET', '/v1/internal/dag/snapshots')).toMatchObject({ requests: 0 });
+    expect(await bInternal.json('GET', '/v1/internal/dag/snapshots')).toMatchObject({ requests: 0 });
   });
 
   it('a single call: rr accepted, history recorded with versions', async () => {
@@ -242,16 +248,16 @@ describe('repeatable read across hosts (two in-process hosts, one KV node)', () 
     const rr = await diamond('rr-diamond-rr', 'rr');
     expect(rr.result).toBe('|-,-|old,-|-,-/|old,-');
     expect(checkRepeatableRead(rr.history!)).toEqual([]);
-    for (const client of [p.client, bClient, cClient]) {
+    for (const client of [p.internal, bInternal, cInternal]) {
       await waitFor(() => client.json<{ requests: number }>('GET', '/v1/internal/dag/snapshots'), (s) => s.requests === 0, 5000, 'snapshots released');
     }
   });
 
   it('a pin with a malformed body is INVALID_REQUEST; one for a run that is not running is INTERNAL', async () => {
     for (const body of [{}, { rid: 'r', key: 'k' }, { rid: 'r', key: 'k', v: 1, host: 'h', url: 'u' }]) {
-      await expect(p.client.json('POST', '/v1/internal/dag/pin', body)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      await expect(p.internal.json('POST', '/v1/internal/dag/pin', body)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     }
-    await expect(p.client.json('POST', '/v1/internal/dag/pin', { rid: 'no-such-run', key: 'default/k/x', v: '-', host: 'h', url: 'http://x' }))
+    await expect(p.internal.json('POST', '/v1/internal/dag/pin', { rid: 'no-such-run', key: 'default/k/x', v: '-', host: 'h', url: 'http://x' }))
       .rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('not running here') });
   });
 

@@ -22,7 +22,8 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = (...args: string[]) => runCli([...args, '--url', url]);
+  // The CLI finds the admin token of `up` in the data folder named by --data.
+  const cli = (...args: string[]) => runCli([...args, '--url', url, '--data', join(dir, 'data')]);
 
   it('dag create, call, call --async, list, show, delete', async () => {
     const created = await cli('dag', 'create', 'pipeline', '--fn', 'math.increment', '--fn', 'math.square', '--edge', 'math.increment:math.square');

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, guestBytes, startUpProcess, tempDir } from '../helpers/platform.ts';
+import { freePort, guestBytes, startUpProcess, tempDir, hostFetch } from '../helpers/platform.ts';
 
 interface Outcome {
   status: number;
@@ -31,18 +31,18 @@ describe('host: deadlines that land inside a commit', () => {
     const url = `http://127.0.0.1:${port}`;
     const call = async (fn: string, args: unknown[], timeoutMs: number): Promise<Outcome & { result?: unknown }> => {
       // A host that stopped answering fails the test here, not at the test's own timeout.
-      const res = await fetch(`${url}/v1/functions/${fn}/call`, { method: 'POST', body: JSON.stringify({ args, timeoutMs }), signal: AbortSignal.timeout(timeoutMs + 30_000) });
+      const res = await hostFetch(`${url}/v1/functions/${fn}/call`, { method: 'POST', body: JSON.stringify({ args, timeoutMs }), signal: AbortSignal.timeout(timeoutMs + 30_000) });
       const body = (await res.json()) as { result?: unknown; error?: { code: string } };
       return { status: res.status, ...(body.error ? { code: body.error.code } : { result: body.result }) };
     };
     const present = async (key: string): Promise<boolean> => {
-      const res = await fetch(`${url}/v1/kv/${key}`, { signal: AbortSignal.timeout(30_000) });
+      const res = await hostFetch(`${url}/v1/kv/${key}`, { signal: AbortSignal.timeout(30_000) });
       await res.arrayBuffer();
       return res.status === 200;
     };
     try {
       for (const m of ['writer', 'counter']) {
-        expect((await fetch(`${url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) })).status).toBe(200);
+        expect((await hostFetch(`${url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) })).status).toBe(200);
       }
       const KEYS = 1000;
       await call('writer.many', ['warm-', KEYS, 8], 60_000);
@@ -73,7 +73,7 @@ describe('host: deadlines that land inside a commit', () => {
 
       // The host and its embedded KV node still answer (a deadlocked one never would: the
       // limit only keeps a failure from waiting for the test's own timeout).
-      const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) });
+      const health = await hostFetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) });
       expect(health.status).toBe(200);
       await health.arrayBuffer();
 

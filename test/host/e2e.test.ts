@@ -111,13 +111,13 @@ describe('host: end to end over HTTP', () => {
     // Another host's increment, as the tier would push it after merging it.
     const remote = counter.add(undefined, 'h-other/w0', 41n);
     const frame = encodeFrame([{ key: 'default/k/pushed', value: encode(remote) }]);
-    const res = await p.client.request('POST', '/v1/internal/kv/push', frame, { 'content-type': 'application/octet-stream' });
+    const res = await p.internal.request('POST', '/v1/internal/kv/push', frame, { 'content-type': 'application/octet-stream' });
     expect(res.status).toBe(204);
     expect(await p.call('counter.get', ['pushed'])).toBe(42);
   });
 
   it('push: a malformed frame is refused and changes nothing', async () => {
-    const res = await p.client.request('POST', '/v1/internal/kv/push', Buffer.from([0, 5, 1]), { 'content-type': 'application/octet-stream' });
+    const res = await p.internal.request('POST', '/v1/internal/kv/push', Buffer.from([0, 5, 1]), { 'content-type': 'application/octet-stream' });
     expect(res.status).toBe(400);
     expect(await p.call('counter.get', ['pushed'])).toBe(42);
   });

@@ -4,11 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, tempDir } from '../helpers/platform.ts';
-import { testSecret } from '../helpers/cluster-secret.ts';
-
-// The KV node's and the hosts' shared cluster secret.
-const clusterSecret = testSecret();
+import { guestBytes, tempDir, clusterAuth, adminToken } from '../helpers/platform.ts';
 
 const BUDGET = 96 * 1024;
 
@@ -25,9 +21,11 @@ describe('host cache: a budget much smaller than the data', () => {
 
   beforeAll(async () => {
     dir = await tempDir('cb-evict-');
-    kv = await startKvNode({ clusterSecret, dataDir: join(dir, 'kv'), port: 0 });
-    host = await startHost({ clusterSecret, dataDir: join(dir, 'host'), kvsUrl: kv.url, port: 0, workers: 2, cacheMiB: BUDGET / (1024 * 1024), onGuestLog: () => undefined });
-    client = new HostClient(host.url);
+    const auth = clusterAuth(dir);
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ...auth });
+    const token = await adminToken(kv.url, auth.clusterSecret, dir);
+    host = await startHost({ ...auth, dataDir: join(dir, 'host'), kvsUrl: kv.url, port: 0, workers: 2, cacheMiB: BUDGET / (1024 * 1024), onGuestLog: () => undefined });
+    client = new HostClient(host.url, { token });
     await client.json('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), true);
   });
   afterAll(async () => {
@@ -63,7 +61,7 @@ describe('host cache: a budget much smaller than the data', () => {
     expect(gauge(text, 'cloudburst_cache_bytes')).toBeGreaterThan(BUDGET);
     for (let i = 0; i < 200; i += 5) expect(await get(`dirty${i}`)).toBe(value(i));
     // The tier comes back: the outbox drains, then the cache shrinks back.
-    kv = await startKvNode({ clusterSecret, dataDir: join(dir, 'kv'), port });
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port, ...clusterAuth(dir) });
     await expect.poll(async () => gauge(await metrics(), 'cloudburst_outbox_keys'), { timeout: 15_000 }).toBe(0);
     await expect.poll(async () => gauge(await metrics(), 'cloudburst_cache_bytes'), { timeout: 10_000 }).toBeLessThanOrEqual(BUDGET);
     for (let i = 0; i < 200; i++) {

@@ -4,11 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { KV_PATHS, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, startPlatform, tempDir, type Platform } from '../helpers/platform.ts';
-import { signedFetch, testSecret } from '../helpers/cluster-secret.ts';
-
-// The KV node's and the hosts' shared cluster secret.
-const clusterSecret = testSecret();
+import { guestBytes, startPlatform, tempDir, type Platform, hostFetch, clusterAuth, adminToken } from '../helpers/platform.ts';
+import { signedFetch } from '../helpers/cluster-secret.ts';
 
 interface Record {
   future: string;
@@ -159,21 +156,23 @@ describe('futures across hosts: a long-poll is woken by the tier, not by polling
 
   /** Reads the KV node has served (single keys and batches). */
   const reads = async (): Promise<number> => {
-    const stats = (await (await signedFetch(clusterSecret, kv.url, KV_PATHS.stats)).json()) as { requests: { getKey: number; batchGet: number } };
+    const stats = (await (await signedFetch(clusterAuth(dir).clusterSecret, kv.url, KV_PATHS.stats)).json()) as { requests: { getKey: number; batchGet: number } };
     return stats.requests.getKey + stats.requests.batchGet;
   };
 
   beforeAll(async () => {
     dir = await tempDir('cb-futures-');
-    kv = await startKvNode({ clusterSecret, dataDir: join(dir, 'kv'), port: 0 });
+    const auth = clusterAuth(dir);
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ...auth });
+    const token = await adminToken(kv.url, auth.clusterSecret, dir);
     // The directory reads the tier every publish interval: keep it quiet, so that the reads
     // counted below are the futures'. B re-reads a pending future only after 60 s, longer than
     // any wait below: only the tier's push of the future's key can wake B's waiters in time.
-    const common = { workers: 1, kvsUrl: kv.url, port: 0, publishIntervalMs: 60_000, onGuestLog: () => undefined };
-    a = await startHost({ clusterSecret, ...common, dataDir: join(dir, 'a') });
-    b = await startHost({ clusterSecret, ...common, dataDir: join(dir, 'b'), futureRereadMs: 60_000 });
-    clientA = new HostClient(a.url);
-    clientB = new HostClient(b.url);
+    const common = { ...auth, workers: 1, kvsUrl: kv.url, port: 0, publishIntervalMs: 60_000, onGuestLog: () => undefined };
+    a = await startHost({ ...common, dataDir: join(dir, 'a') });
+    b = await startHost({ ...common, dataDir: join(dir, 'b'), futureRereadMs: 60_000 });
+    clientA = new HostClient(a.url, { token });
+    clientB = new HostClient(b.url, { token });
     await clientA.json('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), true);
   });
   afterAll(async () => {
@@ -187,6 +186,9 @@ describe('futures across hosts: a long-poll is woken by the tier, not by polling
 
   it('a future created and completed on host A, awaited on host B: B answers once it is done, after a handful of reads', async () => {
     const { future } = await clientA.json<{ future: string }>('POST', '/v1/functions/kitchen.sleepMs/call', { args: [3000], async: true });
+    // B reads the admin token's record and its tenant's from the tier (kept 1 s): read now, so
+    // that the reads counted below are the future's.
+    await clientB.json('GET', '/v1/functions');
     const before = await reads();
     const record = await clientB.json<Record>('GET', `/v1/futures/${future}?wait=30000`);
     const after = await reads();

@@ -4,11 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type Host } from '../../host/index.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, metric, type Platform, startPlatform, tempDir } from '../helpers/platform.ts';
-import { testSecret } from '../helpers/cluster-secret.ts';
-
-// The KV node's and the hosts' shared cluster secret.
-const clusterSecret = testSecret();
+import { guestBytes, metric, type Platform, startPlatform, tempDir, clusterAuth, adminToken } from '../helpers/platform.ts';
 
 interface Future { status: string; result?: unknown; error?: { code: string; message: string } }
 
@@ -113,16 +109,18 @@ describe('messaging: fallback to the KV inbox when direct delivery fails', () =>
 
   beforeAll(async () => {
     dir = await tempDir('cb-msg-');
-    kv = await startKvNode({ clusterSecret, dataDir: join(dir, 'kv'), port: 0 });
+    const auth = clusterAuth(dir);
+    kv = await startKvNode({ dataDir: join(dir, 'kv'), port: 0, ...auth });
+    const token = await adminToken(kv.url, auth.clusterSecret, dir);
     // A publishes and reads the directory once, before B exists, and not again for a minute:
     // B's functions are on a host A does not know, so A cannot deliver to them directly.
-    const opts = { kvsUrl: kv.url, port: 0, workers: 2, publishIntervalMs: 60_000, explore: 0, onGuestLog: () => undefined };
-    a = await startHost({ clusterSecret, ...opts, dataDir: join(dir, 'a') });
+    const opts = { ...auth, kvsUrl: kv.url, port: 0, workers: 2, publishIntervalMs: 60_000, explore: 0, onGuestLog: () => undefined };
+    a = await startHost({ ...opts, dataDir: join(dir, 'a') });
     // A's first directory beat (its only one during the test) ends before B exists.
     await new Promise((r) => setTimeout(r, 500));
-    b = await startHost({ clusterSecret, ...opts, dataDir: join(dir, 'b') });
-    ca = new HostClient(a.url);
-    cb = new HostClient(b.url);
+    b = await startHost({ ...opts, dataDir: join(dir, 'b') });
+    ca = new HostClient(a.url, { token });
+    cb = new HostClient(b.url, { token });
     await ca.json('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), true);
   });
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { startHost } from '../../host/index.ts';
 import { resolveOptions } from '../../host/options.ts';
 import { SelfAddress } from '../../host/self-address.ts';
 
-const required = { dataDir: '/tmp/cb-options', kvsUrl: 'http://127.0.0.1:1' };
+const required = { dataDir: '/tmp/cb-options', kvsUrl: 'http://127.0.0.1:1', clusterSecret: Buffer.alloc(32, 7) };
 
 describe('host options: one place for the defaults', () => {
   it('fills in the defaults HostOptions documents', () => {
@@ -33,6 +33,7 @@ describe('host options: one place for the defaults', () => {
       cacheMiB: 1024,
       cacheKeys: 500_000,
       futureRereadMs: 2000,
+      insecure: false,
     });
     expect(o.onGuestLog).toBeTypeOf('function');
   });
@@ -50,6 +51,18 @@ describe('host options: one place for the defaults', () => {
     expect(() => resolveOptions({ ...required, maxModuleBytes: KV_LIMITS.maxRegisterBytes + 1 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
     const dataDir = join(tmpdir(), `cb-options-${process.pid}-${Date.now()}`);
     await expect(startHost({ ...required, dataDir, maxModuleBytes: KV_LIMITS.maxRegisterBytes + 1 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('host options: authentication', () => {
+  it('a host refuses to start with neither a cluster secret nor insecure: true, or with a short secret, before anything is opened', async () => {
+    const { clusterSecret: _, ...noSecret } = required;
+    expect(() => resolveOptions(noSecret)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', message: expect.stringContaining('cluster secret') }));
+    expect(() => resolveOptions({ ...noSecret, clusterSecret: Buffer.alloc(31) })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', message: expect.stringContaining('at least 32') }));
+    expect(resolveOptions({ ...noSecret, insecure: true }).insecure).toBe(true);
+    const dataDir = join(tmpdir(), `cb-options-auth-${process.pid}-${Date.now()}`);
+    await expect(startHost({ ...noSecret, dataDir })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     expect(existsSync(dataDir)).toBe(false);
   });
 });

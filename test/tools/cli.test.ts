@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, keyPath } from '../../kvs/index.ts';
 import { existingDataDirSecret } from '../../tools/cli/cluster-secret.ts';
 import { signedFetch } from '../helpers/cluster-secret.ts';
-import { freePort, guestBytes, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
+import { freePort, guestBytes, runCli, startUpProcess, tempDir, hostFetch } from '../helpers/platform.ts';
 
 const USER_FN = `import { counter } from "cloudburst";
 
@@ -23,13 +23,15 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     dir = await tempDir('cb-cli-');
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    up = await startUpProcess(['--data', join(dir, 'data'), '--port', String(port)]);
+    // As a user does: `up` keeps its data (and the admin token) in ./.cloudburst, and the CLI,
+    // run in the same folder, finds the token there with no extra step.
+    up = await startUpProcess(['--port', String(port)], { cwd: dir });
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = (...args: string[]) => runCli([...args, '--url', url]);
+  const cli = (...args: string[]) => runCli([...args, '--url', url], {}, dir);
 
   it('up: deploys the examples and says how to call one', () => {
     expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square, retwis.follow, retwis.post, retwis.reply, retwis.timeline');
@@ -54,10 +56,10 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
   it('kv put and get, and a call with --ref', async () => {
     expect((await cli('kv', 'put', 'greeting', 'hello')).code).toBe(0);
     expect((await cli('kv', 'get', 'greeting')).stdout.trim()).toBe('hello');
-    await runCli(['kv', 'put', 'n', '3', '--type', 'counter', '--url', url]);
+    await cli('kv', 'put', 'n', '3', '--type', 'counter');
     expect((await cli('kv', 'get', 'n')).stdout.trim()).toBe('3');
     const floats = Float64Array.from([0.5, 1.5, 2]);
-    await fetch(`${url}/v1/kv/floats`, { method: 'PUT', body: new Uint8Array(floats.buffer) });
+    await hostFetch(`${url}/v1/kv/floats`, { method: 'PUT', body: new Uint8Array(floats.buffer) });
     expect((await cli('fn', 'call', 'arrays.sum', '--ref', 'floats')).stdout.trim()).toBe('4');
   });
 
@@ -88,6 +90,43 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     expect(down.stderr).toContain('HOST_UNAVAILABLE');
   });
 
+  it('access: the embedded admin token (0600) needs no step; tenants and tokens; a token is printed once and works by CLOUDBURST_TOKEN until revoked', async () => {
+    const tokenFile = join(dir, '.cloudburst', 'admin-token');
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    const admin = (await readFile(tokenFile, 'utf8')).trim();
+    expect(up.output()).not.toContain(admin);
+    const tenant = await cli('tenant', 'create', 'acme');
+    expect([tenant.code, tenant.stdout.trim()]).toEqual([0, 'created tenant acme']);
+    expect((await cli('tenant', 'list')).stdout).toMatch(/^acme .*\ndefault/m);
+    const created = await cli('token', 'create', '--tenant', 'default', '--scope', 'deploy,invoke,state', '--name', 'ci', '--expires', '30d');
+    expect(created.code, created.stderr).toBe(0);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^cb_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).not.toContain(token);
+    const list = await cli('token', 'list');
+    expect(list.stdout).toMatch(/^ci +default +deploy,invoke,state +active +expires /m);
+    expect(list.stdout).not.toContain(token);
+    // The user's token, from the environment, from a folder where no admin token is.
+    const elsewhere = await tempDir('cb-cli-user-');
+    const asCi = (...args: string[]) => runCli([...args, '--url', url], { CLOUDBURST_TOKEN: token }, elsewhere);
+    const src = join(elsewhere, 'mine.ts');
+    await writeFile(src, USER_FN);
+    expect((await asCi('fn', 'deploy', src, '--name', 'cimod')).code).toBe(0);
+    expect((await asCi('fn', 'call', 'cimod.twice', '4')).stdout.trim()).toBe('8');
+    const refused = await asCi('tenant', 'list');
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('FORBIDDEN')]);
+    expect((await runCli(['fn', 'list', '--url', url], {}, elsewhere)).stderr).toContain('UNAUTHENTICATED');
+    // login keeps the token per URL in the config file (0600), and the CLI uses it.
+    const config = join(elsewhere, 'config');
+    expect((await runCli(['login', '--url', url, '--token', token], { XDG_CONFIG_HOME: config }, elsewhere)).code).toBe(0);
+    expect((await stat(join(config, 'cloudburst', 'config.json'))).mode & 0o777).toBe(0o600);
+    expect((await runCli(['fn', 'call', 'cimod.twice', '5', '--url', url], { XDG_CONFIG_HOME: config }, elsewhere)).stdout.trim()).toBe('10');
+    expect((await cli('token', 'revoke', 'ci')).stdout.trim()).toBe('revoked token ci');
+    const after = await asCi('fn', 'call', 'cimod.twice', '4');
+    expect([after.code, after.stderr]).toEqual([1, expect.stringContaining('UNAUTHENTICATED')]);
+    await rm(elsewhere, { recursive: true, force: true });
+  });
+
   it('up: stops cleanly on Ctrl-C (SIGINT) with exit code 0', async () => {
     const exited = new Promise<number | null>((resolve) => up.child.once('exit', resolve));
     up.child.kill('SIGINT');
@@ -107,13 +146,13 @@ describe('cli: `cloudburst up` deploys the examples, never over a module of the 
       up.child.kill('SIGINT');
       await exited;
     };
-    const module = async (name: string) => (await fetch(`${url}/v1/modules/${name}`)).json() as Promise<{ sha256: string; functions: { name: string }[] }>;
+    const module = async (name: string) => (await hostFetch(`${url}/v1/modules/${name}`)).json() as Promise<{ sha256: string; functions: { name: string }[] }>;
     try {
       let up = await startUpProcess(args);
       try {
         expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, math.increment, math.square, retwis.follow');
         // The user's own module under an example's name.
-        const res = await fetch(`${url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
+        const res = await hostFetch(`${url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('chain')) });
         expect(res.status).toBe(200);
       } finally {
         await stop(up);
@@ -128,14 +167,14 @@ describe('cli: `cloudburst up` deploys the examples, never over a module of the 
         expect(up.output()).toContain('keeping module math');
         // The other examples are there as before.
         expect(up.output()).toContain('deployed: arrays.sum, arrays.sum10, counter.get, counter.incr, gossip.gather, gossip.gossip, retwis.follow');
-        expect((await (await fetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['k', 2] }) })).json())).toEqual({ result: 2 });
+        expect((await (await hostFetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['k', 2] }) })).json())).toEqual({ result: 2 });
       } finally {
         await stop(up);
       }
       // Deleted, the example comes back at the next start.
       up = await startUpProcess(args);
       try {
-        expect((await fetch(`${url}/v1/modules/math`, { method: 'DELETE' })).status).toBe(200);
+        expect((await hostFetch(`${url}/v1/modules/math`, { method: 'DELETE' })).status).toBe(200);
       } finally {
         await stop(up);
       }
@@ -160,11 +199,11 @@ describe('cli: kill -9', () => {
     const args = ['--data', join(dir, 'data'), '--port', String(port), '--no-examples'];
     try {
       let up = await startUpProcess(args);
-      const deploy = await fetch(`${url}/v1/modules/counter`, { method: 'PUT', body: new Uint8Array(guestBytes('counter')) });
+      const deploy = await hostFetch(`${url}/v1/modules/counter`, { method: 'PUT', body: new Uint8Array(guestBytes('counter')) });
       expect(deploy.status).toBe(200);
       let total = 0;
       for (let i = 1; i <= 20; i++) {
-        const res = await fetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor', i] }) });
+        const res = await hostFetch(`${url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor', i] }) });
         total += i;
         expect(await res.json()).toEqual({ result: total });
       }
@@ -174,7 +213,7 @@ describe('cli: kill -9', () => {
 
       up = await startUpProcess(args);
       try {
-        const res = await fetch(`${url}/v1/functions/counter.get/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor'] }) });
+        const res = await hostFetch(`${url}/v1/functions/counter.get/call`, { method: 'POST', body: JSON.stringify({ args: ['survivor'] }) });
         expect(await res.json()).toEqual({ result: total });
         // The KV node itself has every increment once the restarted host flushed its outbox.
         const kvUrl = /KV node (http:\/\/[\d.:]+)/.exec(up.output())![1]!;

@@ -98,7 +98,7 @@ describe('cli: the cluster secret', () => {
     const data = join(dir, 'up');
     const args = ['--data', data, '--port', '0', '--kvs-port', '0', '--no-examples', '--workers', '1'];
     const kvUrl = (output: string) => /KV node (http:\/\/[\d.:]+)/.exec(output)![1]!;
-    let up = await startUpProcess(args, NO_SECRET);
+    let up = await startUpProcess(args, { env: NO_SECRET });
     let first: string;
     try {
       const file = join(data, 'cluster-secret');
@@ -111,7 +111,7 @@ describe('cli: the cluster secret', () => {
       up.child.kill('SIGINT');
       await new Promise((r) => up.child.once('exit', r));
     }
-    up = await startUpProcess(args, NO_SECRET);
+    up = await startUpProcess(args, { env: NO_SECRET });
     try {
       expect(readFileSync(join(data, 'cluster-secret'), 'utf8').trim()).toBe(first);
       expect(await ringStatus(kvUrl(up.output()), Buffer.from(first))).toBe(200);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { keepAliveLoad } from '../helpers/keep-alive-load.ts';
-import { freePort, guestBytes, startUpProcess, tempDir } from '../helpers/platform.ts';
+import { bearer, freePort, guestBytes, startUpProcess, tempDir } from '../helpers/platform.ts';
 
 const CONNECTIONS = 32;
 
@@ -21,12 +21,13 @@ describe('cli: cloudburst up stops without dropping requests', () => {
     const clients = Array.from({ length: CONNECTIONS }, () => new Client(url, { pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 15_000, bodyTimeout: 15_000 }));
     let load: Awaited<ReturnType<typeof keepAliveLoad>> | undefined;
     try {
-      const deploy = await clients[0]!.request({ method: 'PUT', path: '/v1/modules/math', body: guestBytes('math') });
+      const auth = bearer(up.token);
+      const deploy = await clients[0]!.request({ method: 'PUT', path: '/v1/modules/math', body: guestBytes('math'), headers: auth });
       expect(deploy.statusCode, await deploy.body.text()).toBe(200);
 
       load = await keepAliveLoad(clients, [
-        (n) => ({ method: 'POST', path: '/v1/functions/math.square/call', body: JSON.stringify({ args: [n % 1000] }), headers: { 'content-type': 'application/json' } }),
-        () => ({ method: 'GET', path: '/v1/functions/math.square' }),
+        (n) => ({ method: 'POST', path: '/v1/functions/math.square/call', body: JSON.stringify({ args: [n % 1000] }), headers: { 'content-type': 'application/json', ...auth } }),
+        () => ({ method: 'GET', path: '/v1/functions/math.square', headers: auth }),
         () => ({ method: 'GET', path: '/healthz' }),
       ]);
       const { tally } = load;

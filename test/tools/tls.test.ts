@@ -136,8 +136,8 @@ describe('two TLS hosts and a KV node', () => {
       tls: { cert: cert.cert, key: cert.key }, ca: cert.cert, clusterSecret, onGuestLog: () => undefined,
     });
     [a, b] = await Promise.all([host('a'), host('b')]);
-    clientA = new HostClient(a.url, 4, { ca: cert.cert });
-    clientB = new HostClient(b.url, 4, { ca: cert.cert });
+    clientA = new HostClient(a.url, { connections: 4, ca: cert.cert });
+    clientB = new HostClient(b.url, { connections: 4, ca: cert.cert });
     await clientA.json('PUT', '/v1/modules/math', guestBytes('math'), true);
   });
   afterAll(async () => {

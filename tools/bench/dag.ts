@@ -57,7 +57,7 @@ export async function dagBench(quick: boolean): Promise<Record<string, unknown>>
 
     // --- One host: the DAG against one call ---------------------------------------------
     console.log('starting the platform (cloudburst up)...');
-    const up = await startChild([CLI, 'up', '--data', join(dir, 'one'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+)/);
+    const up = await startChild([CLI, 'up', '--data', join(dir, 'one'), '--port', '0', '--no-examples', '--insecure'], /host API (http:\/\/[\d.:]+)/);
     children.push(up.child);
     const host = new Pool(up.match[1]!, { connections: 4 });
     await (await host.request({ method: 'PUT', path: '/v1/modules/math', body: wasm })).body.text();
@@ -75,7 +75,7 @@ export async function dagBench(quick: boolean): Promise<Record<string, unknown>>
 
     // --- Two host processes: forced placement --------------------------------------------
     console.log('starting a cluster of 1 KV node and 2 hosts...');
-    const c = await startLocalCluster({ dataDir: join(dir, 'two'), kvsNodes: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined });
+    const c = await startLocalCluster({ dataDir: join(dir, 'two'), kvsNodes: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined, auth: { insecure: true } });
     cluster = c;
     const [urlA, urlB] = c.file.processes.filter((p) => p.role === 'host').map((p) => p.url);
     const a = new Pool(urlA!, { connections: 4 });

@@ -64,7 +64,7 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
     console.log('starting the floor (bare node:http) and the platform (cloudburst up)...');
     const floor = await startChild(['-e', FLOOR_SERVER], /listening (\d+)/);
     children.push(floor.child);
-    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+)/);
+    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples', '--insecure'], /host API (http:\/\/[\d.:]+)/);
     children.push(up.child);
     const hostUrl = up.match[1]!;
     const floorPool = new Pool(`http://127.0.0.1:${floor.match[1]}`, { connections: 16 });

@@ -67,7 +67,7 @@ export async function localityBench(quick: boolean): Promise<Record<string, unkn
     const redisPort = 20000 + Math.floor(Math.random() * 20000);
     const redis = spawn(redisServer(), ['--port', String(redisPort), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--proto-max-bulk-len', '256mb'], { stdio: 'ignore' });
     children.push(redis);
-    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+), KV node (http:\/\/[\d.:]+)/);
+    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples', '--insecure'], /host API (http:\/\/[\d.:]+), KV node (http:\/\/[\d.:]+)/);
     children.push(up.child);
     await new Promise((r) => setTimeout(r, 300));
     const baseline = await startChild([join(PACKAGE_ROOT, 'tools', 'bench', 'redis-fn.mjs'), String(redisPort)], /listening (\d+)/);

@@ -36,7 +36,7 @@ async function runaway(args: string[], rounds: number, wasm: Uint8Array): Promis
   const dir = mkdtempSync(join(tmpdir(), 'cb-bench-memory-'));
   let child: ChildProcess | undefined;
   try {
-    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples', '--workers', '2', ...args], /host API (http:\/\/[\d.:]+)/);
+    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples', '--insecure', '--workers', '2', ...args], /host API (http:\/\/[\d.:]+)/);
     child = up.child;
     const pool = new Pool(up.match[1]!, { connections: 2 });
     try {

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { HOST_HEADERS } from '../../host/index.ts';
-import { CloudburstError, connectOptions, errorFromBody, tlsFailure } from '../../common/index.ts';
+import { CloudburstError, connectOptions, errorFromBody, TENANT_HEADER, tlsFailure } from '../../common/index.ts';
 
 export interface Reply {
   status: number;
@@ -10,6 +10,12 @@ export interface Reply {
 
 /** Options of `HostClient`. */
 export interface HostClientOptions {
+  /** Keep-alive connections (default 16). */
+  connections?: number;
+  /** A bearer token (cloudburst token create), sent with every request; never printed. */
+  token?: string | undefined;
+  /** The tenant to act in (`x-cloudburst-tenant`): an admin token's choice. */
+  tenant?: string | undefined;
   /** PEM CA certificate(s) trusted besides the system's: a host served over TLS with a private or self-signed certificate. */
   readonly ca?: Buffer | undefined;
 }
@@ -29,14 +35,21 @@ export class HostClient {
    */
   session: string | undefined;
 
-  constructor(url: string, connections = 16, opts: HostClientOptions = {}) {
+  /** Sent with every request: the bearer token, and the tenant an admin acts in. */
+  readonly #auth: Record<string, string>;
+
+  constructor(url: string, opts: HostClientOptions = {}) {
     this.url = url.replace(/\/$/, '');
-    this.#pool = new Pool(this.url, { connections, keepAliveTimeout: 30_000, ...connectOptions(opts.ca) });
+    this.#pool = new Pool(this.url, { connections: opts.connections ?? 16, keepAliveTimeout: 30_000, ...connectOptions(opts.ca) });
+    this.#auth = {
+      ...(opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` }),
+      ...(opts.tenant === undefined ? {} : { [TENANT_HEADER]: opts.tenant }),
+    };
   }
 
   async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
     try {
-      const sent = this.session ? { [HOST_HEADERS.session]: this.session, ...headers } : headers;
+      const sent = { ...this.#auth, ...(this.session ? { [HOST_HEADERS.session]: this.session } : {}), ...headers };
       const res = await this.#pool.request({ method, path, body: body ?? null, headers: sent, headersTimeout: 600_000, bodyTimeout: 600_000 });
       const data = Buffer.from(await res.body.arrayBuffer());
       const token = res.headers[HOST_HEADERS.session];

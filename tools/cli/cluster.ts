@@ -8,6 +8,7 @@ import { connectOptions, signRequest } from '../../common/index.ts';
 import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
+import { adminToken } from './embedded.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
 export interface ClusterProcess {
@@ -86,6 +87,8 @@ export interface LocalClusterOptions {
   /** Every process with `--insecure` instead (no secret). */
   insecure?: boolean;
   log: (line: string) => void;
+  /** Authentication: the cluster secret (to the processes by environment, never argv), or none at all. */
+  auth: { clusterSecret: Buffer } | { insecure: true };
 }
 
 /**
@@ -94,11 +97,12 @@ export interface LocalClusterOptions {
  * tests can find (and kill) them. With `supervise`, a process that dies is started again
  * with the same data folder.
  */
-export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; clusterSecret: Buffer | undefined; stop(): Promise<void> }> {
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; clusterSecret: Buffer | undefined; token: string | undefined; stop(): Promise<void> }> {
   mkdirSync(opts.dataDir, { recursive: true });
   const clusterSecret = opts.insecure === true ? undefined : opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir);
   const env = secretEnv(clusterSecret);
   const security = opts.insecure === true ? ['--insecure'] : [];
+  let token: string | undefined;
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
   const trust = [...(opts.tls?.ca ?? []), ...(opts.tls?.server ? [opts.tls.server.cert] : [])].flatMap((f) => ['--ca', f]);
   const serve = opts.tls?.server ? ['--tls-cert', opts.tls.server.cert, '--tls-key', opts.tls.server.key] : [];
@@ -146,6 +150,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       seeds.push(r.url.replace(/^http:\/\//, ''));
       opts.log(`kv${i + 1} listening on ${r.url}`);
     }
+    // The CLI's admin token, before any host serves: written once, reused after.
+    if (clusterSecret !== undefined) token = await adminToken(seeds.map((s) => `http://${s}`), clusterSecret, opts.dataDir);
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
@@ -164,6 +170,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
   return {
     file,
     clusterSecret,
+    token,
     stop: async () => {
       stopping = true;
       await Promise.all(restarting);

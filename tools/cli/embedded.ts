@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { hostPath, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, hostPath, provisionAdminToken, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
 import { CloudburstError, type ServerTls } from '../../common/index.ts';
-import { startKvNode, type KvNode } from '../../kvs/index.ts';
+import { KvClient, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { dataDirClusterSecret } from './cluster-secret.ts';
@@ -35,6 +35,8 @@ export interface Embedded {
   deployed: string[];
   /** Modules named like an example but holding something else (the user's): left as they are. */
   kept: string[];
+  /** The admin token (in `<data>/admin-token`); undefined in insecure mode. */
+  token: string | undefined;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,20 @@ function embeddedCredential(opts: EmbeddedOptions): { clusterSecret: Buffer } | 
 }
 
 /**
+ * The admin token of a platform whose KV tier answers at `kvsUrl` (`<dataDir>/admin-token`,
+ * created on first start: host/auth/provision.ts).
+ */
+export async function adminToken(kvsUrl: string | string[], clusterSecret: Buffer, dataDir: string): Promise<string> {
+  const seeds = Array.isArray(kvsUrl) ? kvsUrl : [kvsUrl];
+  const kv = new KvClient({ seeds, clusterSecret });
+  try {
+    return await provisionAdminToken(kv, join(dataDir, ADMIN_TOKEN_FILE));
+  } finally {
+    await kv.close();
+  }
+}
+
+/**
  * `cloudburst up` with one node: a KV node and a function host in this process. The host
  * talks to the KV node over HTTP on loopback, as it would in a cluster.
  *
@@ -101,7 +117,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const credential = embeddedCredential(opts);
   const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}), ...credential });
   let host: Host;
+  let token: string | undefined;
   try {
+    token = 'clusterSecret' in credential ? await adminToken(kv.url, credential.clusterSecret, opts.dataDir) : undefined;
     host = await startHost({
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
@@ -117,8 +135,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     await kv.close();
   };
   try {
-    const { deployed, kept } = opts.deployExamples ? await deployExamples(host.url, opts) : { deployed: [], kept: [] };
-    return { host, kv, deployed, kept, close };
+    const { deployed, kept } = opts.deployExamples ? await deployExamples(host.url, token, opts) : { deployed: [], kept: [] };
+    return { host, kv, deployed, kept, token, close };
   } catch (err) {
     await close();
     throw err;
@@ -126,7 +144,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 }
 
 /** Deploys each example whose name no module has; see startEmbedded. */
-async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ deployed: string[]; kept: string[] }> {
+async function deployExamples(url: string, token: string | undefined, opts: EmbeddedOptions): Promise<{ deployed: string[]; kept: string[] }> {
   const dir = join(PACKAGE_ROOT, 'guest', 'examples');
   // Every build first: asc holds this process's event loop for seconds, and the KV node here
   // may take that for a pause of its own and refuse reads while it catches up (see below).
@@ -137,7 +155,7 @@ async function deployExamples(url: string, opts: EmbeddedOptions): Promise<{ dep
   }
   const deployed: string[] = [];
   const kept: string[] = [];
-  const client = new HostClient(url, 16, { ca: opts.ca });
+  const client = new HostClient(url, { token, ca: opts.ca });
   try {
     for (const { name, file, wasm } of examples) {
       const existing = await deployedModule(client, name);

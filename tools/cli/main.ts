@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
+import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
@@ -36,8 +37,15 @@ DAGs:
   cloudburst dag list | show NAME | delete NAME
 State:
   cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
+Access (admin token):
+  cloudburst tenant create NAME [--quotas JSON] | list | show NAME | delete NAME
+  cloudburst token create --tenant T --scope deploy,invoke,state,read,admin --name N [--expires 30d]   (prints the token once)
+  cloudburst token list [--tenant T] | revoke NAME
+  cloudburst login --url URL --token TOKEN    (keeps it in ~/.config/cloudburst/config.json)
 
 Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
+  --token TOKEN (default $CLOUDBURST_TOKEN, then the config file, then .cloudburst/admin-token for a host on this machine),
+  --tenant T (an admin acts in tenant T),
   --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host),
   --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)`;
 
@@ -322,6 +330,7 @@ async function run(p: Parsed): Promise<number> {
         const first = cluster.file.processes.find((x) => x.role === 'host');
         console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
         if (first) console.log(`host API ${first.url}`);
+        if (cluster.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
         console.log('stop: Ctrl-C');
         return untilSignal(() => cluster.stop());
       }
@@ -336,6 +345,7 @@ async function run(p: Parsed): Promise<number> {
         log: (line) => console.error(line),
       });
       console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
+      if (up.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
       if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
       console.log(tls ? `try:  npx cloudburst fn call math.square 7 --url ${up.host.url} --ca ${files.server!.cert}` : 'try:  npx cloudburst fn call math.square 7');
       console.log('stop: Ctrl-C');
@@ -408,12 +418,32 @@ async function run(p: Parsed): Promise<number> {
       print(p, `built ${out} (${wasm.byteLength} bytes)`, { out, bytes: wasm.byteLength });
       return 0;
     }
+    case 'login': {
+      const url = flag(p, 'url');
+      const token = flag(p, 'token');
+      if (!url || !token) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst login --url URL --token TOKEN');
+      print(p, `saved the token for ${url} in ${login(url, token)}`, { url });
+      return 0;
+    }
+    case 'tenant':
+    case 'token': {
+      // --tenant names the token's tenant here (a field of the request), not a tenant to act in.
+      const client = clientOf(p, false);
+      const out = (human: string, machine: unknown): void => print(p, human, machine);
+      const [, verb, name] = p.positional;
+      try {
+        return command === 'tenant'
+          ? await tenantCommand({ verb, name, quotas: flag(p, 'quotas') }, client, out)
+          : await tokenCommand({ verb, name: verb === 'create' ? flag(p, 'name') : name, tenant: flag(p, 'tenant'), filter: flag(p, 'tenant'), scope: flag(p, 'scope'), expires: flag(p, 'expires') }, client, out);
+      } finally {
+        await client.close();
+      }
+    }
     case 'fn':
     case 'kv':
     case 'dag':
     case 'future': {
-      const ca = trustedCa(tlsFiles(p.flags, process.env));
-      const client = new HostClient(flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? 'http://127.0.0.1:7070', 16, { ca });
+      const client = clientOf(p, true);
       // --session FILE: one client session across CLI runs (read-your-writes on any host).
       const sessionFile = flag(p, 'session');
       if (sessionFile !== undefined) client.session = existsSync(sessionFile) ? readFileSync(sessionFile, 'utf8').trim() : '';
@@ -428,6 +458,14 @@ async function run(p: Parsed): Promise<number> {
     default:
       throw new CloudburstError('INVALID_REQUEST', `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
+}
+
+/** A client of the host API of `--url`, with the token `findToken` finds, and `--tenant` when `actAs`. */
+function clientOf(p: Parsed, actAs: boolean): HostClient {
+  const url = flag(p, 'url') ?? process.env.CLOUDBURST_URL ?? DEFAULT_URL;
+  const token = findToken(url, { token: flag(p, 'token'), dataDir: flag(p, 'data') });
+  const ca = trustedCa(tlsFiles(p.flags, process.env));
+  return new HostClient(url, { token, ca, ...(actAs && flag(p, 'tenant') !== undefined ? { tenant: flag(p, 'tenant') } : {}) });
 }
 
 /** Runs the CLI; resolves with the exit code (1: the user's mistake, 2: the system's). */

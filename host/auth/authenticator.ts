@@ -1,0 +1,112 @@
+/**
+ * The authenticator of a host with authentication on (host/README.md, "Authentication"):
+ * the cluster credential for internal routes and for requests other hosts forward, bearer
+ * tokens with scopes for the API. Runs before a request's body is read (routes.ts).
+ *
+ * Token and tenant records come from the KV tier through a FreshCache with a 1 s age: a
+ * revocation, an expiry or a tenant's deletion is effective on every host at most 1 s after
+ * the tier acknowledged it, whether or not any push reaches the host. A token appears in no
+ * message, log line or audit entry; only its name does.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { CLUSTER_AUTH_HEADER, CloudburstError, verifyRequest } from '../../common/index.ts';
+import { DEFAULT_TENANT } from '../keys.ts';
+import type { AuthStore } from './auth-store.ts';
+import { FreshCache } from './fresh-cache.ts';
+import { requestedTenant, type Authenticator, type Principal, type RouteAccess, type Scope } from './principal.ts';
+import { isTokenShaped, tokenHash, tokenStatus, type TenantRecord, type TokenRecord } from './records.ts';
+
+/** How long a record read from the tier is used: the bound on how late a revocation takes effect. */
+export const AUTH_CACHE_MAX_AGE_MS = 1000;
+/** How long a host that cannot read the tier goes on with the records it read last. */
+export const AUTH_CACHE_MAX_STALE_MS = 60_000;
+/** Records kept per host (each a few hundred bytes). */
+export const AUTH_CACHE_ENTRIES = 10_000;
+
+export interface TokenAuthenticatorOptions {
+  clusterSecret: Buffer;
+  store: Pick<AuthStore, 'token' | 'tenantRecord'>;
+  now?: () => number;
+}
+
+const BEARER = /^Bearer ([^\s]+)$/;
+
+function unauthenticated(why: string): CloudburstError {
+  return new CloudburstError('UNAUTHENTICATED', `${why}: send \`authorization: Bearer <token>\` (cloudburst token create)`);
+}
+
+export class TokenAuthenticator implements Authenticator {
+  readonly #secret: Buffer;
+  readonly #store: TokenAuthenticatorOptions['store'];
+  readonly #now: () => number;
+  readonly #tokens: FreshCache<TokenRecord | undefined>;
+  readonly #tenants: FreshCache<TenantRecord | undefined>;
+
+  constructor(opts: TokenAuthenticatorOptions) {
+    this.#secret = opts.clusterSecret;
+    this.#store = opts.store;
+    this.#now = opts.now ?? Date.now;
+    const cache = { maxEntries: AUTH_CACHE_ENTRIES, maxAgeMs: AUTH_CACHE_MAX_AGE_MS, maxStaleMs: AUTH_CACHE_MAX_STALE_MS, now: this.#now };
+    this.#tokens = new FreshCache(cache);
+    this.#tenants = new FreshCache(cache);
+  }
+
+  /** Forgets what this host read of a token or tenant it just changed. */
+  forget(what: { hash?: string; tenant?: string }): void {
+    if (what.hash !== undefined) this.#tokens.forget(what.hash);
+    if (what.tenant !== undefined) this.#tenants.forget(what.tenant);
+  }
+
+  async authenticate(req: IncomingMessage, access: RouteAccess): Promise<Principal> {
+    if (access === 'open') return { kind: 'anonymous', tenant: DEFAULT_TENANT };
+    if (req.headers[CLUSTER_AUTH_HEADER] !== undefined) {
+      if (!verifyRequest(this.#secret, req.method, req.url, req.headers, this.#now())) {
+        throw new CloudburstError('UNAUTHENTICATED', 'the cluster signature is not valid (another secret, a stale time, or another request\'s)');
+      }
+      // A host forwarding a tenant's request acts for the tenant it names (covered by the signature).
+      return { kind: 'cluster', tenant: requestedTenant(req) ?? DEFAULT_TENANT };
+    }
+    if (access === 'internal') {
+      if (req.headers.authorization !== undefined) throw new CloudburstError('FORBIDDEN', 'this route is cluster-internal: only hosts and KV nodes of the cluster may call it, no token can');
+      throw new CloudburstError('UNAUTHENTICATED', 'this route is cluster-internal: it needs the cluster credential');
+    }
+    const record = await this.#token(req);
+    const scopes = new Set(record.scopes);
+    const admin = scopes.has('admin');
+    if (!admin && !access.some((s) => scopes.has(s))) {
+      throw new CloudburstError('FORBIDDEN', `the token ${JSON.stringify(record.name)} has scopes ${record.scopes.join(',')}; this route needs one of ${access.join(',')}`);
+    }
+    const asked = requestedTenant(req);
+    if (asked !== undefined && asked !== record.tenant) {
+      if (!admin) throw new CloudburstError('FORBIDDEN', `the token ${JSON.stringify(record.name)} belongs to tenant ${record.tenant}: only an admin token may act in another tenant`);
+      if (!(await this.#tenantAlive(asked))) throw new CloudburstError('UNKNOWN_TENANT', `no tenant named ${JSON.stringify(asked)}`);
+    }
+    return { kind: 'token', tenant: asked ?? record.tenant, scopes: scopes as ReadonlySet<Scope>, name: record.name };
+  }
+
+  /** The record of the request's bearer token, if it is live and its tenant exists. */
+  async #token(req: IncomingMessage): Promise<TokenRecord> {
+    const header = req.headers.authorization;
+    if (header === undefined) throw unauthenticated('this route needs a token');
+    const m = BEARER.exec(header);
+    if (!m || !isTokenShaped(m[1]!)) throw unauthenticated('the authorization header is not a Cloudburst bearer token');
+    const digest = tokenHash(m[1]!);
+    const hash = digest.toString('hex');
+    const record = await this.#tokens.get(hash, () => this.#store.token(hash));
+    // The record's own hash, checked in constant time: a record is never taken for another token's.
+    const stored = record === undefined ? Buffer.alloc(0) : Buffer.from(record.hash, 'hex');
+    if (record === undefined || stored.length !== digest.length || !timingSafeEqual(stored, digest)) throw unauthenticated('unknown token');
+    const status = tokenStatus(record, this.#now());
+    if (status !== 'active') throw unauthenticated(`the token ${JSON.stringify(record.name)} is ${status}`);
+    if (!(await this.#tenantAlive(record.tenant))) throw unauthenticated(`the tenant of the token ${JSON.stringify(record.name)} was deleted`);
+    return record;
+  }
+
+  async #tenantAlive(name: string): Promise<boolean> {
+    // `default` can never be deleted: no read.
+    if (name === DEFAULT_TENANT) return true;
+    const r = await this.#tenants.get(name, () => this.#store.tenantRecord(name));
+    return r !== undefined && r.deletedAt === undefined;
+  }
+}
