@@ -31,7 +31,7 @@ import { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { Snapshots } from './consistency/snapshots.ts';
 import { ReadThroughCache } from './cache/read-through.ts';
 import { Quotas } from './quotas/quotas.ts';
-import { DefaultQuotaSource } from './quotas/tenant-quotas.ts';
+import { DefaultQuotaSource, RecordQuotaSource } from './quotas/tenant-quotas.ts';
 import { isStateBytesKey } from './quotas/state-ledger.ts';
 import { SelfAddress } from './self-address.ts';
 
@@ -114,10 +114,15 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: self.url, onStored: (key) => subs.add([key]) });
   const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
-  // Every tenant's quotas, checked where requests are accepted (the tenants' own records
-  // replace the host's defaults once a source reads them).
+  // Who may do what: tokens and tenants live in the tier, read fresh (auth/authenticator.ts).
+  const authStore = new AuthStore(kv, hlc);
+  const tokens = opts.insecure ? undefined : new TokenAuthenticator({ clusterSecret: opts.clusterSecret, store: authStore });
+  const auth: Authenticator = tokens ?? new InsecureAuthenticator();
+  // Every tenant's quotas, checked where requests are accepted: its record's, over the host's
+  // (insecure: no records are read, every tenant has the host's).
   const quotas = new Quotas({
-    source: new DefaultQuotaSource(opts.quotas), readThrough, writer: `${writerPrefix}/main`,
+    source: tokens ? new RecordQuotaSource((tenant) => tokens.tenantQuotas(tenant), opts.quotas) : new DefaultQuotaSource(opts.quotas),
+    readThrough, writer: `${writerPrefix}/main`,
     host: { guestMemoryMiB: opts.guestMemoryMiB, defaultTimeoutMs: opts.defaultTimeoutMs, maxTimeoutMs: opts.maxTimeoutMs },
   });
 
@@ -177,10 +182,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Each part registers what it counts (host/README.md, "Metrics").
   for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging, quotas]) part.registerMetrics(metrics.registry);
 
-  // Who may do what: tokens and tenants live in the tier, read fresh (auth/authenticator.ts).
-  const authStore = new AuthStore(kv, hlc);
-  const tokens = opts.insecure ? undefined : new TokenAuthenticator({ clusterSecret: opts.clusterSecret, store: authStore });
-  const auth: Authenticator = tokens ?? new InsecureAuthenticator();
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 
   routes(router, {

@@ -103,6 +103,16 @@ export class TokenAuthenticator implements Authenticator {
     return record;
   }
 
+  /**
+   * The `quotas` of a tenant's record as this host last read it (every request with a token of
+   * a tenant but `default` reads it, at most 1 s old), without reading: undefined for `default`
+   * and for a tenant no request here named yet.
+   */
+  tenantQuotas(name: string): Record<string, unknown> | undefined {
+    const r = this.#tenants.peek(name);
+    return r === undefined || r.deletedAt !== undefined ? undefined : r.quotas;
+  }
+
   async #tenantAlive(name: string): Promise<boolean> {
     // `default` can never be deleted: no read.
     if (name === DEFAULT_TENANT) return true;

@@ -76,6 +76,11 @@ export class FreshCache<T> {
     return entry.value;
   }
 
+  /** The value of the last read of `key` that succeeded, however old (what `get` falls back on), without reading. */
+  peek(key: string): T | undefined {
+    return this.#entries.get(key)?.last?.value;
+  }
+
   /** Forgets a key (this host just changed it: its next lookup reads the tier). */
   forget(key: string): void {
     this.#entries.delete(key);

@@ -1,17 +1,17 @@
-import { CloudburstError } from '../../common/index.ts';
+import { defaultQuotas, parseQuotas } from '../quotas/tenant-quotas.ts';
+
+/** Any base will do: only the fields given are checked, and only they are stored. */
+const CHECK_BASE = defaultQuotas({ guestMemoryMiB: 1, maxTimeoutMs: 1 });
 
 /**
- * The `quotas` of a tenant as `POST /v1/tenants` gives them: an object, stored as given. What
- * its fields mean and which values are allowed is the quota model's (host/quotas), whose parser
- * replaces this check once it exists; until then any object is kept, so tenants created now
- * keep their quotas.
+ * The `quotas` of a tenant as `POST /v1/tenants` gives them: any of the quotas of
+ * host/quotas/tenant-quotas.ts, each checked by `parseQuotas` (the one parser of quotas), and
+ * stored as given, so that the quotas left out follow each host's defaults.
  *
- * @throws CloudburstError `INVALID_REQUEST` for anything but a plain object.
+ * @throws CloudburstError `INVALID_REQUEST` for anything but an object of known quotas with valid values.
  */
 export function checkTenantQuotas(value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new CloudburstError('INVALID_REQUEST', '"quotas" is an object: {"concurrentCalls": 10, ...}');
-  }
+  parseQuotas(value, CHECK_BASE);
   return value as Record<string, unknown>;
 }

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkCausal, type HistoryEvent } from '../../tools/workload/history.ts';
 import { rng } from '../../tools/workload/random.ts';
 import { json, kvJson, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
-import { metric, waitFor } from '../helpers/platform.ts';
+import { hostFetch, metric, waitFor } from '../helpers/platform.ts';
 import { KV_PATHS, keyPath } from '../../kvs/index.ts';
 import { signedFetch } from '../helpers/cluster-secret.ts';
 

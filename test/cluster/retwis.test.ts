@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json, kvJson, startSplitCluster, type KvProcess, type SplitCluster } from '../helpers/cluster.ts';
-import { metric, waitFor } from '../helpers/platform.ts';
+import { hostFetch, metric, waitFor } from '../helpers/platform.ts';
 import { KV_PATHS, keyPath } from '../../kvs/index.ts';
 import { signedFetch } from '../helpers/cluster-secret.ts';
 

@@ -236,3 +236,34 @@ export async function waitFor<T>(probe: () => Promise<T> | T, ok: (v: T) => bool
   } while (Date.now() < deadline);
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
+
+const tenantTokens = new WeakMap<Platform, Map<string, Promise<string>>>();
+
+/**
+ * A token of tenant `name` with `scopes` on platform `p`, as that tenant's user holds one: the
+ * tenant (with `quotas`, if given) and the token are created through the admin API on first use,
+ * then reused. Tenant `default` gets the platform's admin token.
+ */
+export function tenantToken(p: Platform, name: string, opts: { scopes?: string[]; quotas?: Record<string, unknown> } = {}): Promise<string> {
+  if (name === 'default') return Promise.resolve(p.token!);
+  const scopes = opts.scopes ?? ['deploy', 'invoke', 'state', 'read'];
+  let byKey = tenantTokens.get(p);
+  if (!byKey) tenantTokens.set(p, (byKey = new Map()));
+  const key = `${name} ${scopes.join(',')}`;
+  let token = byKey.get(key);
+  if (!token) {
+    token = (async () => {
+      const made = await p.client.request('POST', '/v1/tenants', JSON.stringify({ name, ...(opts.quotas ? { quotas: opts.quotas } : {}) }), { 'content-type': 'application/json' });
+      if (made.status !== 201 && made.status !== 409) throw new Error(`creating tenant ${name}: ${made.status} ${made.body.toString()}`);
+      const { token: t } = await p.client.json<{ token: string }>('POST', '/v1/tokens', { tenant: name, scopes, name: `${name}-${byKey!.size}` });
+      return t;
+    })();
+    byKey.set(key, token);
+  }
+  return token;
+}
+
+/** `{authorization: 'Bearer …'}` of `tenantToken(p, name)`. */
+export async function tenantHeaders(p: Platform, name: string): Promise<Record<string, string>> {
+  return bearer(await tenantToken(p, name));
+}

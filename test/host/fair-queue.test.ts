@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudburstError, TENANT_HEADER } from '../../common/index.ts';
+import { CloudburstError } from '../../common/index.ts';
 import { ExecutorPool } from '../../host/executor/pool.ts';
 import type { Job, ModuleSpec } from '../../host/executor/protocol.ts';
 import { readModuleTypes } from '../../host/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, metric, startPlatform, type Platform } from '../helpers/platform.ts';
+import { guestBytes, metric, startPlatform, tenantHeaders, type Platform } from '../helpers/platform.ts';
 import { memoryMinimum } from '../helpers/wasm-rewrite.ts';
 
 // Fair queuing between tenants in the executor's queue, shown by order, not by time: one FIFO
@@ -80,10 +80,13 @@ describe('host: a tenant flooding a host does not hold up another tenant\'s call
   const FLOOD = 40;
   let p: Platform;
   let flood: HostClient;
+  /** Each tenant's token. */
+  const heads: Record<string, Record<string, string>> = {};
   beforeAll(async () => {
     p = await startPlatform({ workers: WORKERS });
     await p.deploy('kitchen');
-    flood = new HostClient(p.host.url, FLOOD + 4);
+    flood = new HostClient(p.host.url, { connections: FLOOD + 4 });
+    for (const t of ['a', 'b']) heads[t] = await tenantHeaders(p, t);
   });
   afterAll(async () => {
     await flood.close();
@@ -91,7 +94,7 @@ describe('host: a tenant flooding a host does not hold up another tenant\'s call
   });
 
   const sleep = (tenant: string, ms: number) => flood.request(
-    'POST', '/v1/functions/kitchen.sleepMs/call', JSON.stringify({ args: [ms] }), { 'content-type': 'application/json', [TENANT_HEADER]: tenant },
+    'POST', '/v1/functions/kitchen.sleepMs/call', JSON.stringify({ args: [ms] }), { 'content-type': 'application/json', ...heads[tenant] },
   );
 
   it('with tenant a\'s calls queued and every worker busy, b\'s call finishes before all but at most `workers` of a\'s queued calls', async () => {

@@ -1,16 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TENANT_HEADER } from '../../common/index.ts';
-import { guestBytes, startPlatform, type Platform } from '../helpers/platform.ts';
+import { guestBytes, startPlatform, tenantHeaders, tenantToken, type Platform } from '../helpers/platform.ts';
 import { memoryMinimum, withMemoryLimits } from '../helpers/wasm-rewrite.ts';
 
 // Per-tenant quotas, enforced where each request is accepted: at a quota a request is
 // admitted; just over it, 429 QUOTA_EXCEEDED (with Retry-After where waiting helps), a
 // message naming the quota and its limit, nothing changed, and a refusal counted in /metrics.
-
-/** The headers that make a request act for `tenant` (today the insecure authenticator's header). */
-function asTenant(tenant: string): Record<string, string> {
-  return { [TENANT_HEADER]: tenant };
-}
 
 const JSON_BODY = { 'content-type': 'application/json' };
 
@@ -23,7 +17,7 @@ interface Answer {
 async function send(p: Platform, tenant: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<Answer> {
   const raw = body instanceof Uint8Array;
   const payload = body === undefined ? undefined : raw ? body : JSON.stringify(body);
-  const headers = { ...asTenant(tenant), ...(body === undefined ? {} : raw ? { 'content-type': 'application/octet-stream' } : JSON_BODY) };
+  const headers = { ...(await tenantHeaders(p, tenant)), ...(body === undefined ? {} : raw ? { 'content-type': 'application/octet-stream' } : JSON_BODY) };
   const reply = await p.client.request(method, path, payload, headers);
   const text = reply.body.toString();
   const retryAfter = reply.headers['retry-after'];
@@ -212,5 +206,36 @@ describe('quotas: state bytes', () => {
     // Within what is left, the same call writes.
     expect((await call(p, 'a', 'kitchen.putGet', { args: ['guest-key', 'x'.repeat(100)] })).status).toBe(200);
     expect((await send(p, 'a', 'GET', '/v1/kv/guest-key')).status).toBe(200);
+  });
+});
+
+describe('quotas: a tenant\'s own, from its record', () => {
+  let p: Platform;
+  beforeAll(async () => {
+    p = await startPlatform({ workers: 2 });
+    await p.deploy('math');
+  });
+  afterAll(() => p.stop());
+
+  it('the quotas given at `tenant create` bound that tenant\'s calls on top of the host\'s; other tenants keep the host\'s', async () => {
+    const strict = await tenantToken(p, 'strict', { quotas: { maxTimeoutMs: 500 } });
+    await tenantToken(p, 'loose');
+    const asStrict = { authorization: `Bearer ${strict}`, 'content-type': 'application/json' };
+    const over = await p.client.request('POST', '/v1/functions/math.square/call', JSON.stringify({ args: [3], timeoutMs: 501 }), asStrict);
+    expect(over.status).toBe(429);
+    expect(JSON.parse(over.body.toString()).error).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'maxTimeoutMs', limit: 500 });
+    const at = await p.client.request('POST', '/v1/functions/math.square/call', JSON.stringify({ args: [3], timeoutMs: 500 }), asStrict);
+    expect(at.status).not.toBe(429);
+    // Tenant loose has the host's ceiling (5 min): its long deadline is admitted.
+    expect((await call(p, 'loose', 'math.square', { args: [3], timeoutMs: 60_000 })).status).not.toBe(429);
+  });
+
+  it('quotas that are not valid are refused at `tenant create` (400, no tenant), by the parser the host enforces', async () => {
+    for (const quotas of [{ concurrentCalls: -1 }, { nope: 1 }, { burst: 1.5 }, [1], 'x']) {
+      const res = await p.client.request('POST', '/v1/tenants', JSON.stringify({ name: 'badquotas', quotas }), { 'content-type': 'application/json' });
+      expect(res.status, JSON.stringify(quotas)).toBe(400);
+      expect(JSON.parse(res.body.toString()).error.code).toBe('INVALID_REQUEST');
+    }
+    expect((await p.client.request('GET', '/v1/tenants/badquotas')).status).toBe(404);
   });
 });

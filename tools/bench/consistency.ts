@@ -168,7 +168,7 @@ export async function consistencyBench(quick: boolean): Promise<Record<string, u
   try {
     const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'tools', 'workload', 'guests', 'chain.ts') });
     console.log(`starting a cluster of 1 KV node and ${HOSTS} hosts...`);
-    const c = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: HOSTS, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined, auth: { insecure: true } });
+    const c = await startLocalCluster({ dataDir: dir, kvsNodes: 1, hosts: HOSTS, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined, insecure: true });
     cluster = c;
     const urls = c.file.processes.filter((p) => p.role === 'host').map((p) => p.url);
     const kvUrl = c.file.processes.find((p) => p.role === 'kvs')!.url;

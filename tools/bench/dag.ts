@@ -75,7 +75,7 @@ export async function dagBench(quick: boolean): Promise<Record<string, unknown>>
 
     // --- Two host processes: forced placement --------------------------------------------
     console.log('starting a cluster of 1 KV node and 2 hosts...');
-    const c = await startLocalCluster({ dataDir: join(dir, 'two'), kvsNodes: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined, auth: { insecure: true } });
+    const c = await startLocalCluster({ dataDir: join(dir, 'two'), kvsNodes: 1, hosts: 2, hostPort: 0, supervise: false, hostArgs: ['--explore', '0'], log: () => undefined, insecure: true });
     cluster = c;
     const [urlA, urlB] = c.file.processes.filter((p) => p.role === 'host').map((p) => p.url);
     const a = new Pool(urlA!, { connections: 4 });

@@ -47,7 +47,7 @@ export async function gossipBench(quick: boolean): Promise<Record<string, unknow
     console.log(`starting a cluster of 1 KV node and ${HOSTS} hosts (${N_FUNCTIONS} workers each)...`);
     const c = await startLocalCluster({
       dataDir: dir, kvsNodes: 1, hosts: HOSTS, hostPort: 0, supervise: false,
-      hostArgs: ['--explore', '0', '--workers', String(N_FUNCTIONS)], log: () => undefined, auth: { insecure: true },
+      hostArgs: ['--explore', '0', '--workers', String(N_FUNCTIONS)], log: () => undefined, insecure: true,
     });
     cluster = c;
     const urls = c.file.processes.filter((p) => p.role === 'host').map((p) => p.url);

@@ -87,8 +87,6 @@ export interface LocalClusterOptions {
   /** Every process with `--insecure` instead (no secret). */
   insecure?: boolean;
   log: (line: string) => void;
-  /** Authentication: the cluster secret (to the processes by environment, never argv), or none at all. */
-  auth: { clusterSecret: Buffer } | { insecure: true };
 }
 
 /**
