@@ -3,6 +3,7 @@ import { CloudburstError } from '../common/index.ts';
 import { KV_LIMITS } from '../kvs/index.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
+import { DEFAULT_TENANT } from './keys.ts';
 import { HOST_LIMITS } from './protocol.ts';
 
 export interface HostOptions {
@@ -57,8 +58,11 @@ export interface HostOptions {
    * wake it was missed. Default 2 s.
    */
   futureRereadMs?: number;
-  /** Where guest log lines go. Default: stdout, prefixed with the function name. */
-  onGuestLog?: (fn: string, level: number, message: string) => void;
+  /**
+   * Where guest log lines go, with the tenant of the call that logged them. Default: stdout,
+   * prefixed with the function name (and the tenant, but for `default`).
+   */
+  onGuestLog?: (fn: string, level: number, message: string, tenant: string) => void;
   /**
    * The cluster credential (common/cluster-auth.ts), shared by every host and KV node of the
    * cluster: signs this host's requests to them and checks theirs. Required unless `insecure`.
@@ -73,8 +77,8 @@ export type ResolvedHostOptions = Required<HostOptions>;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
-function logToStdout(fn: string, level: number, message: string): void {
-  console.log(`[${fn}] ${LOG_LEVELS[level] ?? 'log'}: ${message}`);
+function logToStdout(fn: string, level: number, message: string, tenant: string): void {
+  console.log(`[${tenant === DEFAULT_TENANT ? '' : `${tenant}/`}${fn}] ${LOG_LEVELS[level] ?? 'log'}: ${message}`);
 }
 
 /**

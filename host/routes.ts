@@ -91,43 +91,43 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       res.end(text);
     },
 
-    putModule: async ({ req, res, params }) => {
+    putModule: async ({ req, res, params, principal }) => {
       const bytes = await readBody(req, registry.limits.maxModuleBytes);
-      const { record, functions } = await registry.deploy(params.module!, bytes);
+      const { record, functions } = await registry.deploy(principal.tenant, params.module!, bytes);
       sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
     },
 
-    listModules: async ({ res }) => {
-      sendJson(res, 200, { modules: (await registry.list()).map(moduleJson) });
+    listModules: async ({ res, principal }) => {
+      sendJson(res, 200, { modules: (await registry.list(principal.tenant)).map(moduleJson) });
     },
 
-    getModule: async ({ res, params }) => {
-      sendJson(res, 200, moduleJson(await registry.module(params.module!)));
+    getModule: async ({ res, params, principal }) => {
+      sendJson(res, 200, moduleJson(await registry.module(principal.tenant, params.module!)));
     },
 
-    deleteModule: async ({ res, params }) => {
-      await registry.remove(params.module!);
+    deleteModule: async ({ res, params, principal }) => {
+      await registry.remove(principal.tenant, params.module!);
       d.metrics.forget(`${params.module}.`);
       sendJson(res, 200, { deleted: params.module });
     },
 
-    listFunctions: async ({ res }) => {
-      const functions = (await registry.list())
+    listFunctions: async ({ res, principal }) => {
+      const functions = (await registry.list(principal.tenant))
         .flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig)))
         .sort((a, b) => (a.name < b.name ? -1 : 1));
       sendJson(res, 200, { functions });
     },
 
-    getFunction: async ({ res, params }) => {
-      sendJson(res, 200, (await registry.resolve(params.fn!)).info);
+    getFunction: async ({ res, params, principal }) => {
+      sendJson(res, 200, (await registry.resolve(principal.tenant, params.fn!)).info);
     },
 
-    callFunction: async ({ req, res, params, query }) => {
+    callFunction: async ({ req, res, params, query, principal }) => {
       const reading = readJson(req, d.maxBodyBytes);
       // Wake a worker while the body is still on its way (the wake-up is a system call).
       calls.prewake();
       const call = parseCall(await reading, req.headers, query, calls.timeouts);
-      const checked = await calls.prepare(params.fn!, call);
+      const checked = await calls.prepare(principal.tenant, params.fn!, call);
       if (call.async) {
         const id = await calls.start(checked);
         sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
@@ -147,9 +147,10 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       res.writeHead(204).end();
     },
 
-    // A message for a function running here, sent directly by another host (JSON, data in base64).
-    message: async ({ req, res }) => {
-      d.messaging.accept(parseMessage(await readJson(req, HOST_LIMITS.messageBodyBytes), d.hostId));
+    // A message for a function running here, sent directly by another host (JSON, data in
+    // base64), in the tenant the sending host acts for.
+    message: async ({ req, res, principal }) => {
+      d.messaging.accept(parseMessage(await readJson(req, HOST_LIMITS.messageBodyBytes), d.hostId, principal.tenant));
       res.writeHead(204).end();
     },
 
@@ -158,14 +159,14 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, d.cut.serve(parseCacheRead(await readJson(req, HOST_LIMITS.cacheReadBodyBytes))));
     },
 
-    getFuture: async ({ res, params, query }) => {
+    getFuture: async ({ res, params, query, principal }) => {
       const waitMs = parseWait(query.get('wait'));
-      const record = await d.futures.get(checkFutureId(params.id), waitMs);
+      const record = await d.futures.get(principal.tenant, checkFutureId(params.id), waitMs);
       sendJson(res, record.status === 'pending' ? 202 : 200, record);
     },
 
-    getKey: async ({ req, res, params, query }) => {
-      const key = userKey(params.key);
+    getKey: async ({ req, res, params, query, principal }) => {
+      const key = userKey(principal.tenant, params.key);
       const v = await readThrough.read(key, { fresh: query.get('fresh') !== null });
       if (v === undefined || isDeleted(v)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
       if (v.type === 'lww' && (req.headers.accept ?? '').includes('application/octet-stream')) {
@@ -176,8 +177,8 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, latticeToJson(params.key!, v));
     },
 
-    putKey: async ({ req, res, params, query }) => {
-      const key = userKey(params.key);
+    putKey: async ({ req, res, params, query, principal }) => {
+      const key = userKey(principal.tenant, params.key);
       const body = await readBody(req, d.maxBodyBytes);
       const current = await readThrough.read(key);
       observe(d.hlc, current);
@@ -205,8 +206,8 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, { deleted: params.key });
     },
 
-    deleteKey: async ({ res, params }) => {
-      const key = userKey(params.key);
+    deleteKey: async ({ res, params, principal }) => {
+      const key = userKey(principal.tenant, params.key);
       const current = await readThrough.read(key);
       if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
       observe(d.hlc, current);

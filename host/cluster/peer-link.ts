@@ -1,11 +1,12 @@
 import { Pool } from 'undici';
-import { CloudburstError, errorFromBody, stringify } from '../../common/index.ts';
+import { CloudburstError, TENANT_HEADER, errorFromBody, stringify } from '../../common/index.ts';
 
 /**
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
  * A peer that cannot be reached, does not answer within `timeoutMs`, or is stopping is
  * HOST_UNAVAILABLE (the caller may try another host); any other error answer is the error
- * it carries.
+ * it carries. A request that acts for a tenant (a forwarded call, a message between functions,
+ * a DAG message) says so with `tenant` (sent as TENANT_HEADER): the receiving host acts in it.
  */
 export class PeerLink {
   readonly #pools = new Map<string, Pool>();
@@ -20,14 +21,15 @@ export class PeerLink {
     return pool;
   }
 
-  async send(url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    return (await this.request(url, method, path, body, timeoutMs)).body;
+  async send(url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, tenant?: string): Promise<unknown> {
+    return (await this.request(url, method, path, body, timeoutMs, {}, tenant)).body;
   }
 
   /** Like `send`, with extra request headers, answering the response headers too. */
   async request(
-    url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {},
+    url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, extra: Record<string, string> = {}, tenant?: string,
   ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined> }> {
+    const headers = tenant === undefined ? extra : { ...extra, [TENANT_HEADER]: tenant };
     let status: number;
     let text: string;
     let replyHeaders: Record<string, string | string[] | undefined>;
