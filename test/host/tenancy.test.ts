@@ -223,9 +223,14 @@ describe('tenants across two hosts (two in-process hosts, one KV node)', () => {
     bId = b.id;
     viaA = tenantClient(p.host.url, 'acme');
     viaB = tenantClient(b.url, 'acme');
-    // Only acme has these modules: a step or call run in `default` would not find them.
+    // Default's modules of the same names have other functions: a call or step run in
+    // `default` instead of acme would not find acme's, and its key `r` has another value.
     await deploy(viaA, 'kitchen');
     await deploy(viaA, 'math');
+    const dflt = tenantClient(p.host.url, 'default');
+    await deploy(dflt, 'kitchen', 'math');
+    await deploy(dflt, 'math', 'kitchen');
+    expect((await dflt('PUT', '/v1/kv/r', Buffer.from('default-r'), true)).status).toBe(200);
     await waitFor(async () => (await viaA<{ peers: { id: string }[] }>('GET', '/v1/cluster')).body.peers.length, (n) => n === 1, 10_000, 'host B in A\'s view');
   });
   afterAll(async () => {
