@@ -15,7 +15,7 @@ import type { Metrics } from './metrics.ts';
 import type { CallRequest, Timeouts } from './protocol.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
-import { DEFAULT_TENANT } from './keys.ts';
+import { displayKey } from './keys.ts';
 import type { Quotas } from './quotas/quotas.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
@@ -50,12 +50,17 @@ export interface CallsOptions {
   sessions?: { catchUp: SessionCatchUp; selfUrl: () => string };
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
-  onGuestLog: (fn: string, level: number, message: string) => void;
+  onGuestLog: (fn: string, level: number, message: string, tenant: string) => void;
   /** The tenants' quotas that a call's worker enforces (state bytes, memory); absent, none. */
   quotas?: Quotas;
 }
 
 export interface PreparedCall {
+  /**
+   * The tenant the call runs in: its function, references, futures, keys and messages are this
+   * tenant's, and so are its place in the executor's queues and its quotas.
+   */
+  tenant: string;
   resolved: ResolvedFunction;
   timeoutMs: number;
   args: (PreparedArg | FutureArg)[];
@@ -65,8 +70,6 @@ export interface PreparedCall {
   client?: ClientSession;
   /** What the answer's session builds on, when more than `client` (a DAG step's predecessors' sessions). */
   carried?: ClientSession;
-  /** Whose call it is: its place in the executor's queues and its quotas. Default `default`. */
-  tenant?: string;
 }
 
 /** A call that arrived over HTTP, checked, with its request (what a forward sends on). */
@@ -138,17 +141,17 @@ export class Calls {
   }
 
   /**
-   * Checks a call (its request was parsed on arrival, protocol.ts) against the function
-   * without running it: everything a caller can get wrong fails here.
+   * Checks a call of `tenant` (its request was parsed on arrival, protocol.ts) against the
+   * function without running it: everything a caller can get wrong fails here.
    */
-  async prepare(fn: string, req: CallRequest): Promise<CheckedCall> {
-    const resolved = await this.#registry.resolve(fn);
+  async prepare(tenant: string, fn: string, req: CallRequest): Promise<CheckedCall> {
+    const resolved = await this.#registry.resolve(tenant, fn);
     const { timeoutMs, consistency, history } = req;
-    const args = prepareArgs(fn, resolved.signature, req.args);
+    const args = prepareArgs(tenant, fn, resolved.signature, req.args);
     const rr = consistency === 'rr';
     // Plain lww calls carry no session spec at all (the hot path).
     const session: SessionSpec | undefined = consistency === 'causal' ? { rr, causal: true, history, reads: {} } : rr || history ? { rr, history, reads: {} } : undefined;
-    return { request: req, resolved, timeoutMs, args, ...(session ? { session } : {}), ...(req.client ? { client: req.client } : {}) };
+    return { tenant, request: req, resolved, timeoutMs, args, ...(session ? { session } : {}), ...(req.client ? { client: req.client } : {}) };
   }
 
   /**
@@ -168,7 +171,7 @@ export class Calls {
       if (placement.kind === 'self') return this.run(prepared);
       const started = performance.now();
       try {
-        const out = await cluster.forwarder.call(placement.peer.url, fn, prepared.request);
+        const out = await cluster.forwarder.call(placement.peer.url, prepared.tenant, fn, prepared.request);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
@@ -186,24 +189,25 @@ export class Calls {
    */
   async start(prepared: CheckedCall, onEnd: () => void = () => undefined): Promise<string> {
     const createdAt = new Date().toISOString();
-    const id = await this.#futures.create(prepared.resolved.info.name);
+    const { tenant } = prepared;
+    const id = await this.#futures.create(tenant, prepared.resolved.info.name);
     void this.dispatch(prepared).finally(onEnd).then(
-      (out) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
+      (out) => this.#futures.complete(tenant, id, prepared.resolved.info.name, createdAt, {
         result: out.result, host: out.host, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),
-      (err: unknown) => this.#futures.complete(id, prepared.resolved.info.name, createdAt, {
+      (err: unknown) => this.#futures.complete(tenant, id, prepared.resolved.info.name, createdAt, {
         error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)),
       }),
     );
     return id;
   }
 
-  async run({ resolved, timeoutMs, args: pending, session, client, carried, tenant = DEFAULT_TENANT }: PreparedCall): Promise<CallOutcome> {
+  async run({ tenant, resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
     const sessions = this.#sessions;
     const fn = resolved.info.name;
     const deadline = Date.now() + timeoutMs;
     // The client's earlier calls may have run elsewhere: what they saw must be here first.
-    if (client && client.length > 0 && sessions) await sessions.catchUp.ensure(client, performance.now() + timeoutMs);
+    if (client && client.length > 0 && sessions) await sessions.catchUp.ensure(tenant, client, performance.now() + timeoutMs);
     // Future arguments wait for their call (within this call's deadline), then are checked
     // like literals.
     const args: PreparedArg[] = [];
@@ -212,7 +216,7 @@ export class Calls {
         args.push(a);
         continue;
       }
-      const record = await this.#futures.get(a.id, deadline - Date.now());
+      const record = await this.#futures.get(tenant, a.id, deadline - Date.now());
       if (record.status === 'pending') throw new CloudburstError('CALL_TIMEOUT', `future ${a.id} (argument ${i}) did not finish within the deadline of ${fn}`);
       if (record.status === 'failed') {
         throw new CloudburstError('FUTURE_FAILED', `future ${a.id} (argument ${i}) failed: ${record.error?.code}: ${record.error?.message}`, { future: a.id });
@@ -225,7 +229,7 @@ export class Calls {
     const fetched = await Promise.all(missing.map((k) => this.#readThrough.fetch(k)));
     fetched.forEach((v, i) => {
       if (v === undefined) {
-        const key = missing[i]!.slice(missing[i]!.indexOf('/', missing[i]!.indexOf('/') + 1) + 1);
+        const key = displayKey(missing[i]!);
         throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key });
       }
     });
@@ -234,16 +238,16 @@ export class Calls {
     const callId = messaging ? messaging.nextId() : `${this.#hostId}.0.0`;
     let outcome: JobResult;
     try {
-      const job: CallJob = { kind: 'call', module: resolved.spec, exportName: resolved.info.export, args, callId };
+      const job: CallJob = { kind: 'call', tenant, module: resolved.spec, exportName: resolved.info.export, args, callId };
       if (session) job.session = session; // lww calls carry nothing more than before
       if (this.#quotas) job.quota = this.#quotas.jobQuota(tenant);
       outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()), tenant);
     } finally {
-      messaging?.finished(callId);
+      messaging?.finished(tenant, callId);
     }
     const seconds = (performance.now() - started) / 1000;
     this.#metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
-    for (const l of outcome.logs) this.#onGuestLog(fn, l.level, l.message);
+    for (const l of outcome.logs) this.#onGuestLog(fn, l.level, l.message, tenant);
     if (!outcome.ok) {
       const err = new CloudburstError(outcome.code, outcome.message, { function: fn, ...outcome.details });
       throw err.code === 'QUOTA_EXCEEDED' && this.#quotas ? this.#quotas.refusedInWorker(err) : err;

@@ -42,7 +42,8 @@ export interface FuturesOptions {
 
 /**
  * Futures: the results of asynchronous calls, stored under a result key in the KV tier so that
- * any host can answer for any future.
+ * any host can answer for any future. A future is its tenant's (`{tenant}/fut/{id}`): another
+ * tenant asking for its id finds no record, FUTURE_NOT_FOUND like an id that never existed.
  *
  * The pending record reaches the tier before the future's id is handed out, so a future that
  * no replica knows never existed, on any host: it is FUTURE_NOT_FOUND at once. A waiter is
@@ -54,8 +55,7 @@ export class Futures {
   readonly #readThrough: ReadThroughCache;
   readonly #hlc: Hlc;
   readonly #rereadMs: number;
-  readonly #prefix = storageKey(SPACES.future, '');
-  /** Waiters by future id, woken with the finished record (or without, when the host stops). */
+  /** Waiters by the future's storage key, woken with the finished record (or without, when the host stops). */
   readonly #waiters = new Map<string, Set<(r?: FutureRecord) => void>>();
   #stopping = false;
   readonly #unlisten: () => void;
@@ -65,14 +65,14 @@ export class Futures {
     this.#hlc = hlc;
     this.#rereadMs = opts.rereadMs ?? DEFAULT_REREAD_MS;
     this.#unlisten = readThrough.onTierValue((key, value) => {
-      if (!key.startsWith(this.#prefix) || !this.#waiters.has(key.slice(this.#prefix.length))) return;
+      if (!this.#waiters.has(key)) return;
       const record = recordOf(value);
-      if (record && record.status !== 'pending') this.#wake(record);
+      if (record && record.status !== 'pending') this.#wake(key, record);
     });
   }
 
-  #key(id: string): string {
-    return storageKey(SPACES.future, id);
+  #key(tenant: string, id: string): string {
+    return storageKey(tenant, SPACES.future, id);
   }
 
   #value(record: FutureRecord): Lattice {
@@ -80,12 +80,12 @@ export class Futures {
   }
 
   /**
-   * Registers a pending future for a call of `fn` and resolves with its id once the KV tier
-   * has acknowledged the record (KV_UNAVAILABLE otherwise: then nobody heard of the id).
+   * Registers a pending future of `tenant` for a call of `fn` and resolves with its id once the
+   * KV tier has acknowledged the record (KV_UNAVAILABLE otherwise: then nobody heard of the id).
    */
-  async create(fn: string): Promise<string> {
+  async create(tenant: string, fn: string): Promise<string> {
     const id = randomBytes(16).toString('hex');
-    await this.#readThrough.mergeToTier(this.#key(id), this.#value({ future: id, status: 'pending', function: fn, createdAt: new Date().toISOString() }));
+    await this.#readThrough.mergeToTier(this.#key(tenant, id), this.#value({ future: id, status: 'pending', function: fn, createdAt: new Date().toISOString() }));
     return id;
   }
 
@@ -94,14 +94,15 @@ export class Futures {
    * background call ends): a result too large to store (over the value limit, or beyond what
    * JSON can hold) makes the future fail with KV_VALUE_TOO_LARGE instead of staying pending.
    */
-  complete(id: string, fn: string, createdAt: string, outcome: { result: unknown; host: string; session?: string } | { error: CloudburstError }): FutureRecord {
+  complete(tenant: string, id: string, fn: string, createdAt: string, outcome: { result: unknown; host: string; session?: string } | { error: CloudburstError }): FutureRecord {
     const base = { future: id, function: fn, createdAt, finishedAt: new Date().toISOString() };
     const failed = (e: CloudburstError): FutureRecord => ({ ...base, status: 'failed', error: { code: e.code, message: e.message } });
     let record: FutureRecord = 'error' in outcome
       ? failed(outcome.error)
       : { ...base, status: 'done', result: outcome.result, host: outcome.host, ...(outcome.session ? { session: outcome.session } : {}) };
+    const key = this.#key(tenant, id);
     try {
-      this.#store(record);
+      this.#store(key, record);
     } catch (err) {
       if (record.status !== 'done') {
         console.error(`future ${id}: its outcome could not be stored:`, err);
@@ -110,25 +111,25 @@ export class Futures {
       const why = err instanceof CloudburstError ? err.message : `it cannot be written as JSON (${String(err)})`;
       record = failed(new CloudburstError('KV_VALUE_TOO_LARGE', `the call succeeded, but its result is too large to keep for a future: ${why}`));
       try {
-        this.#store(record);
+        this.#store(key, record);
       } catch (again) {
         console.error(`future ${id}: its outcome could not be stored:`, again);
       }
     }
-    this.#wake(record);
+    this.#wake(key, record);
     return record;
   }
 
-  #store(record: FutureRecord): void {
+  #store(key: string, record: FutureRecord): void {
     // Written through the cache and its outbox: durable on this host at once (kill -9), in the
     // tier a few ms later, whose push then wakes the waiters of other hosts.
-    this.#readThrough.write(new Map([[this.#key(record.future), this.#value(record)]]));
+    this.#readThrough.write(new Map([[key, this.#value(record)]]));
   }
 
-  #wake(record: FutureRecord): void {
-    const waiters = this.#waiters.get(record.future);
+  #wake(key: string, record: FutureRecord): void {
+    const waiters = this.#waiters.get(key);
     if (!waiters) return;
-    this.#waiters.delete(record.future);
+    this.#waiters.delete(key);
     for (const w of waiters) w(record);
   }
 
@@ -137,9 +138,9 @@ export class Futures {
    * call waiting for a future argument waits within its own deadline; the route caps `wait`).
    * A future that no replica of the tier knows is FUTURE_NOT_FOUND at once.
    */
-  async get(id: string, waitMs: number): Promise<FutureRecord> {
+  async get(tenant: string, id: string, waitMs: number): Promise<FutureRecord> {
     checkFutureId(id);
-    const key = this.#key(id);
+    const key = this.#key(tenant, id);
     const deadline = Date.now() + Math.max(0, waitMs);
     let finished: FutureRecord | undefined;
     let wake: (() => void) | undefined;
@@ -148,8 +149,8 @@ export class Futures {
       wake?.();
     };
     // Registered before the first read: a completion between that read and the wait wakes it.
-    let waiters = this.#waiters.get(id);
-    if (!waiters) this.#waiters.set(id, (waiters = new Set()));
+    let waiters = this.#waiters.get(key);
+    if (!waiters) this.#waiters.set(key, (waiters = new Set()));
     waiters.add(waiter);
     try {
       // The cache, else one replica (the host then subscribes to the key); absent there, the
@@ -172,7 +173,7 @@ export class Futures {
       return finished ?? last!;
     } finally {
       waiters.delete(waiter);
-      if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
+      if (waiters.size === 0 && this.#waiters.get(key) === waiters) this.#waiters.delete(key);
     }
   }
 

@@ -20,7 +20,6 @@ import { Presence } from './cluster/presence.ts';
 import { executorBridge } from './executor/bridge.ts';
 import { ExecutorPool } from './executor/pool.ts';
 import { Futures } from './futures.ts';
-import { userPrefix } from './keys.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
 import { resolveOptions, type HostOptions } from './options.ts';
@@ -84,7 +83,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
   mkdirSync(opts.dataDir, { recursive: true });
   const self = new SelfAddress(hostId(opts.dataDir));
   const writerPrefix = `h-${self.id}`;
-  const users = userPrefix();
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
   // An empty secret is the option left out (resolveOptions): requests go unsigned.
@@ -136,10 +134,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
     writerPrefix,
-    userPrefix: users,
     // Cycle: running guests ask the main thread for parts built on the pool (DAG pins, and
     // messages, sent through the directory that publishes the pool's load).
-    bridge: (req, remainingMs) => serveWorkers(req, remainingMs),
+    bridge: (req, remainingMs, tenant) => serveWorkers(req, remainingMs, tenant),
   });
   const registry = new Registry(readThrough, hlc, pool, {
     maxModuleBytes: opts.maxModuleBytes,
@@ -150,7 +147,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // The cluster: this host's published load and keys, every host's record, messages between
   // functions, calls forwarded to other hosts.
-  const presence = new Presence({ self, cache, pool, userPrefix: users });
+  const presence = new Presence({ self, cache, pool });
   const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers) });
   const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
   const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
@@ -159,7 +156,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Calls and DAGs. Client sessions: a call first brings this cache up to what the client's
   // earlier calls saw.
   const catchUp = new SessionCatchUp({
-    cache, link, userPrefix: users, selfUrl: self.url,
+    cache, link, selfUrl: self.url,
     admit: (key, value, deadline, from) => cut.absorbAwait(key, value, deadline, from),
     getFresh: (key) => kv.getFresh(key),
   });

@@ -2,9 +2,16 @@ import { CloudburstError } from '../common/index.ts';
 
 /**
  * Storage key layout: `{tenant}/{space}/{name}`. Every key the host stores in its cache or
- * the KV tier is namespaced this way, so a tenant prefix is already in place when tenancy
- * arrives (the embedded default has the single tenant `default`), and platform records
- * (modules, registry entries) never share a namespace with user keys.
+ * the KV tier is namespaced this way: a tenant's names (modules, DAGs, user keys, futures,
+ * inboxes) live under its own prefix, and records of different kinds never share a space.
+ * A tenant name has no `/` (`checkTenantName`), so the prefix is unambiguous. Every function
+ * here that builds a key takes the tenant: there is no default, so a forgotten tenant is a
+ * type error rather than a silent `default`.
+ */
+
+/**
+ * The tenant of a request that names none (the embedded default, `--insecure`), and the
+ * home of platform-wide records (the host directory: `default/sys/host/{id}`).
  */
 export const DEFAULT_TENANT = 'default';
 
@@ -15,7 +22,7 @@ export const SPACES = {
   wasm: 'wasm',
   /** Registry entry of a module (JSON, LWW), by module name. */
   module: 'mod',
-  /** Platform-wide sets, e.g. the names of all modules. */
+  /** Sets of names: a tenant's modules and DAGs; under DEFAULT_TENANT also the platform's hosts. */
   system: 'sys',
   /** Results of asynchronous calls, by future id. */
   future: 'fut',
@@ -32,12 +39,21 @@ export const SPACES = {
 /** A user key may be at most this many UTF-8 bytes (the tier allows 1024 with the prefix). */
 export const MAX_USER_KEY_BYTES = 512;
 
-export function storageKey(space: (typeof SPACES)[keyof typeof SPACES], name: string, tenant = DEFAULT_TENANT): string {
+export type Space = (typeof SPACES)[keyof typeof SPACES];
+
+export function storageKey(tenant: string, space: Space, name: string): string {
   return `${tenant}/${space}/${name}`;
 }
 
-export function userPrefix(tenant = DEFAULT_TENANT): string {
+export function userPrefix(tenant: string): string {
   return `${tenant}/${SPACES.user}/`;
+}
+
+const USER_KEY = new RegExp(`^[^/]+/${SPACES.user}/`);
+
+/** Whether a storage key is a user key (of any tenant): what placement looks for. */
+export function isUserKey(storageKey: string): boolean {
+  return USER_KEY.test(storageKey);
 }
 
 /**
@@ -85,8 +101,8 @@ export function checkKeyName(key: unknown): string {
   return key;
 }
 
-/** Validates a user key (HTTP, `{"ref": key}`) and returns its storage key. */
-export function userKey(key: unknown, tenant = DEFAULT_TENANT): string {
+/** Validates a user key of `tenant` (HTTP, `{"ref": key}`) and returns its storage key. */
+export function userKey(tenant: string, key: unknown): string {
   return userPrefix(tenant) + checkKeyName(key);
 }
 

@@ -4,6 +4,7 @@ import { KV_LIMITS } from '../kvs/index.ts';
 import type { AuditEntry } from './auth/audit.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
+import { DEFAULT_TENANT } from './keys.ts';
 import { HOST_LIMITS } from './protocol.ts';
 import { defaultQuotas, parseQuotas, type TenantQuotas } from './quotas/tenant-quotas.ts';
 
@@ -59,8 +60,11 @@ export interface HostOptions {
    * wake it was missed. Default 2 s.
    */
   futureRereadMs?: number;
-  /** Where guest log lines go. Default: stdout, prefixed with the function name. */
-  onGuestLog?: (fn: string, level: number, message: string) => void;
+  /**
+   * Where guest log lines go, with the tenant of the call that logged them. Default: stdout,
+   * prefixed with the function name (and the tenant, but for `default`).
+   */
+  onGuestLog?: (fn: string, level: number, message: string, tenant: string) => void;
   /**
    * The cluster credential (common/cluster-auth.ts), shared by every host and KV node of the
    * cluster: signs this host's requests to them and checks theirs. Required unless `insecure`.
@@ -97,8 +101,8 @@ export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quo
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
-function logToStdout(fn: string, level: number, message: string): void {
-  console.log(`[${fn}] ${LOG_LEVELS[level] ?? 'log'}: ${message}`);
+function logToStdout(fn: string, level: number, message: string, tenant: string): void {
+  console.log(`[${tenant === DEFAULT_TENANT ? '' : `${tenant}/`}${fn}] ${LOG_LEVELS[level] ?? 'log'}: ${message}`);
 }
 
 /**

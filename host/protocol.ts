@@ -379,26 +379,28 @@ export function parsePush(frame: Uint8Array): { key: string; value: Lattice }[] 
 }
 
 /**
- * A message between functions as it travels between hosts: `{to, from, seq, data}`, the data in base64.
+ * A message between functions as it travels between hosts: `{to, from, seq, data}`, the data in
+ * base64; its tenant travels as the request's (PeerLink's `tenant`, `x-cloudburst-tenant`).
  *
  * @example
- * await link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(e), 2000);
+ * await link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(e), 2000, e.tenant);
  */
 export function encodeMessage(e: Envelope): { to: string; from: string; seq: number; data: string } {
   return { to: e.to, from: e.from, seq: e.seq, data: Buffer.from(e.data).toString('base64') };
 }
 
 /**
- * A message from another host, for a function of this host (`selfId`).
+ * A message from another host, for a function of this host (`selfId`), sent in `tenant` (the
+ * request's principal's: the sending host acts for the sender's tenant, `x-cloudburst-tenant`).
  *
  * @throws CloudburstError `INVALID_REQUEST` (the sender then falls back to the KV inbox).
  */
-export function parseMessage(body: unknown, selfId: string): Envelope {
+export function parseMessage(body: unknown, selfId: string, tenant: string): Envelope {
   const { to, from, seq, data } = isObject(body) ? body : {};
   if (typeof to !== 'string' || !to.startsWith(`${selfId}.`) || typeof from !== 'string' || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof data !== 'string') {
     throw new CloudburstError('INVALID_REQUEST', 'a message is {"to": id of a function of this host, "from": id, "seq": n >= 1, "data": base64}');
   }
-  return { to, from, seq: seq as number, data: new Uint8Array(Buffer.from(data, 'base64')) };
+  return { tenant, to, from, seq: seq as number, data: new Uint8Array(Buffer.from(data, 'base64')) };
 }
 
 /**

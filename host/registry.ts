@@ -55,7 +55,8 @@ interface Compiled {
   types: ModuleTypes;
 }
 
-const MODULES_SET = storageKey(SPACES.system, 'modules');
+/** The set of a tenant's module names. */
+const modulesSet = (tenant: string): string => storageKey(tenant, SPACES.system, 'modules');
 
 export function functionInfo(record: ModuleRecord, sig: ExportSignature): FunctionInfo {
   return { name: `${record.name}.${sig.name}`, module: record.name, export: sig.name, params: sig.params, result: sig.result };
@@ -65,14 +66,19 @@ export function functionInfo(record: ModuleRecord, sig: ExportSignature): Functi
  * The module registry: validates uploads, stores them in the KV tier (bytes content-addressed
  * by sha256, a record per module name, and the set of module names), and keeps each
  * module compiled once in memory. Any host can load any module from the tier.
+ *
+ * Everything is per tenant: records, bytes and the list live under the tenant's prefix, and
+ * the in-memory caches are keyed by tenant too, so that the same name (or the same bytes) in
+ * two tenants is two modules, with their own instances in the workers (`ModuleSpec.id`).
  */
 export class Registry {
   readonly #readThrough: ReadThroughCache;
   readonly #hlc: Hlc;
   readonly #pool: ExecutorPool;
   readonly #limits: RegistryLimits;
-  /** Compiled (and checked) modules by sha256: once per host. */
+  /** Compiled (and checked) modules by `{tenant}/{sha256}`: once per host and tenant. */
   readonly #compiled = new Map<string, Compiled>();
+  /** Loaded modules by `{tenant}/{name}`. */
   readonly #loaded = new Map<string, Loaded>();
 
   constructor(readThrough: ReadThroughCache, hlc: Hlc, pool: ExecutorPool, limits: RegistryLimits) {
@@ -94,7 +100,7 @@ export class Registry {
    * the module once its own checks passed and refuses it by throwing.
    */
   async deploy(
-    name: string, bytes: Uint8Array, admit?: (m: { name: string; size: number; memoryInitialPages: number }) => Promise<void>,
+    tenant: string, name: string, bytes: Uint8Array, admit?: (m: { name: string; size: number; memoryInitialPages: number }) => Promise<void>,
   ): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
     checkModuleName(name);
     if (bytes.byteLength > this.#limits.maxModuleBytes) {
@@ -109,8 +115,8 @@ export class Registry {
     await admit?.({ name, size: bytes.byteLength, memoryInitialPages: memory.initialPages });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const compiled: Compiled = { module, memory, types };
-    const spec = this.#spec(sha256, compiled);
-    const trial = await this.#pool.run({ kind: 'load', module: spec }, this.#limits.instantiateTimeoutMs);
+    const spec = this.#spec(tenant, sha256, compiled);
+    const trial = await this.#pool.run({ kind: 'load', tenant, module: spec }, this.#limits.instantiateTimeoutMs);
     if (!trial.ok) {
       throw new CloudburstError('INVALID_WASM', `the module failed to start: ${trial.code}: ${trial.message}`, { cause: trial.code });
     }
@@ -119,13 +125,13 @@ export class Registry {
       name, sha256, size: bytes.byteLength, deployedAt: new Date().toISOString(), memoryInitialPages: memory.initialPages, types,
     };
     const writes = new Map<string, Lattice>([
-      [storageKey(SPACES.wasm, sha256), lww.write(bytes, this.#hlc.now())],
-      [storageKey(SPACES.module, name), lww.write(Buffer.from(JSON.stringify(record)), this.#hlc.now())],
-      [MODULES_SET, gset.add(undefined, Buffer.from(name))],
+      [storageKey(tenant, SPACES.wasm, sha256), lww.write(bytes, this.#hlc.now())],
+      [storageKey(tenant, SPACES.module, name), lww.write(Buffer.from(JSON.stringify(record)), this.#hlc.now())],
+      [modulesSet(tenant), gset.add(undefined, Buffer.from(name))],
     ]);
     await this.#readThrough.writeDurable(writes);
-    this.#compiled.set(sha256, compiled);
-    this.#loaded.set(name, { record, spec });
+    this.#compiled.set(spec.id, compiled);
+    this.#loaded.set(`${tenant}/${name}`, { record, spec });
     return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
   }
 
@@ -150,37 +156,38 @@ export class Registry {
   }
 
   /** What a worker needs to instantiate a module: its memory within the module's and the host's limits. */
-  #spec(sha: string, { module, memory, types }: Compiled): ModuleSpec {
+  #spec(tenant: string, sha: string, { module, memory, types }: Compiled): ModuleSpec {
     return {
-      sha, module, types,
+      id: `${tenant}/${sha}`, module, types,
       memoryInitialPages: memory.initialPages,
       memoryMaxPages: Math.min(this.#limits.memoryMaxPages, memory.maximumPages ?? Number.MAX_SAFE_INTEGER),
     };
   }
 
   /** Deletes a module: its record becomes a tombstone; its functions stop resolving. */
-  async remove(name: string): Promise<void> {
+  async remove(tenant: string, name: string): Promise<void> {
     checkModuleName(name);
-    const current = await this.#record(name);
+    const current = await this.#record(tenant, name);
     if (!current) throw new CloudburstError('UNKNOWN_MODULE', `no module named ${JSON.stringify(name)}`);
-    await this.#readThrough.writeDurable(new Map([[storageKey(SPACES.module, name), lww.tombstone(this.#hlc.now())]]));
-    this.#loaded.delete(name);
+    await this.#readThrough.writeDurable(new Map([[storageKey(tenant, SPACES.module, name), lww.tombstone(this.#hlc.now())]]));
+    this.#loaded.delete(`${tenant}/${name}`);
   }
 
-  async #record(name: string): Promise<ModuleRecord | undefined> {
-    const v = await this.#readThrough.read(storageKey(SPACES.module, name));
+  async #record(tenant: string, name: string): Promise<ModuleRecord | undefined> {
+    const v = await this.#readThrough.read(storageKey(tenant, SPACES.module, name));
     if (v === undefined || v.type !== 'lww' || v.tombstone) return undefined;
     return JSON.parse(Buffer.from(v.value).toString('utf8')) as ModuleRecord;
   }
 
-  async #load(name: string): Promise<Loaded | undefined> {
-    const hit = this.#loaded.get(name);
+  async #load(tenant: string, name: string): Promise<Loaded | undefined> {
+    const hit = this.#loaded.get(`${tenant}/${name}`);
     if (hit) return hit;
-    const record = await this.#record(name);
+    const record = await this.#record(tenant, name);
     if (!record) return undefined;
-    let compiled = this.#compiled.get(record.sha256);
+    const id = `${tenant}/${record.sha256}`;
+    let compiled = this.#compiled.get(id);
     if (!compiled) {
-      const wasm = await this.#readThrough.read(storageKey(SPACES.wasm, record.sha256));
+      const wasm = await this.#readThrough.read(storageKey(tenant, SPACES.wasm, record.sha256));
       if (wasm === undefined || wasm.type !== 'lww' || wasm.tombstone) {
         throw new CloudburstError('INTERNAL', `the bytes of module ${name} (${record.sha256}) are missing from the KV tier`);
       }
@@ -193,37 +200,38 @@ export class Registry {
         if (!(err instanceof CloudburstError)) throw err;
         throw new CloudburstError(err.code, `module ${name} was accepted by an older host and no longer passes the upload checks (upload it again): ${err.message}`);
       }
-      this.#compiled.set(record.sha256, compiled);
+      this.#compiled.set(id, compiled);
     }
-    const loaded: Loaded = { record, spec: this.#spec(record.sha256, compiled) };
-    this.#loaded.set(name, loaded);
+    const loaded: Loaded = { record, spec: this.#spec(tenant, record.sha256, compiled) };
+    this.#loaded.set(`${tenant}/${name}`, loaded);
     return loaded;
   }
 
-  async module(name: string): Promise<ModuleRecord> {
+  async module(tenant: string, name: string): Promise<ModuleRecord> {
     checkModuleName(name);
-    const loaded = await this.#load(name);
+    const loaded = await this.#load(tenant, name);
     if (!loaded) throw new CloudburstError('UNKNOWN_MODULE', `no module named ${JSON.stringify(name)}`);
     return loaded.record;
   }
 
-  /** Resolves `module.export` to what a call needs. */
-  async resolve(fn: string): Promise<ResolvedFunction> {
+  /** Resolves `module.export` of `tenant` to what a call needs. */
+  async resolve(tenant: string, fn: string): Promise<ResolvedFunction> {
     const dot = fn.lastIndexOf('.');
     const moduleName = dot > 0 ? fn.slice(0, dot) : '';
     const exportName = fn.slice(dot + 1);
-    const loaded = dot > 0 && /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/.test(moduleName) ? await this.#load(moduleName) : undefined;
+    const loaded = dot > 0 && /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/.test(moduleName) ? await this.#load(tenant, moduleName) : undefined;
     const signature = loaded?.record.types.exports.find((e) => e.name === exportName);
     if (!loaded || !signature) throw new CloudburstError('UNKNOWN_FUNCTION', `no function named ${JSON.stringify(fn)}`);
     return { info: functionInfo(loaded.record, signature), signature, spec: loaded.spec };
   }
 
-  async list(): Promise<ModuleRecord[]> {
-    const names = await this.#readThrough.read(MODULES_SET, { fresh: true }).catch(() => this.#readThrough.cache.get(MODULES_SET));
+  async list(tenant: string): Promise<ModuleRecord[]> {
+    const set = modulesSet(tenant);
+    const names = await this.#readThrough.read(set, { fresh: true }).catch(() => this.#readThrough.cache.get(set));
     if (names === undefined || names.type !== 'set') return [];
     const out: ModuleRecord[] = [];
     for (const m of names.members) {
-      const record = await this.#record(Buffer.from(m).toString('utf8'));
+      const record = await this.#record(tenant, Buffer.from(m).toString('utf8'));
       if (record) out.push(record);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));

@@ -139,34 +139,34 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
 
     putModule: async ({ req, res, params, principal }) => {
       const bytes = await readBody(req, registry.limits.maxModuleBytes);
-      const admit = (m: ModuleCandidate): Promise<void> => quotas.admitModule(principal.tenant, m, () => registry.list());
-      const { record, functions } = await registry.deploy(params.module!, bytes, admit);
+      const admit = (m: ModuleCandidate): Promise<void> => quotas.admitModule(principal.tenant, m, () => registry.list(principal.tenant));
+      const { record, functions } = await registry.deploy(principal.tenant, params.module!, bytes, admit);
       sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
     },
 
-    listModules: async ({ res }) => {
-      sendJson(res, 200, { modules: (await registry.list()).map(moduleJson) });
+    listModules: async ({ res, principal }) => {
+      sendJson(res, 200, { modules: (await registry.list(principal.tenant)).map(moduleJson) });
     },
 
-    getModule: async ({ res, params }) => {
-      sendJson(res, 200, moduleJson(await registry.module(params.module!)));
+    getModule: async ({ res, params, principal }) => {
+      sendJson(res, 200, moduleJson(await registry.module(principal.tenant, params.module!)));
     },
 
-    deleteModule: async ({ res, params }) => {
-      await registry.remove(params.module!);
+    deleteModule: async ({ res, params, principal }) => {
+      await registry.remove(principal.tenant, params.module!);
       d.metrics.forget(`${params.module}.`);
       sendJson(res, 200, { deleted: params.module });
     },
 
-    listFunctions: async ({ res }) => {
-      const functions = (await registry.list())
+    listFunctions: async ({ res, principal }) => {
+      const functions = (await registry.list(principal.tenant))
         .flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig)))
         .sort((a, b) => (a.name < b.name ? -1 : 1));
       sendJson(res, 200, { functions });
     },
 
-    getFunction: async ({ res, params }) => {
-      sendJson(res, 200, (await registry.resolve(params.fn!)).info);
+    getFunction: async ({ res, params, principal }) => {
+      sendJson(res, 200, (await registry.resolve(principal.tenant, params.fn!)).info);
     },
 
     callFunction: async ({ req, res, params, query, principal }) => {
@@ -179,7 +179,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       const release = quotas.admitCall(principal, call.timeoutMs, call.forwarded);
       let out: CallOutcome;
       try {
-        const checked = { ...(await calls.prepare(params.fn!, call)), tenant };
+        const checked = await calls.prepare(tenant, params.fn!, call);
         if (call.async) {
           const id = await calls.start(checked, release);
           sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
@@ -204,9 +204,10 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       res.writeHead(204).end();
     },
 
-    // A message for a function running here, sent directly by another host (JSON, data in base64).
-    message: async ({ req, res }) => {
-      d.messaging.accept(parseMessage(await readJson(req, HOST_LIMITS.messageBodyBytes), d.hostId));
+    // A message for a function running here, sent directly by another host (JSON, data in
+    // base64), in the tenant the sending host acts for.
+    message: async ({ req, res, principal }) => {
+      d.messaging.accept(parseMessage(await readJson(req, HOST_LIMITS.messageBodyBytes), d.hostId, principal.tenant));
       res.writeHead(204).end();
     },
 
@@ -215,14 +216,14 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       sendJson(res, 200, d.cut.serve(parseCacheRead(await readJson(req, HOST_LIMITS.cacheReadBodyBytes))));
     },
 
-    getFuture: async ({ res, params, query }) => {
+    getFuture: async ({ res, params, query, principal }) => {
       const waitMs = parseWait(query.get('wait'));
-      const record = await d.futures.get(checkFutureId(params.id), waitMs);
+      const record = await d.futures.get(principal.tenant, checkFutureId(params.id), waitMs);
       sendJson(res, record.status === 'pending' ? 202 : 200, record);
     },
 
-    getKey: async ({ req, res, params, query }) => {
-      const key = userKey(params.key);
+    getKey: async ({ req, res, params, query, principal }) => {
+      const key = userKey(principal.tenant, params.key);
       const v = await readThrough.read(key, { fresh: query.get('fresh') !== null });
       if (v === undefined || isDeleted(v)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
       if (v.type === 'lww' && (req.headers.accept ?? '').includes('application/octet-stream')) {
@@ -234,7 +235,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     },
 
     putKey: async ({ req, res, params, query, principal }) => {
-      const key = userKey(params.key);
+      const key = userKey(principal.tenant, params.key);
       const body = await readBody(req, d.maxBodyBytes);
       const current = await readThrough.read(key);
       observe(d.hlc, current);
@@ -263,7 +264,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     },
 
     deleteKey: async ({ res, params, principal }) => {
-      const key = userKey(params.key);
+      const key = userKey(principal.tenant, params.key);
       const current = await readThrough.read(key);
       if (current === undefined || isDeleted(current)) throw new CloudburstError('KEY_NOT_FOUND', `no value under key ${JSON.stringify(params.key)}`);
       observe(d.hlc, current);

@@ -21,11 +21,11 @@ import type { Scope } from './principal.ts';
 export const SYSTEM_TENANT = '_system';
 
 export const AUTH_KEYS = {
-  token: (hash: string): string => storageKey(SPACES.token, hash, SYSTEM_TENANT),
-  tokenName: (name: string): string => storageKey(SPACES.tokenName, name, SYSTEM_TENANT),
-  tenant: (name: string): string => storageKey(SPACES.tenant, name, SYSTEM_TENANT),
-  tokenNames: storageKey(SPACES.system, 'tokens', SYSTEM_TENANT),
-  tenantNames: storageKey(SPACES.system, 'tenants', SYSTEM_TENANT),
+  token: (hash: string): string => storageKey(SYSTEM_TENANT, SPACES.token, hash),
+  tokenName: (name: string): string => storageKey(SYSTEM_TENANT, SPACES.tokenName, name),
+  tenant: (name: string): string => storageKey(SYSTEM_TENANT, SPACES.tenant, name),
+  tokenNames: storageKey(SYSTEM_TENANT, SPACES.system, 'tokens'),
+  tenantNames: storageKey(SYSTEM_TENANT, SPACES.system, 'tenants'),
 } as const;
 
 /** What the tier keeps of a token. `hash` is its key's, checked again when it is read. */

@@ -1,5 +1,5 @@
 import { gset, lww, type Hlc, type KvClient } from '../../kvs/index.ts';
-import { SPACES, storageKey } from '../keys.ts';
+import { DEFAULT_TENANT, SPACES, storageKey } from '../keys.ts';
 import { Bloom } from './bloom.ts';
 
 /** What a host publishes about itself, every `intervalMs`, in the KV tier. */
@@ -12,7 +12,7 @@ export interface HostRecord {
   queued: number;
   /** Number of user keys in the summary. */
   keys: number;
-  /** Bloom filter of the user keys this host caches (base64). */
+  /** Bloom filter of the user keys this host caches, every tenant's, as storage keys (base64). */
   summary: string;
   updatedAt: number;
   stopped?: boolean;
@@ -33,8 +33,9 @@ export interface DirectoryOptions {
   clock?: () => number;
 }
 
-const HOSTS_SET = storageKey(SPACES.system, 'hosts');
-const recordKey = (id: string): string => storageKey(SPACES.system, `host/${id}`);
+// Platform records: hosts serve every tenant, so their records live in one place.
+const HOSTS_SET = storageKey(DEFAULT_TENANT, SPACES.system, 'hosts');
+const recordKey = (id: string): string => storageKey(DEFAULT_TENANT, SPACES.system, `host/${id}`);
 
 /**
  * The cluster's view of its function hosts: who is there, what each caches (a Bloom filter

@@ -18,10 +18,13 @@ export class Forwarder {
     this.#link = link;
   }
 
-  /** Sends a call checked here (`call`, as parsed on arrival) to run on the host at `url`. */
-  async call(url: string, fn: string, call: CallRequest): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
+  /**
+   * Sends a call of `tenant` checked here (`call`, as parsed on arrival) to run on the host at
+   * `url`, which runs it in that tenant.
+   */
+  async call(url: string, tenant: string, fn: string, call: CallRequest): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
     const { path, body, headers } = forwardCall(fn, call, this.#selfId);
-    const reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + 5000, headers);
+    const reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + 5000, headers, tenant);
     const got = reply.body as { result: unknown; history?: HistoryEvent[] };
     const token = reply.headers[HOST_HEADERS.session];
     return {

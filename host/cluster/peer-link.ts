@@ -5,12 +5,13 @@ import { CloudburstError, connectOptions, errorFromBody, signRequest, stringify,
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
  * A peer that cannot be reached, does not answer within `timeoutMs`, or is stopping is
  * HOST_UNAVAILABLE (the caller may try another host); any other error answer is the error
- * it carries.
+ * it carries. A request that acts for a tenant (a forwarded call, a message between functions,
+ * a DAG message) says so with `tenant` (sent as TENANT_HEADER): the receiving host acts in it.
  *
  * Every request is signed with the cluster credential (common/cluster-auth.ts) when the link
  * has it: the internal routes of the receiving host accept only signed requests. A request
- * whose headers name a tenant (TENANT_HEADER) is signed for that tenant, so the receiver can
- * trust which tenant it acts for.
+ * that names a tenant is signed for that tenant, so the receiver can trust which tenant it
+ * acts for.
  */
 export class PeerLink {
   readonly #pools = new Map<string, Pool>();
@@ -36,14 +37,15 @@ export class PeerLink {
     return pool;
   }
 
-  async send(url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    return (await this.request(url, method, path, body, timeoutMs)).body;
+  async send(url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, tenant?: string): Promise<unknown> {
+    return (await this.request(url, method, path, body, timeoutMs, {}, tenant)).body;
   }
 
   /** Like `send`, with extra request headers, answering the response headers too. */
   async request(
-    url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {},
+    url: string, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, timeoutMs: number, extra: Record<string, string> = {}, tenant?: string,
   ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined> }> {
+    const headers = tenant === undefined ? extra : { ...extra, [TENANT_HEADER]: tenant };
     let status: number;
     let text: string;
     let replyHeaders: Record<string, string | string[] | undefined>;

@@ -3,6 +3,7 @@ import type { ExecutorPool } from '../executor/pool.ts';
 import type { SelfAddress } from '../self-address.ts';
 import { Bloom } from './bloom.ts';
 import type { HostRecord, PeerView } from './directory.ts';
+import { isUserKey } from '../keys.ts';
 
 export interface PresenceOptions {
   self: SelfAddress;
@@ -10,8 +11,6 @@ export interface PresenceOptions {
   cache: Pick<HostCache, 'keys'>;
   /** The pool whose load is sampled. */
   pool: Pick<ExecutorPool, 'stats'>;
-  /** Storage prefix of user keys (the only keys placement looks for). */
-  userPrefix: string;
   /** How often the load is sampled. Default 100 ms. */
   sampleMs?: number;
 }
@@ -34,7 +33,6 @@ export class Presence {
   readonly #self: SelfAddress;
   readonly #cache: PresenceOptions['cache'];
   readonly #pool: PresenceOptions['pool'];
-  readonly #userPrefix: string;
   readonly #sampler: NodeJS.Timeout;
   #utilization = 0;
   /** Records built while no peer was live. */
@@ -44,7 +42,6 @@ export class Presence {
     this.#self = opts.self;
     this.#cache = opts.cache;
     this.#pool = opts.pool;
-    this.#userPrefix = opts.userPrefix;
     this.#sampler = setInterval(() => {
       const s = this.#pool.stats();
       this.#utilization = 0.7 * this.#utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
@@ -58,10 +55,12 @@ export class Presence {
 
   /**
    * This host's directory record. The key summary is a scan of the cache: it is left empty
-   * while no peer is live to read it (`hasPeers`), but for the very first record.
+   * while no peer is live to read it (`hasPeers`), but for the very first record. It holds
+   * the user keys of every tenant as storage keys (`{tenant}/k/{key}`), which is what a
+   * call's references are when placement looks them up.
    */
   record(hasPeers: boolean): Omit<HostRecord, 'updatedAt'> {
-    const keys = hasPeers || this.#lonelyBeats++ === 0 ? [...this.#cache.keys(this.#userPrefix)] : [];
+    const keys = hasPeers || this.#lonelyBeats++ === 0 ? [...this.#cache.keys('')].filter(isUserKey) : [];
     const bloom = Bloom.forCount(keys.length);
     for (const k of keys) bloom.add(k);
     const s = this.#pool.stats();

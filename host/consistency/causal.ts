@@ -10,6 +10,7 @@ import { closedSubset, closeOverHeld, depChecker, type DepTest } from './causal-
 import { CAUSAL_WINDOW_MS } from './causal-deps.ts';
 import { readPeerCache, serveCacheRead } from './causal-peers.ts';
 import { depFromWire, isCausal } from './causal-wire.ts';
+import { displayKey } from '../keys.ts';
 
 export interface CutTier {
   /** The merge of every replica's value (a plain read may miss the newest write). */
@@ -299,7 +300,7 @@ export class CausalCut {
       const fresh = await this.#tier.getFresh(key).catch(() => undefined);
       if (fresh !== undefined && (await this.absorbAwait(key, fresh, deadline), ok())) return;
       if (performance.now() >= deadline || this.#closed) {
-        throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${key} as new as the request depends on reached this host in time`);
+        throw new CloudburstError('CONSISTENCY_UNAVAILABLE', `no version of ${displayKey(key)} as new as the request depends on reached this host in time`);
       }
       await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(1, deadline - performance.now()))));
       wait = Math.min(wait * 2, 100);

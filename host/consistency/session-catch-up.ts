@@ -7,6 +7,7 @@ import type { PeerLink } from '../cluster/peer-link.ts';
 import { counterFrom, type MetricsRegistry } from '../metrics.ts';
 import { readPeerCache } from './causal-peers.ts';
 import { covers, type ClientSession, type SessionEntry } from './client-session.ts';
+import { userPrefix } from '../keys.ts';
 
 export interface CatchUpOptions {
   cache: HostCache;
@@ -16,8 +17,6 @@ export interface CatchUpOptions {
   /** The merge of every replica of a key in the KV tier. */
   getFresh: (key: string) => Promise<Lattice | undefined>;
   selfUrl: () => string;
-  /** Storage prefix of user keys. */
-  userPrefix: string;
 }
 
 /**
@@ -34,7 +33,6 @@ export class SessionCatchUp {
   readonly #link: PeerLink;
   readonly #getFresh: CatchUpOptions['getFresh'];
   readonly #selfUrl: CatchUpOptions['selfUrl'];
-  readonly #userPrefix: string;
   /** Keys brought here for a session (metrics). */
   fetched = 0;
 
@@ -44,20 +42,25 @@ export class SessionCatchUp {
     this.#link = opts.link;
     this.#getFresh = opts.getFresh;
     this.#selfUrl = opts.selfUrl;
-    this.#userPrefix = opts.userPrefix;
   }
 
   registerMetrics(registry: MetricsRegistry): void {
     counterFrom(registry, 'cloudburst_session_catchup_keys_total', 'Keys brought into this cache so that a call sees what its client session saw.', () => this.fetched);
   }
 
-  #behind(entries: readonly SessionEntry[]): SessionEntry[] {
+  #behind(prefix: string, entries: readonly SessionEntry[]): SessionEntry[] {
     this.#cache.refresh();
-    return entries.filter((e) => !covers(e.key, this.#cache.get(this.#userPrefix + e.key), e.version));
+    return entries.filter((e) => !covers(e.key, this.#cache.get(prefix + e.key), e.version));
   }
 
-  async ensure(session: ClientSession, deadline: number): Promise<void> {
-    let behind = this.#behind(session);
+  /**
+   * Brings the cache up to `session` for a call of `tenant`: a session names user keys, and a
+   * call reads those of its own tenant (a token carried to another tenant constrains only that
+   * tenant's keys of the same names).
+   */
+  async ensure(tenant: string, session: ClientSession, deadline: number): Promise<void> {
+    const prefix = userPrefix(tenant);
+    let behind = this.#behind(prefix, session);
     let pause = 5;
     while (behind.length > 0) {
       this.fetched += behind.length;
@@ -68,15 +71,15 @@ export class SessionCatchUp {
         list.push(e);
         byUrl.set(e.url, list);
       }
-      await Promise.all([...byUrl].map(([url, entries]) => this.#fromPeer(url, entries, deadline).catch(() => undefined)));
-      behind = this.#behind(behind);
+      await Promise.all([...byUrl].map(([url, entries]) => this.#fromPeer(prefix, url, entries, deadline).catch(() => undefined)));
+      behind = this.#behind(prefix, behind);
       if (behind.length === 0) return;
       await Promise.all(behind.map(async (e) => {
-        const key = this.#userPrefix + e.key;
+        const key = prefix + e.key;
         const v = await this.#getFresh(key).catch(() => undefined);
         if (v !== undefined) await this.#admit(key, v, deadline);
       }));
-      behind = this.#behind(behind);
+      behind = this.#behind(prefix, behind);
       if (behind.length === 0) return;
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
@@ -89,8 +92,8 @@ export class SessionCatchUp {
   }
 
   /** The values the peer's cache holds of these keys, admitted here. */
-  async #fromPeer(url: string, entries: readonly SessionEntry[], deadline: number): Promise<void> {
-    const values = await readPeerCache(this.#link, url, entries.map((e) => this.#userPrefix + e.key), deadline);
+  async #fromPeer(prefix: string, url: string, entries: readonly SessionEntry[], deadline: number): Promise<void> {
+    const values = await readPeerCache(this.#link, url, entries.map((e) => prefix + e.key), deadline);
     await Promise.all([...values].map(([key, value]) => this.#admit(key, value, deadline, url)));
   }
 }

@@ -5,6 +5,7 @@ import type { PeerLink } from '../cluster/peer-link.ts';
 import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import { HOST_PATHS } from '../protocol.ts';
 import type { ReadVersion, SnapshotEntry } from './call-session.ts';
+import { displayKey } from '../keys.ts';
 
 interface Held {
   /** `${key}\0${version}` -> the encoded value (null: the key was absent). */
@@ -61,7 +62,7 @@ export class Snapshots {
   async fetch(rid: string, key: string, at: ReadVersion): Promise<Uint8Array | null> {
     if (at.host === this.#selfId) {
       const local = this.get(rid, key, at.version);
-      if (local === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${at.version} for request ${rid} is no longer held (the request expired)`);
+      if (local === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${displayKey(key)} at ${at.version} for request ${rid} is no longer held (the request expired)`);
       return local;
     }
     let body: { base64?: string | null };
@@ -69,7 +70,7 @@ export class Snapshots {
       body = (await this.#link.send(at.url, 'POST', HOST_PATHS.dagSnapshot, { rid, key, v: at.version }, 2000)) as { base64?: string | null };
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: the step's own host is fine (the DAG is re-run either way).
-      throw new CloudburstError('INTERNAL', `the snapshot of ${key} for request ${rid} could not be fetched from host ${at.host}: ${(err as Error).message}`);
+      throw new CloudburstError('INTERNAL', `the snapshot of ${displayKey(key)} for request ${rid} could not be fetched from host ${at.host}: ${(err as Error).message}`);
     }
     return typeof body?.base64 === 'string' ? new Uint8Array(Buffer.from(body.base64, 'base64')) : null;
   }
@@ -77,7 +78,7 @@ export class Snapshots {
   /** For the internal route (`HOST_PATHS.dagSnapshot`): throws when the snapshot is not held. */
   serve(rid: string, key: string, v: string): { base64: string | null } {
     const got = this.get(rid, key, v);
-    if (got === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${key} at ${v} for request ${rid} is no longer held on ${this.#selfId}`);
+    if (got === undefined) throw new CloudburstError('INTERNAL', `the snapshot of ${displayKey(key)} at ${v} for request ${rid} is no longer held on ${this.#selfId}`);
     return { base64: got === null ? null : Buffer.from(got).toString('base64') };
   }
 

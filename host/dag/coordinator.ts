@@ -36,6 +36,8 @@ export interface CoordinatorOptions {
 
 /** A DAG call, checked: everything a caller can get wrong fails before anything runs. */
 export interface PreparedDag {
+  /** The caller's tenant: the DAG, its functions, references and future are this tenant's; every step runs in it. */
+  tenant: string;
   topo: Topology;
   /** Deadline of one run of the whole DAG, in ms. */
   timeoutMs: number;
@@ -93,8 +95,8 @@ export class Coordinator {
   readonly #maxReruns: number;
   readonly #graceMs: number;
   readonly #snapshots: Snapshots;
-  /** Runs in flight, by request id: how to end each, and its other hosts (id -> a step there). */
-  readonly #runs = new Map<string, { end: (o: RunOutcome) => void; remote: Map<string, string> }>();
+  /** Runs in flight, by request id: its tenant, how to end each, and its other hosts (id -> a step there). */
+  readonly #runs = new Map<string, { tenant: string; end: (o: RunOutcome) => void; remote: Map<string, string> }>();
   /** rr runs with parallel branches: the versions agreed per request (see `pin`). */
   readonly #shared = new Map<string, Map<string, ReadVersion>>();
   /** Watches the directory while runs involve other hosts: one that leaves it ends them early. */
@@ -124,9 +126,9 @@ export class Coordinator {
    * functions' signatures and the cluster's hosts: everything a caller can get wrong fails
    * here (4xx); then a forced host that is not live now is HOST_UNAVAILABLE (503).
    */
-  async prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
+  async prepare(tenant: string, name: string, call: DagCallRequest): Promise<PreparedDag> {
     const { consistency, args: given, placement } = call;
-    const topo = await this.#store.get(name);
+    const topo = await this.#store.get(tenant, name);
     const fns = new Set(topo.spec.functions);
     const strangers = Object.keys(given).filter((f) => !fns.has(f));
     if (strangers.length > 0) throw new CloudburstError('INVALID_REQUEST', `"args" names functions that are not in DAG ${name}: ${strangers.join(', ')}`);
@@ -134,8 +136,8 @@ export class Coordinator {
     const refs = new Map<string, string[]>();
     for (const fn of topo.order) {
       const a = given[fn] ?? [];
-      const resolved = await this.#registry.resolve(fn);
-      const prepared = prepareFixedArgs(fn, resolved.signature, topo.preds.get(fn)!.length, a);
+      const resolved = await this.#registry.resolve(tenant, fn);
+      const prepared = prepareFixedArgs(tenant, fn, resolved.signature, topo.preds.get(fn)!.length, a);
       args.set(fn, a as unknown[]);
       refs.set(fn, prepared.flatMap((p) => (p.kind === 'ref' ? [p.key] : [])));
     }
@@ -160,7 +162,7 @@ export class Coordinator {
         throw new CloudburstError('HOST_UNAVAILABLE', `"placement" of ${fn}: host ${JSON.stringify(host)} is not live (${why}); retry, or place the step elsewhere (live: ${live()}; see GET /v1/cluster)`, { step: fn, host });
       }
     }
-    return { topo, timeoutMs: call.timeoutMs, args, refs, pins, consistency, history: call.history, ...(call.client ? { client: call.client } : {}) };
+    return { tenant, topo, timeoutMs: call.timeoutMs, args, refs, pins, consistency, history: call.history, ...(call.client ? { client: call.client } : {}) };
   }
 
   /** Runs a prepared DAG call to its end: the sink's result, or the error that ended it. */
@@ -204,12 +206,12 @@ export class Coordinator {
   async start(p: PreparedDag, onEnd: () => void = () => undefined): Promise<string> {
     const label = `dag:${p.topo.spec.name}`;
     const createdAt = new Date().toISOString();
-    const id = await this.#futures.create(label);
+    const id = await this.#futures.create(p.tenant, label);
     void this.call(p).finally(onEnd).then(
-      (out) => this.#futures.complete(id, label, createdAt, {
+      (out) => this.#futures.complete(p.tenant, id, label, createdAt, {
         result: out.result, host: out.hosts[p.topo.sink]!, ...(out.client ? { session: encodeSession(out.client) } : {}),
       }),
-      (err: unknown) => this.#futures.complete(id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),
+      (err: unknown) => this.#futures.complete(p.tenant, id, label, createdAt, { error: err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err)) }),
     );
     return id;
   }
@@ -228,9 +230,10 @@ export class Coordinator {
     return proposal;
   }
 
-  /** A step's report for a run this host coordinates (the sink's result, or a failure). */
+  /** A step's report for a run this host coordinates (the sink's result, or a failure); one of another tenant changes nothing. */
   onDone(msg: DoneMsg): void {
-    this.#runs.get(msg.rid)?.end(msg.ok ? { kind: 'ok', msg } : { kind: 'failed', msg });
+    const run = this.#runs.get(msg.rid);
+    if (run?.tenant === msg.tenant) run.end(msg.ok ? { kind: 'ok', msg } : { kind: 'failed', msg });
   }
 
   /**
@@ -284,13 +287,13 @@ export class Coordinator {
         resolve(o);
       };
       const remote = new Map([...shares.values()].filter((x) => x.host.id !== self.id).map((x) => [x.host.id, x.steps[0]!.fn]));
-      this.#runs.set(rid, { end, remote });
+      this.#runs.set(rid, { tenant: p.tenant, end, remote });
       if (remote.size > 0) this.#watchHosts();
       let local: ScheduleMsg | undefined;
       // Remote shares first, so that they travel while this host runs its own steps.
       for (const { host, steps } of shares.values()) {
         const msg: ScheduleMsg = {
-          rid, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps,
+          rid, tenant: p.tenant, dag: topo.spec.name, coordinator: self, remainingMs: p.timeoutMs, steps,
           ...(p.consistency === 'rr' && hasParallelBranches(topo) ? { shared: true } : {}),
           ...(p.consistency === 'rr' ? { rr: true } : {}), ...(p.consistency === 'causal' ? { causal: true } : {}), ...(p.history ? { history: true } : {}),
           ...(p.client && p.client.length > 0 ? { client: encodeSession(p.client) } : {}),
@@ -299,9 +302,9 @@ export class Coordinator {
           local = msg;
           continue;
         }
-        this.#link.send(host.url, 'POST', HOST_PATHS.dagSchedule, msg, Math.max(1000, p.timeoutMs)).catch((err: unknown) => {
+        this.#link.send(host.url, 'POST', HOST_PATHS.dagSchedule, msg, Math.max(1000, p.timeoutMs), p.tenant).catch((err: unknown) => {
           const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
-          end({ kind: 'failed', msg: { rid, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `the schedule could not be delivered: ${e.message}` } } });
+          end({ kind: 'failed', msg: { rid, tenant: p.tenant, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `the schedule could not be delivered: ${e.message}` } } });
         });
       }
       if (local) this.#steps.schedule(local);
@@ -322,7 +325,7 @@ export class Coordinator {
         watched++;
         for (const [host, step] of run.remote) {
           if (live.has(host)) continue;
-          run.end({ kind: 'failed', msg: { rid, ok: false, step, host, error: { code: 'HOST_UNAVAILABLE', message: `host ${host} left the cluster during the run (it stopped publishing its record, or could not be reached)` } } });
+          run.end({ kind: 'failed', msg: { rid, tenant: run.tenant, ok: false, step, host, error: { code: 'HOST_UNAVAILABLE', message: `host ${host} left the cluster during the run (it stopped publishing its record, or could not be reached)` } } });
           break;
         }
       }

@@ -1,6 +1,8 @@
 // The wire format between hosts for DAG requests, in one place: the messages of the DAG routes
 // (their paths and limits are HOST_PATHS.dag* and HOST_LIMITS in host/protocol.ts). These routes
 // are cluster-internal (hosts call them on each other, like /v1/internal/kv/push); bodies are JSON.
+// A request runs in its caller's tenant: schedules, triggers, reports and warm-ups carry it
+// (`tenant`, checked here), and the sender also acts for it (PeerLink's `tenant`).
 import { CloudburstError, isErrorCode, type ErrorCode } from '../../common/index.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
 import { readVersionFromWire } from '../consistency/step-session.ts';
@@ -8,6 +10,7 @@ import { decodeSession, type ClientSession } from '../consistency/client-session
 import type { HistoryEvent } from '../consistency/history.ts';
 import { parseStepSession, stepSessionToWire, type StepSession, type StepSessionWire } from '../consistency/step-session.ts';
 import { checkKeyName } from '../keys.ts';
+import { checkTenantName } from '../auth/principal.ts';
 import { DAG_LIMITS } from './graph.ts';
 
 export interface HostRef {
@@ -29,6 +32,8 @@ export interface StepSchedule {
 export interface ScheduleMsg {
   /** One id per run of a request (a re-run has a new one): all per-request state is keyed by it. */
   rid: string;
+  /** The tenant the request runs in: its steps resolve functions and read keys there. */
+  tenant: string;
   dag: string;
   coordinator: HostRef;
   /** Time left of the run, in ms; each host turns it into its own deadline (no clock sync needed). */
@@ -48,6 +53,8 @@ export interface ScheduleMsg {
 
 export interface TriggerMsg {
   rid: string;
+  /** The request's tenant: a trigger for a request of another tenant is dropped. */
+  tenant: string;
   from: string;
   to: string;
   slot: number;
@@ -60,8 +67,8 @@ export interface TriggerMsg {
 }
 
 export type DoneMsg =
-  | { rid: string; ok: true; step: string; host: string; result: unknown; history?: HistoryEvent[]; client?: string }
-  | { rid: string; ok: false; step: string; host: string; error: { code: ErrorCode; message: string } };
+  | { rid: string; tenant: string; ok: true; step: string; host: string; result: unknown; history?: HistoryEvent[]; client?: string }
+  | { rid: string; tenant: string; ok: false; step: string; host: string; error: { code: ErrorCode; message: string } };
 
 export type StepState = 'waiting' | 'running' | 'done' | 'failed';
 
@@ -85,6 +92,14 @@ export function clientOf(token: string | undefined): ClientSession | undefined {
   return token === undefined ? undefined : decodeSession(token, checkKeyName);
 }
 
+function tenantOf(v: unknown): string {
+  try {
+    return checkTenantName(v);
+  } catch {
+    throw bad('tenant');
+  }
+}
+
 function remaining(v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw bad('remainingMs');
   return v;
@@ -104,7 +119,7 @@ export function parseSchedule(v: unknown): ScheduleMsg {
     };
   });
   return {
-    rid: v.rid, dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
+    rid: v.rid, tenant: tenantOf(v.tenant), dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
     ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.shared === true ? { shared: true } : {}), ...(v.history === true ? { history: true } : {}),
     ...clientToken(v.client),
   };
@@ -119,17 +134,18 @@ export function triggerToWire(msg: TriggerMsg): Omit<TriggerMsg, 'session'> & { 
 export function parseTrigger(v: unknown): TriggerMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.from !== 'string' || typeof v.to !== 'string' || typeof v.slot !== 'number') throw bad('trigger');
   const session = parseStepSession(v.session);
-  return { rid: v.rid, from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs), ...(session ? { session } : {}), ...clientToken(v.client) };
+  return { rid: v.rid, tenant: tenantOf(v.tenant), from: v.from, to: v.to, slot: v.slot, value: v.value, remainingMs: remaining(v.remainingMs), ...(session ? { session } : {}), ...clientToken(v.client) };
 }
 
 export function parseDone(v: unknown): DoneMsg {
   if (!isObject(v) || typeof v.rid !== 'string' || typeof v.step !== 'string' || typeof v.host !== 'string') throw bad('done');
+  const tenant = tenantOf(v.tenant);
   if (v.ok === true) {
-    return { rid: v.rid, ok: true, step: v.step, host: v.host, result: v.result, ...(Array.isArray(v.history) ? { history: v.history as HistoryEvent[] } : {}), ...clientToken(v.client) };
+    return { rid: v.rid, tenant, ok: true, step: v.step, host: v.host, result: v.result, ...(Array.isArray(v.history) ? { history: v.history as HistoryEvent[] } : {}), ...clientToken(v.client) };
   }
   const e = v.error;
   if (!isObject(e) || typeof e.message !== 'string') throw bad('error');
-  return { rid: v.rid, ok: false, step: v.step, host: v.host, error: { code: isErrorCode(e.code) ? e.code : 'INTERNAL', message: e.message } };
+  return { rid: v.rid, tenant, ok: false, step: v.step, host: v.host, error: { code: isErrorCode(e.code) ? e.code : 'INTERNAL', message: e.message } };
 }
 
 /** A pin: a step's host proposes to the coordinator the version of `key` it read first for request `rid`. */
@@ -162,11 +178,11 @@ export function parseSnapshotRequest(v: unknown): { rid: string; key: string; v:
   return { rid: v.rid, key: v.key, v: v.v };
 }
 
-/** The functions a host is asked to load ahead of their first call. */
-export function parseWarm(v: unknown): string[] {
+/** The functions of `tenant` a host is asked to load ahead of their first call: `{tenant, functions}`. */
+export function parseWarm(v: unknown): { tenant: string; functions: string[] } {
   const functions = isObject(v) ? v.functions : undefined;
   if (!Array.isArray(functions) || functions.length > DAG_LIMITS.maxFunctions || !functions.every((f) => typeof f === 'string')) {
     throw new CloudburstError('INVALID_REQUEST', `"functions" is an array of at most ${DAG_LIMITS.maxFunctions} function names`);
   }
-  return functions as string[];
+  return { tenant: tenantOf((v as Record<string, unknown>).tenant), functions: functions as string[] };
 }

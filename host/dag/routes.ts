@@ -1,4 +1,5 @@
-import { readJson, sendJson } from '../../common/index.ts';
+import { CloudburstError, readJson, sendJson } from '../../common/index.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { HostHandler } from '../routes.ts';
 import { HOST_LIMITS, answerHeaders, hostPath, parseDagCall, type HostRouteName } from '../protocol.ts';
 import type { Quotas } from '../quotas/quotas.ts';
@@ -15,26 +16,40 @@ export interface DagRouteOptions {
 }
 
 /**
+ * A DAG message names the tenant its request runs in; the host that sent it must act for that
+ * tenant (its request's principal, from the signed `x-cloudburst-tenant`), so a host cannot
+ * slip a step into another tenant by what it writes in the body.
+ *
+ * @throws CloudburstError `FORBIDDEN`
+ */
+function inTenant<T extends { tenant: string }>(principal: Principal, msg: T): T {
+  if (msg.tenant !== principal.tenant) {
+    throw new CloudburstError('FORBIDDEN', `a DAG message of tenant ${msg.tenant} sent by a request acting for tenant ${principal.tenant}`);
+  }
+  return msg;
+}
+
+/**
  * The handlers of the DAG routes of HOST_ROUTES (protocol.ts), public and cluster-internal.
  * Every route and status code is in host/README.md.
  */
 export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extract<HostRouteName, `dag${string}`>, HostHandler> {
   return {
-    dagPut: async ({ req, res, params }) => {
+    dagPut: async ({ req, res, params, principal }) => {
       const body = await readJson(req, o.maxBodyBytes);
-      sendJson(res, 200, await dags.register(params.name!, body));
+      sendJson(res, 200, await dags.register(principal.tenant, params.name!, body));
     },
 
-    dagList: async ({ res }) => {
-      sendJson(res, 200, { dags: await dags.list() });
+    dagList: async ({ res, principal }) => {
+      sendJson(res, 200, { dags: await dags.list(principal.tenant) });
     },
 
-    dagGet: async ({ res, params }) => {
-      sendJson(res, 200, await dags.show(params.name!));
+    dagGet: async ({ res, params, principal }) => {
+      sendJson(res, 200, await dags.show(principal.tenant, params.name!));
     },
 
-    dagDelete: async ({ res, params }) => {
-      await dags.remove(params.name!);
+    dagDelete: async ({ res, params, principal }) => {
+      await dags.remove(principal.tenant, params.name!);
       sendJson(res, 200, { deleted: params.name });
     },
 
@@ -47,7 +62,7 @@ export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extrac
       let outcome: DagOutcome;
       let sink: string;
       try {
-        const prepared = await dags.prepare(params.name!, call);
+        const prepared = await dags.prepare(principal.tenant, params.name!, call);
         if (call.async) {
           const id = await dags.start(prepared, release);
           sendJson(res, 202, { future: id }, { location: hostPath.future(id) });
@@ -66,24 +81,24 @@ export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extrac
 
     // Cluster-internal: hosts send each other schedules, triggers and reports. Each is
     // acknowledged (204) before it is acted on, so that a sender never waits for a step to run.
-    dagSchedule: async ({ req, res }) => {
+    dagSchedule: async ({ req, res, principal }) => {
       const reading = readJson(req, o.maxBodyBytes);
       o.prewake();
-      const msg = parseSchedule(await reading);
+      const msg = inTenant(principal, parseSchedule(await reading));
       res.writeHead(204).end();
       dags.schedule(msg);
     },
 
-    dagTrigger: async ({ req, res }) => {
+    dagTrigger: async ({ req, res, principal }) => {
       const reading = readJson(req, o.maxBodyBytes);
       o.prewake();
-      const msg = parseTrigger(await reading);
+      const msg = inTenant(principal, parseTrigger(await reading));
       res.writeHead(204).end();
       dags.trigger(msg);
     },
 
-    dagDone: async ({ req, res }) => {
-      const msg = parseDone(await readJson(req, o.maxBodyBytes));
+    dagDone: async ({ req, res, principal }) => {
+      const msg = inTenant(principal, parseDone(await readJson(req, o.maxBodyBytes)));
       res.writeHead(204).end();
       dags.done(msg);
     },
@@ -111,8 +126,9 @@ export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extrac
       sendJson(res, 200, dags.snapshotStats());
     },
 
-    dagWarm: async ({ req, res }) => {
-      sendJson(res, 200, { warmed: await dags.warmLocal(parseWarm(await readJson(req, HOST_LIMITS.warmBodyBytes))) });
+    dagWarm: async ({ req, res, principal }) => {
+      const { tenant, functions } = inTenant(principal, parseWarm(await readJson(req, HOST_LIMITS.warmBodyBytes)));
+      sendJson(res, 200, { warmed: await dags.warmLocal(tenant, functions) });
     },
   };
 }

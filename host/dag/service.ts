@@ -9,7 +9,7 @@ import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import type { Futures } from '../futures.ts';
-import { checkDagName } from '../keys.ts';
+import { checkDagName, displayKey } from '../keys.ts';
 import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
 import type { ReadThroughCache } from '../cache/read-through.ts';
@@ -113,10 +113,10 @@ export class DagService {
    * Checks and stores a DAG (replacing one of the same name), then warms its functions up.
    * Nothing is stored unless every check passed.
    */
-  async register(name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[] }> {
+  async register(tenant: string, name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[] }> {
     checkDagName(name);
     const topo = parseDag(name, body, new Date().toISOString());
-    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#registry.resolve(fn).catch((err: unknown) => {
+    const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#registry.resolve(tenant, fn).catch((err: unknown) => {
       if (err instanceof CloudburstError && err.code === 'UNKNOWN_FUNCTION') return undefined;
       throw err;
     })));
@@ -134,24 +134,24 @@ export class DagService {
       const voids = preds.filter((p) => resolved[topo.spec.functions.indexOf(p)]!.signature.result === 'void');
       if (voids.length > 0) throw new CloudburstError('INVALID_REQUEST', `${voids.join(', ')} return(s) nothing, so cannot feed ${fn}`);
     });
-    await this.#store.put(topo);
-    return { dag: info(topo), warmed: await this.#warmEverywhere(topo.spec.functions) };
+    await this.#store.put(tenant, topo);
+    return { dag: info(topo), warmed: await this.#warmEverywhere(tenant, topo.spec.functions) };
   }
 
-  async list(): Promise<DagSpec[]> {
-    return this.#store.list();
+  async list(tenant: string): Promise<DagSpec[]> {
+    return this.#store.list(tenant);
   }
 
-  async show(name: string): Promise<DagInfo> {
-    return info(await this.#store.get(name));
+  async show(tenant: string, name: string): Promise<DagInfo> {
+    return info(await this.#store.get(tenant, name));
   }
 
-  async remove(name: string): Promise<void> {
-    await this.#store.remove(name);
+  async remove(tenant: string, name: string): Promise<void> {
+    await this.#store.remove(tenant, name);
   }
 
-  prepare(name: string, call: DagCallRequest): Promise<PreparedDag> {
-    return this.#coordinator.prepare(name, call);
+  prepare(tenant: string, name: string, call: DagCallRequest): Promise<PreparedDag> {
+    return this.#coordinator.prepare(tenant, name, call);
   }
 
   call(p: PreparedDag): Promise<DagOutcome> {
@@ -213,10 +213,10 @@ export class DagService {
     if (req.coordinator.id === this.#hostId) return this.#coordinator.pin(rid, key, proposal);
     let body: unknown;
     try {
-      body = await this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagPin, { rid, key, ...readVersionToWire(proposal) }, Math.max(1000, req.deadline - performance.now()));
+      body = await this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagPin, { rid, key, ...readVersionToWire(proposal) }, Math.max(1000, req.deadline - performance.now()), req.tenant);
     } catch (err) {
       // INTERNAL, not HOST_UNAVAILABLE: this host is fine; the run is re-run either way.
-      throw new CloudburstError('INTERNAL', `the version of ${key} for request ${rid} could not be agreed with its coordinator: ${(err as Error).message}`);
+      throw new CloudburstError('INTERNAL', `the version of ${displayKey(key)} for request ${rid} could not be agreed with its coordinator: ${(err as Error).message}`);
     }
     return parseReadVersion(body, 'the coordinator\'s answer');
   }
@@ -227,15 +227,15 @@ export class DagService {
   }
 
   /**
-   * Loads functions into a worker of this host (compiling their modules if needed), so that
-   * the first call finds them warm. Returns the functions that are warm.
+   * Loads functions of `tenant` into a worker of this host (compiling their modules if
+   * needed), so that the first call finds them warm. Returns the functions that are warm.
    */
-  async warmLocal(functions: readonly string[]): Promise<string[]> {
+  async warmLocal(tenant: string, functions: readonly string[]): Promise<string[]> {
     const timeout = this.#warmTimeoutMs;
     const warm = await Promise.all(functions.map(async (fn) => {
       try {
-        const { spec } = await this.#registry.resolve(fn);
-        return (await this.#pool.run({ kind: 'load', module: spec }, timeout)).ok;
+        const { spec } = await this.#registry.resolve(tenant, fn);
+        return (await this.#pool.run({ kind: 'load', tenant, module: spec }, timeout)).ok;
       } catch {
         return false;
       }
@@ -247,12 +247,12 @@ export class DagService {
    * A call without references runs where it arrives, and any host may receive it: so every live
    * host warms the functions up. Best effort: returns the hosts that did.
    */
-  async #warmEverywhere(functions: string[]): Promise<string[]> {
+  async #warmEverywhere(tenant: string, functions: string[]): Promise<string[]> {
     const timeout = this.#warmTimeoutMs;
     const peers = this.#calls.cluster?.peers() ?? [];
     const results = await Promise.all([
-      this.warmLocal(functions).then((w) => (w.length === functions.length ? this.#hostId : undefined)),
-      ...peers.map((p) => this.#link.send(p.url, 'POST', HOST_PATHS.dagWarm, { functions }, timeout).then(
+      this.warmLocal(tenant, functions).then((w) => (w.length === functions.length ? this.#hostId : undefined)),
+      ...peers.map((p) => this.#link.send(p.url, 'POST', HOST_PATHS.dagWarm, { tenant, functions }, timeout, tenant).then(
         (body) => ((body as { warmed?: unknown[] }).warmed?.length === functions.length ? p.id : undefined),
         () => undefined,
       )),

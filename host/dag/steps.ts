@@ -48,6 +48,8 @@ interface Step {
 
 interface HostRequest {
   rid: string;
+  /** The request's tenant: its steps run in it; messages of another tenant for its rid are dropped. */
+  tenant: string;
   dag: string;
   coordinator: HostRef;
   /** performance.now() by which the run must be over. */
@@ -68,13 +70,13 @@ interface HostRequest {
  * Checks a step's fixed arguments: the function's parameters are its fixed arguments first,
  * then one per predecessor, so only the leading `params - inputs` come from the caller.
  */
-export function prepareFixedArgs(fn: string, sig: ExportSignature, inputs: number, args: unknown): (PreparedArg | FutureArg)[] {
+export function prepareFixedArgs(tenant: string, fn: string, sig: ExportSignature, inputs: number, args: unknown): (PreparedArg | FutureArg)[] {
   const fixed = sig.params.length - inputs;
   if (fixed < 0) {
     throw new CloudburstError('INVALID_ARGUMENTS', `${fn} takes ${sig.params.length} argument(s) but has ${inputs} predecessors in the DAG`);
   }
   try {
-    return prepareArgs(fn, { ...sig, params: sig.params.slice(0, fixed) }, args ?? []);
+    return prepareArgs(tenant, fn, { ...sig, params: sig.params.slice(0, fixed) }, args ?? []);
   } catch (err) {
     if (err instanceof CloudburstError && err.code === 'INVALID_ARGUMENTS' && inputs > 0) {
       throw new CloudburstError('INVALID_ARGUMENTS', `${err.message} (its last ${inputs} argument(s) come from its predecessors in the DAG)`);
@@ -130,7 +132,7 @@ export class Steps {
       steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), sessions: [], clients: [], received: 0, state: 'waiting' });
     }
     const req: HostRequest = {
-      rid: msg.rid, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
+      rid: msg.rid, tenant: msg.tenant, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
       deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, shared: msg.shared === true, causal: msg.causal === true, history: msg.history === true,
       client: clientOf(msg.client),
     };
@@ -158,8 +160,8 @@ export class Steps {
       return;
     }
     const step = req.steps.get(msg.to);
-    // Unknown steps, slots out of range and repeated deliveries change nothing.
-    if (!step || step.state !== 'waiting' || msg.slot < 0 || msg.slot >= step.plan.inputs || step.from[msg.slot] !== undefined) return;
+    // Unknown steps, slots out of range, repeated deliveries and another tenant's triggers change nothing.
+    if (!step || msg.tenant !== req.tenant || step.state !== 'waiting' || msg.slot < 0 || msg.slot >= step.plan.inputs || step.from[msg.slot] !== undefined) return;
     step.inputs[msg.slot] = msg.value;
     step.from[msg.slot] = msg.from;
     step.sessions[msg.slot] = msg.session;
@@ -179,10 +181,10 @@ export class Steps {
     early.triggers.push(msg);
   }
 
-  /** Where a request held here is coordinated, and until when it runs. */
-  request(rid: string): { coordinator: HostRef; deadline: number } | undefined {
+  /** Where a request held here is coordinated, until when it runs, and its tenant. */
+  request(rid: string): { coordinator: HostRef; deadline: number; tenant: string } | undefined {
     const req = this.#requests.get(rid);
-    return req && { coordinator: req.coordinator, deadline: req.deadline };
+    return req && { coordinator: req.coordinator, deadline: req.deadline, tenant: req.tenant };
   }
 
   /** The state of this host's steps of a request (also of one that ended lately), or undefined when it knows none. */
@@ -217,9 +219,9 @@ export class Steps {
   /** The step's call, and (for rr, causal or recorded requests) its predecessors' sessions joined. */
   async #prepare(req: HostRequest, step: Step): Promise<{ call: PreparedCall; joined?: StepSession }> {
     const { fn, inputs } = step.plan;
-    const resolved = await this.#registry.resolve(fn);
+    const resolved = await this.#registry.resolve(req.tenant, fn);
     const sig = resolved.signature;
-    const args = prepareFixedArgs(fn, sig, inputs, step.plan.args);
+    const args = prepareFixedArgs(req.tenant, fn, sig, inputs, step.plan.args);
     const fixed = args.length;
     for (let i = 0; i < inputs; i++) {
       try {
@@ -231,7 +233,7 @@ export class Steps {
       }
     }
     const timeoutMs = Math.max(1, Math.floor(req.deadline - performance.now()));
-    const call = await this.#prepareSession(req, step, { resolved, args, timeoutMs });
+    const call = await this.#prepareSession(req, step, { tenant: req.tenant, resolved, args, timeoutMs });
     // The host catches up with what the client saw before the DAG call (within the request,
     // its consistency mode decides what a step sees of the steps before it); the answer's
     // session also carries what those steps read and wrote.
@@ -243,19 +245,19 @@ export class Steps {
 
   /** The step's call with its request's consistency session (rr, causal, a recorded history), if any. */
   async #prepareSession(req: HostRequest, step: Step, plain: PreparedCall): Promise<{ call: PreparedCall; joined?: StepSession }> {
-    const { resolved, args, timeoutMs } = plain;
+    const { tenant, resolved, args, timeoutMs } = plain;
     if (!req.rr && !req.causal && !req.history) return { call: plain };
     // The spec below is copied to the worker when the call is posted: #passOn may then extend `joined`.
     const joined = joinSessions(step.sessions);
     if (!req.causal) {
-      return { call: { resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads, ...(req.shared ? { shared: true } : {}) } }, joined };
+      return { call: { tenant, resolved, args, timeoutMs, session: { rr: req.rr, history: req.history, rid: req.rid, reads: joined.reads, ...(req.shared ? { shared: true } : {}) } }, joined };
     }
     // Causal: this host's cache first catches up with everything the request depends on, so
     // that the step's reads (and what they depend on, through the cut) are never older.
     if (joined.need) await this.#cut.ensureAll(joined.need, req.deadline);
     return {
       call: {
-        resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())),
+        tenant, resolved, args, timeoutMs: Math.max(1, Math.floor(req.deadline - performance.now())),
         session: { rr: false, causal: true, history: req.history, rid: req.rid, reads: {}, seen: joined.seen ?? {}, need: joined.need ?? {} },
       },
       joined,
@@ -278,7 +280,7 @@ export class Steps {
       step.state = 'failed';
       const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
       if (!(err instanceof CloudburstError)) console.error(`DAG ${req.dag}, step ${fn}: unexpected error`, err);
-      this.#report(req, { rid: req.rid, ok: false, step: fn, host: this.#self().id, error: { code: e.code, message: e.message } });
+      this.#report(req, { rid: req.rid, tenant: req.tenant, ok: false, step: fn, host: this.#self().id, error: { code: e.code, message: e.message } });
     } finally {
       if (--req.open === 0 && this.#requests.get(req.rid) === req) this.cancel(req.rid);
     }
@@ -306,7 +308,7 @@ export class Steps {
     const client = clientSession && clientSession.length > 0 ? { client: encodeSession(clientSession) } : {};
     if (succs.length === 0) {
       const history = req.history ? { history: session?.history ?? [] } : {};
-      this.#report(req, { rid: req.rid, ok: true, step: step.plan.fn, host: this.#self().id, result: value, ...history, ...client });
+      this.#report(req, { rid: req.rid, tenant: req.tenant, ok: true, step: step.plan.fn, host: this.#self().id, result: value, ...history, ...client });
       return;
     }
     const self = this.#self();
@@ -314,15 +316,15 @@ export class Steps {
     const local: TriggerMsg[] = [];
     // Remote successors first: their messages are on the wire before a local step takes the thread.
     for (const s of succs) {
-      const msg: TriggerMsg = { rid: req.rid, from: step.plan.fn, to: s.fn, slot: s.slot, value, remainingMs, ...client };
+      const msg: TriggerMsg = { rid: req.rid, tenant: req.tenant, from: step.plan.fn, to: s.fn, slot: s.slot, value, remainingMs, ...client };
       if (session) msg.session = session;
       if (s.host.id === self.id) {
         local.push(msg);
         continue;
       }
-      this.#link.send(s.host.url, 'POST', HOST_PATHS.dagTrigger, triggerToWire(msg), Math.max(1000, remainingMs)).catch((err: unknown) => {
+      this.#link.send(s.host.url, 'POST', HOST_PATHS.dagTrigger, triggerToWire(msg), Math.max(1000, remainingMs), req.tenant).catch((err: unknown) => {
         const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
-        this.#report(req, { rid: req.rid, ok: false, step: s.fn, host: s.host.id, error: { code: e.code, message: `the result of ${step.plan.fn} could not be delivered: ${e.message}` } });
+        this.#report(req, { rid: req.rid, tenant: req.tenant, ok: false, step: s.fn, host: s.host.id, error: { code: e.code, message: `the result of ${step.plan.fn} could not be delivered: ${e.message}` } });
       });
     }
     for (const msg of local) this.trigger(msg);
@@ -334,6 +336,6 @@ export class Steps {
       return;
     }
     // A coordinator that cannot be reached has gone with its client: nobody is left to tell.
-    this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagDone, msg, 5000).catch(() => undefined);
+    this.#link.send(req.coordinator.url, 'POST', HOST_PATHS.dagDone, msg, 5000, req.tenant).catch(() => undefined);
   }
 }

@@ -65,18 +65,19 @@ function array(type: ArrayType, v: unknown): ArrayBufferView {
   return out;
 }
 
-/**
- * Checks JSON call arguments against an export's signature and converts them to the values
- * the worker lowers into the guest. `{"ref": key}` becomes a cache read done by the worker.
- * Nothing reaches a guest that does not match its declared type and range.
- */
 /** An argument that waits for another call's result: replaced by its value before the call runs. */
 export interface FutureArg {
   kind: 'future';
   id: string;
 }
 
-export function prepareArgs(fn: string, sig: ExportSignature, args: unknown): (PreparedArg | FutureArg)[] {
+/**
+ * Checks JSON call arguments against an export's signature and converts them to the values
+ * the worker lowers into the guest. `{"ref": key}` becomes a cache read done by the worker, of
+ * the key of `tenant` (the caller's). Nothing reaches a guest that does not match its declared
+ * type and range.
+ */
+export function prepareArgs(tenant: string, fn: string, sig: ExportSignature, args: unknown): (PreparedArg | FutureArg)[] {
   if (!Array.isArray(args)) throw new CloudburstError('INVALID_ARGUMENTS', '"args" must be an array');
   if (args.length !== sig.params.length) {
     const want = sig.params.map((p) => `${p.name}: ${p.type}`).join(', ');
@@ -87,7 +88,7 @@ export function prepareArgs(fn: string, sig: ExportSignature, args: unknown): (P
     try {
       if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'ref' in v) {
         if (Object.keys(v).length !== 1) throw new ArgError('a reference is exactly {"ref": "key"}');
-        return { kind: 'ref', key: userKey((v as { ref: unknown }).ref) };
+        return { kind: 'ref', key: userKey(tenant, (v as { ref: unknown }).ref) };
       }
       if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'future' in v) {
         const id = (v as { future: unknown }).future;

@@ -34,13 +34,14 @@ const RETURN_MARGIN_MS = 5;
  */
 export function executorBridge(parts: BridgeParts): PoolOptions['bridge'] {
   const { readThrough, flusher, messaging, snapshots, cut, dags } = parts;
-  return async (req, remainingMs) => {
+  return async (req, remainingMs, tenant) => {
     const waitMs = Math.max(0, remainingMs - RETURN_MARGIN_MS);
     switch (req.op) {
       case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
       case 'flush': await flusher.flushKeys(req.keys); return;
-      case 'send': await messaging.send(req.from, req.to, req.data); return;
-      case 'recv': return messaging.recv(req.id, Math.min(req.timeoutMs, waitMs));
+      // Messages are the running call's tenant's (as the pool posted the job).
+      case 'send': await messaging.send(tenant, req.from, req.to, req.data); return;
+      case 'recv': return messaging.recv(tenant, req.id, Math.min(req.timeoutMs, waitMs));
       case 'snapshot': return snapshots.fetch(req.rid, req.key, req.at);
       case 'ensure': return cut.ensure(req.key, req.need, performance.now() + waitMs);
       case 'pin': return { at: await dags.pin(req.rid, req.key, req.version, req.bytes) };

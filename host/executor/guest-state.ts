@@ -4,7 +4,7 @@ import {
   versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
-import { displayKey } from '../keys.ts';
+import { displayKey, userPrefix } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
 import type { SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import { dependenciesOf } from '../consistency/causal-deps.ts';
@@ -66,6 +66,9 @@ export class GuestState {
   staged: Uint8Array | undefined;
   /** The running call's id (`{hostId}.{seq}`). */
   callId = '';
+  /** The running call's tenant, and the storage prefix of its user keys: every key the guest names gets it. */
+  tenant = '';
+  userPrefix = '';
   /** How the call's session reads (rr, causal, a recorded history); undefined for plain lww calls. */
   #policy: ReadPolicy | undefined;
   /** What a policy reads through: this call's view of the cache. */
@@ -89,10 +92,14 @@ export class GuestState {
     };
   }
 
-  /** Starts a call: a fresh snapshot of the cache and an empty overlay. */
-  begin(callId: string, session?: SessionSpec, ledger?: StateLedger): void {
+  /** Starts a call of `tenant`: a fresh snapshot of the cache and an empty overlay; `ledger` settles its commits against the tenant's state bytes. */
+  begin(callId: string, tenant: string, session?: SessionSpec, ledger?: StateLedger): void {
     this.callId = callId;
     this.#ledger = ledger;
+    if (tenant !== this.tenant) {
+      this.tenant = tenant;
+      this.userPrefix = userPrefix(tenant);
+    }
     this.#policy = session ? readPolicy(session, this.#reads, this.#bridge) : undefined;
     this.#cache.refresh();
     this.#overlay.clear();
@@ -130,11 +137,12 @@ export class GuestState {
   /**
    * What a client session learns from this call (after `commit`): the versions this host's
    * cache now holds of the keys the call wrote, then of those it read, most recent first, at
-   * most `limit` (see consistency/client-session.ts). Keys are user keys (the prefix cut off);
-   * an absent key constrains nothing and is left out.
+   * most `limit` (see consistency/client-session.ts). Keys are user keys (the call's tenant's
+   * prefix cut off); an absent key constrains nothing and is left out.
    */
-  sessionVersions(prefix: string, limit: number): [string, KeyVersion][] {
+  sessionVersions(limit: number): [string, KeyVersion][] {
     if (this.touched.size === 0) return [];
+    const prefix = this.userPrefix;
     this.#cache.refresh();
     const out: [string, KeyVersion][] = [];
     const add = (key: string): void => {

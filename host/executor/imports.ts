@@ -30,7 +30,7 @@ const utf8 = new TextDecoder('utf-8');
  * HOST_FUNCTIONS and ENV_FUNCTIONS in guest/abi.ts, which upload enforces
  * (host/module-abi.ts): every argument arrives as the type written here.
  */
-export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, userPrefix: string, starting: () => boolean): WebAssembly.Imports {
+export function hostImports(memory: WebAssembly.Memory, state: () => GuestState, starting: () => boolean): WebAssembly.Imports {
   /** The call's state, for an import that may not run in a start function. */
   const live = (name: string): GuestState => {
     if (starting()) {
@@ -50,8 +50,10 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     }
     return bytes(ptr, len);
   };
-  // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address.
-  const key = (ptr: number, len: number): string => userPrefix + guestKey(len, () => guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
+  // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address. The
+  // call's tenant prefix goes in front of every key, so whatever bytes the guest passes
+  // (`../x`, `other/k/x`) name a key of its own tenant.
+  const key = (ptr: number, len: number): string => state().userPrefix + guestKey(len, () => guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
   const stage = (data: Uint8Array | undefined): number => {
     state().staged = data;
     return data === undefined ? ABSENT : data.byteLength;
@@ -127,7 +129,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
 export function allowedImports(): Map<string, Set<string>> {
   const probe = hostImports(new WebAssembly.Memory({ initial: 0 }), () => {
     throw new Error('probe');
-  }, '', () => false);
+  }, () => false);
   const out = new Map<string, Set<string>>();
   for (const [ns, fns] of Object.entries(probe)) out.set(ns, new Set(Object.keys(fns as object)));
   return out;

@@ -17,12 +17,12 @@ export interface PoolOptions {
   cachePath: string;
   /** Writer ids are `${writerPrefix}/w${slot}`. */
   writerPrefix: string;
-  userPrefix: string;
   /**
    * Serves a worker's request for the network (read misses, durable puts, messages).
-   * `remainingMs` is what is left of the call's deadline: a `recv` waits no longer.
+   * `remainingMs` is what is left of the call's deadline: a `recv` waits no longer. `tenant`
+   * is the one the job runs in (as this thread posted it, not as the worker says).
    */
-  bridge: (req: BridgeRequest, remainingMs: number) => Promise<Uint8Array | null | void | { at: ReadVersion }>;
+  bridge: (req: BridgeRequest, remainingMs: number, tenant: string) => Promise<Uint8Array | null | void | { at: ReadVersion }>;
   /** A worker holding more memory than this after a job is replaced (see WorkerInit). */
   workerMemoryBytes?: number;
   /** Calls waiting for a free worker beyond this are refused with OVERLOADED. Default 10,000. */
@@ -123,7 +123,6 @@ export class ExecutorPool {
       writer: `${this.#opts.writerPrefix}/w${index}`,
       ctrl: ctrlBuffer,
       port: port2,
-      userPrefix: this.#opts.userPrefix,
       memoryBudget: this.#opts.workerMemoryBytes,
     };
     const worker = new Worker(this.#opts.workerUrl, {
@@ -206,7 +205,7 @@ export class ExecutorPool {
     let idle: Slot | undefined;
     for (const s of this.#slots) {
       if (s.busy || s.dead) continue;
-      if (s.modules.has(job.module.sha)) return s;
+      if (s.modules.has(job.module.id)) return s;
       idle ??= s;
     }
     return idle;
@@ -242,10 +241,10 @@ export class ExecutorPool {
 
   async #converse(slot: Slot, job: Job, timeoutMs: number): Promise<JobResult> {
     const { ctrl } = slot;
-    const sha = job.module.sha;
-    // Send the module's spec once per worker; later jobs name it by hash (no cloning of its types).
-    const message: Job = slot.modules.has(sha) ? { ...job, module: { sha } } : job;
-    slot.modules.add(sha);
+    const id = job.module.id;
+    // Send the module's spec once per worker; later jobs name it by id (no cloning of its types).
+    const message: Job = slot.modules.has(id) ? { ...job, module: { id } } : job;
+    slot.modules.add(id);
     slot.port.postMessage(message);
     Atomics.store(ctrl, STATE, JOB);
     wakeWorker(ctrl);
@@ -293,7 +292,7 @@ export class ExecutorPool {
         let reply: BridgeReply;
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
-          const data = await Promise.race([this.#opts.bridge(req, deadline - performance.now()), slot.died]);
+          const data = await Promise.race([this.#opts.bridge(req, deadline - performance.now(), job.tenant), slot.died]);
           reply = data instanceof Uint8Array || data === null ? { ok: true, data } : data === undefined ? { ok: true } : { ok: true, at: data.at };
         } catch (err) {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));

@@ -82,7 +82,6 @@ export interface WorkerInit {
   writer: string;
   ctrl: SharedArrayBuffer;
   port: MessagePort;
-  userPrefix: string;
   /**
    * The worker's memory budget in bytes (V8 heap and external memory, guests' linear memories
    * included): past it after a job, the worker asks to be replaced (JobResult `retire`).
@@ -96,7 +95,11 @@ export type PreparedArg =
   | { kind: 'ref'; key: string };
 
 export interface ModuleSpec {
-  sha: string;
+  /**
+   * Who the module is in a worker, `{tenant}/{sha256}`: its instance (and so the guest's
+   * globals, which outlive a call) is per tenant, even when two tenants upload the same bytes.
+   */
+  id: string;
   module: WebAssembly.Module;
   types: ModuleTypes;
   memoryInitialPages: number;
@@ -105,12 +108,14 @@ export interface ModuleSpec {
 
 /**
  * A module as a job names it: the whole spec the first time a worker sees the module (a
- * compiled module crosses threads by reference to its code), then only its hash.
+ * compiled module crosses threads by reference to its code), then only its id.
  */
-export type ModuleRef = ModuleSpec | { sha: string };
+export type ModuleRef = ModuleSpec | { id: string };
 
 export interface CallJob {
   kind: 'call';
+  /** The tenant the call runs in: every key the guest names is this tenant's (`{tenant}/k/...`). */
+  tenant: string;
   module: ModuleRef;
   exportName: string;
   args: PreparedArg[];
@@ -133,6 +138,7 @@ export interface JobQuota {
 
 export interface LoadJob {
   kind: 'load';
+  tenant: string;
   module: ModuleRef;
 }
 

@@ -1,4 +1,4 @@
-// A worker's guest instances, kept warm per module between calls, and the memory the worker
+// A worker's guest instances, kept warm per module (and tenant) between calls, and the memory the worker
 // holds because of them: when an instance is dropped, and when the worker asks to be replaced.
 // See host/README.md, "Memory".
 import { getHeapStatistics } from 'node:v8';
@@ -65,21 +65,21 @@ export class WarmInstances {
   }
 
   /** Drops an instance (a guest failed): its memory is garbage from now on. */
-  discard(sha: string): void {
-    const inst = this.#instances.get(sha);
+  discard(id: string): void {
+    const inst = this.#instances.get(id);
     if (inst === undefined) return;
-    this.#instances.delete(sha);
+    this.#instances.delete(id);
     this.#footprint.discarded += inst.guest.memory.buffer.byteLength;
   }
 
   /** Forgets an instance without counting its memory (a module that failed to load). */
-  delete(sha: string): void {
-    this.#instances.delete(sha);
+  delete(id: string): void {
+    this.#instances.delete(id);
   }
 
-  /** The warm instance of a module, if any. */
-  get(sha: string): Instance | undefined {
-    return this.#instances.get(sha);
+  /** The warm instance of a module (by `ModuleSpec.id`: per tenant), if any. */
+  get(id: string): Instance | undefined {
+    return this.#instances.get(id);
   }
 
   /**
@@ -87,11 +87,11 @@ export class WarmInstances {
    * call that once needed a lot (past a quarter of the module's limit, and 16 MiB) would keep it
    * for good. Such an instance is dropped after its call, and its worker replaced.
    */
-  keepWarm(sha: string): void {
-    const inst = this.#instances.get(sha);
+  keepWarm(id: string): void {
+    const inst = this.#instances.get(id);
     if (inst === undefined) return;
     const size = inst.guest.memory.buffer.byteLength;
-    if (size > this.#footprint.discardedBytes && size > (inst.maxPages * 65536) / 4) this.discard(sha);
+    if (size > this.#footprint.discardedBytes && size > (inst.maxPages * 65536) / 4) this.discard(id);
   }
 
   /** Linear memory of the live instances. */
@@ -104,11 +104,11 @@ export class WarmInstances {
   /** The module a job names: sent with the job the first time, remembered since. */
   specOf(ref: ModuleRef): ModuleSpec {
     if ('module' in ref) {
-      this.#specs.set(ref.sha, ref);
+      this.#specs.set(ref.id, ref);
       return ref;
     }
-    const spec = this.#specs.get(ref.sha);
-    if (!spec) throw new CloudburstError('INTERNAL', `module ${ref.sha} was never sent to this worker`);
+    const spec = this.#specs.get(ref.id);
+    if (!spec) throw new CloudburstError('INTERNAL', `module ${ref.id} was never sent to this worker`);
     return spec;
   }
 
@@ -119,9 +119,9 @@ export class WarmInstances {
    */
   instantiate(spec: ModuleSpec, maxPages = spec.memoryMaxPages): Instance {
     const maximum = Math.min(maxPages, spec.memoryMaxPages);
-    const existing = this.#instances.get(spec.sha);
+    const existing = this.#instances.get(spec.id);
     if (existing && existing.maxPages === maximum) return existing;
-    if (existing) this.discard(spec.sha);
+    if (existing) this.discard(spec.id);
     const outside = this.#outside;
     const memory = new WebAssembly.Memory({ initial: spec.memoryInitialPages, maximum });
     const imports = this.#imports(memory, () => this.#starting);
@@ -145,7 +145,7 @@ export class WarmInstances {
       __unpin: (ptr) => outside(() => rt.__unpin(ptr)),
     };
     const inst: Instance = { guest: { memory, runtime }, exports, maxPages: maximum };
-    this.#instances.set(spec.sha, inst);
+    this.#instances.set(spec.id, inst);
     return inst;
   }
 }

@@ -9,6 +9,7 @@ import { HostCache } from '../cache/cache.ts';
 import { SESSION_MAX_KEYS } from '../consistency/client-session.ts';
 import { isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../../guest/types-section.ts';
 import { ELEMENT_BYTES } from '../module-types.ts';
+import { displayKey } from '../keys.ts';
 
 /** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
 const LWW_TAG = 1;
@@ -62,7 +63,7 @@ const state = new GuestState(
     ensure: (key, need) => void bridge({ op: 'ensure', key, need }),
     pin: (rid, key, version, bytes) => {
       const at = bridgeReply({ op: 'pin', rid, key, version, bytes }).at;
-      if (at === undefined) throw new CloudburstError('INTERNAL', `no version of ${key} agreed for request ${rid}`);
+      if (at === undefined) throw new CloudburstError('INTERNAL', `no version of ${displayKey(key)} agreed for request ${rid}`);
       return at;
     },
   },
@@ -74,13 +75,13 @@ leave();
 
 const instances = new WarmInstances({
   memoryBudget: init.memoryBudget,
-  imports: (memory, starting) => gated(hostImports(memory, () => state, init.userPrefix, starting)),
+  imports: (memory, starting) => gated(hostImports(memory, () => state, starting)),
   outside,
 });
 
 /** Reads a `{"ref": key}` argument from the cache, as the parameter's type wants it. */
 function readRef(key: string, type: ValueType, session: boolean): unknown {
-  const display = key.slice(init.userPrefix.length);
+  const display = displayKey(key);
   // A session's reads go through its versions (state.read), never the raw fast path.
   if (!session && (type === 'string' || isArrayType(type))) {
     // Fast path for LWW bytes: a view of the value inside LMDB, copied once, into the guest.
@@ -142,7 +143,7 @@ function runCall(job: CallJob): JobResult {
     while (pins.length > 0) inst!.guest.runtime.__unpin(pins.pop()!);
   };
   const quota = job.quota;
-  state.begin(job.callId, job.session, quota && new StateLedger(quota.tenant, init.writer, quota.stateBytes));
+  state.begin(job.callId, job.tenant, job.session, quota && new StateLedger(quota.tenant, init.writer, quota.stateBytes));
   try {
     const spec = instances.specOf(job.module);
     if (quota && spec.memoryInitialPages > quota.memoryMaxPages) {
@@ -164,7 +165,7 @@ function runCall(job: CallJob): JobResult {
     // done, never a call that wrote and answers CALL_TIMEOUT.
     guestFault(`${sig.name}, releasing its arguments`, unpin);
     const wrote = state.commit();
-    const versions = state.sessionVersions(init.userPrefix, SESSION_MAX_KEYS);
+    const versions = state.sessionVersions(SESSION_MAX_KEYS);
     const done: Extract<JobResult, { ok: true }> = { kind: 'done', ok: true, result, wrote, touched: [...state.touched], logs: state.logs, versions };
     const session = job.session ? state.finishSession() : undefined;
     if (session) done.session = session;
@@ -173,15 +174,15 @@ function runCall(job: CallJob): JobResult {
     state.discard();
     const failure = classify(err, inst);
     // A guest that trapped may have left its heap inconsistent: start it afresh next time.
-    if (failure.code.startsWith('GUEST_')) instances.discard(job.module.sha);
+    if (failure.code.startsWith('GUEST_')) instances.discard(job.module.id);
     return { kind: 'done', ok: false, ...failure, logs: state.logs };
   } finally {
-    if (pins.length > 0 && inst && instances.get(job.module.sha) === inst) {
+    if (pins.length > 0 && inst && instances.get(job.module.id) === inst) {
       try {
         unpin();
       } catch {
         // The guest's own __unpin failed: the call's outcome stands, the instance does not.
-        instances.discard(job.module.sha);
+        instances.discard(job.module.id);
       }
     }
   }
@@ -208,7 +209,7 @@ function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
     instances.instantiate(instances.specOf(job.module));
     return { kind: 'done', ok: true, result: null, wrote: 0, touched: [], logs: [], versions: [] };
   } catch (err) {
-    instances.delete(job.module.sha);
+    instances.delete(job.module.id);
     return { kind: 'done', ok: false, ...classify(err, undefined), logs: [] };
   }
 }
@@ -264,7 +265,7 @@ async function serve(): Promise<never> {
     enter();
     const before = instances.instanceBytes();
     const result = job.kind === 'call' ? runCall(job) : runLoad(job);
-    instances.keepWarm(job.module.sha);
+    instances.keepWarm(job.module.id);
     if (instances.shouldRetire(!result.ok, instances.instanceBytes() > before)) result.retire = true;
     port.postMessage(result);
     // DONE before letting go of the gate: a main thread that closes the gate after this sees

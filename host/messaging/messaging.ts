@@ -6,8 +6,12 @@ import { SPACES, storageKey } from '../keys.ts';
 import { counterFrom, type MetricsRegistry } from '../metrics.ts';
 import { HOST_LIMITS, HOST_PATHS, encodeMessage } from '../protocol.ts';
 
-/** One message as it travels: who sent it, the sender's sequence number towards this receiver, the bytes. */
+/**
+ * One message as it travels: the tenant it is sent in (the sender's), who sent it, the
+ * sender's sequence number towards this receiver, the bytes.
+ */
 export interface Envelope {
+  tenant: string;
   to: string;
   from: string;
   seq: number;
@@ -15,6 +19,9 @@ export interface Envelope {
 }
 
 interface Mailbox {
+  tenant: string;
+  /** The receiving call's id. */
+  id: string;
   /** Messages in order, ready for `recv`. */
   ready: Envelope[];
   /** Per sender: the sequence number due next (the first is 1). */
@@ -45,19 +52,22 @@ export interface MessagingOptions {
 
 const ID = /^([0-9a-f]{1,32})\.([0-9a-z]{1,12})\.(\d{1,15})$/;
 
-/** KV key of the inbox of function `id`: a grow-only set of encoded envelopes. */
-export function inboxKey(id: string): string {
-  return storageKey(SPACES.message, id);
+/** KV key of the inbox of function `id` in `tenant`: a grow-only set of encoded envelopes. */
+export function inboxKey(tenant: string, id: string): string {
+  return storageKey(tenant, SPACES.message, id);
 }
+
+/** Mailboxes are per tenant: a call reads only the box of its own tenant (ids hold no `/`). */
+const boxKey = (tenant: string, id: string): string => `${tenant}/${id}`;
 
 export function encodeEnvelope(e: Envelope): Uint8Array {
   // Field order is fixed, so the same message always encodes to the same set member.
   return Buffer.from(JSON.stringify({ from: e.from, seq: e.seq, data: Buffer.from(e.data).toString('base64') }));
 }
 
-export function decodeEnvelope(to: string, bytes: Uint8Array): Envelope {
+export function decodeEnvelope(tenant: string, to: string, bytes: Uint8Array): Envelope {
   const o = JSON.parse(Buffer.from(bytes).toString('utf8')) as { from: string; seq: number; data: string };
-  return { to, from: o.from, seq: o.seq, data: new Uint8Array(Buffer.from(o.data, 'base64')) };
+  return { tenant, to, from: o.from, seq: o.seq, data: new Uint8Array(Buffer.from(o.data, 'base64')) };
 }
 
 function leftIn(box: Mailbox): Envelope[] {
@@ -73,6 +83,11 @@ function leftIn(box: Mailbox): Envelope[] {
  * fails (host unknown, unreachable, refusing) the message goes to the receiver's inbox in the
  * KV tier, which a receiving `recv` reads whenever it finds nothing local. Per-sender sequence
  * numbers put messages back in order whatever path each took, and drop duplicates.
+ *
+ * Messages are per tenant: a message is sent in its sender's tenant, travels with it, and
+ * lands in the mailbox (or KV inbox, `{tenant}/msg/{id}`) of the receiver id in that tenant.
+ * A call reads only its own tenant's mailbox, so a message to a call of another tenant is
+ * never read by it: it waits in the sender's tenant's inbox of that id.
  *
  * Nothing here runs for a call that does not use messaging, apart from `nextId` and a size
  * check in `finished`.
@@ -91,7 +106,7 @@ export class Messaging {
   readonly #boxes = new Map<string, Mailbox>();
   /** Per sender (a running call of this host), per receiver: the last sequence number used. */
   readonly #sent = new Map<string, Map<string, number>>();
-  /** Calls of this host that used messaging and ended (id -> when): late messages for them are parked at once. */
+  /** Calls of this host that used messaging and ended (box key -> when): late messages for them are parked at once. */
   readonly #ended = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
   readonly stats = { sent: 0, local: 0, direct: 0, fallback: 0, received: 0, unread: 0 };
@@ -120,7 +135,7 @@ export class Messaging {
     return m !== null && m[1] === this.#hostId && m[2] === this.#boot && Number(m[3]) > this.#seq;
   }
 
-  async send(from: string, to: string, data: Uint8Array): Promise<void> {
+  async send(tenant: string, from: string, to: string, data: Uint8Array): Promise<void> {
     const m = ID.exec(to);
     if (m === null) throw new CloudburstError('INVALID_ARGUMENTS', `${JSON.stringify(to.slice(0, 64))} is not a function id (see id())`);
     // A message is one HTTP body, or one member of the inbox set.
@@ -129,7 +144,7 @@ export class Messaging {
     if (!byTarget) this.#sent.set(from, (byTarget = new Map()));
     const seq = (byTarget.get(to) ?? 0) + 1;
     byTarget.set(to, seq);
-    const env: Envelope = { to, from, seq, data };
+    const env: Envelope = { tenant, to, from, seq, data };
     this.stats.sent++;
     const host = m[1]!;
     if (host === this.#hostId) {
@@ -141,7 +156,7 @@ export class Messaging {
     if (peer) {
       try {
         // The sender waits for the answer: its next message cannot overtake this one.
-        await this.#link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(env), this.#directTimeoutMs);
+        await this.#link.send(peer.url, 'POST', HOST_PATHS.messages, encodeMessage(env), this.#directTimeoutMs, tenant);
         this.stats.direct++;
         return;
       } catch (err) {
@@ -149,16 +164,16 @@ export class Messaging {
       }
     }
     this.stats.fallback++;
-    await this.#park(to, [env]);
+    await this.#park(tenant, to, [env]);
   }
 
   /** A message arrived for a function of this host (sent locally, over HTTP, or read from the inbox). */
   accept(env: Envelope): void {
-    if (this.#ended.has(env.to)) {
-      void this.#parkUnread(env.to, [env]);
+    if (this.#ended.has(boxKey(env.tenant, env.to))) {
+      void this.#parkUnread(env.tenant, env.to, [env]);
       return;
     }
-    const box = this.#box(env.to);
+    const box = this.#box(env.tenant, env.to);
     box.touched = Date.now();
     this.#enqueue(box, env);
   }
@@ -187,19 +202,20 @@ export class Messaging {
     wake?.();
   }
 
-  #box(id: string): Mailbox {
-    let box = this.#boxes.get(id);
-    if (!box) this.#boxes.set(id, (box = { ready: [], next: new Map(), early: new Map(), waiter: undefined, touched: Date.now(), polledAt: 0 }));
+  #box(tenant: string, id: string): Mailbox {
+    const key = boxKey(tenant, id);
+    let box = this.#boxes.get(key);
+    if (!box) this.#boxes.set(key, (box = { tenant, id, ready: [], next: new Map(), early: new Map(), waiter: undefined, touched: Date.now(), polledAt: 0 }));
     return box;
   }
 
   /**
-   * The next message for the running call `id`, waiting up to `timeoutMs` for one. When
+   * The next message for the running call `id` of `tenant`, waiting up to `timeoutMs` for one. When
    * nothing is queued here, the call's KV inbox is read (at most every `pollMs`): that is
    * where messages wait whose direct delivery failed.
    */
-  async recv(id: string, timeoutMs: number): Promise<Uint8Array | null> {
-    const box = this.#box(id);
+  async recv(tenant: string, id: string, timeoutMs: number): Promise<Uint8Array | null> {
+    const box = this.#box(tenant, id);
     const end = Date.now() + Math.max(0, timeoutMs);
     for (;;) {
       box.touched = Date.now();
@@ -210,7 +226,7 @@ export class Messaging {
       }
       if (Date.now() - box.polledAt >= this.#pollMs) {
         box.polledAt = Date.now();
-        await this.#poll(id, box);
+        await this.#poll(box);
         continue;
       }
       const remaining = end - Date.now();
@@ -228,27 +244,27 @@ export class Messaging {
     }
   }
 
-  async #poll(id: string, box: Mailbox): Promise<void> {
+  async #poll(box: Mailbox): Promise<void> {
     let inbox: Lattice | undefined;
     try {
-      inbox = await this.#kv.get(inboxKey(id));
+      inbox = await this.#kv.get(inboxKey(box.tenant, box.id));
     } catch {
       return; // the tier is unreachable: direct messages still arrive
     }
     if (inbox?.type !== 'set') return;
-    const envs = inbox.members.map((m) => decodeEnvelope(id, m)).sort((a, b) => a.seq - b.seq);
+    const envs = inbox.members.map((m) => decodeEnvelope(box.tenant, box.id, m)).sort((a, b) => a.seq - b.seq);
     for (const env of envs) this.#enqueue(box, env);
   }
 
-  /** Adds messages to the KV inbox of `to`. */
-  async #park(to: string, envs: Envelope[]): Promise<void> {
+  /** Adds messages to the KV inbox of `to` in `tenant`. */
+  async #park(tenant: string, to: string, envs: Envelope[]): Promise<void> {
     let value: GSet | undefined;
     for (const e of envs) {
       const one = gset.add(undefined, encodeEnvelope(e));
       value = value === undefined ? one : (merge(value, one) as GSet);
     }
     if (value === undefined) return;
-    const [err] = await this.#kv.mergeBatch([{ key: inboxKey(to), value }]);
+    const [err] = await this.#kv.mergeBatch([{ key: inboxKey(tenant, to), value }]);
     if (err) throw err;
   }
 
@@ -257,20 +273,21 @@ export class Messaging {
    * inbox (where they can be read, e.g. by an operator) and count in
    * `cloudburst_messages_unread_total`.
    */
-  finished(id: string): void {
+  finished(tenant: string, id: string): void {
     if (this.#boxes.size === 0 && this.#sent.size === 0) return;
     this.#sent.delete(id);
-    const box = this.#boxes.get(id);
+    const key = boxKey(tenant, id);
+    const box = this.#boxes.get(key);
     if (!box) return;
-    this.#boxes.delete(id);
-    this.#ended.set(id, Date.now());
-    void this.#parkUnread(id, leftIn(box));
+    this.#boxes.delete(key);
+    this.#ended.set(key, Date.now());
+    void this.#parkUnread(tenant, id, leftIn(box));
   }
 
-  async #parkUnread(id: string, left: Envelope[]): Promise<void> {
+  async #parkUnread(tenant: string, id: string, left: Envelope[]): Promise<void> {
     if (left.length === 0) return;
     this.stats.unread += left.length;
-    await this.#park(id, left).catch((err: unknown) => {
+    await this.#park(tenant, id, left).catch((err: unknown) => {
       console.error(`messaging: ${left.length} unread messages of ${id} could not be parked in the KV tier: ${(err as Error).message}`);
     });
   }
@@ -283,11 +300,11 @@ export class Messaging {
   async #sweep(): Promise<void> {
     const now = Date.now();
     for (const [id, at] of this.#ended) if (now - at > 10 * this.#holdMs) this.#ended.delete(id);
-    for (const [id, box] of this.#boxes) {
+    for (const [key, box] of this.#boxes) {
       if (box.waiter !== undefined || now - box.touched < this.#holdMs) continue;
-      if (this.#notStarted(id) && now - box.touched < 10 * this.#holdMs) continue;
-      this.#boxes.delete(id);
-      await this.#parkUnread(id, leftIn(box));
+      if (this.#notStarted(box.id) && now - box.touched < 10 * this.#holdMs) continue;
+      this.#boxes.delete(key);
+      await this.#parkUnread(box.tenant, box.id, leftIn(box));
     }
   }
 

@@ -21,7 +21,7 @@ import { quotaExceeded } from './quota-error.ts';
 
 /** The tier key of a tenant's state bytes. */
 export function stateBytesKey(tenant: string): string {
-  return storageKey(SPACES.system, 'state-bytes', tenant);
+  return storageKey(tenant, SPACES.system, 'state-bytes');
 }
 
 const USER_SPACE = `/${SPACES.user}/`;

@@ -17,7 +17,7 @@ describe('abi: imports', () => {
   it('the import object provides exactly the functions of guest/abi.ts, each taking its parameters', () => {
     const imports = hostImports(new WebAssembly.Memory({ initial: 1 }), () => {
       throw new Error('no state here');
-    }, '', () => false) as Record<string, Record<string, unknown>>;
+    }, () => false) as Record<string, Record<string, unknown>>;
     const table = [...HOST_IMPORTS].flatMap(([ns, fns]) => [...fns.keys()].map((n) => `${ns}.${n}`));
     expect([...allowedImports()].flatMap(([ns, names]) => [...names].map((n) => `${ns}.${n}`)).sort())
       .toEqual([...table, `${ENV_NAMESPACE}.${MEMORY_IMPORT}`].sort());
@@ -29,7 +29,7 @@ describe('abi: imports', () => {
   it('while an instance starts, every state and messaging import throws GUEST_TRAP before touching state', () => {
     const imports = hostImports(new WebAssembly.Memory({ initial: 1 }), () => {
       throw new Error('state touched');
-    }, '', () => true) as Record<string, Record<string, (...a: unknown[]) => unknown>>;
+    }, () => true) as Record<string, Record<string, (...a: unknown[]) => unknown>>;
     const allowed = new Set(START_FUNCTIONS);
     for (const [name, sig] of HOST_IMPORTS.get(IMPORT_NAMESPACE)!) {
       if (allowed.has(name)) continue;

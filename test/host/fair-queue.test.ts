@@ -17,7 +17,7 @@ import { memoryMinimum } from '../helpers/wasm-rewrite.ts';
 function spec(name: string): ModuleSpec {
   const bytes = new Uint8Array(guestBytes(name));
   const module = new WebAssembly.Module(bytes);
-  return { sha: name, module, types: readModuleTypes(module), memoryInitialPages: memoryMinimum(bytes), memoryMaxPages: 256 };
+  return { id: `default/${name}`, module, types: readModuleTypes(module), memoryInitialPages: memoryMinimum(bytes), memoryMaxPages: 256 };
 }
 
 describe('executor pool: one queue per tenant, served in turn', () => {
@@ -26,14 +26,14 @@ describe('executor pool: one queue per tenant, served in turn', () => {
   let math: ModuleSpec;
   let hostile: ModuleSpec;
   let seq = 0;
-  const square = (x: number): Job => ({ kind: 'call', module: math, exportName: 'square', args: [{ kind: 'value', value: BigInt(x) }], callId: `test.0.${++seq}` });
+  const square = (x: number): Job => ({ kind: 'call', tenant: 'default', module: math, exportName: 'square', args: [{ kind: 'value', value: BigInt(x) }], callId: `test.0.${++seq}` });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cb-fair-'));
     math = spec('math');
     hostile = spec('hostile');
     // One worker; a queue of 8 in all, so 2 per tenant.
-    pool = new ExecutorPool({ size: 1, maxQueue: 8, cachePath: dir, writerPrefix: 'h-test', userPrefix: 'default/k/', bridge: async () => undefined });
+    pool = new ExecutorPool({ size: 1, maxQueue: 8, cachePath: dir, writerPrefix: 'h-test', bridge: async () => undefined });
   });
   afterAll(async () => {
     await pool.close();
@@ -55,7 +55,7 @@ describe('executor pool: one queue per tenant, served in turn', () => {
 
   it('a tenant may queue only its share: past it OVERLOADED for that tenant, while others still queue, up to the total', async () => {
     // The worker is held by a guest that never returns (until the pool is closed).
-    const blocker = pool.run({ kind: 'call', module: hostile, exportName: 'spin', args: [], callId: 'test.0.100' }, 600_000, 'z');
+    const blocker = pool.run({ kind: 'call', tenant: 'default', module: hostile, exportName: 'spin', args: [], callId: 'test.0.100' }, 600_000, 'z');
     const queued: Promise<unknown>[] = [];
     const settle = (p: Promise<unknown>) => queued.push(p.catch((err: unknown) => err));
     for (const t of ['a', 'a']) settle(pool.run(square(1), 10_000, t));
@@ -84,9 +84,13 @@ describe('host: a tenant flooding a host does not hold up another tenant\'s call
   const heads: Record<string, Record<string, string>> = {};
   beforeAll(async () => {
     p = await startPlatform({ workers: WORKERS });
-    await p.deploy('kitchen');
     flood = new HostClient(p.host.url, { connections: FLOOD + 4 });
-    for (const t of ['a', 'b']) heads[t] = await tenantHeaders(p, t);
+    for (const t of ['a', 'b']) {
+      heads[t] = await tenantHeaders(p, t);
+      // Modules are per tenant: each deploys its own.
+      const res = await p.client.request('PUT', '/v1/modules/kitchen', guestBytes('kitchen'), heads[t]);
+      expect(res.status).toBe(200);
+    }
   });
   afterAll(async () => {
     await flood.close();

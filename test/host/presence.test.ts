@@ -12,7 +12,7 @@ import { Presence } from '../../host/cluster/presence.ts';
 import { ExecutorPool } from '../../host/executor/pool.ts';
 import type { ModuleSpec } from '../../host/executor/protocol.ts';
 import { readModuleTypes } from '../../host/index.ts';
-import { SPACES, storageKey, userKey, userPrefix } from '../../host/keys.ts';
+import { SPACES, storageKey, userKey } from '../../host/keys.ts';
 import { SelfAddress } from '../../host/self-address.ts';
 import { guestBytes, waitFor } from '../helpers/platform.ts';
 import { memoryMinimum } from '../helpers/wasm-rewrite.ts';
@@ -24,22 +24,23 @@ describe('presence: what a host publishes about itself', () => {
   let presence: Presence;
   let release: () => void = () => undefined;
   const self = new SelfAddress('a1b2c3d4');
-  const cached = [userKey('users/ada'), userKey('users/alan')];
+  // User keys of two tenants: placement looks for every tenant's references.
+  const cached = [userKey('default', 'users/ada'), userKey('acme', 'users/alan')];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cb-presence-'));
     const cachePath = join(dir, 'cache');
     cache = HostCache.open({ path: cachePath });
     const hlc = new Hlc('h-test/main');
-    cache.commit(new Map([...cached, storageKey(SPACES.system, 'dags')].map((k) => [k, lww.write(Buffer.from('v'), hlc.now())])));
+    cache.commit(new Map([...cached, storageKey('default', SPACES.system, 'dags'), storageKey('acme', SPACES.future, 'f1')].map((k) => [k, lww.write(Buffer.from('v'), hlc.now())])));
     // One worker: a second call waits in the queue.
     const held = new Promise<void>((resolve) => (release = resolve));
     pool = new ExecutorPool({
-      size: 1, cachePath, writerPrefix: 'h-test', userPrefix: userPrefix(),
+      size: 1, cachePath, writerPrefix: 'h-test',
       bridge: async (req) => (req.op === 'recv' ? held.then(() => null) : undefined),
     });
     self.listening('http://127.0.0.1:7070');
-    presence = new Presence({ self, cache, pool, userPrefix: userPrefix(), sampleMs: 10 });
+    presence = new Presence({ self, cache, pool, sampleMs: 10 });
   });
   afterAll(async () => {
     release();
@@ -57,7 +58,7 @@ describe('presence: what a host publishes about itself', () => {
   });
 
   it('scans the cache while a peer is live to read the summary, and for the first record only when none is', () => {
-    const fresh = new Presence({ self, cache, pool, userPrefix: userPrefix() });
+    const fresh = new Presence({ self, cache, pool });
     try {
       const empty = Bloom.forCount(0).toBase64();
       expect(fresh.record(false)).toMatchObject({ keys: 2 });
@@ -73,8 +74,8 @@ describe('presence: what a host publishes about itself', () => {
     expect(presence.utilization).toBe(0);
     const bytes = new Uint8Array(guestBytes('kitchen'));
     const module = new WebAssembly.Module(bytes);
-    const spec: ModuleSpec = { sha: 'kitchen', module, types: readModuleTypes(module), memoryInitialPages: memoryMinimum(bytes), memoryMaxPages: 256 };
-    const recv = (n: number) => pool.run({ kind: 'call', module: spec, exportName: 'recvOne', args: [{ kind: 'value', value: 60_000 }], callId: `a1b2c3d4.0.${n}` }, 60_000);
+    const spec: ModuleSpec = { id: 'default/kitchen', module, types: readModuleTypes(module), memoryInitialPages: memoryMinimum(bytes), memoryMaxPages: 256 };
+    const recv = (n: number) => pool.run({ kind: 'call', tenant: 'default', module: spec, exportName: 'recvOne', args: [{ kind: 'value', value: 60_000 }], callId: `a1b2c3d4.0.${n}` }, 60_000);
     // Two calls on one worker: one runs (waiting in recv), one waits for the worker.
     const calls = [recv(1), recv(2)];
     await waitFor(() => presence.utilization, (u) => u > 1.4, 30_000, 'utilization near 2 calls per worker, capped at 1.5');

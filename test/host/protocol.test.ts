@@ -98,10 +98,12 @@ describe('host protocol: request parsers', () => {
   });
 
   it('internal bodies: messages, cache reads, pushes', () => {
-    const env = { to: 'h1.b.7', from: 'h2.c.3', seq: 2, data: new Uint8Array([0, 1, 255]) };
-    expect(parseMessage(JSON.parse(JSON.stringify(encodeMessage(env))), 'h1')).toEqual(env);
+    const env = { tenant: 'acme', to: 'h1.b.7', from: 'h2.c.3', seq: 2, data: new Uint8Array([0, 1, 255]) };
+    // The tenant travels as the request's (x-cloudburst-tenant), not in the body.
+    expect(encodeMessage(env)).not.toHaveProperty('tenant');
+    expect(parseMessage(JSON.parse(JSON.stringify(encodeMessage(env))), 'h1', 'acme')).toEqual(env);
     for (const body of [undefined, null, [], { ...encodeMessage(env), to: 'h3.b.7' }, { ...encodeMessage(env), seq: 0 }, { ...encodeMessage(env), seq: 1.5 }, { ...encodeMessage(env), data: [1] }]) {
-      refused(() => parseMessage(body, 'h1'), 'INVALID_REQUEST', /a message is/);
+      refused(() => parseMessage(body, 'h1', 'acme'), 'INVALID_REQUEST', /a message is/);
     }
     expect(parseCacheRead({ keys: ['default/k/a', 'default/k/b'] })).toEqual(['default/k/a', 'default/k/b']);
     expect(parseCacheRead({ keys: Array.from({ length: HOST_LIMITS.cacheReadKeys }, (_, i) => `k${i}`) })).toHaveLength(1000);
@@ -126,10 +128,12 @@ describe('host protocol: request parsers', () => {
     refused(() => parseReadVersion(null, 'the coordinator\'s answer'), 'INVALID_REQUEST', /the coordinator's answer needs/);
     expect(parseSnapshotRequest({ rid: 'r', key: 'k', v: '1' })).toEqual({ rid: 'r', key: 'k', v: '1' });
     for (const body of [undefined, { rid: 'r', key: 'k' }, { rid: 1, key: 'k', v: '1' }]) refused(() => parseSnapshotRequest(body), 'INVALID_REQUEST', /a snapshot request is/);
-    expect(parseWarm({ functions: ['m.f'] })).toEqual(['m.f']);
+    expect(parseWarm({ tenant: 'acme', functions: ['m.f'] })).toEqual({ tenant: 'acme', functions: ['m.f'] });
     for (const body of [undefined, { functions: 'm.f' }, { functions: [1] }, { functions: Array.from({ length: 65 }, (_, i) => `m.f${i}`) }]) {
       refused(() => parseWarm(body), 'INVALID_REQUEST', /"functions" is an array of at most 64 function names/);
     }
+    // A DAG message names its tenant, by the tenant-name rule.
+    for (const tenant of [undefined, '', 'Acme', '../x', 'a/b', 7]) refused(() => parseWarm({ tenant, functions: ['m.f'] }), 'INVALID_REQUEST', /malformed internal DAG message: tenant/);
   });
 
   it('paths put names, keys and ids in one percent-encoded segment', () => {

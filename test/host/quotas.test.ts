@@ -24,6 +24,16 @@ async function send(p: Platform, tenant: string, method: 'GET' | 'PUT' | 'POST' 
   return { status: reply.status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, body: text.length > 0 ? JSON.parse(text) : {} };
 }
 
+/** Deploys guests into each tenant (modules are per tenant). */
+async function deployIn(p: Platform, tenants: string[], ...modules: string[]): Promise<void> {
+  for (const t of tenants) {
+    for (const m of modules) {
+      const r = await send(p, t, 'PUT', `/v1/modules/${m}`, new Uint8Array(guestBytes(m)));
+      if (r.status !== 200) throw new Error(`deploying ${m} in ${t}: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+  }
+}
+
 const call = (p: Platform, tenant: string, fn: string, body: Record<string, unknown>) => send(p, tenant, 'POST', `/v1/functions/${fn}/call`, body);
 
 /** `cloudburst_quota_refusals_total{quota="..."}` of the host. */
@@ -45,9 +55,7 @@ describe('quotas: calls at once (concurrentCalls), per tenant and host', () => {
   beforeAll(async () => {
     // Two calls of tenant a hold two workers for good; the third worker serves the rest.
     p = await startPlatform({ workers: 3, quotas: { concurrentCalls: 2 } });
-    await p.deploy('math');
-    await p.deploy('hostile');
-    await p.deploy('kitchen');
+    await deployIn(p, ['a', 'b', 'c'], 'math', 'hostile', 'kitchen');
   });
   afterAll(() => p.stop());
 
@@ -67,8 +75,9 @@ describe('quotas: calls at once (concurrentCalls), per tenant and host', () => {
     // A DAG call counts too.
     await send(p, 'a', 'PUT', '/v1/dags/one', { functions: ['math.square'], edges: [] });
     expectRefused(await send(p, 'a', 'POST', '/v1/dags/one/call', { args: { 'math.square': [3] } }), 'concurrentCalls', 2);
-    // Another tenant has its own count.
+    // Another tenant has its own count (and its own DAGs).
     expect(await call(p, 'b', 'math.square', { args: [7] })).toMatchObject({ status: 200, body: { result: 49 } });
+    expect((await send(p, 'b', 'PUT', '/v1/dags/one', { functions: ['math.square'], edges: [] })).status).toBe(200);
     expect((await send(p, 'b', 'POST', '/v1/dags/one/call', { args: { 'math.square': [3] } })).body).toMatchObject({ result: 9 });
   });
 
@@ -88,8 +97,7 @@ describe('quotas: calls per second (token bucket)', () => {
   beforeAll(async () => {
     // A bucket of 2 refilled once in 1000 s: within the test, two calls and no more.
     p = await startPlatform({ quotas: { callsPerSecond: 0.001, burst: 2 } });
-    await p.deploy('math');
-    await p.deploy('kitchen');
+    await deployIn(p, ['a', 'b'], 'math', 'kitchen');
   });
   afterAll(() => p.stop());
 
@@ -111,7 +119,7 @@ describe('quotas: deadline ceiling (maxTimeoutMs)', () => {
   let p: Platform;
   beforeAll(async () => {
     p = await startPlatform({ quotas: { maxTimeoutMs: 1000 } });
-    await p.deploy('math');
+    await deployIn(p, ['a'], 'math');
     await send(p, 'a', 'PUT', '/v1/dags/sq', { functions: ['math.square'], edges: [] });
   });
   afterAll(() => p.stop());
@@ -180,7 +188,7 @@ describe('quotas: state bytes', () => {
   let p: Platform;
   beforeAll(async () => {
     p = await startPlatform({ quotas: { stateBytes: 4000 } });
-    await p.deploy('kitchen');
+    await deployIn(p, ['a'], 'kitchen');
   });
   afterAll(() => p.stop());
 
@@ -213,7 +221,9 @@ describe('quotas: a tenant\'s own, from its record', () => {
   let p: Platform;
   beforeAll(async () => {
     p = await startPlatform({ workers: 2 });
-    await p.deploy('math');
+    // Tenant strict is created with its quotas before anything else names it.
+    await tenantToken(p, 'strict', { quotas: { maxTimeoutMs: 500 } });
+    await deployIn(p, ['strict', 'loose'], 'math');
   });
   afterAll(() => p.stop());
 

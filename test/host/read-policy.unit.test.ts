@@ -107,7 +107,7 @@ describe('read policies: every consistency mode over the same script', () => {
       const bridge = new TestBridge(cache);
       const keys = seed(bridge);
       const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
-      state.begin(`call-${mode}`, spec && structuredClone(spec));
+      state.begin(`call-${mode}`, 'default', spec && structuredClone(spec));
 
       expect(text(state.getBytes(keys.a))).toBe('a1');
       expect(state.counterGet(keys.c)).toBe(5n);
@@ -179,7 +179,7 @@ describe('read policies: every consistency mode over the same script', () => {
     const old = encode(lww.write(bytes('a0'), { ms: 1, c: 0, writer: 'up/w0' }));
     bridge.snapshots.set(`r1 ${keys.a} ${versionOf(old)}`, old);
     const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
-    state.begin('call-rr-upstream', {
+    state.begin('call-rr-upstream', 'default', {
       rr: true, history: true, rid: 'r1',
       reads: {
         [keys.a]: { version: versionOf(old), host: 'up', url: 'http://up' },
@@ -205,7 +205,7 @@ describe('read policies: every consistency mode over the same script', () => {
     bridge.snapshots.set(`r2 ${keys.a} ${versionOf(old)}`, old);
     bridge.agreed = { version: versionOf(old), host: 'up', url: 'http://up' };
     const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
-    state.begin('call-rr-shared', { rr: true, history: false, rid: 'r2', shared: true, reads: {} });
+    state.begin('call-rr-shared', 'default', { rr: true, history: false, rid: 'r2', shared: true, reads: {} });
     expect(text(state.getBytes(keys.a))).toBe('a0');
     expect(text(state.getBytes(keys.a))).toBe('a0');
     expect(bridge.proposals).toEqual([{ key: keys.a, v: version(keys.a) }]);
@@ -222,12 +222,12 @@ describe('read policies: every consistency mode over the same script', () => {
     const need = { [keys.a]: { deps: [depToWire(depOn(keys.a, a2))] } };
     const state = new GuestState(cache, bridge, new Hlc('test/w0'), 'test/w0');
 
-    state.begin('call-causal-behind', { rr: false, causal: true, history: false, reads: {}, seen: {}, need });
+    state.begin('call-causal-behind', 'default', { rr: false, causal: true, history: false, reads: {}, seen: {}, need });
     expect(() => state.getBytes(keys.a)).toThrow(expect.objectContaining({ code: 'CONSISTENCY_UNAVAILABLE' }));
     state.discard();
 
     bridge.ensures.set(keys.a, a2);
-    state.begin('call-causal-caught-up', { rr: false, causal: true, history: false, reads: {}, seen: {}, need });
+    state.begin('call-causal-caught-up', 'default', { rr: false, causal: true, history: false, reads: {}, seen: {}, need });
     expect(text(state.getBytes(keys.a))).toBe('a2');
     state.commit();
     expect(state.finishSession()!.seen).toEqual({ [keys.a]: [depToWire(depOn(keys.a, a2))] });

@@ -37,12 +37,12 @@ describe('step sessions on the wire', () => {
   it('a trigger keeps its fields and their order on the wire, its session converted', () => {
     const session = joinSessions([{ reads: {}, history: [] }]);
     addCausal(session, { seen: { [K('a')]: ['c5.1.h-1/w0'] } }, 'h1', 'http://127.0.0.1:1');
-    const msg: TriggerMsg = { rid: 'r1', from: 'chain.s1', to: 'chain.s2', slot: 0, value: 'x', remainingMs: 900, client: encodeSession([]) };
+    const msg: TriggerMsg = { rid: 'r1', tenant: 'default', from: 'chain.s1', to: 'chain.s2', slot: 0, value: 'x', remainingMs: 900, client: encodeSession([]) };
     expect(JSON.stringify(triggerToWire(msg))).toBe(JSON.stringify(msg));
     msg.session = session;
     const json = JSON.stringify(triggerToWire(msg));
     expect(json).toBe(JSON.stringify({ ...msg, session: stepSessionToWire(session) }));
-    expect(Object.keys(JSON.parse(json) as object)).toEqual(['rid', 'from', 'to', 'slot', 'value', 'remainingMs', 'client', 'session']);
+    expect(Object.keys(JSON.parse(json) as object)).toEqual(['rid', 'tenant', 'from', 'to', 'slot', 'value', 'remainingMs', 'client', 'session']);
     expect(parseTrigger(JSON.parse(json)).session).toEqual(session);
   });
 });

@@ -66,12 +66,12 @@ describe('executor: a worker creating an instance for a call runs its start func
   const spec = (name: string): ModuleSpec => {
     const bytes = new Uint8Array(guestBytes(name));
     const module = new WebAssembly.Module(bytes);
-    return { sha: name, module, types: readModuleTypes(module), memoryInitialPages: memoryMinimum(bytes), memoryMaxPages: 256 };
+    return { id: `default/${name}`, module, types: readModuleTypes(module), memoryInitialPages: memoryMinimum(bytes), memoryMaxPages: 256 };
   };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cb-start-'));
-    pool = new ExecutorPool({ size: 1, cachePath: dir, writerPrefix: 'h-test', userPrefix: 'default/k/', bridge: async () => undefined });
+    pool = new ExecutorPool({ size: 1, cachePath: dir, writerPrefix: 'h-test', bridge: async () => undefined });
   });
   afterAll(async () => {
     await pool.close();
@@ -79,15 +79,15 @@ describe('executor: a worker creating an instance for a call runs its start func
   });
 
   it('the call fails with GUEST_TRAP naming the import, and commits nothing of the start function', async () => {
-    const failed = await pool.run({ kind: 'call', module: spec('start-put'), exportName: 'answer', args: [], callId: 'test.0.1' }, 10_000);
+    const failed = await pool.run({ kind: 'call', tenant: 'default', module: spec('start-put'), exportName: 'answer', args: [], callId: 'test.0.1' }, 10_000);
     expect(failed).toMatchObject({ ok: false, code: 'GUEST_TRAP' });
     expect(failed.ok ? '' : failed.message).toContain('cloudburst.put ');
     // Had the start function written into the call's overlay, the failed call would not
     // commit it; so check with a call that succeeds, in a module whose start function is fine.
     const kitchen = spec('kitchen');
-    const read = await pool.run({ kind: 'call', module: kitchen, exportName: 'getOr', args: [{ kind: 'value', value: 'start-put' }, { kind: 'value', value: '<absent>' }], callId: 'test.0.2' }, 10_000);
+    const read = await pool.run({ kind: 'call', tenant: 'default', module: kitchen, exportName: 'getOr', args: [{ kind: 'value', value: 'start-put' }, { kind: 'value', value: '<absent>' }], callId: 'test.0.2' }, 10_000);
     expect(read).toMatchObject({ ok: true, result: '<absent>' });
-    const total = await pool.run({ kind: 'call', module: { sha: 'kitchen' }, exportName: 'counterGet', args: [{ kind: 'value', value: 'start-counter' }], callId: 'test.0.3' }, 10_000);
+    const total = await pool.run({ kind: 'call', tenant: 'default', module: { id: 'default/kitchen' }, exportName: 'counterGet', args: [{ kind: 'value', value: 'start-counter' }], callId: 'test.0.3' }, 10_000);
     expect(total).toMatchObject({ ok: true, result: 0 });
   });
 });

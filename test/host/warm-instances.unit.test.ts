@@ -17,8 +17,8 @@ const START_CALLS_F = new WebAssembly.Module(new Uint8Array([
 ]));
 const MIB16_PAGES = 256;
 
-function spec(sha: string, initial = 1, max = 1024): ModuleSpec {
-  return { sha, module: START_CALLS_F, types: { exports: [], classIds: {} }, memoryInitialPages: initial, memoryMaxPages: max };
+function spec(id: string, initial = 1, max = 1024): ModuleSpec {
+  return { id, module: START_CALLS_F, types: { exports: [], classIds: {} }, memoryInitialPages: initial, memoryMaxPages: max };
 }
 
 /** Instances whose start function runs `start` (given whether `starting()` said so), through a counted `outside`. */
@@ -55,8 +55,8 @@ describe('a worker\'s warm instances', () => {
     const { instances } = warm();
     const s = spec('b');
     expect(instances.specOf(s)).toBe(s);
-    expect(instances.specOf({ sha: 'b' })).toBe(s);
-    expect(() => instances.specOf({ sha: 'never' })).toThrow(CloudburstError);
+    expect(instances.specOf({ id: 'b' })).toBe(s);
+    expect(() => instances.specOf({ id: 'never' })).toThrow(CloudburstError);
   });
 
   it('an instance whose memory grew past a quarter of its limit and 16 MiB is dropped after its call, and the worker asks to be replaced', () => {

@@ -10,15 +10,15 @@ import { readWasm } from '../../../host/wasm-binary.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cb-micro-'));
 const spin = Number(process.env.SPIN ?? 50);
-const pool = new ExecutorPool({ size: 2, cachePath: dir, writerPrefix: 'h-micro', userPrefix: 'default/k/', bridge: async () => undefined, spinMicros: spin });
+const pool = new ExecutorPool({ size: 2, cachePath: dir, writerPrefix: 'h-micro', bridge: async () => undefined, spinMicros: spin });
 const bytes = readFileSync(join(import.meta.dirname, '..', 'build', 'guests', 'math.wasm'));
 const module = new WebAssembly.Module(bytes);
-const spec = { sha: 'math', module, types: readModuleTypes(module), memoryInitialPages: memoryImport(readWasm(bytes)).initialPages, memoryMaxPages: 256 };
-await pool.run({ kind: 'load', module: spec }, 5000);
+const spec = { id: 'default/math', module, types: readModuleTypes(module), memoryInitialPages: memoryImport(readWasm(bytes)).initialPages, memoryMaxPages: 256 };
+await pool.run({ kind: 'load', tenant: 'default', module: spec }, 5000);
 const t: number[] = [];
 for (let i = 0; i < 20000; i++) {
   const s = process.hrtime.bigint();
-  const r = await pool.run({ kind: 'call', module: spec, exportName: 'square', args: [{ kind: 'value', value: 7n }], callId: `bench.0.${i}` }, 5000);
+  const r = await pool.run({ kind: 'call', tenant: 'default', module: spec, exportName: 'square', args: [{ kind: 'value', value: 7n }], callId: `bench.0.${i}` }, 5000);
   t.push(Number(process.hrtime.bigint() - s) / 1000);
   if (!r.ok) throw new Error(r.message);
 }
