@@ -83,10 +83,12 @@ export interface HostOptions {
    */
   quotas?: Partial<TenantQuotas>;
   /**
-   * How calls waiting for a worker are served: `fair` (the default) one queue per tenant in
-   * turn; `fifo` one queue in arrival order, with no per-tenant bound (the benchmark's baseline).
+   * How calls waiting for a worker are served: `share` (the default) one queue per tenant in
+   * turn, each active tenant holding at most its share of the workers; `fair` the queues in
+   * turn without shares; `fifo` one queue in arrival order, with no per-tenant bound (the last
+   * two are the benchmark's baselines).
    */
-  queue?: 'fair' | 'fifo';
+  queue?: 'share' | 'fair' | 'fifo';
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
@@ -143,7 +145,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     insecure: opts.insecure ?? false,
     tls: opts.tls,
     ca: opts.ca,
-    queue: opts.queue ?? 'fair',
+    queue: opts.queue ?? 'share',
     quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
   };
 }

@@ -17,7 +17,7 @@ Platform:
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE]
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue fair|fifo] [TLS] [MEMORY]
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [TLS] [MEMORY]
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
   TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
@@ -101,9 +101,9 @@ const parseJsonFlag = (p: Parsed, name: string): unknown => {
   }
 };
 
-const queueFlag = (p: Parsed): 'fair' | 'fifo' => {
+const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
   const q = flag(p, 'queue');
-  if (q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be fair or fifo');
+  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be share, fair or fifo');
   return q;
 };
 
