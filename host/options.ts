@@ -88,10 +88,12 @@ export interface HostOptions {
    */
   quotas?: Partial<TenantQuotas>;
   /**
-   * How calls waiting for a worker are served: `fair` (the default) one queue per tenant in
-   * turn; `fifo` one queue in arrival order, with no per-tenant bound (the benchmark's baseline).
+   * How calls waiting for a worker are served: `share` (the default) one queue per tenant in
+   * turn, each active tenant holding at most its share of the workers; `fair` the queues in
+   * turn without shares; `fifo` one queue in arrival order, with no per-tenant bound (the last
+   * two are the benchmark's baselines).
    */
-  queue?: 'fair' | 'fifo';
+  queue?: 'share' | 'fair' | 'fifo';
   /** Called with every entry of the audit log as it is written to `<dataDir>/audit.jsonl`. */
   onAudit?: ((entry: AuditEntry) => void) | undefined;
 }
@@ -156,7 +158,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     insecure: opts.insecure ?? false,
     tls: opts.tls,
     ca: opts.ca,
-    queue: opts.queue ?? 'fair',
+    queue: opts.queue ?? 'share',
     quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
     onAudit: opts.onAudit,
   };

@@ -10,6 +10,7 @@ import {
 import type { ReadVersion } from '../consistency/call-session.ts';
 import { DEFAULT_TENANT } from '../keys.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { TenantShare } from './tenant-share.ts';
 
 export interface PoolOptions {
   /** Number of worker threads. */
@@ -33,10 +34,14 @@ export interface PoolOptions {
    */
   maxQueuePerTenant?: number;
   /**
-   * `fifo`: one queue for every tenant, in arrival order (the queue before fair queuing, kept
-   * as the benchmark's baseline). Default `fair`.
+   * `share` (the default): one queue per tenant, served in turn, and each active tenant holds
+   * at most its share of the workers (`TenantShare`). `fair`: the queues in turn, without
+   * shares. `fifo`: one queue for every tenant, in arrival order. The last two are the
+   * benchmark's baselines.
    */
-  queue?: 'fair' | 'fifo';
+  queue?: 'share' | 'fair' | 'fifo';
+  /** How long a tenant stays active after its last job ended, for the shares (ms). Default 1000. */
+  shareWindowMs?: number;
   /** How long the main thread may busy-wait for a lone call before parking (microseconds). */
   spinMicros?: number;
   /** Whether nothing else needs the main thread right now (then a lone call may spin). */
@@ -60,6 +65,8 @@ interface Slot {
   dead: boolean;
   /** The thread has exited. */
   exited: boolean;
+  /** The tenant of the job it runs, while `busy`. */
+  tenant: string;
 }
 
 interface Waiting {
@@ -99,6 +106,11 @@ export class ExecutorPool {
    */
   readonly #queue = new Map<string, Waiting[]>();
   #queued = 0;
+  readonly #share: TenantShare;
+  /** Whether the shares are enforced (`queue: 'share'`); they are counted in every mode. */
+  readonly #sharing: boolean;
+  /** Drains again when a tenant's window ends, if a worker was held free for it meanwhile. */
+  #expiry: NodeJS.Timeout | undefined;
   #inflight = 0;
   #closed = false;
   #replaced = 0;
@@ -107,9 +119,11 @@ export class ExecutorPool {
   constructor(opts: PoolOptions) {
     const maxQueue = opts.maxQueue ?? 10_000;
     this.#opts = {
-      spinMicros: 50, mainIsIdle: () => true, queue: 'fair', workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
+      spinMicros: 50, mainIsIdle: () => true, queue: 'share', shareWindowMs: 1000, workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
       ...opts, maxQueue, workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
     };
+    this.#share = new TenantShare(opts.size, this.#opts.shareWindowMs);
+    this.#sharing = this.#opts.queue === 'share';
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
   }
 
@@ -133,7 +147,7 @@ export class ExecutorPool {
     });
     let markDead!: () => void;
     const died = new Promise<void>((resolve) => (markDead = resolve));
-    const slot: Slot = { index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false, exited: false };
+    const slot: Slot = { index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false, exited: false, tenant: '' };
     const onDeath = (err?: unknown): void => {
       if (slot.dead) return;
       slot.dead = true;
@@ -172,22 +186,24 @@ export class ExecutorPool {
 
   /**
    * Runs a job of `tenant` on some worker. Resolves with the job's outcome; rejects only with
-   * OVERLOADED/SHUTTING_DOWN. When every worker is busy the job waits in its tenant's queue;
-   * the queues are served in turn, one job each, so a job waits for at most one job of each
-   * other tenant with jobs waiting, however many they queued.
+   * OVERLOADED/SHUTTING_DOWN. When no worker is free for it (every worker is busy, or the
+   * tenant holds its share) the job waits in its tenant's queue; the queues are served in
+   * turn, one job each, so a job waits for at most one job of each other tenant with jobs
+   * waiting, however many they queued.
    */
   run(job: Job, timeoutMs: number, tenant: string = DEFAULT_TENANT): Promise<JobResult> {
     if (this.#closed) return Promise.reject(new CloudburstError('SHUTTING_DOWN'));
     if (this.#opts.queue === 'fifo') tenant = '';
     const mine = this.#queue.get(tenant);
     // Nobody of this tenant is waiting: an idle worker takes the job at once (with others
-    // waiting, every worker is busy, or a worker just freed is about to take the next in turn).
+    // waiting, every worker is busy, a worker just freed is about to take the next in turn, or
+    // the free ones are held for tenants below their share).
     const slot = mine === undefined ? this.#pick(job) : undefined;
-    if (slot) return this.#execute(slot, job, timeoutMs);
+    if (slot && this.#admits(tenant)) return this.#execute(slot, job, timeoutMs, tenant);
     if (this.#queued >= this.#opts.maxQueue) {
       return Promise.reject(new CloudburstError('OVERLOADED', `${this.#queued} calls are already waiting for a worker`));
     }
-    if (this.#opts.queue === 'fair' && (mine?.length ?? 0) >= this.#opts.maxQueuePerTenant) {
+    if (this.#opts.queue !== 'fifo' && (mine?.length ?? 0) >= this.#opts.maxQueuePerTenant) {
       return Promise.reject(new CloudburstError('OVERLOADED', `${mine!.length} calls of tenant ${tenant} are already waiting for a worker (the most one tenant may queue on a host)`));
     }
     const queued = new Promise<JobResult>((resolve, reject) => {
@@ -195,6 +211,7 @@ export class ExecutorPool {
       if (mine) mine.push(waiting);
       else this.#queue.set(tenant, [waiting]);
       this.#queued++;
+      this.#share.queued(tenant);
     });
     // A worker freed meanwhile (none should be while jobs wait) takes the next job in turn.
     this.#drain();
@@ -211,28 +228,50 @@ export class ExecutorPool {
     return idle;
   }
 
-  /** Gives free workers the next jobs, one per tenant in turn (the Map's order is the turn). */
+  #admits(tenant: string): boolean {
+    return !this.#sharing || this.#share.admits(tenant);
+  }
+
+  /**
+   * Gives free workers the next jobs, one per tenant in turn (the Map's order is the turn),
+   * passing over the tenants that hold their share (they keep their place in the turn).
+   */
   #drain(): void {
     for (const [tenant, fifo] of this.#queue) {
       const next = fifo[0]!;
       const slot = this.#pick(next.job);
       if (!slot) return;
+      if (!this.#admits(tenant)) continue;
       fifo.shift();
       this.#queued--;
+      this.#share.unqueued(tenant);
       // To the back of the turn, or out of it when nothing of the tenant waits any more.
       this.#queue.delete(tenant);
       if (fifo.length > 0) this.#queue.set(tenant, fifo);
-      this.#execute(slot, next.job, next.timeoutMs).then(next.resolve, next.reject);
+      this.#execute(slot, next.job, next.timeoutMs, tenant).then(next.resolve, next.reject);
+    }
+    // Jobs wait while a worker is free: it is held for a tenant that may not come back.
+    if (this.#queued > 0 && this.#expiry === undefined && !this.#closed) {
+      const at = this.#share.nextExpiry();
+      if (at !== undefined) {
+        this.#expiry = setTimeout(() => {
+          this.#expiry = undefined;
+          this.#drain();
+        }, Math.ceil(at - performance.now()) + 1);
+      }
     }
   }
 
-  async #execute(slot: Slot, job: Job, timeoutMs: number): Promise<JobResult> {
+  async #execute(slot: Slot, job: Job, timeoutMs: number, tenant: string): Promise<JobResult> {
     slot.busy = true;
+    slot.tenant = tenant;
+    this.#share.started(tenant);
     this.#inflight++;
     try {
       return await this.#converse(slot, job, timeoutMs);
     } finally {
       this.#inflight--;
+      this.#share.ended(tenant);
       slot.busy = false;
       if (slot.dead && !this.#closed && this.#slots[slot.index] === slot) this.#replace(slot);
       else this.#drain();
@@ -289,6 +328,13 @@ export class ExecutorPool {
       if (state === BRIDGE) {
         const req = receiveMessageOnPort(slot.port)?.message as BridgeRequest | undefined;
         Atomics.store(ctrl, STATE, JOB);
+        // A recv may wait for a message another job of the tenant has yet to send: while it
+        // waits, it leaves the tenant's share to that job (see TenantShare).
+        const pauses = req?.op === 'recv';
+        if (pauses) {
+          this.#share.paused(slot.tenant);
+          this.#drain();
+        }
         let reply: BridgeReply;
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
@@ -297,6 +343,8 @@ export class ExecutorPool {
         } catch (err) {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
           reply = { ok: false, code: e.code, message: e.message };
+        } finally {
+          if (pauses) this.#share.resumed(slot.tenant);
         }
         if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
         // The worker waits for this reply with its gate open: closing it cannot find the job done.
@@ -323,6 +371,11 @@ export class ExecutorPool {
     return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queued, replaced: this.#replaced, retired: this.#retired };
   }
 
+  /** The workers each tenant holds now (jobs waiting in `recv` included); tenants holding none are left out. */
+  holding(): Record<string, number> {
+    return this.#share.holding();
+  }
+
   /** The workers and the calls waiting for one. */
   registerMetrics(registry: MetricsRegistry): void {
     gaugeFrom(registry, 'cloudburst_workers', 'Executor worker threads.', () => this.#slots.length);
@@ -335,6 +388,7 @@ export class ExecutorPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     for (const fifo of this.#queue.values()) for (const w of fifo) w.reject(new CloudburstError('SHUTTING_DOWN'));
     this.#queue.clear();
     this.#queued = 0;

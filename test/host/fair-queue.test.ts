@@ -75,6 +75,81 @@ describe('executor pool: one queue per tenant, served in turn', () => {
   });
 });
 
+describe('executor pool: each active tenant holds at most its share of the workers', () => {
+  let dir: string;
+  let kitchen: ModuleSpec;
+  let math: ModuleSpec;
+  let hostile: ModuleSpec;
+  let seq = 0;
+  const job = (module: ModuleSpec, exportName: string, args: (number | bigint)[] = []): Job => ({
+    kind: 'call', tenant: 'default', module, exportName, args: args.map((value) => ({ kind: 'value', value })), callId: `test.1.${++seq}`,
+  });
+  const pools: ExecutorPool[] = [];
+  const pool = (size: number, shareWindowMs?: number): ExecutorPool => {
+    const p = new ExecutorPool({
+      size, cachePath: dir, writerPrefix: 'h-test', bridge: async () => undefined, ...(shareWindowMs === undefined ? {} : { shareWindowMs }),
+    });
+    pools.push(p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cb-share-'));
+    kitchen = spec('kitchen');
+    math = spec('math');
+    hostile = spec('hostile');
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('alone, a tenant uses every worker; with another tenant active, at most its share while the other has calls queued or may call again', async () => {
+    // The window is long enough for b to stay active through the whole test, however slow the machine.
+    const p = pool(4, 600_000);
+    const sleep = (tenant: string, ms: number) => p.run(job(kitchen, 'sleepMs', [ms]), 60_000, tenant).then((r) => {
+      expect(r).toMatchObject({ ok: true });
+      seen.push(p.holding());
+    });
+    const seen: Record<string, number>[] = [];
+    // a alone: every worker.
+    const first = Array.from({ length: 6 }, () => sleep('a', 50));
+    expect(p.stats()).toMatchObject({ busy: 4, queued: 2 });
+    expect(p.holding()).toEqual({ a: 4 });
+    await Promise.all(first);
+
+    // b calls once, then a floods: a gets its share (2 of 4) and the rest stays free for b.
+    expect(await p.run(job(math, 'square', [3n]), 60_000, 'b')).toMatchObject({ ok: true, result: 9 });
+    const as = Array.from({ length: 12 }, () => sleep('a', 50));
+    expect(p.stats()).toMatchObject({ busy: 2, queued: 10 });
+    expect(p.holding()).toEqual({ a: 2 });
+    // b's calls find those workers free at once, and queue behind them.
+    const bs = Array.from({ length: 6 }, () => sleep('b', 50));
+    expect(p.stats()).toMatchObject({ busy: 4, queued: 14 });
+    expect(p.holding()).toEqual({ a: 2, b: 2 });
+    await Promise.all([...as, ...bs]);
+    // At every job's end, neither held more than its share.
+    expect(seen.length).toBe(6 + 18);
+    for (const h of seen.slice(6)) {
+      expect(h.a ?? 0).toBeLessThanOrEqual(2);
+      expect(h.b ?? 0).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('once the other tenant\'s window has passed, the waiting tenant gets every worker again', async () => {
+    const p = pool(2);
+    expect(await p.run(job(math, 'square', [3n]), 60_000, 'b')).toMatchObject({ ok: true });
+    // Guests that never return (until the pool is closed): a's second waits while b is active.
+    const spinning = [0, 1].map(() => p.run(job(hostile, 'spin'), 600_000, 'a').catch(() => undefined));
+    expect(p.stats()).toMatchObject({ busy: 1, queued: 1 });
+    // b calls no more: when its window ends, a's second call gets the free worker.
+    await expect.poll(() => p.holding().a, { timeout: 60_000 }).toBe(2);
+    expect(p.stats()).toMatchObject({ busy: 2, queued: 0 });
+    await p.close();
+    await Promise.all(spinning);
+  });
+});
+
 describe('host: a tenant flooding a host does not hold up another tenant\'s call', () => {
   const WORKERS = 2;
   const FLOOD = 40;
@@ -119,5 +194,35 @@ describe('host: a tenant flooding a host does not hold up another tenant\'s call
     // worker of those queued. In one FIFO, b's would have come after every queued call of a.
     expect(aBeforeB).toBeLessThanOrEqual(2 * WORKERS);
     expect(order.length).toBe(FLOOD + 1);
+  });
+
+  it('two functions of one tenant exchange messages while another tenant keeps calling: a job waiting in recv leaves its share to the sender', async () => {
+    const call = async (tenant: string, fn: string, args: unknown[]): Promise<unknown> => {
+      const r = await flood.request('POST', `/v1/functions/kitchen.${fn}/call`, JSON.stringify({ args, timeoutMs: 60_000 }), { 'content-type': 'application/json', ...heads[tenant] });
+      expect(r.status).toBe(200);
+      return JSON.parse(r.body.toString('utf8')).result;
+    };
+    // b calls without pause, so it stays active and a's share of the 2 workers is 1 throughout.
+    let calling = true;
+    let bCalls = 0;
+    await call('b', 'noop', []);
+    const b = (async () => {
+      while (calling) {
+        await call('b', 'noop', []);
+        bCalls++;
+      }
+    })();
+    // The receiver waits in recv for the sender's messages. Were that wait counted, a would hold
+    // its share and the sender would queue while b takes every free worker: the receiver's recv
+    // would time out (after 30 s) with nothing.
+    try {
+      const received = call('a', 'announce', ['share-exchange', 3, 30_000]);
+      const to = await call('a', 'sendTo', ['share-exchange', 'm', 3, 30_000]);
+      expect(await received).toBe(`${to}|m0,m1,m2`);
+    } finally {
+      calling = false;
+      await b;
+    }
+    expect(bCalls).toBeGreaterThan(0);
   });
 });

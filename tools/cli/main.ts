@@ -19,7 +19,7 @@ Platform:
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS] [SECRET]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue fair|fifo] [TLS] [MEMORY] SECRET
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [TLS] [MEMORY] SECRET
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
@@ -112,9 +112,9 @@ const parseJsonFlag = (p: Parsed, name: string): unknown => {
   }
 };
 
-const queueFlag = (p: Parsed): 'fair' | 'fifo' => {
+const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
   const q = flag(p, 'queue');
-  if (q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be fair or fifo');
+  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be share, fair or fifo');
   return q;
 };
 /**
