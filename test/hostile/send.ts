@@ -52,7 +52,9 @@ export class Sender {
 export function allowed(c: Case, cred: Credential): readonly ErrorCode[] {
   // A target over node:http's header limit (16 KiB with the headers) never reaches a route.
   if (c.path.length > 16 * 1024 - 512) return ['INVALID_REQUEST'];
-  const codes = c.routing || cred.refusedWith === undefined ? c.expect : cred.refusedWith;
+  let codes = c.routing || cred.refusedWith === undefined ? c.expect : cred.refusedWith;
+  // A body over the route's limit (64 KiB on the smallest) is refused before it is parsed.
+  if (!c.routing && (c.body?.length ?? 0) > 64 * 1024) codes = [...codes, 'BODY_TOO_LARGE'];
   // A parameter that is not valid percent-encoded UTF-8 is refused by the router (common/router.ts).
   return undecodable(c.path) ? [...codes, 'INVALID_NAME'] : codes;
 }
