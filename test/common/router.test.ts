@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rawRequest } from '../helpers/raw-http.ts';
 import { ClientGone, CloudburstError, listen, readBody, Router, sendJson, serve, type RouteContext, type RouterOptions, type ServerDrain } from '../../common/index.ts';
 
 interface Reply {
@@ -151,5 +152,26 @@ describe('Router', () => {
     expect(() => router.on('GET', '/a', () => undefined)).toThrow(/defined twice/);
     expect(() => router.on('GET', '/b/:y', () => undefined)).toThrow(/defined twice/);
     expect(() => router.on('GET', '/c/*rest/d', () => undefined)).toThrow(/last segment/);
+  });
+
+  it('serve: a request the HTTP parser refuses is 400 INVALID_REQUEST in the error body, and the connection closes', async () => {
+    const { port } = await start({ paths: 'url' });
+    const url = `http://127.0.0.1:${port}`;
+    const refused = [
+      { method: 'BREW', path: '/v1/things' },
+      { method: 'GET', path: '/v1/kv/a b' },
+      { method: 'GET', path: '/v1/kv/\0' },
+      { method: 'GET', path: '/v1/things', headers: { 'x-a': 'b\u0000c' } },
+      { method: 'GET', path: '/v1/things', headers: { 'bad header': 'x' } },
+      { method: 'GET', path: '/v1/things', headers: { 'x-big': 'x'.repeat(20_000) } },
+    ];
+    for (const { method, path, headers } of refused) {
+      const r = await rawRequest(url, method, path, Buffer.alloc(0), { headers: headers ?? {} });
+      const what = `${method} ${JSON.stringify(path)} ${JSON.stringify(headers ?? {}).slice(0, 40)}`;
+      expect({ status: r.status, connection: r.headers['connection'], error: r.error }, what).toEqual({ status: 400, connection: 'close', error: undefined });
+      expect(JSON.parse(r.body.toString()), what).toEqual({ error: { code: 'INVALID_REQUEST', message: expect.stringMatching(/not valid HTTP\/1\.1|headers are too large/) } });
+    }
+    // The server goes on serving.
+    expect((await send(port, 'GET', '/v1/things')).status).toBe(200);
   });
 });

@@ -14,7 +14,7 @@ export interface RawReply {
   error: string | undefined;
 }
 
-function parseReplies(bytes: Buffer): { continued: boolean; final?: { status: number; headers: Record<string, string>; body: Buffer } } {
+function parseReplies(bytes: Buffer, closed = false): { continued: boolean; final?: { status: number; headers: Record<string, string>; body: Buffer } } {
   let continued = false;
   let at = 0;
   for (;;) {
@@ -32,7 +32,8 @@ function parseReplies(bytes: Buffer): { continued: boolean; final?: { status: nu
       continued = true;
       continue;
     }
-    const length = Number(headers['content-length'] ?? Number.NaN);
+    // No length: a 204 has no body, and a body without one (or chunked) ends when the server closes.
+    const length = status === 204 || status === 304 ? 0 : Number(headers['content-length'] ?? (closed ? bytes.length - at : Number.NaN));
     if (!Number.isInteger(length) || bytes.length < at + length) return { continued };
     return { continued, final: { status, headers, body: bytes.subarray(at, at + length) } };
   }
@@ -43,7 +44,8 @@ function parseReplies(bytes: Buffer): { continued: boolean; final?: { status: nu
  * headers with `Expect: 100-continue`, then the body only if `100 Continue` comes; without,
  * the headers and the WHOLE body, reading nothing until it is all written. Then it reads the
  * final response (until the server closes, or `readMs` passes, at most). `chunked` sends the
- * body without a Content-Length.
+ * body without a Content-Length. The request line and headers go as latin1, one byte per
+ * character, so that a test can send bytes no client would (raw UTF-8, NUL, invalid UTF-8).
  */
 export function rawRequest(
   url: string,
@@ -79,7 +81,7 @@ export function rawRequest(
       finished = true;
       clearTimeout(timer);
       socket.destroy();
-      const { continued, final } = parseReplies(Buffer.concat(received));
+      const { continued, final } = parseReplies(Buffer.concat(received), true);
       resolve({ status: final?.status, headers: final?.headers ?? {}, body: final?.body ?? Buffer.alloc(0), continued, bodySent, error });
     };
     const timer = setTimeout(finish, opts.readMs ?? 30_000);
@@ -95,12 +97,12 @@ export function rawRequest(
     });
     socket.once('connect', () => {
       if (opts.expectContinue) {
-        socket.write(head);
+        socket.write(Buffer.from(head, 'latin1'));
         return;
       }
       // Read nothing before the whole body is written, as a client busy uploading does.
       socket.pause();
-      socket.write(head);
+      socket.write(Buffer.from(head, 'latin1'));
       sendBody(() => socket.resume());
     });
   });
