@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import type { ErrorCode } from '../../common/index.ts';
 import { encodeFrame } from '../../kvs/index.ts';
 import { HOST_LIMITS, HOST_PATHS, HOST_ROUTES, type HostRoute, type HostRouteName } from '../../host/protocol.ts';
+import { adminGenerators } from './admin-routes.ts';
 import {
   badName, deepJson, enc, hostileNumberText, hostileString, jsonBodies, malformedJson, missingName, named, traversal, wrongJson,
   type Case, type CaseArb,
@@ -25,6 +26,10 @@ export interface World {
   /** A finished future. */
   readonly future: string;
   readonly hostId: string;
+  /** Tenants besides `default`: one that exists (`other`, with tokens) and one deleted (`gone`). */
+  readonly tenants: { readonly other: string; readonly gone: string };
+  /** Names of tokens: held by active tokens (NAME_TAKEN), and one whose only token is revoked. */
+  readonly tokenNames: { readonly active: readonly string[]; readonly revoked: string };
 }
 
 const json = (v: unknown): string => JSON.stringify(v);
@@ -53,11 +58,11 @@ function wrongMethod(r: HostRoute, w: World): CaseArb {
   return fc.constantFrom(...others).map((method): Case => ({ route: r.name, method, path: samplePath(r, w), expect: ['METHOD_NOT_ALLOWED'], routing: true }));
 }
 
-/** A name parameter that is not a name, or names nothing. */
-function nameParam(route: HostRouteName, method: string, prefix: string, missing: ErrorCode, suffix = '', body?: string): CaseArb {
+/** A name parameter that is not a name, or names nothing (module and DAG names by default). */
+function nameParam(route: HostRouteName, method: string, prefix: string, missing: ErrorCode, suffix = '', body?: string, names: { bad: fc.Arbitrary<string>; missing: fc.Arbitrary<string> } = { bad: badName, missing: missingName }): CaseArb {
   return fc.oneof(
-    badName.map((n): Case => ({ route, method, path: named(prefix, n, suffix), expect: ['INVALID_NAME', missing], ...(body === undefined ? {} : { body }) })),
-    missingName.map((n): Case => ({ route, method, path: named(prefix, n, suffix), expect: [missing], ...(body === undefined ? {} : { body }) })),
+    names.bad.map((n): Case => ({ route, method, path: named(prefix, n, suffix), expect: ['INVALID_NAME', missing], ...(body === undefined ? {} : { body }) })),
+    names.missing.map((n): Case => ({ route, method, path: named(prefix, n, suffix), expect: [missing], ...(body === undefined ? {} : { body }) })),
     traversal(prefix).map(({ path, raw, escapes }): Case => ({
       route, method, path: path + (escapes ? '' : suffix), raw, expect: escapes ? ['UNKNOWN_ROUTE'] : ['INVALID_NAME', missing], routing: escapes,
       ...(body === undefined ? {} : { body }),
@@ -143,11 +148,13 @@ function badDag(w: World): fc.Arbitrary<{ body: Uint8Array | string; expect: rea
     }),
     // Shapes.
     fc.constantFrom(
-      { functions: [] }, { functions: 'math.square' }, { functions: ['math.square', 'math.square'] }, { functions: ['nodot'] },
+      { functions: [] }, { functions: 'math.square' }, { functions: ['math.square', 'math.square'] },
       { functions: ['math.square'], edges: [['math.square']] }, { functions: ['math.square'], edges: [['math.square', 'zz.f']] },
       { functions: ['math.square'], edges: 'x' }, { functions: ['x'.repeat(300) + '.f'] }, { functions: [1] },
       { functions: ['math.square', 'math.increment'], edges: [['math.square', 'math.increment'], ['math.square', 'math.increment']] },
     ).map((b) => ({ body: json(b), expect: ['INVALID_REQUEST'] as const })),
+    // Not a function id: no function has it.
+    fc.constantFrom('nodot', '.f', 'm.', 'a.b.c').map((f) => ({ body: json({ functions: [f] }), expect: ['INVALID_REQUEST', 'UNKNOWN_FUNCTION'] as const })),
     // Each function takes fewer parameters than it has predecessors; a void predecessor.
     fc.constant({ body: json({ functions: ['math.square', 'math.increment', 'kitchen.echoI8'], edges: [['math.square', 'kitchen.echoI8'], ['math.increment', 'kitchen.echoI8']] }), expect: ['INVALID_REQUEST'] as const }),
     fc.constant({ body: json({ functions: ['kitchen.noop', 'math.square'], edges: [['kitchen.noop', 'math.square']] }), expect: ['INVALID_REQUEST'] as const }),
@@ -271,6 +278,8 @@ export function hostGenerators(w: World): Record<HostRouteName, CaseArb | undefi
     dagSnapshot: internalJson('dagSnapshot', P.dagSnapshot, [{ rid: 'r', key: 'k' }, { rid: 'r', key: 1, v: 'x' }, { key: 'k', v: 'v' }]),
     dagPin: internalJson('dagPin', P.dagPin, [{ rid: 'r' }, { rid: 'r', key: 'k', v: 'x' }, { rid: 'r', key: 'k', v: 1, host: 'h', url: 'u' }]),
     dagWarm: internalJson('dagWarm', P.dagWarm, [{ functions: 'math.square' }, { functions: [1] }, { functions: Array.from({ length: 65 }, (_, i) => `m.f${i}`) }, { functions: [null] }]),
+
+    ...adminGenerators(w, (route, method, prefix, missing, names) => nameParam(route, method, prefix, missing, '', undefined, names)),
   };
 }
 
@@ -295,8 +304,9 @@ export const rawRequests: CaseArb = fc.oneof(
   fc.constantFrom('/v1/kv/a b', '/v1/kv/\0', '/v1/kv/\u00c3\u00a9', '/v1/kv/\u00ff', '/v1/kv/a\tb', '/v1/modules/\u007f', '/v1/functions/\u0001.f/call', '*', 'v1/kv/a', '/v1/kv/a?\u0000')
     .map((path): Case => ({ route: 'raw', method: 'GET', path, raw: true, expect: ['INVALID_REQUEST', 'KEY_NOT_FOUND', 'INVALID_KEY', 'UNKNOWN_MODULE', 'UNKNOWN_FUNCTION', 'UNKNOWN_ROUTE', 'METHOD_NOT_ALLOWED', 'INVALID_NAME'], routing: true })),
   fc.constantFrom('BREW', 'get', 'G\u00c9T', 'PUT /x').map((method): Case => ({ route: 'raw', method, path: '/healthz', raw: true, expect: ['INVALID_REQUEST', 'METHOD_NOT_ALLOWED'], routing: true })),
-  fc.constantFrom({ 'x-a': 'b\u0000c' }, { 'x\u0000': 'b' }, { 'bad header': 'x' }, { 'x-cloudburst-tenant': '\u00ff' }, { 'content-length': '-1' }, { 'content-length': '1, 2' })
-    .map((headers): Case => ({ route: 'raw', method: 'GET', path: '/v1/modules', headers, raw: true, expect: ['INVALID_REQUEST', 'INVALID_NAME'], routing: true })),
+  // (A tenant header that is no tenant name is the credentials' dimension: credentials.ts.)
+  fc.constantFrom({ 'x-a': 'b\u0000c' }, { 'x\u0000': 'b' }, { 'bad header': 'x' }, { 'content-length': '-1' }, { 'content-length': '1, 2' })
+    .map((headers): Case => ({ route: 'raw', method: 'GET', path: '/v1/modules', headers, raw: true, expect: ['INVALID_REQUEST'], routing: true })),
 );
 
 /**
