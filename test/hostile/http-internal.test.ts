@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_ROUTES } from '../../host/protocol.ts';
 import { KV_ROUTES } from '../../kvs/index.ts';
 import type { Platform } from '../helpers/platform.ts';
-import { insecurePlan } from './credentials.ts';
+import { platformPlan, type CredentialPlan } from './credentials.ts';
 import { FUZZ_RUNS, FUZZ_SEED, deadlineFor, runs } from './fuzz.ts';
 import { forRoute, hostGenerators, type World } from './host-routes.ts';
 import { perRoute, runCases } from './http-run.ts';
@@ -12,7 +12,6 @@ import { snapshot, startWorld } from './world.ts';
 
 // The hostile-input suite, cluster-internal routes: a host's (access `internal`) and every
 // route of the KV node (test/README.md, "The hostile-input suite").
-const plan = insecurePlan();
 const HOST_SHARE = runs(0.2);
 const KV_SHARE = runs(0.3);
 
@@ -21,10 +20,13 @@ describe(`hostile HTTP: cluster-internal routes of a host and a KV node (seed ${
   let w: World;
   let host: Sender;
   let kv: Sender;
+  let plan: CredentialPlan;
   let before: unknown;
 
   beforeAll(async () => {
-    ({ p, w } = await startWorld());
+    const world = await startWorld();
+    ({ p, w } = world);
+    plan = platformPlan(p, world.tokens);
     host = new Sender(p.host.url);
     kv = new Sender(p.kv.url);
     before = await snapshot(p, w);

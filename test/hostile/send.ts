@@ -30,7 +30,7 @@ export class Sender {
   }
 
   async send(c: Case, cred: Credential): Promise<Answer> {
-    const headers = { ...cred.headers, ...c.headers };
+    const headers = { ...cred.headers(c.method, c.path), ...c.headers };
     if (c.raw) {
       const r = await rawRequest(this.#url, c.method, c.path, Buffer.from(c.body ?? ''), { headers, readMs: ANSWER_WITHIN_MS });
       return { status: r.status, body: r.body, ...(r.error === undefined && r.status !== undefined ? {} : { error: r.error ?? 'no answer' }) };
