@@ -1,7 +1,7 @@
 // A worker's guest instances, kept warm per module (and tenant) between calls, and the memory the worker
 // holds because of them: when an instance is dropped, and when the worker asks to be replaced.
 // See host/README.md, "Memory".
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, type HeapInfo } from 'node:v8';
 import { CloudburstError } from '../../common/index.ts';
 import type { Guest, GuestExports } from './abi.ts';
 import type { WorkerGate } from './worker-gate.ts';
@@ -20,6 +20,8 @@ export interface WarmInstancesOptions {
   imports: (memory: WebAssembly.Memory, starting: () => boolean) => WebAssembly.Imports;
   /** Runs guest code with the gate open. */
   outside: WorkerGate['outside'];
+  /** The thread's heap as V8 reports it (tests give their own). */
+  heapStatistics?: () => Pick<HeapInfo, 'total_heap_size' | 'external_memory'>;
 }
 
 export class WarmInstances {
@@ -28,17 +30,27 @@ export class WarmInstances {
   readonly #memoryBudget: number;
   readonly #imports: WarmInstancesOptions['imports'];
   readonly #outside: WorkerGate['outside'];
+  readonly #heap: NonNullable<WarmInstancesOptions['heapStatistics']>;
   /**
    * Memory this thread holds and cannot give back by itself: V8 frees a discarded instance's
    * linear memory (up to the guest limit) only when it collects its isolate's garbage, which an
    * idle worker may not do for hours; lmdb-js keeps its read buffer at twice the largest value
-   * read; the heap of a call that wrote 100,000 keys stays grown. A worker that holds more than
-   * its budget after a job, or that discarded an instance with a large memory, asks to be
-   * replaced: terminating a thread frees all of it.
+   * read; the heap of a call that wrote 100,000 keys stays grown (an idle thread collects no
+   * garbage). A worker that holds more than its budget after a job, that discarded an instance
+   * with a large memory, or whose heap a failed call left much larger than it started, asks to
+   * be replaced: terminating a thread frees all of it.
    */
   readonly #footprint = {
     /** Discarded instances' memories past this are worth a new thread. */
     discardedBytes: 16 * 1024 * 1024,
+    /**
+     * A heap this much over its size when the worker started, after a failed call, is worth a
+     * new thread: a call that failed over a limit (100,001 writes) leaves its garbage (some
+     * 60 MiB), which the idle thread would keep; calls that fail otherwise grow it by little.
+     */
+    failedHeapGrowth: 48 * 1024 * 1024,
+    /** The heap's size when the worker started. */
+    startHeap: 0,
     /** Jobs between checks of the heap when nothing suggested one. */
     checkEvery: 64,
     sinceCheck: 0,
@@ -52,6 +64,8 @@ export class WarmInstances {
     this.#memoryBudget = opts.memoryBudget;
     this.#imports = opts.imports;
     this.#outside = opts.outside;
+    this.#heap = opts.heapStatistics ?? getHeapStatistics;
+    this.#footprint.startHeap = this.#heap().total_heap_size;
   }
 
   /** Whether this worker should be replaced after a job (see `#footprint`). */
@@ -60,7 +74,8 @@ export class WarmInstances {
     if (footprint.discarded >= footprint.discardedBytes) return true;
     if (!failed && !grew && ++footprint.sinceCheck < footprint.checkEvery) return false;
     footprint.sinceCheck = 0;
-    const h = getHeapStatistics();
+    const h = this.#heap();
+    if (failed && h.total_heap_size > footprint.startHeap + footprint.failedHeapGrowth) return true;
     return h.total_heap_size + h.external_memory > this.#memoryBudget;
   }
 

@@ -21,11 +21,15 @@ function spec(id: string, initial = 1, max = 1024): ModuleSpec {
   return { id, module: START_CALLS_F, types: { exports: [], classIds: {} }, memoryInitialPages: initial, memoryMaxPages: max };
 }
 
-/** Instances whose start function runs `start` (given whether `starting()` said so), through a counted `outside`. */
-function warm(start: (starting: boolean) => void = () => undefined, memoryBudget = Number.MAX_SAFE_INTEGER) {
+/**
+ * Instances whose start function runs `start` (given whether `starting()` said so), through a
+ * counted `outside`; with `heap`, the thread's heap is what it holds.
+ */
+function warm(start: (starting: boolean) => void = () => undefined, memoryBudget = Number.MAX_SAFE_INTEGER, heap?: { total_heap_size: number; external_memory: number }) {
   const counts = { imports: 0, outside: 0 };
   const instances = new WarmInstances({
     memoryBudget,
+    ...(heap === undefined ? {} : { heapStatistics: () => ({ ...heap }) }),
     imports: (memory, starting) => {
       counts.imports++;
       return { env: { memory, f: () => start(starting()) } };
@@ -91,5 +95,16 @@ describe('a worker\'s warm instances', () => {
     const quiet = Array.from({ length: 64 }, () => instances.shouldRetire(false, false));
     expect(quiet.slice(0, 63)).toEqual(Array.from({ length: 63 }, () => false));
     expect(quiet[63]).toBe(true);
+  });
+
+  it('a failed call that left the heap more than 48 MiB over its size at the start asks for a new worker; a call that succeeded, or grew it less, does not', () => {
+    const MiB = 1024 * 1024;
+    const heap = { total_heap_size: 20 * MiB, external_memory: 0 };
+    const { instances } = warm(undefined, 1024 * MiB, heap);
+    heap.total_heap_size = 67 * MiB;
+    expect(instances.shouldRetire(true, false)).toBe(false);
+    heap.total_heap_size = 83 * MiB; // what 100,001 writes left behind, measured
+    expect(instances.shouldRetire(false, true)).toBe(false);
+    expect(instances.shouldRetire(true, false)).toBe(true);
   });
 });
