@@ -11,3 +11,4 @@ export { ServerDrain, type DrainOptions } from './server-drain.ts';
 export { listen, serve } from './serve.ts';
 export { CLUSTER_AUTH_HEADER, CLUSTER_AUTH_SKEW_MS, CLUSTER_SECRET_MIN_BYTES, TENANT_HEADER, newClusterSecret, parseClusterSecret, signRequest, verifyRequest } from './cluster-auth.ts';
 export { checkCa, checkServerTls, connectOptions, createServer, readCa, readServerTls, tlsFailure, type AnyServer, type ServerTls } from './tls.ts';
+export { IDLE_BUFFERS, idleBufferCollections, retainIdleBuffers } from './idle-buffers.ts';

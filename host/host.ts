@@ -5,7 +5,7 @@ import { TokenAuthenticator } from './auth/authenticator.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudburstError, createServer, listen, Router, serve, type ServerDrain } from '../common/index.ts';
+import { CloudburstError, createServer, listen, retainIdleBuffers, Router, serve, type ServerDrain } from '../common/index.ts';
 import { Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
@@ -215,7 +215,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Keys cached by a previous run are subscribed again.
   subs.add(cache.keys(''));
 
-  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit };
+  // Values up to 64 MiB cross the main thread several times: their dead buffers go back once
+  // the host is idle (host/README.md, "Memory").
+  const releaseIdleBuffers = retainIdleBuffers();
+
+  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
   let closing: Promise<void> | undefined;
   return { id: self.id, port, url: self.url(), close: () => (closing ??= stop(running)) };
 }
@@ -237,6 +241,7 @@ interface Running {
   kv: KvClient;
   cache: HostCache;
   audit: AuditLog;
+  releaseIdleBuffers: () => void;
 }
 
 /** `Host.close()`: every part stops after those that use it (host/README.md, "Stopping"). */
@@ -275,4 +280,5 @@ async function stop(p: Running): Promise<void> {
   await p.kv.close();
   await p.cache.close();
   await p.audit.close();
+  p.releaseIdleBuffers();
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { checkCa, CloudburstError, listen, parseJsonBody, readBody, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { checkCa, CloudburstError, listen, parseJsonBody, readBody, retainIdleBuffers, Router, sendBytes, sendJson, serve } from '../common/index.ts';
 import { checkAccess, kvCredential } from './auth.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
@@ -328,6 +328,8 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   }
   ctx = context;
 
+  // Values up to 64 MiB pass through here: their dead buffers go back once the node is idle.
+  const releaseIdleBuffers = retainIdleBuffers();
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
@@ -337,6 +339,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
       stopping = true;
       await cluster.close();
       await store.close();
+      releaseIdleBuffers();
     })());
 
   try {
