@@ -190,6 +190,12 @@ export class Calls {
   async start(prepared: CheckedCall, onEnd: () => void = () => undefined): Promise<string> {
     const createdAt = new Date().toISOString();
     const { tenant } = prepared;
+    // What the arguments name must exist now, as for a synchronous call: a 4xx, not a failed
+    // future. A key deleted or a future lost after this fails the call when it runs.
+    await Promise.all([
+      this.#fetchRefs(prepared.args),
+      ...prepared.args.map((a) => (a.kind === 'future' ? this.#futures.get(tenant, a.id, 0) : undefined)),
+    ]);
     const id = await this.#futures.create(tenant, prepared.resolved.info.name);
     void this.dispatch(prepared).finally(onEnd).then(
       (out) => this.#futures.complete(tenant, id, prepared.resolved.info.name, createdAt, {
@@ -200,6 +206,23 @@ export class Calls {
       }),
     );
     return id;
+  }
+
+  /**
+   * Reference arguments are read by the worker from the cache: misses are brought in first, so
+   * the worker does not have to stop and ask.
+   *
+   * @throws CloudburstError `REF_NOT_FOUND` for a key that holds nothing
+   */
+  async #fetchRefs(args: readonly (PreparedArg | FutureArg)[]): Promise<void> {
+    const missing = args.flatMap((a) => (a.kind === 'ref' && !this.#readThrough.cache.has(a.key) ? [a.key] : []));
+    const fetched = await Promise.all(missing.map((k) => this.#readThrough.fetch(k)));
+    fetched.forEach((v, i) => {
+      if (v === undefined) {
+        const key = displayKey(missing[i]!);
+        throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key });
+      }
+    });
   }
 
   async run({ tenant, resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {
@@ -223,16 +246,7 @@ export class Calls {
       }
       args.push(prepareResolved(fn, resolved.signature, i, record.result));
     }
-    // Reference arguments are read by the worker from the cache: bring misses in first, so
-    // the worker does not have to stop and ask.
-    const missing = args.flatMap((a) => (a.kind === 'ref' && !this.#readThrough.cache.has(a.key) ? [a.key] : []));
-    const fetched = await Promise.all(missing.map((k) => this.#readThrough.fetch(k)));
-    fetched.forEach((v, i) => {
-      if (v === undefined) {
-        const key = displayKey(missing[i]!);
-        throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key });
-      }
-    });
+    await this.#fetchRefs(args);
     const started = performance.now();
     const messaging = this.#messaging;
     const callId = messaging ? messaging.nextId() : `${this.#hostId}.0.0`;

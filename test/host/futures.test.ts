@@ -30,6 +30,8 @@ describe('futures', () => {
     expect(res.status).toBe(202);
     return (JSON.parse(res.body.toString()) as { future: string }).future;
   };
+  /** The futures the KV tier holds (a pending record is there before an id is handed out). */
+  const futureKeys = (): string[] => [...p.kv.store.scan()].map(([k]) => k).filter((k) => k.startsWith('default/fut/')).sort();
 
   it('an async call answers 202 with a future id at once; waiting on it gives the result', async () => {
     const id = await start('math.square', [7]);
@@ -71,6 +73,21 @@ describe('futures', () => {
     await expect(p.call('math.square', [{ future: 'nope' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
   });
 
+  it('an async call whose arguments name a key that holds nothing or a future that never existed is refused at once (4xx), no future made', async () => {
+    const refused = async (args: unknown[]) => {
+      const res = await p.client.request('POST', '/v1/functions/math.square/call', JSON.stringify({ args, async: true }), { 'content-type': 'application/json' });
+      return { status: res.status, code: (JSON.parse(res.body.toString()) as { error?: { code: string } }).error?.code };
+    };
+    const before = await futureKeys();
+    expect(await refused([{ ref: 'never-written' }])).toEqual({ status: 400, code: 'REF_NOT_FOUND' });
+    expect(await refused([{ future: 'f'.repeat(32) }])).toEqual({ status: 404, code: 'FUTURE_NOT_FOUND' });
+    expect(await futureKeys()).toEqual(before);
+    // One that exists, still pending, is waited for when the call runs.
+    const pending = await start('kitchen.delayI64', [300, 6]);
+    const id = await start('math.square', [{ future: pending }]);
+    expect(await p.client.json<Record>('GET', `/v1/futures/${id}?wait=10000`)).toMatchObject({ status: 'done', result: 36 });
+  });
+
   it('unknown futures are FUTURE_NOT_FOUND', async () => {
     await expect(p.client.json('GET', `/v1/futures/${'0'.repeat(32)}?wait=100`)).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
     await expect(p.client.json('GET', '/v1/futures/not-an-id')).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
@@ -105,9 +122,7 @@ describe('futures', () => {
     started = Date.now();
     await expect(p.call('math.square', [{ future: never }], { timeoutMs: 120_000 })).rejects.toMatchObject({ code: 'FUTURE_NOT_FOUND' });
     expect(Date.now() - started).toBeLessThan(30_000);
-    // An asynchronous call with such an argument: its own future fails with that code.
-    const id = await start('math.square', [{ future: never }]);
-    expect(await p.client.json<Record>('GET', `/v1/futures/${id}?wait=60000`)).toMatchObject({ status: 'failed', error: { code: 'FUTURE_NOT_FOUND' } });
+    // An asynchronous call with such an argument is refused as it arrives (the test above).
   }, 90_000);
 
   it('the pending record is in the KV tier before the future id is handed out', async () => {

@@ -106,9 +106,8 @@ function badCall(w: World): fc.Arbitrary<{ fn: string; body: Uint8Array | string
     fc.constant({ fn: 'arrays.sum', args: [{ ref: w.keys.counter }], expect: ['INVALID_ARGUMENTS'] as const }),
     fc.stringMatching(/^[0-9a-f]{32}$/).filter((id) => id !== w.future).map((id) => ({ fn: 'math.square', args: [{ future: id }], expect: ['FUTURE_NOT_FOUND'] as const })),
     hostileString.map((id) => ({ fn: 'math.square', args: [{ future: id }], expect: ['FUTURE_NOT_FOUND', 'INVALID_ARGUMENTS'] as const })),
-  // Synchronous only: an asynchronous call reads its references and futures when it runs, and
-  // its future records the failure (host/README.md, "Asynchronous calls").
-  ).map(({ fn, args, expect }) => ({ fn, body: json({ args }), expect }));
+  // An asynchronous call is refused for them too, before its future exists (host/README.md, "Asynchronous calls").
+  ).chain(({ fn, args, expect }) => options.map((o) => ({ fn, body: json({ args, ...o }), expect })));
   // Options and body shapes parseCall refuses (before the function is looked at).
   const badOptions = fc.oneof(
     fc.constantFrom('0', '-0', '1e-400', '-1', '1.5', '300001', '1e309', '"1e309"', '"soon"', 'true', '[]', 'NaN').map((t) => `{"args": [3], "timeoutMs": ${t}}`),
