@@ -1,5 +1,5 @@
 import { CloudburstError } from '../common/index.ts';
-import { prepareArgs, prepareResolved, type FutureArg } from './executor/args.ts';
+import { prepareArgs, prepareResolved, refArgument, type FutureArg } from './executor/args.ts';
 import type { ExecutorPool } from './executor/pool.ts';
 import type { CallJob, GuestLog, JobResult, PreparedArg } from './executor/protocol.ts';
 import type { SessionResult, SessionSpec } from './consistency/call-session.ts';
@@ -190,12 +190,15 @@ export class Calls {
   async start(prepared: CheckedCall, onEnd: () => void = () => undefined): Promise<string> {
     const createdAt = new Date().toISOString();
     const { tenant } = prepared;
-    // What the arguments name must exist now, as for a synchronous call: a 4xx, not a failed
-    // future. A key deleted or a future lost after this fails the call when it runs.
-    await Promise.all([
-      this.#fetchRefs(prepared.args),
-      ...prepared.args.map((a) => (a.kind === 'future' ? this.#futures.get(tenant, a.id, 0) : undefined)),
-    ]);
+    // What the arguments name is checked now, as a synchronous call's is when it runs: a 4xx,
+    // not a failed future. Each key must hold a value the parameter takes (read into the cache
+    // on the way, for the run); each future must exist (a pending one is waited for when the
+    // call runs). A key deleted or changed after this fails the call when it runs.
+    const params = prepared.resolved.signature.params;
+    await Promise.all(prepared.args.map(async (a, i) => {
+      if (a.kind === 'future') await this.#futures.get(tenant, a.id, 0);
+      else if (a.kind === 'ref') refArgument(a.key, await this.#readThrough.read(a.key), params[i]!.type);
+    }));
     const id = await this.#futures.create(tenant, prepared.resolved.info.name);
     void this.dispatch(prepared).finally(onEnd).then(
       (out) => this.#futures.complete(tenant, id, prepared.resolved.info.name, createdAt, {

@@ -1,5 +1,7 @@
 import { CloudburstError } from '../../common/index.ts';
-import { userKey } from '../keys.ts';
+import { counter, type Lattice } from '../../kvs/index.ts';
+import { displayKey, userKey } from '../keys.ts';
+import { ELEMENT_BYTES } from '../module-types.ts';
 import { isArrayType, type ArrayType, type ExportSignature, type ScalarType, type ValueType } from '../../guest/types-section.ts';
 import { ARRAY_CONSTRUCTORS } from './abi.ts';
 import type { PreparedArg } from './protocol.ts';
@@ -121,4 +123,30 @@ function prepareValue(type: ValueType, v: unknown): number | bigint | boolean | 
   }
   if (isArrayType(type)) return array(type, v);
   return scalar(type, v);
+}
+
+/**
+ * A `{"ref": key}` argument from the key's value, as the parameter's type wants it: LWW bytes
+ * for strings and arrays, a counter or a maximum for i64, u64 and f64. Used by the worker that
+ * runs the call, and by the main thread to refuse an asynchronous call before it is accepted.
+ *
+ * @throws CloudburstError `REF_NOT_FOUND` (no value, or a deleted one), `INVALID_ARGUMENTS` (a value of another type)
+ */
+export function refArgument(key: string, v: Lattice | undefined, type: ValueType): unknown {
+  const display = displayKey(key);
+  if (v === undefined || (v.type === 'lww' && v.tombstone)) throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(display)}`, { key: display });
+  if (v.type === 'lww') {
+    if (type === 'string') return new TextDecoder().decode(v.value);
+    if (isArrayType(type)) {
+      if (v.value.byteLength % ELEMENT_BYTES[type] !== 0) {
+        throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds ${v.value.byteLength} bytes, not a whole number of ${type} elements`);
+      }
+      return v.value;
+    }
+  }
+  if ((v.type === 'counter' || v.type === 'max') && (type === 'i64' || type === 'u64' || type === 'f64')) {
+    const n = v.type === 'counter' ? counter.total(v) : (v.value ?? 0n);
+    return type === 'f64' ? Number(n) : n;
+  }
+  throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds a ${v.type}, which cannot be passed as ${type}`);
 }

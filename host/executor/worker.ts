@@ -4,7 +4,7 @@
 // posts the result and parks again; now and then it gives its event loop a turn. See protocol.ts.
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CloudburstError } from '../../common/index.ts';
-import { Hlc, counter, lwwValueView } from '../../kvs/index.ts';
+import { Hlc, lwwValueView } from '../../kvs/index.ts';
 import { HostCache } from '../cache/cache.ts';
 import { SESSION_MAX_KEYS } from '../consistency/client-session.ts';
 import { isArrayType, type ArrayType, type ExportSignature, type ValueType } from '../../guest/types-section.ts';
@@ -14,6 +14,7 @@ import { displayKey } from '../keys.ts';
 /** Type tag of an LWW register in the lattice codec (byte 1 of an encoding). */
 const LWW_TAG = 1;
 import { lowerValue, liftResult } from './abi.ts';
+import { refArgument } from './args.ts';
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
@@ -96,22 +97,7 @@ function readRef(key: string, type: ValueType, session: boolean): unknown {
       return view;
     }
   }
-  const v = state.read(key);
-  if (v === undefined || (v.type === 'lww' && v.tombstone)) throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(display)}`, { key: display });
-  if (v.type === 'lww') {
-    if (type === 'string') return new TextDecoder().decode(v.value);
-    if (isArrayType(type)) {
-      if (v.value.byteLength % ELEMENT_BYTES[type] !== 0) {
-        throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds ${v.value.byteLength} bytes, not a whole number of ${type} elements`);
-      }
-      return v.value;
-    }
-  }
-  if ((v.type === 'counter' || v.type === 'max') && (type === 'i64' || type === 'u64' || type === 'f64')) {
-    const n = v.type === 'counter' ? counter.total(v) : (v.value ?? 0n);
-    return type === 'f64' ? Number(n) : n;
-  }
-  throw new CloudburstError('INVALID_ARGUMENTS', `key ${JSON.stringify(display)} holds a ${v.type}, which cannot be passed as ${type}`);
+  return refArgument(key, state.read(key), type);
 }
 
 function classify(err: unknown, inst: Instance | undefined): { code: CloudburstError['code']; message: string; details?: Record<string, unknown> } {

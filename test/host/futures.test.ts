@@ -73,14 +73,19 @@ describe('futures', () => {
     await expect(p.call('math.square', [{ future: 'nope' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
   });
 
-  it('an async call whose arguments name a key that holds nothing or a future that never existed is refused at once (4xx), no future made', async () => {
-    const refused = async (args: unknown[]) => {
-      const res = await p.client.request('POST', '/v1/functions/math.square/call', JSON.stringify({ args, async: true }), { 'content-type': 'application/json' });
+  it('an async call whose arguments name a key that holds nothing (or a value its parameter does not take) or a future that never existed is refused at once (4xx), no future made', async () => {
+    const refused = async (args: unknown[], fn = 'math.square') => {
+      const res = await p.client.request('POST', `/v1/functions/${fn}/call`, JSON.stringify({ args, async: true }), { 'content-type': 'application/json' });
       return { status: res.status, code: (JSON.parse(res.body.toString()) as { error?: { code: string } }).error?.code };
     };
     const before = await futureKeys();
     expect(await refused([{ ref: 'never-written' }])).toEqual({ status: 400, code: 'REF_NOT_FOUND' });
     expect(await refused([{ future: 'f'.repeat(32) }])).toEqual({ status: 404, code: 'FUTURE_NOT_FOUND' });
+    await p.client.json('PUT', '/v1/kv/a-counter?type=counter', '{"add": 2}', true);
+    expect(await refused([{ ref: 'a-counter' }, 'b'], 'kitchen.concat')).toEqual({ status: 400, code: 'INVALID_ARGUMENTS' });
+    await p.client.json('PUT', '/v1/kv/gone', 'x', true);
+    await p.client.json('DELETE', '/v1/kv/gone');
+    expect(await refused([{ ref: 'gone' }, 'b'], 'kitchen.concat')).toEqual({ status: 400, code: 'REF_NOT_FOUND' });
     expect(await futureKeys()).toEqual(before);
     // One that exists, still pending, is waited for when the call runs.
     const pending = await start('kitchen.delayI64', [300, 6]);
