@@ -14,6 +14,8 @@ import { bearer, freePort, guestBytes, metric, startUpProcess, tempDir, waitFor 
 // leave behind).
 
 const MiB = 1024 * 1024;
+/** The second tenant's pace while an abuse runs. */
+const OTHER_PACE_MS = 20;
 /** One abuse: its call (up to 60 s on a loaded machine) and the wait for memory (60 s). */
 const ABUSE_MS = 150_000;
 
@@ -61,8 +63,10 @@ describe('hostile guests: stopped or refused, the other tenant unaffected, memor
   });
 
   /**
-   * Runs `abuse` while a second tenant calls math.square over and over: every one of those
-   * calls succeeds, and at least three ran; then waits (polling) for the memory to come back.
+   * Runs `abuse` while a second tenant calls math.square over and over (one call every
+   * OTHER_PACE_MS: a user's steady traffic, not a flood whose own garbage would hide what the
+   * abuse left): every one of those calls succeeds, and at least three ran; then waits
+   * (polling) for the memory to come back.
    */
   async function whileOtherTenantCalls(name: string, abuse: () => Promise<{ status: number; body: Buffer }>, settled?: () => Promise<unknown>): Promise<{ status: number; code: unknown }> {
     let done = false;
@@ -73,6 +77,7 @@ describe('hostile guests: stopped or refused, the other tenant unaffected, memor
         const r = await client.request('POST', '/v1/functions/math.square/call', JSON.stringify({ args: [i % 100] }), otherTenant);
         if (r.status === 200 && (JSON.parse(r.body.toString()) as { result: number }).result === (i % 100) ** 2) others.push(i);
         else failures.push(`${r.status} ${r.body.toString().slice(0, 200)}`);
+        await new Promise((resolve) => setTimeout(resolve, OTHER_PACE_MS));
       }
     })();
     const r = await abuse().finally(() => (done = true));
@@ -80,8 +85,10 @@ describe('hostile guests: stopped or refused, the other tenant unaffected, memor
     expect(failures, `${name}: the other tenant's calls`).toEqual([]);
     // What the abuse set going must be done before the memory it used can be back.
     await settled?.();
+    const waited = performance.now();
     await waitFor(() => rssAnon(child.pid!), (rss) => rss <= baseline * 1.2, 60_000, `${name}: RssAnon back within 20% of ${(baseline / MiB).toFixed(0)} MiB`);
     measured[name] = rssAnon(child.pid!);
+    measured[`${name}: memory back in ms`] = performance.now() - waited;
     expect(child.exitCode).toBeNull();
     return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(r.body.toString()) as { error: { code: string } }).error.code };
   }
