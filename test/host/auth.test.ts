@@ -256,7 +256,7 @@ describe('insecure mode', () => {
       expect(p.token).toBeUndefined();
       await p.deploy('math');
       expect(await p.call('math.square', [4])).toBe(16);
-      expect((await p.client.request('POST', '/v1/internal/dag/warm', '{"functions": []}', { 'content-type': 'application/json' })).status).toBeLessThan(400);
+      expect((await p.client.request('POST', '/v1/internal/dag/warm', '{"tenant": "default", "functions": []}', { 'content-type': 'application/json' })).status).toBeLessThan(400);
     } finally {
       await p.stop();
     }
