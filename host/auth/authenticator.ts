@@ -21,6 +21,12 @@ import { isTokenShaped, tokenHash, tokenStatus, type TenantRecord, type TokenRec
 export const AUTH_CACHE_MAX_AGE_MS = 1000;
 /** How long a host that cannot read the tier goes on with the records it read last. */
 export const AUTH_CACHE_MAX_STALE_MS = 60_000;
+/**
+ * How long a lookup waits for a read of a record it has an older copy of, before it goes on
+ * with that copy (FreshCache): a replica that stopped answering costs a request this, not the
+ * KV client's deadline.
+ */
+export const AUTH_READ_PATIENCE_MS = 500;
 /** Records kept per host (each a few hundred bytes). */
 export const AUTH_CACHE_ENTRIES = 10_000;
 
@@ -47,7 +53,7 @@ export class TokenAuthenticator implements Authenticator {
     this.#secret = opts.clusterSecret;
     this.#store = opts.store;
     this.#now = opts.now ?? Date.now;
-    const cache = { maxEntries: AUTH_CACHE_ENTRIES, maxAgeMs: AUTH_CACHE_MAX_AGE_MS, maxStaleMs: AUTH_CACHE_MAX_STALE_MS, now: this.#now };
+    const cache = { maxEntries: AUTH_CACHE_ENTRIES, maxAgeMs: AUTH_CACHE_MAX_AGE_MS, maxStaleMs: AUTH_CACHE_MAX_STALE_MS, patienceMs: AUTH_READ_PATIENCE_MS, now: this.#now };
     this.#tokens = new FreshCache(cache);
     this.#tenants = new FreshCache(cache);
   }

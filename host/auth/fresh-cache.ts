@@ -8,7 +8,10 @@
  * When a read fails (the tier cannot be reached), the value of the last read that succeeded is
  * used if that read began at most `maxStaleMs` ago: a host cut off from the tier goes on serving
  * what it can from its cache instead of refusing every request, and no change can be
- * acknowledged by replicas it cannot reach without it learning of it once it reaches them.
+ * acknowledged by replicas it cannot reach without it learning of it once it reaches them. A
+ * read that neither succeeds nor fails within `patienceMs` (a replica stopped, not gone: the
+ * client waits out its own deadline, seconds) is treated the same way meanwhile: the lookup gets
+ * the last value, and the read goes on; once it ends, the lookups after it see what it read.
  *
  * @example
  * const cache = new FreshCache<TokenRecord | undefined>({ maxEntries: 10_000, maxAgeMs: 1000, maxStaleMs: 60_000 });
@@ -25,14 +28,16 @@ export class FreshCache<T> {
   readonly #maxEntries: number;
   readonly #maxAgeMs: number;
   readonly #maxStaleMs: number;
+  readonly #patienceMs: number | undefined;
   readonly #now: () => number;
   /** Insertion order is recency. */
   readonly #entries = new Map<string, Entry<T>>();
 
-  constructor(opts: { maxEntries: number; maxAgeMs: number; maxStaleMs: number; now?: () => number }) {
+  constructor(opts: { maxEntries: number; maxAgeMs: number; maxStaleMs: number; patienceMs?: number; now?: () => number }) {
     this.#maxEntries = opts.maxEntries;
     this.#maxAgeMs = opts.maxAgeMs;
     this.#maxStaleMs = opts.maxStaleMs;
+    this.#patienceMs = opts.patienceMs;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -70,10 +75,25 @@ export class FreshCache<T> {
       ),
       ...(last === undefined ? {} : { last }),
     };
+    if (last !== undefined && this.#patienceMs !== undefined) entry.value = this.#patient(entry.value, last);
     entry.value.catch(() => undefined);
     this.#entries.set(key, entry);
     while (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
     return entry.value;
+  }
+
+  /** `reading`, or `last`'s value if `reading` has not ended within patienceMs and `last` is recent enough. */
+  #patient(reading: Promise<T>, last: { startedAt: number; value: T }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#now() - last.startedAt <= this.#maxStaleMs) resolve(last.value);
+      }, this.#patienceMs);
+      timer.unref();
+      reading.then(
+        (v) => { clearTimeout(timer); resolve(v); },
+        (err: unknown) => { clearTimeout(timer); reject(err); },
+      );
+    });
   }
 
   /** The value of the last read of `key` that succeeded, however old (what `get` falls back on), without reading. */

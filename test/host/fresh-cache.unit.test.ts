@@ -64,6 +64,38 @@ describe('FreshCache: values used at most maxAgeMs after their read began', () =
     await expect(t.cache.get('k', t.read)).rejects.toThrow('tier down');
   });
 
+  it('a read that hangs: after patienceMs the lookup gets the last value, and once the read ends the next lookups see what it read', async () => {
+    let now = 1000;
+    const cache = new FreshCache<string>({ maxEntries: 10, maxAgeMs: 1000, maxStaleMs: 60_000, patienceMs: 20, now: () => now });
+    expect(await cache.get('k', async () => 'v1')).toBe('v1');
+    now += 1000;
+    let finish!: (v: string) => void;
+    const hanging = new Promise<string>((resolve) => (finish = resolve));
+    // Nothing read before: no fallback, the lookup waits for the read.
+    let first: string | undefined;
+    void cache.get('other', () => hanging).then((v) => (first = v));
+    expect(await cache.get('k', () => hanging)).toBe('v1');
+    expect(first).toBeUndefined();
+    finish('revoked');
+    await hanging;
+    expect(await cache.get('other', async () => 'unused')).toBe('revoked');
+    // Past the entry's age a lookup reads again, and a read that answers in time is used.
+    now += 1000;
+    expect(await cache.get('k', async () => 'revoked')).toBe('revoked');
+  });
+
+  it('a hung read past maxStaleMs since the last good one is waited for', async () => {
+    let now = 1000;
+    const cache = new FreshCache<string>({ maxEntries: 10, maxAgeMs: 1000, maxStaleMs: 5000, patienceMs: 10, now: () => now });
+    expect(await cache.get('k', async () => 'v1')).toBe('v1');
+    now += 10_000;
+    let finish!: (v: string) => void;
+    const read = cache.get('k', () => new Promise<string>((resolve) => (finish = resolve)));
+    await new Promise((r) => setTimeout(r, 50));
+    finish('v2');
+    expect(await read).toBe('v2');
+  });
+
   it('holds at most maxEntries, dropping the least recently used', async () => {
     const t = setup(2);
     await t.cache.get('a', t.read);

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TENANT_HEADER } from '../../common/index.ts';
 import { startHost, type Host } from '../../host/index.ts';
 import { guestBytes, startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
 import { tenantClient } from '../helpers/tenant.ts';
@@ -203,10 +204,17 @@ describe('tenants on one host', () => {
   });
 
   it('a DAG message for another tenant than its sender acts for is refused', async () => {
+    // As another host sends them: signed with the cluster secret, acting for a tenant.
+    const asHost = async (tenant: string, path: string, body: unknown) => {
+      const r = await p.internal.request('POST', path, JSON.stringify(body), { 'content-type': 'application/json', [TENANT_HEADER]: tenant });
+      return { status: r.status, body: JSON.parse(r.body.toString()) as unknown };
+    };
     const trigger = { rid: 'r-1', tenant: 'acme', from: 'a.b', to: 'c.d', slot: 0, value: 1, remainingMs: 1000 };
-    await refused(beta('POST', '/v1/internal/dag/trigger', trigger), 403, 'FORBIDDEN');
-    await refused(beta('POST', '/v1/internal/dag/warm', { tenant: 'acme', functions: ['math.square'] }), 403, 'FORBIDDEN');
-    await refused(acme('POST', '/v1/internal/dag/trigger', { ...trigger, tenant: undefined }), 400, 'INVALID_REQUEST');
+    await refused(asHost('beta', '/v1/internal/dag/trigger', trigger), 403, 'FORBIDDEN');
+    await refused(asHost('beta', '/v1/internal/dag/warm', { tenant: 'acme', functions: ['math.square'] }), 403, 'FORBIDDEN');
+    await refused(asHost('acme', '/v1/internal/dag/trigger', { ...trigger, tenant: undefined }), 400, 'INVALID_REQUEST');
+    // A tenant's token reaches no internal route, whatever it names.
+    await refused(acme('POST', '/v1/internal/dag/trigger', trigger), 403, 'FORBIDDEN');
   });
 });
 

@@ -98,7 +98,7 @@ describe('what the host and the KV node accept', () => {
     dir = await mkdtemp(join(tmpdir(), 'cb-tls-unit-'));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
-  const base = { dataDir: '/nowhere', kvsUrl: 'http://127.0.0.1:1' };
+  const base = { dataDir: '/nowhere', kvsUrl: 'http://127.0.0.1:1', insecure: true };
   const local = () => readServerTls(CERT, KEY);
   const other = () => readServerTls(OTHER_CERT, OTHER_KEY);
 

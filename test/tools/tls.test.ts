@@ -11,7 +11,7 @@ import { startHost, type Host } from '../../host/index.ts';
 import { testSecret } from '../helpers/cluster-secret.ts';
 import { startKvNode, type KvNode } from '../../kvs/index.ts';
 import { HostClient } from '../../tools/cli/client.ts';
-import { guestBytes, metric, runCli, startUpProcess, tempDir, waitFor } from '../helpers/platform.ts';
+import { adminToken, guestBytes, metric, runCli, startUpProcess, tempDir, waitFor } from '../helpers/platform.ts';
 import { selfSignedCert, type SelfSigned } from '../helpers/tls.ts';
 import { guestPath } from '../setup/build-guests.ts';
 
@@ -34,14 +34,17 @@ function rawExchange(port: number, text: string): Promise<{ data: string; error:
 describe('cloudburst up over TLS, and the CLI with --ca', () => {
   let dir: string;
   let cert: SelfSigned;
-  let up: { child: ChildProcess; output: () => string };
+  let up: { child: ChildProcess; output: () => string; token: string | undefined };
   let url: string;
+  /** The CLI's environment: no TLS settings of the machine's, and the admin token `up` wrote in its data folder. */
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     dir = await tempDir('cb-tls-up-');
     cert = await selfSignedCert(dir);
     up = await startUpProcess(['--data', join(dir, 'data'), '--port', '0', '--no-examples', '--workers', '2', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile]);
     url = /host API (\S+),/.exec(up.output())![1]!;
+    env = { ...NO_TLS_ENV, CLOUDBURST_TOKEN: up.token! };
   });
   afterAll(async () => {
     if (up && up.child.exitCode === null) {
@@ -59,16 +62,16 @@ describe('cloudburst up over TLS, and the CLI with --ca', () => {
   });
 
   it('deploy and call through the CLI with --ca, and with CLOUDBURST_CA', async () => {
-    const deploy = await runCli(['fn', 'deploy', guestPath('math'), '--name', 'mine', '--url', url, '--ca', cert.certFile], NO_TLS_ENV);
+    const deploy = await runCli(['fn', 'deploy', guestPath('math'), '--name', 'mine', '--url', url, '--ca', cert.certFile], env);
     expect(deploy.stderr).toBe('');
     expect(deploy.code).toBe(0);
     expect(deploy.stdout).toContain('mine.square(');
-    const call = await runCli(['fn', 'call', 'mine.square', '7'], { ...NO_TLS_ENV, CLOUDBURST_URL: url, CLOUDBURST_CA: cert.certFile });
+    const call = await runCli(['fn', 'call', 'mine.square', '7'], { ...env, CLOUDBURST_URL: url, CLOUDBURST_CA: cert.certFile });
     expect(call).toMatchObject({ code: 0, stdout: '49\n' });
     // The KV node of `up` pushes to its https host: it trusts the host's certificate.
-    const put = await runCli(['kv', 'put', 'tls-key', 'v1', '--url', url, '--ca', cert.certFile], NO_TLS_ENV);
+    const put = await runCli(['kv', 'put', 'tls-key', 'v1', '--url', url, '--ca', cert.certFile], env);
     expect(put.code).toBe(0);
-    const get = await runCli(['kv', 'get', 'tls-key', '--url', url, '--ca', cert.certFile], NO_TLS_ENV);
+    const get = await runCli(['kv', 'get', 'tls-key', '--url', url, '--ca', cert.certFile], env);
     expect(get).toMatchObject({ code: 0, stdout: 'v1\n' });
   });
 
@@ -136,8 +139,9 @@ describe('two TLS hosts and a KV node', () => {
       tls: { cert: cert.cert, key: cert.key }, ca: cert.cert, clusterSecret, onGuestLog: () => undefined,
     });
     [a, b] = await Promise.all([host('a'), host('b')]);
-    clientA = new HostClient(a.url, { connections: 4, ca: cert.cert });
-    clientB = new HostClient(b.url, { connections: 4, ca: cert.cert });
+    const token = await adminToken(kv.url, clusterSecret, dir);
+    clientA = new HostClient(a.url, { connections: 4, ca: cert.cert, token });
+    clientB = new HostClient(b.url, { connections: 4, ca: cert.cert, token });
     await clientA.json('PUT', '/v1/modules/math', guestBytes('math'), true);
   });
   afterAll(async () => {
@@ -184,7 +188,7 @@ describe('two TLS hosts and a KV node', () => {
 
   it('a host given a key that is not its certificate\'s does not start', async () => {
     const other = await selfSignedCert(dir, 'other');
-    await expect(startHost({ dataDir: join(dir, 'c'), kvsUrl: kv.url, port: 0, tls: { cert: cert.cert, key: other.key } })).rejects.toMatchObject({
+    await expect(startHost({ dataDir: join(dir, 'c'), kvsUrl: kv.url, port: 0, clusterSecret: testSecret(), tls: { cert: cert.cert, key: other.key } })).rejects.toMatchObject({
       code: 'INVALID_REQUEST', message: expect.stringContaining('is not the private key of the certificate'),
     });
   });

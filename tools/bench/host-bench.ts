@@ -1,13 +1,13 @@
 // The host's figures: warm call latency and throughput against a bare node:http floor
 // measured in the same run, counter.incr, in-guest state costs, first call after deploy.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { percentile, summarize, type Summary } from './stats.ts';
-import { CLI, post, startChild } from './util.ts';
+import { CLI, post, startChild, withToken } from './util.ts';
 
 const FLOOR_SERVER = `
 const http = require('node:http');
@@ -64,11 +64,17 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
     console.log('starting the floor (bare node:http) and the platform (cloudburst up)...');
     const floor = await startChild(['-e', FLOOR_SERVER], /listening (\d+)/);
     children.push(floor.child);
-    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples', '--insecure'], /host API (http:\/\/[\d.:]+)/);
+    // As users run it: authentication on, every request with the admin token `up` wrote.
+    const up = await startChild([CLI, 'up', '--data', join(dir, 'data'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+)/);
     children.push(up.child);
     const hostUrl = up.match[1]!;
+    const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
+    // The same platform with authentication off: what a token costs per call.
+    const open = await startChild([CLI, 'up', '--data', join(dir, 'insecure'), '--port', '0', '--no-examples', '--insecure'], /host API (http:\/\/[\d.:]+)/);
+    children.push(open.child);
     const floorPool = new Pool(`http://127.0.0.1:${floor.match[1]}`, { connections: 16 });
-    const host = new Pool(hostUrl, { connections: 16 });
+    const host = withToken(new Pool(hostUrl, { connections: 16 }), token);
+    const openHost = new Pool(open.match[1]!, { connections: 16 });
 
     // First call after deploy (compile, validate, trial instantiate, store; then the first call).
     const firstCalls: Record<string, unknown> = {};
@@ -86,22 +92,29 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
     report.firstCall = firstCalls;
     const { wasm: stateWasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'tools', 'bench', 'guests', 'state-bench.ts') });
     await (await host.request({ method: 'PUT', path: '/v1/modules/statebench', body: stateWasm })).body.text();
+    const { wasm: mathWasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'guest', 'examples', 'math.ts') });
+    await (await openHost.request({ method: 'PUT', path: '/v1/modules/math', body: mathWasm })).body.text();
 
     // Warm-up, then interleaved rounds so that noise hits both sides alike.
     const squareBody = () => JSON.stringify({ args: [7] });
     await sequential(floorPool, '/', squareBody, 500);
     await sequential(host, '/v1/functions/math.square/call', squareBody, 500);
+    await sequential(openHost, '/v1/functions/math.square/call', squareBody, 500);
     const floorUs: number[] = [];
     const squareUs: number[] = [];
+    const openUs: number[] = [];
     for (let round = 0; round < 5; round++) {
       floorUs.push(...(await sequential(floorPool, '/', squareBody, N / 5)));
       squareUs.push(...(await sequential(host, '/v1/functions/math.square/call', squareBody, N / 5)));
+      openUs.push(...(await sequential(openHost, '/v1/functions/math.square/call', squareBody, N / 5)));
     }
     const floorS = summarize(floorUs);
     const squareS = summarize(squareUs);
+    const openS = summarize(openUs);
     console.log(line('floor: bare node:http POST, sequential', floorS));
     console.log(line('math.square warm call, sequential', squareS, `   p50 ratio to floor ${(squareS.p50 / floorS.p50).toFixed(2)}x`));
-    report.sequential = { floor: floorS, square: squareS, ratioP50: squareS.p50 / floorS.p50 };
+    console.log(line('math.square, authentication off (--insecure)', openS, `   the token costs ${(squareS.p50 - openS.p50).toFixed(1)} us at p50 (${(squareS.p50 / openS.p50).toFixed(2)}x)`));
+    report.sequential = { floor: floorS, square: squareS, ratioP50: squareS.p50 / floorS.p50, insecure: openS, authRatioP50: squareS.p50 / openS.p50 };
 
     const seconds = quick ? 1000 : 3000;
     const floorRps = await throughput(floorPool, '/', squareBody(), 8, seconds);
@@ -168,6 +181,7 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
 
     await floorPool.close();
     await host.close();
+    await openHost.close();
     return report;
   } finally {
     for (const c of children) c.kill('SIGINT');

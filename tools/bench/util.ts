@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { newClusterSecret } from '../../common/index.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { givenClusterSecret } from '../cli/cluster-secret.ts';
@@ -33,4 +33,15 @@ export async function post(pool: Pool, path: string, body: string): Promise<{ st
  */
 export function benchClusterSecret(): Buffer {
   return givenClusterSecret(undefined) ?? Buffer.from(newClusterSecret());
+}
+
+/**
+ * A Pool that sends `authorization: Bearer <token>` with every request (a platform with
+ * authentication on, as users run it). Request headers must be a plain object.
+ */
+export function withToken<D extends Dispatcher>(dispatcher: D, token: string): D {
+  return dispatcher.compose((dispatch) => (opts, handler) => {
+    const headers = { ...(opts.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` };
+    return dispatch({ ...opts, headers }, handler);
+  }) as unknown as D;
 }
