@@ -258,7 +258,7 @@ export class Calls {
       const job: CallJob = { kind: 'call', tenant, module: resolved.spec, exportName: resolved.info.export, args, callId };
       if (session) job.session = session; // lww calls carry nothing more than before
       if (this.#quotas) job.quota = this.#quotas.jobQuota(tenant);
-      outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()), tenant);
+      outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()));
     } finally {
       messaging?.finished(tenant, callId);
     }

@@ -185,15 +185,16 @@ export class ExecutorPool {
   }
 
   /**
-   * Runs a job of `tenant` on some worker. Resolves with the job's outcome; rejects only with
+   * Runs a job on some worker, in its tenant's place (`job.tenant`: a call's, or the uploader's
+   * for a module's trial load). Resolves with the job's outcome; rejects only with
    * OVERLOADED/SHUTTING_DOWN. When no worker is free for it (every worker is busy, or the
    * tenant holds its share) the job waits in its tenant's queue; the queues are served in
    * turn, one job each, so a job waits for at most one job of each other tenant with jobs
    * waiting, however many they queued.
    */
-  run(job: Job, timeoutMs: number, tenant: string = DEFAULT_TENANT): Promise<JobResult> {
+  run(job: Job, timeoutMs: number): Promise<JobResult> {
     if (this.#closed) return Promise.reject(new CloudburstError('SHUTTING_DOWN'));
-    if (this.#opts.queue === 'fifo') tenant = '';
+    const tenant = this.#opts.queue === 'fifo' ? '' : job.tenant;
     const mine = this.#queue.get(tenant);
     // Nobody of this tenant is waiting: an idle worker takes the job at once (with others
     // waiting, every worker is busy, a worker just freed is about to take the next in turn, or

@@ -42,7 +42,7 @@ describe('executor pool: one queue per tenant, served in turn', () => {
 
   it('jobs queued while the worker is busy run one per tenant in turn, each tenant\'s in its order', async () => {
     const done: string[] = [];
-    const tagged = (tenant: string, i: number) => pool.run(square(i), 10_000, tenant).then((r) => {
+    const tagged = (tenant: string, i: number) => pool.run({ ...square(i), tenant }, 10_000).then((r) => {
       expect(r).toMatchObject({ ok: true, result: i * i });
       done.push(`${tenant}${i}`);
     });
@@ -55,18 +55,18 @@ describe('executor pool: one queue per tenant, served in turn', () => {
 
   it('a tenant may queue only its share: past it OVERLOADED for that tenant, while others still queue, up to the total', async () => {
     // The worker is held by a guest that never returns (until the pool is closed).
-    const blocker = pool.run({ kind: 'call', tenant: 'default', module: hostile, exportName: 'spin', args: [], callId: 'test.0.100' }, 600_000, 'z');
+    const blocker = pool.run({ ...{ kind: 'call', tenant: 'default', module: hostile, exportName: 'spin', args: [], callId: 'test.0.100' }, tenant: 'z' }, 600_000);
     const queued: Promise<unknown>[] = [];
     const settle = (p: Promise<unknown>) => queued.push(p.catch((err: unknown) => err));
-    for (const t of ['a', 'a']) settle(pool.run(square(1), 10_000, t));
-    const refused = await pool.run(square(1), 10_000, 'a').catch((err: unknown) => err);
+    for (const t of ['a', 'a']) settle(pool.run({ ...square(1), tenant: t }, 10_000));
+    const refused = await pool.run({ ...square(1), tenant: 'a' }, 10_000).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(CloudburstError);
     expect((refused as CloudburstError).code).toBe('OVERLOADED');
     expect((refused as CloudburstError).message).toMatch(/tenant a/);
-    for (const t of ['b', 'b', 'c', 'c', 'd', 'd']) settle(pool.run(square(1), 10_000, t));
+    for (const t of ['b', 'b', 'c', 'c', 'd', 'd']) settle(pool.run({ ...square(1), tenant: t }, 10_000));
     expect(pool.stats().queued).toBe(8);
     // The total is full: a tenant with nothing queued is refused too.
-    const full = await pool.run(square(1), 10_000, 'e').catch((err: unknown) => err);
+    const full = await pool.run({ ...square(1), tenant: 'e' }, 10_000).catch((err: unknown) => err);
     expect((full as CloudburstError).code).toBe('OVERLOADED');
     await pool.close();
     const outcomes = await Promise.all(queued);
@@ -107,7 +107,7 @@ describe('executor pool: each active tenant holds at most its share of the worke
   it('alone, a tenant uses every worker; with another tenant active, at most its share while the other has calls queued or may call again', async () => {
     // The window is long enough for b to stay active through the whole test, however slow the machine.
     const p = pool(4, 600_000);
-    const sleep = (tenant: string, ms: number) => p.run(job(kitchen, 'sleepMs', [ms]), 60_000, tenant).then((r) => {
+    const sleep = (tenant: string, ms: number) => p.run({ ...job(kitchen, 'sleepMs', [ms]), tenant }, 60_000).then((r) => {
       expect(r).toMatchObject({ ok: true });
       seen.push(p.holding());
     });
@@ -119,7 +119,7 @@ describe('executor pool: each active tenant holds at most its share of the worke
     await Promise.all(first);
 
     // b calls once, then a floods: a gets its share (2 of 4) and the rest stays free for b.
-    expect(await p.run(job(math, 'square', [3n]), 60_000, 'b')).toMatchObject({ ok: true, result: 9 });
+    expect(await p.run({ ...job(math, 'square', [3n]), tenant: 'b' }, 60_000)).toMatchObject({ ok: true, result: 9 });
     const as = Array.from({ length: 12 }, () => sleep('a', 50));
     expect(p.stats()).toMatchObject({ busy: 2, queued: 10 });
     expect(p.holding()).toEqual({ a: 2 });
@@ -138,9 +138,9 @@ describe('executor pool: each active tenant holds at most its share of the worke
 
   it('once the other tenant\'s window has passed, the waiting tenant gets every worker again', async () => {
     const p = pool(2);
-    expect(await p.run(job(math, 'square', [3n]), 60_000, 'b')).toMatchObject({ ok: true });
+    expect(await p.run({ ...job(math, 'square', [3n]), tenant: 'b' }, 60_000)).toMatchObject({ ok: true });
     // Guests that never return (until the pool is closed): a's second waits while b is active.
-    const spinning = [0, 1].map(() => p.run(job(hostile, 'spin'), 600_000, 'a').catch(() => undefined));
+    const spinning = [0, 1].map(() => p.run({ ...job(hostile, 'spin'), tenant: 'a' }, 600_000).catch(() => undefined));
     expect(p.stats()).toMatchObject({ busy: 1, queued: 1 });
     // b calls no more: when its window ends, a's second call gets the free worker.
     await expect.poll(() => p.holding().a, { timeout: 60_000 }).toBe(2);
