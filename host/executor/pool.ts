@@ -8,7 +8,6 @@ import {
   type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
-import { DEFAULT_TENANT } from '../keys.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import { TenantShare } from './tenant-share.ts';
 
