@@ -136,14 +136,16 @@ export class AuthStore {
    *
    * @throws CloudburstError `INVALID_NAME`, `UNKNOWN_TENANT`, `NAME_TAKEN` (a live token has the name)
    */
-  async createToken(spec: NewToken): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(spec: NewToken, given?: string): Promise<{ token: string; info: TokenInfo }> {
     checkTokenName(spec.name);
     await this.tenant(spec.tenant);
     const now = this.#now();
     if ((await this.#named(spec.name)).some((r) => tokenStatus(r, now) === 'active')) {
       throw new CloudburstError('NAME_TAKEN', `a token named ${JSON.stringify(spec.name)} exists (revoke it first to reuse the name)`);
     }
-    const token = newToken();
+    // `given`: a token already held (the embedded admin token's file, provision.ts) whose record
+    // this tier does not have; otherwise a new one.
+    const token = given ?? newToken();
     const hash = tokenHash(token).toString('hex');
     const record: TokenRecord = {
       name: spec.name, tenant: spec.tenant, scopes: [...spec.scopes], hash, createdAt: new Date(now).toISOString(),
