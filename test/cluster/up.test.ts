@@ -26,6 +26,8 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
     try {
       await expect.poll(() => output, { timeout: 60_000, interval: 100 }).toContain('stop: Ctrl-C');
       expect(output).toContain('3 KV nodes (replication 3), 2 hosts');
+      // The examples, deployed as by the embedded default.
+      expect(output).toMatch(/deployed: .*counter\.incr.*math\.square/);
       const file = JSON.parse(await readFile(join(data, 'cluster.json'), 'utf8')) as ClusterFile;
       expect(file.processes.map((p) => p.role).sort()).toEqual(['host', 'host', 'kvs', 'kvs', 'kvs']);
       for (const p of file.processes) expect(alive(p.pid)).toBe(true);
@@ -49,6 +51,8 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
       expect(nodes.filter((n) => n.role === 'kvs').every((n) => n.detail.members === 3)).toBe(true);
 
       const [h1, h2] = file.processes.filter((p) => p.role === 'host');
+      const incr = await hostFetch(`${h2!.url}/v1/functions/counter.incr/call`, { method: 'POST', body: JSON.stringify({ args: ['up-hits', 2] }) });
+      expect(await incr.json()).toEqual({ result: 2 });
       expect((await hostFetch(`${h1!.url}/v1/modules/math`, { method: 'PUT', body: new Uint8Array(guestBytes('math')) })).status).toBe(200);
       for (const h of [h1!, h2!]) {
         const res = await hostFetch(`${h.url}/v1/functions/math.square/call`, { method: 'POST', body: JSON.stringify({ args: [12] }) });

@@ -97,8 +97,18 @@ function embeddedCredential(opts: EmbeddedOptions): { clusterSecret: Buffer } | 
 export async function adminToken(kvsUrl: string | string[], clusterSecret: Buffer, dataDir: string): Promise<string> {
   const seeds = Array.isArray(kvsUrl) ? kvsUrl : [kvsUrl];
   const kv = new KvClient({ seeds, clusterSecret });
+  // KV nodes that restarted refuse reads while they catch up with each other (seconds): the
+  // token's record is read fresh, so wait for them, up to 30 s, as deployedModule does.
+  const deadline = Date.now() + 30_000;
   try {
-    return await provisionAdminToken(kv, join(dataDir, ADMIN_TOKEN_FILE));
+    for (;;) {
+      try {
+        return await provisionAdminToken(kv, join(dataDir, ADMIN_TOKEN_FILE));
+      } catch (err) {
+        if (!(err instanceof CloudburstError) || err.code !== 'KV_UNAVAILABLE' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   } finally {
     await kv.close();
   }
@@ -144,7 +154,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 }
 
 /** Deploys each example whose name no module has; see startEmbedded. */
-async function deployExamples(url: string, token: string | undefined, opts: EmbeddedOptions): Promise<{ deployed: string[]; kept: string[] }> {
+/**
+ * Deploys each example of guest/examples/ through the host at `url` unless a module of its name
+ * exists (the user's is kept, and a line says so): `cloudburst up`'s, in one process or as a
+ * cluster. The builds are cached by hash in `<dataDir>/examples`.
+ */
+export async function deployExamples(url: string, token: string | undefined, opts: Pick<EmbeddedOptions, 'dataDir' | 'ca' | 'log'>): Promise<{ deployed: string[]; kept: string[] }> {
   const dir = join(PACKAGE_ROOT, 'guest', 'examples');
   // Every build first: asc holds this process's event loop for seconds, and the KV node here
   // may take that for a pause of its own and refuse reads while it catches up (see below).

@@ -9,14 +9,14 @@ import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
 import { CLUSTER_SECRET_ENV, existingDataDirSecret, givenClusterSecret, insecureWarning } from './cluster-secret.ts';
 import { dagCommand } from './dag.ts';
-import { startEmbedded } from './embedded.ts';
+import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [TLS] [SECRET]    (one process per node)
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [TLS] [SECRET]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
   cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [TLS] [MEMORY] SECRET
@@ -328,9 +328,20 @@ async function run(p: Parsed): Promise<number> {
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
+        // The examples, as the embedded default deploys them (through the first host).
+        let deployed: string[] = [];
+        if (first && !has(p, 'no-examples')) {
+          try {
+            ({ deployed } = await deployExamples(first.url, cluster.token, { dataDir, ...(ca ? { ca } : {}), log: (line) => console.error(line) }));
+          } catch (err) {
+            await cluster.stop();
+            throw err;
+          }
+        }
         console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
         if (first) console.log(`host API ${first.url}`);
         if (cluster.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
+        if (deployed.length > 0) console.log(`deployed: ${deployed.join(', ')}`);
         console.log('stop: Ctrl-C');
         return untilSignal(() => cluster.stop());
       }
