@@ -51,8 +51,9 @@ interface Mode {
 async function measure(queue: 'share' | 'fair' | 'fifo', dir: string, children: ChildProcess[], n: number): Promise<Mode> {
   const kv = await startChild([CLI, 'kvs', '--port', '0', '--data', join(dir, `kv-${queue}`)], /listening on (http:\/\/[\d.:]+)/, secretEnv(SECRET));
   children.push(kv.child);
+  // Insecure (the tenant is the header's): what is measured is the queue, not the tokens.
   const host = await startChild(
-    [CLI, 'host', '--port', '0', '--data', join(dir, `host-${queue}`), '--kvs', kv.match[1]!.replace('http://', ''), '--explore', '0', '--queue', queue],
+    [CLI, 'host', '--port', '0', '--data', join(dir, `host-${queue}`), '--kvs', kv.match[1]!.replace('http://', ''), '--explore', '0', '--queue', queue, '--insecure'],
     /listening on (http:\/\/[\d.:]+)/,
     secretEnv(SECRET),
   );
@@ -63,9 +64,12 @@ async function measure(queue: 'share' | 'fair' | 'fifo', dir: string, children: 
   try {
     for (const [name, entry] of [['math', join(PACKAGE_ROOT, 'guest', 'examples', 'math.ts')], ['busy', join(PACKAGE_ROOT, 'tools', 'bench', 'guests', 'busy.ts')]] as const) {
       const { wasm } = await buildGuest({ entry });
-      const res = await b.request({ method: 'PUT', path: `/v1/modules/${name}`, body: wasm });
-      if (res.statusCode !== 200) throw new Error(`deploy ${name}: ${res.statusCode} ${await res.body.text()}`);
-      await res.body.text();
+      // Modules are per tenant: each deploys its own.
+      for (const tenant of ['a', 'b']) {
+        const res = await b.request({ method: 'PUT', path: `/v1/modules/${name}`, body: wasm, headers: { [TENANT_HEADER]: tenant } });
+        if (res.statusCode !== 200) throw new Error(`deploy ${name} for ${tenant}: ${res.statusCode} ${await res.body.text()}`);
+        await res.body.text();
+      }
     }
     await sequential(b, 300);
     await call(a, 'a', 'busy.busy', [FLOOD_CALL_MS]);
