@@ -88,3 +88,21 @@ export function secretEnv(secret: Buffer | undefined, env: NodeJS.ProcessEnv = p
 export function insecureWarning(command: string): string {
   return `WARNING: cloudburst ${command} --insecure: no authentication: anyone who can reach its ports can read, write and reconfigure everything. For a laptop or a test, never a network.`;
 }
+
+/**
+ * The cluster credential of a command that starts servers: `--insecure` (and its warning on
+ * stderr, at every start), else the secret from `--cluster-secret-file` or the environment.
+ * `cloudburst kvs` and `host` need one of them; `up` falls back to its data folder's secret.
+ */
+export function serverCredential(given: { secretFile: string | undefined; insecure: boolean }, command: string, required: boolean): { clusterSecret?: Buffer; insecure?: true } {
+  const secret = givenClusterSecret(given.secretFile);
+  if (given.insecure) {
+    console.error(insecureWarning(command));
+    return { insecure: true, ...(secret ? { clusterSecret: secret } : {}) };
+  }
+  if (secret) return { clusterSecret: secret };
+  if (required) {
+    throw new CloudburstError('INVALID_REQUEST', `cloudburst ${command} needs the cluster secret: --cluster-secret-file PATH or ${CLUSTER_SECRET_ENV} (cloudburst up writes one to <data>/cluster-secret), or --insecure`);
+  }
+  return {};
+}

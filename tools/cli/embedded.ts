@@ -66,22 +66,36 @@ interface ModuleInfo {
 }
 
 /**
- * The module deployed under `name`, or undefined when there is none. A KV node that stalled
- * (a loaded machine, the examples' build) refuses reads for a while (at most 10 s) as it
- * catches up: KV_UNAVAILABLE is retried for up to 30 s, since not knowing is no reason to
- * deploy over what may be the user's module.
+ * `read`, retried while the KV tier answers KV_UNAVAILABLE, for up to 30 s: a KV node that
+ * stalled or restarted (a loaded machine, the examples' build) refuses reads for a while (at
+ * most seconds) as it catches up with its peers, and not knowing is no reason to act as if
+ * nothing were there.
  */
-async function deployedModule(client: HostClient, name: string): Promise<ModuleInfo | undefined> {
+async function whileCatchingUp<T>(read: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      return await client.json<ModuleInfo>('GET', hostPath.module(name));
+      return await read();
     } catch (err) {
-      if (err instanceof CloudburstError && err.code === 'UNKNOWN_MODULE') return undefined;
       if (!(err instanceof CloudburstError) || err.code !== 'KV_UNAVAILABLE' || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/**
+ * The module deployed under `name`, or undefined when there is none (read while the tier
+ * catches up: a missing answer is no reason to deploy over what may be the user's module).
+ */
+function deployedModule(client: HostClient, name: string): Promise<ModuleInfo | undefined> {
+  return whileCatchingUp(async () => {
+    try {
+      return await client.json<ModuleInfo>('GET', hostPath.module(name));
+    } catch (err) {
+      if (err instanceof CloudburstError && err.code === 'UNKNOWN_MODULE') return undefined;
+      throw err;
+    }
+  });
 }
 
 /** The credential both servers share: the given secret, `insecure`, or the data folder's secret. */
@@ -97,18 +111,9 @@ function embeddedCredential(opts: EmbeddedOptions): { clusterSecret: Buffer } | 
 export async function adminToken(kvsUrl: string | string[], clusterSecret: Buffer, dataDir: string): Promise<string> {
   const seeds = Array.isArray(kvsUrl) ? kvsUrl : [kvsUrl];
   const kv = new KvClient({ seeds, clusterSecret });
-  // KV nodes that restarted refuse reads while they catch up with each other (seconds): the
-  // token's record is read fresh, so wait for them, up to 30 s, as deployedModule does.
-  const deadline = Date.now() + 30_000;
   try {
-    for (;;) {
-      try {
-        return await provisionAdminToken(kv, join(dataDir, ADMIN_TOKEN_FILE));
-      } catch (err) {
-        if (!(err instanceof CloudburstError) || err.code !== 'KV_UNAVAILABLE' || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    // The token's record is read fresh: KV nodes that just restarted must have caught up.
+    return await whileCatchingUp(() => provisionAdminToken(kv, join(dataDir, ADMIN_TOKEN_FILE)));
   } finally {
     await kv.close();
   }

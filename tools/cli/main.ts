@@ -7,7 +7,7 @@ import { startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
-import { CLUSTER_SECRET_ENV, existingDataDirSecret, givenClusterSecret, insecureWarning } from './cluster-secret.ts';
+import { existingDataDirSecret, givenClusterSecret, serverCredential } from './cluster-secret.ts';
 import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
@@ -117,23 +117,8 @@ const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
   if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be share, fair or fifo');
   return q;
 };
-/**
- * The cluster credential of a command that starts servers: `--insecure` (and its warning on
- * stderr, at every start), else the secret from `--cluster-secret-file` or the environment.
- * `cloudburst kvs` and `host` need one of them; `up` falls back to its data folder's secret.
- */
-function serverCredential(p: Parsed, command: string, required: boolean): { clusterSecret?: Buffer; insecure?: true } {
-  const secret = givenClusterSecret(flag(p, 'cluster-secret-file'));
-  if (has(p, 'insecure')) {
-    console.error(insecureWarning(command));
-    return { insecure: true, ...(secret ? { clusterSecret: secret } : {}) };
-  }
-  if (secret) return { clusterSecret: secret };
-  if (required) {
-    throw new CloudburstError('INVALID_REQUEST', `cloudburst ${command} needs the cluster secret: --cluster-secret-file PATH or ${CLUSTER_SECRET_ENV} (cloudburst up writes one to <data>/cluster-secret), or --insecure`);
-  }
-  return {};
-}
+/** What `serverCredential` (cluster-secret.ts) reads of the command line. */
+const secretFlags = (p: Parsed): { secretFile: string | undefined; insecure: boolean } => ({ secretFile: flag(p, 'cluster-secret-file'), insecure: has(p, 'insecure') });
 
 const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
@@ -319,7 +304,7 @@ async function run(p: Parsed): Promise<number> {
       const files = tlsFiles(p.flags, process.env);
       const tls = serverTls(files);
       const ca = trustedCa(files, true);
-      const credential = serverCredential(p, 'up', false);
+      const credential = serverCredential(secretFlags(p), 'up', false);
       if (kvsNodes > 1 || hosts > 1) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
@@ -370,7 +355,7 @@ async function run(p: Parsed): Promise<number> {
       const ca = trustedCa(tlsFiles(p.flags, process.env));
       const kv = await startKvNode({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
-        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(p, 'kvs', true),
+        ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(secretFlags(p), 'kvs', true),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
       // SIGTERM/Ctrl-C: a graceful leave (hand every key over) when in a cluster, then close.
@@ -388,7 +373,7 @@ async function run(p: Parsed): Promise<number> {
       const files = tlsFiles(p.flags, process.env);
       const tls = serverTls(files);
       const ca = trustedCa(files);
-      const credential = serverCredential(p, 'host', true);
+      const credential = serverCredential(secretFlags(p), 'host', true);
       const host = await startHost({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
         kvsUrl: first!,
