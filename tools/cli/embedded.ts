@@ -71,7 +71,7 @@ interface ModuleInfo {
  * most seconds) as it catches up with its peers, and not knowing is no reason to act as if
  * nothing were there.
  */
-async function whileCatchingUp<T>(read: () => Promise<T>): Promise<T> {
+export async function whileCatchingUp<T>(read: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {

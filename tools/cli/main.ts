@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
@@ -8,6 +9,7 @@ import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
 import { existingDataDirSecret, givenClusterSecret, serverCredential } from './cluster-secret.ts';
+import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
@@ -41,6 +43,7 @@ Access (admin token):
   cloudburst tenant create NAME [--quotas JSON] | list | show NAME | delete NAME
   cloudburst token create --tenant T --scope deploy,invoke,state,read,admin --name N [--expires 30d]   (prints the token once)
   cloudburst token list [--tenant T] | revoke NAME
+  cloudburst token bootstrap --kvs HOST:PORT[,...] [--name admin] SECRET   (the first admin token, straight into the KV tier; printed once)
   cloudburst login --url URL --token TOKEN    (keeps it in ~/.config/cloudburst/config.json)
 
 Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
@@ -423,6 +426,13 @@ async function run(p: Parsed): Promise<number> {
     }
     case 'tenant':
     case 'token': {
+      if (command === 'token' && p.positional[1] === 'bootstrap') {
+        const kvs = (flag(p, 'kvs') ?? '').split(',').filter(Boolean).map(httpUrl);
+        const token = await bootstrapAdminToken(kvs, givenClusterSecret(flag(p, 'cluster-secret-file')), flag(p, 'name') ?? BOOTSTRAP_TOKEN_NAME);
+        print(p, token, { token, name: flag(p, 'name') ?? BOOTSTRAP_TOKEN_NAME, tenant: 'default', scopes: ['admin'] });
+        console.error('an admin token of tenant default: keep it now, it is not shown again');
+        return 0;
+      }
       // --tenant names the token's tenant here (a field of the request), not a tenant to act in.
       const client = clientOf(p, false);
       const out = (human: string, machine: unknown): void => print(p, human, machine);
@@ -484,4 +494,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(err);
     return 2;
   }
+}
+
+// `node dist/cli.js ARGS` (the container image's entrypoint, deploy/Dockerfile) runs the CLI;
+// imported (tools/bin/cloudburst.js, tests), this module only exports `main`.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
 }
