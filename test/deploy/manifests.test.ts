@@ -23,7 +23,7 @@ async function cliEnv(command: 'kvs' | 'host'): Promise<Set<string>> {
   return new Set([...flags.FLAGS_BY_COMMAND[command]!.map(flags.envVarOf), 'CLOUDBURST_CLUSTER_SECRET']);
 }
 
-type Workload = K8sObject & { spec: { template: { metadata: { labels: Record<string, string> }; spec: any } } };
+type Workload = K8sObject & { spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: any } } };
 const workloads = (objects: K8sObject[]): Workload[] => objects.filter((o): o is Workload => o.kind === 'Deployment' || o.kind === 'StatefulSet');
 const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean => Object.entries(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 const one = <T,>(items: T[], what: string): T => {
@@ -133,7 +133,7 @@ describe.skipIf(missing !== undefined)('the kustomize renders', () => {
         const probes = ['startupProbe', 'readinessProbe', 'livenessProbe'].map((k) => c[k]);
         expect(probes.every(Boolean), `${c.name} has every probe`).toBe(true);
         for (const probe of probes) {
-          const port = one(c.ports.filter((p: any) => p.name === probe.httpGet.port), `${c.name} port ${probe.httpGet.port}`);
+          const port = one<any>(c.ports.filter((p: any) => p.name === probe.httpGet.port), `${c.name} port ${probe.httpGet.port}`);
           expect(String(port.containerPort)).toBe(env.get('CLOUDBURST_PORT')?.value);
           const route = routes.find((r) => r.method === 'GET' && r.path === probe.httpGet.path);
           expect(route, `${c.name}: GET ${probe.httpGet.path} is a route of cloudburst ${command}`).toBeDefined();
