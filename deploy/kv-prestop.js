@@ -17,8 +17,10 @@
 //   node deploy/kv-prestop.js
 // Environment: POD_NAME (downward API; default the hostname), CLOUDBURST_DATA (the node's
 // --data), KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT (set by Kubernetes in every pod),
-// KV_PRESTOP_SA_DIR (the service account's token, ca.crt and namespace; default the mount).
-import { readFileSync, writeFileSync } from 'node:fs';
+// KV_PRESTOP_SA_DIR (the service account's token, ca.crt and namespace; default the mount),
+// KV_PRESTOP_LOG (where its one line goes; default the node's stdout, /proc/1/fd/1, so that
+// `kubectl logs` shows it: a hook's own output is shown nowhere unless it fails).
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -56,13 +58,22 @@ function getJson(url, token, ca) {
   });
 }
 
+function log(env, line) {
+  try {
+    appendFileSync(env.KV_PRESTOP_LOG || '/proc/1/fd/1', `${line}\n`);
+  } catch {
+    // No such file (not in a container): the hook's stdout it is.
+  }
+  console.log(line);
+}
+
 /** Runs the hook; resolves with what it decided ('leave', 'restart' or 'unknown'). */
 export async function prestop(env = process.env) {
   const podName = env.POD_NAME || hostname();
   const dataDir = env.CLOUDBURST_DATA || '/data';
   const pod = podOrdinal(podName);
   if (!pod) {
-    console.log(`kv-prestop: ${podName} is not a StatefulSet pod name: stopping without leaving`);
+    log(env, `kv-prestop: ${podName} is not a StatefulSet pod name: stopping without leaving`);
     return 'unknown';
   }
   try {
@@ -74,10 +85,10 @@ export async function prestop(env = process.env) {
     const set = await getJson(`${api}/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/statefulsets/${encodeURIComponent(pod.set)}`, token, ca);
     const decision = decide(pod.ordinal, set);
     if (decision === 'leave') writeFileSync(join(dataDir, 'leave'), `scale-in to ${set.spec?.replicas} replicas at ${new Date().toISOString()}\n`);
-    console.log(`kv-prestop: ${podName}: ordinal ${pod.ordinal}, ${set.spec?.replicas} replicas: ${decision}`);
+    log(env, `kv-prestop: ${podName}: ordinal ${pod.ordinal}, ${set.spec?.replicas} replicas: ${decision}`);
     return decision;
   } catch (err) {
-    console.log(`kv-prestop: ${podName}: cannot read the StatefulSet (${err.message}): stopping without leaving`);
+    log(env, `kv-prestop: ${podName}: cannot read the StatefulSet (${err.message}): stopping without leaving`);
     return 'unknown';
   }
 }

@@ -39,7 +39,7 @@ describe('the KV preStop hook', () => {
   async function run(podName: string): Promise<{ code: number | null; stdout: string; leave: boolean }> {
     const data = join(dir, `data-${podName}-${seen.length}`);
     mkdirSync(data);
-    const env = { ...process.env, POD_NAME: podName, CLOUDBURST_DATA: data, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port), KV_PRESTOP_SA_DIR: join(dir, 'sa') };
+    const env = { ...process.env, POD_NAME: podName, CLOUDBURST_DATA: data, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port), KV_PRESTOP_SA_DIR: join(dir, 'sa'), KV_PRESTOP_LOG: join(dir, 'node-stdout') };
     const child = spawn(process.execPath, [join(ROOT, 'deploy', 'kv-prestop.js')], { env });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -54,6 +54,8 @@ describe('the KV preStop hook', () => {
     const scaled = await run('cloudburst-kvs-2');
     expect(scaled).toMatchObject({ code: 0, leave: true });
     expect(scaled.stdout).toContain('ordinal 2, 2 replicas: leave');
+    // The line also goes to the node's own output (kubectl logs).
+    expect(readFileSync(join(dir, 'node-stdout'), 'utf8')).toContain('cloudburst-kvs-2: ordinal 2, 2 replicas: leave');
     expect(seen.at(-1)).toEqual({ url: '/apis/apps/v1/namespaces/cloudburst/statefulsets/cloudburst-kvs', auth: 'Bearer sa-token' });
     expect(await run('cloudburst-kvs-1')).toMatchObject({ code: 0, leave: false });
     expect(await run('cloudburst-kvs-0')).toMatchObject({ code: 0, leave: false });
