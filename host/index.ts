@@ -1,5 +1,5 @@
 // The front door of the function host. Other folders import only this file.
-export { startHost, type Host } from './host.ts';
+export { DEFAULT_DRAIN_TIMEOUT_MS, startHost, type Host } from './host.ts';
 export type { HostOptions } from './options.ts';
 export { QUOTA_NAMES, defaultQuotas, parseQuotas, type QuotaSource, type TenantQuotas } from './quotas/tenant-quotas.ts';
 export type { FsyncPolicy } from './cache/cache.ts';

@@ -9,6 +9,7 @@ import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
 import { adminToken } from './embedded.ts';
+import { probeReady, type Readiness } from './ready.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
 export interface ClusterProcess {
@@ -188,6 +189,8 @@ interface NodeStatus {
   name: string;
   url: string;
   health: 'up' | 'down';
+  /** What its /readyz answered: `ready`, else the code (NOT_READY, SHUTTING_DOWN, UNREACHABLE). */
+  ready: string;
   detail: Record<string, unknown>;
 }
 
@@ -210,18 +213,21 @@ export async function clusterStatus(targets: { role: string; name: string; url: 
   };
   const secret = trust.secret;
   try {
-    return await statusOf(targets, getJson, secret);
+    const [status, ready] = await Promise.all([statusOf(targets, getJson, secret), Promise.all(targets.map((t) => probeReady(t, agent)))]);
+    return status.map((s, i) => ({ ...s, ready: readyWord(ready[i]!) }));
   } finally {
     await agent.close();
   }
 }
 
+const readyWord = (r: Readiness): string => (r.ready ? 'ready' : r.code);
+
 function statusOf(
   targets: { role: string; name: string; url: string }[],
   getJson: (base: string, path: string, secret: Buffer | undefined) => Promise<unknown>,
   secret: Buffer | undefined,
-): Promise<NodeStatus[]> {
-  return Promise.all(targets.map(async (t): Promise<NodeStatus> => {
+): Promise<Omit<NodeStatus, 'ready'>[]> {
+  return Promise.all(targets.map(async (t): Promise<Omit<NodeStatus, 'ready'>> => {
     try {
       if (t.role === 'host') {
         const health = (await getJson(t.url, HOST_PATHS.healthz, undefined)) as Record<string, unknown>;

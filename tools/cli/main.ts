@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, DEFAULT_DRAIN_TIMEOUT_MS, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import { startKvNode } from '../../kvs/index.ts';
@@ -13,15 +13,18 @@ import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
+import { waitReady } from './ready.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [TLS] [SECRET]    (one process per node)
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [TLS] [MEMORY] [SECRET]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [TLS] [SECRET]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [TLS] [MEMORY] SECRET
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] SECRET
+    (on SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops)
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [--drain-timeout 30s] [TLS] [MEMORY] SECRET
+    (on SIGTERM: drains, host/README.md "Readiness and draining"; GET /readyz is 200 once it can serve)
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
@@ -59,7 +62,7 @@ interface Parsed {
   ordered: ({ value: string } | { ref: string } | { future: string })[];
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'insecure']);
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
@@ -246,6 +249,18 @@ function duration(text: string): number {
   return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
 }
 
+/** `--drain-timeout` (a duration), else the host's default. */
+const drainTimeout = (p: Parsed): number => {
+  const v = flag(p, 'drain-timeout');
+  return v === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : duration(v);
+};
+
+/** How long `up` waits for every process it started to answer /readyz 200. */
+const UP_READY_TIMEOUT_MS = 60_000;
+
+/** The file whose presence, at SIGTERM, makes a KV node leave the ring (kvs/README.md, "Leaving or restarting"). */
+const LEAVE_FILE = 'leave';
+
 async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, id] = p.positional;
   if (verb !== 'get' || !id) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst future get ID [--wait 5s]');
@@ -312,6 +327,7 @@ async function run(p: Parsed): Promise<number> {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
+          hostArgs: ['--drain-timeout', String(drainTimeout(p))],
           ...(replication ? { replication } : {}), tls: files, ...credential,
           log: (line) => console.error(line),
         });
@@ -325,6 +341,13 @@ async function run(p: Parsed): Promise<number> {
             await cluster.stop();
             throw err;
           }
+        }
+        // "up" only once every process says it can serve.
+        try {
+          await waitReady(cluster.file.processes, { timeoutMs: UP_READY_TIMEOUT_MS, ca });
+        } catch (err) {
+          await cluster.stop();
+          throw err;
         }
         console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
         if (first) console.log(`host API ${first.url}`);
@@ -341,8 +364,15 @@ async function run(p: Parsed): Promise<number> {
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         memory: memoryFlags(p), ...credential,
         deployExamples: !has(p, 'no-examples'),
+        drainTimeoutMs: drainTimeout(p),
         log: (line) => console.error(line),
       });
+      try {
+        await waitReady([{ role: 'host', name: 'host', url: up.host.url }, { role: 'kvs', name: 'kv', url: up.kv.url }], { timeoutMs: UP_READY_TIMEOUT_MS, ca });
+      } catch (err) {
+        await up.close();
+        throw err;
+      }
       console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
       if (up.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
       if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
@@ -356,15 +386,29 @@ async function run(p: Parsed): Promise<number> {
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       // The node pushes cache changes to hosts, which may serve TLS.
       const ca = trustedCa(tlsFiles(p.flags, process.env));
+      const kvDataDir = resolve(flag(p, 'data') ?? '.cloudburst/kv');
+      // A leave file found at start is a past stop's: this start is no scale-in.
+      const leaveFile = join(kvDataDir, LEAVE_FILE);
+      rmSync(leaveFile, { force: true });
       const kv = await startKvNode({
-        dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
+        dataDir: kvDataDir, port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
         ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(secretFlags(p), 'kvs', true),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
-      // SIGTERM/Ctrl-C: a graceful leave (hand every key over) when in a cluster, then close.
+      // SIGTERM/Ctrl-C: a restart unless told this is a scale-in (kvs/README.md, "Leaving or
+      // restarting"): then a graceful leave (hand every key over), then close.
       return untilSignal(async () => {
-        if (has(p, 'leave')) await kv.leave();
-        else await kv.close();
+        if (!has(p, 'leave-on-stop') && !has(p, 'leave') && !existsSync(leaveFile)) return kv.close();
+        console.error(`KV node ${kv.nodeId}: leaving the ring (handing its keys over)`);
+        try {
+          await kv.leave();
+        } catch (err) {
+          console.error(`KV node ${kv.nodeId}: could not leave (${(err as Error).message}); stopping without leaving`);
+          await kv.close();
+          throw err;
+        }
+        rmSync(leaveFile, { force: true });
+        console.error(`KV node ${kv.nodeId}: left the ring`);
       });
     }
     case 'host': {
@@ -391,7 +435,8 @@ async function run(p: Parsed): Promise<number> {
         ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
-      return untilSignal(() => host.close());
+      const timeoutMs = drainTimeout(p);
+      return untilSignal(() => host.drain({ timeoutMs }));
     }
     case 'cluster': {
       if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
@@ -405,7 +450,7 @@ async function run(p: Parsed): Promise<number> {
       const secret = givenClusterSecret(flag(p, 'cluster-secret-file')) ?? existingDataDirSecret(dataDir);
       const status = await clusterStatus(targets, { secret, ca: trustedCa(tlsFiles(p.flags, process.env)) });
       const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
-      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${s.ready.padEnd(13)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
       print(p, lines.join('\n'), status);
       return status.every((s) => s.health === 'up') ? 0 : 2;
     }
