@@ -117,6 +117,8 @@ describe.skipIf(missing !== undefined)('the kustomize renders', () => {
       expect(commandOf(scaled.spec.template.spec.containers[0])).toBe('host');
       expect(hpa.spec.metrics.map((m: any) => m.type)).toEqual([metric]);
       expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
+      // The HPA owns the count: a `replicas` in the Deployment would reset it at every apply.
+      expect(scaled.spec.replicas).toBeUndefined();
     }
     const pods = one(rendered.get('overlays/prometheus-adapter')!.objects.filter((o) => o.kind === 'HorizontalPodAutoscaler'), 'the HPA').spec.metrics[0].pods;
     expect(pods.metric.name).toBe('cloudburst_utilization');
