@@ -7,7 +7,7 @@ export { readModuleTypes, type ModuleTypes } from './module-types.ts';
 export type { ExportSignature } from '../guest/types-section.ts';
 export { allowedImports } from './executor/imports.ts';
 export { HOST_HEADERS, HOST_LIMITS, HOST_PATHS, HOST_ROUTES, hostPath, type HostRoute, type HostRouteName } from './protocol.ts';
-export { ADMIN_TOKEN_FILE, EMBEDDED_ADMIN_NAME, provisionAdminToken } from './auth/provision.ts';
+export { ADMIN_TOKEN_FILE, EMBEDDED_ADMIN_NAME, createAdminToken, provisionAdminToken } from './auth/provision.ts';
 export { AuthStore } from './auth/auth-store.ts';
 export { SCOPES, type Scope } from './auth/principal.ts';
 export { AUDIT_FILE, type AuditEntry } from './auth/audit.ts';

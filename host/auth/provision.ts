@@ -60,3 +60,16 @@ export async function provisionAdminToken(kv: AuthTier, file: string): Promise<s
   chmodSync(file, 0o600);
   return token;
 }
+
+/**
+ * A new admin token (tenant `default`, scope `admin`) named `name`, written straight into the
+ * tier: the first token of a cluster no `cloudburst up` provisions (`cloudburst token
+ * bootstrap`, deploy/README.md). Returned, never stored: the caller shows it once.
+ *
+ * @throws CloudburstError `NAME_TAKEN` when a live token has the name, `INVALID_NAME`
+ */
+export async function createAdminToken(kv: AuthTier, name: string): Promise<string> {
+  const store = new AuthStore(kv, new Hlc('bootstrap'));
+  const { token } = await store.createToken({ tenant: DEFAULT_TENANT, scopes: ['admin'], name });
+  return token;
+}

@@ -1,28 +1,33 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN_FILE, DEFAULT_DRAIN_TIMEOUT_MS, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
-import { startKvNode } from '../../kvs/index.ts';
+import { Seeds, startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
 import { existingDataDirSecret, givenClusterSecret, serverCredential } from './cluster-secret.ts';
+import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
+import { flagLabel, flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [TLS] [SECRET]    (one process per node)
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [ADDR] [TLS] [MEMORY] [SECRET]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [--listen ADDR] [TLS] [SECRET]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] SECRET
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] [ADDR] SECRET
     (on SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops)
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [--drain-timeout 30s] [TLS] [MEMORY] SECRET
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [--drain-timeout 30s] [ADDR] [TLS] [MEMORY] SECRET
     (on SIGTERM: drains, host/README.md "Readiness and draining"; GET /readyz is 200 once it can serve)
+    (--seeds and --kvs take DNS names too: every address a name resolves to, looked up again every 10 s)
+  ADDR: [--listen 127.0.0.1] (the address to listen on) [--advertise URL] (the URL others reach it at; needed with --listen 0.0.0.0 or ::)
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
@@ -44,57 +49,18 @@ Access (admin token):
   cloudburst tenant create NAME [--quotas JSON] | list | show NAME | delete NAME
   cloudburst token create --tenant T --scope deploy,invoke,state,read,admin --name N [--expires 30d]   (prints the token once)
   cloudburst token list [--tenant T] | revoke NAME
+  cloudburst token bootstrap --kvs HOST:PORT[,...] [--name admin] SECRET   (the first admin token, straight into the KV tier; printed once)
   cloudburst login --url URL --token TOKEN    (keeps it in ~/.config/cloudburst/config.json)
 
 Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
   --token TOKEN (default $CLOUDBURST_TOKEN, then the config file, then .cloudburst/admin-token for a host on this machine),
   --tenant T (an admin acts in tenant T),
   --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host),
-  --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)`;
+  --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[]>;
-  /** Positional arguments and --ref values, in the order given (for `fn call`). */
-  ordered: ({ value: string } | { ref: string } | { future: string })[];
-}
-
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure']);
-
-function parse(argv: string[]): Parsed {
-  const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      for (const rest of argv.slice(i + 1)) {
-        out.positional.push(rest);
-        out.ordered.push({ value: rest });
-      }
-      break;
-    }
-    if (a.startsWith('--') || (a.startsWith('-') && a.length === 2 && !/^-\d/.test(a))) {
-      let name = a.replace(/^--?/, '');
-      let value: string | undefined;
-      const eq = name.indexOf('=');
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (name === 'o') name = 'out';
-      if (value === undefined && !BOOLEAN_FLAGS.has(name)) {
-        value = argv[++i];
-        if (value === undefined) throw new CloudburstError('INVALID_REQUEST', `--${name} needs a value`);
-      }
-      out.flags.set(name, [...(out.flags.get(name) ?? []), value ?? 'true']);
-      if (name === 'ref') out.ordered.push({ ref: value! });
-      if (name === 'future') out.ordered.push({ future: value! });
-    } else {
-      out.positional.push(a);
-      out.ordered.push({ value: a });
-    }
-  }
-  return out;
-}
+Environment: every flag of up, kvs, host, cluster status and the client commands may come from CLOUDBURST_<FLAG>
+  (--drain-timeout: CLOUDBURST_DRAIN_TIMEOUT; a boolean: 1, true, 0 or false; empty: unset); the command line wins.
+  CLOUDBURST_CLUSTER_SECRET is the cluster secret itself.   (README, "Configuration")`;
 
 const flag = (p: Parsed, name: string): string | undefined => p.flags.get(name)?.at(-1);
 const has = (p: Parsed, name: string): boolean => p.flags.has(name);
@@ -111,15 +77,20 @@ const parseJsonFlag = (p: Parsed, name: string): unknown => {
   try {
     return JSON.parse(flag(p, name)!);
   } catch {
-    throw new CloudburstError('INVALID_REQUEST', `--${name} must be JSON`);
+    throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, name)} must be JSON`);
   }
 };
 
 const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
   const q = flag(p, 'queue');
-  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be share, fair or fifo');
+  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, 'queue')} must be share, fair or fifo`);
   return q;
 };
+/** `--listen ADDR` and `--advertise URL` of `host` (common/address.ts checks them). */
+const addressFlags = (p: Parsed): { listen?: string; advertise?: string } => ({
+  ...(flag(p, 'listen') === undefined ? {} : { listen: flag(p, 'listen')! }),
+  ...(flag(p, 'advertise') === undefined ? {} : { advertise: flag(p, 'advertise')! }),
+});
 /** What `serverCredential` (cluster-secret.ts) reads of the command line. */
 const secretFlags = (p: Parsed): { secretFile: string | undefined; insecure: boolean } => ({ secretFile: flag(p, 'cluster-secret-file'), insecure: has(p, 'insecure') });
 
@@ -127,7 +98,7 @@ const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CloudburstError('INVALID_REQUEST', `--${name} must be a whole number`);
+  if (!Number.isInteger(n) || n < 0) throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, name)} must be a whole number`);
   return n;
 };
 
@@ -320,12 +291,15 @@ async function run(p: Parsed): Promise<number> {
       const tls = serverTls(files);
       const ca = trustedCa(files, true);
       const credential = serverCredential(secretFlags(p), 'up', false);
+      const listen = flag(p, 'listen');
+      const advertise = flag(p, 'advertise');
       if (kvsNodes > 1 || hosts > 1) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
-          hostArgs: ['--drain-timeout', String(drainTimeout(p))],
           ...(replication ? { replication } : {}), tls: files, ...credential,
+          ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
+          hostArgs: forwardFlags(p, UP_FORWARDS.host), kvsArgs: forwardFlags(p, UP_FORWARDS.kvs),
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
@@ -357,6 +331,7 @@ async function run(p: Parsed): Promise<number> {
       const workers = int(p, 'workers', 0);
       const up = await startEmbedded({
         dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
+        ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         memory: memoryFlags(p), ...credential,
@@ -379,6 +354,8 @@ async function run(p: Parsed): Promise<number> {
     }
     case 'kvs': {
       const seeds = flag(p, 'seeds')?.split(',').filter(Boolean).map(httpUrl);
+      const listen = flag(p, 'listen');
+      const advertise = flag(p, 'advertise');
       const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       // The node pushes cache changes to hosts, which may serve TLS.
@@ -389,6 +366,7 @@ async function run(p: Parsed): Promise<number> {
       rmSync(leaveFile, { force: true });
       const kv = await startKvNode({
         dataDir: kvDataDir, port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
+        ...(listen !== undefined ? { host: listen } : {}), ...(advertise !== undefined ? { advertiseUrl: advertise } : {}),
         ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(secretFlags(p), 'kvs', true),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
@@ -423,6 +401,7 @@ async function run(p: Parsed): Promise<number> {
         kvsUrl: first!,
         kvsSeeds: rest,
         port: int(p, 'port', 7070),
+        ...addressFlags(p),
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
@@ -439,8 +418,9 @@ async function run(p: Parsed): Promise<number> {
       if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
       const kvs = flag(p, 'kvs');
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
+      // A name resolving to several addresses (a headless Service) stands for all its nodes.
       const targets = kvs
-        ? kvs.split(',').map((a, i) => ({ role: 'kvs', name: `kv${i + 1}`, url: a.startsWith('http') ? a : `http://${a}` }))
+        ? (await new Seeds(kvs.split(',').filter(Boolean).map(httpUrl)).urls()).map((url, i) => ({ role: 'kvs', name: `kv${i + 1}`, url }))
         : readClusterFile(dataDir)?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
       // The KV nodes' stats are for the cluster: the given secret, else the one `up` keeps.
@@ -468,6 +448,13 @@ async function run(p: Parsed): Promise<number> {
     }
     case 'tenant':
     case 'token': {
+      if (command === 'token' && p.positional[1] === 'bootstrap') {
+        const kvs = (flag(p, 'kvs') ?? '').split(',').filter(Boolean).map(httpUrl);
+        const token = await bootstrapAdminToken(kvs, givenClusterSecret(flag(p, 'cluster-secret-file')), flag(p, 'name') ?? BOOTSTRAP_TOKEN_NAME);
+        print(p, token, { token, name: flag(p, 'name') ?? BOOTSTRAP_TOKEN_NAME, tenant: 'default', scopes: ['admin'] });
+        console.error('an admin token of tenant default: keep it now, it is not shown again');
+        return 0;
+      }
       // --tenant names the token's tenant here (a field of the request), not a tenant to act in.
       const client = clientOf(p, false);
       const out = (human: string, machine: unknown): void => print(p, human, machine);
@@ -512,7 +499,9 @@ function clientOf(p: Parsed, actAs: boolean): HostClient {
 /** Runs the CLI; resolves with the exit code (1: the user's mistake, 2: the system's). */
 export async function main(argv: string[]): Promise<number> {
   try {
-    return await run(parse(argv));
+    const p = parse(argv);
+    // The one rule for the environment (flags.ts): CLOUDBURST_FOO_BAR for --foo-bar.
+    return await run(flagsFromEnv(p.positional[0] ?? '', process.env, p));
   } catch (err) {
     if (err instanceof BuildError) {
       console.error(`error BUILD_FAILED: ${err.message}`); // ERROR_CODES.BUILD_FAILED
@@ -529,4 +518,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(err);
     return 2;
   }
+}
+
+// `node dist/cli.js ARGS` (the container image's entrypoint, deploy/Dockerfile) runs the CLI;
+// imported (tools/bin/cloudburst.js, tests), this module only exports `main`.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
 }
