@@ -76,6 +76,8 @@ export class PoolScaler {
     if (workers >= this.#o.max) return undefined;
     if (this.#queueWaits(load, now) && now - this.#lastGrowAt >= this.#o.scaleUpWaitMs) {
       this.#lastGrowAt = now;
+      // A worker on its way answers the busy spell too: another only if it lasts another window.
+      if (this.#aboveSince !== undefined) this.#aboveSince = now;
       return 'queue';
     }
     if (this.#aboveSince !== undefined && now - this.#aboveSince >= this.#o.sustainMs && load.starting === 0) {

@@ -192,6 +192,9 @@ export class ExecutorPool {
       this.#ready++;
       this.#share.resize(this.#ready);
       this.#scaler.started();
+      // The scaler sees the pool with this worker idle before it takes what waits: a busy spell
+      // of the smaller pool is over.
+      this.#scaler.observe(this.#load(), performance.now());
       this.#drain();
     }
     this.#tick();
