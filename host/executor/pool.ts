@@ -145,6 +145,9 @@ export class ExecutorPool {
   #stopped = 0;
   #startFailures = 0;
   #waits: Histogram | undefined;
+  /** Resolves once `size` workers were ready (see `ready`). */
+  readonly #started: Promise<void>;
+  #markStarted!: () => void;
 
   constructor(opts: PoolOptions) {
     const maxQueue = opts.maxQueue ?? 10_000;
@@ -158,7 +161,16 @@ export class ExecutorPool {
     this.#scaler = new PoolScaler({
       min: opts.size, max: Math.max(opts.size, opts.maxSize ?? opts.size), scaleUpWaitMs: opts.scaleUpWaitMs ?? 20, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
     });
+    this.#started = new Promise((resolve) => (this.#markStarted = resolve));
     for (let i = 0; i < opts.size; i++) this.#spawn();
+  }
+
+  /**
+   * Resolves once `size` workers have started (calls run before that wait for the first ones).
+   * It never rejects: a start that fails is retried (see pool-scaler.ts).
+   */
+  ready(): Promise<void> {
+    return this.#started;
   }
 
   /** Starts a worker in the lowest free slot index (writer ids stay `w0`..`w{max-1}`). */
@@ -190,6 +202,7 @@ export class ExecutorPool {
       slot.ready = true;
       slot.idleSince = performance.now();
       this.#ready++;
+      if (this.#ready >= this.#scaler.options.min) this.#markStarted();
       this.#share.resize(this.#ready);
       this.#scaler.started();
       // The scaler sees the pool with this worker idle before it takes what waits: a busy spell
