@@ -34,6 +34,8 @@ describe('executor pool: one queue per tenant, served in turn', () => {
     hostile = spec('hostile');
     // One worker; a queue of 8 in all, so 2 per tenant.
     pool = new ExecutorPool({ size: 1, maxQueue: 8, cachePath: dir, writerPrefix: 'h-test', bridge: async () => undefined });
+    // The orders below are of jobs given to ready workers (a starting worker gets none).
+    await pool.ready();
   });
   afterAll(async () => {
     await pool.close();
@@ -85,11 +87,13 @@ describe('executor pool: each active tenant holds at most its share of the worke
     kind: 'call', tenant: 'default', module, exportName, args: args.map((value) => ({ kind: 'value', value })), callId: `test.1.${++seq}`,
   });
   const pools: ExecutorPool[] = [];
-  const pool = (size: number, shareWindowMs?: number): ExecutorPool => {
+  const pool = async (size: number, shareWindowMs?: number): Promise<ExecutorPool> => {
     const p = new ExecutorPool({
       size, cachePath: dir, writerPrefix: 'h-test', bridge: async () => undefined, ...(shareWindowMs === undefined ? {} : { shareWindowMs }),
     });
     pools.push(p);
+    // The counts below are of jobs given to ready workers (a starting worker gets none).
+    await p.ready();
     return p;
   };
 
@@ -106,7 +110,7 @@ describe('executor pool: each active tenant holds at most its share of the worke
 
   it('alone, a tenant uses every worker; with another tenant active, at most its share while the other has calls queued or may call again', async () => {
     // The window is long enough for b to stay active through the whole test, however slow the machine.
-    const p = pool(4, 600_000);
+    const p = await pool(4, 600_000);
     const sleep = (tenant: string, ms: number) => p.run({ ...job(kitchen, 'sleepMs', [ms]), tenant }, 60_000).then((r) => {
       expect(r).toMatchObject({ ok: true });
       seen.push(p.holding());
@@ -137,7 +141,7 @@ describe('executor pool: each active tenant holds at most its share of the worke
   });
 
   it('once the other tenant\'s window has passed, the waiting tenant gets every worker again', async () => {
-    const p = pool(2);
+    const p = await pool(2);
     expect(await p.run({ ...job(math, 'square', [3n]), tenant: 'b' }, 60_000)).toMatchObject({ ok: true });
     // Guests that never return (until the pool is closed): a's second waits while b is active.
     const spinning = [0, 1].map(() => p.run({ ...job(hostile, 'spin'), tenant: 'a' }, 600_000).catch(() => undefined));
@@ -158,7 +162,8 @@ describe('host: a tenant flooding a host does not hold up another tenant\'s call
   /** Each tenant's token. */
   const heads: Record<string, Record<string, string>> = {};
   beforeAll(async () => {
-    p = await startPlatform({ workers: WORKERS });
+    // A fixed pool: the order below is of a queue behind WORKERS workers (growth is pool-scaling.test.ts's).
+    p = await startPlatform({ workers: WORKERS, maxWorkers: WORKERS });
     flood = new HostClient(p.host.url, { connections: FLOOD + 4 });
     for (const t of ['a', 'b']) {
       heads[t] = await tenantHeaders(p, t);

@@ -78,6 +78,8 @@ describe('presence: what a host publishes about itself', () => {
     const recv = (n: number) => pool.run({ kind: 'call', tenant: 'default', module: spec, exportName: 'recvOne', args: [{ kind: 'value', value: 60_000 }], callId: `a1b2c3d4.0.${n}` }, 60_000);
     // Two calls on one worker: one runs (waiting in recv), one waits for the worker.
     const calls = [recv(1), recv(2)];
+    // Once the worker is ready (a starting worker gets no job): one runs, one waits.
+    await waitFor(() => pool.stats(), (st) => st.busy === 1 && st.queued === 1, 30_000, 'one call running and one waiting');
     await waitFor(() => presence.utilization, (u) => u > 1.4, 30_000, 'utilization near 2 calls per worker, capped at 1.5');
     expect(presence.utilization).toBeLessThanOrEqual(1.5);
     const busy = presence.record(false);

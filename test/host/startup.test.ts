@@ -20,6 +20,9 @@ describe('host options: one place for the defaults', () => {
       port: 7070,
       listen: '127.0.0.1',
       workers: Math.max(2, availableParallelism()),
+      maxWorkers: Math.max(2, 4 * availableParallelism()),
+      scaleUpWaitMs: 20,
+      idleTimeoutMs: 30_000,
       fsync: 'batch',
       guestMemoryMiB: 256,
       workerMemoryMiB: 512,
@@ -44,6 +47,13 @@ describe('host options: one place for the defaults', () => {
     expect(o).toMatchObject({ port: 0, explore: 0, flushDelayMs: 0, workers: 1, guestMemoryMiB: 64, workerMemoryMiB: 64 + 256 });
     expect(o.onGuestLog).toBe(onGuestLog);
     expect(resolveOptions({ ...required, guestMemoryMiB: 64, workerMemoryMiB: 100 }).workerMemoryMiB).toBe(100);
+  });
+
+  it('grows the pool to at least workers, and refuses a maxWorkers below workers', () => {
+    expect(resolveOptions({ ...required, workers: 64 })).toMatchObject({ workers: 64, maxWorkers: 64 });
+    expect(resolveOptions({ ...required, workers: 2, maxWorkers: 2 })).toMatchObject({ workers: 2, maxWorkers: 2 });
+    expect(() => resolveOptions({ ...required, workers: 4, maxWorkers: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => resolveOptions({ ...required, workers: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
   });
 
   it('refuses a module limit above what the KV tier stores, before anything is opened', async () => {
