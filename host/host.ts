@@ -5,7 +5,7 @@ import { TokenAuthenticator } from './auth/authenticator.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudburstError, createServer, listen, retainIdleBuffers, Router, serve, type ServerDrain } from '../common/index.ts';
+import { advertisedUrl, bareHost, CloudburstError, createServer, listen, retainIdleBuffers, Router, serve, type ServerDrain } from '../common/index.ts';
 import { Hlc, KvClient } from '../kvs/index.ts';
 import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
@@ -195,7 +195,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const drain = serve(server, router.handle);
   let port: number;
   try {
-    port = await listen(server, opts.port, opts.listen);
+    port = await listen(server, opts.port, bareHost(opts.listen));
   } catch (err) {
     // Nothing has started but the parts' own timers and the workers.
     presence.close();
@@ -207,7 +207,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await audit.close();
     throw err;
   }
-  self.listening(`${opts.tls ? 'https' : 'http'}://${opts.listen}:${port}`);
+  // The URL others reach us at (common/address.ts): --advertise, else listen address and port.
+  self.listening(advertisedUrl({ listen: opts.listen, advertise: opts.advertise, port, scheme: opts.tls ? 'https' : 'http' }));
   // Writes left in the outbox by a previous run (even one killed with -9) go out now.
   flusher.start();
   directory.start();

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { checkCa, checkServerTls, CloudburstError, CLUSTER_SECRET_MIN_BYTES, type ServerTls } from '../common/index.ts';
+import { checkAddresses, checkCa, checkServerTls, CloudburstError, CLUSTER_SECRET_MIN_BYTES, type ServerTls } from '../common/index.ts';
 import { KV_LIMITS } from '../kvs/index.ts';
 import type { AuditEntry } from './auth/audit.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
@@ -24,8 +24,14 @@ export interface HostOptions {
   flushDelayMs?: number;
   /** Port of the HTTP API; 0 picks a free one. Default 7070. */
   port?: number;
-  /** Address to listen on. Default 127.0.0.1. */
+  /** Address to listen on (an IPv6 literal with or without brackets). Default 127.0.0.1. */
   listen?: string;
+  /**
+   * The URL other hosts and the KV tier reach this host at, announced in the directory and in
+   * subscriptions (common/address.ts). Default `http(s)://listen:port`; required when `listen`
+   * is a wildcard (`0.0.0.0`, `::`).
+   */
+  advertise?: string;
   /** Executor worker threads. Default: the number of cores (at least 2). */
   workers?: number;
   /** How hard the cache tries to reach the disk (README, "Durability"). Default `batch`. */
@@ -99,7 +105,7 @@ export interface HostOptions {
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas' | 'onAudit'>> & { tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas } & Pick<HostOptions, 'onAudit'>;
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas' | 'onAudit' | 'advertise'>> & { advertise: string | undefined; tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas } & Pick<HostOptions, 'onAudit'>;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -113,7 +119,8 @@ function logToStdout(fn: string, level: number, message: string, tenant: string)
  *
  * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier
  *   stores, `tls` or `ca` is not what it must be (which part, in the message), `quotas` is
- *   not a valid quotas object (`parseQuotas`), or neither a cluster secret (of at least
+ *   not a valid quotas object (`parseQuotas`), `listen`/`advertise` would announce no reachable
+ *   URL (`checkAddresses`), or neither a cluster secret (of at least
  *   CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given.
  */
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
@@ -124,6 +131,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
   }
   if (opts.tls) checkServerTls(opts.tls);
   if (opts.ca) checkCa(opts.ca);
+  checkAddresses({ listen: opts.listen, advertise: opts.advertise, scheme: opts.tls ? 'https' : 'http' }, 'a host');
   const maxModuleBytes = opts.maxModuleBytes ?? HOST_LIMITS.moduleBytes;
   // A module's bytes are one value in the KV tier.
   if (maxModuleBytes > KV_LIMITS.maxRegisterBytes) {
@@ -139,6 +147,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     flushDelayMs: opts.flushDelayMs ?? 2,
     port: opts.port ?? 7070,
     listen: opts.listen ?? '127.0.0.1',
+    advertise: opts.advertise,
     workers: opts.workers ?? Math.max(2, availableParallelism()),
     fsync: opts.fsync ?? 'batch',
     guestMemoryMiB,

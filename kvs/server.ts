@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { checkCa, CloudburstError, listen, parseJsonBody, readBody, retainIdleBuffers, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { advertisedUrl, bareHost, checkAddresses, checkCa, CloudburstError, listen, parseJsonBody, readBody, retainIdleBuffers, Router, sendBytes, sendJson, serve } from '../common/index.ts';
 import { checkAccess, kvCredential } from './auth.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
@@ -39,7 +39,10 @@ export interface KvNodeOptions {
   readonly dataDir: string;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
-  /** Defaults to 127.0.0.1. */
+  /**
+   * The address to listen on (`cloudburst kvs --listen`; an IPv6 literal with or without
+   * brackets). Defaults to 127.0.0.1. A wildcard (`0.0.0.0`, `::`) needs `advertiseUrl`.
+   */
   readonly host?: string;
   readonly fsync?: FsyncPolicy;
   /** Defaults to the id saved in the data folder, or a new random one saved there. */
@@ -72,7 +75,11 @@ export interface KvNodeOptions {
   readonly replication?: number;
   /** Acknowledgements a client write waits for (default: a majority of the replicas). */
   readonly writeQuorum?: number;
-  /** The URL other nodes and clients use to reach this node (default `http://host:port`). */
+  /**
+   * The URL other nodes and clients use to reach this node, its identity in the membership
+   * (`cloudburst kvs --advertise`; default `http://host:port`, refused for a wildcard host:
+   * common/address.ts).
+   */
   readonly advertiseUrl?: string;
   /** Gossip period in ms (default 200). */
   readonly heartbeatMs?: number;
@@ -266,6 +273,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   const fsync = opts.fsync ?? 'batch';
   const log = opts.log ?? ((message: string, err: unknown) => console.error(message, err));
   if (opts.ca) checkCa(opts.ca);
+  checkAddresses({ listen: host, advertise: opts.advertiseUrl }, 'a KV node');
   const credential = kvCredential(opts);
   mkdirSync(opts.dataDir, { recursive: true });
   const nodeId = loadNodeId(opts.dataDir, opts.nodeId);
@@ -288,14 +296,13 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
 
   let port: number;
   try {
-    port = await listen(server, opts.port ?? 0, host);
+    port = await listen(server, opts.port ?? 0, bareHost(host));
   } catch (err) {
     await store.close();
     throw err;
   }
 
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  const url = opts.advertiseUrl?.replace(/\/+$/, '') ?? `http://${urlHost}:${port}`;
+  const url = advertisedUrl({ listen: host, advertise: opts.advertiseUrl, port, scheme: 'http' });
   const timings: ClusterTimings = {
     heartbeatMs: opts.heartbeatMs ?? DEFAULT_TIMINGS.heartbeatMs,
     downAfterMs: opts.downAfterMs ?? DEFAULT_TIMINGS.downAfterMs,

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { HOST_PATHS } from '../../host/index.ts';
 import { KV_PATHS } from '../../kvs/index.ts';
 import { Agent, request } from 'undici';
-import { connectOptions, signRequest } from '../../common/index.ts';
+import { CloudburstError, connectOptions, isWildcard, signRequest } from '../../common/index.ts';
+import { withoutFlagVariables } from './flags.ts';
 import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
@@ -54,7 +55,7 @@ function launch(args: string[], env: NodeJS.ProcessEnv, log: (line: string) => v
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = /listening on (https?:\/\/[\d.:]+)/.exec(out);
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       if (m) {
         child.stdout!.off('data', onData);
         resolvePromise({ child, url: m[1]! });
@@ -78,6 +79,15 @@ export interface LocalClusterOptions {
   supervise: boolean;
   /** Extra flags for every host (e.g. `--explore 0`). */
   hostArgs?: string[];
+  /** Extra flags for every KV node (e.g. `--fsync always`). */
+  kvsArgs?: string[];
+  /**
+   * The address every process listens on (default 127.0.0.1); each announces
+   * `http(s)://listen:port`. Not a wildcard: all processes share the machine's address.
+   */
+  listen?: string;
+  /** Refused: one URL cannot name several processes (each announces its own port). */
+  advertise?: string;
   /**
    * Hosts serve TLS with `tls.server`; hosts and KV nodes trust `tls.ca` and the hosts'
    * certificate (every process of this cluster runs here, with the one certificate).
@@ -107,9 +117,13 @@ export interface LocalClusterOptions {
  * with the same data folder.
  */
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; clusterSecret: Buffer | undefined; token: string | undefined; stop(): Promise<void> }> {
+  checkClusterAddresses(opts);
   mkdirSync(opts.dataDir, { recursive: true });
   const clusterSecret = opts.insecure === true ? undefined : opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir);
-  const env = secretEnv(clusterSecret);
+  // The children get up's settings as flags, never twice through CLOUDBURST_* variables meant
+  // for `up` (flags.ts); the secret alone goes by environment (never on a command line).
+  const env = secretEnv(clusterSecret, withoutFlagVariables(process.env));
+  const listen = opts.listen === undefined ? [] : ['--listen', opts.listen];
   const security = opts.insecure === true ? ['--insecure'] : [];
   let token: string | undefined;
   const replication = opts.replication ?? Math.min(3, opts.kvsNodes);
@@ -152,20 +166,20 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     const seeds: string[] = [];
     for (let i = 0; i < opts.kvsNodes; i++) {
       const dataDir = resolve(opts.dataDir, `kv${i + 1}`);
-      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...trust, ...security];
+      const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...listen, ...trust, ...security, ...(opts.kvsArgs ?? [])];
       if (seeds.length > 0) args.push('--seeds', seeds.join(','));
       const where = opts.where?.('kvs', i);
       const r = await start({ role: 'kvs', name: `kv${i + 1}`, args: [...args, ...(where?.args ?? [])], dataDir, env, prefix: where?.prefix ?? [] });
       running.push(r);
-      seeds.push(r.url.replace(/^http:\/\//, ''));
+      seeds.push(r.url);
       opts.log(`kv${i + 1} listening on ${r.url}`);
     }
     // The CLI's admin token, before any host serves: written once, reused after.
-    if (clusterSecret !== undefined) token = await adminToken(seeds.map((s) => `http://${s}`), clusterSecret, opts.dataDir);
+    if (clusterSecret !== undefined) token = await adminToken(seeds, clusterSecret, opts.dataDir);
     for (let i = 0; i < opts.hosts; i++) {
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...serve, ...trust, ...security, ...(opts.hostArgs ?? [])];
+      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...listen, ...serve, ...trust, ...security, ...(opts.hostArgs ?? [])];
       const where = opts.where?.('host', i);
       const r = await start({ role: 'host', name: `host${i + 1}`, args: [...args, ...(where?.args ?? [])], dataDir, env, prefix: where?.prefix ?? [] });
       running.push(r);
@@ -194,6 +208,21 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       }
     },
   };
+}
+
+/**
+ * The addresses of a local cluster, checked before anything starts.
+ *
+ * @throws CloudburstError `INVALID_REQUEST` for `advertise` (several processes) or a wildcard
+ *   `listen` (each process would announce it).
+ */
+function checkClusterAddresses(opts: Pick<LocalClusterOptions, 'listen' | 'advertise'>): void {
+  if (opts.advertise !== undefined) {
+    throw new CloudburstError('INVALID_REQUEST', '--advertise names one process: cloudburst up with --kvs-nodes or --hosts starts several, each announcing its own port on --listen ADDR (start processes by hand, cloudburst kvs/host --advertise URL, to announce other URLs)');
+  }
+  if (opts.listen !== undefined && isWildcard(opts.listen)) {
+    throw new CloudburstError('INVALID_REQUEST', `--listen ${opts.listen} on cloudburst up with several processes: each would announce ${opts.listen}, which no other process can reach; give one address of this machine (e.g. --listen 10.0.0.5)`);
+  }
 }
 
 interface NodeStatus {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ADMIN_TOKEN_FILE, hostPath, provisionAdminToken, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
-import { CloudburstError, type ServerTls } from '../../common/index.ts';
+import { checkAddresses, CloudburstError, type ServerTls } from '../../common/index.ts';
 import { KvClient, startKvNode, type KvNode } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
@@ -12,6 +12,12 @@ export interface EmbeddedOptions {
   dataDir: string;
   port: number;
   kvsPort: number;
+  /**
+   * Where the host listens and the URL it announces (common/address.ts). The KV node stays on
+   * 127.0.0.1: only this process's host talks to it.
+   */
+  listen?: string;
+  advertise?: string;
   workers?: number;
   fsync?: FsyncPolicy;
   /** Memory settings of the host (see "Memory" in host/README.md). */
@@ -128,6 +134,8 @@ export async function adminToken(kvsUrl: string | string[], clusterSecret: Buffe
  * example) is kept, and a line says so.
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
+  // Before anything opens: a wildcard listen address needs the URL to announce.
+  checkAddresses({ listen: opts.listen, advertise: opts.advertise, scheme: opts.tls ? 'https' : 'http' }, 'cloudburst up');
   mkdirSync(opts.dataDir, { recursive: true });
   const credential = embeddedCredential(opts);
   const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}), ...credential });
@@ -137,6 +145,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     token = 'clusterSecret' in credential ? await adminToken(kv.url, credential.clusterSecret, opts.dataDir) : undefined;
     host = await startHost({
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
+      ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}),
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
       ...opts.memory, ...credential,

@@ -11,15 +11,18 @@ import { existingDataDirSecret, givenClusterSecret, serverCredential } from './c
 import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
+import { flagLabel, flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [TLS] [SECRET]    (one process per node)
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [ADDR] [TLS] [MEMORY] [SECRET]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--listen ADDR] [TLS] [SECRET]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [TLS] [MEMORY] SECRET
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] [ADDR] SECRET
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [ADDR] [TLS] [MEMORY] SECRET
+    (--seeds and --kvs take DNS names too: every address a name resolves to, looked up again every 10 s)
+  ADDR: [--listen 127.0.0.1] (the address to listen on) [--advertise URL] (the URL others reach it at; needed with --listen 0.0.0.0 or ::)
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
@@ -47,51 +50,11 @@ Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070),
   --token TOKEN (default $CLOUDBURST_TOKEN, then the config file, then .cloudburst/admin-token for a host on this machine),
   --tenant T (an admin acts in tenant T),
   --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host),
-  --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)`;
+  --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[]>;
-  /** Positional arguments and --ref values, in the order given (for `fn call`). */
-  ordered: ({ value: string } | { ref: string } | { future: string })[];
-}
-
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'insecure']);
-
-function parse(argv: string[]): Parsed {
-  const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      for (const rest of argv.slice(i + 1)) {
-        out.positional.push(rest);
-        out.ordered.push({ value: rest });
-      }
-      break;
-    }
-    if (a.startsWith('--') || (a.startsWith('-') && a.length === 2 && !/^-\d/.test(a))) {
-      let name = a.replace(/^--?/, '');
-      let value: string | undefined;
-      const eq = name.indexOf('=');
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (name === 'o') name = 'out';
-      if (value === undefined && !BOOLEAN_FLAGS.has(name)) {
-        value = argv[++i];
-        if (value === undefined) throw new CloudburstError('INVALID_REQUEST', `--${name} needs a value`);
-      }
-      out.flags.set(name, [...(out.flags.get(name) ?? []), value ?? 'true']);
-      if (name === 'ref') out.ordered.push({ ref: value! });
-      if (name === 'future') out.ordered.push({ future: value! });
-    } else {
-      out.positional.push(a);
-      out.ordered.push({ value: a });
-    }
-  }
-  return out;
-}
+Environment: every flag of up, kvs, host, cluster status and the client commands may come from CLOUDBURST_<FLAG>
+  (--drain-timeout: CLOUDBURST_DRAIN_TIMEOUT; a boolean: 1, true, 0 or false; empty: unset); the command line wins.
+  CLOUDBURST_CLUSTER_SECRET is the cluster secret itself.   (README, "Configuration")`;
 
 const flag = (p: Parsed, name: string): string | undefined => p.flags.get(name)?.at(-1);
 const has = (p: Parsed, name: string): boolean => p.flags.has(name);
@@ -108,15 +71,20 @@ const parseJsonFlag = (p: Parsed, name: string): unknown => {
   try {
     return JSON.parse(flag(p, name)!);
   } catch {
-    throw new CloudburstError('INVALID_REQUEST', `--${name} must be JSON`);
+    throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, name)} must be JSON`);
   }
 };
 
 const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
   const q = flag(p, 'queue');
-  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', '--queue must be share, fair or fifo');
+  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, 'queue')} must be share, fair or fifo`);
   return q;
 };
+/** `--listen ADDR` and `--advertise URL` of `host` (common/address.ts checks them). */
+const addressFlags = (p: Parsed): { listen?: string; advertise?: string } => ({
+  ...(flag(p, 'listen') === undefined ? {} : { listen: flag(p, 'listen')! }),
+  ...(flag(p, 'advertise') === undefined ? {} : { advertise: flag(p, 'advertise')! }),
+});
 /** What `serverCredential` (cluster-secret.ts) reads of the command line. */
 const secretFlags = (p: Parsed): { secretFile: string | undefined; insecure: boolean } => ({ secretFile: flag(p, 'cluster-secret-file'), insecure: has(p, 'insecure') });
 
@@ -124,7 +92,7 @@ const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CloudburstError('INVALID_REQUEST', `--${name} must be a whole number`);
+  if (!Number.isInteger(n) || n < 0) throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, name)} must be a whole number`);
   return n;
 };
 
@@ -305,11 +273,15 @@ async function run(p: Parsed): Promise<number> {
       const tls = serverTls(files);
       const ca = trustedCa(files, true);
       const credential = serverCredential(secretFlags(p), 'up', false);
+      const listen = flag(p, 'listen');
+      const advertise = flag(p, 'advertise');
       if (kvsNodes > 1 || hosts > 1) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
           ...(replication ? { replication } : {}), tls: files, ...credential,
+          ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
+          hostArgs: forwardFlags(p, UP_FORWARDS.host), kvsArgs: forwardFlags(p, UP_FORWARDS.kvs),
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
@@ -334,6 +306,7 @@ async function run(p: Parsed): Promise<number> {
       const workers = int(p, 'workers', 0);
       const up = await startEmbedded({
         dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
+        ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         memory: memoryFlags(p), ...credential,
@@ -349,12 +322,15 @@ async function run(p: Parsed): Promise<number> {
     }
     case 'kvs': {
       const seeds = flag(p, 'seeds')?.split(',').filter(Boolean).map(httpUrl);
+      const listen = flag(p, 'listen');
+      const advertise = flag(p, 'advertise');
       const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       // The node pushes cache changes to hosts, which may serve TLS.
       const ca = trustedCa(tlsFiles(p.flags, process.env));
       const kv = await startKvNode({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
+        ...(listen !== undefined ? { host: listen } : {}), ...(advertise !== undefined ? { advertiseUrl: advertise } : {}),
         ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(secretFlags(p), 'kvs', true),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
@@ -379,6 +355,7 @@ async function run(p: Parsed): Promise<number> {
         kvsUrl: first!,
         kvsSeeds: rest,
         port: int(p, 'port', 7070),
+        ...addressFlags(p),
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
@@ -467,7 +444,9 @@ function clientOf(p: Parsed, actAs: boolean): HostClient {
 /** Runs the CLI; resolves with the exit code (1: the user's mistake, 2: the system's). */
 export async function main(argv: string[]): Promise<number> {
   try {
-    return await run(parse(argv));
+    const p = parse(argv);
+    // The one rule for the environment (flags.ts): CLOUDBURST_FOO_BAR for --foo-bar.
+    return await run(flagsFromEnv(p.positional[0] ?? '', process.env, p));
   } catch (err) {
     if (err instanceof BuildError) {
       console.error(`error BUILD_FAILED: ${err.message}`); // ERROR_CODES.BUILD_FAILED
