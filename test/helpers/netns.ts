@@ -148,12 +148,19 @@ function sweepOrphans(): void {
   }
 }
 
-/** A /24 of 10.213.0.0/16 that no interface or route of the root namespace uses yet. */
-function freeSubnet(): number {
-  const used = `${ip('-4', '-o', 'addr', 'show')}\n${ip('-4', 'route', 'show')}`;
+/**
+ * Gives `bridge` the .1 of a /24 of 10.213.0.0/16 that no other interface of the root
+ * namespace uses, and returns the /24's prefix (`10.213.X`). Claimed, then checked: two runs
+ * that picked the same /24 at the same moment both see the other's address, and both pick again.
+ */
+function claimSubnet(bridge: string): string {
+  const users = (net: string): string[] => ip('-4', '-o', 'addr', 'show').split('\n').filter((l) => l.includes(` ${net}.`)).map((l) => l.split(/\s+/)[1]!);
   for (let attempt = 0; attempt < 64; attempt++) {
-    const x = Math.floor(Math.random() * 256);
-    if (!used.includes(`${SUBNET_BASE}.${x}.`)) return x;
+    const net = `${SUBNET_BASE}.${Math.floor(Math.random() * 256)}`;
+    if (users(net).length > 0 || ip('-4', 'route', 'show').includes(`${net}.`)) continue;
+    ip('addr', 'add', `${net}.1/24`, 'dev', bridge);
+    if (users(net).every((dev) => dev === bridge)) return net;
+    ip('addr', 'del', `${net}.1/24`, 'dev', bridge);
   }
   throw new Error(`no free /24 in ${SUBNET_BASE}.0.0/16`);
 }
@@ -169,10 +176,10 @@ export function makeNetwork(names: readonly string[]): Network {
   if (new Set(names).size !== names.length) throw new Error('machine names must differ');
   sweepOrphans();
   const tag = randomBytes(3).toString('hex');
-  const x = freeSubnet();
-  const net = `${SUBNET_BASE}.${x}`;
   const bridge = `cbr${tag}`;
-  const machines: Machine[] = names.map((name, i) => ({ name, ns: `${NS_PREFIX}${process.pid}-${tag}-${i}`, ip: `${net}.${i + 2}`, cable: `cbv${tag}${i}` }));
+  let net = '';
+  /** Made once the bridge has its /24; what exists of them is removed by destroy. */
+  let machines: Machine[] = [];
   const children = new Set<ChildProcess>();
   let removed = false;
 
@@ -197,8 +204,9 @@ export function makeNetwork(names: readonly string[]): Network {
     // Bridged frames skip iptables (br_netfilter, when loaded, would pass them through the
     // root namespace's rules): this bridge is a cable between test machines, not a firewall.
     ipQuiet('link', 'set', 'dev', bridge, 'type', 'bridge', 'nf_call_iptables', '0', 'nf_call_ip6tables', '0', 'nf_call_arptables', '0');
-    ip('addr', 'add', `${net}.1/24`, 'dev', bridge);
+    net = claimSubnet(bridge);
     ip('link', 'set', 'dev', bridge, 'up');
+    machines = names.map((name, i) => ({ name, ns: `${NS_PREFIX}${process.pid}-${tag}-${i}`, ip: `${net}.${i + 2}`, cable: `cbv${tag}${i}` }));
     for (const m of machines) {
       ip('netns', 'add', m.ns);
       ip('link', 'add', 'name', m.cable, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', m.ns);
