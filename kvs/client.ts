@@ -12,6 +12,7 @@
  * the node's own code. Against a single node this behaves exactly like a plain client.
  */
 import { ClientRing } from './cluster/client-ring.ts';
+import { Seeds, type Lookup } from './seeds.ts';
 import type { RingInfo } from './cluster/gossip.ts';
 import type { Membership } from './cluster/membership.ts';
 import type { RingMember } from './cluster/ring.ts';
@@ -32,8 +33,13 @@ import { readAll, readOne, writeOne } from './client-key.ts';
 export interface KvClientOptions {
   /** A node's origin, e.g. `http://127.0.0.1:7100`. */
   readonly url?: string;
-  /** Nodes to learn the ring from (any of them; tried in order). */
+  /**
+   * Nodes to learn the ring from (any of them; tried in order). A name resolving to several
+   * addresses (a headless Service) stands for all of them (kvs/seeds.ts).
+   */
   readonly seeds?: readonly string[];
+  /** The resolver of the seeds' names (default the system's `dns.lookup`). */
+  readonly lookup?: Lookup;
   /** Keep-alive connections per node (default 16). */
   readonly connections?: number;
   /** Deadline of each operation, retries and queueing included (default 5000). */
@@ -85,7 +91,7 @@ export class KvClient {
     this.#writeQuorum = opts.writeQuorum;
     this.#hedgeMs = opts.hedgeMs ?? 50;
     this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs, ca: opts.ca, clusterSecret: opts.clusterSecret });
-    this.#ring = new ClientRing(this.#transport, seeds, opts.onRingChange);
+    this.#ring = new ClientRing(this.#transport, new Seeds(seeds, opts.lookup ? { lookup: opts.lookup } : {}), opts.onRingChange);
     this.#core = {
       ring: this.#ring,
       send: (m, spec, deadline) => this.#send(m, spec, deadline),

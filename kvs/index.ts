@@ -23,5 +23,6 @@ export {
 export { LatticeStore, STORE_DB_NAME, type FsyncPolicy, type LatticeStoreOptions, type MergeResult } from './store.ts';
 export { startKvNode, type KvNode, type KvNodeOptions } from './server.ts';
 export { KvClient, type KvClientOptions } from './client.ts';
+export { SEED_RESOLVE_MS, Seeds, systemLookup, type Lookup, type SeedsOptions } from './seeds.ts';
 export type { RingInfo } from './cluster/gossip.ts';
 export type { Member, MemberState } from './cluster/membership.ts';

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { advertisedUrl, bareHost, checkAddresses, checkCa, CloudburstError, listen, parseJsonBody, readBody, retainIdleBuffers, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { Seeds, type Lookup } from './seeds.ts';
 import { checkAccess, kvCredential } from './auth.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
@@ -71,6 +72,13 @@ export interface KvNodeOptions {
    * `dataDir`) the node starts a cluster of its own.
    */
   readonly seeds?: readonly string[];
+  /**
+   * The resolver of seeds given by name (default the system's `dns.lookup`): a name resolving
+   * to several addresses (a headless Service) stands for all of them, looked up again every
+   * `seedResolveMs` (10 s) so nodes that come later are found (kvs/seeds.ts).
+   */
+  readonly lookup?: Lookup;
+  readonly seedResolveMs?: number;
   /** Replicas per key (default: 1, 2 or 3 by cluster size; the cluster uses the largest announced). */
   readonly replication?: number;
   /** Acknowledgements a client write waits for (default: a majority of the replicas). */
@@ -315,7 +323,8 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     self: { id: nodeId, url },
     dataDir: opts.dataDir,
     store,
-    seeds: (opts.seeds ?? []).map((s) => s.replace(/\/+$/, '')),
+    seeds: new Seeds(opts.seeds ?? [], opts.lookup ? { lookup: opts.lookup } : {}),
+    seedResolveMs: opts.seedResolveMs,
     replication: opts.replication,
     writeQuorum: opts.writeQuorum,
     timings,

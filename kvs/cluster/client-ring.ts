@@ -1,7 +1,9 @@
 /**
  * The client's view of the cluster: the membership lattice learned from `GET /kv/v1/ring`
  * (first from the seeds), refreshed whenever a node answers with another ring version, and
- * merged from the ring carried by a 409 KV_RING_VERSION. Plus a local opinion of liveness:
+ * merged from the ring carried by a 409 KV_RING_VERSION. Seeds given by name (kvs/seeds.ts)
+ * are resolved to every address, again when their last lookup is over 10 s old and after no
+ * seed answered. Plus a local opinion of liveness:
  * a node that just failed or timed out is suspect for a while, and the ring's `down` list
  * (the answering node's failure detector) marks nodes to try last.
  */
@@ -11,6 +13,7 @@ import { errorOf, jsonOf, type Reply, type Transport } from '../transport.ts';
 import type { RingInfo } from './gossip.ts';
 import { Membership, parseMembers } from './membership.ts';
 import type { RingMember } from './ring.ts';
+import type { Seeds } from '../seeds.ts';
 
 /** How long a node that failed is tried last. */
 const SUSPECT_MS = 2000;
@@ -19,13 +22,13 @@ const REFRESH_GAP_MS = 250;
 
 /**
  * @example
- * const ring = new ClientRing(transport, ['http://127.0.0.1:7100']);
+ * const ring = new ClientRing(transport, new Seeds(['http://127.0.0.1:7100']));
  * const view = await ring.ensure();
  * const replicas = ring.order(view.placement.replicasFor(key));
  */
 export class ClientRing {
   readonly #transport: Transport;
-  readonly #seeds: readonly string[];
+  readonly #seeds: Seeds;
   readonly #onChange: ((version: string) => void) | undefined;
   #view: Membership | undefined;
   #info: RingInfo | undefined;
@@ -37,10 +40,10 @@ export class ClientRing {
   #refreshing: Promise<void> | undefined;
   #lastRefresh = 0;
 
-  constructor(transport: Transport, seeds: readonly string[], onChange?: (version: string) => void) {
-    if (seeds.length === 0) throw new CloudburstError('INVALID_REQUEST', 'a KvClient needs `url` or `seeds`');
+  constructor(transport: Transport, seeds: Seeds, onChange?: (version: string) => void) {
+    if (seeds.given.length === 0) throw new CloudburstError('INVALID_REQUEST', 'a KvClient needs `url` or `seeds`');
     this.#transport = transport;
-    this.#seeds = seeds.map((s) => s.replace(/\/+$/, ''));
+    this.#seeds = seeds;
     this.#onChange = onChange;
   }
 
@@ -158,33 +161,45 @@ export class ClientRing {
       .finally(() => (this.#refreshing = undefined));
   }
 
-  /** Fetches the ring from `url`, or from the first live member or seed that answers. */
+  /**
+   * Fetches the ring from `url`, or from the first live member or seed that answers (the seeds'
+   * names looked up again when none does).
+   */
   async refresh(url?: string): Promise<void> {
-    const candidates = url ? [url] : [...(this.#view?.placement.members ?? []).filter((m) => !this.isSuspect(m.id)).map((m) => this.urlOf(m)), ...this.#seeds];
-    let last: unknown;
-    for (const u of new Set(candidates)) {
-      try {
-        await this.#fetch(u);
-        return;
-      } catch (err) {
-        last = err;
-      }
-    }
+    const members = (this.#view?.placement.members ?? []).filter((m) => !this.isSuspect(m.id)).map((m) => this.urlOf(m));
+    const last = await this.#first(url ? [url] : [...members, ...(await this.#seeds.urls())]);
+    if (last === undefined) return;
+    if (url === undefined && this.#seeds.hasNames && (await this.#tryNewSeeds(new Set([...members, ...this.#seeds.known]))) === undefined) return;
     throw last instanceof CloudburstError ? last : new CloudburstError('KV_UNAVAILABLE', 'no KV node answered for the ring', undefined, { cause: last });
   }
 
   async #discover(): Promise<Membership> {
-    let last: unknown;
-    for (const seed of this.#seeds) {
+    const seeds = await this.#seeds.urls();
+    let last = await this.#first(seeds);
+    if (last !== undefined && this.#seeds.hasNames) last = await this.#tryNewSeeds(new Set(seeds));
+    if (last === undefined) return this.#view!;
+    if (last instanceof CloudburstError) throw last;
+    throw new CloudburstError('KV_UNAVAILABLE', `no seed answered (${this.#seeds.given.join(', ')})`, undefined, { cause: last });
+  }
+
+  /** Looks the seeds' names up again and tries the addresses not in `tried`; the last error, or undefined once one answered. */
+  async #tryNewSeeds(tried: ReadonlySet<string>): Promise<unknown> {
+    const fresh = (await this.#seeds.urls({ fresh: true })).filter((u) => !tried.has(u));
+    return fresh.length === 0 ? new CloudburstError('KV_UNAVAILABLE', `no seed answered (${this.#seeds.known.join(', ')})`) : this.#first(fresh);
+  }
+
+  /** Fetches the ring from the first of `urls` that answers: undefined then, else the last error. */
+  async #first(urls: readonly string[]): Promise<unknown> {
+    let last: unknown = new CloudburstError('KV_UNAVAILABLE', 'no KV node to ask for the ring');
+    for (const u of new Set(urls)) {
       try {
-        await this.#fetch(seed);
-        return this.#view!;
+        await this.#fetch(u);
+        return undefined;
       } catch (err) {
         last = err;
       }
     }
-    if (last instanceof CloudburstError) throw last;
-    throw new CloudburstError('KV_UNAVAILABLE', `no seed answered (${this.#seeds.join(', ')})`, undefined, { cause: last });
+    return last;
   }
 
   async #fetch(url: string): Promise<void> {

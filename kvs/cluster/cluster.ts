@@ -21,6 +21,7 @@ import { DEFAULT_HOT_KEYS, HotKeys, type HotKeyOptions } from './hot-keys.ts';
 import type { Member } from './membership.ts';
 import { Replicator } from './replicator.ts';
 import { Subscriptions } from './subscriptions.ts';
+import { SEED_RESOLVE_MS, type Seeds } from '../seeds.ts';
 
 /**
  * Timings and cluster settings of a node (all optional in `startKvNode`).
@@ -56,13 +57,14 @@ export const DEFAULT_TIMINGS: ClusterTimings = {
  * Options of `Cluster`.
  *
  * @example
- * new Cluster({ self: { id, url }, dataDir, store, seeds: [], timings: DEFAULT_TIMINGS, log })
+ * new Cluster({ self: { id, url }, dataDir, store, seeds: new Seeds([]), timings: DEFAULT_TIMINGS, log })
  */
 export interface ClusterOptions {
   readonly self: { readonly id: string; readonly url: string };
   readonly dataDir: string;
   readonly store: LatticeStore;
-  readonly seeds: readonly string[];
+  /** Any node(s) of the cluster, names resolved to every address (kvs/seeds.ts). */
+  readonly seeds: Seeds;
   readonly replication?: number | undefined;
   readonly writeQuorum?: number | undefined;
   readonly timings: ClusterTimings;
@@ -74,6 +76,8 @@ export interface ClusterOptions {
   readonly ca?: Buffer | undefined;
   /** Signs every request to peers and subscribers (undefined: an insecure node, unsigned). */
   readonly clusterSecret?: Buffer | undefined;
+  /** How often seeds given by name are looked up again (default 10 s). */
+  readonly seedResolveMs?: number | undefined;
 }
 
 /**
@@ -180,12 +184,17 @@ export class Cluster {
   async start(): Promise<void> {
     const { gossip } = this;
     const before = gossip.self;
-    const contacts = [...new Set([...this.#opts.seeds, ...gossip.peers().map((p) => p.url)])].filter((u) => u !== this.#opts.self.url);
+    const saved = gossip.peers().map((p) => p.url);
+    const contactsNow = async (fresh: boolean): Promise<string[]> =>
+      [...new Set([...(await this.#opts.seeds.urls({ fresh })), ...saved])].filter((u) => u !== this.#opts.self.url);
+    let contacts = await contactsNow(false);
     const wasMember = before !== undefined && before.state !== 'left' && before.state !== 'joining';
     let reached = contacts.length === 0;
     const deadline = Date.now() + this.#opts.timings.joinTimeoutMs;
     let why = '';
-    while (!reached && !this.#closed) {
+    for (let round = 0; !reached && !this.#closed; round++) {
+      // A seed given by name: its addresses looked up again now and then while nobody answers.
+      if (round > 0 && round % 8 === 0) contacts = await contactsNow(true);
       const answers = await Promise.allSettled(contacts.map((url) => gossip.exchange(url)));
       reached = answers.some((a) => a.status === 'fulfilled');
       if (reached || wasMember) break;
@@ -229,6 +238,8 @@ export class Cluster {
       }
     });
     this.#every(5000, () => this.subscriptions.sweep());
+    // Seeds given by name (a headless Service): nodes that came since are found without a restart.
+    if (this.#opts.seeds.hasNames) this.#every(this.#opts.seedResolveMs ?? SEED_RESOLVE_MS, () => void this.#lookForSeeds());
     const hot = this.hotKeys;
     if (hot) {
       this.#every(hotWindowMs(this.#opts), () => {
@@ -299,6 +310,27 @@ export class Cluster {
         },
       );
     }
+  }
+
+  /** seed URL -> the id of the node that answered there. */
+  readonly #seedIds = new Map<string, string>();
+
+  /**
+   * Looks the seeds' names up again and gossips with every address that is not a known member
+   * (nor this node): a node that started at the same time as this one, and found nobody, joins
+   * this one's ring by it (membership is a lattice: the two views merge).
+   */
+  async #lookForSeeds(): Promise<void> {
+    const { gossip } = this;
+    const urls = await this.#opts.seeds.urls({ fresh: true });
+    const known = new Set(gossip.peers().filter((p) => p.state !== 'left').map((p) => p.url));
+    await Promise.allSettled(urls.filter((u) => u !== this.#opts.self.url && !known.has(u)).map(async (u) => {
+      const id = this.#seedIds.get(u);
+      if (id !== undefined && (id === gossip.selfId || (gossip.view.get(id) !== undefined && gossip.view.get(id)!.state !== 'left'))) return;
+      if (this.#closed) return;
+      const info = await gossip.exchange(u);
+      if (typeof info.node === 'string') this.#seedIds.set(u, info.node);
+    }));
   }
 
   #livePlacementPeers(): Member[] {

@@ -3,7 +3,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
-import { startKvNode } from '../../kvs/index.ts';
+import { Seeds, startKvNode } from '../../kvs/index.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
@@ -371,8 +371,9 @@ async function run(p: Parsed): Promise<number> {
       if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
       const kvs = flag(p, 'kvs');
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
+      // A name resolving to several addresses (a headless Service) stands for all its nodes.
       const targets = kvs
-        ? kvs.split(',').map((a, i) => ({ role: 'kvs', name: `kv${i + 1}`, url: a.startsWith('http') ? a : `http://${a}` }))
+        ? (await new Seeds(kvs.split(',').filter(Boolean).map(httpUrl)).urls()).map((url, i) => ({ role: 'kvs', name: `kv${i + 1}`, url }))
         : readClusterFile(dataDir)?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
       // The KV nodes' stats are for the cluster: the given secret, else the one `up` keeps.
