@@ -5,6 +5,7 @@
 // on, unreachable) under load.
 import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_PATHS } from '../../host/index.ts';
 import { decode, decodeFrame, KV_PATHS, type Lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { json, kvJson, localClusterAuth, registerHosts } from '../helpers/cluster.ts';
@@ -21,7 +22,6 @@ const PORTS = { kvs: 7100, host: 7070 } as const;
 interface Proc {
   machine: Machine;
   url: string;
-  pid: number;
   id: string;
 }
 interface Ring {
@@ -42,6 +42,15 @@ interface CallReply {
 
 const call = (url: string, fn: string, args: unknown[]) => json<CallReply>(`${url}/v1/functions/${fn}/call`, 'POST', { args });
 const peersOf = async (h: Proc) => (await json<ClusterView>(`${h.url}/v1/cluster`)).body.peers;
+
+/** The status of a GET of `url` sent from inside `machine` (a node process in its namespace). */
+async function statusFrom(net: Network, machine: Machine, url: string): Promise<string> {
+  const child = net.spawn(machine, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then((r) => console.log(r.status), (e) => console.log(e.cause?.code ?? e.message))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((done) => child.once('exit', done));
+  return out.trim();
+}
 
 describe.skipIf(!can.ok)('netns cluster: 3 KV nodes (N=3, W=2) and 2 hosts, each on its own machine', () => {
   let dir: string;
@@ -68,10 +77,10 @@ describe.skipIf(!can.ok)('netns cluster: 3 KV nodes (N=3, W=2) and 2 hosts, each
     secret = cluster.clusterSecret!;
     const procs = cluster.file.processes;
     kvs = await Promise.all(procs.filter((p) => p.role === 'kvs').map(async (p) => ({
-      machine: net.machine(p.name), url: p.url, pid: p.pid, id: (await json<{ node: string }>(`${p.url}${KV_PATHS.healthz}`)).body.node,
+      machine: net.machine(p.name), url: p.url, id: (await json<{ node: string }>(`${p.url}${KV_PATHS.healthz}`)).body.node,
     })));
     hosts = await Promise.all(procs.filter((p) => p.role === 'host').map(async (p) => ({
-      machine: net.machine(p.name), url: p.url, pid: p.pid, id: (await json<ClusterView>(`${p.url}/v1/cluster`)).body.host.id,
+      machine: net.machine(p.name), url: p.url, id: (await json<ClusterView>(`${p.url}/v1/cluster`)).body.host.id,
     })));
     for (const k of kvs) {
       await waitFor(async () => (await kvJson<Ring>(secret, k.url, KV_PATHS.ring)).members.filter((m) => m.state === 'up').length, (n) => n === 3, 20_000, `${k.machine.name} to see the three KV nodes up`);
@@ -97,6 +106,11 @@ describe.skipIf(!can.ok)('netns cluster: 3 KV nodes (N=3, W=2) and 2 hosts, each
     const [h1, h2] = hosts as [Proc, Proc];
     expect((await peersOf(h1)).map((p) => [p.id, p.url])).toEqual([[h2.id, h2.url]]);
     expect((await peersOf(h2)).map((p) => [p.id, p.url])).toEqual([[h1.id, h1.url]]);
+    // Every address of its machine: its loopback too.
+    expect(await Promise.all([
+      statusFrom(net, h1.machine, `http://127.0.0.1:${PORTS.host}${HOST_PATHS.healthz}`),
+      statusFrom(net, kvs[0]!.machine, `http://127.0.0.1:${PORTS.kvs}${KV_PATHS.healthz}`),
+    ])).toEqual(['200', '200']);
   });
 
   it('a module deployed through host 1 is callable through host 2, and runs there', async () => {
