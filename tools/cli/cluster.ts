@@ -40,14 +40,18 @@ export function readClusterFile(dataDir: string): ClusterFile | undefined {
 }
 
 interface Running {
-  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string; env: NodeJS.ProcessEnv };
+  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string; env: NodeJS.ProcessEnv; prefix: string[] };
   child: ChildProcess;
   url: string;
 }
 
-/** Starts `cloudburst <args>` and resolves with the URL it prints once it listens. */
-function launch(args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void, name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/**
+ * Starts `cloudburst <args>` (after `prefix`, the command that runs it elsewhere, if any) and
+ * resolves with the URL it prints once it listens.
+ */
+function launch(args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void, name: string, prefix: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const [command, ...rest] = [...prefix, process.execPath, LAUNCHER, ...args];
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     const onData = (d: Buffer): void => {
@@ -97,6 +101,13 @@ export interface LocalClusterOptions {
   clusterSecret?: Buffer;
   /** Every process with `--insecure` instead (no secret). */
   insecure?: boolean;
+  /**
+   * Where a process runs (0-based index within its role): its command line goes after
+   * `prefix` (the tests' `ip netns exec NS`, test/helpers/netns.ts) and `args` (its address
+   * flags: `--port`, `--listen`, `--advertise`) after the others, which they override. Default:
+   * this machine's loopback, on free ports.
+   */
+  where?: (role: 'kvs' | 'host', index: number) => { prefix?: string[]; args?: string[] };
   log: (line: string) => void;
 }
 
@@ -129,7 +140,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     writeFileSync(join(opts.dataDir, CLUSTER_FILE), `${JSON.stringify(file, null, 2)}\n`);
   };
   const start = async (spec: Running['spec']): Promise<Running> => {
-    const { child, url } = await launch(spec.args, spec.env, opts.log, spec.name);
+    const { child, url } = await launch(spec.args, spec.env, opts.log, spec.name, spec.prefix);
     const r: Running = { spec, child, url };
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -158,7 +169,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       const dataDir = resolve(opts.dataDir, `kv${i + 1}`);
       const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...listen, ...trust, ...security, ...(opts.kvsArgs ?? [])];
       if (seeds.length > 0) args.push('--seeds', seeds.join(','));
-      const r = await start({ role: 'kvs', name: `kv${i + 1}`, args, dataDir, env });
+      const where = opts.where?.('kvs', i);
+      const r = await start({ role: 'kvs', name: `kv${i + 1}`, args: [...args, ...(where?.args ?? [])], dataDir, env, prefix: where?.prefix ?? [] });
       running.push(r);
       seeds.push(r.url);
       opts.log(`kv${i + 1} listening on ${r.url}`);
@@ -169,7 +181,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
       const dataDir = resolve(opts.dataDir, `host${i + 1}`);
       const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
       const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...listen, ...serve, ...trust, ...security, ...(opts.hostArgs ?? [])];
-      const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir, env });
+      const where = opts.where?.('host', i);
+      const r = await start({ role: 'host', name: `host${i + 1}`, args: [...args, ...(where?.args ?? [])], dataDir, env, prefix: where?.prefix ?? [] });
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
     }
