@@ -18,6 +18,16 @@ const OVERDUE_GRACE_MS = 2000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
+/** `work`'s outcome, or false once `ms` passed (the timer does not outlive the race: it would keep the process up). */
+async function within(work: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * `Host.drain()` (host/README.md, "Readiness and draining"): what a host does on SIGTERM.
  *
@@ -40,11 +50,10 @@ export async function drainHost(p: Draining, timeoutMs: number): Promise<void> {
   const left = (): number => Math.max(0, deadline - performance.now());
   p.readiness.drain();
   p.futures.stopWaiting();
-  await Promise.race([p.directory.close(), sleep(left())]);
+  await within(p.directory.close().then(() => true), left());
   await sleep(Math.min(2 * p.publishIntervalMs, left()));
 
   const drained = p.drain.close({ idleGraceMs: p.idleGraceMs, maxWaitMs: left() + OVERDUE_GRACE_MS });
-  let timer: NodeJS.Timeout | undefined;
   const finished = (async (): Promise<boolean> => {
     await drained;
     // Work that is not an HTTP request: asynchronous calls, DAG steps triggered earlier.
@@ -55,8 +64,7 @@ export async function drainHost(p: Draining, timeoutMs: number): Promise<void> {
       if (left() === 0) return false;
     }
   })();
-  const inTime = await Promise.race([finished, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left())))]);
-  clearTimeout(timer);
+  const inTime = await within(finished, left());
   if (!inTime) {
     const s = p.pool.stats();
     console.error(`host ${p.id}: the drain timeout (${timeoutMs} ms) passed with ${s.busy} calls running and ${s.queued} waiting: they are cut (503 SHUTTING_DOWN)`);
