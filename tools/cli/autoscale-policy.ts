@@ -115,7 +115,10 @@ export class AutoscalePolicy {
     return hold(`mean ${pct(mean)} between ${pct(o.low)} and ${pct(o.high)}`);
   }
 
-  /** The provider took `action` at `now`: cool-downs start, and the windows start again. */
+  /**
+   * The provider took `action` at `now` (the local provider says so again once the action
+   * completed: the cool-downs count from the later): cool-downs start, the windows start again.
+   */
   acted(action: 'out' | 'in', now: number): void {
     if (action === 'out') this.#lastOut = now;
     this.#lastAction = now;

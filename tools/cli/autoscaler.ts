@@ -126,6 +126,9 @@ export class Autoscaler {
       this.#starting.add(host.name);
       this.#launching = false;
       await this.#untilReady(host, started);
+      // The cool-down counts from here: peers read the new host's record within a beat, and
+      // only then does load move to it.
+      this.#o.policy.acted('out', this.#clock());
       this.#event({ action: 'added', host: host.name, url: host.url, reason: `ready after ${this.#clock() - started} ms` });
     } catch (err) {
       this.#event({ action: 'failed', ...(host ? { host: host.name, url: host.url } : {}), reason: `scale-out: ${(err as Error).message}` });
@@ -142,6 +145,7 @@ export class Autoscaler {
     this.#event({ action: 'in', host: d.host, url: d.url, reason: d.reason, ...this.#seen(d, samples) });
     try {
       await this.#o.cluster.removeHost(d.host);
+      this.#o.policy.acted('in', this.#clock());
       this.#event({ action: 'removed', host: d.host, url: d.url, reason: `drained and exited after ${this.#clock() - started} ms` });
     } catch (err) {
       this.#event({ action: 'failed', host: d.host, url: d.url, reason: `scale-in: ${(err as Error).message}` });
