@@ -1,8 +1,8 @@
 /**
  * Who may use a KV node: only the other processes of its cluster (hosts, KV nodes, and tools
  * that hold the secret), by the cluster credential of common/cluster-auth.ts. A node knows no
- * tenants and no tokens, so its port is not a public API: every route but `healthz` (`access`
- * in KV_ROUTES) refuses a request that is not signed with the cluster's secret.
+ * tenants and no tokens, so its port is not a public API: every route but the probes `healthz`
+ * and `readyz` (`access` in KV_ROUTES) refuses a request that is not signed with the cluster's secret.
  */
 import type { IncomingMessage } from 'node:http';
 import { CloudburstError, CLUSTER_AUTH_HEADER, CLUSTER_AUTH_SKEW_MS, CLUSTER_SECRET_MIN_BYTES, verifyRequest } from '../common/index.ts';

@@ -63,6 +63,7 @@ describe('a host drains on SIGTERM (real processes)', () => {
         }
       })();
       await waitFor(() => answers.filter((x) => x.host === bId).length, (n) => n >= 20, 30_000, 'calls placed on B');
+      const termAt = performance.now();
 
       // SIGTERM B, and watch its /readyz while it drains.
       const readyDuring: number[] = [];
@@ -83,11 +84,16 @@ describe('a host drains on SIGTERM (real processes)', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       await exited;
+      const drainMs = performance.now() - termAt;
+      const beforeExit = answers.length;
       const afterExit = answers.length;
       // The load goes on through A alone for a while.
       await waitFor(() => answers.length, (n) => n >= afterExit + 50, 30_000, 'calls after B left');
       running = false;
       await client;
+      const onB = answers.filter((x) => x.host === bId).length;
+      console.log(`drain of B: ${Math.round(drainMs)} ms from SIGTERM to exit; ${answers.length} calls in all (${onB} ran on B, ${beforeExit} before B exited), `
+        + `${answers.filter((x) => x.status !== 200).length} failed; B's /readyz answered ${readyDuring.length} probes during the drain: ${[...new Set(readyDuring)].join(', ')}`);
 
       expect(answers.filter((x) => x.status !== 200)).toEqual([]);
       expect(readyDuring.length).toBeGreaterThan(0);
