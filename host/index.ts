@@ -12,3 +12,4 @@ export { AuthStore } from './auth/auth-store.ts';
 export { SCOPES, type Scope } from './auth/principal.ts';
 export { AUDIT_FILE, type AuditEntry } from './auth/audit.ts';
 export type { TokenInfo, TenantRecord } from './auth/records.ts';
+export { readHostRecords, type HostRecord } from './cluster/directory.ts';

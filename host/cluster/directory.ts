@@ -154,3 +154,16 @@ export class Directory {
     await this.#kv.mergeBatch([{ key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#hlc.now()) }]).catch(() => undefined);
   }
 }
+
+/**
+ * Every host record in the directory, as a reader outside the hosts sees them (the local
+ * autoscaler, `cloudburst cluster status`): live, stopped and stale ones alike; the reader
+ * judges by `stopped` and `updatedAt`.
+ */
+export async function readHostRecords(kv: Pick<KvClient, 'get' | 'getBatch'>): Promise<HostRecord[]> {
+  const set = await kv.get(HOSTS_SET);
+  if (set?.type !== 'set') return [];
+  const ids = set.members.map((m) => Buffer.from(m).toString('utf8'));
+  const records = await kv.getBatch(ids.map(recordKey));
+  return records.flatMap((v) => (v?.type === 'lww' && !v.tombstone ? [JSON.parse(Buffer.from(v.value).toString('utf8')) as HostRecord] : []));
+}

@@ -36,7 +36,7 @@ const ADDRESS = ['listen', 'advertise'];
  * `client`: what every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`) reads.
  */
 export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client', readonly string[]>> = {
-  up: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts', ...MEMORY, ...TLS, ...SECRET],
+  up: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts', 'scale-out-window', 'scale-in-window', 'scale-out-cooldown', 'scale-in-cooldown', ...MEMORY, ...TLS, ...SECRET],
   kvs: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET],
   host: ['data', 'port', 'kvs', ...ADDRESS, ...WORKERS, 'explore', 'quotas', 'queue', 'drain-timeout', ...MEMORY, ...TLS, ...SECRET],
   cluster: ['data', 'kvs', 'ca', 'cluster-secret-file', 'json'],

@@ -15,12 +15,15 @@ import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
 import { flagLabel, flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
+import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
+import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [WORKERS] [ADDR] [TLS] [MEMORY] [SECRET]
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [--listen ADDR] [TLS] [SECRET]    (one process per node)
+  cloudburst up ... --autoscale --max-hosts N [--min-hosts M] [--workers N --max-workers N]   (adds and drains host processes with the load; README, "Host autoscaling")
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] [ADDR] SECRET
     (on SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops)
@@ -301,13 +304,17 @@ async function run(p: Parsed): Promise<number> {
       const credential = serverCredential(secretFlags(p), 'up', false);
       const listen = flag(p, 'listen');
       const advertise = flag(p, 'advertise');
-      if (kvsNodes > 1 || hosts > 1) {
+      // Host autoscaling adds and drains host processes: it runs on the process cluster, even
+      // for one KV node and one host (README, "Host autoscaling").
+      const scaling = autoscaleFlags((n) => flag(p, n), has(p, 'autoscale'), hosts, duration);
+      if (kvsNodes > 1 || hosts > 1 || scaling) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
           ...(replication ? { replication } : {}), tls: files, ...credential,
           ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
           hostArgs: forwardFlags(p, UP_FORWARDS.host), kvsArgs: forwardFlags(p, UP_FORWARDS.kvs),
+          ...(scaling ? { autoscale: { minHosts: scaling.minHosts, maxHosts: scaling.maxHosts, decisions: join(dataDir, AUTOSCALE_FILE) } } : {}),
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
@@ -332,8 +339,13 @@ async function run(p: Parsed): Promise<number> {
         if (first) console.log(`host API ${first.url}`);
         if (cluster.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
         if (deployed.length > 0) console.log(`deployed: ${deployed.join(', ')}`);
+        const autoscaler = scaling && startAutoscaler(cluster, scaling, { dataDir, ca, print: (line) => console.log(line) });
+        if (scaling) console.log(`autoscale: ${scaling.minHosts} to ${scaling.maxHosts} hosts; decisions in ${join(dataDir, AUTOSCALE_FILE)}`);
         console.log('stop: Ctrl-C');
-        return untilSignal(() => cluster.stop());
+        return untilSignal(async () => {
+          await autoscaler?.stop();
+          await cluster.stop();
+        });
       }
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       const workers = int(p, 'workers', 0);
@@ -427,16 +439,18 @@ async function run(p: Parsed): Promise<number> {
       const kvs = flag(p, 'kvs');
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
       // A name resolving to several addresses (a headless Service) stands for all its nodes.
+      const clusterFile = kvs ? undefined : readClusterFile(dataDir);
       const targets = kvs
         ? (await new Seeds(kvs.split(',').filter(Boolean).map(httpUrl)).urls()).map((url, i) => ({ role: 'kvs', name: `kv${i + 1}`, url }))
-        : readClusterFile(dataDir)?.processes;
+        : clusterFile?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
       // The KV nodes' stats are for the cluster: the given secret, else the one `up` keeps.
       const secret = givenClusterSecret(flag(p, 'cluster-secret-file')) ?? existingDataDirSecret(dataDir);
       const status = await clusterStatus(targets, { secret, ca: trustedCa(tlsFiles(p.flags, process.env)) });
       const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
       const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${s.ready.padEnd(13)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
-      print(p, lines.join('\n'), status);
+      // With `up --autoscale`: the host count, its bounds and the last decisions (README, "Host autoscaling").
+      print(p, [...lines, ...(clusterFile ? autoscaleSummary(clusterFile) : [])].join('\n'), status);
       return status.every((s) => s.health === 'up') ? 0 : 2;
     }
     case 'build': {
