@@ -8,6 +8,7 @@ import type { SessionCatchUp } from './consistency/session-catch-up.ts';
 import { toEvents, type HistoryEvent } from './consistency/history.ts';
 import type { PeerView } from './cluster/directory.ts';
 import type { Forwarder } from './cluster/forward.ts';
+import type { PlacementLoad } from './cluster/load.ts';
 import { place } from './cluster/scheduler.ts';
 import type { Futures } from './futures.ts';
 import type { Messaging } from './messaging/messaging.ts';
@@ -26,7 +27,8 @@ export interface ClusterView {
   /** Why `id` is not among `peers()`: undefined when it is, null when no host of that id joined. */
   absence(id: string): string | null | undefined;
   forwarder: Forwarder;
-  utilization(): number;
+  /** This host's load now and its peers' as estimated here: what placement compares (cluster/load.ts). */
+  load: PlacementLoad;
   explore: number;
   maxUtilization: number;
 }
@@ -162,14 +164,29 @@ export class Calls {
   async dispatch(prepared: CheckedCall): Promise<CallOutcome> {
     const fn = prepared.resolved.info.name;
     const cluster = this.#cluster;
-    if (prepared.request.forwarded || !cluster) return this.run(prepared);
+    if (!cluster) return this.run(prepared);
+    const { forwardedBy } = prepared.request;
+    if (forwardedBy !== undefined) {
+      // Counted in this host's record as the forwarder's, so that its estimate of this host's
+      // load does not count its own calls twice (cluster/load.ts).
+      const done = cluster.load.received(forwardedBy);
+      try {
+        return await this.run(prepared);
+      } finally {
+        done();
+      }
+    }
+    if (prepared.request.forwarded) return this.run(prepared);
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
-    const self = { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
+    const caches = (keys: readonly string[]): number => keys.filter((k) => this.#readThrough.cache.has(k)).length;
+    const opts = { explore: cluster.explore, maxUtilization: cluster.maxUtilization, loadOf: (p: PeerView) => cluster.load.peer(p) };
     let lastError: CloudburstError | undefined;
     for (let attempt = 0; attempt < MAX_PLACEMENTS; attempt++) {
-      const placement = place(refs, self, cluster.peers(), cluster);
+      // Loads taken now, for each placement: a burst of calls spreads as it is placed.
+      const placement = place(refs, { utilization: cluster.load.self(), caches }, cluster.peers(), opts);
       if (placement.kind === 'self') return this.run(prepared);
       const started = performance.now();
+      const answered = cluster.load.sent(placement.peer.id);
       try {
         const out = await cluster.forwarder.call(placement.peer.url, prepared.tenant, fn, prepared.request);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
@@ -179,6 +196,8 @@ export class Calls {
         if (!(err instanceof CloudburstError) || (err.code !== 'HOST_UNAVAILABLE' && err.code !== 'SHUTTING_DOWN')) throw err;
         cluster.markUnreachable(placement.peer.id, placement.peer.url);
         lastError = err;
+      } finally {
+        answered();
       }
     }
     throw new CloudburstError('HOST_UNAVAILABLE', `the call was placed ${MAX_PLACEMENTS} times and no host could be reached; last: ${lastError?.message}`);
@@ -251,18 +270,25 @@ export class Calls {
       }
       args.push(prepareResolved(fn, resolved.signature, i, record.result));
     }
-    await this.#fetchRefs(args);
-    const started = performance.now();
-    const messaging = this.#messaging;
-    const callId = messaging ? messaging.nextId() : `${this.#hostId}.0.0`;
+    // From here until the pool has it, the call counts in this host's load (cluster/load.ts), so
+    // that calls placed meanwhile see it (for a plain call, from the moment it was placed here).
+    const starting = this.#cluster?.load.starting();
     let outcome: JobResult;
+    const messaging = this.#messaging;
+    let callId: string | undefined;
+    let started: number;
     try {
+      await this.#fetchRefs(args);
+      started = performance.now();
+      callId = messaging ? messaging.nextId() : `${this.#hostId}.0.0`;
       const job: CallJob = { kind: 'call', tenant, module: resolved.spec, exportName: resolved.info.export, args, callId };
       if (session) job.session = session; // lww calls carry nothing more than before
       if (this.#quotas) job.quota = this.#quotas.jobQuota(tenant);
+      starting?.(); // the pool counts it now
       outcome = await this.#pool.run(job, Math.max(1, deadline - Date.now()));
     } finally {
-      messaging?.finished(tenant, callId);
+      starting?.();
+      if (callId !== undefined) messaging?.finished(tenant, callId);
     }
     const seconds = (performance.now() - started) / 1000;
     this.#metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);

@@ -192,7 +192,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     sessions: { catchUp, selfUrl: self.url },
     cluster: {
       ...others, absence: (peer) => directory.absence(peer),
-      forwarder, utilization: () => presence.utilization, explore: opts.explore, maxUtilization: opts.maxUtilization,
+      forwarder, load: presence.load, explore: opts.explore, maxUtilization: opts.maxUtilization,
     },
     defaultTimeoutMs: opts.defaultTimeoutMs,
     maxTimeoutMs: opts.maxTimeoutMs,

@@ -246,6 +246,8 @@ export interface CallRequest {
   client?: ClientSession;
   /** Sent by another host that placed the call here: it runs here. */
   forwarded: boolean;
+  /** That host's id (`x-cloudburst-forwarded`): its calls here are counted apart (cluster/load.ts). */
+  forwardedBy?: string;
 }
 
 /** A DAG call, checked as far as it can be without the DAG: what `POST /v1/dags/{name}/call` asks for. */
@@ -305,9 +307,11 @@ export function parseCall(body: unknown, headers: IncomingHttpHeaders, query: UR
   const b = body ?? {};
   const client = parseClientSession(headers, b.session);
   const async = parseAsync(b.async);
+  const by = headers[HOST_HEADERS.forwarded];
   return {
     args: b.args ?? [], timeoutMs: parseTimeout(query.get('timeoutMs') ?? b.timeoutMs, t), consistency: parseConsistency(b.consistency),
-    async, history: query.get('history') === '1', logs: query.get('logs') === '1', forwarded: headers[HOST_HEADERS.forwarded] !== undefined,
+    async, history: query.get('history') === '1', logs: query.get('logs') === '1', forwarded: by !== undefined,
+    ...(typeof by === 'string' && by !== '' ? { forwardedBy: by } : {}),
     ...client,
   };
 }

@@ -6,10 +6,18 @@ import { Bloom } from './bloom.ts';
 export interface HostRecord {
   id: string;
   url: string;
-  /** Busy workers / workers, smoothed. */
+  /** Busy and waiting calls per worker the host may grow to, smoothed (cluster/presence.ts). */
   utilization: number;
   /** Calls waiting for a worker. */
   queued: number;
+  /**
+   * Calls running, waiting or starting, the workers the host may grow to, and the calls each
+   * other host forwarded among them, when the record was made (cluster/load.ts: what a peer's
+   * placement estimates this host's load from). Absent in records of older versions.
+   */
+  active?: number;
+  maxWorkers?: number;
+  forwardedIn?: Record<string, number>;
   /** Number of user keys in the summary. */
   keys: number;
   /** Bloom filter of the user keys this host caches, every tenant's, as storage keys (base64). */

@@ -5,6 +5,7 @@ import type { SelfAddress } from '../self-address.ts';
 import { Bloom } from './bloom.ts';
 import type { HostRecord, PeerView } from './directory.ts';
 import { isUserKey } from '../keys.ts';
+import { PlacementLoad } from './load.ts';
 
 export interface PresenceOptions {
   self: SelfAddress;
@@ -16,10 +17,13 @@ export interface PresenceOptions {
   sampleMs?: number;
 }
 
-/** What `GET /v1/cluster` answers: this host, and the peers as its scheduler sees them. */
+/**
+ * What `GET /v1/cluster` answers: this host, and the peers as its scheduler sees them (`load`:
+ * what placement compares now, cluster/load.ts).
+ */
 export interface ClusterInfo {
-  host: { id: string; url: string; utilization: number };
-  peers: Omit<HostRecord, 'summary' | 'stopped'>[];
+  host: { id: string; url: string; utilization: number; load: number };
+  peers: (Pick<HostRecord, 'id' | 'url' | 'utilization' | 'queued' | 'keys' | 'updatedAt'> & { load: number })[];
 }
 
 /**
@@ -30,13 +34,17 @@ export interface ClusterInfo {
  * Utilization is the busy and waiting calls per worker the pool may grow to (`maxWorkers`, not
  * the workers it has now: 0.7 means 70% of what this host can do, which is what placement and
  * the autoscalers compare with their threshold), sampled every `sampleMs` and smoothed over
- * about a second, capped at 1.5 so that a burst of queued calls fades quickly.
+ * about a second, capped at 1.5 so that a burst of queued calls fades quickly: what the
+ * autoscalers read. Placement reads the record's counts taken when it was made (`load`, see
+ * cluster/load.ts), which follow each call.
  */
 export class Presence {
   readonly #self: SelfAddress;
   readonly #cache: PresenceOptions['cache'];
   readonly #pool: PresenceOptions['pool'];
   readonly #sampler: NodeJS.Timeout;
+  /** This host's calls now and the calls it sent each peer: what placement compares (cluster/load.ts). */
+  readonly load: PlacementLoad;
   #utilization = 0;
   /** Records built while no peer was live. */
   #lonelyBeats = 0;
@@ -45,6 +53,7 @@ export class Presence {
     this.#self = opts.self;
     this.#cache = opts.cache;
     this.#pool = opts.pool;
+    this.load = new PlacementLoad(opts.self.id, opts.pool);
     this.#sampler = setInterval(() => {
       const s = this.#pool.stats();
       this.#utilization = 0.7 * this.#utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.maxWorkers);
@@ -67,13 +76,16 @@ export class Presence {
     const bloom = Bloom.forCount(keys.length);
     for (const k of keys) bloom.add(k);
     const s = this.#pool.stats();
-    return { id: this.#self.id, url: this.#self.url(), utilization: this.#utilization, queued: s.queued, keys: keys.length, summary: bloom.toBase64() };
+    return {
+      id: this.#self.id, url: this.#self.url(), utilization: this.#utilization, queued: s.queued, ...this.load.record(),
+      keys: keys.length, summary: bloom.toBase64(),
+    };
   }
 
   view(peers: readonly PeerView[]): ClusterInfo {
     return {
-      host: { id: this.#self.id, url: this.#self.url(), utilization: this.#utilization },
-      peers: peers.map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
+      host: { id: this.#self.id, url: this.#self.url(), utilization: this.#utilization, load: this.load.self() },
+      peers: peers.map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt, load: this.load.peer(p) })),
     };
   }
 

@@ -245,7 +245,7 @@ export class Coordinator {
     const cluster = this.#cluster;
     const peers = cluster?.peers() ?? [];
     const out = new Map<string, HostRef>();
-    const selfView = cluster && { utilization: cluster.utilization(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
+    const selfView = cluster && { utilization: cluster.load.self(), caches: (keys: readonly string[]) => keys.filter((k) => this.#readThrough.cache.has(k)).length };
     for (const fn of p.topo.order) {
       const pin = p.pins.get(fn);
       const pinned = pin === self.id ? self : peers.find((x) => x.id === pin);
@@ -257,7 +257,7 @@ export class Coordinator {
         out.set(fn, self);
         continue;
       }
-      const placement = place(p.refs.get(fn)!, selfView, peers, cluster);
+      const placement = place(p.refs.get(fn)!, selfView, peers, { explore: cluster.explore, maxUtilization: cluster.maxUtilization, loadOf: (x) => cluster.load.peer(x) });
       out.set(fn, placement.kind === 'self' ? self : { id: placement.peer.id, url: placement.peer.url });
     }
     return out;

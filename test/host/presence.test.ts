@@ -85,11 +85,13 @@ describe('presence: what a host publishes about itself', () => {
     const busy = presence.record(false);
     expect(busy.queued).toBe(1);
     expect(busy.utilization).toBeGreaterThan(1.4);
-    expect(presence.view([])).toEqual({ host: { id: 'a1b2c3d4', url: 'http://127.0.0.1:7070', utilization: presence.utilization }, peers: [] });
+    // The counts placement reads, taken now (not smoothed, not capped): 2 calls on 1 worker.
+    expect(busy).toMatchObject({ active: 2, maxWorkers: 1, forwardedIn: {} });
+    expect(presence.view([])).toEqual({ host: { id: 'a1b2c3d4', url: 'http://127.0.0.1:7070', utilization: presence.utilization, load: 2 }, peers: [] });
 
     release();
     for (const r of await Promise.all(calls)) expect(r).toMatchObject({ ok: true, result: '<none>' });
     await waitFor(() => presence.utilization, (u) => u < 0.01, 30_000, 'utilization back near 0');
-    expect(presence.record(true)).toMatchObject({ queued: 0 });
+    expect(presence.record(true)).toMatchObject({ queued: 0, active: 0 });
   });
 });

@@ -35,7 +35,7 @@ describe('host protocol: request parsers', () => {
     });
     const call = parseCall({ args: [1, 'a'], timeoutMs: 500, consistency: 'rr', async: true, session: encodeSession(SESSION) },
       { [HOST_HEADERS.forwarded]: 'h2' }, q('history=1&logs=1'), T);
-    expect(call).toEqual({ args: [1, 'a'], timeoutMs: 500, consistency: 'rr', async: true, history: true, logs: true, forwarded: true, client: SESSION });
+    expect(call).toEqual({ args: [1, 'a'], timeoutMs: 500, consistency: 'rr', async: true, history: true, logs: true, forwarded: true, forwardedBy: 'h2', client: SESSION });
     // `?timeoutMs=` wins over the body's; the header session over the body's.
     expect(parseCall({ timeoutMs: 500 }, {}, q('timeoutMs=700'), T).timeoutMs).toBe(700);
     expect(parseCall({ session: 'not a token' }, { [HOST_HEADERS.session]: encodeSession(SESSION) }, q(), T).client).toEqual(SESSION);
@@ -69,8 +69,9 @@ describe('host protocol: request parsers', () => {
       const url = new URL(sent.path, 'http://host');
       expect(url.pathname).toBe('/v1/functions/m.f/call');
       const parsed = parseCall(JSON.parse(JSON.stringify(sent.body)), sent.headers, url.searchParams, T);
-      // Logs stay with the host that placed the call; the receiver runs it without placing it again.
-      expect(parsed).toEqual({ ...call, args: JSON.parse(JSON.stringify(call.args)), logs: false, forwarded: true });
+      // Logs stay with the host that placed the call; the receiver runs it without placing it again,
+      // and knows which host sent it.
+      expect(parsed).toEqual({ ...call, args: JSON.parse(JSON.stringify(call.args)), logs: false, forwarded: true, forwardedBy: 'h1' });
     }), { numRuns: 200 });
   });
 
