@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hlc, lww } from '../../kvs/index.ts';
 import { HostCache } from '../../host/cache/cache.ts';
 import { Bloom } from '../../host/cluster/bloom.ts';
+import type { PeerView } from '../../host/cluster/directory.ts';
 import { Presence } from '../../host/cluster/presence.ts';
 import { ExecutorPool } from '../../host/executor/pool.ts';
 import type { ModuleSpec } from '../../host/executor/protocol.ts';
@@ -68,6 +69,29 @@ describe('presence: what a host publishes about itself', () => {
     } finally {
       fresh.close();
     }
+  });
+
+  it('estimates a peer\'s load from its record (the calls of other hosts when it was made) and the calls it sent there since', () => {
+    const load = presence.load;
+    const record = (fields: Partial<PeerView>): PeerView => ({ id: 'p1', url: 'http://p1', utilization: 0.25, queued: 0, keys: 0, summary: '', updatedAt: 1, bloom: Bloom.forCount(0), ...fields });
+    // 3 calls on 2 workers, 2 of them this host's (a1b2c3d4): 1 is another's.
+    const p = record({ active: 3, maxWorkers: 2, forwardedIn: { a1b2c3d4: 2, other: 1 } });
+    expect(load.peer(p)).toBe(0.5);
+    const first = load.sent('p1');
+    const second = load.sent('p1');
+    expect(load.peer(p)).toBe(1.5);
+    first();
+    first(); // answered once, counted once
+    expect(load.peer(p)).toBe(1);
+    second();
+    expect(load.peer(p)).toBe(0.5);
+    // A record of an older host, without the counts: its published utilization.
+    expect(load.peer(record({}))).toBe(0.25);
+    // Calls other hosts forward here are in this host's record, by forwarder, while they run.
+    const running = load.received('h9');
+    expect(presence.record(true).forwardedIn).toEqual({ h9: 1 });
+    running();
+    expect(presence.record(true).forwardedIn).toEqual({});
   });
 
   it('reports its load: busy and waiting calls per worker, smoothed, at most 1.5, back to 0 when idle', async () => {

@@ -50,3 +50,75 @@ describe('scheduler: placement by locality and load', () => {
     expect(q).toEqual({ kind: 'self' });
   });
 });
+
+describe('scheduler: placement under load', () => {
+  /** A seeded generator: the power of two choices draws, reproducibly. */
+  const seeded = (seed: number) => (): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const loaded = (loads: Map<string, number>) => ({ ...noExplore, loadOf: (p: PeerView) => loads.get(p.id)! });
+
+  it('a calm host keeps the call; a busy one sends it to the least loaded calm peer', () => {
+    const peers = [peer('x', []), peer('y', [])];
+    const opts = loaded(new Map([['x', 0.5], ['y', 0.25]]));
+    expect(place([], self([], 0.5), peers, opts)).toEqual({ kind: 'self' });
+    expect(place([], self([], 1), peers, opts)).toMatchObject({ peer: { id: 'y' } });
+  });
+
+  it('when every host is over the threshold, the least loaded takes the call, and a tie stays here', () => {
+    const peers = [peer('x', []), peer('y', [])];
+    expect(place([], self([], 1), peers, loaded(new Map([['x', 1.5], ['y', 1.25]])))).toEqual({ kind: 'self' });
+    expect(place([], self([], 2), peers, loaded(new Map([['x', 1.5], ['y', 1.25]])))).toMatchObject({ peer: { id: 'y' } });
+    expect(place([], self([], 1.5), peers, loaded(new Map([['x', 1.5], ['y', 1.5]])))).toEqual({ kind: 'self' });
+  });
+
+  it('a burst through one host spreads evenly when each placement counts (as cluster/load.ts does)', () => {
+    // Four hosts of one worker each, idle; 12 calls arrive at once at this host.
+    const ids = ['x', 'y', 'z'];
+    const peers = ids.map((id) => peer(id, []));
+    const calls = new Map<string, number>([['self', 0], ...ids.map((id): [string, number] => [id, 0])]);
+    const opts = { ...noExplore, random: seeded(7), loadOf: (p: PeerView) => calls.get(p.id)! };
+    for (let i = 0; i < 12; i++) {
+      const p = place([], self([], calls.get('self')!), peers, opts);
+      const id = p.kind === 'self' ? 'self' : p.peer.id;
+      calls.set(id, calls.get(id)! + 1);
+    }
+    const counts = [...calls.values()];
+    expect(counts.reduce((a, b) => a + b)).toBe(12);
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
+  });
+
+  it('judged by the peers\' published values alone (up to a record old), a burst that leaves this host all goes to one peer', () => {
+    // What counting each placement prevents: two idle peers, their records not yet updated.
+    const peers = [peer('x', []), peer('y', [])];
+    const calls = new Map([['self', 0], ['x', 0], ['y', 0]]);
+    for (let i = 0; i < 12; i++) {
+      const p = place([], self([], calls.get('self')!), peers, noExplore);
+      const id = p.kind === 'self' ? 'self' : p.peer.id;
+      calls.set(id, calls.get(id)! + 1);
+    }
+    expect(Object.fromEntries(calls)).toEqual({ self: 1, x: 11, y: 0 });
+  });
+
+  it('beyond two peers, the power of two choices: never the most loaded, and not always the same one', () => {
+    const peers = [peer('x', []), peer('y', []), peer('z', [])];
+    const opts = { ...loaded(new Map([['x', 0.9], ['y', 1], ['z', 3]])), random: seeded(11) };
+    const chosen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const p = place([], self([], 5), peers, opts);
+      chosen.add(p.kind === 'self' ? 'self' : p.peer.id);
+    }
+    expect([...chosen].sort()).toEqual(['x', 'y']);
+  });
+
+  it('locality first: the calm host caching the data keeps it whatever the others\' load; off it only when it is over the threshold and a calm host caches it too', () => {
+    expect(place(['a'], self(['a'], 0.5), [peer('x', [])], loaded(new Map([['x', 0]])))).toEqual({ kind: 'self' });
+    expect(place(['a'], self([], 0), [peer('x', ['a']), peer('y', [])], loaded(new Map([['x', 0.6], ['y', 0]])))).toMatchObject({ peer: { id: 'x' } });
+    expect(place(['a'], self(['a'], 1), [peer('x', ['a']), peer('y', [])], loaded(new Map([['x', 0.5], ['y', 0]])))).toMatchObject({ peer: { id: 'x' } });
+    // Only busy hosts cache it: the less loaded of them (not a calm host without the data).
+    expect(place(['a'], self(['a'], 2), [peer('x', ['a']), peer('y', [])], loaded(new Map([['x', 1], ['y', 0]])))).toMatchObject({ peer: { id: 'x' } });
+    expect(place(['a'], self(['a'], 1), [peer('x', ['a']), peer('y', [])], loaded(new Map([['x', 1], ['y', 0]])))).toEqual({ kind: 'self' });
+  });
+});
