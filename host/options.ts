@@ -63,7 +63,7 @@ export interface HostOptions {
   maxTimeoutMs?: number;
   /** Probability that a call is placed on a random host (exploration). Default 0.1. */
   explore?: number;
-  /** Hosts busier than this (busy and waiting calls / maxWorkers, smoothed: `cloudburst_utilization`) are avoided. Default 0.7. */
+  /** Hosts busier than this (busy and waiting calls / maxWorkers, taken now: cluster/load.ts) are avoided. Default 0.7. */
   maxUtilization?: number;
   /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
   publishIntervalMs?: number;

@@ -183,7 +183,11 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       // Wake a worker while the body is still on its way (the wake-up is a system call).
       calls.prewake();
       const tenant = principal.tenant;
-      const call = parseCall(await reading, req.headers, query, quotas.timeouts(tenant));
+      const parsed = parseCall(await reading, req.headers, query, quotas.timeouts(tenant));
+      // Which host forwarded a call is a host's to say (a cluster-signed request), as for quotas:
+      // placement counts the call as that host's (cluster/load.ts).
+      const { forwardedBy: _claimed, ...unclaimed } = parsed;
+      const call = principal.kind === 'token' ? unclaimed : parsed;
       // Its place among the tenant's calls, held until it ended (an asynchronous one's too).
       const release = quotas.admitCall(principal, call.timeoutMs, call.forwarded);
       let out: CallOutcome;

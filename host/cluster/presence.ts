@@ -91,7 +91,7 @@ export class Presence {
 
   /** The utilization this host publishes (host/README.md, "Metrics"): what the HPA's adapter rule reads. */
   registerMetrics(registry: MetricsRegistry): void {
-    gaugeFrom(registry, 'cloudburst_utilization', 'Busy and waiting calls per executor worker the host may grow to (maxWorkers), smoothed over about 1 s: what placement and autoscaling compare with 0.7.', () => this.#utilization);
+    gaugeFrom(registry, 'cloudburst_utilization', 'Busy and waiting calls per executor worker the host may grow to (maxWorkers), smoothed over about 1 s: what autoscaling compares with 0.7 (placement compares the same ratio taken now).', () => this.#utilization);
   }
 
   /** Stops sampling (after the directory's last record: it reports the load). */
