@@ -165,18 +165,17 @@ export class Calls {
     const fn = prepared.resolved.info.name;
     const cluster = this.#cluster;
     if (!cluster) return this.run(prepared);
-    const { forwardedBy } = prepared.request;
-    if (forwardedBy !== undefined) {
-      // Counted in this host's record as the forwarder's, so that its estimate of this host's
-      // load does not count its own calls twice (cluster/load.ts).
-      const done = cluster.load.received(forwardedBy);
+    const { forwarded, forwardedBy } = prepared.request;
+    if (forwarded) {
+      // A host placed it here: it runs here, counted in this host's record as that host's, so
+      // that its estimate of this host's load does not count its own calls twice (cluster/load.ts).
+      const done = forwardedBy === undefined ? undefined : cluster.load.received(forwardedBy);
       try {
         return await this.run(prepared);
       } finally {
-        done();
+        done?.();
       }
     }
-    if (prepared.request.forwarded) return this.run(prepared);
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
     const caches = (keys: readonly string[]): number => keys.filter((k) => this.#readThrough.cache.has(k)).length;
     const opts = { explore: cluster.explore, maxUtilization: cluster.maxUtilization, loadOf: (p: PeerView) => cluster.load.peer(p) };
