@@ -130,6 +130,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     // A lone call may busy-wait for its worker only while no other request needs this thread.
     mainIsIdle: () => router.inflight <= 1,
     size: opts.workers,
+    maxSize: opts.maxWorkers,
+    scaleUpWaitMs: opts.scaleUpWaitMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
     queue: opts.queue,
     workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
@@ -177,7 +180,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, messaging, quotas]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas]) part.registerMetrics(metrics.registry);
 
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 

@@ -26,8 +26,18 @@ export interface HostOptions {
   port?: number;
   /** Address to listen on. Default 127.0.0.1. */
   listen?: string;
-  /** Executor worker threads. Default: the number of cores (at least 2). */
+  /** Executor worker threads the host starts with and never goes below. Default: the number of cores (at least 2). */
   workers?: number;
+  /**
+   * Executor worker threads the host may grow to when calls wait (host/README.md, "Executor
+   * scaling"). Default 4 x the number of cores, at least `workers`. Each may hold up to
+   * `workerMemoryMiB` (see "Memory").
+   */
+  maxWorkers?: number;
+  /** A call that waited this long for a worker starts one more (ms). Default 20. */
+  scaleUpWaitMs?: number;
+  /** A worker idle this long is stopped, down to `workers` (ms). Default 30 s. */
+  idleTimeoutMs?: number;
   /** How hard the cache tries to reach the disk (README, "Durability"). Default `batch`. */
   fsync?: FsyncPolicy;
   /** Memory limit of each guest instance, in MiB. Default 256. */
@@ -47,7 +57,7 @@ export interface HostOptions {
   maxTimeoutMs?: number;
   /** Probability that a call is placed on a random host (exploration). Default 0.1. */
   explore?: number;
-  /** Hosts busier than this (busy workers / workers) are avoided. Default 0.7. */
+  /** Hosts busier than this (busy and waiting calls / maxWorkers, smoothed: `cloudburst_utilization`) are avoided. Default 0.7. */
   maxUtilization?: number;
   /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
   publishIntervalMs?: number;
@@ -112,7 +122,8 @@ function logToStdout(fn: string, level: number, message: string, tenant: string)
  * `undefined` gets its default too), and the options checked before anything is opened.
  *
  * @throws CloudburstError `INVALID_REQUEST` when `maxModuleBytes` exceeds what the KV tier
- *   stores, `tls` or `ca` is not what it must be (which part, in the message), `quotas` is
+ *   stores, `workers`/`maxWorkers` are not whole numbers with maxWorkers >= workers >= 1,
+ *   `tls` or `ca` is not what it must be (which part, in the message), `quotas` is
  *   not a valid quotas object (`parseQuotas`), or neither a cluster secret (of at least
  *   CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given.
  */
@@ -131,6 +142,15 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
   }
   const guestMemoryMiB = opts.guestMemoryMiB ?? 256;
   const maxTimeoutMs = opts.maxTimeoutMs ?? HOST_LIMITS.maxTimeoutMs;
+  const workers = opts.workers ?? Math.max(2, availableParallelism());
+  const maxWorkers = opts.maxWorkers ?? Math.max(workers, 4 * availableParallelism());
+  if (!Number.isInteger(workers) || workers < 1) throw new CloudburstError('INVALID_REQUEST', `workers must be a whole number of at least 1 (got ${workers})`);
+  if (!Number.isInteger(maxWorkers) || maxWorkers < workers) {
+    throw new CloudburstError('INVALID_REQUEST', `maxWorkers (${maxWorkers}) must be a whole number of at least workers (${workers})`);
+  }
+  const scaleUpWaitMs = opts.scaleUpWaitMs ?? 20;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
+  if (!(scaleUpWaitMs >= 0) || !(idleTimeoutMs >= 0)) throw new CloudburstError('INVALID_REQUEST', 'scaleUpWaitMs and idleTimeoutMs must be numbers of ms, 0 or more');
   return {
     dataDir: opts.dataDir,
     kvsUrl: opts.kvsUrl,
@@ -139,7 +159,10 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     flushDelayMs: opts.flushDelayMs ?? 2,
     port: opts.port ?? 7070,
     listen: opts.listen ?? '127.0.0.1',
-    workers: opts.workers ?? Math.max(2, availableParallelism()),
+    workers,
+    maxWorkers,
+    scaleUpWaitMs,
+    idleTimeoutMs,
     fsync: opts.fsync ?? 'batch',
     guestMemoryMiB,
     workerMemoryMiB: opts.workerMemoryMiB ?? guestMemoryMiB + 256,

@@ -1,5 +1,6 @@
 import type { HostCache } from '../cache/cache.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
+import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { SelfAddress } from '../self-address.ts';
 import { Bloom } from './bloom.ts';
 import type { HostRecord, PeerView } from './directory.ts';
@@ -26,8 +27,10 @@ export interface ClusterInfo {
  * (`cluster/directory.ts`): how busy it is and which user keys it caches. Placement (its own
  * and the other hosts') reads both.
  *
- * Utilization is the busy and waiting calls per worker, sampled every `sampleMs` and smoothed
- * over about a second, capped at 1.5 so that a burst of queued calls fades quickly.
+ * Utilization is the busy and waiting calls per worker the pool may grow to (`maxWorkers`, not
+ * the workers it has now: 0.7 means 70% of what this host can do, which is what placement and
+ * the autoscalers compare with their threshold), sampled every `sampleMs` and smoothed over
+ * about a second, capped at 1.5 so that a burst of queued calls fades quickly.
  */
 export class Presence {
   readonly #self: SelfAddress;
@@ -44,7 +47,7 @@ export class Presence {
     this.#pool = opts.pool;
     this.#sampler = setInterval(() => {
       const s = this.#pool.stats();
-      this.#utilization = 0.7 * this.#utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.workers);
+      this.#utilization = 0.7 * this.#utilization + 0.3 * Math.min(1.5, (s.busy + s.queued) / s.maxWorkers);
     }, opts.sampleMs ?? 100);
     this.#sampler.unref();
   }
@@ -72,6 +75,11 @@ export class Presence {
       host: { id: this.#self.id, url: this.#self.url(), utilization: this.#utilization },
       peers: peers.map((p) => ({ id: p.id, url: p.url, utilization: p.utilization, queued: p.queued, keys: p.keys, updatedAt: p.updatedAt })),
     };
+  }
+
+  /** The utilization this host publishes (host/README.md, "Metrics"): what the HPA's adapter rule reads. */
+  registerMetrics(registry: MetricsRegistry): void {
+    gaugeFrom(registry, 'cloudburst_utilization', 'Busy and waiting calls per executor worker the host may grow to (maxWorkers), smoothed over about 1 s: what placement and autoscaling compare with 0.7.', () => this.#utilization);
   }
 
   /** Stops sampling (after the directory's last record: it reports the load). */

@@ -4,16 +4,27 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CloudburstError } from '../../common/index.ts';
 import {
-  BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, REPLY, STATE, WAKE, WATCHING, wakeWorker,
+  BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
 } from './protocol.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
+import { Histogram } from 'prom-client';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { PoolScaler, type GrowReason, type PoolLoad } from './pool-scaler.ts';
 import { TenantShare } from './tenant-share.ts';
 
+/** Buckets of the queue wait histogram, in seconds: 100 us to 30 s. */
+const WAIT_BUCKETS = [0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 export interface PoolOptions {
-  /** Number of worker threads. */
+  /** Worker threads the pool starts with and never goes below. */
   size: number;
+  /** Worker threads it may grow to when calls wait (see pool-scaler.ts). Default `size`: a fixed pool. */
+  maxSize?: number;
+  /** A call that waited this long for a worker starts one more (ms). Default 20. */
+  scaleUpWaitMs?: number;
+  /** A worker idle this long is stopped, down to `size` (ms). Default 30 s. */
+  idleTimeoutMs?: number;
   cachePath: string;
   /** Writer ids are `${writerPrefix}/w${slot}`. */
   writerPrefix: string;
@@ -48,7 +59,7 @@ export interface PoolOptions {
   workerUrl?: URL;
 }
 
-type ResolvedOptions = Required<Omit<PoolOptions, 'workerUrl'>> & { workerUrl: URL };
+type ResolvedOptions = Required<Omit<PoolOptions, 'workerUrl' | 'maxSize' | 'scaleUpWaitMs' | 'idleTimeoutMs'>> & { workerUrl: URL };
 
 interface Slot {
   index: number;
@@ -62,16 +73,24 @@ interface Slot {
   died: Promise<void>;
   /** Not to be given jobs again (it died, or it is being stopped). */
   dead: boolean;
+  /** It has started (READY): until then it gets no job. */
+  ready: boolean;
+  /** When its last job ended, or it became ready (`performance.now()`). */
+  idleSince: number;
   /** The thread has exited. */
   exited: boolean;
   /** The tenant of the job it runs, while `busy`. */
   tenant: string;
+  /** Why the thread failed, when it did. */
+  error?: unknown;
 }
 
 interface Waiting {
   tenant: string;
   job: Job;
   timeoutMs: number;
+  /** When it was queued (`performance.now()`). */
+  at: number;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
 }
@@ -88,7 +107,8 @@ function defaultWorkerUrl(): URL {
 }
 
 /**
- * A fixed pool of executor worker threads.
+ * A pool of executor worker threads, `size` to `maxSize` of them (pool-scaler.ts decides when
+ * it grows and shrinks).
  *
  * Each job goes to an idle worker, preferring one that already holds the module warm. A job
  * past its deadline has its worker terminated and replaced (V8 has no fuel; a terminated
@@ -114,6 +134,17 @@ export class ExecutorPool {
   #closed = false;
   #replaced = 0;
   #retired = 0;
+  readonly #scaler: PoolScaler;
+  /** Workers ready (taking jobs), and starting. */
+  #ready = 0;
+  #starting = 0;
+  /** The timer of the scaler's next look, and when it fires (Infinity: none). */
+  #scaleTimer: NodeJS.Timeout | undefined;
+  #scaleAt = Infinity;
+  #added = 0;
+  #stopped = 0;
+  #startFailures = 0;
+  #waits: Histogram | undefined;
 
   constructor(opts: PoolOptions) {
     const maxQueue = opts.maxQueue ?? 10_000;
@@ -121,12 +152,55 @@ export class ExecutorPool {
       spinMicros: 50, mainIsIdle: () => true, queue: 'share', shareWindowMs: 1000, workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
       ...opts, maxQueue, workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
     };
-    this.#share = new TenantShare(opts.size, this.#opts.shareWindowMs);
+    // Shares are of the ready workers: none yet (see TenantShare.resize).
+    this.#share = new TenantShare(0, this.#opts.shareWindowMs);
     this.#sharing = this.#opts.queue === 'share';
-    for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
+    this.#scaler = new PoolScaler({
+      min: opts.size, max: Math.max(opts.size, opts.maxSize ?? opts.size), scaleUpWaitMs: opts.scaleUpWaitMs ?? 20, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
+    });
+    for (let i = 0; i < opts.size; i++) this.#spawn();
   }
 
-  #spawn(index: number): Slot {
+  /** Starts a worker in the lowest free slot index (writer ids stay `w0`..`w{max-1}`). */
+  #spawn(reason?: GrowReason): void {
+    const used = new Set(this.#slots.map((s) => s.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    const slot = this.#start(index);
+    this.#slots.push(slot);
+    this.#starting++;
+    if (reason === 'queue' || reason === 'utilization') this.#added++;
+    void this.#whenReady(slot);
+  }
+
+  /** Waits for a starting worker: it takes jobs once ready; a start that failed is retried later. */
+  async #whenReady(slot: Slot): Promise<void> {
+    const wait = Atomics.waitAsync(slot.ctrl, READY, 0);
+    if (wait.async) await Promise.race([wait.value, slot.died]);
+    this.#starting--;
+    if (this.#closed) return;
+    if (slot.dead || Atomics.load(slot.ctrl, READY) !== 1) {
+      this.#drop(slot);
+      this.#startFailures++;
+      const delay = this.#scaler.startFailed(performance.now());
+      console.error(`executor worker ${slot.index} failed to start${slot.error === undefined ? '' : `: ${String(slot.error)}`}; starting workers again in ${delay} ms`);
+      // No worker left to serve what waits: the calls fail now rather than wait for a start that may never come.
+      if (this.#ready === 0 && this.#starting === 0) this.#rejectQueued(new CloudburstError('INTERNAL', 'no executor worker could be started (the host log has why); try again later'));
+    } else {
+      slot.ready = true;
+      slot.idleSince = performance.now();
+      this.#ready++;
+      this.#share.resize(this.#ready);
+      this.#scaler.started();
+      // The scaler sees the pool with this worker idle before it takes what waits: a busy spell
+      // of the smaller pool is over.
+      this.#scaler.observe(this.#load(), performance.now());
+      this.#drain();
+    }
+    this.#tick();
+  }
+
+  #start(index: number): Slot {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_WORDS * 4);
     // A worker starts in host code (it opens the cache) and opens its gate once ready.
     new Int32Array(ctrlBuffer)[GATE] = GATE_HOST;
@@ -146,13 +220,17 @@ export class ExecutorPool {
     });
     let markDead!: () => void;
     const died = new Promise<void>((resolve) => (markDead = resolve));
-    const slot: Slot = { index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false, exited: false, tenant: '' };
+    const slot: Slot = {
+      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false, exited: false, tenant: '', ready: false, idleSince: 0,
+    };
     const onDeath = (err?: unknown): void => {
+      if (err !== undefined) slot.error = err;
       if (slot.dead) return;
       slot.dead = true;
-      if (err !== undefined && !this.#closed) console.error(`executor worker ${index} failed:`, err);
+      // A start that failed is reported where it is retried (#whenReady).
+      if (err !== undefined && !this.#closed && slot.ready) console.error(`executor worker ${index} failed:`, err);
       markDead();
-      if (!this.#closed && this.#slots[index] === slot && !slot.busy) this.#replace(slot);
+      if (!this.#closed && slot.ready && this.#slots.includes(slot) && !slot.busy) this.#replace(slot);
     };
     worker.on('error', onDeath);
     worker.on('exit', () => {
@@ -162,12 +240,92 @@ export class ExecutorPool {
     return slot;
   }
 
+  /** A worker that was ready died (deadline, crash, retired): another takes its place. */
   #replace(slot: Slot): void {
     this.#replaced++;
-    slot.port.close();
-    const fresh = this.#spawn(slot.index);
-    this.#slots[slot.index] = fresh;
+    this.#drop(slot);
+    this.#spawn();
     this.#drain();
+    this.#tick();
+  }
+
+  /** Takes a dead or stopped worker out of the pool. */
+  #drop(slot: Slot): void {
+    const i = this.#slots.indexOf(slot);
+    if (i < 0) return;
+    this.#slots.splice(i, 1);
+    if (slot.ready) {
+      slot.ready = false;
+      this.#ready--;
+      this.#share.resize(this.#ready);
+    }
+    slot.port.close();
+  }
+
+  #rejectQueued(err: CloudburstError): void {
+    for (const fifo of this.#queue.values()) {
+      for (const w of fifo) {
+        this.#share.unqueued(w.tenant);
+        w.reject(err);
+      }
+    }
+    this.#queue.clear();
+    this.#queued = 0;
+  }
+
+  #load(): PoolLoad {
+    let oldestQueuedAt: number | undefined;
+    if (this.#queued > 0) for (const fifo of this.#queue.values()) if (oldestQueuedAt === undefined || fifo[0]!.at < oldestQueuedAt) oldestQueuedAt = fifo[0]!.at;
+    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued: this.#queued, oldestQueuedAt };
+  }
+
+  /**
+   * Lets the scaler look at the load (after every change of it, and when it asked to look
+   * again): starts the workers it asks for, stops workers idle past the idle timeout while
+   * nothing waits, and arms the timer of its next look.
+   */
+  #tick(): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    let load = this.#load();
+    this.#scaler.observe(load, now);
+    for (let reason = this.#scaler.grow(load, now); reason !== undefined; reason = this.#scaler.grow(load, now)) {
+      this.#spawn(reason);
+      load = this.#load();
+    }
+    let next = this.#scaler.nextCheck(load, now);
+    if (this.#scaler.mayStop(load)) {
+      const { idleTimeoutMs, min } = this.#scaler.options;
+      let spare = this.#ready + this.#starting - min;
+      // The longest idle first, until the floor.
+      const idle = this.#slots.filter((s) => s.ready && !s.busy && !s.dead).sort((a, b) => a.idleSince - b.idleSince);
+      for (const s of idle) {
+        if (spare > 0 && now - s.idleSince >= idleTimeoutMs) {
+          spare--;
+          this.#stopIdle(s);
+        } else {
+          if (spare > 0) next = Math.min(next ?? Infinity, s.idleSince + idleTimeoutMs);
+          break;
+        }
+      }
+    }
+    if (next !== undefined && next < this.#scaleAt) {
+      clearTimeout(this.#scaleTimer);
+      this.#scaleAt = next;
+      this.#scaleTimer = setTimeout(() => {
+        this.#scaleTimer = undefined;
+        this.#scaleAt = Infinity;
+        this.#tick();
+      }, Math.max(0, Math.ceil(next - now)));
+      this.#scaleTimer.unref();
+    }
+  }
+
+  #stopIdle(slot: Slot): void {
+    this.#stopped++;
+    slot.dead = true;
+    this.#drop(slot);
+    void this.#terminate(slot);
   }
 
   /**
@@ -176,7 +334,7 @@ export class ExecutorPool {
    */
   prewake(): void {
     for (const s of this.#slots) {
-      if (!s.busy && !s.dead && Atomics.compareExchange(s.ctrl, STATE, IDLE, WAKE) === IDLE) {
+      if (s.ready && !s.busy && !s.dead && Atomics.compareExchange(s.ctrl, STATE, IDLE, WAKE) === IDLE) {
         wakeWorker(s.ctrl);
         return;
       }
@@ -206,8 +364,11 @@ export class ExecutorPool {
     if (this.#opts.queue !== 'fifo' && (mine?.length ?? 0) >= this.#opts.maxQueuePerTenant) {
       return Promise.reject(new CloudburstError('OVERLOADED', `${mine!.length} calls of tenant ${tenant} are already waiting for a worker (the most one tenant may queue on a host)`));
     }
+    if (this.#ready === 0 && this.#starting === 0 && this.#scaler.holdingBack(performance.now())) {
+      return Promise.reject(new CloudburstError('INTERNAL', 'no executor worker could be started (the host log has why); try again later'));
+    }
     const queued = new Promise<JobResult>((resolve, reject) => {
-      const waiting: Waiting = { tenant, job, timeoutMs, resolve, reject };
+      const waiting: Waiting = { tenant, job, timeoutMs, at: performance.now(), resolve, reject };
       if (mine) mine.push(waiting);
       else this.#queue.set(tenant, [waiting]);
       this.#queued++;
@@ -215,13 +376,15 @@ export class ExecutorPool {
     });
     // A worker freed meanwhile (none should be while jobs wait) takes the next job in turn.
     this.#drain();
+    // The scaler's timer: a worker more if this waits past scaleUpWaitMs.
+    this.#tick();
     return queued;
   }
 
   #pick(job: Job): Slot | undefined {
     let idle: Slot | undefined;
     for (const s of this.#slots) {
-      if (s.busy || s.dead) continue;
+      if (s.busy || s.dead || !s.ready) continue;
       if (s.modules.has(job.module.id)) return s;
       idle ??= s;
     }
@@ -248,6 +411,7 @@ export class ExecutorPool {
       // To the back of the turn, or out of it when nothing of the tenant waits any more.
       this.#queue.delete(tenant);
       if (fifo.length > 0) this.#queue.set(tenant, fifo);
+      this.#waits?.observe((performance.now() - next.at) / 1000);
       this.#execute(slot, next.job, next.timeoutMs, tenant).then(next.resolve, next.reject);
     }
     // Jobs wait while a worker is free: it is held for a tenant that may not come back.
@@ -267,15 +431,28 @@ export class ExecutorPool {
     slot.tenant = tenant;
     this.#share.started(tenant);
     this.#inflight++;
+    this.#observeLoad();
     try {
       return await this.#converse(slot, job, timeoutMs);
     } finally {
       this.#inflight--;
       this.#share.ended(tenant);
       slot.busy = false;
-      if (slot.dead && !this.#closed && this.#slots[slot.index] === slot) this.#replace(slot);
-      else this.#drain();
+      slot.idleSince = performance.now();
+      if (slot.dead && !this.#closed && this.#slots.includes(slot)) this.#replace(slot);
+      else {
+        this.#drain();
+        this.#observeLoad();
+      }
     }
+  }
+
+  /**
+   * The scaler sees every change of the busy workers; on the hot path (a fixed pool, or a
+   * pool at its floor with nothing waiting and nothing to stop) that is all it costs.
+   */
+  #observeLoad(): void {
+    if (this.#queued > 0 || this.#ready + this.#starting > this.#scaler.options.min || this.#scaler.options.max > this.#scaler.options.min) this.#tick();
   }
 
   async #converse(slot: Slot, job: Job, timeoutMs: number): Promise<JobResult> {
@@ -367,8 +544,12 @@ export class ExecutorPool {
     return { kind: 'done', ok: false, code, message, logs: [] };
   }
 
-  stats(): { workers: number; busy: number; queued: number; replaced: number; retired: number } {
-    return { workers: this.#slots.length, busy: this.#inflight, queued: this.#queued, replaced: this.#replaced, retired: this.#retired };
+  /** `workers`: threads ready or starting (`starting` of them); `maxWorkers`: what the pool may grow to. */
+  stats(): { workers: number; starting: number; maxWorkers: number; busy: number; queued: number; replaced: number; retired: number } {
+    return {
+      workers: this.#slots.length, starting: this.#starting, maxWorkers: this.#scaler.options.max,
+      busy: this.#inflight, queued: this.#queued, replaced: this.#replaced, retired: this.#retired,
+    };
   }
 
   /** The workers each tenant holds now (jobs waiting in `recv` included); tenants holding none are left out. */
@@ -378,7 +559,16 @@ export class ExecutorPool {
 
   /** The workers and the calls waiting for one. */
   registerMetrics(registry: MetricsRegistry): void {
-    gaugeFrom(registry, 'cloudburst_workers', 'Executor worker threads.', () => this.#slots.length);
+    gaugeFrom(registry, 'cloudburst_workers', 'Executor worker threads (those starting included).', () => this.#slots.length);
+    gaugeFrom(registry, 'cloudburst_workers_starting', 'Executor workers starting (given no call until ready).', () => this.#starting);
+    gaugeFrom(registry, 'cloudburst_workers_max', 'Executor workers the pool may grow to (maxWorkers).', () => this.#scaler.options.max);
+    counterFrom(registry, 'cloudburst_workers_added_total', 'Executor workers started because calls waited or the workers stayed busy.', () => this.#added);
+    counterFrom(registry, 'cloudburst_workers_idle_stopped_total', 'Executor workers stopped after idleTimeoutMs without a call.', () => this.#stopped);
+    counterFrom(registry, 'cloudburst_worker_start_failures_total', 'Executor workers that failed to start (retried with backoff).', () => this.#startFailures);
+    this.#waits = new Histogram({
+      name: 'cloudburst_queue_wait_seconds', help: 'How long calls that found no free worker waited for one (those that found one at once are not observed: the hot path stays free).',
+      buckets: WAIT_BUCKETS, registers: [registry],
+    });
     gaugeFrom(registry, 'cloudburst_workers_busy', 'Executor workers running a call now.', () => this.#inflight);
     gaugeFrom(registry, 'cloudburst_calls_queued', 'Calls waiting for a free worker.', () => this.#queued);
     counterFrom(registry, 'cloudburst_workers_replaced_total', 'Executor workers replaced (terminated at a deadline, crashed, or retired for memory).', () => this.#replaced);
@@ -389,9 +579,8 @@ export class ExecutorPool {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#expiry);
-    for (const fifo of this.#queue.values()) for (const w of fifo) w.reject(new CloudburstError('SHUTTING_DOWN'));
-    this.#queue.clear();
-    this.#queued = 0;
+    clearTimeout(this.#scaleTimer);
+    this.#rejectQueued(new CloudburstError('SHUTTING_DOWN'));
     await Promise.all(this.#slots.map(async (s) => {
       await this.#terminate(s);
       s.port.close();

@@ -53,7 +53,12 @@ export const GATE_FREE = 0;
 export const GATE_HOST = 1;
 export const GATE_CLAIMED = 2;
 export const GATE_CLOSING = 3;
-export const CTRL_WORDS = 5;
+/**
+ * 0 while the worker starts (loads its code, opens the cache), 1 once it can take jobs: the
+ * pool gives a starting worker no job, and learns that a start failed from the thread's exit.
+ */
+export const READY = 5;
+export const CTRL_WORDS = 6;
 
 /*
  * A futex wake is a system call, and an expensive one on a VM: each side wakes the other

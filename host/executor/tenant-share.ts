@@ -25,7 +25,7 @@ interface Use {
  * worker (with a share of one, it could not otherwise).
  */
 export class TenantShare {
-  readonly #workers: number;
+  #workers: number;
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #tenants = new Map<string, Use>();
@@ -34,6 +34,17 @@ export class TenantShare {
     this.#workers = workers;
     this.#windowMs = windowMs;
     this.#now = now;
+  }
+
+  /**
+   * The pool's ready workers changed (it grows and shrinks, see pool-scaler.ts): shares are of
+   * the workers there are, not of those there could be. Over the maximum, a tenant could take
+   * workers up to its share of a pool that does not exist yet, and a worker the pool just added
+   * for another tenant's waiting call would go to it first; over the workers there are, the
+   * waiting tenant below its share gets it.
+   */
+  resize(workers: number): void {
+    this.#workers = workers;
   }
 
   /** Whether a job of `tenant` may take a free worker now. */

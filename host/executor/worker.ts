@@ -18,7 +18,7 @@ import { refArgument } from './args.ts';
 import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
-  BRIDGE, DONE, IDLE, JOB, PARKED, REPLY, STATE, WAKE, wakeMain,
+  BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 import { WarmInstances, type Instance } from './warm-instances.ts';
@@ -73,6 +73,9 @@ const state = new GuestState(
 );
 // The cache is open: from here on the thread may be stopped whenever it is outside host code.
 leave();
+// ...and it may be given jobs (the pool waits for this before it does).
+Atomics.store(ctrl, READY, 1);
+Atomics.notify(ctrl, READY);
 
 const instances = new WarmInstances({
   memoryBudget: init.memoryBudget,

@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   fsync?: FsyncPolicy;
   /** Memory settings of the host (see "Memory" in host/README.md). */
   memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
+  /** How the host's executor pool grows and shrinks (see "Executor scaling" in host/README.md). */
+  scaling?: Pick<HostOptions, 'maxWorkers' | 'scaleUpWaitMs' | 'idleTimeoutMs'>;
   deployExamples: boolean;
   /** The cluster secret of the KV node and the host. Default: the data folder's (cluster-secret.ts). */
   clusterSecret?: Buffer;
@@ -139,7 +141,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       dataDir: join(opts.dataDir, 'host'), kvsUrl: kv.url, port: opts.port,
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
-      ...opts.memory, ...credential,
+      ...opts.memory, ...opts.scaling, ...credential,
     });
   } catch (err) {
     await kv.close();

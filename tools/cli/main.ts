@@ -15,13 +15,14 @@ import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--workers N] [--fsync batch|always|off] [--no-examples] [TLS] [MEMORY] [SECRET]
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--fsync batch|always|off] [--no-examples] [WORKERS] [TLS] [MEMORY] [SECRET]
   cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [TLS] [SECRET]    (one process per node)
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--workers N] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [TLS] [MEMORY] SECRET
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [WORKERS] [TLS] [MEMORY] SECRET
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
+  WORKERS: [--workers N (cores, at least 2)] [--max-workers N (4 x cores)] [--scale-up-wait 20ms] [--idle-timeout 30s]   (host/README.md, "Executor scaling")
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
   TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
@@ -119,6 +120,13 @@ const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
 };
 /** What `serverCredential` (cluster-secret.ts) reads of the command line. */
 const secretFlags = (p: Parsed): { secretFile: string | undefined; insecure: boolean } => ({ secretFile: flag(p, 'cluster-secret-file'), insecure: has(p, 'insecure') });
+
+/** How the host's executor pool grows and shrinks, given as flags (HostOptions names them; host/README.md, "Executor scaling"). */
+const scalingFlags = (p: Parsed): { maxWorkers?: number; scaleUpWaitMs?: number; idleTimeoutMs?: number } => ({
+  ...(flag(p, 'max-workers') === undefined ? {} : { maxWorkers: int(p, 'max-workers', 0) }),
+  ...(flag(p, 'scale-up-wait') === undefined ? {} : { scaleUpWaitMs: duration(flag(p, 'scale-up-wait')!) }),
+  ...(flag(p, 'idle-timeout') === undefined ? {} : { idleTimeoutMs: duration(flag(p, 'idle-timeout')!) }),
+});
 
 const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
@@ -336,7 +344,7 @@ async function run(p: Parsed): Promise<number> {
         dataDir, port: int(p, 'port', 7070), kvsPort: int(p, 'kvs-port', 0),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
-        memory: memoryFlags(p), ...credential,
+        memory: memoryFlags(p), scaling: scalingFlags(p), ...credential,
         deployExamples: !has(p, 'no-examples'),
         log: (line) => console.error(line),
       });
@@ -382,7 +390,7 @@ async function run(p: Parsed): Promise<number> {
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
-        ...memoryFlags(p), ...credential,
+        ...memoryFlags(p), ...scalingFlags(p), ...credential,
         // Every tenant's quotas (host/README.md, "Quotas"), as a JSON object; checked by the host.
         ...(flag(p, 'quotas') === undefined ? {} : { quotas: parseJsonFlag(p, 'quotas') as Partial<TenantQuotas> }),
         ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
