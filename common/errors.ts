@@ -60,7 +60,8 @@ export const ERROR_CODES = {
   OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full; retry later' },
   HOST_UNAVAILABLE: { status: 503, userFault: false, summary: 'a function host could not be reached' },
   CONSISTENCY_UNAVAILABLE: { status: 503, userFault: false, summary: 'a causal request, or a client session, needed a version that did not reach this host before its deadline' },
-  SHUTTING_DOWN: { status: 503, userFault: false, summary: 'the server is stopping' },
+  NOT_READY: { status: 503, userFault: false, summary: 'the server is not ready to serve yet (starting, or a KV node catching up); its /readyz says so' },
+  SHUTTING_DOWN: { status: 503, userFault: false, summary: 'the server is stopping (draining)' },
   INTERNAL: { status: 500, userFault: false, summary: 'an unexpected error; the server log has details' },
 } as const satisfies Record<string, { status: number; userFault: boolean; summary: string }>;
 

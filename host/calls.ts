@@ -174,7 +174,9 @@ export class Calls {
         const out = await cluster.forwarder.call(placement.peer.url, prepared.tenant, fn, prepared.request);
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
-        if (!(err instanceof CloudburstError) || err.code !== 'HOST_UNAVAILABLE') throw err;
+        // A host that is stopping did not run the call (or cut it before it committed anything):
+        // as good as unreachable.
+        if (!(err instanceof CloudburstError) || (err.code !== 'HOST_UNAVAILABLE' && err.code !== 'SHUTTING_DOWN')) throw err;
         cluster.markUnreachable(placement.peer.id, placement.peer.url);
         lastError = err;
       }

@@ -3,7 +3,7 @@ import { AUDIT_FILE, AuditLog } from './auth/audit.ts';
 import { AuthStore } from './auth/auth-store.ts';
 import { TokenAuthenticator } from './auth/authenticator.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudburstError, createServer, listen, retainIdleBuffers, Router, serve, type ServerDrain } from '../common/index.ts';
 import { Hlc, KvClient } from '../kvs/index.ts';
@@ -33,34 +33,52 @@ import { Quotas } from './quotas/quotas.ts';
 import { DefaultQuotaSource, RecordQuotaSource } from './quotas/tenant-quotas.ts';
 import { isStateBytesKey } from './quotas/state-ledger.ts';
 import { SelfAddress } from './self-address.ts';
+import { Readiness } from './readiness.ts';
+import { drainHost, type Draining } from './drain.ts';
 
 export interface Host {
   readonly id: string;
   readonly url: string;
   readonly port: number;
+  /** Whether `GET /readyz` answers 200 now. */
+  readonly ready: boolean;
+  /** Releases the hold of `HostOptions.holdReady` (the host is ready once it also reached the tier). */
+  setReady(): void;
   /**
    * Stops accepting connections; serves the requests in flight and those that arrive on open
    * connections (each answer with `Connection: close`); closes idle connections once nothing
    * has been in flight for 500 ms; then stops the rest, flushes the outbox and closes.
    */
   close(): Promise<void>;
+  /**
+   * What SIGTERM runs (host/README.md, "Draining"): /readyz goes 503 SHUTTING_DOWN, the host
+   * leaves the directory and waits until its peers have read that, long-polls end, then it
+   * closes as `close()` does, its calls, asynchronous calls and DAG steps given until
+   * `timeoutMs` (default 30 s) from the start to finish: those still running then are cut
+   * (answered 503 SHUTTING_DOWN; nothing they did is committed). The outbox is flushed last.
+   */
+  drain(o?: { timeoutMs?: number }): Promise<void>;
 }
+
+/** `Host.drain()`'s bound when none is given (`--drain-timeout`). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 /** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
 const IDLE_GRACE_MS = 500;
 
 const MiB = 1024 * 1024;
 
-/** A host's identity survives restarts: counters keep one entry per writer, and writers are `h-{id}/...`. */
-function hostId(dataDir: string): string {
-  const file = join(dataDir, 'host-id');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    const id = randomBytes(4).toString('hex');
-    writeFileSync(file, `${id}\n`, { flag: 'wx' });
-    return id;
-  }
+/**
+ * A host's identity is one incarnation's: a host started again, with the same data folder or
+ * not, is a new member of the cluster (a pod of a Deployment is). Its cache stays valid data
+ * and the outbox a previous incarnation left is flushed as its own (the entries are lattice
+ * values: who wrote them is inside them). Writers are `h-{id}/...`, so a counter gains an
+ * entry per incarnation that wrote to it, and no two processes ever share a writer id (two
+ * hosts started from copies of one folder would have, with a saved id: their counter entries
+ * would overwrite each other's). A stopped incarnation's directory record is final.
+ */
+function hostId(): string {
+  return randomBytes(6).toString('hex');
 }
 
 /**
@@ -81,7 +99,7 @@ function hostId(dataDir: string): string {
 export async function startHost(options: HostOptions): Promise<Host> {
   const opts = resolveOptions(options);
   mkdirSync(opts.dataDir, { recursive: true });
-  const self = new SelfAddress(hostId(opts.dataDir));
+  const self = new SelfAddress(hostId());
   const writerPrefix = `h-${self.id}`;
   const hlc = new Hlc(`${writerPrefix}/main`);
   const metrics = new Metrics();
@@ -151,7 +169,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // The cluster: this host's published load and keys, every host's record, messages between
   // functions, calls forwarded to other hosts.
   const presence = new Presence({ self, cache, pool });
-  const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers) });
+  // Ready once the tier took this host's first record (peers can then place work here), and
+  // whatever the starter holds (host/README.md, "Readiness and draining").
+  const readiness = new Readiness({
+    tier: 'it has not reached the KV tier and published its directory record yet',
+    ...(opts.holdReady === undefined ? {} : { starter: opts.holdReady }),
+  });
+  const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers), onPublished: () => readiness.release('tier') });
   const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
   const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
   const forwarder = new Forwarder(self.id, link);
@@ -180,7 +204,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness]) part.registerMetrics(metrics.registry);
 
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 
@@ -190,6 +214,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     audit,
     registry, calls, dags, futures, readThrough, metrics, hlc, messaging, cut, quotas, hostId: self.id, writer: `${writerPrefix}/main`,
     maxBodyBytes: opts.maxBodyBytes,
+    readiness,
     clusterView: () => presence.view(directory.peers()),
   });
 
@@ -222,14 +247,24 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // the host is idle (host/README.md, "Memory").
   const releaseIdleBuffers = retainIdleBuffers();
 
-  const running = { id: self.id, drain, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
+  const running = { id: self.id, drain, readiness, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
   let closing: Promise<void> | undefined;
-  return { id: self.id, port, url: self.url(), close: () => (closing ??= stop(running)) };
+  const draining: Draining = { ...running, publishIntervalMs: opts.publishIntervalMs, idleGraceMs: IDLE_GRACE_MS, stop: (o) => stop(running, o) };
+  return {
+    id: self.id, port, url: self.url(),
+    get ready() {
+      return readiness.ready;
+    },
+    setReady: () => readiness.release('starter'),
+    close: () => (closing ??= stop(running)),
+    drain: (o = {}) => (closing ??= drainHost(draining, o.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)),
+  };
 }
 
-interface Running {
+export interface Running {
   id: string;
   drain: ServerDrain;
+  readiness: Readiness;
   futures: Futures;
   directory: Directory;
   presence: Presence;
@@ -247,13 +282,18 @@ interface Running {
   releaseIdleBuffers: () => void;
 }
 
-/** `Host.close()`: every part stops after those that use it (host/README.md, "Stopping"). */
-async function stop(p: Running): Promise<void> {
+/**
+ * `Host.close()`: every part stops after those that use it (host/README.md, "Stopping").
+ * `drained`, from `Host.drain()`: the HTTP side is drained already (the in-flight work that is
+ * left was cut), go on with the rest.
+ */
+async function stop(p: Running, o: { drained?: Promise<void> } = {}): Promise<void> {
+  p.readiness.drain();
   // First the HTTP side, while everything behind it still works: no new connections, every
   // answer from now on closes its connection, requests in flight and requests arriving on
   // open connections are served; idle connections close once things are quiet. Meanwhile
   // the directory tells the other hosts that this one is stopping.
-  const drained = p.drain.close({ idleGraceMs: IDLE_GRACE_MS });
+  const drained = o.drained ?? p.drain.close({ idleGraceMs: IDLE_GRACE_MS });
   // Long-polls of futures answer now instead of holding the stop up for their whole wait.
   p.futures.stopWaiting();
   await p.directory.close();

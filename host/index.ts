@@ -1,5 +1,5 @@
 // The front door of the function host. Other folders import only this file.
-export { startHost, type Host } from './host.ts';
+export { DEFAULT_DRAIN_TIMEOUT_MS, startHost, type Host } from './host.ts';
 export type { HostOptions } from './options.ts';
 export { QUOTA_NAMES, defaultQuotas, parseQuotas, type QuotaSource, type TenantQuotas } from './quotas/tenant-quotas.ts';
 export type { FsyncPolicy } from './cache/cache.ts';
@@ -12,3 +12,4 @@ export { AuthStore } from './auth/auth-store.ts';
 export { SCOPES, type Scope } from './auth/principal.ts';
 export { AUDIT_FILE, type AuditEntry } from './auth/audit.ts';
 export type { TokenInfo, TenantRecord } from './auth/records.ts';
+export { readHostRecords, type HostRecord } from './cluster/directory.ts';

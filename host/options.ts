@@ -61,6 +61,12 @@ export interface HostOptions {
   maxUtilization?: number;
   /** How often the host publishes its key summary and load, and reads the others'. Default 500 ms. */
   publishIntervalMs?: number;
+  /**
+   * Holds `GET /readyz` at 503 NOT_READY, with this reason, until `Host.setReady()`: for a
+   * starter that has more to do before the host should get work (`cloudburst up` deploys the
+   * examples). Default: nothing held.
+   */
+  holdReady?: string | undefined;
   /** Size budget of the cache (keys and values), in MiB; clean keys are evicted past it. Default 1024. */
   cacheMiB?: number;
   /** Keys the cache may hold (each costs the main thread's heap a few hundred bytes). Default 500,000. */
@@ -109,7 +115,7 @@ export interface HostOptions {
 }
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
-export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas' | 'onAudit'>> & { tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas } & Pick<HostOptions, 'onAudit'>;
+export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas' | 'onAudit' | 'holdReady'>> & { tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas } & Pick<HostOptions, 'onAudit' | 'holdReady'>;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -184,5 +190,6 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     queue: opts.queue ?? 'share',
     quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
     onAudit: opts.onAudit,
+    holdReady: opts.holdReady,
   };
 }

@@ -70,6 +70,8 @@ export const HOST_LIMITS = {
  */
 export const HOST_PATHS = {
   healthz: '/healthz',
+  /** 200 once this host can serve, 503 NOT_READY before, 503 SHUTTING_DOWN while it drains. */
+  readyz: '/readyz',
   metrics: '/metrics',
   /** This host's view of the cluster. */
   cluster: '/v1/cluster',
@@ -148,6 +150,7 @@ const ADMIN = ['admin'] as const;
 
 export const HOST_ROUTES = [
   { name: 'healthz', method: 'GET', path: HOST_PATHS.healthz, access: 'open' },
+  { name: 'readyz', method: 'GET', path: HOST_PATHS.readyz, access: 'open' },
   { name: 'cluster', method: 'GET', path: HOST_PATHS.cluster, access: READ },
   { name: 'metrics', method: 'GET', path: HOST_PATHS.metrics, access: READ },
   { name: 'putModule', method: 'PUT', path: `${HOST_PATHS.modules}/:module`, access: DEPLOY },

@@ -17,6 +17,7 @@ import { HOST_HEADERS, HOST_LIMITS, HOST_ROUTES, answerHeaders, hostPath, parseC
 import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
 import type { ModuleCandidate, Quotas } from './quotas/quotas.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
+import type { Readiness } from './readiness.ts';
 
 export interface RouteDeps {
   /** Who each request comes from, checked against its route's `access` before the handler runs. */
@@ -39,6 +40,8 @@ export interface RouteDeps {
   hostId: string;
   writer: string;
   maxBodyBytes: number;
+  /** What `GET /readyz` answers. */
+  readiness: Readiness;
   clusterView: () => unknown;
 }
 
@@ -127,6 +130,12 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
   const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),
+
+    // Liveness is healthz; this is whether work should be sent here (503 NOT_READY / SHUTTING_DOWN).
+    readyz: ({ res }) => {
+      d.readiness.check();
+      sendJson(res, 200, { ready: true, host: d.hostId });
+    },
 
     // This host's view of the other hosts, as the scheduler sees it.
     cluster: ({ res }) => sendJson(res, 200, d.clusterView()),

@@ -41,6 +41,8 @@ export const KV_PATHS = {
   batchMerge: '/kv/v1/batch/merge',
   batchGet: '/kv/v1/batch/get',
   healthz: '/kv/v1/healthz',
+  /** 200 once the node joined its ring and caught up with its replicas; 503 before and while it stops. */
+  readyz: '/kv/v1/readyz',
   stats: '/kv/v1/stats',
   ring: '/kv/v1/ring',
   ringRemove: '/kv/v1/ring/remove',
@@ -78,6 +80,7 @@ export const KV_ROUTES = [
   { name: 'batchMerge', method: 'POST', path: KV_PATHS.batchMerge, access: 'cluster' },
   { name: 'batchGet', method: 'POST', path: KV_PATHS.batchGet, access: 'cluster' },
   { name: 'healthz', method: 'GET', path: KV_PATHS.healthz, access: 'open' },
+  { name: 'readyz', method: 'GET', path: KV_PATHS.readyz, access: 'open' },
   { name: 'stats', method: 'GET', path: KV_PATHS.stats, access: 'cluster' },
   { name: 'ring', method: 'GET', path: KV_PATHS.ring, access: 'cluster' },
   { name: 'ringRemove', method: 'POST', path: KV_PATHS.ringRemove, access: 'cluster' },

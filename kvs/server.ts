@@ -131,6 +131,8 @@ export interface Context {
   readonly startedAt: number;
   readonly counts: Record<KvRouteName | 'errors', number>;
   readonly cluster: Cluster;
+  /** Throws NOT_READY or SHUTTING_DOWN unless the node is ready (`GET /kv/v1/readyz`). */
+  readonly checkReady: () => void;
 }
 
 /** `rawKey`: the key routes' `*key`, as sent (still percent-encoded). */
@@ -215,6 +217,11 @@ const HANDLERS: Record<KvRouteName, Handler> = {
 
   healthz(ctx, _req, res) {
     sendJson(res, 200, { ok: true, node: ctx.nodeId });
+  },
+
+  readyz(ctx, _req, res) {
+    ctx.checkReady();
+    sendJson(res, 200, { ready: true, node: ctx.nodeId });
   },
 
   stats(ctx, _req, res) {
@@ -317,7 +324,17 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     ca: opts.ca,
     clusterSecret: credential.secret,
   });
-  const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster };
+  // Ready once joined (`start` resolved: a new node pulled its ranges) and caught up with its
+  // replicas (a restarted or paused node compares digests with every live peer first); never
+  // again once it leaves or closes.
+  let joined = false;
+  let draining = false;
+  const checkReady = (): void => {
+    if (draining) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
+    if (!joined) throw new CloudburstError('NOT_READY', 'the KV node has not joined its ring yet');
+    if (cluster.catchingUp) throw new CloudburstError('NOT_READY', 'the KV node is catching up with its replicas');
+  };
+  const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster, checkReady };
   for (const route of KV_ROUTES) {
     const handler = HANDLERS[route.name];
     router.on(route.method, route.path, ({ req, res, params }) => {
@@ -333,6 +350,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
+      draining = true;
       // Requests still arriving on open connections are served (with Connection: close) while
       // the cluster and the store are up.
       await drain.close({ idleGraceMs: IDLE_GRACE_MS, maxWaitMs: CLOSE_MAX_WAIT_MS });
@@ -348,8 +366,10 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     await close();
     throw err;
   }
+  joined = true;
 
   const leave = async (): Promise<void> => {
+    draining = true;
     await cluster.leave();
     await close();
   };

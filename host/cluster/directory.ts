@@ -30,6 +30,8 @@ export interface DirectoryOptions {
   intervalMs?: number;
   /** A host whose record is older than this is taken for dead. */
   staleMs?: number;
+  /** Called after each beat that published this host's record and read the others'. */
+  onPublished?: () => void;
   clock?: () => number;
 }
 
@@ -51,9 +53,12 @@ export class Directory {
   readonly #intervalMs: number;
   readonly #staleMs: number;
   readonly #clock: () => number;
+  readonly #onPublished: (() => void) | undefined;
   #peers = new Map<string, PeerView>();
   /** Hosts a forward failed to reach, with the record time at which that happened. */
   readonly #unreachable = new Map<string, number>();
+  /** Hosts whose record says they stopped: not read again. */
+  readonly #gone = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #beat: Promise<void> | undefined;
 
@@ -64,11 +69,12 @@ export class Directory {
     this.#intervalMs = opts.intervalMs ?? 500;
     this.#staleMs = opts.staleMs ?? 3000;
     this.#clock = opts.clock ?? Date.now;
+    this.#onPublished = opts.onPublished;
   }
 
   start(): void {
     const tick = (): void => {
-      this.#beat ??= this.refresh().catch(() => undefined).finally(() => (this.#beat = undefined));
+      this.#beat ??= this.refresh().then(() => this.#onPublished?.(), () => undefined).finally(() => (this.#beat = undefined));
     };
     this.#timer = setInterval(tick, this.#intervalMs);
     this.#timer.unref();
@@ -84,15 +90,23 @@ export class Directory {
     ]);
     const set = await this.#kv.get(HOSTS_SET);
     if (set?.type !== 'set') return;
-    const ids = set.members.map((m) => Buffer.from(m).toString('utf8')).filter((id) => id !== me.id);
+    // A stopped record is final (an id is one incarnation's): read once, then skipped, so that
+    // the hosts of past incarnations, which stay in the set, cost one read each per host.
+    const ids = set.members.map((m) => Buffer.from(m).toString('utf8')).filter((id) => id !== me.id && !this.#gone.has(id));
     const records = await this.#kv.getBatch(ids.map(recordKey));
     const peers = new Map<string, PeerView>();
     records.forEach((v) => {
       if (v?.type !== 'lww' || v.tombstone) return;
       const r = JSON.parse(Buffer.from(v.value).toString('utf8')) as HostRecord;
+      if (r.stopped) this.#gone.add(r.id);
       const old = this.#peers.get(r.id);
       peers.set(r.id, old && old.updatedAt === r.updatedAt ? old : { ...r, bloom: Bloom.fromBase64(r.summary) });
     });
+    // Stopped hosts stay known (absence() says why they are not live).
+    for (const id of this.#gone) {
+      const old = this.#peers.get(id);
+      if (old && !peers.has(id)) peers.set(id, old);
+    }
     this.#peers = peers;
   }
 
@@ -128,11 +142,28 @@ export class Directory {
     if (p && (url === undefined || p.url === url)) this.#unreachable.set(id, p.updatedAt);
   }
 
-  /** Tells the others this host is gone, so that they stop sending it calls at once. */
+  /**
+   * Tells the others this host is gone (its record `stopped`: no peer places work on it from
+   * the next time it reads the directory, within `intervalMs`) and stops publishing. A host
+   * id is one incarnation's (host.ts), so a stopped record is final.
+   */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     await this.#beat;
     const me = { ...this.#self(this.peers().length > 0), updatedAt: this.#clock(), stopped: true };
     await this.#kv.mergeBatch([{ key: recordKey(me.id), value: lww.write(Buffer.from(JSON.stringify(me)), this.#hlc.now()) }]).catch(() => undefined);
   }
+}
+
+/**
+ * Every host record in the directory, as a reader outside the hosts sees them (the local
+ * autoscaler, `cloudburst cluster status`): live, stopped and stale ones alike; the reader
+ * judges by `stopped` and `updatedAt`.
+ */
+export async function readHostRecords(kv: Pick<KvClient, 'get' | 'getBatch'>): Promise<HostRecord[]> {
+  const set = await kv.get(HOSTS_SET);
+  if (set?.type !== 'set') return [];
+  const ids = set.members.map((m) => Buffer.from(m).toString('utf8'));
+  const records = await kv.getBatch(ids.map(recordKey));
+  return records.flatMap((v) => (v?.type === 'lww' && !v.tombstone ? [JSON.parse(Buffer.from(v.value).toString('utf8')) as HostRecord] : []));
 }

@@ -481,7 +481,7 @@ export class ExecutorPool {
           if (wait.async) await Promise.race([wait.value, slot.died]);
           Atomics.store(ctrl, WATCHING, 0);
         }
-        if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
+        if (slot.dead) return this.#died(slot);
         state = Atomics.load(ctrl, STATE);
         if (state === JOB && performance.now() >= deadline) {
           // Stop the guest, never the host's own work: if the job finished meanwhile (its
@@ -523,7 +523,7 @@ export class ExecutorPool {
         } finally {
           if (pauses) this.#share.resumed(slot.tenant);
         }
-        if (slot.dead) return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
+        if (slot.dead) return this.#died(slot);
         // The worker waits for this reply with its gate open: closing it cannot find the job done.
         if (performance.now() >= deadline) return this.#timeout(slot, timeoutMs);
         slot.port.postMessage(reply);
@@ -537,7 +537,21 @@ export class ExecutorPool {
     return this.#failed(slot, 'CALL_TIMEOUT', `the call ran past its deadline of ${timeoutMs} ms and was stopped`);
   }
 
-  #failed(slot: Slot, code: 'CALL_TIMEOUT' | 'INTERNAL', message: string): JobResult {
+  /**
+   * The worker died under its job: a crash, or close() stopped it (through the gate, so the
+   * job committed nothing: a host that drains cuts what still runs at its deadline this way).
+   */
+  #died(slot: Slot): JobResult {
+    // A job that finished (its commit done) just before the worker was stopped stands.
+    if (Atomics.load(slot.ctrl, STATE) === DONE) {
+      const result = receiveMessageOnPort(slot.port)?.message as JobResult | undefined;
+      if (result !== undefined) return result;
+    }
+    if (this.#closed) return this.#failed(slot, 'SHUTTING_DOWN', 'the host is stopping: the call was cut before it finished (nothing it wrote was committed); retry it on another host');
+    return this.#failed(slot, 'INTERNAL', 'the executor worker died during the call');
+  }
+
+  #failed(slot: Slot, code: 'CALL_TIMEOUT' | 'INTERNAL' | 'SHUTTING_DOWN', message: string): JobResult {
     // The worker may be mid-guest or mid-bridge: it cannot be trusted again.
     slot.dead = true;
     void this.#terminate(slot);

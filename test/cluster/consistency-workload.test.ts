@@ -358,9 +358,11 @@ describe('consistency workload: random chains over three host processes', () => 
       placeable.delete(victim.id);
       phase = 'killed';
       killedAt = completed;
-      // The supervisor starts it again on its data folder: same id, new port.
+      // The supervisor starts it again on its data folder: a new port, and a new incarnation
+      // with a new id (host.ts), found at its new address.
       await waitFor(() => (progress(), victimPid()), (pid) => pid !== oldPid, 30_000, 'the killed host restarted');
       const newUrl = hostUrls().get(victim.id)!;
+      victim.id = (await json<{ host: { id: string } }>(`${newUrl}/v1/cluster`)).body.host.id;
       for (const h of [a, b]) {
         await waitFor(async () => (progress(), (await json<{ peers: { id: string; url: string }[] }>(`${hostUrls().get(h.id)!}/v1/cluster`)).body.peers),
           (peers) => peers.some((p) => p.id === victim.id && p.url === newUrl), 20_000, `the restarted host in ${h.id}'s view`);

@@ -1,5 +1,5 @@
-// A host killed and restarted (supervised, at a new address) is not taken for unreachable
-// because of a failure of its previous incarnation.
+// A host killed and restarted (supervised, at a new address) is a new incarnation with a new id:
+// a failure of the previous incarnation does not take the new one out of the view.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startHostCluster, type HostCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/platform.ts';
@@ -23,15 +23,17 @@ describe('a restarted host in the others\' view', () => {
     process.kill(oldPid, 'SIGKILL');
     await waitFor(() => cluster.file.processes.find((p) => p.name === 'host3')!.pid, (pid) => pid !== oldPid, 20_000, 'V restarted');
     const newUrl = urlOf('host3');
-    await waitFor(async () => (await json<{ peers: { id: string; url: string }[] }>(`${a!.url}/v1/cluster`)).body.peers, (ps) => ps.some((p) => p.id === v!.id && p.url === newUrl), 20_000, 'A sees the restarted V');
+    const newId = (await json<{ host: { id: string } }>(`${newUrl}/v1/cluster`)).body.host.id;
+    expect(newId).not.toBe(v!.id);
+    await waitFor(async () => (await json<{ peers: { id: string; url: string }[] }>(`${a!.url}/v1/cluster`)).body.peers, (ps) => ps.some((p) => p.id === newId && p.url === newUrl), 20_000, 'A sees the restarted V');
     // Watch A's view while the slow call ends: V must stay in it, and calls placed on V work.
     const problems: string[] = [];
     let done = false;
     const watcher = (async () => {
       while (!done) {
         const peers = (await json<{ peers: { id: string }[] }>(`${a!.url}/v1/cluster`)).body.peers;
-        if (!peers.some((p) => p.id === v!.id)) {
-          const probe = await json<{ error?: { code: string } }>(`${a!.url}/v1/dags/slow/call`, 'POST', { args: { 'math.increment': [1], 'kitchen.delayI64': [0] }, placement: { 'kitchen.delayI64': v!.id } });
+        if (!peers.some((p) => p.id === newId)) {
+          const probe = await json<{ error?: { code: string } }>(`${a!.url}/v1/dags/slow/call`, 'POST', { args: { 'math.increment': [1], 'kitchen.delayI64': [0] }, placement: { 'kitchen.delayI64': newId } });
           problems.push(`V left A's view; a call placed on it answered ${probe.status} ${probe.body.error?.code ?? ''}`);
         }
         await new Promise((r) => setTimeout(r, 10));

@@ -46,8 +46,10 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
 
       const status = await runCli(['cluster', 'status', '--data', data, '--json']);
       expect(status.code, status.stderr).toBe(0);
-      const nodes = JSON.parse(status.stdout) as { role: string; health: string; detail: { members?: number } }[];
+      const nodes = JSON.parse(status.stdout) as { role: string; health: string; ready: string; detail: { members?: number } }[];
       expect(nodes.every((n) => n.health === 'up')).toBe(true);
+      // "cloudburst is up" came once every process answered /readyz 200.
+      expect(nodes.map((n) => n.ready)).toEqual(nodes.map(() => 'ready'));
       expect(nodes.filter((n) => n.role === 'kvs').every((n) => n.detail.members === 3)).toBe(true);
 
       const [h1, h2] = file.processes.filter((p) => p.role === 'host');

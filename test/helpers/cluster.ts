@@ -67,7 +67,8 @@ export async function signedJson<T>(secret: Buffer, url: string, method = 'GET')
  * One KV node and `hosts` host processes (`startLocalCluster`, the code behind
  * `cloudburst up --hosts N`), resolved once every host sees all the others; `modules` are
  * deployed through the first host. With `supervise`, a process that dies is started again on
- * its data folder (same host id, a new port and pid: `file.processes` has them once it is up).
+ * its data folder (a new incarnation: a new host id, port and pid; `file.processes` has the
+ * port and pid once it is up, its `/v1/cluster` the id).
  */
 export async function startHostCluster(opts: { prefix: string; hosts: number; hostArgs?: string[]; modules?: string[]; supervise?: boolean }): Promise<HostCluster> {
   const dir = await tempDir(opts.prefix);

@@ -200,7 +200,7 @@ export function hostGenerators(w: World): Record<HostRouteName, CaseArb | undefi
   const call = badCall(w);
   return {
     // Nothing to refuse in a GET of these but the method (and, later, the credential).
-    healthz: undefined, cluster: undefined, metrics: undefined, listModules: undefined, listFunctions: undefined,
+    healthz: undefined, readyz: undefined, cluster: undefined, metrics: undefined, listModules: undefined, listFunctions: undefined,
     dagList: undefined, listRejected: undefined, dagSnapshots: undefined, dagStatus: undefined, dagCancel: undefined,
 
     putModule: fc.oneof(

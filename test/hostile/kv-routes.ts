@@ -47,7 +47,7 @@ const post = (route: KvRouteName, path: string) => ({ body, expect }: { body: Ui
 export function kvGenerators(): Record<KvRouteName, CaseArb | undefined> {
   const P = KV_PATHS;
   return {
-    healthz: undefined, stats: undefined, ring: undefined,
+    healthz: undefined, readyz: undefined, stats: undefined, ring: undefined,
     getKey: fc.oneof(
       badKeyPath.map((k): Case => ({ route: 'getKey', method: 'GET', path: P.keys + k, expect: ['INVALID_KEY', 'UNKNOWN_ROUTE'] })),
       hostileString.filter((k) => k.length > 0 && k.isWellFormed() && Buffer.byteLength(k) <= 1024).map((k): Case => ({ route: 'getKey', method: 'GET', path: P.keys + enc(`zz-missing/${k}`), expect: ['KEY_NOT_FOUND', 'INVALID_KEY'] })),

@@ -1,5 +1,5 @@
 /**
- * A KV node's port is not a public API: every route but healthz wants the cluster credential
+ * A KV node's port is not a public API: every route but healthz and readyz wants the cluster credential
  * (kvs/README.md, "Authentication"). For every route of KV_ROUTES, requests without a good
  * signature are 401 UNAUTHENTICATED and change nothing; a node of another cluster cannot join;
  * a node does not start without a secret unless insecure; subscription pushes are signed.
@@ -84,6 +84,7 @@ function attempt(route: KvRoute): { path: string; body?: Buffer; headers?: Recor
     case 'batchMerge': return { path: route.path, body: frame('auth/batch') };
     case 'batchGet': return { path: route.path, body: json({ keys: ['auth/k'] }) };
     case 'healthz': return { path: route.path };
+    case 'readyz': return { path: route.path };
     case 'stats': return { path: route.path };
     case 'ring': return { path: route.path };
     case 'ringRemove': return { path: route.path, body: json({ id: 'b', force: true }) };
@@ -112,8 +113,8 @@ async function snapshot() {
   };
 }
 
-// Every route but healthz, whatever the table says (the first test checks the table agrees).
-const guarded = KV_ROUTES.filter((r) => r.path !== KV_PATHS.healthz);
+// Every route but the probes, whatever the table says (the first test checks the table agrees).
+const guarded = KV_ROUTES.filter((r) => r.path !== KV_PATHS.healthz && r.path !== KV_PATHS.readyz);
 const otherMethod = (m: string) => (m === 'GET' ? 'POST' : 'GET');
 const otherPath = (p: string) => (p === KV_PATHS.ring ? KV_PATHS.stats : KV_PATHS.ring);
 
@@ -131,8 +132,8 @@ const BAD_CREDENTIALS: [string, (method: string, path: string) => Record<string,
 ];
 
 describe('KV node: only the cluster gets in', () => {
-  it('KV auth: every route but healthz is in the table as a cluster route', () => {
-    expect(KV_ROUTES.filter((r) => r.access === 'open').map((r) => r.name)).toEqual(['healthz']);
+  it('KV auth: every route but healthz and readyz is in the table as a cluster route', () => {
+    expect(KV_ROUTES.filter((r) => r.access === 'open').map((r) => r.name)).toEqual(['healthz', 'readyz']);
     expect(guarded.every((r) => r.access === 'cluster')).toBe(true);
   });
 

@@ -9,6 +9,7 @@ import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
 import { adminToken } from './embedded.ts';
+import { probeReady, type Readiness } from './ready.ts';
 
 /** One process of a local cluster, as `cluster.json` records it. */
 export interface ClusterProcess {
@@ -17,12 +18,40 @@ export interface ClusterProcess {
   url: string;
   pid: number;
   dataDir: string;
+  /** When this process was started (ISO time). */
+  startedAt?: string;
+  /** Added by the autoscaler (`up --autoscale`), which may drain it again. */
+  autoscaled?: boolean;
 }
 
 export interface ClusterFile {
   createdAt: string;
   replication: number;
   processes: ClusterProcess[];
+  /** With `up --autoscale`: the bounds, and the file the decisions are appended to. */
+  autoscale?: { minHosts: number; maxHosts: number; decisions: string };
+}
+
+/** A host of a running local cluster, as the autoscaler sees it. */
+export interface LocalHost extends ClusterProcess {
+  /** Its process is running (false: it exited; with `supervise` a restart is under way). */
+  alive: boolean;
+  /** The first host: the one the user's URL points to, never drained by the autoscaler. */
+  first: boolean;
+}
+
+/** What `startLocalCluster` hands back. */
+export interface LocalCluster {
+  file: ClusterFile;
+  clusterSecret: Buffer | undefined;
+  token: string | undefined;
+  /** The hosts now, in start order. */
+  hosts(): LocalHost[];
+  /** Starts one more host (flags as the others', a free port, `autoscaled`) and records it in cluster.json. */
+  addHost(): Promise<LocalHost>;
+  /** SIGTERM to host `name` (it drains), waits for it to exit, and takes it out of cluster.json. */
+  removeHost(name: string): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export const CLUSTER_FILE = 'cluster.json';
@@ -38,9 +67,12 @@ export function readClusterFile(dataDir: string): ClusterFile | undefined {
 }
 
 interface Running {
-  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string; env: NodeJS.ProcessEnv };
+  spec: { role: 'kvs' | 'host'; name: string; args: string[]; dataDir: string; env: NodeJS.ProcessEnv; autoscaled?: boolean };
   child: ChildProcess;
   url: string;
+  startedAt: Date;
+  /** Being removed (removeHost): its exit is expected, not restarted. */
+  retiring?: boolean;
 }
 
 /** Starts `cloudburst <args>` and resolves with the URL it prints once it listens. */
@@ -86,6 +118,8 @@ export interface LocalClusterOptions {
   clusterSecret?: Buffer;
   /** Every process with `--insecure` instead (no secret). */
   insecure?: boolean;
+  /** Recorded in cluster.json (`up --autoscale`). */
+  autoscale?: ClusterFile['autoscale'];
   log: (line: string) => void;
 }
 
@@ -95,7 +129,7 @@ export interface LocalClusterOptions {
  * tests can find (and kill) them. With `supervise`, a process that dies is started again
  * with the same data folder.
  */
-export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ file: ClusterFile; clusterSecret: Buffer | undefined; token: string | undefined; stop(): Promise<void> }> {
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
   mkdirSync(opts.dataDir, { recursive: true });
   const clusterSecret = opts.insecure === true ? undefined : opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir);
   const env = secretEnv(clusterSecret);
@@ -108,16 +142,20 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
   let stopping = false;
   /** Restarts in flight (supervise): stop() waits for them, and they stop what they started. */
   const restarting = new Set<Promise<void>>();
-  const file: ClusterFile = { createdAt: new Date().toISOString(), replication, processes: [] };
+  const file: ClusterFile = { createdAt: new Date().toISOString(), replication, processes: [], ...(opts.autoscale ? { autoscale: opts.autoscale } : {}) };
+  const processOf = (r: Running): ClusterProcess => ({
+    role: r.spec.role, name: r.spec.name, url: r.url, pid: r.child.pid ?? -1, dataDir: r.spec.dataDir,
+    startedAt: r.startedAt.toISOString(), ...(r.spec.autoscaled ? { autoscaled: true } : {}),
+  });
   const save = (): void => {
-    file.processes = running.map((r) => ({ role: r.spec.role, name: r.spec.name, url: r.url, pid: r.child.pid ?? -1, dataDir: r.spec.dataDir }));
+    file.processes = running.map(processOf);
     writeFileSync(join(opts.dataDir, CLUSTER_FILE), `${JSON.stringify(file, null, 2)}\n`);
   };
   const start = async (spec: Running['spec']): Promise<Running> => {
     const { child, url } = await launch(spec.args, spec.env, opts.log, spec.name);
-    const r: Running = { spec, child, url };
+    const r: Running = { spec, child, url, startedAt: new Date() };
     child.once('exit', (code, signal) => {
-      if (stopping) return;
+      if (stopping || r.retiring) return;
       opts.log(`${spec.name} (pid ${child.pid}) exited (${signal ?? code})${opts.supervise ? ': restarting' : ''}`);
       if (!opts.supervise) return;
       const restart = start(spec).then(async (fresh) => {
@@ -137,8 +175,13 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     return r;
   };
 
+  const hostSpec = (n: number, port: number, seeds: string[], autoscaled: boolean): Running['spec'] => {
+    const dataDir = resolve(opts.dataDir, `host${n}`);
+    const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...serve, ...trust, ...security, ...(opts.hostArgs ?? [])];
+    return { role: 'host', name: `host${n}`, args, dataDir, env, autoscaled };
+  };
+  const seeds: string[] = [];
   try {
-    const seeds: string[] = [];
     for (let i = 0; i < opts.kvsNodes; i++) {
       const dataDir = resolve(opts.dataDir, `kv${i + 1}`);
       const args = ['kvs', '--port', '0', '--data', dataDir, '--replication', String(replication), ...trust, ...security];
@@ -151,10 +194,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     // The CLI's admin token, before any host serves: written once, reused after.
     if (clusterSecret !== undefined) token = await adminToken(seeds.map((s) => `http://${s}`), clusterSecret, opts.dataDir);
     for (let i = 0; i < opts.hosts; i++) {
-      const dataDir = resolve(opts.dataDir, `host${i + 1}`);
-      const port = opts.hostPort === 0 ? 0 : opts.hostPort + i;
-      const args = ['host', '--port', String(port), '--data', dataDir, '--kvs', seeds.join(','), ...serve, ...trust, ...security, ...(opts.hostArgs ?? [])];
-      const r = await start({ role: 'host', name: `host${i + 1}`, args, dataDir, env });
+      const r = await start(hostSpec(i + 1, opts.hostPort === 0 ? 0 : opts.hostPort + i, seeds, false));
       running.push(r);
       opts.log(`host${i + 1} listening on ${r.url}`);
     }
@@ -165,19 +205,67 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<{ fi
     throw err;
   }
 
+  const hosts = (): LocalHost[] => running.filter((r) => r.spec.role === 'host').map((r, i) => ({
+    ...processOf(r), alive: r.child.exitCode === null && r.child.signalCode === null, first: i === 0,
+  }));
+  const exited = (r: Running): Promise<void> => new Promise<void>((done) => {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) done();
+    else r.child.once('exit', () => done());
+  });
+  const addHost = async (): Promise<LocalHost> => {
+    if (stopping) throw new Error('the cluster is stopping');
+    // The lowest free number: a host added after one was removed takes its name and data folder.
+    const taken = new Set(running.map((r) => r.spec.name));
+    let n = 1;
+    while (taken.has(`host${n}`)) n++;
+    // A free port: the next ones after --port may be anyone's by now.
+    const adding = start(hostSpec(n, 0, seeds, true));
+    const settled = adding.then(() => undefined, () => undefined);
+    restarting.add(settled);
+    try {
+      const r = await adding;
+      if (stopping) {
+        // stop() came while it started: it stops too.
+        r.child.kill('SIGTERM');
+        await exited(r);
+        throw new Error('the cluster is stopping');
+      }
+      running.push(r);
+      save();
+      opts.log(`${r.spec.name} listening on ${r.url}`);
+      return hosts().find((h) => h.name === r.spec.name)!;
+    } finally {
+      restarting.delete(settled);
+    }
+  };
+  const removeHost = async (name: string): Promise<void> => {
+    const r = running.find((x) => x.spec.role === 'host' && x.spec.name === name);
+    if (!r) throw new Error(`no host ${name}`);
+    if (r === running.find((x) => x.spec.role === 'host')) throw new Error(`${name} is the first host: it stays`);
+    r.retiring = true;
+    r.child.kill('SIGTERM');
+    await exited(r);
+    running.splice(running.indexOf(r), 1);
+    if (!stopping) save();
+  };
+
   return {
     file,
     clusterSecret,
     token,
+    hosts,
+    addHost,
+    removeHost,
     stop: async () => {
       stopping = true;
       await Promise.all(restarting);
       // Hosts first (they flush their outboxes to the KV nodes), then the KV nodes.
       for (const role of ['host', 'kvs'] as const) {
-        await Promise.all(running.filter((r) => r.spec.role === role && r.child.exitCode === null && r.child.signalCode === null).map((r) => new Promise<void>((done) => {
-          r.child.once('exit', () => done());
-          r.child.kill('SIGTERM');
-        })));
+        await Promise.all(running.filter((r) => r.spec.role === role).map((r) => {
+          // A retiring host got its SIGTERM already (a second one would cut its drain short).
+          if (!r.retiring && r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
+          return exited(r);
+        }));
       }
     },
   };
@@ -188,6 +276,8 @@ interface NodeStatus {
   name: string;
   url: string;
   health: 'up' | 'down';
+  /** What its /readyz answered: `ready`, else the code (NOT_READY, SHUTTING_DOWN, UNREACHABLE). */
+  ready: string;
   detail: Record<string, unknown>;
 }
 
@@ -210,18 +300,21 @@ export async function clusterStatus(targets: { role: string; name: string; url: 
   };
   const secret = trust.secret;
   try {
-    return await statusOf(targets, getJson, secret);
+    const [status, ready] = await Promise.all([statusOf(targets, getJson, secret), Promise.all(targets.map((t) => probeReady(t, agent)))]);
+    return status.map((s, i) => ({ ...s, ready: readyWord(ready[i]!) }));
   } finally {
     await agent.close();
   }
 }
 
+const readyWord = (r: Readiness): string => (r.ready ? 'ready' : r.code);
+
 function statusOf(
   targets: { role: string; name: string; url: string }[],
   getJson: (base: string, path: string, secret: Buffer | undefined) => Promise<unknown>,
   secret: Buffer | undefined,
-): Promise<NodeStatus[]> {
-  return Promise.all(targets.map(async (t): Promise<NodeStatus> => {
+): Promise<Omit<NodeStatus, 'ready'>[]> {
+  return Promise.all(targets.map(async (t): Promise<Omit<NodeStatus, 'ready'>> => {
     try {
       if (t.role === 'host') {
         const health = (await getJson(t.url, HOST_PATHS.healthz, undefined)) as Record<string, unknown>;

@@ -28,6 +28,8 @@ export interface EmbeddedOptions {
   tls?: ServerTls;
   /** PEM CA certificate(s) trusted besides the system's by the host, the KV node (its pushes to the host) and the examples' deployment. */
   ca?: Buffer;
+  /** `close()` drains the host (Host.drain) within this; default 30 s. */
+  drainTimeoutMs?: number;
 }
 
 export interface Embedded {
@@ -142,17 +144,20 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
       ...opts.memory, ...opts.scaling, ...credential,
+      // Not ready before the examples are there: a probe that says ready promises them.
+      ...(opts.deployExamples ? { holdReady: 'the examples are being deployed' } : {}),
     });
   } catch (err) {
     await kv.close();
     throw err;
   }
   const close = async (): Promise<void> => {
-    await host.close();
+    await host.drain(opts.drainTimeoutMs === undefined ? {} : { timeoutMs: opts.drainTimeoutMs });
     await kv.close();
   };
   try {
     const { deployed, kept } = opts.deployExamples ? await deployExamples(host.url, token, opts) : { deployed: [], kept: [] };
+    host.setReady();
     return { host, kv, deployed, kept, token, close };
   } catch (err) {
     await close();

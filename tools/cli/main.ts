@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, DEFAULT_DRAIN_TIMEOUT_MS, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import { startKvNode } from '../../kvs/index.ts';
@@ -11,15 +11,21 @@ import { existingDataDirSecret, givenClusterSecret, serverCredential } from './c
 import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
+import { waitReady } from './ready.ts';
+import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
+import { autoscaleFlags, hostFlagsOf, startAutoscaler } from './up-autoscale.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--fsync batch|always|off] [--no-examples] [WORKERS] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [TLS] [SECRET]    (one process per node)
+  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [WORKERS] [TLS] [MEMORY] [SECRET]
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [WORKERS] [TLS] [SECRET]    (one process per node)
+  cloudburst up ... --autoscale --max-hosts N [--min-hosts M] [WORKERS]   (adds and drains host processes with the load; README, "Host autoscaling")
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave] [--ca FILE] SECRET
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [WORKERS] [TLS] [MEMORY] SECRET
+  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] SECRET
+    (on SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops)
+  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [--drain-timeout 30s] [WORKERS] [TLS] [MEMORY] SECRET
+    (on SIGTERM: drains, host/README.md "Readiness and draining"; GET /readyz is 200 once it can serve)
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   WORKERS: [--workers N (cores, at least 2)] [--max-workers N (4 x cores)] [--scale-up-wait 20ms] [--idle-timeout 30s]   (host/README.md, "Executor scaling")
@@ -57,7 +63,7 @@ interface Parsed {
   ordered: ({ value: string } | { ref: string } | { future: string })[];
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'insecure']);
+const BOOLEAN_FLAGS = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure', 'autoscale']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [] };
@@ -251,6 +257,18 @@ function duration(text: string): number {
   return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
 }
 
+/** `--drain-timeout` (a duration), else the host's default. */
+const drainTimeout = (p: Parsed): number => {
+  const v = flag(p, 'drain-timeout');
+  return v === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : duration(v);
+};
+
+/** How long `up` waits for every process it started to answer /readyz 200. */
+const UP_READY_TIMEOUT_MS = 60_000;
+
+/** The file whose presence, at SIGTERM, makes a KV node leave the ring (kvs/README.md, "Leaving or restarting"). */
+const LEAVE_FILE = 'leave';
+
 async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, id] = p.positional;
   if (verb !== 'get' || !id) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst future get ID [--wait 5s]');
@@ -313,11 +331,16 @@ async function run(p: Parsed): Promise<number> {
       const tls = serverTls(files);
       const ca = trustedCa(files, true);
       const credential = serverCredential(secretFlags(p), 'up', false);
-      if (kvsNodes > 1 || hosts > 1) {
+      // Host autoscaling adds and drains host processes: it runs on the process cluster, even
+      // for one KV node and one host (README, "Host autoscaling").
+      const scaling = autoscaleFlags((n) => flag(p, n), has(p, 'autoscale'), hosts, duration);
+      if (kvsNodes > 1 || hosts > 1 || scaling) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
+          hostArgs: ['--drain-timeout', String(drainTimeout(p)), ...hostFlagsOf((n) => flag(p, n))],
           ...(replication ? { replication } : {}), tls: files, ...credential,
+          ...(scaling ? { autoscale: { minHosts: scaling.minHosts, maxHosts: scaling.maxHosts, decisions: join(dataDir, AUTOSCALE_FILE) } } : {}),
           log: (line) => console.error(line),
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
@@ -331,12 +354,24 @@ async function run(p: Parsed): Promise<number> {
             throw err;
           }
         }
+        // "up" only once every process says it can serve.
+        try {
+          await waitReady(cluster.file.processes, { timeoutMs: UP_READY_TIMEOUT_MS, ca });
+        } catch (err) {
+          await cluster.stop();
+          throw err;
+        }
         console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
         if (first) console.log(`host API ${first.url}`);
         if (cluster.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
         if (deployed.length > 0) console.log(`deployed: ${deployed.join(', ')}`);
+        const autoscaler = scaling && startAutoscaler(cluster, scaling, { dataDir, ca, print: (line) => console.log(line) });
+        if (scaling) console.log(`autoscale: ${scaling.minHosts} to ${scaling.maxHosts} hosts; decisions in ${join(dataDir, AUTOSCALE_FILE)}`);
         console.log('stop: Ctrl-C');
-        return untilSignal(() => cluster.stop());
+        return untilSignal(async () => {
+          await autoscaler?.stop();
+          await cluster.stop();
+        });
       }
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       const workers = int(p, 'workers', 0);
@@ -346,8 +381,15 @@ async function run(p: Parsed): Promise<number> {
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
         memory: memoryFlags(p), scaling: scalingFlags(p), ...credential,
         deployExamples: !has(p, 'no-examples'),
+        drainTimeoutMs: drainTimeout(p),
         log: (line) => console.error(line),
       });
+      try {
+        await waitReady([{ role: 'host', name: 'host', url: up.host.url }, { role: 'kvs', name: 'kv', url: up.kv.url }], { timeoutMs: UP_READY_TIMEOUT_MS, ca });
+      } catch (err) {
+        await up.close();
+        throw err;
+      }
       console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
       if (up.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
       if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
@@ -361,15 +403,29 @@ async function run(p: Parsed): Promise<number> {
       const fsync = flag(p, 'fsync') as 'batch' | 'always' | 'off' | undefined;
       // The node pushes cache changes to hosts, which may serve TLS.
       const ca = trustedCa(tlsFiles(p.flags, process.env));
+      const kvDataDir = resolve(flag(p, 'data') ?? '.cloudburst/kv');
+      // A leave file found at start is a past stop's: this start is no scale-in.
+      const leaveFile = join(kvDataDir, LEAVE_FILE);
+      rmSync(leaveFile, { force: true });
       const kv = await startKvNode({
-        dataDir: resolve(flag(p, 'data') ?? '.cloudburst/kv'), port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
+        dataDir: kvDataDir, port: int(p, 'port', 7100), ...(fsync ? { fsync } : {}),
         ...(seeds ? { seeds } : {}), ...(replication ? { replication } : {}), ...(ca ? { ca } : {}), ...serverCredential(secretFlags(p), 'kvs', true),
       });
       console.log(`KV node ${kv.nodeId} listening on ${kv.url}`);
-      // SIGTERM/Ctrl-C: a graceful leave (hand every key over) when in a cluster, then close.
+      // SIGTERM/Ctrl-C: a restart unless told this is a scale-in (kvs/README.md, "Leaving or
+      // restarting"): then a graceful leave (hand every key over), then close.
       return untilSignal(async () => {
-        if (has(p, 'leave')) await kv.leave();
-        else await kv.close();
+        if (!has(p, 'leave-on-stop') && !has(p, 'leave') && !existsSync(leaveFile)) return kv.close();
+        console.error(`KV node ${kv.nodeId}: leaving the ring (handing its keys over)`);
+        try {
+          await kv.leave();
+        } catch (err) {
+          console.error(`KV node ${kv.nodeId}: could not leave (${(err as Error).message}); stopping without leaving`);
+          await kv.close();
+          throw err;
+        }
+        rmSync(leaveFile, { force: true });
+        console.error(`KV node ${kv.nodeId}: left the ring`);
       });
     }
     case 'host': {
@@ -396,22 +452,25 @@ async function run(p: Parsed): Promise<number> {
         ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
-      return untilSignal(() => host.close());
+      const timeoutMs = drainTimeout(p);
+      return untilSignal(() => host.drain({ timeoutMs }));
     }
     case 'cluster': {
       if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
       const kvs = flag(p, 'kvs');
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
+      const clusterFile = kvs ? undefined : readClusterFile(dataDir);
       const targets = kvs
         ? kvs.split(',').map((a, i) => ({ role: 'kvs', name: `kv${i + 1}`, url: a.startsWith('http') ? a : `http://${a}` }))
-        : readClusterFile(dataDir)?.processes;
+        : clusterFile?.processes;
       if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
       // The KV nodes' stats are for the cluster: the given secret, else the one `up` keeps.
       const secret = givenClusterSecret(flag(p, 'cluster-secret-file')) ?? existingDataDirSecret(dataDir);
       const status = await clusterStatus(targets, { secret, ca: trustedCa(tlsFiles(p.flags, process.env)) });
       const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
-      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
-      print(p, lines.join('\n'), status);
+      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${s.ready.padEnd(13)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+      // With `up --autoscale`: the host count, its bounds and the last decisions (README, "Host autoscaling").
+      print(p, [...lines, ...(clusterFile ? autoscaleSummary(clusterFile) : [])].join('\n'), status);
       return status.every((s) => s.health === 'up') ? 0 : 2;
     }
     case 'build': {
