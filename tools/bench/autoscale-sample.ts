@@ -9,7 +9,7 @@ import { readClusterFile } from '../cli/cluster.ts';
 export interface PlatformSample {
   /** ms since the load started. */
   t: number;
-  /** Hosts that answer /readyz 200 (/healthz where a host has no /readyz). */
+  /** Hosts that answer /readyz 200 (a draining host answers 503). */
   hosts: number;
   /** `cloudburst_workers` summed over the hosts that answered /metrics. */
   workers: number;
@@ -51,11 +51,6 @@ export class PlatformSampler {
     }
   }
 
-  async #ready(url: string): Promise<boolean> {
-    const r = await this.#get(`${url}/readyz`);
-    if (r?.status === 404) return (await this.#get(`${url}${HOST_PATHS.healthz}`))?.status === 200;
-    return r?.status === 200;
-  }
 
   async sample(t: () => number): Promise<PlatformSample> {
     for (const p of readClusterFile(this.#dataDir)?.processes ?? []) if (p.role === 'host') this.#known.add(p.url);
@@ -66,9 +61,9 @@ export class PlatformSampler {
     }
     const urls = [...this.#known];
     const per = await Promise.all(urls.map(async (u) => {
-      const [ready, metrics] = await Promise.all([this.#ready(u), this.#get(`${u}${HOST_PATHS.metrics}`)]);
+      const [readyz, metrics] = await Promise.all([this.#get(`${u}${HOST_PATHS.readyz}`), this.#get(`${u}${HOST_PATHS.metrics}`)]);
       const text = metrics?.status === 200 ? metrics.text : '';
-      return { ready, workers: metricTotal(text, 'cloudburst_workers'), busy: metricTotal(text, 'cloudburst_workers_busy'), queued: metricTotal(text, 'cloudburst_calls_queued') };
+      return { ready: readyz?.status === 200, workers: metricTotal(text, 'cloudburst_workers'), busy: metricTotal(text, 'cloudburst_workers_busy'), queued: metricTotal(text, 'cloudburst_calls_queued') };
     }));
     const sum = (f: (x: (typeof per)[number]) => number): number => per.reduce((a, x) => a + f(x), 0);
     return { t: t(), hosts: per.filter((x) => x.ready).length, workers: sum((x) => x.workers), busy: sum((x) => x.busy), queued: sum((x) => x.queued), urls };

@@ -3,9 +3,9 @@
 // the first host of `cloudburst up --kvs-nodes 1 --hosts 1 --max-hosts 4 --autoscale --workers 1
 // --max-workers 4`. Per 0.5 s window: throughput, p50/p99, workers, hosts, failed requests. The
 // baseline, in the same run: the same platform at fixed capacity (one host, one worker).
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { ADMIN_TOKEN_FILE, hostPath } from '../../host/index.ts';
@@ -19,16 +19,14 @@ const WINDOW_MS = 500;
 /** The plateaus compared: the first and the last this long of the high step. */
 const PLATEAU_MS = 2000;
 const MOST_CLIENTS = 32;
+/**
+ * The elastic platform: one host of one worker to start with, up to four of four. Workers idle
+ * for 5 s are shrunk (default 30 s: longer than the low step), so the figure shows scale-in too.
+ */
+const ELASTIC = ['--autoscale', '--max-hosts', '4', '--workers', '1', '--max-workers', '4', '--idle-timeout', '5s'];
 const steps = (quick: boolean): Step[] => quick
   ? [{ clients: 1, ms: 2000 }, { clients: MOST_CLIENTS, ms: 10_000 }, { clients: 1, ms: 8000 }]
   : [{ clients: 1, ms: 5000 }, { clients: MOST_CLIENTS, ms: 20_000 }, { clients: 1, ms: 15_000 }];
-
-let usage: string | undefined;
-/** Whether this build's `cloudburst up` knows a flag (from its usage text). */
-function upKnows(flag: string): boolean {
-  usage ??= execFileSync(process.execPath, [CLI, 'help'], { encoding: 'utf8' });
-  return usage.includes(flag);
-}
 
 interface Run {
   windows: (LoadWindow & { workers: number; hosts: number })[];
@@ -40,7 +38,10 @@ interface Run {
   plateau: { firstPerSecond: number; lastPerSecond: number; ratio: number };
   most: { workers: number; hosts: number };
   atEnd: { workers: number; hosts: number };
-  decisions: Record<string, unknown>[];
+  /** The autoscaler's events (`<data>/autoscale.jsonl`), `t` in seconds since the load started. */
+  decisions: { t: number; action: string; host?: string; reason: string }[];
+  /** This machine's load average (1 min) when the run started and ended: it is shared. */
+  loadAverage: { start: number; end: number };
   /** The platform as sampled, every window. */
   samples: PlatformSample[];
 }
@@ -52,7 +53,7 @@ function firstRise(samples: readonly PlatformSample[], at: number, key: 'workers
   return s ? (s.t - at) / 1000 : null;
 }
 
-function analyse(requests: Request[], stepsAt: number[], plan: Step[], samples: PlatformSample[], decisions: Record<string, unknown>[]): Run {
+function analyse(requests: Request[], stepsAt: number[], plan: Step[], samples: PlatformSample[], decisions: Run['decisions'], loadAverage: Run['loadAverage']): Run {
   const endMs = stepsAt[stepsAt.length - 1]! + plan[plan.length - 1]!.ms;
   const [up, down] = [stepsAt[1]!, stepsAt[2]!];
   let last = samples[0];
@@ -83,6 +84,7 @@ function analyse(requests: Request[], stepsAt: number[], plan: Step[], samples: 
     most: { workers: Math.max(0, ...samples.map((s) => s.workers)), hosts: Math.max(0, ...samples.map((s) => s.hosts)) },
     atEnd: { workers: end?.workers ?? 0, hosts: end?.hosts ?? 0 },
     decisions,
+    loadAverage,
     samples,
   };
 }
@@ -108,17 +110,22 @@ async function measure(name: string, dir: string, flags: string[], plan: Step[],
     // Warm: the module loaded in the worker, the connection open.
     await steppedLoad(pool, path, body, headers, [{ clients: 1, ms: 500 }]);
     const sampler = new PlatformSampler(url, data, token);
-    let t0 = 0;
+    let [t0, epoch0] = [0, 0];
     const t = (): number => performance.now() - t0;
     let sampling: ReturnType<PlatformSampler['every']> | undefined;
-    const { requests, stepsAt } = await steppedLoad(pool, path, body, headers, plan, (i) => {
+    const loadStart = loadavg()[0]!;
+    const { requests, stepsAt } = await steppedLoad(pool, path, body, headers, plan, (i, at) => {
       if (i === 0) {
-        t0 = performance.now();
+        // The sampler's clock is the load's.
+        [t0, epoch0] = [performance.now() - at, Date.now() - at];
         sampling = sampler.every(WINDOW_MS, t);
       }
     });
     const samples = await sampling!.stop();
-    return analyse(requests, stepsAt, plan, samples, autoscaleDecisions(data));
+    const decisions = autoscaleDecisions(data).map((e) => ({
+      t: (Date.parse(String(e.time)) - epoch0) / 1000, action: String(e.action), ...(e.host ? { host: String(e.host) } : {}), reason: String(e.reason),
+    }));
+    return analyse(requests, stepsAt, plan, samples, decisions, { start: loadStart, end: loadavg()[0]! });
   } finally {
     await pool.close();
     await stop(up.child);
@@ -145,7 +152,8 @@ function print(name: string, r: Run): void {
   }
   console.log(`${name}: first worker added ${s(r.firstWorkerAddedS)} after the step (goal <= 2 s); first host added and ready ${s(r.firstHostReadyS)} (goal <= 5 s)`);
   console.log(`${name}: at ${MOST_CLIENTS} clients, first ${PLATEAU_MS / 1000} s ${f(r.plateau.firstPerSecond, 0)} calls/s, last ${PLATEAU_MS / 1000} s ${f(r.plateau.lastPerSecond, 0)} calls/s: ratio ${f(r.plateau.ratio, 2)}x`);
-  console.log(`${name}: most workers ${r.most.workers}, most hosts ${r.most.hosts}; at the end ${r.atEnd.workers} workers, ${r.atEnd.hosts} hosts; autoscale decisions: ${r.decisions.length}`);
+  console.log(`${name}: most workers ${r.most.workers}, most hosts ${r.most.hosts}; at the end ${r.atEnd.workers} workers, ${r.atEnd.hosts} hosts; machine load average ${f(r.loadAverage.start)} -> ${f(r.loadAverage.end)}`);
+  for (const d of r.decisions) console.log(`${name}: autoscaler at ${f(d.t)} s: ${d.action}${d.host ? ` ${d.host}` : ''} (${d.reason})`);
   console.log(`${name}: failed requests ${r.failed.total} of ${r.requests} (before the step ${r.failed.beforeStep}, scale-out ${r.failed.scaleOut}, scale-in ${r.failed.scaleIn}; goal 0)${r.failed.total ? ` ${JSON.stringify(r.failed.codes)}` : ''}`);
 }
 
@@ -153,18 +161,13 @@ export async function autoscaleBench(quick: boolean): Promise<Record<string, unk
   const plan = steps(quick);
   const dir = mkdtempSync(join(tmpdir(), 'cb-bench-autoscale-'));
   const children: ChildProcess[] = [];
-  const elastic = upKnows('--autoscale') && upKnows('--max-workers');
-  const report: Record<string, unknown> = { waitMs: WAIT_MS, windowMs: WINDOW_MS, steps: plan, elastic };
+  const report: Record<string, unknown> = { waitMs: WAIT_MS, windowMs: WINDOW_MS, steps: plan };
   try {
     // The baseline: the capacity the elastic run starts with, kept.
-    const fixed = await measure('fixed', dir, ['--workers', '1', ...(upKnows('--max-workers') ? ['--max-workers', '1'] : [])], plan, children);
+    const fixed = await measure('fixed', dir, ['--workers', '1', '--max-workers', '1'], plan, children);
     print('fixed', fixed);
     report.fixed = fixed;
-    if (!elastic) {
-      console.log('autoscale: this build of cloudburst up has no --autoscale/--max-workers: the elastic run is left out');
-      return report;
-    }
-    const scaled = await measure('autoscale', dir, ['--max-hosts', '4', '--autoscale', '--workers', '1', '--max-workers', '4'], plan, children);
+    const scaled = await measure('autoscale', dir, ELASTIC, plan, children);
     print('autoscale', scaled);
     report.autoscale = scaled;
     const gain = scaled.plateau.lastPerSecond / fixed.plateau.lastPerSecond;
