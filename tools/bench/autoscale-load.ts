@@ -95,13 +95,17 @@ export interface LoadWindow {
   failed: number;
 }
 
-/** The requests that ended in each `windowMs` window of `[0, endMs)`. */
-export function windows(requests: readonly Request[], steps: readonly Step[], stepsAt: readonly number[], windowMs: number, endMs: number): LoadWindow[] {
-  const n = Math.ceil(endMs / windowMs);
+/**
+ * The requests that ended in each `windowMs` window of the steps' planned time (those that
+ * ended after it, in flight when the load stopped, are in no window).
+ */
+export function windows(requests: readonly Request[], steps: readonly Step[], stepsAt: readonly number[], windowMs: number): LoadWindow[] {
+  const n = Math.round(steps.reduce((a, s) => a + s.ms, 0) / windowMs);
   const ok: number[][] = Array.from({ length: n }, () => []);
   const failed = new Array<number>(n).fill(0);
   for (const r of requests) {
-    const w = Math.min(n - 1, Math.floor(r.end / windowMs));
+    const w = Math.floor(r.end / windowMs);
+    if (w >= n) continue;
     if (r.status === 200) ok[w]!.push(r.end - r.start);
     else failed[w]!++;
   }

@@ -54,10 +54,9 @@ function firstRise(samples: readonly PlatformSample[], at: number, key: 'workers
 }
 
 function analyse(requests: Request[], stepsAt: number[], plan: Step[], samples: PlatformSample[], decisions: Run['decisions'], loadAverage: Run['loadAverage']): Run {
-  const endMs = stepsAt[stepsAt.length - 1]! + plan[plan.length - 1]!.ms;
   const [up, down] = [stepsAt[1]!, stepsAt[2]!];
   let last = samples[0];
-  const table = windows(requests, plan, stepsAt, WINDOW_MS, endMs).map((w) => {
+  const table = windows(requests, plan, stepsAt, WINDOW_MS).map((w) => {
     // The last sample taken in the window (or the one before, carried over).
     for (const s of samples) if (s.t < (w.t * 1000) + WINDOW_MS) last = s;
     return { ...w, workers: last?.workers ?? 0, hosts: last?.hosts ?? 0 };
