@@ -101,7 +101,7 @@ async function measure(name: string, dir: string, flags: string[], plan: Step[],
   const pool = new Pool(url, { connections: MOST_CLIENTS });
   try {
     const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'tools', 'bench', 'guests', 'waiter.ts') });
-    const put = await pool.request({ method: 'PUT', path: '/v1/modules/waiter', body: wasm, headers });
+    const put = await pool.request({ method: 'PUT', path: hostPath.module('waiter'), body: wasm, headers });
     if (put.statusCode !== 200) throw new Error(`deploy waiter: ${put.statusCode} ${await put.body.text()}`);
     await put.body.text();
     const path = hostPath.call('waiter.wait');
