@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   // The host itself
   OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full; retry later' },
   HOST_UNAVAILABLE: { status: 503, userFault: false, summary: 'a function host could not be reached' },
+  FORWARD_TIMEOUT: { status: 504, userFault: false, summary: 'the call was forwarded to another host, which did not answer before the call\'s deadline (its link cut?): the call may have run there, or not; the message names the host' },
   CONSISTENCY_UNAVAILABLE: { status: 503, userFault: false, summary: 'a causal request, or a client session, needed a version that did not reach this host before its deadline' },
   NOT_READY: { status: 503, userFault: false, summary: 'the server is not ready to serve yet (starting, or a KV node catching up); its /readyz says so' },
   SHUTTING_DOWN: { status: 503, userFault: false, summary: 'the server is stopping (draining)' },

@@ -159,7 +159,9 @@ export class Calls {
   /**
    * Places a checked call (this host, or the one caching most of its referenced keys) and runs
    * it there. A host that cannot be reached drops out of placement and the call is placed
-   * again, at most MAX_PLACEMENTS times. Calls forwarded here by another host run here.
+   * again, at most MAX_PLACEMENTS times, with what is left of its deadline (counted from here):
+   * once that is spent, the call is FORWARD_TIMEOUT, never placed again. Calls forwarded here by
+   * another host run here.
    */
   async dispatch(prepared: CheckedCall): Promise<CallOutcome> {
     const fn = prepared.resolved.info.name;
@@ -179,27 +181,34 @@ export class Calls {
     const refs = prepared.args.flatMap((a) => (a.kind === 'ref' ? [a.key] : []));
     const caches = (keys: readonly string[]): number => keys.filter((k) => this.#readThrough.cache.has(k)).length;
     const opts = { explore: cluster.explore, maxUtilization: cluster.maxUtilization, loadOf: (p: PeerView) => cluster.load.peer(p) };
-    let lastError: CloudburstError | undefined;
+    const deadline = performance.now() + prepared.timeoutMs;
+    let last: { error: CloudburstError; peer: PeerView } | undefined;
     for (let attempt = 0; attempt < MAX_PLACEMENTS; attempt++) {
+      // A placement after a failed forward gets what is left of the deadline.
+      const timeoutMs = last ? Math.floor(deadline - performance.now()) : prepared.timeoutMs;
+      if (last && timeoutMs <= 0) {
+        throw new CloudburstError('FORWARD_TIMEOUT', `${fn} was forwarded to host ${last.peer.id} (${last.peer.url}), which did not answer before the call's deadline of ${prepared.timeoutMs} ms: it may have run there, or not (${last.error.message})`, { host: last.peer.id });
+      }
       // Loads taken now, for each placement: a burst of calls spreads as it is placed.
       const placement = place(refs, { utilization: cluster.load.self(), caches }, cluster.peers(), opts);
-      if (placement.kind === 'self') return this.run(prepared);
+      if (placement.kind === 'self') return this.run(last ? { ...prepared, timeoutMs } : prepared);
       const started = performance.now();
       const answered = cluster.load.sent(placement.peer.id);
       try {
-        const out = await cluster.forwarder.call(placement.peer.url, prepared.tenant, fn, prepared.request);
+        const out = await cluster.forwarder.call(placement.peer.url, prepared.tenant, fn, { ...prepared.request, timeoutMs });
         return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         // A host that is stopping did not run the call (or cut it before it committed anything):
-        // as good as unreachable.
+        // as good as unreachable. One that stopped answering (its link cut) may have run it: a
+        // forwarded call may run twice (host/README.md, "Many hosts").
         if (!(err instanceof CloudburstError) || (err.code !== 'HOST_UNAVAILABLE' && err.code !== 'SHUTTING_DOWN')) throw err;
         cluster.markUnreachable(placement.peer.id, placement.peer.url);
-        lastError = err;
+        last = { error: err, peer: placement.peer };
       } finally {
         answered();
       }
     }
-    throw new CloudburstError('HOST_UNAVAILABLE', `the call was placed ${MAX_PLACEMENTS} times and no host could be reached; last: ${lastError?.message}`);
+    throw new CloudburstError('HOST_UNAVAILABLE', `the call was placed ${MAX_PLACEMENTS} times and no host could be reached; last: ${last?.error.message}`);
   }
 
   /**

@@ -175,7 +175,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     tier: 'it has not reached the KV tier and published its directory record yet',
     ...(opts.holdReady === undefined ? {} : { starter: opts.holdReady }),
   });
-  const directory = new Directory({ kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers), onPublished: () => readiness.release('tier') });
+  const directory = new Directory({
+    kv, hlc, intervalMs: opts.publishIntervalMs, self: (hasPeers) => presence.record(hasPeers), onPublished: () => readiness.release('tier'),
+    // Calls forwarded to a peer taken for dead are placed again at once, not at their deadline.
+    onLost: (peer, why) => void link.lost(peer.url, why),
+  });
   const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
   const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
   const forwarder = new Forwarder(self.id, link);

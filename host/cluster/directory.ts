@@ -40,6 +40,12 @@ export interface DirectoryOptions {
   staleMs?: number;
   /** Called after each beat that published this host's record and read the others'. */
   onPublished?: () => void;
+  /**
+   * Called when a peer that was live is taken for dead: its record went stale, or a request to
+   * it failed (`why` says which). Not for a peer whose record says it stopped: that one drains,
+   * and answers the work it has. Nor for one whose URL a live peer now has (it restarted there).
+   */
+  onLost?: (peer: { id: string; url: string }, why: string) => void;
   clock?: () => number;
 }
 
@@ -62,7 +68,10 @@ export class Directory {
   readonly #staleMs: number;
   readonly #clock: () => number;
   readonly #onPublished: (() => void) | undefined;
+  readonly #onLost: DirectoryOptions['onLost'];
   #peers = new Map<string, PeerView>();
+  /** The peers live at the last look (id to URL), to tell which were lost since. */
+  #live = new Map<string, string>();
   /** Hosts a forward failed to reach, with the record time at which that happened. */
   readonly #unreachable = new Map<string, number>();
   /** Hosts whose record says they stopped: not read again. */
@@ -78,6 +87,7 @@ export class Directory {
     this.#staleMs = opts.staleMs ?? 3000;
     this.#clock = opts.clock ?? Date.now;
     this.#onPublished = opts.onPublished;
+    this.#onLost = opts.onLost;
   }
 
   start(): void {
@@ -108,7 +118,8 @@ export class Directory {
       const r = JSON.parse(Buffer.from(v.value).toString('utf8')) as HostRecord;
       if (r.stopped) this.#gone.add(r.id);
       const old = this.#peers.get(r.id);
-      peers.set(r.id, old && old.updatedAt === r.updatedAt ? old : { ...r, bloom: Bloom.fromBase64(r.summary) });
+      // (A stopped record may carry the time of the last one: close() right after a beat.)
+      peers.set(r.id, old && old.updatedAt === r.updatedAt && old.stopped === r.stopped ? old : { ...r, bloom: Bloom.fromBase64(r.summary) });
     });
     // Stopped hosts stay known (absence() says why they are not live).
     for (const id of this.#gone) {
@@ -116,6 +127,24 @@ export class Directory {
       if (old && !peers.has(id)) peers.set(id, old);
     }
     this.#peers = peers;
+    this.#noteLost();
+  }
+
+  /**
+   * Calls `onLost` for each peer live at the last look and taken for dead now. Looked at after
+   * a beat that read the directory (one that could not read it judges nobody: this host may be
+   * the one cut off) and when a request fails.
+   */
+  #noteLost(): void {
+    const live = new Map(this.peers().map((p) => [p.id, p.url]));
+    const urls = new Set(live.values());
+    for (const [id, url] of this.#live) {
+      if (live.has(id) || urls.has(url)) continue;
+      const p = this.#peers.get(id);
+      if (p?.stopped) continue;
+      this.#onLost?.({ id, url }, this.absence(id) ?? 'its record is gone');
+    }
+    this.#live = live;
   }
 
   /** Live peers: fresh records, not stopped, not found unreachable since their last record. */
@@ -148,6 +177,7 @@ export class Directory {
   markUnreachable(id: string, url?: string): void {
     const p = this.#peers.get(id);
     if (p && (url === undefined || p.url === url)) this.#unreachable.set(id, p.updatedAt);
+    this.#noteLost();
   }
 
   /**

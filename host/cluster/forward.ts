@@ -5,9 +5,17 @@ import { HOST_HEADERS, forwardCall, type CallRequest } from '../protocol.ts';
 import { PeerLink } from './peer-link.ts';
 
 /**
- * Sends calls to other hosts (the scheduler placed them there). A host that cannot be reached
- * is HOST_UNAVAILABLE, which the caller retries elsewhere; any answer from the host, error or
- * not, is the call's outcome.
+ * How long after a forwarded call's deadline its answer is still waited for: the host running
+ * it stops it at that deadline, then answers (a commit under way at the deadline finishes
+ * first, as on this host).
+ */
+export const FORWARD_GRACE_MS = 1000;
+
+/**
+ * Sends calls to other hosts (the scheduler placed them there). A host that cannot be reached,
+ * or does not answer within the call's deadline (`timeoutMs`, which the other host runs it
+ * with) and FORWARD_GRACE_MS, is HOST_UNAVAILABLE; any answer from the host, error or not, is
+ * the call's outcome.
  */
 export class Forwarder {
   readonly #link: PeerLink;
@@ -24,7 +32,7 @@ export class Forwarder {
    */
   async call(url: string, tenant: string, fn: string, call: CallRequest): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
     const { path, body, headers } = forwardCall(fn, call, this.#selfId);
-    const reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + 5000, headers, tenant);
+    const reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + FORWARD_GRACE_MS, headers, tenant);
     const got = reply.body as { result: unknown; history?: HistoryEvent[] };
     const token = reply.headers[HOST_HEADERS.session];
     return {

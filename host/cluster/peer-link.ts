@@ -1,5 +1,13 @@
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import { CloudburstError, connectOptions, errorFromBody, signRequest, stringify, TENANT_HEADER } from '../../common/index.ts';
+import { HOST_PATHS } from '../protocol.ts';
+
+/**
+ * How long a peer whose liveness is in doubt has to answer a probe (`GET /healthz` on a new
+ * connection) before the requests waiting on it are cut; as long as a DAG coordinator gives a
+ * host of its run.
+ */
+export const PROBE_TIMEOUT_MS = 1000;
 
 /**
  * HTTP between hosts (forwarded calls, DAG messages): one undici Pool per peer, JSON bodies.
@@ -12,9 +20,15 @@ import { CloudburstError, connectOptions, errorFromBody, signRequest, stringify,
  * has it: the internal routes of the receiving host accept only signed requests. A request
  * that names a tenant is signed for that tenant, so the receiver can trust which tenant it
  * acts for.
+ *
+ * A peer whose machine is cut off does not refuse: the requests on its open connections hang.
+ * When the directory takes a peer for dead (`lost`), the requests waiting on it are cut at once
+ * (HOST_UNAVAILABLE) unless it still answers a probe.
  */
 export class PeerLink {
   readonly #pools = new Map<string, Pool>();
+  /** Requests under way per peer URL. */
+  readonly #inFlight = new Map<string, number>();
   readonly #connect: ReturnType<typeof connectOptions>;
   readonly #secret: Buffer | undefined;
 
@@ -50,6 +64,7 @@ export class PeerLink {
     let text: string;
     let replyHeaders: Record<string, string | string[] | undefined>;
     const sent = this.#secret ? { ...headers, ...signRequest(this.#secret, method, path, headers[TENANT_HEADER]) } : headers;
+    this.#inFlight.set(url, (this.#inFlight.get(url) ?? 0) + 1);
     try {
       const res = await this.#pool(url).request({
         method, path,
@@ -62,6 +77,10 @@ export class PeerLink {
       text = await res.body.text();
     } catch (err) {
       throw new CloudburstError('HOST_UNAVAILABLE', `host ${url} could not be reached: ${(err as Error).message}`);
+    } finally {
+      const n = this.#inFlight.get(url)! - 1;
+      if (n === 0) this.#inFlight.delete(url);
+      else this.#inFlight.set(url, n);
     }
     let parsed: unknown;
     try {
@@ -76,6 +95,43 @@ export class PeerLink {
       throw err;
     }
     return { body: parsed, headers: replyHeaders };
+  }
+
+  /**
+   * The directory takes the peer at `url` for dead (`why`: its record went stale, or a request
+   * to it failed). Its connections are dropped; requests still waiting on them fail at once
+   * with HOST_UNAVAILABLE, so that their callers place them again, unless the peer answers a
+   * probe within PROBE_TIMEOUT_MS (it is alive, only its record is late: its answers will
+   * come). The next request opens new connections.
+   */
+  async lost(url: string, why: string): Promise<void> {
+    const pool = this.#pools.get(url);
+    if (!pool) return;
+    if (this.#inFlight.has(url)) {
+      if (await this.#answers(url)) return;
+      if (this.#pools.get(url) !== pool) return;
+      this.#pools.delete(url);
+      await pool.destroy(new Error(`it left the directory (${why}) and did not answer a probe within ${PROBE_TIMEOUT_MS} ms`)).catch(() => undefined);
+      return;
+    }
+    // Nothing waits on it: its idle connections, dead or not, are only closed.
+    this.#pools.delete(url);
+    await pool.close().catch(() => undefined);
+  }
+
+  /** Whether the peer at `url` answers GET /healthz on a connection of its own, in time. */
+  async #answers(url: string): Promise<boolean> {
+    const timeout = PROBE_TIMEOUT_MS;
+    const client = new Client(url, { connectTimeout: timeout, headersTimeout: timeout, bodyTimeout: timeout, ...this.#connect });
+    try {
+      const res = await client.request({ method: 'GET', path: HOST_PATHS.healthz, signal: AbortSignal.timeout(timeout) });
+      await res.body.dump();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.destroy().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

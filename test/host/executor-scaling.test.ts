@@ -1,8 +1,7 @@
 // Issue 13's acceptance for executor scaling, on a real `cloudburst up` (host and KV node in one
-// process, as users run it) started with --workers 2, beside a CPU hog (another process spinning
-// on one of the machine's cores): two calls spinning to their deadline no longer hold up short
+// process, as users run it) started with --workers 2: two calls spinning to their deadline no longer hold up short
 // calls, the gauges move, and the workers shrink back to --workers after the idle timeout.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,10 +12,12 @@ import { freePort, guestBytes, hostFetch, metric, startUpProcess, tempDir } from
  * load average of 15 on 2 cores this test measured p99 ~500 ms), so the test holds a generous
  * bound and prints what it measured (`tools/bench/micro/spin-square.ts` measures it on its
  * own). What it asserts strictly is the behaviour: every short call answers while both spinning
- * calls still run (a fixed pool of 2 made the first wait for their deadline, 60 s here).
+ * calls still run (a fixed pool of 2 made the first wait for their deadline).
  */
 const P99_BOUND_MS = 2000;
-const SPIN_DEADLINE_MS = 60_000;
+// Long enough for 200 squares on a loaded machine, short enough that two spinning threads do not
+// slow the rest of the suite for long.
+const SPIN_DEADLINE_MS = 15_000;
 const IDLE_TIMEOUT = '2s';
 
 describe('host: executor scaling inside a host', () => {
@@ -31,8 +32,6 @@ describe('host: executor scaling inside a host', () => {
     const { child, output } = await startUpProcess(['--data', dir, '--port', String(port), '--kvs-port', String(await freePort()), '--no-examples', '--workers', '2', '--idle-timeout', IDLE_TIMEOUT]);
     started.push(child);
     const url = `http://127.0.0.1:${port}`;
-    const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
-    started.push(hog);
     try {
       for (const m of ['math', 'hostile']) {
         expect((await hostFetch(`${url}/v1/modules/${m}`, { method: 'PUT', body: new Uint8Array(guestBytes(m)) })).status).toBe(200);
@@ -61,10 +60,10 @@ describe('host: executor scaling inside a host', () => {
       const sorted = [...times].sort((a, b) => a - b);
       const p50 = sorted[99]!;
       const p99 = sorted[197]!;
-      console.log(`200 squares beside 2 spinning calls and a CPU hog: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, first ${times[0]!.toFixed(1)} ms`);
+      console.log(`200 squares beside 2 spinning calls: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, first ${times[0]!.toFixed(1)} ms`);
       expect(p99).toBeLessThan(P99_BOUND_MS);
       // Not even the first (it waited for a worker to start) came near the spinning calls' deadline.
-      expect(sorted[199]!).toBeLessThan(SPIN_DEADLINE_MS / 4);
+      expect(sorted[199]!).toBeLessThan(SPIN_DEADLINE_MS / 2);
 
       // The gauges moved: a worker was added for the waiting square, and the load shows.
       expect(await metric(url, 'cloudburst_workers')).toBeGreaterThanOrEqual(3);
@@ -85,7 +84,6 @@ describe('host: executor scaling inside a host', () => {
       child.kill('SIGTERM');
       expect(await exited, output()).toBe(0);
     } finally {
-      hog.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }

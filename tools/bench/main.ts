@@ -1,9 +1,10 @@
-// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants] [--quick]`: the figures of the closing notes, each measured
+// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale] [--quick]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
 // and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../build/build.ts';
+import { autoscaleBench } from './autoscale.ts';
 import { consistencyBench } from './consistency.ts';
 import { dagBench } from './dag.ts';
 import { gossipBench } from './gossip.ts';
@@ -13,7 +14,7 @@ import { localityBench } from './locality.ts';
 import { memoryBench } from './memory.ts';
 import { tenantsBench } from './tenants.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench };
 
 const quick = process.argv.includes('--quick');
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('--'));

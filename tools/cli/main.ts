@@ -22,8 +22,8 @@ const USAGE = `cloudburst: stateful functions on WebAssembly
 
 Platform:
   cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [WORKERS] [ADDR] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [--listen ADDR] [TLS] [SECRET]    (one process per node)
-  cloudburst up ... --autoscale --max-hosts N [--min-hosts M] [--workers N --max-workers N]   (adds and drains host processes with the load; README, "Host autoscaling")
+  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [WORKERS] [--listen ADDR] [TLS] [SECRET]    (one process per node)
+  cloudburst up ... --autoscale --max-hosts N [--min-hosts M] [WORKERS]   (adds and drains host processes with the load; README, "Host autoscaling")
   cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
   cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] [ADDR] SECRET
     (on SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops)
