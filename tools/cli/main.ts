@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_TOKEN_FILE, DEFAULT_DRAIN_TIMEOUT_MS, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
+import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
 import { Seeds, startKvNode } from '../../kvs/index.ts';
@@ -14,7 +14,8 @@ import { dagCommand } from './dag.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
-import { flagLabel, flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
+import { flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
+import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags } from './flag-values.ts';
 import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
 import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
 
@@ -65,53 +66,6 @@ Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070),
 Environment: every flag of up, kvs, host, cluster status and the client commands may come from CLOUDBURST_<FLAG>
   (--drain-timeout: CLOUDBURST_DRAIN_TIMEOUT; a boolean: 1, true, 0 or false; empty: unset); the command line wins.
   CLOUDBURST_CLUSTER_SECRET is the cluster secret itself.   (README, "Configuration")`;
-
-const flag = (p: Parsed, name: string): string | undefined => p.flags.get(name)?.at(-1);
-const has = (p: Parsed, name: string): boolean => p.flags.has(name);
-/** The host's memory settings given as flags (HostOptions names them). */
-const memoryFlags = (p: Parsed): { guestMemoryMiB?: number; workerMemoryMiB?: number; cacheMiB?: number; cacheKeys?: number } => ({
-  ...(flag(p, 'guest-memory-mib') === undefined ? {} : { guestMemoryMiB: int(p, 'guest-memory-mib', 256) }),
-  ...(flag(p, 'worker-memory-mib') === undefined ? {} : { workerMemoryMiB: int(p, 'worker-memory-mib', 512) }),
-  ...(flag(p, 'cache-mib') === undefined ? {} : { cacheMiB: int(p, 'cache-mib', 1024) }),
-  ...(flag(p, 'cache-keys') === undefined ? {} : { cacheKeys: int(p, 'cache-keys', 500_000) }),
-});
-
-/** A flag whose value is JSON (checked further by what takes it). */
-const parseJsonFlag = (p: Parsed, name: string): unknown => {
-  try {
-    return JSON.parse(flag(p, name)!);
-  } catch {
-    throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, name)} must be JSON`);
-  }
-};
-
-const queueFlag = (p: Parsed): 'share' | 'fair' | 'fifo' => {
-  const q = flag(p, 'queue');
-  if (q !== 'share' && q !== 'fair' && q !== 'fifo') throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, 'queue')} must be share, fair or fifo`);
-  return q;
-};
-/** `--listen ADDR` and `--advertise URL` of `host` (common/address.ts checks them). */
-const addressFlags = (p: Parsed): { listen?: string; advertise?: string } => ({
-  ...(flag(p, 'listen') === undefined ? {} : { listen: flag(p, 'listen')! }),
-  ...(flag(p, 'advertise') === undefined ? {} : { advertise: flag(p, 'advertise')! }),
-});
-/** What `serverCredential` (cluster-secret.ts) reads of the command line. */
-const secretFlags = (p: Parsed): { secretFile: string | undefined; insecure: boolean } => ({ secretFile: flag(p, 'cluster-secret-file'), insecure: has(p, 'insecure') });
-
-/** How the host's executor pool grows and shrinks, given as flags (HostOptions names them; host/README.md, "Executor scaling"). */
-const scalingFlags = (p: Parsed): { maxWorkers?: number; scaleUpWaitMs?: number; idleTimeoutMs?: number } => ({
-  ...(flag(p, 'max-workers') === undefined ? {} : { maxWorkers: int(p, 'max-workers', 0) }),
-  ...(flag(p, 'scale-up-wait') === undefined ? {} : { scaleUpWaitMs: duration(flag(p, 'scale-up-wait')!) }),
-  ...(flag(p, 'idle-timeout') === undefined ? {} : { idleTimeoutMs: duration(flag(p, 'idle-timeout')!) }),
-});
-
-const int = (p: Parsed, name: string, fallback: number): number => {
-  const v = flag(p, name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CloudburstError('INVALID_REQUEST', `${flagLabel(p, name)} must be a whole number`);
-  return n;
-};
 
 function print(p: Parsed, human: string | number | bigint | boolean | null, machine: unknown): void {
   console.log(has(p, 'json') ? JSON.stringify(machine, null, 2) : String(human));
@@ -220,19 +174,6 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
 }
 
 const httpUrl = (address: string): string => (address.startsWith('http') ? address : `http://${address}`);
-
-/** "5s", "250ms", "2m" or a number of milliseconds. */
-function duration(text: string): number {
-  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new CloudburstError('INVALID_REQUEST', `${JSON.stringify(text)} is not a duration (use 500ms, 5s, 1m)`);
-  return Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
-}
-
-/** `--drain-timeout` (a duration), else the host's default. */
-const drainTimeout = (p: Parsed): number => {
-  const v = flag(p, 'drain-timeout');
-  return v === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : duration(v);
-};
 
 /** How long `up` waits for every process it started to answer /readyz 200. */
 const UP_READY_TIMEOUT_MS = 60_000;
@@ -416,6 +357,8 @@ async function run(p: Parsed): Promise<number> {
       const tls = serverTls(files);
       const ca = trustedCa(files);
       const credential = serverCredential(secretFlags(p), 'host', true);
+      // Read before anything starts: a bad value is one clear error, not a host that cannot stop.
+      const timeoutMs = drainTimeout(p);
       const host = await startHost({
         dataDir: resolve(flag(p, 'data') ?? '.cloudburst/host'),
         kvsUrl: first!,
@@ -431,7 +374,6 @@ async function run(p: Parsed): Promise<number> {
         ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
       });
       console.log(`host ${host.id} listening on ${host.url}`);
-      const timeoutMs = drainTimeout(p);
       return untilSignal(() => host.drain({ timeoutMs }));
     }
     case 'cluster': {
