@@ -8,16 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { HostCache } from '../../host/cache/cache.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { json, localClusterAuth, registerHosts } from '../helpers/cluster.ts';
-import { bearer, guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, bearer, guestBytes, metric, tempDir, waitFor } from '../helpers/platform.ts';
 
 async function startCluster(prefix: string, hosts: number, hostArgs: string[]) {
   const dir = await tempDir(prefix);

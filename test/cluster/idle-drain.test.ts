@@ -9,16 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { KvClient, lww } from '../../kvs/index.ts';
 import { startLocalCluster } from '../../tools/cli/cluster.ts';
 import { json, localClusterAuth, registerHosts } from '../helpers/cluster.ts';
-import { bearer, metric, tempDir, tokenOf, waitFor } from '../helpers/platform.ts';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, bearer, metric, tempDir, tokenOf, waitFor } from '../helpers/platform.ts';
 
 /** The drain timeout the host gets: far above anything an idle host's drain needs. */
 const DRAIN_TIMEOUT_MS = 60_000;

@@ -4,16 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClusterFile } from '../../tools/cli/cluster.ts';
-import { CLI, ROOT, guestBytes, registerToken, runCli, tempDir, hostFetch } from '../helpers/platform.ts';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, CLI, ROOT, guestBytes, registerToken, runCli, tempDir, hostFetch } from '../helpers/platform.ts';
 
 describe('cli: cloudburst up with several KV nodes and hosts (one process each)', () => {
   // 120 s: most of the wait is `up` itself on a loaded machine, not what the test checks.

@@ -267,3 +267,13 @@ export function tenantToken(p: Platform, name: string, opts: { scopes?: string[]
 export async function tenantHeaders(p: Platform, name: string): Promise<Record<string, string>> {
   return bearer(await tenantToken(p, name));
 }
+
+/** Whether a process of this machine is still running (signal 0 only checks). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
