@@ -6,10 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
-import { percentile, summarize, type Summary } from './stats.ts';
+import { inGuestFigures } from './in-guest.ts';
+import { summarize, type Summary } from './stats.ts';
 import { CLI, post, startChild, withToken } from './util.ts';
 
-const FLOOR_SERVER = `
+/** The floor: a bare node:http server that parses the JSON body and answers a constant (`node -e`). */
+export const FLOOR_SERVER = `
 const http = require('node:http');
 const body = JSON.stringify({ result: 49 });
 const server = http.createServer((req, res) => {
@@ -142,39 +144,11 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
     report.counterIncr = incrS;
 
     // In-guest state costs.
-    const value = Buffer.alloc(1024, 7);
-    await (await host.request({ method: 'PUT', path: '/v1/kv/bench-1k', body: value })).body.text();
-    const loops = quick ? 50_000 : 200_000;
-    const perGet: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const r = await post(host, '/v1/functions/statebench.getLoop/call', JSON.stringify({ args: ['bench-1k', loops] }));
-      perGet.push((JSON.parse(r.text).result as number) * 1000 / loops);
-    }
-    // Distinct keys: every get goes to LMDB (no per-call memo).
-    const distinct = quick ? 5000 : 20_000;
-    await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: ['g', distinct, 1024] }));
-    const perDistinct: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const r = await post(host, '/v1/functions/statebench.getDistinct/call', JSON.stringify({ args: ['g', distinct] }));
-      const ms = JSON.parse(r.text).result as number;
-      if (ms < 0) throw new Error('getDistinct read the wrong values');
-      perDistinct.push((ms * 1000) / distinct);
-    }
-    const putCount = quick ? 2000 : 10_000;
-    const perPut: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const base = await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: [`p${i}-`, 0, 1024] }));
-      const full = await post(host, '/v1/functions/statebench.putLoop/call', JSON.stringify({ args: [`p${i}-`, putCount, 1024] }));
-      const us = Number(full.headers['x-cloudburst-duration-us']) - Number(base.headers['x-cloudburst-duration-us']);
-      perPut.push(us / putCount);
-    }
-    const getMedian = percentile(perGet, 50);
-    const distinctMedian = percentile(perDistinct, 50);
-    const putMedian = percentile(perPut, 50);
-    console.log(`in-guest get of 1 KiB, same key again (per-call memo): ${getMedian.toFixed(3)} us per get (median of 7 runs of ${loops})`);
-    console.log(`in-guest get of 1 KiB, distinct cached keys (LMDB read + decode): ${distinctMedian.toFixed(3)} us per get (median of 7 runs of ${distinct})`);
-    console.log(`in-guest put of 1 KiB, amortized with the commit: ${putMedian.toFixed(3)} us per put (median of 7 calls of ${putCount} puts)`);
-    report.inGuest = { getSameKeyUs: getMedian, getDistinctUs: distinctMedian, putUs: putMedian, getRuns: perGet, distinctRuns: perDistinct, putRuns: perPut };
+    const g = await inGuestFigures(host, quick);
+    console.log(`in-guest get of 1 KiB, same key again (per-call memo): ${g.getSameKeyUs.toFixed(3)} us per get (median of 7 runs of ${g.loops})`);
+    console.log(`in-guest get of 1 KiB, distinct cached keys (LMDB read + decode): ${g.getDistinctUs.toFixed(3)} us per get (median of 7 runs of ${g.distinct})`);
+    console.log(`in-guest put of 1 KiB, amortized with the commit: ${g.putUs.toFixed(3)} us per put (median of 7 calls of ${g.putCount} puts)`);
+    report.inGuest = { getSameKeyUs: g.getSameKeyUs, getDistinctUs: g.getDistinctUs, putUs: g.putUs, getRuns: g.getRuns, distinctRuns: g.distinctRuns, putRuns: g.putRuns };
 
     console.log('first call after deploy (deploy = validate + compile + trial instantiate + durable store):');
     for (const [name, v] of Object.entries(firstCalls)) console.log(`  ${name.padEnd(10)} ${JSON.stringify(v)}`);

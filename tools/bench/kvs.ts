@@ -16,56 +16,15 @@ import { Resp } from './redis-fn.mjs';
 import { redisServer } from './locality.ts';
 import { summarize, type Summary } from './stats.ts';
 import { signRequest } from '../../common/index.ts';
-import { secretEnv } from '../cli/cluster-secret.ts';
-import { benchClusterSecret, CLI, startChild } from './util.ts';
-
-interface RespClient {
-  send(...commands: (string | Buffer)[][]): Promise<unknown[]>;
-  close(): void;
-}
-
-const VALUE = Buffer.alloc(1024, 7);
-
-async function latency(n: number, op: (i: number) => Promise<unknown>): Promise<Summary> {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = process.hrtime.bigint();
-    await op(i);
-    t.push(Number(process.hrtime.bigint() - s) / 1000);
-  }
-  return summarize(t);
-}
-
-async function throughput(ms: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
-  let done = 0;
-  const end = performance.now() + ms;
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    for (let i = 0; performance.now() < end; i++) {
-      await op(w * 1_000_000 + i);
-      done++;
-    }
-  }));
-  return done / (ms / 1000);
-}
+import { benchClusterSecret } from './util.ts';
+import { KV_VALUE, kvPut, latency, type RespClient, startKvNodes, throughput } from './kv-nodes.ts';
 
 const fmt = (s: Summary): string => `p50 ${s.p50.toFixed(0).padStart(6)} us  p99 ${s.p99.toFixed(0).padStart(6)} us`;
 
 // The nodes' cluster secret: every request to them is signed with it (kvs/README.md, "Authentication").
 const SECRET = benchClusterSecret();
 
-async function startNodes(dir: string, count: number, children: ChildProcess[], extra: string[] = []): Promise<{ urls: string[]; pids: number[] }> {
-  const urls: string[] = [];
-  const pids: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const args = [CLI, 'kvs', '--port', '0', '--data', join(dir, `kv${i}`), '--replication', String(Math.min(3, count)), ...extra];
-    if (urls.length > 0) args.push('--seeds', urls.join(','));
-    const { child, match } = await startChild(args, /listening on (http:\/\/[\d.:]+)/, secretEnv(SECRET));
-    children.push(child);
-    urls.push(match[1]!);
-    pids.push(child.pid!);
-  }
-  return { urls, pids };
-}
+const startNodes = (dir: string, count: number, children: ChildProcess[], extra: string[] = []) => startKvNodes(dir, count, children, SECRET, extra);
 
 export async function kvsBench(quick: boolean): Promise<Record<string, unknown>> {
   const n = quick ? 500 : 3000;
@@ -74,7 +33,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
   const children: ChildProcess[] = [];
   const report: Record<string, unknown> = {};
   const hlc = new Hlc('bench');
-  const put = (kv: KvClient, key: string) => kv.merge(key, lww.write(VALUE, hlc.now()));
+  const put = (kv: KvClient, key: string) => kvPut(kv, hlc, key);
   try {
     // Redis (no persistence, as a cache would run it)
     const redisPort = 20000 + Math.floor(Math.random() * 20000);
@@ -83,10 +42,10 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     const redisConns = (await Promise.all(Array.from({ length: 16 }, () => Resp.open(redisPort)))) as RespClient[];
     const r0 = redisConns[0]!;
     const redis = {
-      put: await latency(n, (i) => r0.send(['SET', `k${i % 1000}`, VALUE])),
+      put: await latency(n, (i) => r0.send(['SET', `k${i % 1000}`, KV_VALUE])),
       get: await latency(n, (i) => r0.send(['GET', `k${i % 1000}`])),
       // Worker w (i / 1e6) uses connection w: 16 clients, like the pools below.
-      putRps: await throughput(seconds, 16, (i) => redisConns[Math.floor(i / 1_000_000) % 16]!.send(['SET', `k${i % 1000}`, VALUE])),
+      putRps: await throughput(seconds, 16, (i) => redisConns[Math.floor(i / 1_000_000) % 16]!.send(['SET', `k${i % 1000}`, KV_VALUE])),
     };
     report.redis = redis;
     console.log(`redis               put ${fmt(redis.put)} | get ${fmt(redis.get)} | put ${redis.putRps.toFixed(0)} req/s at concurrency 16`);
@@ -125,7 +84,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     // Convergence: 2,000 keys written with W=1, then the time until every replica has all of them.
     const w1 = new KvClient({ seeds: three.urls, connections: 16, writeQuorum: 1, clusterSecret: SECRET });
     const keys = Array.from({ length: 2000 }, (_, i) => `conv-${i}`);
-    for (let i = 0; i < keys.length; i += 100) await w1.mergeBatch(keys.slice(i, i + 100).map((key) => ({ key, value: lww.write(VALUE, hlc.now()) })));
+    for (let i = 0; i < keys.length; i += 100) await w1.mergeBatch(keys.slice(i, i + 100).map((key) => ({ key, value: lww.write(KV_VALUE, hlc.now()) })));
     const stopped = performance.now();
     const stats = async (url: string): Promise<number> => ((await (await fetch(`${url}${KV_PATHS.stats}`, { headers: signRequest(SECRET, 'GET', KV_PATHS.stats) })).json()) as { keys: number }).keys;
     const target = await Promise.all(three.urls.map(stats));

@@ -1,4 +1,4 @@
-// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale] [--quick]`: the figures of the closing notes, each measured
+// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale|hotpath] [--quick]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
 // and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,12 +9,13 @@ import { consistencyBench } from './consistency.ts';
 import { dagBench } from './dag.ts';
 import { gossipBench } from './gossip.ts';
 import { hostBench } from './host-bench.ts';
+import { hotpathBench } from './hotpath.ts';
 import { kvsBench } from './kvs.ts';
 import { localityBench } from './locality.ts';
 import { memoryBench } from './memory.ts';
 import { tenantsBench } from './tenants.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench, hotpath: hotpathBench };
 
 const quick = process.argv.includes('--quick');
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('--'));

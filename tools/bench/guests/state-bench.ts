@@ -1,5 +1,5 @@
 // Guest used by `npm run bench` to measure state operations from inside a function.
-import { get, put, now } from "cloudburst";
+import { get, getString, put, putString, now } from "cloudburst";
 
 /** Reads `key` n times from the cache; returns the elapsed milliseconds (host clock). */
 export function getLoop(key: string, n: i32): f64 {
@@ -32,4 +32,29 @@ export function getDistinct(prefix: string, n: i32): f64 {
   }
   const elapsed = now() - start;
   return bytes == n * 1024 ? elapsed : -1;
+}
+
+/** Parses a decimal value written by `seed3`/`rmw` (0 when the key is absent). */
+function num(key: string): i64 {
+  const s = getString(key);
+  return s === null ? 0 : I64.parseInt(s);
+}
+
+/** Writes 1, 2 and 3 to prefix+"a", "b", "c": the inputs of `rmw`. */
+export function seed3(prefix: string): i32 {
+  putString(prefix + "a", "1");
+  putString(prefix + "b", "2");
+  putString(prefix + "c", "3");
+  return 3;
+}
+
+/**
+ * A small read-modify-write (issue 14): reads prefix+"a", "b", "c", writes their sum plus
+ * `by` to prefix+"out" and returns it. Its baseline is the same function over Redis
+ * (tools/bench/hotpath-fn.mjs, POST /rmw).
+ */
+export function rmw(prefix: string, by: i64): i64 {
+  const total = num(prefix + "a") + num(prefix + "b") + num(prefix + "c") + by;
+  putString(prefix + "out", total.toString());
+  return total;
 }
