@@ -50,7 +50,7 @@ export function fmtNumber(x: number): string {
   return x.toFixed(2);
 }
 
-const COLUMNS: [string, number][] = [['figure', 58], ['unit', 6], ['ours', 9], ['baseline', 9], ['ratio', 7], ['goal', 10], ['verdict', 7]];
+const COLUMNS: [string, number][] = [['figure', 60], ['unit', 6], ['ours', 9], ['baseline', 9], ['ratio', 7], ['goal', 10], ['verdict', 7]];
 
 /** The table: one line per row, columns aligned; a count of goals met at the end. */
 export function formatTable(rows: readonly JudgedRow[]): string {

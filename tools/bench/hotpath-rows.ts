@@ -33,7 +33,7 @@ const stateful = (name: string, base: string, o: OneHostFigures, ours: 'incr' | 
   { figure: `${name} seq p50 vs ${base}`, unit: 'us', ours: o.seq[ours].p50, baseline: o.seq[theirs].p50, goal: { op: '<=', ratio: 1 } },
   { figure: `${name} seq p99 vs ${base}`, unit: 'us', ours: o.seq[ours].p99, baseline: o.seq[theirs].p99, goal: { op: '<=', ratio: 1.5 } },
   { figure: `${name} throughput@8 vs ${base}`, unit: 'req/s', ours: o.load8[ours].rps, baseline: o.load8[theirs].rps, goal: { op: '>=', ratio: 1 } },
-  { figure: `${name} server CPU/req vs ${base} (with Redis's)`, unit: 'us', ours: o.load8[ours].cpuUsPerRequest, baseline: o.load8[theirs].cpuUsPerRequest },
+  { figure: `${name} CPU/req vs ${base}`, unit: 'us', ours: o.load8[ours].cpuUsPerRequest, baseline: o.load8[theirs].cpuUsPerRequest },
 ];
 
 export function goalRows(o: OneHostFigures, two: TwoHostFigures, kv: KvFigures): GoalRow[] {
