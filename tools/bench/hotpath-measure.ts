@@ -99,3 +99,14 @@ export async function loadRounds(sides: Record<string, Side>, concurrency: numbe
     return [k, { concurrency, requests: a.done, rps: a.done / (a.ms / 1000), cpuUsPerRequest: a.cpu / a.done, latency: summarize(a.lat) }];
   }));
 }
+
+/**
+ * CPU the processes use per second while nobody calls them (timers, spinning workers): what
+ * the CPU per request under load also contains, shown beside it.
+ */
+export async function idleCpuPerSecond(pids: number[], ms: number): Promise<number> {
+  const cpu0 = cpuMicros(pids);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return (cpuMicros(pids) - cpu0) / ((performance.now() - t0) / 1000);
+}

@@ -20,7 +20,7 @@ import { FLOOR_SERVER } from './host-bench.ts';
 import { formatTable, judge } from './hotpath-goals.ts';
 import { dagBody, PIPELINE, twoHostDir, twoHostFigures } from './hotpath-hosts.ts';
 import { kvFigures } from './hotpath-kv.ts';
-import { httpCall, loadRounds, sequentialRounds, type Side } from './hotpath-measure.ts';
+import { httpCall, idleCpuPerSecond, loadRounds, sequentialRounds, type Side } from './hotpath-measure.ts';
 import { goalRows, WORKERD_REFERENCE, type OneHostFigures } from './hotpath-rows.ts';
 import { inGuestFigures } from './in-guest.ts';
 import { type RespClient, startRedis } from './kv-nodes.ts';
@@ -34,8 +34,8 @@ const GROUPS = 100;
 
 /** Sizes of the quick and the full run (requests per side). */
 const SIZES = {
-  quick: { seq: 600, rounds: 4, warm: 50, load8: 1500, load32: 2000, twoHosts: 400, kvSeq: 400, kvLoad: { redis: 4000, ours: 400 } },
-  full: { seq: 3000, rounds: 10, warm: 200, load8: 6000, load32: 10_000, twoHosts: 2000, kvSeq: 2000, kvLoad: { redis: 20_000, ours: 2000 } },
+  quick: { seq: 600, rounds: 6, warm: 50, load8: 1500, load32: 2000, twoHosts: 400, kvSeq: 400, kvLoad: { redis: 4000, ours: 400 } },
+  full: { seq: 3000, rounds: 12, warm: 200, load8: 6000, load32: 10_000, twoHosts: 2000, kvSeq: 2000, kvLoad: { redis: 20_000, ours: 2000 } },
 };
 
 async function put(pool: Pool, path: string, body: string | Uint8Array, json = false): Promise<void> {
@@ -109,6 +109,7 @@ export async function hotpathBench(quick: boolean): Promise<Record<string, unkno
       chain: { call: httpCall(chainPool, '/', (i) => JSON.stringify({ args: [i % 1000] }), squared), pids: [chainA.child.pid!, chainB.child.pid!] },
     } satisfies Record<keyof OneHostFigures['seq'], Side>;
 
+    const idle = { up: await idleCpuPerSecond(upPids, 1000), floor: await idleCpuPerSecond(floorSide.pids, 1000) };
     step(`sequential: ${size.seq} requests per side in ${size.rounds} interleaved rounds...`);
     const seq = (await sequentialRounds(sides, size.seq, size.rounds, size.warm)) as OneHostFigures['seq'];
     step(`throughput and server CPU at 8 connections: ${size.load8} requests per side...`);
@@ -132,8 +133,9 @@ export async function hotpathBench(quick: boolean): Promise<Record<string, unkno
     console.log(`\nissue 14, ${quick ? 'quick' : 'full'} run: ours against the baseline measured in the same run (ratio = ours / baseline)\n`);
     console.log(formatTable(rows));
     console.log();
+    console.log(`idle CPU (no requests; part of every CPU/req above): cloudburst up ${(idle.up / 1000).toFixed(1)} ms/s, node:http floor ${(idle.floor / 1000).toFixed(1)} ms/s`);
     for (const l of WORKERD_REFERENCE) console.log(l);
-    return { quick, sizes: size, rows, oneHost: one, twoHosts: two, kv };
+    return { quick, sizes: size, rows, oneHost: one, idleCpuUsPerSecond: idle, twoHosts: two, kv };
   } finally {
     for (const p of pools) await p.close().catch(() => undefined);
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
