@@ -5,6 +5,7 @@
 // most the single call plus 2 loopback round trips (there and back to the other host).
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { HOST_HEADERS } from '../../host/index.ts';
 import { startLocalCluster } from '../cli/cluster.ts';
 import { httpCall, sequentialRounds, type Side } from './hotpath-measure.ts';
 import type { Summary } from './stats.ts';
@@ -24,6 +25,8 @@ export interface TwoHostFigures {
   single: Summary;
   /** A loopback round trip: the bare node:http floor. */
   floor: Summary;
+  /** Single calls that placement sent on to B (the baseline means "run on A": should be 0). */
+  singleForwarded: number;
   pids: number[];
 }
 
@@ -55,14 +58,18 @@ export async function twoHostFigures(dataDir: string, mathWasm: Uint8Array, floo
     const pids = c.file.processes.map((p) => p.pid);
     const squared = (i: number): number => ((i % 1000) + 1) ** 2;
     const dag = (placement: Record<string, string>): Side => ({ call: httpCall(a, '/v1/dags/pipeline/call', (i) => dagBody(i % 1000, placement), squared), pids });
+    let singleForwarded = 0;
+    const ranOn = (headers: Record<string, unknown>): void => {
+      if (headers[HOST_HEADERS.host] !== idA) singleForwarded++;
+    };
     const s = await sequentialRounds({
       across: dag({ 'math.increment': idB!, 'math.square': idA! }),
       local: dag({ 'math.increment': idA!, 'math.square': idA! }),
-      single: { call: httpCall(a, '/v1/functions/math.square/call', (i) => JSON.stringify({ args: [(i % 1000) + 1] }), squared), pids },
+      single: { call: httpCall(a, '/v1/functions/math.square/call', (i) => JSON.stringify({ args: [(i % 1000) + 1] }), squared, ranOn), pids },
       floor,
     }, n, rounds, warm);
     await a.close();
-    return { across: s.across!, local: s.local!, single: s.single!, floor: s.floor!, pids };
+    return { across: s.across!, local: s.local!, single: s.single!, floor: s.floor!, singleForwarded, pids };
   } finally {
     await c.stop();
   }

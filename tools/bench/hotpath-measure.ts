@@ -17,11 +17,15 @@ export interface Side {
   pids: number[];
 }
 
-/** A POST of `body(i)` to `path` that must answer 200 and, if given, `expected(i)` as its result. */
-export function httpCall(pool: Pool, path: string, body: (i: number) => string, expected?: (i: number) => unknown): (i: number) => Promise<void> {
+/**
+ * A POST of `body(i)` to `path` that must answer 200 and, if given, `expected(i)` as its
+ * result; `onAnswer` sees each answer's headers.
+ */
+export function httpCall(pool: Pool, path: string, body: (i: number) => string, expected?: (i: number) => unknown, onAnswer?: (headers: Record<string, unknown>) => void): (i: number) => Promise<void> {
   return async (i) => {
     const r = await post(pool, path, body(i));
     if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text.slice(0, 300)}`);
+    onAnswer?.(r.headers);
     if (expected !== undefined) {
       const want = expected(i);
       const got = (JSON.parse(r.text) as { result: unknown }).result;

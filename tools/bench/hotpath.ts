@@ -134,6 +134,7 @@ export async function hotpathBench(quick: boolean): Promise<Record<string, unkno
     console.log(formatTable(rows));
     console.log();
     console.log(`idle CPU (no requests; part of every CPU/req above): cloudburst up ${(idle.up / 1000).toFixed(1)} ms/s, node:http floor ${(idle.floor / 1000).toFixed(1)} ms/s`);
+    if (two.singleForwarded > 0) console.log(`note: ${two.singleForwarded} of the two-host single calls ran on host B (placement), not A`);
     for (const l of WORKERD_REFERENCE) console.log(l);
     return { quick, sizes: size, rows, oneHost: one, idleCpuUsPerSecond: idle, twoHosts: two, kv };
   } finally {
