@@ -35,7 +35,7 @@ const GROUPS = 100;
 /** Sizes of the quick and the full run (requests per side). */
 const SIZES = {
   quick: { seq: 600, rounds: 6, warm: 50, load8: 1500, load32: 2000, twoHosts: 400, kvSeq: 400, kvLoad: { redis: 4000, ours: 400 } },
-  full: { seq: 3000, rounds: 12, warm: 200, load8: 6000, load32: 10_000, twoHosts: 2000, kvSeq: 2000, kvLoad: { redis: 20_000, ours: 2000 } },
+  full: { seq: 2000, rounds: 12, warm: 200, load8: 4000, load32: 8000, twoHosts: 1500, kvSeq: 1500, kvLoad: { redis: 20_000, ours: 1500 } },
 };
 
 async function put(pool: Pool, path: string, body: string | Uint8Array, json = false): Promise<void> {
