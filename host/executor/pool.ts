@@ -343,9 +343,13 @@ export class ExecutorPool {
 
   /**
    * Announces a job: wakes an idle worker so that it spins, ready, while the caller is still
-   * reading and checking the request. Costs nothing when every worker is busy.
+   * reading and checking the request. Only for a lone request (`mainIsIdle`): under concurrency
+   * the job may go to another worker (or wait), and a woken worker would spin for nothing on a
+   * core the main thread and the other workers need (WAKE_SPIN_MS of CPU per request, worse
+   * than the wake-up it saves). Costs nothing when every worker is busy.
    */
   prewake(): void {
+    if (this.#queued > 0 || !this.#opts.mainIsIdle()) return;
     for (const s of this.#slots) {
       if (s.ready && !s.busy && !s.dead && Atomics.compareExchange(s.ctrl, STATE, IDLE, WAKE) === IDLE) {
         wakeWorker(s.ctrl);
@@ -394,14 +398,25 @@ export class ExecutorPool {
     return queued;
   }
 
+  /**
+   * The worker for a job: one already awake (prewake) and holding the module, else one holding
+   * the module, else one awake, else any idle one. Giving the job to the worker that is spinning
+   * for it saves a wake-up, and leaves no worker spinning for a job that went elsewhere.
+   */
   #pick(job: Job): Slot | undefined {
+    let warm: Slot | undefined;
+    let awake: Slot | undefined;
     let idle: Slot | undefined;
     for (const s of this.#slots) {
       if (s.busy || s.dead || !s.ready) continue;
-      if (s.modules.has(job.module.id)) return s;
+      const isAwake = Atomics.load(s.ctrl, STATE) === WAKE;
+      if (s.modules.has(job.module.id)) {
+        if (isAwake) return s;
+        warm ??= s;
+      } else if (isAwake) awake ??= s;
       idle ??= s;
     }
-    return idle;
+    return warm ?? awake ?? idle;
   }
 
   #admits(tenant: string): boolean {
