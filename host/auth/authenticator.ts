@@ -10,7 +10,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { CLUSTER_AUTH_HEADER, CloudburstError, verifyRequest } from '../../common/index.ts';
+import { CLUSTER_AUTH_HEADER, CloudburstError, TENANT_HEADER, verifyRequest } from '../../common/index.ts';
 import { DEFAULT_TENANT } from '../keys.ts';
 import type { AuthStore } from './auth-store.ts';
 import { FreshCache } from './fresh-cache.ts';
@@ -42,12 +42,32 @@ function unauthenticated(why: string): CloudburstError {
   return new CloudburstError('UNAUTHENTICATED', `${why}: send \`authorization: Bearer <token>\` (cloudburst token create)`);
 }
 
+/** A bearer token this host verified, and what it was verified against. */
+interface Verified {
+  /** The hex digest of the token: the key of its record in `#tokens`. */
+  hash: string;
+  /** The record it was checked against: the fast path holds only while `#tokens` answers this very record. */
+  record: TokenRecord;
+  /** The principal of its requests that name no other tenant. */
+  principal: Principal;
+}
+
 export class TokenAuthenticator implements Authenticator {
   readonly #secret: Buffer;
   readonly #store: TokenAuthenticatorOptions['store'];
   readonly #now: () => number;
   readonly #tokens: FreshCache<TokenRecord | undefined>;
   readonly #tenants: FreshCache<TenantRecord | undefined>;
+  /**
+   * The authorization headers verified lately (at most AUTH_CACHE_ENTRIES, the oldest dropped),
+   * so that a token's next requests skip its SHA-256, the comparison of digests and the awaits
+   * of the records: used only while the token's record and its tenant's, as read for that
+   * verification, are still fresh in their caches (AUTH_CACHE_MAX_AGE_MS), so a revocation, an
+   * expiry or a tenant's deletion takes effect exactly as late as without it, and `forget`
+   * (this host changed the token or tenant) ends it at once. The keys are bearer tokens: they
+   * stay in this process's memory, as the requests carrying them do, and are never logged.
+   */
+  readonly #verified = new Map<string, Verified>();
 
   constructor(opts: TokenAuthenticatorOptions) {
     this.#secret = opts.clusterSecret;
@@ -60,11 +80,41 @@ export class TokenAuthenticator implements Authenticator {
 
   /** Forgets what this host read of a token or tenant it just changed. */
   forget(what: { hash?: string; tenant?: string }): void {
+    // Its verified headers end with the records: `#known` finds them no longer fresh.
     if (what.hash !== undefined) this.#tokens.forget(what.hash);
     if (what.tenant !== undefined) this.#tenants.forget(what.tenant);
   }
 
-  async authenticate(req: IncomingMessage, access: RouteAccess): Promise<Principal> {
+  authenticate(req: IncomingMessage, access: RouteAccess): Principal | Promise<Principal> {
+    if (access !== 'open' && access !== 'internal' && req.headers[CLUSTER_AUTH_HEADER] === undefined) {
+      const known = this.#known(req, access);
+      if (known !== undefined) return known;
+    }
+    return this.#authenticate(req, access);
+  }
+
+  /**
+   * The principal of a request whose token was verified lately and whose records are still
+   * fresh (see `#verified`), without reading or hashing; undefined when the full check must run
+   * (it also gives every refusal its message).
+   */
+  #known(req: IncomingMessage, access: readonly Scope[]): Principal | undefined {
+    const header = req.headers.authorization;
+    if (header === undefined) return undefined;
+    const v = this.#verified.get(header);
+    if (v === undefined || this.#tokens.fresh(v.hash) !== v.record || req.headers[TENANT_HEADER] !== undefined) return undefined;
+    const { record, principal } = v;
+    if (tokenStatus(record, this.#now()) !== 'active') return undefined;
+    if (record.tenant !== DEFAULT_TENANT) {
+      const tenant = this.#tenants.fresh(record.tenant);
+      if (tenant === undefined || tenant.deletedAt !== undefined) return undefined;
+    }
+    const scopes = (principal as Extract<Principal, { kind: 'token' }>).scopes;
+    if (!scopes.has('admin') && !access.some((s) => scopes.has(s))) return undefined;
+    return principal;
+  }
+
+  async #authenticate(req: IncomingMessage, access: RouteAccess): Promise<Principal> {
     if (access === 'open') return { kind: 'anonymous', tenant: DEFAULT_TENANT };
     if (req.headers[CLUSTER_AUTH_HEADER] !== undefined) {
       if (!verifyRequest(this.#secret, req.method, req.url, req.headers, this.#now())) {
@@ -88,7 +138,15 @@ export class TokenAuthenticator implements Authenticator {
       if (!admin) throw new CloudburstError('FORBIDDEN', `the token ${JSON.stringify(record.name)} belongs to tenant ${record.tenant}: only an admin token may act in another tenant`);
       if (!(await this.#tenantAlive(asked))) throw new CloudburstError('UNKNOWN_TENANT', `no tenant named ${JSON.stringify(asked)}`);
     }
-    return { kind: 'token', tenant: asked ?? record.tenant, scopes: scopes as ReadonlySet<Scope>, name: record.name };
+    const principal: Principal = { kind: 'token', tenant: asked ?? record.tenant, scopes: scopes as ReadonlySet<Scope>, name: record.name };
+    if (asked === undefined) this.#remember(req.headers.authorization!, record, principal);
+    return principal;
+  }
+
+  #remember(header: string, record: TokenRecord, principal: Principal): void {
+    this.#verified.delete(header);
+    this.#verified.set(header, { hash: record.hash, record, principal });
+    if (this.#verified.size > AUTH_CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
   }
 
   /** The record of the request's bearer token, if it is live and its tenant exists. */

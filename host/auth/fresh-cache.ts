@@ -96,6 +96,18 @@ export class FreshCache<T> {
     });
   }
 
+  /**
+   * The value `get` would answer now without reading, if it is at hand: the key's read began
+   * less than `maxAgeMs` ago and succeeded. Undefined otherwise (no entry, a read still under
+   * way, a fallback to an older read, an entry too old): the caller then goes through `get`.
+   * Does not count as a use for the LRU order.
+   */
+  fresh(key: string): T | undefined {
+    const hit = this.#entries.get(key);
+    if (hit === undefined || hit.last === undefined || hit.last.startedAt !== hit.startedAt) return undefined;
+    return this.#now() - hit.startedAt < this.#maxAgeMs ? hit.last.value : undefined;
+  }
+
   /** The value of the last read of `key` that succeeded, however old (what `get` falls back on), without reading. */
   peek(key: string): T | undefined {
     return this.#entries.get(key)?.last?.value;

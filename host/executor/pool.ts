@@ -71,6 +71,14 @@ interface Slot {
   busy: boolean;
   /** Resolves when the worker died (exit or uncaught error). */
   died: Promise<void>;
+  /**
+   * Called when the worker dies, by whatever awaits something for it (see `#orDied`): a
+   * `Promise.race` with `died` would leave a reaction on `died` per call, kept until the
+   * worker dies, which may be never.
+   */
+  onDeath: Set<() => void>;
+  /** `died` has resolved. */
+  hasDied: boolean;
   /** Not to be given jobs again (it died, or it is being stopped). */
   dead: boolean;
   /** It has started (READY): until then it gets no job. */
@@ -234,7 +242,7 @@ export class ExecutorPool {
     let markDead!: () => void;
     const died = new Promise<void>((resolve) => (markDead = resolve));
     const slot: Slot = {
-      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, dead: false, exited: false, tenant: '', ready: false, idleSince: 0,
+      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, onDeath: new Set(), hasDied: false, dead: false, exited: false, tenant: '', ready: false, idleSince: 0,
     };
     const onDeath = (err?: unknown): void => {
       if (err !== undefined) slot.error = err;
@@ -243,6 +251,10 @@ export class ExecutorPool {
       // A start that failed is reported where it is retried (#whenReady).
       if (err !== undefined && !this.#closed && slot.ready) console.error(`executor worker ${index} failed:`, err);
       markDead();
+      slot.hasDied = true;
+      for (const f of slot.onDeath) f();
+      // Wakes the main thread's wait for the job's end (#converse), which then finds it dead.
+      Atomics.notify(slot.ctrl, STATE);
       if (!this.#closed && slot.ready && this.#slots.includes(slot) && !slot.busy) this.#replace(slot);
     };
     worker.on('error', onDeath);
@@ -343,9 +355,13 @@ export class ExecutorPool {
 
   /**
    * Announces a job: wakes an idle worker so that it spins, ready, while the caller is still
-   * reading and checking the request. Costs nothing when every worker is busy.
+   * reading and checking the request. Only for a lone request (`mainIsIdle`): under concurrency
+   * the job may go to another worker (or wait), and a woken worker would spin for nothing on a
+   * core the main thread and the other workers need (WAKE_SPIN_MS of CPU per request, worse
+   * than the wake-up it saves). Costs nothing when every worker is busy.
    */
   prewake(): void {
+    if (this.#queued > 0 || !this.#opts.mainIsIdle()) return;
     for (const s of this.#slots) {
       if (s.ready && !s.busy && !s.dead && Atomics.compareExchange(s.ctrl, STATE, IDLE, WAKE) === IDLE) {
         wakeWorker(s.ctrl);
@@ -394,14 +410,25 @@ export class ExecutorPool {
     return queued;
   }
 
+  /**
+   * The worker for a job: one already awake (prewake) and holding the module, else one holding
+   * the module, else one awake, else any idle one. Giving the job to the worker that is spinning
+   * for it saves a wake-up, and leaves no worker spinning for a job that went elsewhere.
+   */
   #pick(job: Job): Slot | undefined {
+    let warm: Slot | undefined;
+    let awake: Slot | undefined;
     let idle: Slot | undefined;
     for (const s of this.#slots) {
       if (s.busy || s.dead || !s.ready) continue;
-      if (s.modules.has(job.module.id)) return s;
+      const isAwake = Atomics.load(s.ctrl, STATE) === WAKE;
+      if (s.modules.has(job.module.id)) {
+        if (isAwake) return s;
+        warm ??= s;
+      } else if (isAwake) awake ??= s;
       idle ??= s;
     }
-    return idle;
+    return warm ?? awake ?? idle;
   }
 
   #admits(tenant: string): boolean {
@@ -491,7 +518,8 @@ export class ExecutorPool {
         if (remaining > 0) {
           Atomics.store(ctrl, WATCHING, 1);
           const wait = Atomics.waitAsync(ctrl, STATE, JOB, remaining);
-          if (wait.async) await Promise.race([wait.value, slot.died]);
+          // A death wakes this wait too (onDeath in #start notifies STATE).
+          if (wait.async) await wait.value;
           Atomics.store(ctrl, WATCHING, 0);
         }
         if (slot.dead) return this.#died(slot);
@@ -528,7 +556,7 @@ export class ExecutorPool {
         let reply: BridgeReply;
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
-          const data = await Promise.race([this.#opts.bridge(req, deadline - performance.now(), job.tenant), slot.died]);
+          const data = await this.#orDied(slot, this.#opts.bridge(req, deadline - performance.now(), job.tenant));
           reply = data instanceof Uint8Array || data === null ? { ok: true, data } : data === undefined ? { ok: true } : { ok: true, at: data.at };
         } catch (err) {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
@@ -544,6 +572,22 @@ export class ExecutorPool {
         Atomics.notify(ctrl, REPLY);
       }
     }
+  }
+
+  /** `p`, or undefined as soon as the slot's worker dies. */
+  #orDied<T>(slot: Slot, p: Promise<T>): Promise<T | undefined> {
+    if (slot.hasDied) return Promise.resolve(undefined);
+    return new Promise<T | undefined>((resolve, reject) => {
+      const died = (): void => resolve(undefined);
+      slot.onDeath.add(died);
+      p.then((v) => {
+        slot.onDeath.delete(died);
+        resolve(v);
+      }, (err: unknown) => {
+        slot.onDeath.delete(died);
+        reject(err);
+      });
+    });
   }
 
   #timeout(slot: Slot, timeoutMs: number): JobResult {

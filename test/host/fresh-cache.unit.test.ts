@@ -109,4 +109,27 @@ describe('FreshCache: values used at most maxAgeMs after their read began', () =
     await t.cache.get('b', t.read);
     expect(t.reads).toBe(before + 1);
   });
+  it('fresh answers without reading only what get would answer from a read that began under maxAgeMs ago and succeeded', async () => {
+    const t = setup();
+    expect(t.cache.fresh('k')).toBeUndefined();
+    const reading = t.cache.get('k', t.read);
+    // A read under way is not at hand.
+    expect(t.cache.fresh('k')).toBeUndefined();
+    expect(await reading).toBe('v1');
+    t.advance(999);
+    expect(t.cache.fresh('k')).toBe('v1');
+    t.advance(1);
+    expect(t.cache.fresh('k')).toBeUndefined();
+    // A failed read's fallback to the last good value is get's to give, not fresh's.
+    t.fail = true;
+    expect(await t.cache.get('k', t.read)).toBe('v1');
+    expect(t.cache.fresh('k')).toBeUndefined();
+    t.fail = false;
+    t.advance(1000);
+    expect(await t.cache.get('k', t.read)).toBe('v1');
+    expect(t.cache.fresh('k')).toBe('v1');
+    t.cache.forget('k');
+    expect(t.cache.fresh('k')).toBeUndefined();
+    expect(t.reads).toBe(3);
+  });
 });

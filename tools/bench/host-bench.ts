@@ -1,7 +1,7 @@
 // The host's figures: warm call latency and throughput against a bare node:http floor
 // measured in the same run, counter.incr, in-guest state costs, first call after deploy.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -37,6 +37,46 @@ async function sequential(pool: Pool, path: string, body: () => string, n: numbe
     if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
   }
   return out;
+}
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (us) a process and its descendants have used so far: utime + stime from /proc. */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  let us = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+    } catch {
+      // The thread ended meanwhile.
+    }
+    for (const child of children.split(/\s+/).filter(Boolean)) us += cpuMicros(Number(child));
+  }
+  return us + (ticks * 1e6) / USER_HZ;
+}
+
+/**
+ * `count` requests with `concurrency` always in flight: the server's CPU per request (us, its
+ * process and children, threads included) and the latencies (us).
+ */
+async function measuredLoad(pool: Pool, pid: number, path: string, body: string, concurrency: number, count: number): Promise<{ cpuUs: number; latencies: number[] }> {
+  let left = count;
+  const latencies: number[] = [];
+  const before = cpuMicros(pid);
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (left-- > 0) {
+      const t = process.hrtime.bigint();
+      const r = await post(pool, path, body);
+      latencies.push(Number(process.hrtime.bigint() - t) / 1000);
+      if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
+    }
+  }));
+  return { cpuUs: (cpuMicros(pid) - before) / count, latencies };
 }
 
 /** Requests per second with `concurrency` requests always in flight for `ms`. */
@@ -123,6 +163,31 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
     const squareRps = await throughput(host, '/v1/functions/math.square/call', squareBody(), 8, seconds);
     console.log(`throughput at concurrency 8: floor ${floorRps.toFixed(0)} req/s, math.square ${squareRps.toFixed(0)} req/s (${((squareRps / floorRps) * 100).toFixed(0)}% of the floor)`);
     report.throughput = { concurrency: 8, floorRps, squareRps, ratio: squareRps / floorRps };
+
+    // Server CPU per request at 8 connections (both threads of a call: main and worker), and the
+    // tail at 32 connections, interleaved rounds; medians of the rounds.
+    if (process.platform === 'linux') {
+      const floor32 = new Pool(`http://127.0.0.1:${floor.match[1]}`, { connections: 32 });
+      const host32 = withToken(new Pool(hostUrl, { connections: 32 }), token);
+      const count = quick ? 2000 : 6000;
+      const cpu = { floor: [] as number[], square: [] as number[] };
+      const tail = { floor: [] as number[], square: [] as number[] };
+      const sq = '/v1/functions/math.square/call';
+      for (let round = 0; round < 3; round++) {
+        cpu.floor.push((await measuredLoad(floorPool, floor.child.pid!, '/', squareBody(), 8, count)).cpuUs);
+        cpu.square.push((await measuredLoad(host, up.child.pid!, sq, squareBody(), 8, count)).cpuUs);
+        tail.floor.push(percentile((await measuredLoad(floor32, floor.child.pid!, '/', squareBody(), 32, count)).latencies, 99));
+        tail.square.push(percentile((await measuredLoad(host32, up.child.pid!, sq, squareBody(), 32, count)).latencies, 99));
+      }
+      const [floorCpu, squareCpu] = [percentile(cpu.floor, 50), percentile(cpu.square, 50)];
+      const [floorP99, squareP99] = [percentile(tail.floor, 50), percentile(tail.square, 50)];
+      console.log(`server CPU per request at 8 connections: floor ${floorCpu.toFixed(1)} us, math.square ${squareCpu.toFixed(1)} us (${(squareCpu / floorCpu).toFixed(2)}x)`);
+      console.log(`p99 at 32 connections: floor ${floorP99.toFixed(0)} us, math.square ${squareP99.toFixed(0)} us (${(squareP99 / floorP99).toFixed(2)}x)`);
+      report.cpuPerRequest = { concurrency: 8, floorUs: floorCpu, squareUs: squareCpu, ratio: squareCpu / floorCpu, rounds: cpu };
+      report.tail = { concurrency: 32, floorP99Us: floorP99, squareP99Us: squareP99, ratio: squareP99 / floorP99, rounds: tail };
+      await floor32.close();
+      await host32.close();
+    }
 
     // An asynchronous call: the answer (202 with the future's id) comes once the future's pending
     // record is in the KV tier, so that any host can tell it from a future that never existed.
