@@ -1,13 +1,14 @@
 // The host's figures: warm call latency and throughput against a bare node:http floor
 // measured in the same run, counter.incr, in-guest state costs, first call after deploy.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { inGuestFigures } from './in-guest.ts';
-import { summarize, type Summary } from './stats.ts';
+import { cpuMicros } from './proc-cpu.ts';
+import { percentile, summarize, type Summary } from './stats.ts';
 import { CLI, post, startChild, withToken } from './util.ts';
 
 /** The floor: a bare node:http server that parses the JSON body and answers a constant (`node -e`). */
@@ -39,27 +40,6 @@ async function sequential(pool: Pool, path: string, body: () => string, n: numbe
   return out;
 }
 
-/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
-
-/** CPU time (us) a process and its descendants have used so far: utime + stime from /proc. */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  let us = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    let children = '';
-    try {
-      children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
-    } catch {
-      // The thread ended meanwhile.
-    }
-    for (const child of children.split(/\s+/).filter(Boolean)) us += cpuMicros(Number(child));
-  }
-  return us + (ticks * 1e6) / USER_HZ;
-}
-
 /**
  * `count` requests with `concurrency` always in flight: the server's CPU per request (us, its
  * process and children, threads included) and the latencies (us).
@@ -67,7 +47,7 @@ function cpuMicros(pid: number): number {
 async function measuredLoad(pool: Pool, pid: number, path: string, body: string, concurrency: number, count: number): Promise<{ cpuUs: number; latencies: number[] }> {
   let left = count;
   const latencies: number[] = [];
-  const before = cpuMicros(pid);
+  const before = cpuMicros([pid]);
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (left-- > 0) {
       const t = process.hrtime.bigint();
@@ -76,7 +56,7 @@ async function measuredLoad(pool: Pool, pid: number, path: string, body: string,
       if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
     }
   }));
-  return { cpuUs: (cpuMicros(pid) - before) / count, latencies };
+  return { cpuUs: (cpuMicros([pid]) - before) / count, latencies };
 }
 
 /** Requests per second with `concurrency` requests always in flight for `ms`. */
