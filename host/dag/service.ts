@@ -42,6 +42,8 @@ export interface DagServiceOptions {
   graceMs?: number;
   /** Longest a registration waits for a host to warm the functions up. Default 5 s. */
   warmTimeoutMs?: number;
+  /** Run local chains of steps in one worker job (dag/chain.ts). Default true. */
+  fuse?: boolean;
 }
 
 /** What the API shows of a DAG. */
@@ -89,7 +91,7 @@ export class DagService {
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
     this.#store = new DagStore(opts.readThrough, opts.hlc);
     this.steps = new Steps({
-      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut,
+      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut, fuse: opts.fuse ?? true,
       onDone: (msg) => this.#coordinator.onDone(msg),
     });
     this.#coordinator = new Coordinator({
