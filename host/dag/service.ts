@@ -10,7 +10,7 @@ import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName, displayKey } from '../keys.ts';
-import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
 import type { ReadThroughCache } from '../cache/read-through.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
@@ -109,6 +109,7 @@ export class DagService {
   registerMetrics(registry: MetricsRegistry): void {
     gaugeFrom(registry, 'cloudburst_dag_runs_active', 'DAG requests this host coordinates now.', () => this.active.coordinating);
     gaugeFrom(registry, 'cloudburst_dag_requests_held', 'DAG requests this host holds steps of now.', () => this.active.holding);
+    counterFrom(registry, 'cloudburst_dag_fused_steps_total', 'DAG steps this host ran in chain jobs (several steps in one worker job, dag/chain.ts).', () => this.steps.fusedSteps);
   }
 
   /**

@@ -88,6 +88,7 @@ export class Steps {
   readonly #snapshots: Snapshots;
   readonly #cut: CausalCut;
   readonly #fuse: boolean;
+  #fusedSteps = 0;
   readonly #requests = new Map<string, HostRequest>();
   /** Triggers that overtook their schedule (they travel on other connections). */
   readonly #early = new Map<string, { triggers: TriggerMsg[]; timer: NodeJS.Timeout }>();
@@ -111,6 +112,11 @@ export class Steps {
 
   get active(): number {
     return this.#requests.size;
+  }
+
+  /** Steps run in chain jobs so far (the metric `cloudburst_dag_fused_steps_total`). */
+  get fusedSteps(): number {
+    return this.#fusedSteps;
   }
 
   schedule(msg: ScheduleMsg): void {
@@ -298,6 +304,7 @@ export class Steps {
       for (const f of fused) f.step.state = 'waiting';
       throw err; // #run reports it as the head's
     }
+    this.#fusedSteps += outcomes.length;
     for (const s of members.slice(outcomes.length)) s.state = 'waiting';
     const last = members[members.length - 1]!;
     const end = outcomes[members.length - 1];

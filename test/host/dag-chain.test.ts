@@ -92,6 +92,8 @@ describe('DAG chains in one worker job', () => {
   });
 
   it('each fused step counts as its own call: metrics and logs under its function', async () => {
+    const fusedSteps = async (p: Platform): Promise<number> => Number(/^cloudburst_dag_fused_steps_total (\S+)$/m.exec((await p.client.request('GET', '/metrics')).body.toString())?.[1]);
+    const fusedBefore = await fusedSteps(fused);
     const calls = async (fn: string): Promise<number> => {
       const text = (await fused.client.request('GET', '/metrics')).body.toString();
       const m = new RegExp(`^cloudburst_calls_total\\{function="${fn.replace('.', '\\.')}",outcome="ok"\\} (\\S+)$`, 'm').exec(text);
@@ -104,6 +106,9 @@ describe('DAG chains in one worker job', () => {
       expect(await outcome(fused, 'abc', { args: { 'fused.stepA': [`m${i}-a`, 100 + i], 'fused.stepB': [`m${i}-b`], 'fused.stepC': [`m${i}-c`] } })).toEqual({ result: (101 + i) * 2 + 10, runs: 1 });
     }
     expect((await Promise.all(fns.map(calls))).map((v, i) => v - before[i]!)).toEqual([n, n, n]);
+    // They did run in chain jobs (three steps each), and the other host never fuses.
+    expect(await fusedSteps(fused) - fusedBefore).toBe(3 * n);
+    expect(await fusedSteps(unfused)).toBe(0);
     expect(logs).toContain('fused.stepA: stepA 104');
     expect(logs).toContain('fused.stepB: stepB 105');
   });
