@@ -64,11 +64,13 @@ export async function runChain(ctx: ChainContext, chain: PreparedChain): Promise
   if (client && client.length > 0 && ctx.sessions) await ctx.sessions.catchUp.ensure(tenant, client, performance.now() + timeoutMs);
   const first = chain.steps[0]!;
   const missing = first.args.flatMap((a) => (a.kind === 'ref' && !ctx.readThrough.cache.has(a.key) ? [a.key] : []));
-  const fetched = await Promise.all(missing.map((k) => ctx.readThrough.fetch(k)));
-  const absent = fetched.findIndex((v) => v === undefined);
-  if (absent >= 0) {
-    const key = displayKey(missing[absent]!);
-    return [{ ok: false, error: new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key }) }];
+  if (missing.length > 0) {
+    const fetched = await Promise.all(missing.map((k) => ctx.readThrough.fetch(k)));
+    const absent = fetched.findIndex((v) => v === undefined);
+    if (absent >= 0) {
+      const key = displayKey(missing[absent]!);
+      return [{ ok: false, error: new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key }) }];
+    }
   }
   const progress = new SharedArrayBuffer(PROGRESS_WORDS * 4);
   const steps: ChainStep[] = chain.steps.map((s) => ({

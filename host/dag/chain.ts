@@ -44,6 +44,14 @@ export interface FusedStep<S extends ChainableStep> {
   call: ChainCall;
 }
 
+/** `cur`'s successor when it may run fused after `cur` (checked without waiting: most steps have none). */
+export function chainSuccessor<S extends ChainableStep>(steps: ReadonlyMap<string, S>, cur: S, self: string): S | undefined {
+  const succs = cur.plan.succs;
+  if (succs.length !== 1 || succs[0]!.host.id !== self) return undefined;
+  const next = steps.get(succs[0]!.fn);
+  return next && next.plan.inputs === 1 && next.state === 'waiting' && next.received === 0 ? next : undefined;
+}
+
 /**
  * The steps to run fused after `head`, in order (none: `head` runs alone). Each is `head`'s
  * chain successor as described above, waiting, with only plain values as fixed arguments.
@@ -51,10 +59,8 @@ export interface FusedStep<S extends ChainableStep> {
 export async function chainAfter<S extends ChainableStep>(registry: Registry, tenant: string, steps: ReadonlyMap<string, S>, head: S, self: string): Promise<FusedStep<S>[]> {
   const out: FusedStep<S>[] = [];
   for (let cur: S = head; ;) {
-    const succs = cur.plan.succs;
-    if (succs.length !== 1 || succs[0]!.host.id !== self) return out;
-    const next = steps.get(succs[0]!.fn);
-    if (!next || next.plan.inputs !== 1 || next.state !== 'waiting' || next.received !== 0) return out;
+    const next = chainSuccessor(steps, cur, self);
+    if (!next) return out;
     let call: ChainCall;
     try {
       const resolved = await registry.resolve(tenant, next.plan.fn);

@@ -2,7 +2,7 @@ import { CloudburstError } from '../../common/index.ts';
 import type { Calls, PreparedCall } from '../calls.ts';
 import { prepareResolved } from '../executor/args.ts';
 import { prepareFixedArgs } from './steps-args.ts';
-import { chainAfter, type FusedStep } from './chain.ts';
+import { chainAfter, chainSuccessor, type FusedStep } from './chain.ts';
 import type { PreparedArg } from '../executor/protocol.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
@@ -264,7 +264,9 @@ export class Steps {
     try {
       const { call, joined } = await this.#prepare(req, step);
       // A request without a session (no `joined`) runs a local chain after this step in one job.
-      const fused = joined === undefined && this.#fuse && call.args.every((a) => a.kind !== 'future') ? await chainAfter(this.#registry, req.tenant, req.steps, step, this.#self().id) : [];
+      const self = this.#self().id;
+      const fusable = joined === undefined && this.#fuse && chainSuccessor(req.steps, step, self) !== undefined && call.args.every((a) => a.kind !== 'future');
+      const fused = fusable ? await chainAfter(this.#registry, req.tenant, req.steps, step, self) : [];
       if (fused.length > 0) {
         await this.#runChain(req, step, call, fused);
         return;
