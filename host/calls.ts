@@ -17,6 +17,7 @@ import type { CallRequest, Timeouts } from './protocol.ts';
 import type { Registry, ResolvedFunction } from './registry.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 import { displayKey } from './keys.ts';
+import { runChain, type ChainStepOutcome, type PreparedChain } from './calls-chain.ts';
 import type { Quotas } from './quotas/quotas.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
@@ -255,6 +256,14 @@ export class Calls {
         throw new CloudburstError('REF_NOT_FOUND', `no value under key ${JSON.stringify(key)}`, { key });
       }
     });
+  }
+
+  /** Runs consecutive DAG steps of this host in one worker job, each counted as its own call (calls-chain.ts). */
+  runChain(chain: PreparedChain): Promise<ChainStepOutcome[]> {
+    return runChain({
+      pool: this.#pool, readThrough: this.#readThrough, metrics: this.#metrics, hostId: this.#hostId, messaging: this.#messaging, load: this.#cluster?.load,
+      onTouched: this.#onTouched, sessions: this.#sessions, onGuestLog: this.#onGuestLog, quotas: this.#quotas,
+    }, chain);
   }
 
   async run({ tenant, resolved, timeoutMs, args: pending, session, client, carried }: PreparedCall): Promise<CallOutcome> {

@@ -204,7 +204,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     quotas,
   });
   const snapshots = new Snapshots(self.id, link);
-  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: self.id, selfUrl: self.url, snapshots, cut });
+  const dags = new DagService({ registry, calls, pool, readThrough, hlc, futures, link, hostId: self.id, selfUrl: self.url, snapshots, cut, fuse: opts.dagFusion });
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").

@@ -118,7 +118,15 @@ export interface HostOptions {
   queue?: 'share' | 'fair' | 'fifo';
   /** Called with every entry of the audit log as it is written to `<dataDir>/audit.jsonl`. */
   onAudit?: ((entry: AuditEntry) => void) | undefined;
+  /**
+   * Run a local chain of DAG steps in one worker job (host/dag/chain.ts). Default true, unless
+   * the environment has CLOUDBURST_DAG_FUSION=off: every step its own call (benchmarks, diagnosis).
+   */
+  dagFusion?: boolean;
 }
+
+/** Environment variable that turns `dagFusion` off by default (for `cloudburst up` and the benchmarks). */
+export const DAG_FUSION_ENV = 'CLOUDBURST_DAG_FUSION';
 
 /** HostOptions with every default filled in: what `startHost` builds the host from. */
 export type ResolvedHostOptions = Required<Omit<HostOptions, 'tls' | 'ca' | 'quotas' | 'onAudit' | 'holdReady' | 'advertise'>> & { advertise: string | undefined; tls: ServerTls | undefined; ca: Buffer | undefined; quotas: TenantQuotas } & Pick<HostOptions, 'onAudit' | 'holdReady'>;
@@ -197,6 +205,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     tls: opts.tls,
     ca: opts.ca,
     queue: opts.queue ?? 'share',
+    dagFusion: opts.dagFusion ?? process.env[DAG_FUSION_ENV] !== 'off',
     quotas: parseQuotas(opts.quotas ?? {}, defaultQuotas({ guestMemoryMiB, maxTimeoutMs })),
     onAudit: opts.onAudit,
     holdReady: opts.holdReady,

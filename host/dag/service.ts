@@ -10,7 +10,7 @@ import type { CausalCut } from '../consistency/causal.ts';
 import type { Snapshots } from '../consistency/snapshots.ts';
 import type { Futures } from '../futures.ts';
 import { checkDagName, displayKey } from '../keys.ts';
-import { gaugeFrom, type MetricsRegistry } from '../metrics.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { Registry } from '../registry.ts';
 import type { ReadThroughCache } from '../cache/read-through.ts';
 import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts';
@@ -42,6 +42,8 @@ export interface DagServiceOptions {
   graceMs?: number;
   /** Longest a registration waits for a host to warm the functions up. Default 5 s. */
   warmTimeoutMs?: number;
+  /** Run local chains of steps in one worker job (dag/chain.ts). Default true. */
+  fuse?: boolean;
 }
 
 /** What the API shows of a DAG. */
@@ -89,7 +91,7 @@ export class DagService {
     const self = (): HostRef => ({ id: opts.hostId, url: opts.selfUrl() });
     this.#store = new DagStore(opts.readThrough, opts.hlc);
     this.steps = new Steps({
-      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut,
+      registry: opts.registry, calls: opts.calls, link: this.#link, self, graceMs, snapshots: opts.snapshots, cut: opts.cut, fuse: opts.fuse ?? true,
       onDone: (msg) => this.#coordinator.onDone(msg),
     });
     this.#coordinator = new Coordinator({
@@ -107,6 +109,7 @@ export class DagService {
   registerMetrics(registry: MetricsRegistry): void {
     gaugeFrom(registry, 'cloudburst_dag_runs_active', 'DAG requests this host coordinates now.', () => this.active.coordinating);
     gaugeFrom(registry, 'cloudburst_dag_requests_held', 'DAG requests this host holds steps of now.', () => this.active.holding);
+    counterFrom(registry, 'cloudburst_dag_fused_steps_total', 'DAG steps this host ran in chain jobs (several steps in one worker job, dag/chain.ts).', () => this.steps.fusedSteps);
   }
 
   /**

@@ -1,8 +1,9 @@
 import { CloudburstError } from '../../common/index.ts';
 import type { Calls, PreparedCall } from '../calls.ts';
-import { prepareArgs, prepareResolved, type FutureArg } from '../executor/args.ts';
+import { prepareResolved } from '../executor/args.ts';
+import { prepareFixedArgs } from './steps-args.ts';
+import { chainAfter, chainSuccessor, type FusedStep } from './chain.ts';
 import type { PreparedArg } from '../executor/protocol.ts';
-import type { ExportSignature } from '../../guest/types-section.ts';
 import type { Registry } from '../registry.ts';
 import type { PeerLink } from '../cluster/peer-link.ts';
 import type { CausalCut } from '../consistency/causal.ts';
@@ -12,6 +13,8 @@ import { addCausal, joinSessions, type StepSession } from '../consistency/step-s
 import { encodeSession, joinClientSessions, type ClientSession } from '../consistency/client-session.ts';
 import { HOST_PATHS } from '../protocol.ts';
 import { clientOf, triggerToWire, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
+
+export { prepareFixedArgs };
 
 /** Requests whose triggers arrived before their schedule, kept until their deadline at most. */
 const MAX_EARLY_REQUESTS = 10_000;
@@ -31,6 +34,8 @@ export interface StepsOptions {
   snapshots: Snapshots;
   /** Causal steps import what their request depends on through the cut before they run. */
   cut: CausalCut;
+  /** Run local chains of steps in one worker job (chain.ts). Default true; off: one call per step. */
+  fuse?: boolean;
 }
 
 interface Step {
@@ -67,25 +72,6 @@ interface HostRequest {
 }
 
 /**
- * Checks a step's fixed arguments: the function's parameters are its fixed arguments first,
- * then one per predecessor, so only the leading `params - inputs` come from the caller.
- */
-export function prepareFixedArgs(tenant: string, fn: string, sig: ExportSignature, inputs: number, args: unknown): (PreparedArg | FutureArg)[] {
-  const fixed = sig.params.length - inputs;
-  if (fixed < 0) {
-    throw new CloudburstError('INVALID_ARGUMENTS', `${fn} takes ${sig.params.length} argument(s) but has ${inputs} predecessors in the DAG`);
-  }
-  try {
-    return prepareArgs(tenant, fn, { ...sig, params: sig.params.slice(0, fixed) }, args ?? []);
-  } catch (err) {
-    if (err instanceof CloudburstError && err.code === 'INVALID_ARGUMENTS' && inputs > 0) {
-      throw new CloudburstError('INVALID_ARGUMENTS', `${err.message} (its last ${inputs} argument(s) come from its predecessors in the DAG)`);
-    }
-    throw err;
-  }
-}
-
-/**
  * This host's part of DAG requests: the steps scheduled here, their inputs as they arrive, and
  * their runs. A step runs once every predecessor's result is in; its result goes straight to
  * its successors' hosts (in-process when local), and the sink's to the coordinator. All state
@@ -101,6 +87,8 @@ export class Steps {
   readonly #graceMs: number;
   readonly #snapshots: Snapshots;
   readonly #cut: CausalCut;
+  readonly #fuse: boolean;
+  #fusedSteps = 0;
   readonly #requests = new Map<string, HostRequest>();
   /** Triggers that overtook their schedule (they travel on other connections). */
   readonly #early = new Map<string, { triggers: TriggerMsg[]; timer: NodeJS.Timeout }>();
@@ -119,10 +107,16 @@ export class Steps {
     this.#graceMs = opts.graceMs;
     this.#snapshots = opts.snapshots;
     this.#cut = opts.cut;
+    this.#fuse = opts.fuse ?? true;
   }
 
   get active(): number {
     return this.#requests.size;
+  }
+
+  /** Steps run in chain jobs so far (the metric `cloudburst_dag_fused_steps_total`). */
+  get fusedSteps(): number {
+    return this.#fusedSteps;
   }
 
   schedule(msg: ScheduleMsg): void {
@@ -269,6 +263,14 @@ export class Steps {
     const fn = step.plan.fn;
     try {
       const { call, joined } = await this.#prepare(req, step);
+      // A request without a session (no `joined`) runs a local chain after this step in one job.
+      const self = this.#self().id;
+      const fusable = joined === undefined && this.#fuse && chainSuccessor(req.steps, step, self) !== undefined && call.args.every((a) => a.kind !== 'future');
+      const fused = fusable ? await chainAfter(this.#registry, req.tenant, req.steps, step, self) : [];
+      if (fused.length > 0) {
+        await this.#runChain(req, step, call, fused);
+        return;
+      }
       const out = await this.#calls.run(call);
       // A successor runs here next: have a worker spin for it rather than sleep (a futex wake saved).
       if (step.plan.succs.some((s) => s.host.id === this.#self().id)) this.#calls.prewake();
@@ -283,6 +285,45 @@ export class Steps {
       this.#report(req, { rid: req.rid, tenant: req.tenant, ok: false, step: fn, host: this.#self().id, error: { code: e.code, message: e.message } });
     } finally {
       if (--req.open === 0 && this.#requests.get(req.rid) === req) this.cancel(req.rid);
+    }
+  }
+
+  /**
+   * Runs `head` and the steps fused after it (chain.ts) as one worker job, then does for each
+   * what #run does for one step: its state, its failure reported as its own, and the last
+   * one's result forwarded. Steps after a failed one stay waiting, as after an unfused failure.
+   */
+  async #runChain(req: HostRequest, head: Step, call: PreparedCall, fused: FusedStep<Step>[]): Promise<void> {
+    const members = [head, ...fused.map((f) => f.step)];
+    for (const f of fused) f.step.state = 'running';
+    let outcomes;
+    try {
+      outcomes = await this.#calls.runChain({
+        tenant: req.tenant, timeoutMs: call.timeoutMs, steps: [{ resolved: call.resolved, args: call.args as PreparedArg[] }, ...fused.map((f) => f.call)],
+        ...(call.client ? { client: call.client } : {}), ...(call.carried ? { carried: call.carried } : {}),
+      });
+    } catch (err) {
+      for (const f of fused) f.step.state = 'waiting';
+      throw err; // #run reports it as the head's
+    }
+    this.#fusedSteps += outcomes.length;
+    for (const s of members.slice(outcomes.length)) s.state = 'waiting';
+    const last = members[members.length - 1]!;
+    const end = outcomes[members.length - 1];
+    if (end?.ok) {
+      if (last.plan.succs.some((s) => s.host.id === this.#self().id)) this.#calls.prewake();
+      last.state = 'done';
+      if (this.#requests.get(req.rid) === req) this.#forward(req, last, end.result, undefined, end.client);
+    }
+    for (const [i, o] of outcomes.entries()) {
+      const step = members[i]!;
+      if (o.ok) step.state = 'done';
+      else {
+        step.state = 'failed';
+        this.#report(req, { rid: req.rid, tenant: req.tenant, ok: false, step: step.plan.fn, host: this.#self().id, error: { code: o.error.code, message: o.error.message } });
+      }
+      // The head's count is #run's.
+      if (i > 0 && --req.open === 0 && this.#requests.get(req.rid) === req) this.cancel(req.rid);
     }
   }
 

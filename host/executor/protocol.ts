@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../common/index.ts';
 import type { CausalNeed, ReadVersion, SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import type { KeyVersion } from '../consistency/client-session.ts';
 import type { ModuleTypes } from '../module-types.ts';
+import type { ChainJob } from './chain-protocol.ts';
 
 /**
  * The channel between the host's main thread and one executor worker.
@@ -147,7 +148,8 @@ export interface LoadJob {
   module: ModuleRef;
 }
 
-export type Job = CallJob | LoadJob;
+/** A chain job (several DAG steps in one job) is chain-protocol.ts's. */
+export type Job = CallJob | LoadJob | ChainJob;
 
 export interface GuestLog {
   level: number;

@@ -19,12 +19,13 @@ import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
   BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
-  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type PreparedArg, type WorkerInit,
+  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 import { WarmInstances, type Instance } from './warm-instances.ts';
 import { quotaExceeded } from '../quotas/quota-error.ts';
 import { StateLedger } from '../quotas/state-ledger.ts';
 import { workerGate } from './worker-gate.ts';
+import { runChain } from './chain-worker.ts';
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
@@ -203,6 +204,8 @@ function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
   }
 }
 
+const chainDeps = { runCall, specOf: (ref: ModuleRef) => instances.specOf(ref), keepWarm: (id: string) => instances.keepWarm(id) };
+
 /**
  * Lets the event loop run: lmdb-js queues microtasks after commits, and timers need turns.
  * The loop may run lmdb-js callbacks, so the thread holds the gate meanwhile.
@@ -253,7 +256,7 @@ async function serve(): Promise<never> {
     }
     enter();
     const before = instances.instanceBytes();
-    const result = job.kind === 'call' ? runCall(job) : runLoad(job);
+    const result = job.kind === 'call' ? runCall(job) : job.kind === 'chain' ? runChain(job, chainDeps) : runLoad(job);
     instances.keepWarm(job.module.id);
     if (instances.shouldRetire(!result.ok, instances.instanceBytes() > before)) result.retire = true;
     port.postMessage(result);

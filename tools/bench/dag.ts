@@ -1,6 +1,10 @@
 // DAG figures: `square(increment(x))` as a two-step DAG against `math.square` as one call on
-// the same host (sequential calls, alternating call by call so that noise hits both alike), then the
-// same DAG across two host processes (forced placement) against both steps on one of them.
+// the same host (sequential calls, alternating call by call so that noise hits both alike), the
+// same DAG on a host that runs each step as its own call (CLOUDBURST_DAG_FUSION=off), and two
+// node:http processes A -> B doing the same (A increments, B squares: the issue's baseline);
+// throughput at 8 connections of each, in interleaved rounds; then the DAG across two host
+// processes (forced placement) against the single call plus two loopback round trips (a bare
+// node:http POST, measured in the same rounds).
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +14,75 @@ import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { startLocalCluster } from '../cli/cluster.ts';
 import { summarize, type Summary } from './stats.ts';
 import { CLI, post, startChild } from './util.ts';
+
+/** A bare node:http server: the loopback round trip (answers every POST with a fixed body). */
+const FLOOR_SERVER = `
+const http = require('node:http');
+const body = JSON.stringify({ result: 49 });
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    JSON.parse(Buffer.concat(chunks).toString() || '{}');
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 65000;
+server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+`;
+
+/**
+ * node:http A -> B: with NEXT set, a POST {args:[x]} is answered with NEXT's answer to
+ * {args:[x+1]} (keep-alive connections); without, with {result: x*x}.
+ */
+const CHAIN_SERVER = `
+const http = require('node:http');
+const next = process.env.NEXT;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const x = JSON.parse(Buffer.concat(chunks).toString()).args[0];
+    if (!next) {
+      const body = JSON.stringify({ result: x * x });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      return res.end(body);
+    }
+    const out = JSON.stringify({ args: [x + 1] });
+    const r = http.request(next, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) } }, (b) => {
+      const got = [];
+      b.on('data', (c) => got.push(c));
+      b.on('end', () => {
+        const body = Buffer.concat(got);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+        res.end(body);
+      });
+    });
+    r.end(out);
+  });
+});
+server.keepAliveTimeout = 65000;
+server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+`;
+
+/** workerd's A -> B binding at 8 connections, as issue 14 measured it on this machine (req/s). */
+const WORKERD_A_TO_B_RPS = 4696;
+
+/** Requests per second with `concurrency` requests always in flight for `ms`, each answer checked. */
+async function throughput(pool: Pool, path: string, body: (i: number) => string, expected: (i: number) => unknown, concurrency: number, ms: number): Promise<number> {
+  let done = 0;
+  const end = performance.now() + ms;
+  await Promise.all(Array.from({ length: concurrency }, async (_, c) => {
+    for (let i = c; performance.now() < end; i += concurrency) {
+      const r = await post(pool, path, body(i % 1000));
+      if (r.status !== 200 || (JSON.parse(r.text) as { result: unknown }).result !== expected(i % 1000)) throw new Error(`${path}: ${r.status} ${r.text}`);
+      done++;
+    }
+  }));
+  return done / (ms / 1000);
+}
 
 const PIPELINE = JSON.stringify({ functions: ['math.increment', 'math.square'], edges: [['math.increment', 'math.square']] });
 
@@ -55,23 +128,63 @@ export async function dagBench(quick: boolean): Promise<Record<string, unknown>>
   try {
     const { wasm } = await buildGuest({ entry: join(PACKAGE_ROOT, 'guest', 'examples', 'math.ts') });
 
-    // --- One host: the DAG against one call ---------------------------------------------
-    console.log('starting the platform (cloudburst up)...');
-    const up = await startChild([CLI, 'up', '--data', join(dir, 'one'), '--port', '0', '--no-examples', '--insecure'], /host API (http:\/\/[\d.:]+)/);
+    // --- One host: the DAG against one call, unfused steps, and node:http A -> B ----------
+    console.log('starting the platform (cloudburst up, twice: steps fused and not), a node:http floor and A -> B...');
+    const upArgs = (d: string): string[] => [CLI, 'up', '--data', join(dir, d), '--port', '0', '--no-examples', '--insecure'];
+    const up = await startChild(upArgs('one'), /host API (http:\/\/[\d.:]+)/);
     children.push(up.child);
-    const host = new Pool(up.match[1]!, { connections: 4 });
-    await (await host.request({ method: 'PUT', path: '/v1/modules/math', body: wasm })).body.text();
-    await (await host.request({ method: 'PUT', path: '/v1/dags/pipeline', body: PIPELINE, headers: { 'content-type': 'application/json' } })).body.text();
+    const upOff = await startChild(upArgs('off'), /host API (http:\/\/[\d.:]+)/, { ...process.env, CLOUDBURST_DAG_FUSION: 'off' });
+    children.push(upOff.child);
+    const floor = await startChild(['-e', FLOOR_SERVER], /listening (\d+)/);
+    children.push(floor.child);
+    const chainB = await startChild(['-e', CHAIN_SERVER], /listening (\d+)/);
+    children.push(chainB.child);
+    const chainA = await startChild(['-e', CHAIN_SERVER], /listening (\d+)/, { ...process.env, NEXT: `http://127.0.0.1:${chainB.match[1]}/` });
+    children.push(chainA.child);
+    const host = new Pool(up.match[1]!, { connections: 8 });
+    const hostOff = new Pool(upOff.match[1]!, { connections: 8 });
+    const floorPool = new Pool(`http://127.0.0.1:${floor.match[1]}`, { connections: 8 });
+    const ab = new Pool(`http://127.0.0.1:${chainA.match[1]}`, { connections: 8 });
+    for (const h of [host, hostOff]) {
+      await (await h.request({ method: 'PUT', path: '/v1/modules/math', body: wasm })).body.text();
+      await (await h.request({ method: 'PUT', path: '/v1/dags/pipeline', body: PIPELINE, headers: { 'content-type': 'application/json' } })).body.text();
+    }
+    const squared = (i: number): number => (i + 1) ** 2;
+    const squareBody = (i: number): string => JSON.stringify({ args: [i + 1] });
+    const abBody = (i: number): string => JSON.stringify({ args: [i] });
     const one = await alternating(N, warm, {
-      dag: (i) => timed(host, '/v1/dags/pipeline/call', dagBody(i), (i + 1) ** 2),
-      square: (i) => timed(host, '/v1/functions/math.square/call', JSON.stringify({ args: [i + 1] }), (i + 1) ** 2),
+      dag: (i) => timed(host, '/v1/dags/pipeline/call', dagBody(i), squared(i)),
+      square: (i) => timed(host, '/v1/functions/math.square/call', squareBody(i), squared(i)),
+      unfused: (i) => timed(hostOff, '/v1/dags/pipeline/call', dagBody(i), squared(i)),
+      ab: (i) => timed(ab, '/', abBody(i), squared(i)),
+      floor: (i) => timed(floorPool, '/', squareBody(i), 49),
     });
-    const dagS = summarize(one.dag!);
-    const squareS = summarize(one.square!);
-    console.log(line('math.square, one call, sequential', squareS));
-    console.log(line('square(increment(x)) as a DAG, one host', dagS, `   p50 ratio ${(dagS.p50 / squareS.p50).toFixed(2)}x, p99 ratio ${(dagS.p99 / squareS.p99).toFixed(2)}x`));
-    report.oneHost = { square: squareS, dag: dagS, ratioP50: dagS.p50 / squareS.p50, ratioP99: dagS.p99 / squareS.p99 };
-    await host.close();
+    const s1 = Object.fromEntries(Object.entries(one).map(([k, v]) => [k, summarize(v)])) as Record<keyof typeof one, Summary>;
+    const ratio = (a: Summary, b: Summary): string => `   p50 ratio ${(a.p50 / b.p50).toFixed(2)}x, p99 ratio ${(a.p99 / b.p99).toFixed(2)}x`;
+    console.log(line('floor: bare node:http POST (a loopback round trip)', s1.floor!));
+    console.log(line('math.square, one call, sequential', s1.square!));
+    console.log(line('square(increment(x)) as a DAG, one host', s1.dag!, `${ratio(s1.dag!, s1.square!)} to the call (goal <= 1.3x)`));
+    console.log(line('the DAG, every step its own call (fusion off)', s1.unfused!, ratio(s1.unfused!, s1.square!)));
+    console.log(line('node:http A -> B (two processes)', s1.ab!, ratio(s1.ab!, s1.square!)));
+    const dagS = s1.dag!;
+    const squareS = s1.square!;
+    report.oneHost = { square: squareS, dag: dagS, unfused: s1.unfused, nodeAtoB: s1.ab, floor: s1.floor, ratioP50: dagS.p50 / squareS.p50, ratioP99: dagS.p99 / squareS.p99, unfusedRatioP50: s1.unfused!.p50 / squareS.p50 };
+
+    // Throughput at 8 connections, in interleaved rounds (medians of the rounds).
+    const rounds = quick ? 3 : 5;
+    const ms = quick ? 1500 : 3000;
+    const rps: Record<string, number[]> = { dag: [], unfused: [], ab: [], square: [] };
+    for (let r = 0; r < rounds; r++) {
+      rps.dag!.push(await throughput(host, '/v1/dags/pipeline/call', dagBody, squared, 8, ms));
+      rps.ab!.push(await throughput(ab, '/', abBody, squared, 8, ms));
+      rps.unfused!.push(await throughput(hostOff, '/v1/dags/pipeline/call', dagBody, squared, 8, ms));
+      rps.square!.push(await throughput(host, '/v1/functions/math.square/call', squareBody, squared, 8, ms));
+    }
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    const t = Object.fromEntries(Object.entries(rps).map(([k, v]) => [k, med(v)])) as Record<string, number>;
+    console.log(`throughput at 8 connections (median of ${rounds} rounds of ${ms} ms): DAG ${t.dag!.toFixed(0)} req/s, fusion off ${t.unfused!.toFixed(0)}, node:http A -> B ${t.ab!.toFixed(0)} (DAG ${((t.dag! / t.ab!) * 100).toFixed(0)}% of it), math.square ${t.square!.toFixed(0)}; workerd A -> B ${WORKERD_A_TO_B_RPS} (issue 14)`);
+    report.throughput = { concurrency: 8, ...t, workerdAtoB: WORKERD_A_TO_B_RPS, dagToNodeAtoB: t.dag! / t.ab!, dagToUnfused: t.dag! / t.unfused! };
+    for (const pl of [host, hostOff, ab]) await pl.close();
 
     // --- Two host processes: forced placement --------------------------------------------
     console.log('starting a cluster of 1 KV node and 2 hosts...');
@@ -94,13 +207,21 @@ export async function dagBench(quick: boolean): Promise<Record<string, unknown>>
     const two = await alternating(N, warm, {
       across: (i) => timed(a, '/v1/dags/pipeline/call', dagBody(i, across), (i + 1) ** 2),
       local: (i) => timed(a, '/v1/dags/pipeline/call', dagBody(i, local), (i + 1) ** 2),
+      square: (i) => timed(a, '/v1/functions/math.square/call', JSON.stringify({ args: [i + 1] }), (i + 1) ** 2),
+      floor: (i) => timed(floorPool, '/', JSON.stringify({ args: [i] }), 49),
     });
     const acrossS = summarize(two.across!);
     const localS = summarize(two.local!);
+    const square2 = summarize(two.square!);
+    const rtt = summarize(two.floor!);
+    const bound = square2.p50 + 2 * rtt.p50;
+    console.log(line('math.square on host A, one call', square2));
+    console.log(line('floor: bare node:http POST (a loopback round trip)', rtt));
     console.log(line('DAG, both steps on the receiving host (forced)', localS));
-    console.log(line('DAG, increment on the other host (forced)', acrossS, `   p50 ratio ${(acrossS.p50 / localS.p50).toFixed(2)}x, +${(acrossS.p50 - localS.p50).toFixed(0)} us`));
-    report.twoHosts = { oneHost: localS, acrossHosts: acrossS, ratioP50: acrossS.p50 / localS.p50, ratioP99: acrossS.p99 / localS.p99 };
+    console.log(line('DAG, increment on the other host (forced)', acrossS, `   p50 ratio ${(acrossS.p50 / localS.p50).toFixed(2)}x, +${(acrossS.p50 - localS.p50).toFixed(0)} us; goal <= call + 2 round trips = ${bound.toFixed(0)} us (${(acrossS.p50 / bound).toFixed(2)}x of it)`));
+    report.twoHosts = { oneHost: localS, acrossHosts: acrossS, square: square2, roundTrip: rtt, goalUs: bound, toGoal: acrossS.p50 / bound, ratioP50: acrossS.p50 / localS.p50, ratioP99: acrossS.p99 / localS.p99 };
     await a.close();
+    await floorPool.close();
     return report;
   } finally {
     for (const child of children) child.kill('SIGINT');
