@@ -1,11 +1,12 @@
 import { CloudburstError } from '../../common/index.ts';
 import {
-  causalMeta, KV_LIMITS, compareStamps, counter, floorOf, gset, joinVectors, lww, max, merge, tombstoneFor, vectorOf,
-  versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
+  causalMeta, KV_LIMITS, compareStamps, counter, floorOf, gset, isPlainRegister, isRegister, joinVectors, lww, lwwValueView, max, merge,
+  observeRegister, PlainRegisterCodec, tombstoneFor, vectorOf, versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey, userPrefix } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
+import { ReusedBytes } from './reused-bytes.ts';
 import type { SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import { dependenciesOf } from '../consistency/causal-deps.ts';
 import { isCausal } from '../consistency/causal-wire.ts';
@@ -75,6 +76,8 @@ export class GuestState {
   readonly #reads: CallReads;
   /** The calling tenant's state bytes, settled by each commit (host/quotas/state-ledger.ts). */
   #ledger: StateLedger | undefined;
+  /** Where `getStaged` copies a value for the guest's `take`. */
+  readonly #staging = new ReusedBytes();
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
@@ -246,6 +249,26 @@ export class GuestState {
     return displayKey(key);
   }
 
+  /**
+   * `getBytes` for the guest's `get`, copied into a buffer this state reuses: valid until the
+   * next `getStaged`. A read that needs nothing but the cache (no session policy, no write of
+   * this call to merge, the key cached and a register) reads the value's bytes in place, out
+   * of the call's LMDB snapshot, without building a Lattice: the same value, the same clock
+   * observation and the same recency as `getBytes`, which every other case goes through.
+   */
+  getStaged(key: string): Uint8Array | undefined {
+    if (this.#policy === undefined && (this.#overlay.size === 0 || !this.#overlay.has(key))) {
+      const raw = this.#cache.getFast(key);
+      if (raw !== undefined && isRegister(raw)) {
+        if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
+        observeRegister(this.#hlc, raw);
+        const view = lwwValueView(raw);
+        return view === null ? undefined : this.#staging.copy(view);
+      }
+    }
+    return this.getBytes(key);
+  }
+
   getBytes(key: string): Uint8Array | undefined {
     const v = this.#typed(key, 'lww');
     return v === undefined || v.tombstone ? undefined : v.value;
@@ -270,11 +293,27 @@ export class GuestState {
     if (value.byteLength > KV_LIMITS.maxRegisterBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${value.byteLength} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`, { key: this.#display(key) });
     }
+    if (this.#policy?.depsFor === undefined && this.#plainSoFar(key)) {
+      // What #peek would find is a plain register or nothing: the write is plain (#registerWrite).
+      this.#write(key, lww.write(value, this.#hlc.now()));
+      return;
+    }
     const known = this.#peek(key);
     if (known !== undefined && known.type !== 'lww') {
       throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${known.type}, not a lww`, { key: this.#display(key) });
     }
     this.#write(key, this.#registerWrite(key, known as Lww | undefined, value));
+  }
+
+  /**
+   * Whether the key holds nothing or a plain register (no causal metadata, no siblings), in
+   * the cache (read in place) and in this call's writes: then a put needs no decoded value.
+   */
+  #plainSoFar(key: string): boolean {
+    const mine = this.#overlay.get(key);
+    if (mine !== undefined && (mine.type !== 'lww' || !PlainRegisterCodec.takes(mine))) return false;
+    const raw = this.#cache.getFast(key);
+    return raw === undefined || isPlainRegister(raw);
   }
 
   /**
