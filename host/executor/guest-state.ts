@@ -1,15 +1,14 @@
 import { CloudburstError } from '../../common/index.ts';
 import {
-  causalMeta, KV_LIMITS, compareStamps, counter, floorOf, gset, isPlainRegister, isRegister, joinVectors, lww, lwwValueView, max, merge,
-  observeRegister, PlainRegisterCodec, tombstoneFor, vectorOf, versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
+  KV_LIMITS, counter, gset, isPlainRegister, isRegister, lww, lwwValueView, max, merge, observeRegister, PlainRegisterCodec, tombstoneFor,
+  versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey, userPrefix } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
 import { ReusedBytes } from './reused-bytes.ts';
+import { registerWrite } from './register-write.ts';
 import type { SessionResult, SessionSpec } from '../consistency/call-session.ts';
-import { dependenciesOf } from '../consistency/causal-deps.ts';
-import { isCausal } from '../consistency/causal-wire.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import { readPolicy, type CallReads, type ReadPolicy, type SessionBridge } from '../consistency/read-policy.ts';
 import type { GuestLog } from './protocol.ts';
@@ -316,37 +315,9 @@ export class GuestState {
     return raw === undefined || isPlainRegister(raw);
   }
 
-  /**
-   * A new register version. Plain (last-writer-wins) unless the request is causal or the key
-   * already holds causal versions: then it carries the key's version vector (every version
-   * this host holds of the key is in its past), the latest plain write seen, and its
-   * dependencies (`dependenciesOf`): in a causal request, every version of another key the
-   * request observed; in any request, what the versions it supersedes depend on.
-   */
+  /** A new register version of `key` over `known` (register-write.ts). */
   #registerWrite(key: string, known: Lww | undefined, value: Uint8Array | null): Lww {
-    const policy = this.#policy;
-    if (policy?.depsFor === undefined && !isCausal(known)) {
-      const stamp = this.#hlc.now();
-      return value === null ? lww.tombstone(stamp) : lww.write(value, stamp);
-    }
-    const versions = known === undefined ? [] : versionsOf(known);
-    const vc = joinVectors(...versions.map(vectorOf));
-    // The new stamp must be after every entry of the vector, this writer's own earlier ones
-    // included (a clock that stepped back across a restart must not make the write older).
-    for (const e of vc) this.#hlc.observe(e);
-    const stamp = this.#hlc.now();
-    // Against plain writes a register stays last-writer-wins: the new version supersedes every
-    // plain write with an older stamp, seen here or not (its floor is at least its own stamp).
-    let floor: Stamp = stamp;
-    for (const v of versions) if (compareStamps(floorOf(v), floor) > 0) floor = floorOf(v);
-    const self = lww.tombstone(stamp, causalMeta(stamp, vc, floor, []));
-    const local = (k: string): Lww | undefined => {
-      const v = this.#cache.get(k);
-      return v?.type === 'lww' ? v : undefined;
-    };
-    const deps = policy?.depsFor ? policy.depsFor(key, self, versions, local) : dependenciesOf(key, self, [], versions, new Map(), local);
-    const meta = causalMeta(stamp, vc, floor, deps);
-    return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);
+    return registerWrite(key, known, value, this.#hlc, this.#policy, this.#cache);
   }
 
   /** Commits everything so far, then waits until the KV tier acknowledged this key. */
