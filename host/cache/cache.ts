@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CloudburstError } from '../../common/index.ts';
-import { KV_LIMITS, decode, encode, merge, type Lattice } from '../../kvs/index.ts';
+import { KV_LIMITS, PlainRegisterCodec, decode, encode, isPlainRegister, merge, type Lattice } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
 
 /**
@@ -98,6 +98,8 @@ export class HostCache {
   readonly #outbox: Database<Uint8Array, string>;
   readonly #rejected: Database<Uint8Array, string>;
   readonly #fsync: FsyncPolicy;
+  /** Encodes this thread's plain register writes (commit's fast path); one per thread, as the cache is. */
+  readonly #plain = new PlainRegisterCodec();
   #closed = false;
   /** Told of every value this instance stores (the main thread keeps its LRU index with it). */
   onStored: ((key: string, bytes: number) => void) | undefined;
@@ -168,8 +170,18 @@ export class HostCache {
       let growth = 0;
       const put = (key: string, value: Lattice, own: boolean): void => {
         const raw = readFast(this.#values, key);
-        const next = raw === undefined ? value : merge(decode(raw), value);
-        const bytes = encode(next);
+        let next: Lattice;
+        let bytes: Uint8Array;
+        if (value.type === 'lww' && PlainRegisterCodec.takes(value) && (raw === undefined || (isPlainRegister(raw) && this.#plain.newer(value, raw)))) {
+          // A plain write over nothing or over an older plain write: the merge is the write
+          // itself, so the stored value is not decoded, and it is encoded into a reused buffer
+          // (putSync copies it into LMDB at once: this is a write transaction).
+          next = value;
+          bytes = this.#plain.encode(value);
+        } else {
+          next = raw === undefined ? value : merge(decode(raw), value);
+          bytes = encode(next);
+        }
         if (bytes.byteLength > KV_LIMITS.maxValueBytes) {
           const name = displayKey(key);
           throw new CloudburstError(

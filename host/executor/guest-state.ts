@@ -1,14 +1,14 @@
 import { CloudburstError } from '../../common/index.ts';
 import {
-  causalMeta, KV_LIMITS, compareStamps, counter, floorOf, gset, joinVectors, lww, max, merge, tombstoneFor, vectorOf,
-  versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max, type Stamp,
+  KV_LIMITS, counter, gset, isPlainRegister, isRegister, lww, lwwValueView, max, merge, observeRegister, PlainRegisterCodec, tombstoneFor,
+  versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max,
 } from '../../kvs/index.ts';
 import type { HostCache } from '../cache/cache.ts';
 import { displayKey, userPrefix } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
+import { ReusedBytes } from './reused-bytes.ts';
+import { registerWrite } from './register-write.ts';
 import type { SessionResult, SessionSpec } from '../consistency/call-session.ts';
-import { dependenciesOf } from '../consistency/causal-deps.ts';
-import { isCausal } from '../consistency/causal-wire.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
 import { readPolicy, type CallReads, type ReadPolicy, type SessionBridge } from '../consistency/read-policy.ts';
 import type { GuestLog } from './protocol.ts';
@@ -75,6 +75,8 @@ export class GuestState {
   readonly #reads: CallReads;
   /** The calling tenant's state bytes, settled by each commit (host/quotas/state-ledger.ts). */
   #ledger: StateLedger | undefined;
+  /** Where `getStaged` copies a value for the guest's `take`. */
+  readonly #staging = new ReusedBytes();
 
   constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
     this.#cache = cache;
@@ -246,6 +248,26 @@ export class GuestState {
     return displayKey(key);
   }
 
+  /**
+   * `getBytes` for the guest's `get`, copied into a buffer this state reuses: valid until the
+   * next `getStaged`. A read that needs nothing but the cache (no session policy, no write of
+   * this call to merge, the key cached and a register) reads the value's bytes in place, out
+   * of the call's LMDB snapshot, without building a Lattice: the same value, the same clock
+   * observation and the same recency as `getBytes`, which every other case goes through.
+   */
+  getStaged(key: string): Uint8Array | undefined {
+    if (this.#policy === undefined && (this.#overlay.size === 0 || !this.#overlay.has(key))) {
+      const raw = this.#cache.getFast(key);
+      if (raw !== undefined && isRegister(raw)) {
+        if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
+        observeRegister(this.#hlc, raw);
+        const view = lwwValueView(raw);
+        return view === null ? undefined : this.#staging.copy(view);
+      }
+    }
+    return this.getBytes(key);
+  }
+
   getBytes(key: string): Uint8Array | undefined {
     const v = this.#typed(key, 'lww');
     return v === undefined || v.tombstone ? undefined : v.value;
@@ -270,6 +292,11 @@ export class GuestState {
     if (value.byteLength > KV_LIMITS.maxRegisterBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${value.byteLength} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`, { key: this.#display(key) });
     }
+    if (this.#policy?.depsFor === undefined && this.#plainSoFar(key)) {
+      // What #peek would find is a plain register or nothing: the write is plain (#registerWrite).
+      this.#write(key, lww.write(value, this.#hlc.now()));
+      return;
+    }
     const known = this.#peek(key);
     if (known !== undefined && known.type !== 'lww') {
       throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${known.type}, not a lww`, { key: this.#display(key) });
@@ -278,36 +305,19 @@ export class GuestState {
   }
 
   /**
-   * A new register version. Plain (last-writer-wins) unless the request is causal or the key
-   * already holds causal versions: then it carries the key's version vector (every version
-   * this host holds of the key is in its past), the latest plain write seen, and its
-   * dependencies (`dependenciesOf`): in a causal request, every version of another key the
-   * request observed; in any request, what the versions it supersedes depend on.
+   * Whether the key holds nothing or a plain register (no causal metadata, no siblings), in
+   * the cache (read in place) and in this call's writes: then a put needs no decoded value.
    */
+  #plainSoFar(key: string): boolean {
+    const mine = this.#overlay.get(key);
+    if (mine !== undefined && (mine.type !== 'lww' || !PlainRegisterCodec.takes(mine))) return false;
+    const raw = this.#cache.getFast(key);
+    return raw === undefined || isPlainRegister(raw);
+  }
+
+  /** A new register version of `key` over `known` (register-write.ts). */
   #registerWrite(key: string, known: Lww | undefined, value: Uint8Array | null): Lww {
-    const policy = this.#policy;
-    if (policy?.depsFor === undefined && !isCausal(known)) {
-      const stamp = this.#hlc.now();
-      return value === null ? lww.tombstone(stamp) : lww.write(value, stamp);
-    }
-    const versions = known === undefined ? [] : versionsOf(known);
-    const vc = joinVectors(...versions.map(vectorOf));
-    // The new stamp must be after every entry of the vector, this writer's own earlier ones
-    // included (a clock that stepped back across a restart must not make the write older).
-    for (const e of vc) this.#hlc.observe(e);
-    const stamp = this.#hlc.now();
-    // Against plain writes a register stays last-writer-wins: the new version supersedes every
-    // plain write with an older stamp, seen here or not (its floor is at least its own stamp).
-    let floor: Stamp = stamp;
-    for (const v of versions) if (compareStamps(floorOf(v), floor) > 0) floor = floorOf(v);
-    const self = lww.tombstone(stamp, causalMeta(stamp, vc, floor, []));
-    const local = (k: string): Lww | undefined => {
-      const v = this.#cache.get(k);
-      return v?.type === 'lww' ? v : undefined;
-    };
-    const deps = policy?.depsFor ? policy.depsFor(key, self, versions, local) : dependenciesOf(key, self, [], versions, new Map(), local);
-    const meta = causalMeta(stamp, vc, floor, deps);
-    return value === null ? lww.tombstone(stamp, meta) : lww.write(value, stamp, meta);
+    return registerWrite(key, known, value, this.#hlc, this.#policy, this.#cache);
   }
 
   /** Commits everything so far, then waits until the KV tier acknowledged this key. */

@@ -4,6 +4,7 @@ import { CloudburstError } from '../../common/index.ts';
 import { KV_LIMITS } from '../../kvs/index.ts';
 import { guestKey } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
+import { CopyArena } from './copy-arena.ts';
 import type { GuestState } from './guest-state.ts';
 
 /** Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). */
@@ -43,12 +44,15 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     // A copy: the guest may overwrite or grow its memory after the call.
     return guestView(memory, ptr >>> 0, len, 'a value passed to a host function').slice();
   };
-  // A register's value: refused before it is copied when it could never be stored.
+  // A register's value: refused before it is copied when it could never be stored; small
+  // ones are copied into shared chunks (copy-arena.ts), as a call's puts pass many.
+  const arena = new CopyArena();
   const value = (ptr: number, len: number): Uint8Array => {
     if (len > KV_LIMITS.maxRegisterBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${len} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`);
     }
-    return bytes(ptr, len);
+    if (len < 0) throw new CloudburstError('INVALID_ARGUMENTS', 'negative length passed to a host function');
+    return arena.copy(guestView(memory, ptr >>> 0, len, 'a value passed to a host function'));
   };
   // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address. The
   // call's tenant prefix goes in front of every key, so whatever bytes the guest passes
@@ -76,7 +80,7 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   };
 
   const cloudburst = Object.assign(Object.create(null) as Record<string, unknown>, {
-    get: (kp: number, kl: number): number => stage(live('get').getBytes(key(kp, kl))),
+    get: (kp: number, kl: number): number => stage(live('get').getStaged(key(kp, kl))),
     get_all: (kp: number, kl: number): number => stageList(live('get_all').getAllBytes(key(kp, kl))),
     take: (dst: number): void => {
       const s = live('take');

@@ -64,6 +64,8 @@ const MAX_SIBLINGS = 256;
 const F_TOMBSTONE = 1;
 const F_CAUSAL = 2;
 const F_SIBLINGS = 4;
+/** The flag bits of a version (for lww-raw.ts, which reads them in place). */
+export const LWW_FLAGS = { tombstone: F_TOMBSTONE, causal: F_CAUSAL, siblings: F_SIBLINGS } as const;
 
 /**
  * Constructors for registers. The register keeps a reference to `value`: do not mutate the

@@ -127,6 +127,16 @@ export class Hlc {
     this.#advance(ms, c);
   }
 
+  /**
+   * `observe` of a stamp at (`ms`, `c`), for a reader that has only those: the writer id
+   * never moves a clock. Free when this clock is already at or past them (its next stamp is
+   * after them anyway), which is what a host reading its own recent writes mostly finds.
+   */
+  observeTick(ms: number, c: number): void {
+    if (ms < this.#ms || (ms === this.#ms && c <= this.#c)) return;
+    this.observe({ ms, c, writer: '' });
+  }
+
   #physical(): number {
     const pt = Math.floor(this.#clock());
     return pt > 0 ? Math.min(pt, STAMP_LIMITS.maxMs) : 0;

@@ -190,8 +190,8 @@ export async function hostBench(quick: boolean): Promise<Record<string, unknown>
 
     // In-guest state costs.
     const g = await inGuestFigures(host, quick);
-    console.log(`in-guest get of 1 KiB, same key again (per-call memo): ${g.getSameKeyUs.toFixed(3)} us per get (median of 7 runs of ${g.loops})`);
-    console.log(`in-guest get of 1 KiB, distinct cached keys (LMDB read + decode): ${g.getDistinctUs.toFixed(3)} us per get (median of 7 runs of ${g.distinct})`);
+    console.log(`in-guest get of 1 KiB, same key again (LMDB read in place): ${g.getSameKeyUs.toFixed(3)} us per get (median of 7 runs of ${g.loops})`);
+    console.log(`in-guest get of 1 KiB, distinct cached keys (LMDB read in place): ${g.getDistinctUs.toFixed(3)} us per get (median of 7 runs of ${g.distinct})`);
     console.log(`in-guest put of 1 KiB, amortized with the commit: ${g.putUs.toFixed(3)} us per put (median of 7 calls of ${g.putCount} puts)`);
     report.inGuest = { getSameKeyUs: g.getSameKeyUs, getDistinctUs: g.getDistinctUs, putUs: g.putUs, getRuns: g.getRuns, distinctRuns: g.distinctRuns, putRuns: g.putRuns };
 
