@@ -190,7 +190,7 @@ const HANDLERS: Record<KvRouteName, Handler> = {
     const key = keyFromPath(rawKey); // before the body: a bad key costs no upload
     if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
     const body = await readBody(req, KV_LIMITS.maxValueBytes, 'KV_VALUE_TOO_LARGE');
-    const { bytes } = await ctx.store.mergeEncoded(key, decode(body), ORIGINS.client);
+    const { bytes } = await ctx.store.mergeEncoded(key, decode(body), ORIGINS.client, body);
     sendBytes(res, bytes, KV_CONTENT_TYPES.lattice);
   },
 

@@ -21,61 +21,15 @@ import { CloudburstError } from '../common/index.ts';
 import { decode, encode } from './lattice/codec.ts';
 import { equals, merge, type Lattice } from './lattice/registry.ts';
 import { checkKey, KV_LIMITS } from './protocol.ts';
+import type { CommitListener, FsyncPolicy, LatticeStoreOptions, MergeResult } from './store-types.ts';
 
-/**
- * When a write's promise resolves, relative to the disk:
- * - `batch` (default): lmdb batches writes into transactions and fsyncs each one, the flush
- *   of one batch overlapping the commit of the next (overlappingSync). Survives power loss.
- * - `always`: each transaction is committed with a synchronous fsync, no overlap (classic
- *   LMDB). Same guarantee, slower; it does not rely on lmdb's overlapping-sync recovery.
- * - `off`: no fsync (noSync). A resolved write survives `kill -9` (it is in the page cache),
- *   not a power loss or kernel crash, which may also corrupt the file.
- *
- * @example
- * LatticeStore.open({ path: dir, fsync: 'off' })
- */
-export type FsyncPolicy = 'always' | 'batch' | 'off';
-
-/**
- * Options of `LatticeStore.open`.
- *
- * @example
- * const opts: LatticeStoreOptions = { path: '/var/lib/cloudburst/kv/store' };
- */
-export interface LatticeStoreOptions {
-  /** The LMDB environment's directory (created if missing). */
-  readonly path: string;
-  readonly fsync?: FsyncPolicy;
-  /** Largest encoded value a merge may produce; defaults to KV_LIMITS.maxValueBytes. */
-  readonly maxValueBytes?: number;
-}
-
-/**
- * The result of a merge, with the merged value's encoding (what a server sends back).
- *
- * @example
- * const { value, bytes }: MergeResult = await store.mergeEncoded('k', v);
- */
-export interface MergeResult {
-  readonly value: Lattice;
-  readonly bytes: Uint8Array;
-}
+export type { CommitListener, FsyncPolicy, LatticeStoreOptions, MergeResult } from './store-types.ts';
 
 interface Pending {
   readonly value: Lattice;
   readonly bytes: Uint8Array;
   readonly committed: Promise<void>;
 }
-
-/**
- * Called once a changed value is committed (`bytes`), or once a key is dropped (`undefined`),
- * with the `origin` the writer passed. The cluster layer hangs replication, digests and
- * subscription pushes on it. It runs before the writer's promise resolves and must not throw.
- *
- * @example
- * store.onCommit((key, bytes, origin) => { if (bytes && origin === 'client') queue(key); });
- */
-export type CommitListener = (key: string, bytes: Uint8Array | undefined, origin: string | undefined) => void;
 
 /**
  * The named database inside the environment; the version changes with the on-disk layout.
@@ -185,35 +139,58 @@ export class LatticeStore {
 
   /**
    * `merge`, also returning the merged value's encoding (saves the server an encode).
+   * `incomingBytes`, when given, is `incoming`'s own encoding (the request body it was decoded
+   * from: decode accepts only canonical bytes, so they are what encode would make): when the
+   * merge keeps `incoming` as it is (a newer LWW write, a first write), they are stored as
+   * they came instead of being encoded again.
    *
    * @example
    * const { bytes } = await store.mergeEncoded('k', value);
    */
-  async mergeEncoded(key: string, incoming: Lattice, origin?: string): Promise<MergeResult> {
+  async mergeEncoded(key: string, incoming: Lattice, origin?: string, incomingBytes?: Uint8Array): Promise<MergeResult> {
     this.#checkOpen();
     checkKey(key);
-    const staged = this.#transaction(() => this.#stage(key, incoming, origin));
+    const staged = this.#transaction(() => this.#stage(key, incoming, origin, incomingBytes));
     await staged.committed;
     return { value: staged.value, bytes: staged.bytes };
   }
 
   /**
+   * Whether the committed value of `key` is exactly `bytes` with no write of it in flight:
+   * merging `bytes` would change nothing, and what is there is acknowledged already. A replica
+   * push of a value the client wrote here too (the common case with N=3) costs a compare,
+   * not a decode and a merge.
+   *
+   * @example
+   * if (store.holds(key, bytes)) return; // nothing to merge
+   */
+  holds(key: string, bytes: Uint8Array): boolean {
+    this.#checkOpen();
+    if (this.#pending.has(key)) return false;
+    // getBinaryFast's buffer is reused by the next read: compared at once, never kept. Its
+    // `length` is the value's, its byteLength the whole shared buffer's: compare by length.
+    const raw = this.#db.getBinaryFast(Buffer.from(key, 'utf8'));
+    if (raw === undefined || raw.length !== bytes.byteLength) return false;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).compare(raw, 0, raw.length) === 0;
+  }
+
+  /**
    * Merges many entries in one LMDB transaction (every write is issued in the same event
-   * turn). An entry that fails (bad key, type mismatch, too large) is skipped and its error
+   * turn); an entry's `bytes` is its value's encoding, as in `mergeEncoded`. An entry that fails (bad key, type mismatch, too large) is skipped and its error
    * returned in its slot; the others are merged.
    *
    * @example
    * const results = await store.mergeMany([{ key: 'a', value: x }, { key: 'b', value: y }]);
    * results.forEach((r) => r instanceof CloudburstError && console.warn(r.code));
    */
-  async mergeMany(entries: readonly { key: string; value: Lattice }[], origin?: string): Promise<(Lattice | CloudburstError)[]> {
+  async mergeMany(entries: readonly { key: string; value: Lattice; bytes?: Uint8Array }[], origin?: string): Promise<(Lattice | CloudburstError)[]> {
     this.#checkOpen();
     const results: (Lattice | CloudburstError)[] = [];
     const commits: Promise<void>[] = [];
     this.#transaction(() => {
-      for (const { key, value } of entries) {
+      for (const { key, value, bytes } of entries) {
         try {
-          const staged = this.#stage(checkKey(key), value, origin);
+          const staged = this.#stage(checkKey(key), value, origin, bytes);
           results.push(staged.value);
           if (staged.committed !== RESOLVED) commits.push(staged.committed);
         } catch (err) {
@@ -352,20 +329,19 @@ export class LatticeStore {
   }
 
   // Synchronous from read to issuing the put: nothing else can interleave on this thread.
-  #stage(key: string, incoming: Lattice, origin: string | undefined): Pending {
+  #stage(key: string, incoming: Lattice, origin: string | undefined, incomingBytes?: Uint8Array): Pending {
     const keyBytes = Buffer.from(key, 'utf8');
     const current = this.#current(key, keyBytes);
     let value: Lattice;
-    let bytes: Uint8Array;
     if (current) {
       value = merge(current.value, incoming);
       // Nothing new: acknowledge once whatever we read is itself acknowledged.
       if (value === current.value || equals(value, current.value)) return current;
-      bytes = encode(value);
     } else {
       value = incoming;
-      bytes = encode(incoming);
     }
+    // The merge kept the incoming value itself: its own (canonical) bytes are its encoding.
+    const bytes = value === incoming && incomingBytes !== undefined ? incomingBytes : encode(value);
     if (bytes.byteLength > this.#maxValueBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `the merged value would be ${bytes.byteLength} bytes; the limit is ${this.#maxValueBytes}`);
     }

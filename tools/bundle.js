@@ -1,6 +1,7 @@
-// Bundles the CLI and the executor worker into dist/ with esbuild. Plain JS so that it runs
-// before anything is built: `tools/bin/cloudburst.js`, `npm run build` and the test setup
-// all call it. Packages stay external (lmdb is native; everything is in node_modules).
+// Bundles the CLI, the executor worker and the embedded KV node's thread into dist/ with
+// esbuild. Plain JS so that it runs before anything is built: `tools/bin/cloudburst.js`,
+// `npm run build` and the test setup all call it. Packages stay external (lmdb is native;
+// everything is in node_modules).
 import { mkdirSync, readdirSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,8 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // guest/: the ABI (guest/abi.ts re-exports the SDK's abi.ts) and the types section's reader.
 const SOURCES = ['common', 'host', 'kvs', 'tools', 'guest'];
 const STAMP = join(root, 'dist', '.stamp');
+// The entries started as threads (new Worker(dist/NAME.js)): without them dist/ is not built.
+const THREADS = ['worker', 'kv-thread'];
 
 function newest(path) {
   const st = statSync(path);
@@ -23,7 +26,7 @@ function newest(path) {
 
 /** True when dist/ is older than some source file. */
 export function stale() {
-  if (!existsSync(STAMP) || !existsSync(join(root, 'dist', 'worker.js'))) return true;
+  if (!existsSync(STAMP) || !THREADS.every((t) => existsSync(join(root, 'dist', `${t}.js`)))) return true;
   const built = Number(readFileSync(STAMP, 'utf8'));
   return SOURCES.some((s) => existsSync(join(root, s)) && newest(join(root, s)) > built);
 }
@@ -34,7 +37,7 @@ export async function bundle() {
   mkdirSync(join(root, 'dist'), { recursive: true });
   await build({
     absWorkingDir: root,
-    entryPoints: { cli: 'tools/cli/main.ts', worker: 'host/executor/worker.ts', bench: 'tools/bench/main.ts' },
+    entryPoints: { cli: 'tools/cli/main.ts', worker: 'host/executor/worker.ts', 'kv-thread': 'tools/cli/kv-thread.ts', bench: 'tools/bench/main.ts' },
     outdir: 'dist',
     bundle: true,
     platform: 'node',

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CloudburstError } from '../../common/index.ts';
-import { gset, LatticeStore, lww, max, type FsyncPolicy, type GSet, type Lattice } from '../../kvs/index.ts';
+import { decode, encode, Hlc, gset, LatticeStore, lww, max, type FsyncPolicy, type GSet, type Lattice } from '../../kvs/index.ts';
 import { rejection, storeContract, storeFixtures } from '../helpers/store-contract.ts';
 
 const te = new TextEncoder();
@@ -81,5 +81,46 @@ describe('LatticeStore', () => {
     expect(() => LatticeStore.open({ path: join(dir, '.') })).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
     await store.close();
     await LatticeStore.open({ path: dir }).close();
+  });
+
+  for (const fsync of ['batch', 'off'] as const) {
+    it(`LatticeStore (fsync ${fsync}): holds(key, bytes) is true only for the committed bytes, never while a write of the key is in flight`, async () => {
+      const store = track(LatticeStore.open({ path: await tempDir(), fsync }));
+      const hlc = new Hlc('w');
+      const v1 = encode(lww.write(te.encode('one'), hlc.now()));
+      const v2 = encode(lww.write(te.encode('two'), hlc.now()));
+      expect(store.holds('k', v1)).toBe(false);
+      const writing = store.mergeEncoded('k', decode(v1), undefined, v1);
+      // batch: in flight until lmdb has flushed it; off: committed before mergeEncoded returned.
+      expect(store.holds('k', v1)).toBe(fsync === 'off');
+      await writing;
+      expect(store.holds('k', v1)).toBe(true);
+      expect(store.holds('k', v2)).toBe(false);
+      expect(store.holds('k', v1.subarray(0, v1.length - 1))).toBe(false);
+      await store.merge('k', decode(v2));
+      expect(store.holds('k', v1)).toBe(false);
+      expect(store.holds('k', v2)).toBe(true);
+    });
+  }
+
+  it('LatticeStore: a merge that keeps the incoming value stores its given bytes; one that changes it stores the merged encoding', async () => {
+    const store = await fresh();
+    const hlc = new Hlc('w');
+    const older = lww.write(te.encode('old'), hlc.now());
+    const newer = lww.write(te.encode('new'), hlc.now());
+    const newerBytes = encode(newer);
+    const first = await store.mergeEncoded('k', newer, undefined, newerBytes);
+    expect(first.bytes).toBe(newerBytes);
+    expect(Buffer.from(store.getEncoded('k')!).equals(Buffer.from(newerBytes))).toBe(true);
+    // The older write loses: nothing is written and the stored bytes are answered.
+    const stale = await store.mergeEncoded('k', older, undefined, encode(older));
+    expect(Buffer.from(stale.bytes).equals(Buffer.from(newerBytes))).toBe(true);
+    // A set merge makes a new value: it is encoded, not taken from either side.
+    const a = gset.add(undefined, te.encode('a'));
+    await store.merge('s', a);
+    const bBytes = encode(gset.add(undefined, te.encode('b')));
+    const merged = await store.mergeEncoded('s', decode(bBytes), undefined, bBytes);
+    expect(merged.bytes).not.toBe(bBytes);
+    expect(members(decode(merged.bytes))).toEqual(['a', 'b']);
   });
 });

@@ -18,6 +18,11 @@ import { summarize, type Summary } from './stats.ts';
 import { signRequest } from '../../common/index.ts';
 import { benchClusterSecret } from './util.ts';
 import { KV_VALUE, kvPut, latency, type RespClient, startKvNodes, throughput } from './kv-nodes.ts';
+import { startHttpFloor } from './http-floor.ts';
+
+/** p50s as multiples of Redis's (the goals of issue 14 are in these terms). */
+const vsRedis = (fig: { put: Summary; get: Summary }, redis: { put: Summary; get: Summary }): string =>
+  `p50 vs Redis: put ${(fig.put.p50 / redis.put.p50).toFixed(1)}x, get ${(fig.get.p50 / redis.get.p50).toFixed(1)}x`;
 
 const fmt = (s: Summary): string => `p50 ${s.p50.toFixed(0).padStart(6)} us  p99 ${s.p99.toFixed(0).padStart(6)} us`;
 
@@ -50,6 +55,17 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
     report.redis = redis;
     console.log(`redis               put ${fmt(redis.put)} | get ${fmt(redis.get)} | put ${redis.putRps.toFixed(0)} req/s at concurrency 16`);
 
+    // The HTTP floor: what any KV node spoken to over HTTP (undici) pays before doing anything.
+    const floorClient = await startHttpFloor(children, 16);
+    const floor = {
+      put: await latency(n, (i) => floorClient.put(`k${i % 1000}`, KV_VALUE)),
+      get: await latency(n, (i) => floorClient.get(`k${i % 1000}`)),
+      putRps: await throughput(seconds, 16, (i) => floorClient.put(`k${i % 1000}`, KV_VALUE)),
+    };
+    report.httpFloor = floor;
+    console.log(`HTTP floor          put ${fmt(floor.put)} | get ${fmt(floor.get)} | put ${floor.putRps.toFixed(0)} req/s (${(floor.putRps / redis.putRps * 100).toFixed(0)}% of Redis; ${vsRedis(floor, redis)})`);
+    await floorClient.close();
+
     // One node: with the default fsync (every acknowledged write is on disk) and without
     // (acknowledged writes survive kill -9, not a power cut: Redis here keeps nothing at all).
     for (const fsync of ['batch', 'off']) {
@@ -62,7 +78,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
         putRps: await throughput(seconds, 16, (i) => put(c1, `k${i % 1000}`)),
       };
       report[`oneNodeFsync${fsync}`] = single;
-      console.log(`1 node, fsync ${fsync.padEnd(5)} put ${fmt(single.put)} | get ${fmt(single.get)} | put ${single.putRps.toFixed(0)} req/s (${(single.putRps / redis.putRps * 100).toFixed(0)}% of Redis)`);
+      console.log(`1 node, fsync ${fsync.padEnd(5)} put ${fmt(single.put)} | get ${fmt(single.get)} | put ${single.putRps.toFixed(0)} req/s (${(single.putRps / redis.putRps * 100).toFixed(0)}% of Redis; ${vsRedis(single, redis)})`);
       await c1.close();
     }
 
@@ -77,7 +93,7 @@ export async function kvsBench(quick: boolean): Promise<Record<string, unknown>>
         putRps: await throughput(seconds, 16, (i) => put(c, `w${w}-${i % 1000}`)),
       };
       report[`threeNodesW${w}`] = fig;
-      console.log(`3 nodes N=3 W=${w}    put ${fmt(fig.put)} | get ${fmt(fig.get)} | put ${fig.putRps.toFixed(0)} req/s (${(fig.putRps / redis.putRps * 100).toFixed(0)}% of Redis)`);
+      console.log(`3 nodes N=3 W=${w}    put ${fmt(fig.put)} | get ${fmt(fig.get)} | put ${fig.putRps.toFixed(0)} req/s (${(fig.putRps / redis.putRps * 100).toFixed(0)}% of Redis; ${vsRedis(fig, redis)})`);
       await c.close();
     }
 

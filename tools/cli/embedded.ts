@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { ADMIN_TOKEN_FILE, hostPath, provisionAdminToken, startHost, type FsyncPolicy, type Host, type HostOptions } from '../../host/index.ts';
 import { checkAddresses, CloudburstError, type ServerTls } from '../../common/index.ts';
-import { KvClient, startKvNode, type KvNode } from '../../kvs/index.ts';
+import { KvClient } from '../../kvs/index.ts';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { dataDirClusterSecret } from './cluster-secret.ts';
+import { startKvThread, type EmbeddedKv } from './embedded-kv.ts';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -36,11 +37,19 @@ export interface EmbeddedOptions {
   ca?: Buffer;
   /** `close()` drains the host (Host.drain) within this; default 30 s. */
   drainTimeoutMs?: number;
+  /**
+   * Called if the KV node's thread dies while the platform runs (an uncaught error in it).
+   * Default: a line that says so, and the process exits 2: a host without its KV tier would
+   * only hang or refuse work (its acknowledged writes are in its own store, flushed at the
+   * next start).
+   */
+  onKvCrash?: (err: Error) => void;
 }
 
 export interface Embedded {
   host: Host;
-  kv: KvNode;
+  /** The KV node, on a thread of its own (embedded-kv.ts). */
+  kv: EmbeddedKv;
   /** The functions of the examples: deployed now, or already there as they are. */
   deployed: string[];
   /** Modules named like an example but holding something else (the user's): left as they are. */
@@ -129,9 +138,20 @@ export async function adminToken(kvsUrl: string | string[], clusterSecret: Buffe
   }
 }
 
+/** What a crash of the KV node's thread does by default (EmbeddedOptions.onKvCrash). */
+function exitOnKvCrash(log: (line: string) => void): (err: Error) => void {
+  return (err) => {
+    log(`error: the embedded KV node's thread stopped: ${err.stack ?? err.message}`);
+    log('cloudburst up stops (acknowledged writes are in the host\'s store and reach the KV node at the next start)');
+    process.exit(2);
+  };
+}
+
 /**
- * `cloudburst up` with one node: a KV node and a function host in this process. The host
- * talks to the KV node over HTTP on loopback, as it would in a cluster.
+ * `cloudburst up` with one node: a KV node (on a thread of its own: embedded-kv.ts) and a
+ * function host in this process. The host talks to the KV node over HTTP on loopback, as it
+ * would in a cluster. `close()` drains the host first (its last flush goes to the KV node),
+ * then stops the KV node.
  *
  * With `deployExamples`, each example of guest/examples/ is deployed only when no module of
  * its name exists: a module the user deployed under that name (or an older build of the
@@ -142,7 +162,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   checkAddresses({ listen: opts.listen, advertise: opts.advertise, scheme: opts.tls ? 'https' : 'http' }, 'cloudburst up');
   mkdirSync(opts.dataDir, { recursive: true });
   const credential = embeddedCredential(opts);
-  const kv = await startKvNode({ dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}), ...credential });
+  const kv = await startKvThread(
+    { dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}), ...credential },
+    opts.onKvCrash ?? exitOnKvCrash(opts.log),
+  );
   let host: Host;
   let token: string | undefined;
   try {
