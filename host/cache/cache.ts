@@ -249,15 +249,10 @@ export class HostCache {
     return out;
   }
 
-  /**
-   * Clears the marks that still carry the token that was flushed. Resolves with how many.
-   * An asynchronous LMDB transaction: LMDB's writer thread takes the write lock (the workers'
-   * commits hold it often) and commits, so the main thread neither waits for the lock nor for
-   * the commit; only the token compares run on it, inside the transaction.
-   */
-  async clean(entries: readonly OutboxEntry[]): Promise<number> {
+  /** Clears the marks that still carry the token that was flushed. Returns how many. */
+  clean(entries: readonly OutboxEntry[]): number {
     let cleared = 0;
-    await this.#env.transaction(() => {
+    this.#env.transactionSync(() => {
       for (const { key, token } of entries) {
         const current = readFast(this.#outbox, key);
         if (current !== undefined && token.equals(current)) {

@@ -183,7 +183,7 @@ export class Flusher {
         retry = err;
       }
     });
-    this.flushed += await this.#cache.clean(done);
+    this.flushed += this.#cache.clean(done);
     this.#onFlushed?.(done.map((e) => e.key));
     if (refused.length > 0) this.rejected += this.#cache.reject(refused);
     if (retry) throw retry;

@@ -183,7 +183,7 @@ describe('StateLedger: a tenant\'s state bytes, settled in the commit', () => {
     expect(used('t2')).toBe(0);
   });
 
-  it('the cache budget never evicts a ledger (this host\'s entry would restart from 0), and evicts the state it counts', async () => {
+  it('the cache budget never evicts a ledger (this host\'s entry would restart from 0), and evicts the state it counts', () => {
     expect(isStateBytesKey(stateBytesKey('t1'))).toBe(true);
     expect(isStateBytesKey('t1/k/sys/state-bytes')).toBe(false);
     expect(isStateBytesKey('t1/sys/state-bytes-x')).toBe(false);
@@ -193,7 +193,7 @@ describe('StateLedger: a tenant\'s state bytes, settled in the commit', () => {
       const counted = used('t1');
       expect(counted).toBeGreaterThan(0);
       // Both keys clean (the tier acknowledged them), and the cache far over its budget.
-      await cache.clean(cache.dirty(10));
+      cache.clean(cache.dirty(10));
       budget.evict();
       expect(cache.get('t1/k/a')).toBeUndefined();
       expect(used('t1')).toBe(counted);
