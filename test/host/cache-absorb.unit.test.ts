@@ -26,7 +26,7 @@ describe('HostCache.absorb', () => {
     cleanup.push(() => cache.close());
     const env = open({ path, noSync: true });
     cleanup.push(() => env.close());
-    const lastTxn = (): number => env.getStats().lastTxnId as number;
+    const lastTxn = (): number => (env.getStats() as { lastTxnId: number }).lastTxnId;
 
     const mine = counter.add(undefined, 'host-a', 2n);
     cache.commit(new Map([['t/k', mine]]));
