@@ -122,6 +122,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const flusher = new Flusher(cache, kv, {
     delayMs: opts.flushDelayMs,
     intervalMs: Math.max(1000, opts.flushDelayMs),
+    origin: self.url,
     onFlushed: (keys) => {
       budget.touch(keys);
       subs.add(keys);

@@ -10,7 +10,7 @@ import type { ClientCore } from './client.ts';
 import { quorum } from './cluster/quorum.ts';
 import type { RingMember } from './cluster/ring.ts';
 import { CloudburstError, errorFromBody } from '../common/index.ts';
-import { checkKey, decodeFrame, encodeFrame, KV_CONTENT_TYPES, KV_LIMITS, KV_PATHS, type FrameEntry } from './protocol.ts';
+import { checkKey, decodeFrame, encodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS, KV_PATHS, type FrameEntry } from './protocol.ts';
 import { errorOf } from './transport.ts';
 
 /** One checked, encoded entry of a mergeBatch, with its slot in the caller's array. */
@@ -29,12 +29,12 @@ export const RING_RETRIES = 4;
  * @example
  * const outcome = await writeMany(core, items, Date.now() + 5000);
  */
-export async function writeMany(core: ClientCore, items: readonly BatchItem[], deadline: number): Promise<Map<number, CloudburstError | null>> {
+export async function writeMany(core: ClientCore, items: readonly BatchItem[], deadline: number, origin?: string): Promise<Map<number, CloudburstError | null>> {
   const first = await core.ring.ensure();
   if (first.size === 1) {
     // One node: one request per frame, no per-entry bookkeeping (the common embedded case).
     try {
-      const results = await sendBatch(core, first.placement.members[0]!, items, deadline);
+      const results = await sendBatch(core, first.placement.members[0]!, items, deadline, origin);
       return new Map(items.map((it, i) => [it.slot, results[i] ?? null]));
     } catch (err) {
       if (!(err instanceof CloudburstError) || err.code !== 'KV_RING_VERSION') {
@@ -67,7 +67,7 @@ export async function writeMany(core: ClientCore, items: readonly BatchItem[], d
         const w = core.writeQuorum(view, replicas.length);
         const have = Math.min(...group.map((it) => replicas.filter((m) => acked.get(it.slot)!.has(m.id)).length));
         const targets = replicas.filter((m) => group.some((it) => !acked.get(it.slot)!.has(m.id)));
-        const { ok, failed } = await quorum(targets, w - have, (id) => core.ring.isSuspect(id), (m) => sendBatch(core, m, group, deadline));
+        const { ok, failed } = await quorum(targets, w - have, (id) => core.ring.isSuspect(id), (m) => sendBatch(core, m, group, deadline, origin));
         for (const [id, results] of ok) {
           results.forEach((r, j) => {
             const slot = group[j]!.slot;
@@ -97,8 +97,9 @@ export async function writeMany(core: ClientCore, items: readonly BatchItem[], d
 }
 
 // One node's share of a batch, split over the frame limits and sent in order.
-async function sendBatch(core: ClientCore, member: RingMember, items: readonly BatchItem[], deadline: number): Promise<(CloudburstError | null)[]> {
+async function sendBatch(core: ClientCore, member: RingMember, items: readonly BatchItem[], deadline: number, origin?: string): Promise<(CloudburstError | null)[]> {
   const out: (CloudburstError | null)[] = [];
+  const headers: Record<string, string> = origin === undefined ? {} : { [KV_HEADERS.origin]: origin };
   let chunk: FrameEntry[] = [];
   let size = 0;
   const flush = async (): Promise<void> => {
@@ -107,7 +108,7 @@ async function sendBatch(core: ClientCore, member: RingMember, items: readonly B
     const body = encodeFrame(chunk);
     chunk = [];
     size = 0;
-    const reply = await core.send(member, { method: 'POST', path: KV_PATHS.batchMerge, body, contentType: KV_CONTENT_TYPES.frame }, deadline);
+    const reply = await core.send(member, { method: 'POST', path: KV_PATHS.batchMerge, body, contentType: KV_CONTENT_TYPES.frame, headers }, deadline);
     if (reply.status !== 200) throw errorOf(reply);
     const remote = (JSON.parse(reply.body.toString('utf8')) as { results?: unknown }).results;
     if (!Array.isArray(remote) || remote.length !== sent) {

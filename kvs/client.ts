@@ -172,13 +172,15 @@ export class KvClient {
    * entry could be written at all. Retrying is safe: merges are idempotent. `extraMs` gives
    * the batch that much more than the client's timeout (large values take time to move). An
    * entry may carry its value already encoded (`bytes`), as a host's cache holds it.
+   * `origin` is the writer's subscriber URL: a node does not push back a change that is
+   * exactly the bytes this writer sent (it holds them already).
    *
    * @example
    * const errors = await kv.mergeBatch([{ key: 'a', value: x }, { key: 'b', bytes: encode(y) }]);
    */
   async mergeBatch(
     entries: readonly ({ key: string; value: Lattice } | { key: string; bytes: Uint8Array })[],
-    opts: { extraMs?: number } = {},
+    opts: { extraMs?: number; origin?: string | undefined } = {},
   ): Promise<(CloudburstError | null)[]> {
     const results: (CloudburstError | null)[] = new Array(entries.length).fill(null);
     const items: BatchItem[] = [];
@@ -195,7 +197,7 @@ export class KvClient {
       }
     });
     if (items.length === 0) return results;
-    const outcome = await writeMany(this.#core, items, Date.now() + this.#timeoutMs + (opts.extraMs ?? 0));
+    const outcome = await writeMany(this.#core, items, Date.now() + this.#timeoutMs + (opts.extraMs ?? 0), opts.origin);
     for (const [slot, err] of outcome) results[slot] = err;
     if (items.every((it) => outcome.get(it.slot)?.code === 'KV_UNAVAILABLE')) throw outcome.get(items[0]!.slot)!;
     return results;

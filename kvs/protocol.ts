@@ -128,6 +128,8 @@ export const KV_HEADERS = {
   from: 'x-cloudburst-kv-from',
   buckets: 'x-cloudburst-buckets',
   next: 'x-cloudburst-next',
+  /** On a batch merge: the writer's subscriber URL; a commit of exactly what it sent is not pushed back to it. */
+  origin: 'x-cloudburst-kv-origin',
 } as const;
 
 /**

@@ -196,10 +196,18 @@ const HANDLERS: Record<KvRouteName, Handler> = {
 
   async batchMerge(ctx, req, res) {
     const entries = decodeFrame(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
-    // One key this node does not replicate refuses the whole batch: the client regroups it.
-    const results = await mergeFrame(ctx.store, entries, ORIGINS.client, (key) => {
-      if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
-    });
+    // A host flushing its cache names itself: what it sent is not pushed back to it.
+    const origin = req.headers[KV_HEADERS.origin];
+    const done = typeof origin === 'string' ? ctx.cluster.subscriptions.fromSubscriber(origin, entries) : undefined;
+    let results: (CloudburstError | null)[];
+    try {
+      // One key this node does not replicate refuses the whole batch: the client regroups it.
+      results = await mergeFrame(ctx.store, entries, ORIGINS.client, (key) => {
+        if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
+      });
+    } finally {
+      done?.();
+    }
     sendJson(res, 200, { results: results.map((r) => (r ? r.toJSON().error : null)) });
   },
 

@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CloudburstError } from '../../common/index.ts';
-import { KV_LIMITS, PlainRegisterCodec, decode, encode, isPlainRegister, merge, type Lattice } from '../../kvs/index.ts';
+import { KV_LIMITS, PlainRegisterCodec, decode, encode, equals, isPlainRegister, merge, type Lattice } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
 
 /**
@@ -214,6 +214,21 @@ export class HostCache {
    * dirty: the tier already has it.
    */
   absorb(key: string, value: Lattice): Lattice {
+    // Most values from the tier change nothing: the push of this host's own flushed write, a
+    // re-read of a key nobody else wrote. Such a value costs a read, not a write transaction
+    // (a commit wakes LMDB's writer and contends with the workers' commits). The check reads
+    // a fresh snapshot; a value can only grow (merges) or leave (eviction, refusal), so if it
+    // dominates `value` now, every later state of the key does too or re-reads it from the tier.
+    this.refresh();
+    const raw = readFast(this.#values, key);
+    if (raw !== undefined) {
+      const current = decode(raw); // copies: `raw` is reused by the next read
+      // A type mismatch is left to the transaction below, which throws as before.
+      if (current.type === value.type && equals(merge(current, value), current)) {
+        this.onStored?.(key, key.length + raw.byteLength); // recency, as a stored value
+        return current;
+      }
+    }
     let merged: Lattice = value;
     this.#env.transactionSync(() => {
       const raw = readFast(this.#values, key);

@@ -22,6 +22,11 @@ export interface FlusherOptions {
   onRejected?: (key: string, err: CloudburstError) => void;
   /** Called with the keys the tier acknowledged. */
   onFlushed?: (keys: readonly string[]) => void;
+  /**
+   * This host's subscriber URL, sent with each batch: the tier does not push a value back to
+   * the host that flushed exactly it (absorbing it would cost a request and a cache read).
+   */
+  origin?: () => string;
 }
 
 /**
@@ -40,6 +45,7 @@ export class Flusher {
   readonly #delayMs: number;
   readonly #onRejected: (key: string, err: CloudburstError) => void;
   readonly #onFlushed: ((keys: readonly string[]) => void) | undefined;
+  readonly #origin: (() => string) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
   #running: Promise<void> | undefined;
@@ -57,6 +63,7 @@ export class Flusher {
     this.#intervalMs = opts.intervalMs ?? 1000;
     this.#delayMs = opts.delayMs ?? 2;
     this.#onFlushed = opts.onFlushed;
+    this.#origin = opts.origin;
     this.#onRejected = opts.onRejected ?? ((key, err) => console.error(`outbox: the KV tier refused ${key}: ${err.code} ${err.message}; the refused value is kept (GET /v1/outbox/rejected)`));
   }
 
@@ -158,7 +165,7 @@ export class Flusher {
 
   async #merge(entries: { key: string; bytes: Uint8Array }[], sent: OutboxEntry[], bytes: number): Promise<void> {
     // Time to move the bytes on a loaded machine, on top of the client's usual deadline.
-    const results = await this.#kv.mergeBatch(entries, { extraMs: Math.ceil(bytes / BYTES_PER_MS) });
+    const results = await this.#kv.mergeBatch(entries, { extraMs: Math.ceil(bytes / BYTES_PER_MS), origin: this.#origin?.() });
     const done: OutboxEntry[] = [];
     const refused: { entry: OutboxEntry; code: string; message: string }[] = [];
     let retry: CloudburstError | undefined;

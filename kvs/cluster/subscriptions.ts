@@ -99,8 +99,15 @@ export class Subscriptions {
   readonly #bySubscriber = new Map<string, Set<string>>();
   readonly #batcher: KeyBatcher;
   readonly #off: () => void;
+  /**
+   * key -> subscriber -> the bytes that subscriber is merging now (`fromSubscriber`): a
+   * change committed with exactly those bytes is not pushed back to it, it has them.
+   */
+  readonly #sending = new Map<string, Map<string, Uint8Array>>();
   pushed = 0;
   dropped = 0;
+  /** Pushes left out because the subscriber itself wrote exactly the committed value. */
+  echoesSkipped = 0;
 
   constructor(opts: SubscriptionsOptions) {
     this.#opts = opts;
@@ -117,7 +124,7 @@ export class Subscriptions {
     });
     // Any change, whatever its origin (client, replica push, anti-entropy), reaches caches.
     this.#off = opts.store.onCommit((key, bytes) => {
-      if (bytes !== undefined) this.#changed(key);
+      if (bytes !== undefined) this.#changed(key, bytes);
     });
   }
 
@@ -191,12 +198,48 @@ export class Subscriptions {
     this.#batcher.close();
   }
 
-  #changed(key: string): void {
+  /**
+   * Marks `entries` as being merged by `subscriber` (a host flushing its cache: the header
+   * KV_HEADERS.origin); call the returned function once their merge is committed. A commit
+   * whose value is byte-for-byte what the subscriber sent is not pushed back to it: the value
+   * is in its cache already (it flushes only what it committed), and absorbing it would cost
+   * it a request. Any other change (another writer's, or a merge that changed the value) is
+   * pushed as usual, and a later change is pushed whatever the subscriber sent before.
+   */
+  fromSubscriber(subscriber: string, entries: readonly FrameEntry[]): () => void {
+    const origin = subscriber.replace(/\/+$/, '');
+    const marked: [string, Uint8Array][] = [];
+    for (const { key, value } of entries) {
+      if (value === undefined || !this.#byKey.get(key)?.has(origin)) continue;
+      let bySub = this.#sending.get(key);
+      if (!bySub) this.#sending.set(key, (bySub = new Map()));
+      bySub.set(origin, value);
+      marked.push([key, value]);
+    }
+    return () => {
+      for (const [key, value] of marked) {
+        const bySub = this.#sending.get(key);
+        // A later batch of the same key may have replaced this mark: that one is its own.
+        if (bySub?.get(origin) !== value) continue;
+        bySub.delete(origin);
+        if (bySub.size === 0) this.#sending.delete(key);
+      }
+    };
+  }
+
+  #changed(key: string, bytes: Uint8Array): void {
     const subs = this.#byKey.get(key);
     if (!subs) return;
     const now = this.#opts.clock();
+    const sending = this.#sending.get(key);
     for (const [subscriber, until] of subs) {
-      if (until > now) this.#batcher.enqueue(subscriber, key);
+      if (until <= now) continue;
+      const sent = sending?.get(subscriber);
+      if (sent !== undefined && Buffer.compare(sent, bytes) === 0) {
+        this.echoesSkipped++;
+        continue;
+      }
+      this.#batcher.enqueue(subscriber, key);
     }
   }
 
