@@ -515,6 +515,8 @@ export class ExecutorPool {
       }
       if (state === JOB) {
         const remaining = deadline - performance.now();
+        // A death before this wait was set up notified nobody: it must not wait for the deadline.
+        if (slot.hasDied) return this.#died(slot);
         if (remaining > 0) {
           Atomics.store(ctrl, WATCHING, 1);
           const wait = Atomics.waitAsync(ctrl, STATE, JOB, remaining);
