@@ -22,6 +22,8 @@ export class ReadThroughCache {
   readonly flusher: Flusher;
   /** Changes pushed by the tier, for metrics. */
   pushed = 0;
+  /** Reads sent to the tier (misses, and reads that asked for a fresh value), for metrics. */
+  fetched = 0;
   /** Misses being fetched, so concurrent misses of one key make one request. */
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
@@ -53,6 +55,7 @@ export class ReadThroughCache {
   fetch(key: string): Promise<Lattice | undefined> {
     let p = this.#inflight.get(key);
     if (!p) {
+      this.fetched++;
       p = this.kv.get(key).then((remote) => {
         if (remote === undefined) return this.cache.get(key);
         this.#onFetched(key);
@@ -78,6 +81,7 @@ export class ReadThroughCache {
 
   registerMetrics(registry: MetricsRegistry): void {
     counterFrom(registry, 'cloudburst_pushed_changes_total', 'Changes the KV tier pushed for subscribed keys.', () => this.pushed);
+    counterFrom(registry, 'cloudburst_tier_reads_total', 'Reads of one key this host sent to the KV tier (cache misses, fresh reads, background reads such as a tenant\'s state ledger).', () => this.fetched);
   }
 
   /** A change the KV tier pushed for a subscribed key. */

@@ -12,6 +12,14 @@ import { StateLedger, stateBytesKey } from './state-ledger.ts';
 import type { QuotaSource, TenantQuotas } from './tenant-quotas.ts';
 
 const PAGE = 65536;
+/**
+ * How long a tenant whose ledger the tier did not have (or could not give) is not asked for it
+ * again. Without it, every call of a tenant that never wrote state (only stateless functions)
+ * cost the main thread a request to the KV tier.
+ */
+const LEARN_AGAIN_MS = 1000;
+/** Tenants remembered as asked lately, at most (the map is cleared past it). */
+const LEARN_TENANTS = 10_000;
 const MiB = 1024 * 1024;
 
 export interface QuotasOptions {
@@ -41,6 +49,8 @@ export class Quotas {
   readonly #readThrough: ReadThroughCache;
   readonly #writer: string;
   readonly #calls = new CallAdmission();
+  /** When this host last asked the tier for a tenant's ledger it did not hold (#learnStateBytes). */
+  readonly #askedAt = new Map<string, number>();
   readonly refusals = new QuotaRefusals();
 
   constructor(opts: QuotasOptions) {
@@ -134,13 +144,21 @@ export class Quotas {
 
   /**
    * Brings a tenant's state-bytes ledger into the cache, in the background, when this host has
-   * none of it yet: the other hosts' entries, for the checks of its next commits. A commit never
+   * none of it yet: the other hosts' entries, for the checks of its next commits; asked again
+   * no sooner than LEARN_AGAIN_MS after the tier had none (a tenant that never wrote state
+   * would otherwise cost a request per call). A commit never
    * waits for it (state-ledger.ts): with the tier unreachable, commits go on counting this
    * host's own writes.
    */
   #learnStateBytes(tenant: string): void {
     const key = stateBytesKey(tenant);
-    if (!this.#readThrough.cache.has(key)) this.#readThrough.fetch(key).catch(() => undefined);
+    if (this.#readThrough.cache.has(key)) return;
+    const now = performance.now();
+    const asked = this.#askedAt.get(tenant);
+    if (asked !== undefined && now - asked < LEARN_AGAIN_MS) return;
+    if (this.#askedAt.size >= LEARN_TENANTS) this.#askedAt.clear();
+    this.#askedAt.set(tenant, now);
+    this.#readThrough.fetch(key).catch(() => undefined);
   }
 
   /** Counts a refusal a worker made (a call's commit over `stateBytes`, its memory ceiling) and returns it. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestBytes, startPlatform, tenantHeaders, tenantToken, type Platform } from '../helpers/platform.ts';
+import { guestBytes, metric, startPlatform, tenantHeaders, tenantToken, type Platform } from '../helpers/platform.ts';
 import { memoryMinimum, withMemoryLimits } from '../helpers/wasm-rewrite.ts';
 
 // Per-tenant quotas, enforced where each request is accepted: at a quota a request is
@@ -214,6 +214,35 @@ describe('quotas: state bytes', () => {
     // Within what is left, the same call writes.
     expect((await call(p, 'a', 'kitchen.putGet', { args: ['guest-key', 'x'.repeat(100)] })).status).toBe(200);
     expect((await send(p, 'a', 'GET', '/v1/kv/guest-key')).status).toBe(200);
+  });
+});
+
+describe('quotas: the state ledger of a tenant that never wrote', () => {
+  let p: Platform;
+  beforeAll(async () => {
+    p = await startPlatform({ quotas: { stateBytes: 4000 } });
+    await deployIn(p, ['stateless'], 'math');
+  });
+  afterAll(() => p.stop());
+
+  it('is asked of the KV tier at most once a second, not once per call (a stateless call costs no tier read)', async () => {
+    // The counter counts: a fresh read of a key is one read of the tier.
+    const first = await metric(p.client, 'cloudburst_tier_reads_total');
+    expect((await send(p, 'stateless', 'GET', '/v1/kv/nothing-here?fresh=1')).status).toBe(404);
+    const before = await metric(p.client, 'cloudburst_tier_reads_total');
+    expect(before).toBeGreaterThanOrEqual(first + 1);
+    const started = performance.now();
+    const calls = 40;
+    for (let i = 0; i < calls; i++) {
+      const r = await call(p, 'stateless', 'math.square', { args: [i] });
+      expect(r.status).toBe(200);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const reads = (await metric(p.client, 'cloudburst_tier_reads_total')) - before;
+    // At most one read of the tenant's ledger per second (the deploy's trial run may have asked
+    // already), and nothing else: math.square has no state. Once per call it would be 40.
+    expect(reads).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    expect(reads).toBeLessThan(calls);
   });
 });
 
