@@ -12,25 +12,10 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
 import { startLocalCluster } from '../cli/cluster.ts';
+import { FLOOR_SERVER } from './host-bench.ts';
 import { summarize, type Summary } from './stats.ts';
 import { CLI, post, startChild } from './util.ts';
 
-/** A bare node:http server: the loopback round trip (answers every POST with a fixed body). */
-const FLOOR_SERVER = `
-const http = require('node:http');
-const body = JSON.stringify({ result: 49 });
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    JSON.parse(Buffer.concat(chunks).toString() || '{}');
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-});
-server.keepAliveTimeout = 65000;
-server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
-`;
 
 /**
  * node:http A -> B: with NEXT set, a POST {args:[x]} is answered with NEXT's answer to
