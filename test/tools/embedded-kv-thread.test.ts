@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KV_PATHS, keyPath } from '../../kvs/index.ts';
 import { startEmbedded } from '../../tools/cli/embedded.ts';
-import { freePort, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
+import { freePort, guestBytes, metric, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
 
 /** A bound on waits that should end much sooner: only a broken build reaches it. */
 const GIVE_UP_MS = 30_000;
@@ -56,6 +56,15 @@ describe('cloudburst up (one process): the KV node runs on a thread of its own',
     try {
       const hostUrl = /host API (http:\/\/[\d.:]+)/.exec(up.output())![1]!;
       const kvUrl = /KV node (http:\/\/[\d.:]+)/.exec(up.output())![1]!;
+      // A call that runs until its deadline holds the drain open for that long (the drain waits
+      // for calls in flight), so that the moment looked for below lasts seconds, not however long
+      // an idle host takes to drain: a loaded machine may not look in time otherwise.
+      const deployed = await fetch(`${hostUrl}/v1/modules/hostile`, { method: 'PUT', body: new Uint8Array(guestBytes('hostile')) });
+      expect(deployed.status).toBe(200);
+      const spinning = fetch(`${hostUrl}/v1/functions/hostile.spin/call`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: [], timeoutMs: 5000 }),
+      }).then((r) => r.status, () => 'down');
+      await expect.poll(() => metric(hostUrl, 'cloudburst_workers_busy'), { interval: 20 }).toBe(1);
       up.child.kill('SIGTERM');
       // The host says it is draining (readyz 503) at a moment the KV node answers.
       const both = async (): Promise<string> => {
@@ -64,6 +73,8 @@ describe('cloudburst up (one process): the KV node runs on a thread of its own',
         return `host ${host}, kv ${kv}`;
       };
       await expect.poll(both, { interval: 10 }).toBe('host 503 SHUTTING_DOWN, kv 200');
+      // The spinning call was let run to its deadline (504), not cut (503).
+      expect(await spinning).toBe(504);
       expect(await exited).toBe(0);
       // The host's last flush found its KV node up.
       expect(up.output()).not.toContain('stay in the outbox');

@@ -16,7 +16,6 @@ import { FLOOR_SERVER } from './host-bench.ts';
 import { summarize, type Summary } from './stats.ts';
 import { CLI, post, startChild } from './util.ts';
 
-
 /**
  * node:http A -> B: with NEXT set, a POST {args:[x]} is answered with NEXT's answer to
  * {args:[x+1]} (keep-alive connections); without, with {result: x*x}.
