@@ -16,40 +16,8 @@ import { FLOOR_SERVER } from './host-bench.ts';
 import { summarize, type Summary } from './stats.ts';
 import { CLI, post, startChild } from './util.ts';
 
-/**
- * node:http A -> B: with NEXT set, a POST {args:[x]} is answered with NEXT's answer to
- * {args:[x+1]} (keep-alive connections); without, with {result: x*x}.
- */
-const CHAIN_SERVER = `
-const http = require('node:http');
-const next = process.env.NEXT;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    const x = JSON.parse(Buffer.concat(chunks).toString()).args[0];
-    if (!next) {
-      const body = JSON.stringify({ result: x * x });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      return res.end(body);
-    }
-    const out = JSON.stringify({ args: [x + 1] });
-    const r = http.request(next, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) } }, (b) => {
-      const got = [];
-      b.on('data', (c) => got.push(c));
-      b.on('end', () => {
-        const body = Buffer.concat(got);
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
-        res.end(body);
-      });
-    });
-    r.end(out);
-  });
-});
-server.keepAliveTimeout = 65000;
-server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
-`;
+/** The node:http A -> B chain's two processes (`square`, then `chain B_PORT`). */
+const CHAIN_FN = join(PACKAGE_ROOT, 'tools', 'bench', 'hotpath-fn.mjs');
 
 /** workerd's A -> B binding at 8 connections, as issue 14 measured it on this machine (req/s). */
 const WORKERD_A_TO_B_RPS = 4696;
@@ -121,9 +89,10 @@ export async function dagBench(quick: boolean): Promise<Record<string, unknown>>
     children.push(upOff.child);
     const floor = await startChild(['-e', FLOOR_SERVER], /listening (\d+)/);
     children.push(floor.child);
-    const chainB = await startChild(['-e', CHAIN_SERVER], /listening (\d+)/);
+    // node:http A -> B (the hotpath suite's baseline too): A increments, B squares, over keep-alive.
+    const chainB = await startChild([CHAIN_FN, 'square'], /listening (\d+)/);
     children.push(chainB.child);
-    const chainA = await startChild(['-e', CHAIN_SERVER], /listening (\d+)/, { ...process.env, NEXT: `http://127.0.0.1:${chainB.match[1]}/` });
+    const chainA = await startChild([CHAIN_FN, 'chain', chainB.match[1]!], /listening (\d+)/);
     children.push(chainA.child);
     const host = new Pool(up.match[1]!, { connections: 8 });
     const hostOff = new Pool(upOff.match[1]!, { connections: 8 });
