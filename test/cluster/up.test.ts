@@ -28,13 +28,17 @@ describe('cli: cloudburst up with several KV nodes and hosts (one process each)'
       expect(file.processes.map((p) => p.role).sort()).toEqual(['host', 'host', 'kvs', 'kvs', 'kvs']);
       for (const p of file.processes) expect(alive(p.pid)).toBe(true);
       // One secret for the cluster, in the data folder (0600); every process got it by
-      // environment, none on its command line (which every user of the machine can read).
+      // environment, none on its command line (which every user of the machine can read), and the
+      // malloc setting that gives freed memory back (tools/cli/malloc-env.ts).
       const secretFile = join(data, 'cluster-secret');
       expect(statSync(secretFile).mode & 0o777).toBe(0o600);
       const secret = (await readFile(secretFile, 'utf8')).trim();
       for (const p of file.processes) {
         expect(await readFile(`/proc/${p.pid}/cmdline`, 'utf8'), p.name).not.toContain(secret);
-        expect((await readFile(`/proc/${p.pid}/environ`, 'utf8')).split('\0'), p.name).toContain(`CLOUDBURST_CLUSTER_SECRET=${secret}`);
+        const environ = (await readFile(`/proc/${p.pid}/environ`, 'utf8')).split('\0');
+        expect(environ, p.name).toContain(`CLOUDBURST_CLUSTER_SECRET=${secret}`);
+        // `up` ran as plain `node`, without the variable: it gives it to what it starts.
+        expect(environ, p.name).toContain('MALLOC_MMAP_THRESHOLD_=131072');
       }
       // The admin token `up` wrote for the CLI, which the requests below send.
       const token = (await readFile(join(data, 'admin-token'), 'utf8')).trim();

@@ -10,6 +10,7 @@ import { HostClient } from '../../tools/cli/client.ts';
 import { signRequest, TENANT_HEADER } from '../../common/index.ts';
 import { dataDirClusterSecret } from '../../tools/cli/cluster-secret.ts';
 import { adminToken } from '../../tools/cli/embedded.ts';
+import { withMallocTuning } from '../../tools/cli/malloc-env.ts';
 import { guestPath } from '../setup/build-guests.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -200,7 +201,8 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
  */
 export async function startUpProcess(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ child: ChildProcess; output: () => string; token: string | undefined }> {
   const cwd = opts.cwd ?? ROOT;
-  const child = spawn(process.execPath, [CLI, 'up', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  // As the `cloudburst` command's `#!` line and `npm start` run it (tools/cli/malloc-env.ts).
+  const child = spawn(process.execPath, [CLI, 'up', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: withMallocTuning({ ...process.env, ...opts.env }) });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -4,12 +4,16 @@ import type { Dispatcher, Pool } from 'undici';
 import { newClusterSecret } from '../../common/index.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { givenClusterSecret } from '../cli/cluster-secret.ts';
+import { withMallocTuning } from '../cli/malloc-env.ts';
 
 export const CLI = join(PACKAGE_ROOT, 'tools', 'bin', 'cloudburst.js');
 
-/** Spawns `node ...args` (with `env`, default this process's) and resolves once its stdout matches `ready`. */
+/**
+ * Spawns `node ...args` (with `env`, default this process's) and resolves once its stdout matches
+ * `ready`. The `cloudburst` command runs as its `#!` line runs it (`withMallocTuning`).
+ */
 export function startChild(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: args[0] === CLI ? withMallocTuning(env) : env });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

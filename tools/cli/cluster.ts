@@ -6,6 +6,7 @@ import { KV_PATHS } from '../../kvs/index.ts';
 import { Agent, request } from 'undici';
 import { CloudburstError, connectOptions, isWildcard, signRequest } from '../../common/index.ts';
 import { withoutFlagVariables } from './flags.ts';
+import { withMallocTuning } from './malloc-env.ts';
 import type { TlsFiles } from './tls-flags.ts';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { CLUSTER_SECRET_ENV, dataDirClusterSecret, secretEnv } from './cluster-secret.ts';
@@ -156,7 +157,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const clusterSecret = opts.insecure === true ? undefined : opts.clusterSecret ?? dataDirClusterSecret(opts.dataDir);
   // The children get up's settings as flags, never twice through CLOUDBURST_* variables meant
   // for `up` (flags.ts); the secret alone goes by environment (never on a command line).
-  const env = secretEnv(clusterSecret, withoutFlagVariables(process.env));
+  const env = secretEnv(clusterSecret, withMallocTuning(withoutFlagVariables(process.env)));
   const listen = opts.listen === undefined ? [] : ['--listen', opts.listen];
   const security = opts.insecure === true ? ['--insecure'] : [];
   let token: string | undefined;
