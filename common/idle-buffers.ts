@@ -32,10 +32,10 @@ export const IDLE_BUFFERS = {
 let collector: (() => void) | undefined | null = null;
 
 /**
- * V8's full collection, as `--expose-gc` gives it (the way jest's leak detector gets it), or
- * undefined if this V8 will not give it.
+ * V8's full collection of this thread's isolate, as `--expose-gc` gives it (the way jest's leak
+ * detector gets it), or undefined if this V8 will not give it.
  */
-function fullCollection(): (() => void) | undefined {
+export function fullCollection(): (() => void) | undefined {
   if (collector !== null) return collector;
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed === 'function') return (collector = exposed as () => void);

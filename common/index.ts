@@ -12,4 +12,4 @@ export { listen, serve } from './serve.ts';
 export { advertisedUrl, bareHost, checkAddresses, DEFAULT_LISTEN, isWildcard, urlHost } from './address.ts';
 export { CLUSTER_AUTH_HEADER, CLUSTER_AUTH_SKEW_MS, CLUSTER_SECRET_MIN_BYTES, TENANT_HEADER, newClusterSecret, parseClusterSecret, signRequest, verifyRequest } from './cluster-auth.ts';
 export { checkCa, checkServerTls, connectOptions, createServer, readCa, readServerTls, tlsFailure, type AnyServer, type ServerTls } from './tls.ts';
-export { IDLE_BUFFERS, idleBufferCollections, retainIdleBuffers } from './idle-buffers.ts';
+export { fullCollection, IDLE_BUFFERS, idleBufferCollections, retainIdleBuffers } from './idle-buffers.ts';

@@ -2,7 +2,7 @@
 // holds because of them: when an instance is dropped, and when the worker asks to be replaced.
 // See host/README.md, "Memory".
 import { getHeapStatistics, type HeapInfo } from 'node:v8';
-import { CloudburstError } from '../../common/index.ts';
+import { CloudburstError, fullCollection } from '../../common/index.ts';
 import type { Guest, GuestExports } from './abi.ts';
 import type { WorkerGate } from './worker-gate.ts';
 import type { ModuleRef, ModuleSpec } from './protocol.ts';
@@ -22,6 +22,8 @@ export interface WarmInstancesOptions {
   outside: WorkerGate['outside'];
   /** The thread's heap as V8 reports it (tests give their own). */
   heapStatistics?: () => Pick<HeapInfo, 'total_heap_size' | 'external_memory'>;
+  /** V8's full collection in this thread, if it gives one (tests give their own). */
+  collectGarbage?: (() => void) | undefined;
 }
 
 export class WarmInstances {
@@ -36,21 +38,25 @@ export class WarmInstances {
    * linear memory (up to the guest limit) only when it collects its isolate's garbage, which an
    * idle worker may not do for hours; lmdb-js keeps its read buffer at twice the largest value
    * read; the heap of a call that wrote 100,000 keys stays grown (an idle thread collects no
-   * garbage). A worker that holds more than its budget after a job, that discarded an instance
-   * with a large memory, or whose heap a failed call left much larger than it started, asks to
-   * be replaced: terminating a thread frees all of it.
+   * garbage). After a failed call that left the heap grown, the worker collects its garbage
+   * at once. A worker that holds more than its budget after a job, that discarded an instance
+   * with a large memory, or whose heap is still grown after that collection, asks to be
+   * replaced: terminating a thread frees all of it.
    */
   readonly #footprint = {
     /** Discarded instances' memories past this are worth a new thread. */
     discardedBytes: 16 * 1024 * 1024,
     /**
-     * A heap this much over its size when the worker started, after a failed call, is worth a
-     * new thread: a call that failed over a limit (100,001 writes) leaves its garbage (some
-     * 60 MiB), which the idle thread would keep; calls that fail otherwise grow it by little.
+     * Heap and external memory this much over their size when the worker started, after a
+     * failed call, are worth a full collection, and if still over after it, a new thread: a
+     * call that failed over a limit (100,001 writes) leaves its garbage (47-62 MiB, measured;
+     * V8 still held 27 MiB of heap over the start after collecting it), which the idle thread
+     * would keep; a worker busy with small calls stays some 10 MiB over, and calls that fail
+     * otherwise grow it by little.
      */
-    failedHeapGrowth: 48 * 1024 * 1024,
-    /** The heap's size when the worker started. */
-    startHeap: 0,
+    failedGrowth: 16 * 1024 * 1024,
+    /** Heap and external memory when the worker started. */
+    start: 0,
     /** Jobs between checks of the heap when nothing suggested one. */
     checkEvery: 64,
     sinceCheck: 0,
@@ -59,13 +65,27 @@ export class WarmInstances {
   };
   /** True while `new WebAssembly.Instance` runs a module's start function: state is off limits then. */
   #starting = false;
+  readonly #collect: (() => void) | undefined;
+  #collections = 0;
 
   constructor(opts: WarmInstancesOptions) {
     this.#memoryBudget = opts.memoryBudget;
     this.#imports = opts.imports;
     this.#outside = opts.outside;
     this.#heap = opts.heapStatistics ?? getHeapStatistics;
-    this.#footprint.startHeap = this.#heap().total_heap_size;
+    this.#collect = 'collectGarbage' in opts ? opts.collectGarbage : fullCollection();
+    this.#footprint.start = this.#used();
+  }
+
+  /** Heap and external memory (ArrayBuffers: lmdb-js's, values over 4 KiB) of this thread. */
+  #used(): number {
+    const h = this.#heap();
+    return h.total_heap_size + h.external_memory;
+  }
+
+  /** Full collections run after failed calls (for tests and metrics). */
+  get collections(): number {
+    return this.#collections;
   }
 
   /** Whether this worker should be replaced after a job (see `#footprint`). */
@@ -74,9 +94,14 @@ export class WarmInstances {
     if (footprint.discarded >= footprint.discardedBytes) return true;
     if (!failed && !grew && ++footprint.sinceCheck < footprint.checkEvery) return false;
     footprint.sinceCheck = 0;
-    const h = this.#heap();
-    if (failed && h.total_heap_size > footprint.startHeap + footprint.failedHeapGrowth) return true;
-    return h.total_heap_size + h.external_memory > this.#memoryBudget;
+    let used = this.#used();
+    if (failed && used > footprint.start + footprint.failedGrowth && this.#collect !== undefined) {
+      this.#collect();
+      this.#collections++;
+      used = this.#used();
+    }
+    if (failed && used > footprint.start + footprint.failedGrowth) return true;
+    return used > this.#memoryBudget;
   }
 
   /** Drops an instance (a guest failed): its memory is garbage from now on. */

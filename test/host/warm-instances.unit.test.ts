@@ -25,11 +25,12 @@ function spec(id: string, initial = 1, max = 1024): ModuleSpec {
  * Instances whose start function runs `start` (given whether `starting()` said so), through a
  * counted `outside`; with `heap`, the thread's heap is what it holds.
  */
-function warm(start: (starting: boolean) => void = () => undefined, memoryBudget = Number.MAX_SAFE_INTEGER, heap?: { total_heap_size: number; external_memory: number }) {
+function warm(start: (starting: boolean) => void = () => undefined, memoryBudget = Number.MAX_SAFE_INTEGER, heap?: { total_heap_size: number; external_memory: number }, collectGarbage?: () => void) {
   const counts = { imports: 0, outside: 0 };
   const instances = new WarmInstances({
     memoryBudget,
     ...(heap === undefined ? {} : { heapStatistics: () => ({ ...heap }) }),
+    collectGarbage,
     imports: (memory, starting) => {
       counts.imports++;
       return { env: { memory, f: () => start(starting()) } };
@@ -97,14 +98,39 @@ describe('a worker\'s warm instances', () => {
     expect(quiet[63]).toBe(true);
   });
 
-  it('a failed call that left the heap more than 48 MiB over its size at the start asks for a new worker; a call that succeeded, or grew it less, does not', () => {
+  it('a failed call that left heap and external memory more than 16 MiB over their start collects the garbage, and asks for a new worker only if still over', () => {
     const MiB = 1024 * 1024;
-    const heap = { total_heap_size: 20 * MiB, external_memory: 0 };
-    const { instances } = warm(undefined, 1024 * MiB, heap);
-    heap.total_heap_size = 67 * MiB;
+    const heap = { total_heap_size: 20 * MiB, external_memory: 20 * MiB };
+    let collected = 0;
+    let freedByCollection = 0;
+    const collectGarbage = (): void => {
+      collected++;
+      heap.total_heap_size -= freedByCollection;
+    };
+    const { instances } = warm(undefined, 1024 * MiB, heap, collectGarbage);
+    // A busy worker's heap (some 10 MiB over): nothing to do.
+    heap.total_heap_size = 30 * MiB;
     expect(instances.shouldRetire(true, false)).toBe(false);
-    heap.total_heap_size = 83 * MiB; // what 100,001 writes left behind, measured
-    expect(instances.shouldRetire(false, true)).toBe(false);
+    expect(collected).toBe(0);
+    // External memory counts too.
+    heap.external_memory = 37 * MiB;
+    freedByCollection = 0;
     expect(instances.shouldRetire(true, false)).toBe(true);
+    expect(collected).toBe(1);
+    heap.external_memory = 20 * MiB;
+    // Garbage the collection gives back: kept.
+    heap.total_heap_size = 50 * MiB;
+    freedByCollection = 25 * MiB;
+    expect(instances.shouldRetire(true, false)).toBe(false);
+    expect(collected).toBe(2);
+    // What 100,001 writes left behind, measured: 47.5 MiB over, 27 MiB still over after the collection.
+    heap.total_heap_size = 67.5 * MiB;
+    freedByCollection = 20.5 * MiB;
+    expect(instances.shouldRetire(true, false)).toBe(true);
+    expect(instances.collections).toBe(3);
+    // A call that succeeded leaves it to the budget.
+    heap.total_heap_size = 67.5 * MiB;
+    expect(instances.shouldRetire(false, true)).toBe(false);
+    expect(collected).toBe(3);
   });
 });
