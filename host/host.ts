@@ -11,6 +11,7 @@ import { HostCache } from './cache/cache.ts';
 import { Flusher } from './cache/flusher.ts';
 import { CacheBudget } from './cache/budget.ts';
 import { Subscriptions } from './cache/subscriptions.ts';
+import { ABSENT_KEYS_MAX, AbsentKeys } from './cache/absent-keys.ts';
 import { Calls } from './calls.ts';
 import { DagService } from './dag/service.ts';
 import { Directory } from './cluster/directory.ts';
@@ -118,7 +119,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Cycle: a key just subscribed is read once more through the read-through cache, which
   // subscribes to what it reads.
   const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });
-  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => subs.remove(keys), keep: isStateBytesKey });
+  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => {
+    subs.remove(keys);
+    absent?.forget(keys);
+  }, keep: isStateBytesKey });
   const flusher = new Flusher(cache, kv, {
     delayMs: opts.flushDelayMs,
     intervalMs: Math.max(1000, opts.flushDelayMs),
@@ -130,7 +134,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
   });
   // Values from the tier and from peers enter the cache through its causal cut.
   const cut = new CausalCut({ cache, tier: kv, link, selfUrl: self.url, onStored: (key) => subs.add([key]) });
-  const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]));
+  // Keys guests read that the tier has none of: subscribed while remembered (a key that is
+  // also cached stays subscribed when forgotten); forgotten when they leave the cache.
+  const absent = opts.absentTtlMs > 0
+    ? new AbsentKeys({ maxKeys: ABSENT_KEYS_MAX, ttlMs: opts.absentTtlMs, onForgotten: (keys) => subs.remove(keys.filter((k) => !cache.has(k))) })
+    : undefined;
+  const readThrough = new ReadThroughCache(cache, kv, flusher, cut, (key) => subs.add([key]), absent);
   // Who may do what: tokens and tenants live in the tier, read fresh (auth/authenticator.ts).
   const authStore = new AuthStore(kv, hlc);
   const tokens = opts.insecure ? undefined : new TokenAuthenticator({ clusterSecret: opts.clusterSecret, store: authStore });

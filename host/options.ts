@@ -83,6 +83,12 @@ export interface HostOptions {
    */
   futureRereadMs?: number;
   /**
+   * How long a key a guest read and the KV tier had no value for is believed absent without
+   * asking the tier again (host/cache/absent-keys.ts; the host subscribes to it meanwhile, so a
+   * write anywhere is pushed at once). 0: every such read asks the tier. Default 10 s.
+   */
+  absentTtlMs?: number;
+  /**
    * Where guest log lines go, with the tenant of the call that logged them. Default: stdout,
    * prefixed with the function name (and the tenant, but for `default`).
    */
@@ -199,6 +205,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     cacheMiB: opts.cacheMiB ?? 1024,
     cacheKeys: opts.cacheKeys ?? 500_000,
     futureRereadMs: opts.futureRereadMs ?? DEFAULT_REREAD_MS,
+    absentTtlMs: opts.absentTtlMs ?? 10_000,
     onGuestLog: opts.onGuestLog ?? logToStdout,
     clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
     insecure: opts.insecure ?? false,

@@ -1,7 +1,8 @@
 import type { KvClient, Lattice } from '../../kvs/index.ts';
 import type { CommitLedger, HostCache } from './cache.ts';
+import type { AbsentKeys } from './absent-keys.ts';
 import type { Flusher } from './flusher.ts';
-import { counterFrom, type MetricsRegistry } from '../metrics.ts';
+import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 
 /** Where values from the tier go into the cache (the causal cut, `consistency/causal.ts`). */
 export interface Admission {
@@ -12,7 +13,8 @@ export interface Admission {
 /**
  * The main thread's read-through access to state: the cache in front of the KV tier.
  *
- * Reads are served from the cache; a miss reads the tier and keeps what it found. Writes
+ * Reads are served from the cache; a miss reads the tier and keeps what it found (and, for a
+ * guest's read, that it found nothing: `AbsentKeys`). Writes
  * merge into the cache with their outbox mark; `writeDurable` then waits until the tier
  * acknowledged them (what `PUT /v1/kv` and module deploys need).
  */
@@ -32,13 +34,21 @@ export class ReadThroughCache {
   readonly #tierListeners = new Set<(key: string, value: Lattice) => void>();
   /** Values from the tier are admitted through the causal cut. */
   readonly #admission: Admission;
+  /** Keys the tier had no value for, lately. */
+  readonly #absent: AbsentKeys | undefined;
 
-  constructor(cache: HostCache, kv: KvClient, flusher: Flusher, admission: Admission, onFetched: (key: string) => void = () => undefined) {
+  /**
+   * `onFetched` hears of each key read from the tier and kept (found, or remembered absent):
+   * the host subscribes to it. `absent` remembers what guests' reads found absent (none: every
+   * miss asks the tier).
+   */
+  constructor(cache: HostCache, kv: KvClient, flusher: Flusher, admission: Admission, onFetched: (key: string) => void = () => undefined, absent?: AbsentKeys) {
     this.cache = cache;
     this.kv = kv;
     this.flusher = flusher;
     this.#admission = admission;
     this.#onFetched = onFetched;
+    this.#absent = absent;
   }
 
   async read(key: string, opts: { fresh?: boolean } = {}): Promise<Lattice | undefined> {
@@ -53,11 +63,33 @@ export class ReadThroughCache {
 
   /** Reads the key from the KV tier into the cache; resolves with the merged value. */
   fetch(key: string): Promise<Lattice | undefined> {
+    return this.#fetch(key, false);
+  }
+
+  /**
+   * A running guest's read miss (the bridge's `fetch`): as `fetch`, but a key the tier lately
+   * had no value for is not asked again (`AbsentKeys`; the cache's value if a write or a push
+   * brought one since, else undefined), and a key found absent is remembered and subscribed to.
+   * Only guests' reads: a host's own records (modules, futures, DAGs) are read from the tier
+   * whenever the cache has none, so that what another host just wrote is found at once.
+   */
+  fetchForGuest(key: string): Promise<Lattice | undefined> {
+    if (!this.#inflight.has(key) && this.#absent?.known(key)) return Promise.resolve(this.cache.get(key));
+    return this.#fetch(key, true);
+  }
+
+  #fetch(key: string, rememberAbsent: boolean): Promise<Lattice | undefined> {
     let p = this.#inflight.get(key);
     if (!p) {
       this.fetched++;
       p = this.kv.get(key).then((remote) => {
-        if (remote === undefined) return this.cache.get(key);
+        if (remote === undefined) {
+          if (rememberAbsent && this.#absent !== undefined) {
+            this.#absent.remember(key);
+            this.#onFetched(key);
+          }
+          return this.cache.get(key);
+        }
         this.#onFetched(key);
         // A causal version whose dependencies are not here yet waits for them (a second at most;
         // then the read goes on without it, and it is admitted in the background).
@@ -82,6 +114,10 @@ export class ReadThroughCache {
   registerMetrics(registry: MetricsRegistry): void {
     counterFrom(registry, 'cloudburst_pushed_changes_total', 'Changes the KV tier pushed for subscribed keys.', () => this.pushed);
     counterFrom(registry, 'cloudburst_tier_reads_total', 'Reads of one key this host sent to the KV tier (cache misses, fresh reads, background reads such as a tenant\'s state ledger).', () => this.fetched);
+    const absent = this.#absent;
+    if (absent === undefined) return;
+    counterFrom(registry, 'cloudburst_absent_hits_total', 'Cache misses answered "no value" without the KV tier (the tier had none lately).', () => absent.hits);
+    gaugeFrom(registry, 'cloudburst_absent_keys', 'Keys remembered as having no value in the KV tier.', () => absent.size);
   }
 
   /** A change the KV tier pushed for a subscribed key. */
@@ -96,6 +132,7 @@ export class ReadThroughCache {
    * Listeners hear of it after the cache has it.
    */
   absorbFromTier(key: string, value: Lattice): void {
+    this.#absent?.forget([key]);
     this.#admission.absorb(key, value);
     for (const listener of this.#tierListeners) listener(key, value);
   }

@@ -29,7 +29,8 @@ export interface SubscriptionOptions {
  * of them to `POST /v1/internal/kv/push` (the cache-freshness protocol: docs/architecture.md, "The KV tier").
  *
  * Subscriptions are leases: a host that dies stops renewing and the tier forgets it. A key
- * is added when the host reads it from the tier (a miss) or flushes a write of it.
+ * is added when the host reads it from the tier (a miss: found, or for a guest's read found
+ * absent, `AbsentKeys`) or flushes a write of it.
  */
 export class Subscriptions {
   readonly #tier: SubscriptionTier;
@@ -67,7 +68,7 @@ export class Subscriptions {
 
   /** What this host is subscribed to on the tier, and the subscribes that failed. */
   registerMetrics(registry: MetricsRegistry): void {
-    gaugeFrom(registry, 'cloudburst_subscribed_keys', 'Cached keys this host subscribes to on the KV tier.', () => this.size);
+    gaugeFrom(registry, 'cloudburst_subscribed_keys', 'Keys this host subscribes to on the KV tier (cached, or remembered absent).', () => this.size);
     gaugeFrom(registry, 'cloudburst_subscriptions_lapsed', 'Keys whose last subscribe failed (retried with backoff; pushes may have been missed).', () => this.lapsed);
     counterFrom(registry, 'cloudburst_subscription_failures_total', 'Subscribe requests that failed for some keys.', () => this.failures);
   }

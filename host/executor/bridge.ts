@@ -9,7 +9,7 @@ import type { PoolOptions } from './pool.ts';
 /** The parts of the main thread a running guest reaches through the bridge (`BridgeRequest`). */
 export interface BridgeParts {
   /** `fetch`: read misses. */
-  readThrough: Pick<ReadThroughCache, 'fetch'>;
+  readThrough: Pick<ReadThroughCache, 'fetchForGuest'>;
   /** `flush`: durable puts. */
   flusher: Pick<Flusher, 'flushKeys'>;
   /** `send`, `recv`. */
@@ -37,7 +37,7 @@ export function executorBridge(parts: BridgeParts): PoolOptions['bridge'] {
   return async (req, remainingMs, tenant) => {
     const waitMs = Math.max(0, remainingMs - RETURN_MARGIN_MS);
     switch (req.op) {
-      case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetch(k))); return;
+      case 'fetch': await Promise.all(req.keys.map((k) => readThrough.fetchForGuest(k))); return;
       case 'flush': await flusher.flushKeys(req.keys); return;
       // Messages are the running call's tenant's (as the pool posted the job).
       case 'send': await messaging.send(tenant, req.from, req.to, req.data); return;
