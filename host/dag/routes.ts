@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { CloudburstError, readJson, sendJson } from '../../common/index.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { HostHandler } from '../routes.ts';
@@ -27,6 +28,22 @@ function inTenant<T extends { tenant: string }>(principal: Principal, msg: T): T
     throw new CloudburstError('FORBIDDEN', `a DAG message of tenant ${msg.tenant} sent by a request acting for tenant ${principal.tenant}`);
   }
   return msg;
+}
+
+/**
+ * Acknowledges an internal DAG message (204) once what it started has done its synchronous
+ * part and the promise jobs after it: a step whose inputs are all in has its job posted to a
+ * worker by then (its function and arguments are prepared without I/O once loaded). Nothing
+ * waits for the 204 (senders do not await it on the way to a result), while writing it costs
+ * this host a socket write (and the sender a wake-up): before the step's job, both were on the
+ * DAG's critical path (~40-60 us per message, measured on the two-host bench).
+ * A step that waits on I/O (a module or a reference being fetched) does not delay the 204:
+ * `setImmediate` runs in this turn's check phase, whatever is pending.
+ */
+function acknowledgeAfter(res: ServerResponse): void {
+  setImmediate(() => {
+    if (!res.headersSent && !res.destroyed) res.writeHead(204).end();
+  });
 }
 
 /**
@@ -79,28 +96,28 @@ export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extrac
       sendJson(res, 200, out, answerHeaders(out.hosts[sink]!, Math.round((performance.now() - started) * 1000), after));
     },
 
-    // Cluster-internal: hosts send each other schedules, triggers and reports. Each is
-    // acknowledged (204) before it is acted on, so that a sender never waits for a step to run.
+    // Cluster-internal: hosts send each other schedules, triggers and reports. Each is acted
+    // on first, then acknowledged (204, acknowledgeAfter); a sender never waits for a step to run.
     dagSchedule: async ({ req, res, principal }) => {
       const reading = readJson(req, o.maxBodyBytes);
       o.prewake();
       const msg = inTenant(principal, parseSchedule(await reading));
-      res.writeHead(204).end();
       dags.schedule(msg);
+      acknowledgeAfter(res);
     },
 
     dagTrigger: async ({ req, res, principal }) => {
       const reading = readJson(req, o.maxBodyBytes);
       o.prewake();
       const msg = inTenant(principal, parseTrigger(await reading));
-      res.writeHead(204).end();
       dags.trigger(msg);
+      acknowledgeAfter(res);
     },
 
     dagDone: async ({ req, res, principal }) => {
       const msg = inTenant(principal, parseDone(await readJson(req, o.maxBodyBytes)));
-      res.writeHead(204).end();
       dags.done(msg);
+      acknowledgeAfter(res);
     },
 
     dagStatus: ({ res, params }) => {
