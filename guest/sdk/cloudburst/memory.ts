@@ -13,6 +13,36 @@ export function utf8(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
 }
 
+/**
+ * Keys up to this many UTF-16 units are encoded into a static buffer (at most 3 bytes of
+ * UTF-8 each): 512 units cover every key the host takes (MAX_USER_KEY_BYTES); longer ones,
+ * which the host refuses with INVALID_KEY, get an allocation of their own as before.
+ */
+const KEY_SCRATCH_UNITS = 512;
+const keyScratch: usize = memory.data(3 * KEY_SCRATCH_UNITS);
+/** Keeps a long key's fresh encoding alive until the next `keyBytes`. */
+let longKey: ArrayBuffer | null = null;
+/** Where the last `keyBytes` put its encoding. */
+export let keyAt: usize = 0;
+
+/**
+ * Encodes `s` (a key) to UTF-8, as `utf8` does, but into a static buffer: a get or put does
+ * not allocate (nor later collect) an ArrayBuffer for its key. Returns the byte length; the
+ * bytes are at `keyAt`, valid until the next call (the host copies or decodes them during
+ * the import that receives them).
+ */
+export function keyBytes(s: string): i32 {
+  const units = s.length;
+  if (units <= KEY_SCRATCH_UNITS) {
+    keyAt = keyScratch;
+    return <i32>String.UTF8.encodeUnsafe(changetype<usize>(s), units, keyScratch);
+  }
+  const b = String.UTF8.encode(s);
+  longKey = b;
+  keyAt = changetype<usize>(b);
+  return b.byteLength;
+}
+
 /** Copies `length` staged bytes into a new Uint8Array, or returns null for ABSENT. */
 export function takeBytes(length: i32): Uint8Array | null {
   if (length == ABSENT) return null;
