@@ -1,5 +1,5 @@
-// Moving bytes across the host boundary. Outgoing strings are encoded to UTF-8 into a fresh
-// ArrayBuffer whose address and length go to the host; incoming data is staged by the host,
+// Moving bytes across the host boundary. Outgoing strings are encoded to UTF-8 (keys into a
+// static buffer, other strings into a fresh ArrayBuffer) whose address and length go to the host; incoming data is staged by the host,
 // and the guest allocates exactly the announced length before asking for it with `take`, so the
 // host never has to allocate in (or grow) the guest's memory during an import.
 
