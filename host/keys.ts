@@ -132,13 +132,22 @@ const PRINTABLE_MAX = 0x7e;
  */
 export function guestKeyAt(mem: Buffer, at: number, len: number): string {
   if (len <= 0 || len > MAX_USER_KEY_BYTES) return guestKey(len, () => mem.subarray(at, at + len));
+  if (!printableKeyAt(mem, at, len)) return guestKeyName(mem.subarray(at, at + len));
+  const text = mem.toString('latin1', at, at + len);
+  return len <= 2 ? checkKeyName(text) : text;
+}
+
+/**
+ * Whether the `len` bytes at `at` are printable ASCII: a key as they stand (their latin1
+ * reading is their UTF-8 reading) unless a dot segment or too long, which the caller checks.
+ */
+export function printableKeyAt(mem: Uint8Array, at: number, len: number): boolean {
   const end = at + len;
   for (let i = at; i < end; i++) {
     const b = mem[i]!;
-    if (b < PRINTABLE_MIN || b > PRINTABLE_MAX) return guestKeyName(mem.subarray(at, end));
+    if (b < PRINTABLE_MIN || b > PRINTABLE_MAX) return false;
   }
-  const text = mem.toString('latin1', at, end);
-  return len <= 2 ? checkKeyName(text) : text;
+  return true;
 }
 
 /**

@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
 import { CloudburstError } from '../../common/index.ts';
 import { KV_LIMITS } from '../../kvs/index.ts';
-import { guestKey, guestKeyAt } from '../keys.ts';
+import { guestKey } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import { CopyArena } from './copy-arena.ts';
+import { KeyReader } from './key-reader.ts';
 import type { GuestState } from './guest-state.ts';
 
 /** Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). */
@@ -61,13 +62,14 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   //
   // `mem` is a view of the guest's whole memory, made again only after the memory grew (a
   // grow detaches the old buffer: the view's length drops to 0); a key in range is read
-  // through it (keys.ts guestKeyAt), anything else takes guestKey's path and its errors.
+  // through it (key-reader.ts), anything else takes guestKey's path and its errors.
+  const keys = new KeyReader();
   let mem = Buffer.from(memory.buffer);
   const whole = (): Buffer => (mem.length !== 0 ? mem : (mem = Buffer.from(memory.buffer)));
   const key = (ptr: number, len: number): string => {
     const at = ptr >>> 0;
     const m = whole();
-    if (len > 0 && at + len <= m.length) return state().userPrefix + guestKeyAt(m, at, len);
+    if (len > 0 && at + len <= m.length) return keys.read(m, at, len, state().userPrefix);
     return state().userPrefix + guestKey(len, () => guestView(memory, at, len, 'a key passed to a host function'));
   };
   const stage = (data: Uint8Array | undefined): number => {
