@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { ABSENT, IMPORT_NAMESPACE } from '../../guest/abi.ts';
 import { CloudburstError } from '../../common/index.ts';
@@ -5,6 +6,7 @@ import { KV_LIMITS } from '../../kvs/index.ts';
 import { guestKey } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import { CopyArena } from './copy-arena.ts';
+import { KeyReader } from './key-reader.ts';
 import type { GuestState } from './guest-state.ts';
 
 /** Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). */
@@ -57,7 +59,19 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
   // The key rule of the HTTP API too (keys.ts): what a guest writes, /v1/kv can address. The
   // call's tenant prefix goes in front of every key, so whatever bytes the guest passes
   // (`../x`, `other/k/x`) name a key of its own tenant.
-  const key = (ptr: number, len: number): string => state().userPrefix + guestKey(len, () => guestView(memory, ptr >>> 0, len, 'a key passed to a host function'));
+  //
+  // `mem` is a view of the guest's whole memory, made again only after the memory grew (a
+  // grow detaches the old buffer: the view's length drops to 0); a key in range is read
+  // through it (key-reader.ts), anything else takes guestKey's path and its errors.
+  const keys = new KeyReader();
+  let mem = Buffer.from(memory.buffer);
+  const whole = (): Buffer => (mem.length !== 0 ? mem : (mem = Buffer.from(memory.buffer)));
+  const key = (ptr: number, len: number): string => {
+    const at = ptr >>> 0;
+    const m = whole();
+    if (len > 0 && at + len <= m.length) return keys.read(m, at, len, state().userPrefix);
+    return state().userPrefix + guestKey(len, () => guestView(memory, at, len, 'a key passed to a host function'));
+  };
   const stage = (data: Uint8Array | undefined): number => {
     state().staged = data;
     return data === undefined ? ABSENT : data.byteLength;
@@ -85,7 +99,11 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     take: (dst: number): void => {
       const s = live('take');
       if (s.staged === undefined) throw new CloudburstError('INVALID_ARGUMENTS', 'take() without a staged value');
-      guestView(memory, dst >>> 0, s.staged.byteLength, 'the destination of take').set(s.staged);
+      const at = dst >>> 0;
+      const m = whole();
+      // Into the view of the whole memory, no view of its own; out of range is guestView's GUEST_TRAP.
+      if (at + s.staged.byteLength <= m.length) m.set(s.staged, at);
+      else guestView(memory, at, s.staged.byteLength, 'the destination of take').set(s.staged);
       s.staged = undefined;
     },
     put: (kp: number, kl: number, vp: number, vl: number): void => live('put').put(key(kp, kl), value(vp, vl)),

@@ -9,12 +9,18 @@ const KEEP_BYTES = 64 * 1024;
  */
 export class ReusedBytes {
   #buf = new Uint8Array(4096);
+  /**
+   * The last view handed out: values of one size in a row (a function reading many records
+   * of one shape) get the same view object again instead of a new one each.
+   */
+  #view = this.#buf.subarray(0, 0);
 
   copy(src: Uint8Array): Uint8Array {
     const n = src.byteLength;
     if (n > KEEP_BYTES) return src.slice();
     if (n > this.#buf.length) this.#buf = new Uint8Array(Math.min(KEEP_BYTES, Math.max(n, this.#buf.length * 2)));
     this.#buf.set(src);
-    return this.#buf.subarray(0, n);
+    if (this.#view.length !== n || this.#view.buffer !== this.#buf.buffer) this.#view = this.#buf.subarray(0, n);
+    return this.#view;
   }
 }

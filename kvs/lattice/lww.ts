@@ -382,7 +382,8 @@ export function lwwValueView(bytes: Uint8Array): Uint8Array | null {
   if ((flags & ~(F_TOMBSTONE | F_CAUSAL | F_SIBLINGS)) !== 0) throw badValue('malformed lww register');
   if ((flags & F_TOMBSTONE) !== 0) return null;
   if (bytes.length < flagAt + 5) throw badValue('truncated lww register');
-  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(flagAt + 1, true);
+  // The u32 LE length read by hand: a DataView per read is an allocation on the hottest read path.
+  const len = (bytes[flagAt + 1]! | (bytes[flagAt + 2]! << 8) | (bytes[flagAt + 3]! << 16)) + bytes[flagAt + 4]! * 0x1000000;
   const start = flagAt + 5;
   const exact = flags === 0;
   if (exact ? start + len !== bytes.length : start + len > bytes.length) throw badValue('malformed lww register');

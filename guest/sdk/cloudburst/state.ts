@@ -2,7 +2,7 @@
 // its first write, so `get` on a counter key (or `put` on a set key) fails the call.
 
 import * as host from "./imports";
-import { takeBytes, takeMembers, takeString, utf8 } from "./memory";
+import { keyAt, keyBytes, takeBytes, takeMembers, takeString, utf8 } from "./memory";
 
 /**
  * Reads the value of `key`, or null when it is absent or deleted.
@@ -13,8 +13,8 @@ import { takeBytes, takeMembers, takeString, utf8 } from "./memory";
  * ```
  */
 export function get(key: string): Uint8Array | null {
-  const k = utf8(key);
-  return takeBytes(host.get(changetype<usize>(k), k.byteLength));
+  const kl = keyBytes(key);
+  return takeBytes(host.get(keyAt, kl));
 }
 
 /**
@@ -25,8 +25,8 @@ export function get(key: string): Uint8Array | null {
  * ```
  */
 export function getString(key: string): string | null {
-  const k = utf8(key);
-  return takeString(host.get(changetype<usize>(k), k.byteLength));
+  const kl = keyBytes(key);
+  return takeString(host.get(keyAt, kl));
 }
 
 /**
@@ -40,8 +40,8 @@ export function getString(key: string): string | null {
  * ```
  */
 export function getAll(key: string): Uint8Array[] {
-  const k = utf8(key);
-  return takeMembers(host.get_all(changetype<usize>(k), k.byteLength));
+  const kl = keyBytes(key);
+  return takeMembers(host.get_all(keyAt, kl));
 }
 
 /** `getAll`, each version decoded as UTF-8. */
@@ -61,8 +61,8 @@ export function getAllStrings(key: string): string[] {
  * ```
  */
 export function put(key: string, value: Uint8Array): void {
-  const k = utf8(key);
-  host.put(changetype<usize>(k), k.byteLength, value.dataStart, value.byteLength);
+  const kl = keyBytes(key);
+  host.put(keyAt, kl, value.dataStart, value.byteLength);
 }
 
 /**
@@ -73,9 +73,9 @@ export function put(key: string, value: Uint8Array): void {
  * ```
  */
 export function putString(key: string, value: string): void {
-  const k = utf8(key);
   const v = utf8(value);
-  host.put(changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+  const kl = keyBytes(key);
+  host.put(keyAt, kl, changetype<usize>(v), v.byteLength);
 }
 
 /**
@@ -87,8 +87,8 @@ export function putString(key: string, value: string): void {
  * ```
  */
 export function putDurable(key: string, value: Uint8Array): void {
-  const k = utf8(key);
-  host.put_durable(changetype<usize>(k), k.byteLength, value.dataStart, value.byteLength);
+  const kl = keyBytes(key);
+  host.put_durable(keyAt, kl, value.dataStart, value.byteLength);
 }
 
 /**
@@ -99,6 +99,6 @@ export function putDurable(key: string, value: Uint8Array): void {
  * ```
  */
 export function del(key: string): void {
-  const k = utf8(key);
-  host.del(changetype<usize>(k), k.byteLength);
+  const kl = keyBytes(key);
+  host.del(keyAt, kl);
 }
