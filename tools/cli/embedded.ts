@@ -165,7 +165,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const kv = await startKvThread(
     { dataDir: join(opts.dataDir, 'kv'), port: opts.kvsPort, ...(opts.fsync ? { fsync: opts.fsync } : {}), ...(opts.ca ? { ca: opts.ca } : {}), ...credential },
     opts.onKvCrash ?? exitOnKvCrash(opts.log),
-  );
+  ).catch((err: unknown) => {
+    // A busy port here is the KV node's: the message names its flag (main.ts).
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') Object.assign(err as object, { flag: '--kvs-port' });
+    throw err;
+  });
   let host: Host;
   let token: string | undefined;
   try {

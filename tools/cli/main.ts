@@ -476,7 +476,8 @@ export async function main(argv: string[]): Promise<number> {
       return ERROR_CODES[err.code].userFault ? 1 : 2;
     }
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      console.error(`error: ${(err as Error).message}: another process uses this port; pick another with --port`);
+      // The flag of the port at fault: `--kvs-port` when the embedded KV node's (embedded.ts).
+      console.error(`error: ${(err as Error).message}: another process uses this port; pick another with ${(err as { flag?: string }).flag ?? '--port'}`);
       return 1;
     }
     console.error(err);
