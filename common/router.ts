@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientGone } from './body.ts';
 import { CloudburstError } from './errors.ts';
+import { splitTarget } from './request-target.ts';
 import { sendError } from './respond.ts';
 
 /** What a handler gets. */
@@ -125,9 +126,7 @@ export class Router {
     let path: string;
     let search: string;
     if (this.#o.paths === 'url') {
-      const url = new URL(target, 'http://host');
-      path = `/${url.pathname.split('/').filter(Boolean).join('/')}`;
-      search = url.search;
+      ({ path, search } = splitTarget(target));
     } else {
       const q = target.indexOf('?');
       path = q === -1 ? target : target.slice(0, q);
@@ -136,6 +135,7 @@ export class Router {
     const { handler, params } = this.#match(method, path);
     if (this.#o.paths === 'url') {
       for (const [name, raw] of Object.entries(params)) {
+        if (!raw.includes('%')) continue; // nothing to decode
         try {
           params[name] = decodeURIComponent(raw);
         } catch {

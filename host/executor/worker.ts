@@ -219,8 +219,15 @@ async function yieldToLoop(): Promise<void> {
   }
 }
 
-/** Park this long between jobs before giving the event loop a turn. */
+/** Park this long after a job before giving the event loop a turn (lmdb-js resets its read transaction there). */
 const IDLE_PARK_MS = 20;
+/**
+ * The longest park of a worker that ran no job since its loop's last turn: nothing of ours is
+ * waiting in that loop, and each turn of an idle worker costs CPU (a timed futex wake-up and a
+ * loop iteration, ~0.2 ms on a 2-vCPU VM: 50 turns a second per idle worker before). The park
+ * doubles from IDLE_PARK_MS up to this; a job wakes the worker at once whatever its park.
+ */
+const IDLE_PARK_MAX_MS = 1000;
 /** How long a woken worker spins for the announced job before parking again. */
 const WAKE_SPIN_MS = 0.3;
 /** Give the event loop a turn at least every this many jobs, even when busy. */
@@ -228,6 +235,8 @@ const JOBS_PER_YIELD = 256;
 
 async function serve(): Promise<never> {
   let sinceYield = 0;
+  let parkMs = IDLE_PARK_MS;
+  let ranSinceTurn = false;
   for (;;) {
     let current = Atomics.load(ctrl, STATE);
     if (current === WAKE) {
@@ -241,11 +250,13 @@ async function serve(): Promise<never> {
       // Parking synchronously keeps the wake-up at a few microseconds; an idle worker still
       // returns to the event loop every IDLE_PARK_MS.
       Atomics.store(ctrl, PARKED, 1);
-      const woke = Atomics.wait(ctrl, STATE, current, IDLE_PARK_MS);
+      const woke = Atomics.wait(ctrl, STATE, current, parkMs);
       Atomics.store(ctrl, PARKED, 0);
       if (woke === 'timed-out') {
         await yieldToLoop();
         sinceYield = 0;
+        parkMs = ranSinceTurn ? IDLE_PARK_MS : Math.min(IDLE_PARK_MAX_MS, parkMs * 2);
+        ranSinceTurn = false;
       }
       continue;
     }
@@ -255,6 +266,8 @@ async function serve(): Promise<never> {
       continue;
     }
     enter();
+    ranSinceTurn = true;
+    parkMs = IDLE_PARK_MS;
     const before = instances.instanceBytes();
     const result = job.kind === 'call' ? runCall(job) : job.kind === 'chain' ? runChain(job, chainDeps) : runLoad(job);
     instances.keepWarm(job.module.id);
