@@ -7,7 +7,7 @@
 // tier, within the cap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvClient, counter as counterLattice, type Counter, type Lww } from '../../kvs/index.ts';
-import { startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
+import { metric, startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
 
 const K = (name: string): string => `default/k/${name}`;
 const WINDOW_MS = 60_000;
@@ -90,5 +90,26 @@ describe('group commit: ordinary writes under load reach the tier within the cap
       const v = await waitFor(async () => (await kv.get(K(`gc-burst-${k}`))) as Counter | undefined, (c) => c !== undefined && counterLattice.total(c) === BigInt(PER_KEY), 15_000, `gc-burst-${k} in the tier`);
       expect(counterLattice.total(v!)).toBe(BigInt(PER_KEY));
     }
+  });
+});
+
+describe('group commit: a cache over budget does not wait for the window to evict', () => {
+  const BUDGET = 96 * 1024;
+  let p: Platform;
+
+  beforeAll(async () => {
+    p = await startPlatform({ workers: 2, flushDelayMs: WINDOW_MS, flushMaxDelayMs: WINDOW_MS, cacheMiB: BUDGET / (1024 * 1024) });
+    await p.deploy('kitchen');
+  });
+  afterAll(async () => {
+    await p.stop();
+  });
+
+  it('dirty keys an eviction round chose are flushed at once, then evicted', async () => {
+    for (let i = 0; i < 200; i++) await p.call('kitchen.putOnly', [`gc-evict-${i}`, `v${i}-`.padEnd(1000, '#')]);
+    // 200 KB of writes, dirty for the 60 s window unless eviction cuts it short.
+    await expect.poll(() => metric(p.client, 'cloudburst_cache_bytes'), { timeout: 15_000 }).toBeLessThanOrEqual(BUDGET);
+    // (Writes after the last such flush may stay dirty: the budget did not need them.)
+    expect(await metric(p.client, 'cloudburst_cache_evicted_total')).toBeGreaterThan(0);
   });
 });
