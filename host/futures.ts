@@ -122,8 +122,9 @@ export class Futures {
 
   #store(key: string, record: FutureRecord): void {
     // Written through the cache and its outbox: durable on this host at once (kill -9), in the
-    // tier a few ms later, whose push then wakes the waiters of other hosts.
-    this.#readThrough.write(new Map([[key, this.#value(record)]]));
+    // tier a moment later (flushed at once, not after the group-commit window: waiters of
+    // other hosts are woken by the tier's push).
+    this.#readThrough.write(new Map([[key, this.#value(record)]]), { awaited: true });
   }
 
   #wake(key: string, record: FutureRecord): void {

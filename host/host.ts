@@ -119,12 +119,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Cycle: a key just subscribed is read once more through the read-through cache, which
   // subscribes to what it reads.
   const subs = new Subscriptions(kv, self.url, { ttlMs: opts.subscriptionTtlMs, onSubscribed: (keys) => readThrough.readAgain(keys) });
-  const budget = new CacheBudget(cache, { maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, onEvicted: (keys) => {
-    subs.remove(keys);
-    absent?.forget(keys);
-  }, keep: isStateBytesKey });
+  const budget = new CacheBudget(cache, {
+    maxBytes: opts.cacheMiB * MiB, maxKeys: opts.cacheKeys, keep: isStateBytesKey, onDirty: () => flusher.flushNow(),
+    onEvicted: (keys) => {
+      subs.remove(keys);
+      absent?.forget(keys);
+    },
+  });
   const flusher = new Flusher(cache, kv, {
     delayMs: opts.flushDelayMs,
+    maxDelayMs: opts.flushMaxDelayMs,
     intervalMs: Math.max(1000, opts.flushDelayMs),
     origin: self.url,
     onFlushed: (keys) => {

@@ -3,6 +3,7 @@ import { checkAddresses, checkCa, checkServerTls, CloudburstError, CLUSTER_SECRE
 import { KV_LIMITS } from '../kvs/index.ts';
 import type { AuditEntry } from './auth/audit.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
+import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS } from './cache/flush-policy.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
 import { DEFAULT_TENANT } from './keys.ts';
 import { HOST_LIMITS } from './protocol.ts';
@@ -18,10 +19,17 @@ export interface HostOptions {
   /** Lease of the host's cache subscriptions on the KV tier, in ms (renewed every third). Default 30 s. */
   subscriptionTtlMs?: number;
   /**
-   * How long a commit waits before its writes are flushed to the KV tier, so that the writes
-   * of many calls travel together. Default 2 ms. (Durable puts and `PUT /v1/kv` flush at once.)
+   * How long a commit waits before its writes are flushed to the KV tier while writes are
+   * rare. Default 2 ms. (Durable puts and `PUT /v1/kv` flush at once.)
    */
   flushDelayMs?: number;
+  /**
+   * The cap of the adaptive group commit: under sustained writes the wait before a flush grows
+   * with the commit rate up to this, so that many calls' writes travel together (host/README.md,
+   * "Write-behind"). A visibility delay only: writes are durable on the host before. Default
+   * 20 ms; at least `flushDelayMs`. Flag `--flush-max-delay`.
+   */
+  flushMaxDelayMs?: number;
   /** Port of the HTTP API; 0 picks a free one. Default 7070. */
   port?: number;
   /** Address to listen on (an IPv6 literal with or without brackets). Default 127.0.0.1. */
@@ -154,6 +162,9 @@ function logToStdout(fn: string, level: number, message: string, tenant: string)
  *   URL (`checkAddresses`), or neither a cluster secret (of at least
  *   CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given.
  */
+/** The longest delay `setTimeout` takes (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
   if (opts.insecure !== true && (opts.clusterSecret === undefined || opts.clusterSecret.length < CLUSTER_SECRET_MIN_BYTES)) {
     throw new CloudburstError('INVALID_REQUEST', opts.clusterSecret === undefined
@@ -179,12 +190,16 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
   const scaleUpWaitMs = opts.scaleUpWaitMs ?? 20;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
   if (!(scaleUpWaitMs >= 0) || !(idleTimeoutMs >= 0)) throw new CloudburstError('INVALID_REQUEST', 'scaleUpWaitMs and idleTimeoutMs must be numbers of ms, 0 or more');
+  const flushMaxDelayMs = opts.flushMaxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  // A timer's longest delay (Node treats a longer one as 1 ms).
+  if (!(flushMaxDelayMs >= 0 && flushMaxDelayMs <= MAX_TIMER_MS)) throw new CloudburstError('INVALID_REQUEST', `flushMaxDelayMs must be a number of ms from 0 to ${MAX_TIMER_MS} (got ${flushMaxDelayMs})`);
   return {
     dataDir: opts.dataDir,
     kvsUrl: opts.kvsUrl,
     kvsSeeds: opts.kvsSeeds ?? [],
     subscriptionTtlMs: opts.subscriptionTtlMs ?? 30_000,
-    flushDelayMs: opts.flushDelayMs ?? 2,
+    flushDelayMs: opts.flushDelayMs ?? DEFAULT_MIN_DELAY_MS,
+    flushMaxDelayMs,
     port: opts.port ?? 7070,
     listen: opts.listen ?? '127.0.0.1',
     advertise: opts.advertise,

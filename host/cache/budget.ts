@@ -15,6 +15,12 @@ export interface CacheBudgetOptions {
    * (a tenant's state-bytes ledger: this host's entry must not restart from 0). Default: none.
    */
   keep?: (key: string) => boolean;
+  /**
+   * Called when a round could not evict some keys it chose because they are dirty (not yet in
+   * the KV tier): the host flushes at once rather than at the end of the group-commit window,
+   * so that the next round can evict them. Default: nothing.
+   */
+  onDirty?: () => void;
 }
 
 /**
@@ -29,6 +35,7 @@ export class CacheBudget {
   readonly #lru: LruIndex;
   readonly #onEvicted: (keys: string[]) => void;
   readonly #keep: (key: string) => boolean;
+  readonly #onDirty: () => void;
   readonly #timer: NodeJS.Timeout;
 
   constructor(cache: HostCache, opts: CacheBudgetOptions) {
@@ -36,6 +43,7 @@ export class CacheBudget {
     this.#lru = new LruIndex(opts.maxBytes, opts.maxKeys);
     this.#onEvicted = opts.onEvicted ?? (() => undefined);
     this.#keep = opts.keep ?? (() => false);
+    this.#onDirty = opts.onDirty ?? (() => undefined);
     for (const [key, size] of cache.sizes()) this.#lru.touch(key, size);
     cache.onStored = (key, size) => this.#lru.touch(key, size);
     this.#timer = setInterval(() => this.evict(), opts.intervalMs ?? 100);
@@ -79,13 +87,16 @@ export class CacheBudget {
   evict(): void {
     if (!this.#lru.over()) return;
     const candidates = this.#lru.candidates();
-    const removed = new Set(this.#cache.evict(candidates.filter((k) => !this.#keep(k))));
+    const evictable = candidates.filter((k) => !this.#keep(k));
+    const removed = new Set(this.#cache.evict(evictable));
     for (const k of candidates) {
       if (removed.has(k)) this.#lru.remove(k);
       else this.#lru.touch(k);
     }
     this.#lru.evicted += removed.size;
     if (removed.size > 0) this.#onEvicted([...removed]);
+    // What was chosen and kept is dirty: its flush should not wait for the window.
+    if (removed.size < evictable.length) this.#onDirty();
   }
 
   close(): void {

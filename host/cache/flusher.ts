@@ -2,6 +2,7 @@ import { CloudburstError } from '../../common/index.ts';
 import { type KvClient } from '../../kvs/index.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import type { HostCache, OutboxEntry } from './cache.ts';
+import { FlushPolicy } from './flush-policy.ts';
 
 /** Bytes of values one merge request carries at most (a larger value goes alone). */
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
@@ -14,10 +15,13 @@ export interface FlusherOptions {
   /** Sweep period: dirty keys are also flushed this often, whatever kicked them. */
   intervalMs?: number;
   /**
-   * How long a kick waits before flushing, so that the writes of many calls travel (and are
-   * fsynced) together. Durable writes do not wait. Default 2 ms.
+   * How long a kick waits before flushing while writes are rare. Under sustained writes the
+   * wait grows with the commit rate up to `maxDelayMs`, so that the writes of many calls
+   * travel (and are fsynced) together (flush-policy.ts). Durable writes do not wait. Default 2 ms.
    */
   delayMs?: number;
+  /** The longest a kick waits, under sustained writes (at least `delayMs`). Default 20 ms. */
+  maxDelayMs?: number | undefined;
   /** Called for writes the KV tier refused for good (e.g. a type conflict with another host). */
   onRejected?: (key: string, err: CloudburstError) => void;
   /** Called with the keys the tier acknowledged. */
@@ -33,7 +37,11 @@ export interface FlusherOptions {
  * Sends the outbox to the KV tier.
  *
  * A commit kicks the flusher, which batches every dirty key it finds into one merge request
- * (a few ms of writes travel together). On acknowledgement it clears each mark whose token
+ * after a window that grows with the commit rate (2 ms while writes are rare, up to
+ * `maxDelayMs` under sustained writes: flush-policy.ts), so that many calls' writes travel
+ * and are fsynced together. Whoever waits for the tier does not wait for the window:
+ * `flushKeys` (durable puts, `PUT /v1/kv`) and `flushAll` (drain) send at once, `flushNow`
+ * cuts the window short. On acknowledgement it clears each mark whose token
  * is unchanged. If the tier is down, the marks stay and the sweep retries with backoff; the
  * outbox is in LMDB, so a restarted host resumes flushing where the dead one stopped.
  */
@@ -42,12 +50,13 @@ export class Flusher {
   readonly #kv: KvClient;
   readonly #batchSize: number;
   readonly #intervalMs: number;
-  readonly #delayMs: number;
+  readonly #policy: FlushPolicy;
   readonly #onRejected: (key: string, err: CloudburstError) => void;
   readonly #onFlushed: ((keys: readonly string[]) => void) | undefined;
   readonly #origin: (() => string) | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #scheduled = false;
+  /** The pending delayed flush, if one is scheduled. */
+  #scheduled: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #backoffMs = 0;
@@ -61,7 +70,7 @@ export class Flusher {
     this.#kv = kv;
     this.#batchSize = opts.batchSize ?? 512;
     this.#intervalMs = opts.intervalMs ?? 1000;
-    this.#delayMs = opts.delayMs ?? 2;
+    this.#policy = new FlushPolicy({ minMs: opts.delayMs, maxMs: opts.maxDelayMs });
     this.#onFlushed = opts.onFlushed;
     this.#origin = opts.origin;
     this.#onRejected = opts.onRejected ?? ((key, err) => console.error(`outbox: the KV tier refused ${key}: ${err.code} ${err.message}; the refused value is kept (GET /v1/outbox/rejected)`));
@@ -77,19 +86,43 @@ export class Flusher {
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.kick(), this.#intervalMs);
+    this.#timer = setInterval(() => this.#schedule(), this.#intervalMs);
     this.#timer.unref();
-    this.kick();
+    this.#schedule();
   }
 
-  /** Schedules a flush in `delayMs`, coalescing every kick until then. */
+  /** The current group-commit window, in ms (what a kick now would wait). */
+  get delayMs(): number {
+    return this.#policy.delayMs();
+  }
+
+  /**
+   * Reports one commit: schedules a flush after the policy's delay, coalescing every kick
+   * until then (the commit is durable in LMDB already; the delay only defers its visibility).
+   */
   kick(): void {
+    this.#policy.commit();
+    this.#schedule();
+  }
+
+  /**
+   * Flushes the whole outbox now instead of at the end of the window: for writes somebody
+   * waits for (a future's outcome other hosts poll, dirty keys eviction cannot remove).
+   */
+  flushNow(): void {
+    if (this.#closed) return;
+    if (this.#scheduled) clearTimeout(this.#scheduled);
+    this.#scheduled = undefined;
+    void this.flushAll().catch(() => undefined);
+  }
+
+  #schedule(): void {
     if (this.#scheduled || this.#closed) return;
-    this.#scheduled = true;
-    setTimeout(() => {
-      this.#scheduled = false;
+    this.#scheduled = setTimeout(() => {
+      this.#scheduled = undefined;
       void this.flushAll().catch(() => undefined);
-    }, this.#delayMs).unref();
+    }, this.#policy.delayMs());
+    this.#scheduled.unref();
   }
 
   /** Flushes until the outbox is empty (or the tier fails). */
@@ -125,7 +158,7 @@ export class Flusher {
     } catch (err) {
       this.failures++;
       this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, 50), 5000);
-      if (!this.#closed) setTimeout(() => this.kick(), this.#backoffMs).unref();
+      if (!this.#closed) setTimeout(() => this.#schedule(), this.#backoffMs).unref();
       throw err;
     }
   }
@@ -192,6 +225,8 @@ export class Flusher {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#scheduled) clearTimeout(this.#scheduled);
+    this.#scheduled = undefined;
     await this.#running?.catch(() => undefined);
   }
 }

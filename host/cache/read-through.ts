@@ -158,10 +158,15 @@ export class ReadThroughCache {
     return () => this.#tierListeners.delete(listener);
   }
 
-  /** Commits writes to the cache and outbox; the flusher sends them soon. */
-  write(writes: ReadonlyMap<string, Lattice>): Map<string, Lattice> {
+  /**
+   * Commits writes to the cache and outbox; the flusher sends them within its group-commit
+   * window, or at once with `awaited` (others wait for them in the tier, e.g. a future's
+   * outcome polled from other hosts) without this call waiting for the tier.
+   */
+  write(writes: ReadonlyMap<string, Lattice>, opts: { awaited?: boolean } = {}): Map<string, Lattice> {
     const merged = this.cache.commit(writes);
-    this.flusher.kick();
+    if (opts.awaited) this.flusher.flushNow();
+    else this.flusher.kick();
     return merged;
   }
 

@@ -17,6 +17,7 @@ describe('host options: one place for the defaults', () => {
       kvsSeeds: [],
       subscriptionTtlMs: 30_000,
       flushDelayMs: 2,
+      flushMaxDelayMs: 20,
       port: 7070,
       listen: '127.0.0.1',
       workers: Math.max(2, availableParallelism()),
@@ -47,6 +48,12 @@ describe('host options: one place for the defaults', () => {
     expect(o).toMatchObject({ port: 0, explore: 0, flushDelayMs: 0, workers: 1, guestMemoryMiB: 64, workerMemoryMiB: 64 + 256 });
     expect(o.onGuestLog).toBe(onGuestLog);
     expect(resolveOptions({ ...required, guestMemoryMiB: 64, workerMemoryMiB: 100 }).workerMemoryMiB).toBe(100);
+  });
+
+  it('takes the group-commit cap as given, and refuses one that is not a timer\'s delay', () => {
+    expect(resolveOptions({ ...required, flushMaxDelayMs: 60_000 }).flushMaxDelayMs).toBe(60_000);
+    expect(() => resolveOptions({ ...required, flushMaxDelayMs: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => resolveOptions({ ...required, flushMaxDelayMs: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
   });
 
   it('grows the pool to at least workers, and refuses a maxWorkers below workers', () => {

@@ -3,7 +3,8 @@
 // variable; and the addresses' rules (common/address.ts).
 import { describe, expect, it } from 'vitest';
 import { advertisedUrl, checkAddresses, CloudburstError, isWildcard } from '../../common/index.ts';
-import { envVarOf, FLAGS_BY_COMMAND, flagLabel, flagsFromEnv, flagVariables, forwardFlags, parse, withoutFlagVariables } from '../../tools/cli/flags.ts';
+import { envVarOf, FLAGS_BY_COMMAND, flagLabel, flagsFromEnv, flagVariables, forwardFlags, parse, UP_FORWARDS, withoutFlagVariables } from '../../tools/cli/flags.ts';
+import { writeBehindFlags } from '../../tools/cli/flag-values.ts';
 
 const refused = (fn: () => unknown, pattern: RegExp): void => {
   try {
@@ -25,8 +26,8 @@ describe('flags: the environment rule', () => {
   });
 
   it('lists every flag the parts agreed on, per command', () => {
-    for (const f of ['listen', 'advertise', 'workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts']) expect(FLAGS_BY_COMMAND.up).toContain(f);
-    for (const f of ['listen', 'advertise', 'kvs', 'workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'drain-timeout']) expect(FLAGS_BY_COMMAND.host).toContain(f);
+    for (const f of ['listen', 'advertise', 'workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'flush-max-delay', 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts']) expect(FLAGS_BY_COMMAND.up).toContain(f);
+    for (const f of ['listen', 'advertise', 'kvs', 'workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'flush-max-delay', 'drain-timeout']) expect(FLAGS_BY_COMMAND.host).toContain(f);
     for (const f of ['listen', 'advertise', 'seeds', 'leave-on-stop']) expect(FLAGS_BY_COMMAND.kvs).toContain(f);
     expect(FLAGS_BY_COMMAND.cluster).toContain('kvs');
     expect([...FLAGS_BY_COMMAND.client].sort()).toEqual(['ca', 'json', 'session', 'tenant', 'token', 'url']);
@@ -39,6 +40,13 @@ describe('flags: the environment rule', () => {
     expect(p.flags.get('port')).toEqual(['7070']);
     expect(flagLabel(p, 'listen')).toBe('CLOUDBURST_LISTEN (--listen)');
     expect(flagLabel(p, 'port')).toBe('--port');
+  });
+
+  it('the group-commit cap comes from --flush-max-delay or CLOUDBURST_FLUSH_MAX_DELAY, as a duration', () => {
+    expect(writeBehindFlags(flagsFromEnv('up', { CLOUDBURST_FLUSH_MAX_DELAY: '1s' }, parse(['up'])))).toEqual({ flushMaxDelayMs: 1000 });
+    expect(writeBehindFlags(flagsFromEnv('host', { CLOUDBURST_FLUSH_MAX_DELAY: '1s' }, parse(['host', '--flush-max-delay', '50ms'])))).toEqual({ flushMaxDelayMs: 50 });
+    expect(writeBehindFlags(parse(['host']))).toEqual({});
+    expect(UP_FORWARDS.host).toContain('flush-max-delay');
   });
 
   it('reads only the flags of its command', () => {

@@ -13,6 +13,8 @@ export interface OneHostFigures {
   load8: Record<'floor' | 'square' | 'incr' | 'redisIncr' | 'rmw' | 'redisRmw' | 'dag' | 'chain', LoadFigures>;
   load32: Record<'floor' | 'square', LoadFigures>;
   inGuest: InGuestFigures;
+  /** counter.incr acknowledged -> readable at the KV tier, us (hotpath-visibility.ts), at 1 and 8 connections. */
+  visibility: { c1: Summary; c8: Summary };
 }
 
 /**
@@ -41,6 +43,9 @@ export function goalRows(o: OneHostFigures, two: TwoHostFigures, kv: KvFigures):
   return [
     ...stateful('counter.incr', 'node:http+Redis GET+SET', o, 'incr', 'redisIncr'),
     ...stateful('read 3 + write 1', 'node:http+Redis 3 GET+SET', o, 'rmw', 'redisRmw'),
+    ...(['c1', 'c8'] as const).flatMap((c): GoalRow[] => (['p50', 'p99'] as const).map((q) => ({
+      figure: `counter.incr ack -> readable at KV tier, ${c === 'c1' ? '1 conn' : '8 conns'} ${q}`, unit: 'us', ours: o.visibility[c][q], baseline: Number.NaN, absolute: true,
+    }))),
     { figure: 'math.square seq p50 vs node:http floor', unit: 'us', ours: o.seq.square.p50, baseline: o.seq.floor.p50, goal: { op: '<=', ratio: 1.5 } },
     { figure: 'math.square seq p99 vs node:http floor', unit: 'us', ours: o.seq.square.p99, baseline: o.seq.floor.p99 },
     { figure: 'math.square throughput@8 vs floor', unit: 'req/s', ours: o.load8.square.rps, baseline: o.load8.floor.rps, goal: { op: '>=', ratio: 0.6 } },

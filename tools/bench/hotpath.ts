@@ -7,7 +7,9 @@
 //  - two node:http processes A -> B (keep-alive) as the DAG's baseline;
 //  - Redis itself (GET/SET of 1 KiB) for the KV tier (hotpath-kv.ts).
 // Ours: `cloudburst up` with authentication on (as users run it), a 2-host local cluster for
-// the DAG across hosts (hotpath-hosts.ts), `cloudburst kvs` nodes for the KV tier.
+// the DAG across hosts (hotpath-hosts.ts), `cloudburst kvs` nodes for the KV tier. No
+// baseline: how late a write reaches the KV tier under the host's group commit
+// (hotpath-visibility.ts), the price of its fewer flushes.
 // Server CPU per request is utime + stime of the serving processes (proc-cpu.ts): for the
 // Redis functions Redis's CPU counts too, for ours the `up` process (all its threads).
 import type { ChildProcess } from 'node:child_process';
@@ -22,7 +24,9 @@ import { dagBody, PIPELINE, twoHostDir, twoHostFigures } from './hotpath-hosts.t
 import { kvFigures } from './hotpath-kv.ts';
 import { httpCall, idleCpuPerSecond, loadRounds, sequentialRounds, type Side } from './hotpath-measure.ts';
 import { goalRows, WORKERD_REFERENCE, type OneHostFigures } from './hotpath-rows.ts';
+import { visibilityFigures } from './hotpath-visibility.ts';
 import { inGuestFigures } from './in-guest.ts';
+import { dataDirClusterSecret } from '../cli/cluster-secret.ts';
 import { type RespClient, startRedis } from './kv-nodes.ts';
 // @ts-expect-error plain JS module without types (it also runs as a server for the locality bench)
 import { Resp } from './redis-fn.mjs';
@@ -34,8 +38,8 @@ const GROUPS = 100;
 
 /** Sizes of the quick and the full run (requests per side). */
 const SIZES = {
-  quick: { seq: 600, rounds: 6, warm: 50, load8: 1500, load32: 2000, twoHosts: 400, kvSeq: 400, kvLoad: { redis: 4000, ours: 400 } },
-  full: { seq: 2000, rounds: 12, warm: 200, load8: 4000, load32: 8000, twoHosts: 1500, kvSeq: 1500, kvLoad: { redis: 20_000, ours: 1500 } },
+  quick: { visibility: 300, seq: 600, rounds: 6, warm: 50, load8: 1500, load32: 2000, twoHosts: 400, kvSeq: 400, kvLoad: { redis: 4000, ours: 400 } },
+  full: { visibility: 1000, seq: 2000, rounds: 12, warm: 200, load8: 4000, load32: 8000, twoHosts: 1500, kvSeq: 1500, kvLoad: { redis: 20_000, ours: 1500 } },
 };
 
 async function put(pool: Pool, path: string, body: string | Uint8Array, json = false): Promise<void> {
@@ -66,7 +70,7 @@ export async function hotpathBench(quick: boolean): Promise<Record<string, unkno
     const redisFn = await start([FN, 'redis', String(redis.port)], /listening (\d+)/);
     const chainB = await start([FN, 'square'], /listening (\d+)/);
     const chainA = await start([FN, 'chain', chainB.match[1]!], /listening (\d+)/);
-    const up = await start([CLI, 'up', '--data', join(dir, 'up'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+)/);
+    const up = await start([CLI, 'up', '--data', join(dir, 'up'), '--port', '0', '--no-examples'], /host API (http:\/\/[\d.:]+), KV node (http:\/\/[\d.:]+)/);
     const token = readFileSync(join(dir, 'up', 'admin-token'), 'utf8').trim();
     const local = (port: string): Pool => {
       const p = new Pool(`http://127.0.0.1:${port}`, { connections: 32 });
@@ -118,7 +122,9 @@ export async function hotpathBench(quick: boolean): Promise<Record<string, unkno
     const load32 = (await loadRounds({ square: sides.square, floor: floorSide }, 32, size.load32, size.rounds)) as OneHostFigures['load32'];
     step('in-guest get and put (statebench)...');
     const inGuest = await inGuestFigures(host, quick);
-    const one: OneHostFigures = { seq, load8, load32, inGuest };
+    step(`visibility: counter.incr acknowledged -> readable at the KV tier, ${size.visibility} increments at 1 and 8 connections...`);
+    const visibility = await visibilityFigures(host, up.match[2]!, dataDirClusterSecret(join(dir, 'up')), [1, 8], size.visibility, (i) => `c${i % GROUPS}`);
+    const one: OneHostFigures = { seq, load8, load32, inGuest, visibility: { c1: visibility[1]!, c8: visibility[8]! } };
     // The KV tier and the second cluster get the machine to themselves.
     up.child.kill('SIGTERM');
     await new Promise((r) => up.child.once('exit', r));

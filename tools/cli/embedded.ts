@@ -25,6 +25,8 @@ export interface EmbeddedOptions {
   memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
   /** How the host's executor pool grows and shrinks (see "Executor scaling" in host/README.md). */
   scaling?: Pick<HostOptions, 'maxWorkers' | 'scaleUpWaitMs' | 'idleTimeoutMs'>;
+  /** The write-behind flusher's group-commit cap (see "Write-behind" in host/README.md). */
+  writeBehind?: Pick<HostOptions, 'flushMaxDelayMs'>;
   deployExamples: boolean;
   /** The cluster secret of the KV node and the host. Default: the data folder's (cluster-secret.ts). */
   clusterSecret?: Buffer;
@@ -179,7 +181,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}),
       ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.fsync ? { fsync: opts.fsync } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
-      ...opts.memory, ...opts.scaling, ...credential,
+      ...opts.memory, ...opts.scaling, ...opts.writeBehind, ...credential,
       // Not ready before the examples are there: a probe that says ready promises them.
       ...(opts.deployExamples ? { holdReady: 'the examples are being deployed' } : {}),
     });

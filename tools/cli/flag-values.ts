@@ -44,6 +44,10 @@ export const scalingFlags = (p: Parsed): { maxWorkers?: number; scaleUpWaitMs?: 
   ...(flag(p, 'idle-timeout') === undefined ? {} : { idleTimeoutMs: duration(flag(p, 'idle-timeout')!) }),
 });
 
+/** `--flush-max-delay 20ms`: the cap of the host's group-commit window (HostOptions.flushMaxDelayMs; host/README.md, "Write-behind"). */
+export const writeBehindFlags = (p: Parsed): { flushMaxDelayMs?: number } =>
+  (flag(p, 'flush-max-delay') === undefined ? {} : { flushMaxDelayMs: duration(flag(p, 'flush-max-delay')!) });
+
 export const int = (p: Parsed, name: string, fallback: number): number => {
   const v = flag(p, name);
   if (v === undefined) return fallback;

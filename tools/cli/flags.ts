@@ -30,15 +30,17 @@ const SECRET = ['cluster-secret-file', 'insecure'];
 /** The executor pool's flags (host/README.md), on `host` and `up`. */
 const WORKERS = ['workers', 'max-workers', 'scale-up-wait', 'idle-timeout'];
 const ADDRESS = ['listen', 'advertise'];
+/** The write-behind flusher's group-commit cap (host/README.md, "Write-behind"), on `host` and `up`. */
+const WRITE_BEHIND = ['flush-max-delay'];
 
 /**
  * The flags each command reads, every one of which may come from its `CLOUDBURST_*` variable.
  * `client`: what every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`) reads.
  */
 export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client', readonly string[]>> = {
-  up: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts', 'scale-out-window', 'scale-in-window', 'scale-out-cooldown', 'scale-in-cooldown', ...MEMORY, ...TLS, ...SECRET],
+  up: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, ...WRITE_BEHIND, 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts', 'scale-out-window', 'scale-in-window', 'scale-out-cooldown', 'scale-in-cooldown', ...MEMORY, ...TLS, ...SECRET],
   kvs: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET],
-  host: ['data', 'port', 'kvs', ...ADDRESS, ...WORKERS, 'explore', 'quotas', 'queue', 'drain-timeout', ...MEMORY, ...TLS, ...SECRET],
+  host: ['data', 'port', 'kvs', ...ADDRESS, ...WORKERS, ...WRITE_BEHIND, 'explore', 'quotas', 'queue', 'drain-timeout', ...MEMORY, ...TLS, ...SECRET],
   cluster: ['data', 'kvs', 'ca', 'cluster-secret-file', 'json'],
   client: ['url', 'token', 'tenant', 'ca', 'json', 'session'],
 };
@@ -49,7 +51,7 @@ export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster'
  * TLS and the secret are passed by `up` itself.
  */
 export const UP_FORWARDS: Readonly<{ host: readonly string[]; kvs: readonly string[] }> = {
-  host: [...WORKERS, 'drain-timeout', ...MEMORY],
+  host: [...WORKERS, ...WRITE_BEHIND, 'drain-timeout', ...MEMORY],
   kvs: ['fsync'],
 };
 

@@ -15,7 +15,7 @@ import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
 import { flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
-import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags } from './flag-values.ts';
+import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags, writeBehindFlags } from './flag-values.ts';
 import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
 import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
 
@@ -35,6 +35,7 @@ Platform:
   SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
     (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
   WORKERS: [--workers N (cores, at least 2)] [--max-workers N (4 x cores)] [--scale-up-wait 20ms] [--idle-timeout 30s]   (host/README.md, "Executor scaling")
+           [--flush-max-delay 20ms] (how late, under sustained writes, a write reaches the KV tier; host/README.md, "Write-behind")
   MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
   TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
@@ -295,7 +296,7 @@ async function run(p: Parsed): Promise<number> {
         ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
         ...(workers ? { workers } : {}), ...(fsync ? { fsync } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
-        memory: memoryFlags(p), scaling: scalingFlags(p), ...credential,
+        memory: memoryFlags(p), scaling: scalingFlags(p), writeBehind: writeBehindFlags(p), ...credential,
         deployExamples: !has(p, 'no-examples'),
         drainTimeoutMs: drainTimeout(p),
         log: (line) => console.error(line),
@@ -368,7 +369,7 @@ async function run(p: Parsed): Promise<number> {
         ...(workers ? { workers } : {}),
         ...(explore !== undefined ? { explore: Number(explore) } : {}),
         ...(tls ? { tls } : {}), ...(ca ? { ca } : {}),
-        ...memoryFlags(p), ...scalingFlags(p), ...credential,
+        ...memoryFlags(p), ...scalingFlags(p), ...writeBehindFlags(p), ...credential,
         // Every tenant's quotas (host/README.md, "Quotas"), as a JSON object; checked by the host.
         ...(flag(p, 'quotas') === undefined ? {} : { quotas: parseJsonFlag(p, 'quotas') as Partial<TenantQuotas> }),
         ...(flag(p, 'queue') === undefined ? {} : { queue: queueFlag(p) }),
