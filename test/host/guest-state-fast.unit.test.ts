@@ -69,7 +69,10 @@ describe('a call state\'s in-place reads and writes', () => {
     const s2 = { ...other.now(), writer: 'third/w0' };
     const x = lww.write(bytes('x'), s1, causalMeta(s1, [], s1, []));
     const y = lww.write(bytes('y'), s2, causalMeta(s2, [], s1, []));
-    cache.commit(new Map<string, Lattice>([[v, lww.write(bytes('v1'), other.now())], [del, lww.tombstone(other.now())], [conc, merge(x, y)], [own, lww.write(bytes('o1'), other.now())]]));
+    // The call's own write must be the newer one: another writer's stamp in the same millisecond
+    // (its counter well past the call's new clock) would win over it, as it would at commit.
+    const past = new Hlc('past/w0', () => Date.now() - 60_000);
+    cache.commit(new Map<string, Lattice>([[v, lww.write(bytes('v1'), other.now())], [del, lww.tombstone(other.now())], [conc, merge(x, y)], [own, lww.write(bytes('o1'), past.now())]]));
     expect((merge(x, y) as Lww).siblings?.length).toBe(1);
     const { state, bridge } = call();
     bridge.tier.set(tierOnly, lww.write(bytes('t1'), other.now()));
