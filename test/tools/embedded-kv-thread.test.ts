@@ -12,15 +12,16 @@ import { freePort, guestBytes, metric, runCli, startUpProcess, tempDir } from '.
 const GIVE_UP_MS = 30_000;
 
 /**
- * A separate process that asks `url` until it gets an answer and writes the status to `file`:
- * the asker must not live on the thread the test blocks.
+ * A separate process that asks `url` until it gets an answer and writes the status to `file`
+ * (whole: written aside, then renamed, so that the file never exists empty): the asker must not
+ * live on the thread the test blocks.
  */
 function askUntilAnswered(url: string, file: string): ReturnType<typeof spawn> {
   const script = `
-    const { writeFileSync } = require('node:fs');
+    const { renameSync, writeFileSync } = require('node:fs');
     (async () => {
       for (;;) {
-        try { const r = await fetch(${JSON.stringify(url)}); await r.arrayBuffer(); writeFileSync(${JSON.stringify(file)}, String(r.status)); return; }
+        try { const r = await fetch(${JSON.stringify(url)}); await r.arrayBuffer(); writeFileSync(${JSON.stringify(`${file}.part`)}, String(r.status)); renameSync(${JSON.stringify(`${file}.part`)}, ${JSON.stringify(file)}); return; }
         catch { await new Promise((r) => setTimeout(r, 20)); }
       }
     })();`;
