@@ -11,7 +11,7 @@
 // behind (1.7 s p50 at 1 connection in a full run, against 9 ms on an idle host).
 import type { Pool } from 'undici';
 import { counter, KvClient, type Counter } from '../../kvs/index.ts';
-import { post } from './util.ts';
+import { outboxDrained, post } from './util.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const PROBE = 'visibility-probe';
@@ -28,19 +28,6 @@ export async function visibilityFigures(host: Pool, kvUrl: string, clusterSecret
     return out;
   } finally {
     await kv.close();
-  }
-}
-
-/** The most a backlog may take to reach the KV tier before the figure is taken anyway. */
-const DRAIN_MS = 120_000;
-
-/** Resolves once the host's outbox is empty (`cloudburst_outbox_keys` 0), or DRAIN_MS passed. */
-async function outboxDrained(host: Pool): Promise<void> {
-  for (const until = Date.now() + DRAIN_MS; Date.now() < until;) {
-    const res = await host.request({ method: 'GET', path: '/metrics' });
-    const keys = /^cloudburst_outbox_keys (\S+)$/m.exec(await res.body.text());
-    if (keys !== null && Number(keys[1]) === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

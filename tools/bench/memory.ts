@@ -10,18 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { buildGuest, PACKAGE_ROOT } from '../build/build.ts';
-import { CLI, post, startChild } from './util.ts';
+import { CLI, metric, outboxDrained, post, startChild } from './util.ts';
 
 const anonMiB = (pid: number): number => {
   const m = /RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
 };
-
-async function metric(pool: Pool, name: string): Promise<number> {
-  const res = await pool.request({ method: 'GET', path: '/metrics' });
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await res.body.text());
-  return m ? Number(m[1]) : Number.NaN;
-}
 
 interface Run {
   settings: string;
@@ -61,7 +55,7 @@ async function runaway(args: string[], rounds: number, wasm: Uint8Array): Promis
         if (r === 0) run.outcomes = outcomes;
         run.afterRoundMiB.push(anonMiB(pid));
       }
-      for (const until = Date.now() + 120_000; Date.now() < until && (await metric(pool, 'cloudburst_outbox_keys')) > 0;) await new Promise((res) => setTimeout(res, 500));
+      await outboxDrained(pool, 120_000, 500);
       await new Promise((res) => setTimeout(res, 5000));
       run.idleMiB = anonMiB(pid);
       run.workersRetired = await metric(pool, 'cloudburst_workers_retired_total');

@@ -49,3 +49,17 @@ export function withToken<D extends Dispatcher>(dispatcher: D, token: string): D
     return dispatch({ ...opts, headers }, handler);
   }) as unknown as D;
 }
+
+/** A metric of the host `pool` serves (its `/metrics`), NaN when absent. */
+export async function metric(pool: Pool, name: string): Promise<number> {
+  const res = await pool.request({ method: 'GET', path: '/metrics' });
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await res.body.text());
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** Resolves once the host's outbox is empty (`cloudburst_outbox_keys` 0), or `timeoutMs` passed. */
+export async function outboxDrained(pool: Pool, timeoutMs = 120_000, pollMs = 200): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until && (await metric(pool, 'cloudburst_outbox_keys')) !== 0;) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
