@@ -54,6 +54,9 @@ export async function ensureBuilt() {
   if (stale()) await bundle();
 }
 
+// `node tools/bundle.js` bundles; `--if-stale` only when a source is newer than dist/ (the
+// `prepack` script: `npm pack` ships dist/, and a pack while tests run dist/ rewrites nothing).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await bundle();
+  if (process.argv.includes('--if-stale')) await ensureBuilt();
+  else await bundle();
 }

@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readTypesSection } from '../../guest/types-section.ts';
 import { PACKAGE_ROOT } from '../../tools/build/index.ts';
 
 // The SDK must build from what a user gets: a checkout on an OS without symbolic links, or the
-// files `npm pack` ships (it leaves symbolic links out). asc resolves `./abi` only inside the
+// files `npm pack` ships (it leaves symbolic links out; its `files` list ships the built dist/, not
+// the sources: test/tools/pack-install.test.ts installs the tarball itself). asc resolves `./abi` only inside the
 // `cloudburst` package folder, so the SDK's abi.ts has to be a real file there.
 
 /** Folders of the working tree that are not the repository's (ignored, or git's own). */
@@ -45,6 +46,8 @@ describe('sdk package', () => {
     const [pack] = JSON.parse(stdout) as { files: { path: string }[] }[];
     const files = pack!.files.map((f) => f.path);
     expect(files).toContain('guest/sdk/cloudburst/index.ts');
+    expect(files).toContain('dist/cli.js');
+    expect(files.filter((f) => f.endsWith('.ts') && !f.startsWith('guest/'))).toEqual([]);
 
     const root = join(dir, 'package');
     for (const file of files) {
@@ -63,10 +66,11 @@ describe('sdk package', () => {
       '  return v === null ? "nobody" : v;',
       '}',
     ].join('\n'));
-    const packed = await import(pathToFileURL(join(root, 'tools', 'build', 'index.ts')).href) as typeof import('../../tools/build/index.ts');
-    expect(packed.PACKAGE_ROOT).toBe(root);
-    const { types, stderr } = await packed.buildGuest({ entry, optimize: false });
+    // The packed CLI (its bin and the bundle in dist/; no sources, so it does not rebuild).
+    const out = join(dir, 'fn.wasm');
+    const { stderr } = await promisify(execFile)(process.execPath, [join(root, 'tools', 'bin', 'cloudburst.js'), 'build', entry, '-o', out], { cwd: dir });
     expect(stderr).toBe('');
-    expect(types.exports).toEqual([{ name: 'greet', params: [{ name: 'key', type: 'string' }], result: 'string' }]);
+    const types = readTypesSection(new Uint8Array(await readFile(out)));
+    expect(types?.exports).toEqual([{ name: 'greet', params: [{ name: 'key', type: 'string' }], result: 'string' }]);
   }, 60_000);
 });
