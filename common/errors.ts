@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   GUEST_ABORT: { status: 500, userFault: true, summary: 'the function called abort() (a failed assertion or thrown error)' },
   GUEST_OUT_OF_MEMORY: { status: 500, userFault: true, summary: 'the function needed more memory than its limit (its linear memory, or its uncommitted writes)' },
   BUILD_FAILED: { status: 400, userFault: true, summary: 'the AssemblyScript source did not compile (the CLI prints asc\'s diagnostics)' },
+  DIR_NOT_EMPTY: { status: 400, userFault: true, summary: '`cloudburst init` was given a folder that is not empty; nothing was written' },
   // State
   KEY_NOT_FOUND: { status: 404, userFault: true, summary: 'no value under this key' },
   INVALID_KEY: { status: 400, userFault: true, summary: 'the key is empty, too long or not UTF-8' },

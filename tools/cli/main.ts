@@ -11,6 +11,8 @@ import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from 
 import { existingDataDirSecret, givenClusterSecret, serverCredential } from './cluster-secret.ts';
 import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
+import { devCommand } from './dev.ts';
+import { initProject, initSummary } from './init.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
@@ -40,6 +42,9 @@ Platform:
   TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
 Functions:
+  cloudburst init [DIR] [--name MODULE]      (a function project: src/index.ts, asconfig.json, a test, README; DIR new or empty)
+  cloudburst dev [FILE.ts...] [--name MODULE] [--port 7070] [--data DIR] [--url URL] [--release] [--json]
+    (the platform, or the one at --url; builds (asc's debug target; --release: optimized), deploys, rebuilds and redeploys on every save, streams the logs)
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
   cloudburst fn list | show FN | delete MODULE
@@ -235,6 +240,13 @@ async function run(p: Parsed): Promise<number> {
     return command === undefined && !has(p, 'help') ? 1 : 0;
   }
   switch (command) {
+    case 'init': {
+      const result = initProject(p.positional[1], flag(p, 'name'));
+      print(p, initSummary(result, p.positional[1]), result);
+      return 0;
+    }
+    case 'dev':
+      return devCommand(p);
     case 'up': {
       const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
       const kvsNodes = int(p, 'kvs-nodes', 1);
