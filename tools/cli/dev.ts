@@ -21,7 +21,7 @@ import { CloudburstError } from '../../common/index.ts';
 import { hostPath } from '../../host/index.ts';
 import { checkModuleName } from '../../host/keys.ts';
 import { BuildError, buildGuest } from '../build/build.ts';
-import { DEFAULT_URL, findToken } from './auth.ts';
+import { findToken } from './auth.ts';
 import { HostClient } from './client.ts';
 import { startEmbedded, type Embedded } from './embedded.ts';
 import { flag, has, int } from './flag-values.ts';
@@ -250,7 +250,7 @@ export async function devCommand(p: Parsed): Promise<number> {
   }
   const where = folders.map((f) => relative(cwd, f) || '.').join(', ');
   out.event(
-    `cloudburst dev: ${platform ? `platform on ${url} (data in ${relative(cwd, dataDir) || dataDir})` : `deploying to ${url ?? DEFAULT_URL}`}; watching ${where}; logs below; stop: Ctrl-C`,
+    `cloudburst dev: ${platform ? `platform on ${url} (data in ${relative(cwd, dataDir) || dataDir})` : `deploying to ${url}`}; watching ${where}; logs below; stop: Ctrl-C`,
     { event: 'ready', url, modules: targets.map((t) => t.module), watching: folders },
   );
   return new Promise((resolveExit) => {
