@@ -1,4 +1,4 @@
-// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale|hotpath] [--quick] [--help]`: the figures of the closing notes, each measured
+// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale|hotpath|dev] [--quick] [--help]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
 // and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { type BenchArgs, parseBenchArgs, usage } from './args.ts';
 import { autoscaleBench } from './autoscale.ts';
 import { consistencyBench } from './consistency.ts';
 import { dagBench } from './dag.ts';
+import { devBench } from './dev-loop.ts';
 import { gossipBench } from './gossip.ts';
 import { hostBench } from './host-bench.ts';
 import { hotpathBench } from './hotpath.ts';
@@ -16,7 +17,7 @@ import { localityBench } from './locality.ts';
 import { memoryBench } from './memory.ts';
 import { tenantsBench } from './tenants.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench, hotpath: hotpathBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench, hotpath: hotpathBench, dev: devBench };
 
 let args: BenchArgs;
 try {
