@@ -11,7 +11,7 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCES = ['common', 'host', 'kvs', 'tools', 'guest'];
 const STAMP = join(root, 'dist', '.stamp');
 // The entries started as threads (new Worker(dist/NAME.js)): without them dist/ is not built.
-const THREADS = ['worker', 'kv-thread'];
+const THREADS = ['worker', 'kv-thread', 'build-thread'];
 
 function newest(path) {
   const st = statSync(path);
@@ -37,7 +37,7 @@ export async function bundle() {
   mkdirSync(join(root, 'dist'), { recursive: true });
   await build({
     absWorkingDir: root,
-    entryPoints: { cli: 'tools/cli/main.ts', worker: 'host/executor/worker.ts', 'kv-thread': 'tools/cli/kv-thread.ts', bench: 'tools/bench/main.ts' },
+    entryPoints: { cli: 'tools/cli/main.ts', worker: 'host/executor/worker.ts', 'kv-thread': 'tools/cli/kv-thread.ts', 'build-thread': 'tools/cli/build-thread.ts', bench: 'tools/bench/main.ts' },
     outdir: 'dist',
     bundle: true,
     platform: 'node',

@@ -4,8 +4,7 @@
  * as a user runs it; the bench saves src/index.ts with a new greeting, waits for dev's
  * `deployed` event and reads its two figures: the time from the file's mtime to the redeploy's
  * answer, and asc's build time in it. The baseline is asc's time itself: what is left (watch,
- * debounce, deploy) is held to the goal. Measured for asc's debug target (dev's default) and
- * with `--release`.
+ * debounce, deploy) is held to the goal.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,12 +39,12 @@ async function freePort(): Promise<number> {
 }
 
 /** Runs dev in a new project, saves `saves` times, returns each save's figures. */
-async function measure(saves: number, release: boolean): Promise<{ saveToCallable: number[]; asc: number[]; rest: number[] }> {
+async function measure(saves: number): Promise<{ saveToCallable: number[]; asc: number[]; rest: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'cb-bench-dev-'));
   const project = initProject(join(dir, 'hello'), undefined).dir;
   const entry = join(project, 'src', 'index.ts');
   const source = readFileSync(entry, 'utf8');
-  const args = [CLI, 'dev', '--json', '--port', String(await freePort()), ...(release ? ['--release'] : [])];
+  const args = [CLI, 'dev', '--json', '--port', String(await freePort())];
   const child = spawn(process.execPath, args, { cwd: project, stdio: ['ignore', 'pipe', 'inherit'], env: withMallocTuning(process.env) });
   const events: DevEvent[] = [];
   let partial = '';
@@ -90,12 +89,9 @@ async function measure(saves: number, release: boolean): Promise<{ saveToCallabl
 
 export async function devBench(quick: boolean): Promise<Record<string, unknown>> {
   const saves = quick ? 3 : 8;
-  const report: Record<string, { saveToCallable: Summary; asc: Summary; rest: Summary; goalMet: boolean }> = {};
-  for (const [name, release] of [['debug', false], ['release', true]] as const) {
-    const m = await measure(saves, release);
-    const rest = summarize(m.rest);
-    report[name] = { saveToCallable: summarize(m.saveToCallable), asc: summarize(m.asc), rest, goalMet: rest.p50 < GOAL_REST_MS };
-    console.log(`cloudburst dev${release ? ' --release' : ''}: ${saves} saves; save to callable p50 ${report[name].saveToCallable.p50} ms (max ${Math.max(...m.saveToCallable)}), asc p50 ${report[name].asc.p50} ms, the rest p50 ${rest.p50} ms (max ${Math.max(...m.rest)}; goal < ${GOAL_REST_MS} ms: ${report[name].goalMet ? 'met' : 'NOT met'})`);
-  }
+  const m = await measure(saves);
+  const rest: Summary = summarize(m.rest);
+  const report = { saveToCallable: summarize(m.saveToCallable), asc: summarize(m.asc), rest, goalMet: rest.p50 < GOAL_REST_MS };
+  console.log(`cloudburst dev: ${saves} saves; save to callable p50 ${report.saveToCallable.p50} ms (max ${Math.max(...m.saveToCallable)}), asc p50 ${report.asc.p50} ms, the rest p50 ${rest.p50} ms (max ${Math.max(...m.rest)}; goal < ${GOAL_REST_MS} ms: ${report.goalMet ? 'met' : 'NOT met'})`);
   return { saves, goalRestMs: GOAL_REST_MS, ...report };
 }

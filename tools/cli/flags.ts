@@ -22,7 +22,7 @@ export interface Parsed {
 }
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure', 'autoscale', 'release']);
+export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure', 'autoscale']);
 
 const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys'];
 const TLS = ['tls-cert', 'tls-key', 'ca'];

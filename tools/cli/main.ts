@@ -43,8 +43,8 @@ Platform:
        [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
 Functions:
   cloudburst init [DIR] [--name MODULE]      (a function project: src/index.ts, asconfig.json, a test, README; DIR new or empty)
-  cloudburst dev [FILE.ts...] [--name MODULE] [--port 7070] [--data DIR] [--url URL] [--release] [--json]
-    (the platform, or the one at --url; builds (asc's debug target; --release: optimized), deploys, rebuilds and redeploys on every save, streams the logs)
+  cloudburst dev [FILE.ts...] [--name MODULE] [--port 7070] [--data DIR] [--url URL] [--json]
+    (the platform, or the one at --url; builds, deploys, rebuilds and redeploys on every save, streams the logs)
   cloudburst build FILE.ts [-o FILE.wasm]
   cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
   cloudburst fn list | show FN | delete MODULE
