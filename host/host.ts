@@ -36,6 +36,9 @@ import { isStateBytesKey } from './quotas/state-ledger.ts';
 import { SelfAddress } from './self-address.ts';
 import { Readiness } from './readiness.ts';
 import { drainHost, type Draining } from './drain.ts';
+import { LogStore } from './logs/log-store.ts';
+import { ClusterLogs } from './logs/cluster-logs.ts';
+import { LogFollowers } from './logs/follow.ts';
 
 export interface Host {
   readonly id: string;
@@ -197,6 +200,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
   const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
   const forwarder = new Forwarder(self.id, link);
+  // Guest log lines and failed calls, per function, bounded; read and followed over every host.
+  const logStore = new LogStore(self.id, opts.logBounds);
+  const clusterLogs = new ClusterLogs({ store: logStore, selfId: self.id, peers: () => directory.peers(), link });
+  const followers = new LogFollowers(logStore, clusterLogs, opts.logFollow);
 
   // Calls and DAGs. Client sessions: a call first brings this cache up to what the client's
   // earlier calls saw.
@@ -215,6 +222,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     defaultTimeoutMs: opts.defaultTimeoutMs,
     maxTimeoutMs: opts.maxTimeoutMs,
     onGuestLog: opts.onGuestLog,
+    logStore,
     quotas,
   });
   const snapshots = new Snapshots(self.id, link);
@@ -222,7 +230,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness, logStore]) part.registerMetrics(metrics.registry);
 
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 
@@ -234,6 +242,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     maxBodyBytes: opts.maxBodyBytes,
     readiness,
     clusterView: () => presence.view(directory.peers()),
+    logs: { store: logStore, cluster: clusterLogs, followers },
   });
 
   // node:https with opts.tls (README, "TLS"): the same keep-alive, the same drain.
@@ -266,7 +275,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // the host is idle (host/README.md, "Memory").
   const releaseIdleBuffers = retainIdleBuffers();
 
-  const running = { id: self.id, drain, readiness, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
+  const running = { id: self.id, drain, readiness, futures, followers, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
   let closing: Promise<void> | undefined;
   const draining: Draining = { ...running, publishIntervalMs: opts.publishIntervalMs, idleGraceMs: IDLE_GRACE_MS, stop: (o) => stop(running, o) };
   return {
@@ -285,6 +294,8 @@ export interface Running {
   drain: ServerDrain;
   readiness: Readiness;
   futures: Futures;
+  /** Log streams: ended first when the host stops, as long-polls are. */
+  followers: LogFollowers;
   directory: Directory;
   presence: Presence;
   budget: CacheBudget;
@@ -313,8 +324,10 @@ async function stop(p: Running, o: { drained?: Promise<void> } = {}): Promise<vo
   // open connections are served; idle connections close once things are quiet. Meanwhile
   // the directory tells the other hosts that this one is stopping.
   const drained = o.drained ?? p.drain.close({ idleGraceMs: IDLE_GRACE_MS });
-  // Long-polls of futures answer now instead of holding the stop up for their whole wait.
+  // Long-polls of futures answer now instead of holding the stop up for their whole wait; log
+  // streams end.
   p.futures.stopWaiting();
+  p.followers.endAll();
   await p.directory.close();
   await drained;
   // No request is left. The loops that work on their own: the load sampler (after the

@@ -18,6 +18,8 @@ import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
 import type { ModuleCandidate, Quotas } from './quotas/quotas.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 import type { Readiness } from './readiness.ts';
+import { logHandlers, type LogRouteDeps } from './logs/routes.ts';
+import { callLogsOf } from './logs/call-logs.ts';
 
 export interface RouteDeps {
   /** Who each request comes from, checked against its route's `access` before the handler runs. */
@@ -43,6 +45,8 @@ export interface RouteDeps {
   /** What `GET /readyz` answers. */
   readiness: Readiness;
   clusterView: () => unknown;
+  /** Guest log lines and failed calls (logs/): their routes, and what a deleted module forgets. */
+  logs: Omit<LogRouteDeps, 'registry'>;
 }
 
 /**
@@ -68,6 +72,7 @@ function moduleJson(r: ModuleRecord): Record<string, unknown> {
 export function routes(router: Router, d: RouteDeps): void {
   const handlers: Record<HostRouteName, HostHandler> = {
     ...apiHandlers(d),
+    ...logHandlers({ ...d.logs, registry: d.registry }),
     ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), quotas: d.quotas }),
     ...adminHandlers(d.admin.store, d.admin.changed),
   };
@@ -126,7 +131,19 @@ function audited(log: AuditLog, action: string, handler: HostHandler): HostHandl
   };
 }
 
-function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}`>, HostHandler> {
+type LogRouteName = keyof ReturnType<typeof logHandlers>;
+
+/**
+ * A failed call's error, with the call's id and log lines in its body when the request asked
+ * for its logs (`?logs=1`, `"logs": true`): `{"error": {"code", "message", ..., "callId", "logs"}}`.
+ */
+function withLogsIfAsked(err: unknown, asked: boolean): unknown {
+  const logs = asked ? callLogsOf(err) : undefined;
+  if (!logs || !(err instanceof CloudburstError)) return err;
+  return new CloudburstError(err.code, err.message, { ...err.details, callId: logs.callId, logs: logs.logs }, { cause: err });
+}
+
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}` | LogRouteName>, HostHandler> {
   const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),
@@ -164,6 +181,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     deleteModule: async ({ res, params, principal }) => {
       await registry.remove(principal.tenant, params.module!);
       d.metrics.forget(`${params.module}.`);
+      d.logs.store.forget(principal.tenant, `${params.module}.`);
       sendJson(res, 200, { deleted: params.module });
     },
 
@@ -201,13 +219,15 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
         out = await calls.dispatch(checked);
       } catch (err) {
         release();
-        throw err;
+        throw withLogsIfAsked(err, call.logs);
       }
       release();
       const reply: Record<string, unknown> = { result: out.result };
       if (call.logs) reply.logs = out.logs;
       if (call.history) reply.history = out.history ?? [];
-      sendJson(res, 200, reply, answerHeaders(out.host, out.durationUs, out.client));
+      const headers = answerHeaders(out.host, out.durationUs, out.client);
+      if (out.callId !== undefined) headers[HOST_HEADERS.callId] = out.callId;
+      sendJson(res, 200, reply, headers);
     },
 
     // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).
