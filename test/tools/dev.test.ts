@@ -61,6 +61,11 @@ describe('cli: cloudburst dev', () => {
     expect(await greet()).toBe('Hello, ada! (greeting 1)');
   });
 
+  it('streams the log lines of the deployed functions as calls run', async () => {
+    await greet();
+    await expect.poll(() => output, POLL).toMatch(/\[hello\.greet\] info: greeted ada \(2\)/);
+  });
+
   it('a save is rebuilt and redeployed: the call returns the new greeting, and the time from save to callable is printed', async () => {
     save(source.replace('"Hello, "', '"Hi, "'));
     await expect.poll(greet, POLL).toMatch(/^Hi, ada! \(greeting \d+\)$/);

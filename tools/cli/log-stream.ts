@@ -6,6 +6,7 @@
  */
 import { Agent, request } from 'undici';
 import { connectOptions } from '../../common/index.ts';
+import { hostPath } from '../../host/index.ts';
 
 /** One log line, as the logs API sends it (`data:` of an `event: log`). */
 export interface LogLine {
@@ -69,7 +70,7 @@ export function followLog(opts: FollowOptions): { stop: () => Promise<void> } {
 /** One connection. Resolves true when following must stop for good (refused). */
 async function streamOnce(opts: FollowOptions, agent: Agent, signal: AbortSignal, since: string | undefined, onId: (id: string) => void): Promise<boolean> {
   const query = `follow=1${since === undefined ? '' : `&since=${encodeURIComponent(since)}`}`;
-  const res = await request(`${opts.url.replace(/\/$/, '')}/v1/functions/${encodeURIComponent(opts.fn)}/logs?${query}`, {
+  const res = await request(`${opts.url.replace(/\/$/, '')}${hostPath.logs(opts.fn)}?${query}`, {
     dispatcher: agent,
     signal,
     headers: { accept: 'text/event-stream', ...(opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` }) },
