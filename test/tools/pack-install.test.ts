@@ -8,7 +8,7 @@ import { freePort, ROOT, tempDir } from '../helpers/platform.ts';
 
 // The package as a user gets it: `npm pack` in the clone (once per run), the tarball installed
 // into an empty folder with the npm cache alone (--offline), and every command run from there,
-// outside the clone: init, build, up with the examples, fn deploy and call, the generated
+// outside the clone: init, build, up with the examples, fn deploy and call, dev, the generated
 // project's own test.
 //
 // Offline and the npm cache: npm 11 resolves a version range from the registry's full document
@@ -106,6 +106,25 @@ describe('package: npm pack, installed outside the clone', () => {
       expect(greet.stdout.trim()).toBe('Hello, ada! (greeting 1)');
     } finally {
       up.kill('SIGINT');
+      expect(await exited, output).toBe(0);
+    }
+  }, SLOW);
+
+  it('cloudburst dev runs from the installed package (its build thread included) and deploys the project', async () => {
+    const project = join(work, 'hello');
+    const port = await freePort();
+    const dev = spawn(bin, ['dev', '--port', String(port)], { cwd: project, env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    dev.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    dev.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((r) => dev.once('exit', (code) => r(code)));
+    try {
+      await expect.poll(() => output.includes('cloudburst dev:') || dev.exitCode !== null, { timeout: SLOW }).toBe(true);
+      expect(output).toContain('deployed hello');
+      const greet = await cli(['fn', 'call', 'hello.greet', 'ada', '--url', `http://127.0.0.1:${port}`], project);
+      expect(greet.stdout.trim()).toBe('Hello, ada! (greeting 1)');
+    } finally {
+      dev.kill('SIGINT');
       expect(await exited, output).toBe(0);
     }
   }, SLOW);
