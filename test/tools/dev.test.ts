@@ -34,7 +34,9 @@ describe('cli: cloudburst dev', () => {
 
   beforeAll(async () => {
     dir = await tempDir('cb-dev-');
-    project = initProject(join(dir, 'hello'), undefined).dir;
+    // Under a folder named like one dev never watches inside a project (build/): only the part
+    // below the watched folder counts.
+    project = initProject(join(dir, 'build', 'hello'), undefined).dir;
     source = readFileSync(join(project, 'src', 'index.ts'), 'utf8');
     const port = await freePort();
     child = spawn(process.execPath, [CLI, 'dev', '--port', String(port)], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });

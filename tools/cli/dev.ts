@@ -227,8 +227,12 @@ export async function devCommand(p: Parsed): Promise<number> {
   const folders = [...new Set(targets.map((t) => dirname(t.entry)))];
   const watcher = watch(folders, {
     ignoreInitial: true,
-    ignored: (path, stats) => path.split(sep).some((part) => NEVER_WATCHED.has(part)) || path.startsWith(dataDir)
-      || (stats?.isFile() === true && !path.endsWith('.ts')),
+    ignored: (path, stats) => {
+      // Only the part under the watched folder counts: a project may live under a folder named build.
+      const under = folders.map((f) => relative(f, path)).find((r) => !r.startsWith('..')) ?? '';
+      return under.split(sep).some((part) => NEVER_WATCHED.has(part)) || path === dataDir || path.startsWith(dataDir + sep)
+        || (stats?.isFile() === true && !path.endsWith('.ts'));
+    },
   });
   watcher.on('add', changed).on('change', changed).on('unlink', changed);
   const watching = new Promise<void>((r) => watcher.once('ready', () => r()));
