@@ -24,7 +24,7 @@ import { Futures } from './futures.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
 import { resolveOptions, type HostOptions } from './options.ts';
-import { Registry } from './registry.ts';
+import { functionInfo, Registry } from './registry.ts';
 import { routes } from './routes.ts';
 import { CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
@@ -36,6 +36,8 @@ import { isStateBytesKey } from './quotas/state-ledger.ts';
 import { SelfAddress } from './self-address.ts';
 import { Readiness } from './readiness.ts';
 import { drainHost, type Draining } from './drain.ts';
+import { overviewReader, userKeyCounter } from './ui/overview.ts';
+import { kvViewReader } from './ui/kv-nodes.ts';
 
 export interface Host {
   readonly id: string;
@@ -206,7 +208,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, readThrough, metrics, futures, hostId: self.id, onTouched: (keys) => budget.touch(keys), messaging,
+    registry, pool, readThrough, metrics, futures, hostId: self.id, messaging,
+    onTouched: (keys) => {
+      readThrough.callKeys += keys.length;
+      budget.touch(keys);
+    },
     sessions: { catchUp, selfUrl: self.url },
     cluster: {
       ...others, absence: (peer) => directory.absence(peer),
@@ -234,6 +240,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
     maxBodyBytes: opts.maxBodyBytes,
     readiness,
     clusterView: () => presence.view(directory.peers()),
+    overview: overviewReader({
+      registry: metrics.registry,
+      cluster: () => presence.view(directory.peers()),
+      kv: kvViewReader(kv),
+      userKeys: userKeyCounter(() => cache.keys('')),
+      functions: async (tenant) => (await registry.list(tenant)).flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig))),
+      dags: (tenant) => dags.list(tenant),
+    }),
   });
 
   // node:https with opts.tls (README, "TLS"): the same keep-alive, the same drain.

@@ -18,6 +18,8 @@ import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
 import type { ModuleCandidate, Quotas } from './quotas/quotas.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 import type { Readiness } from './readiness.ts';
+import type { Overview } from './ui/overview.ts';
+import { uiHandlers } from './ui/routes.ts';
 
 export interface RouteDeps {
   /** Who each request comes from, checked against its route's `access` before the handler runs. */
@@ -43,6 +45,8 @@ export interface RouteDeps {
   /** What `GET /readyz` answers. */
   readiness: Readiness;
   clusterView: () => unknown;
+  /** What the dashboard shows (`GET /v1/overview`, ui/overview.ts). */
+  overview: (tenant: string) => Promise<Overview>;
 }
 
 /**
@@ -70,6 +74,7 @@ export function routes(router: Router, d: RouteDeps): void {
     ...apiHandlers(d),
     ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), quotas: d.quotas }),
     ...adminHandlers(d.admin.store, d.admin.changed),
+    ...uiHandlers(d.overview),
   };
   for (const r of HOST_ROUTES) {
     const action: string | undefined = AUDITED[r.name as keyof typeof AUDITED];
@@ -126,7 +131,7 @@ function audited(log: AuditLog, action: string, handler: HostHandler): HostHandl
   };
 }
 
-function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}`>, HostHandler> {
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}` | 'ui' | 'uiFile' | 'overview'>, HostHandler> {
   const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),
