@@ -120,6 +120,7 @@ describe.skipIf(!HAS_BROWSER)('the dashboard (GET /ui) in a real browser', () =>
     const page = await context.newPage();
     await page.goto(`${p.host.url}/ui`);
     await page.locator('#token-input').waitFor({ state: 'visible' });
+    await shot(page, 'dashboard-login');
     await page.fill('#token-input', readToken);
     await page.click('#login-form button[type=submit]');
     await page.locator('tr[data-fn="dashboard.greet"]').waitFor();
