@@ -47,6 +47,8 @@ async function readErrors(): Promise<ErrorsState> {
     return { errors };
   } catch (err) {
     if (err instanceof ApiError && err.code === 'UNKNOWN_ROUTE') return { unavailable: 'This host does not keep recent errors (GET /v1/errors).' };
+    // The rest of the page does not wait for this panel: it says what went wrong instead.
+    if (err instanceof ApiError && err.code !== 'UNAUTHENTICATED' && err.code !== 'FORBIDDEN') return { unavailable: `Recent errors could not be read: ${err.code}: ${err.message}` };
     throw err;
   }
 }
