@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   KV_RING_VERSION: { status: 409, userFault: true, summary: 'the node does not replicate this key under its (newer) ring; the body carries the ring, merge it and retry' },
   KV_UNAVAILABLE: { status: 503, userFault: false, summary: 'the KV tier could not be reached or did not acknowledge in time' },
   // The host itself
-  OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full; retry later' },
+  OVERLOADED: { status: 503, userFault: false, summary: 'the host\'s call queue is full, or it serves as many log streams as it allows (in all, or to the tenant); retry later' },
   HOST_UNAVAILABLE: { status: 503, userFault: false, summary: 'a function host could not be reached' },
   FORWARD_TIMEOUT: { status: 504, userFault: false, summary: 'the call was forwarded to another host, which did not answer before the call\'s deadline (its link cut?): the call may have run there, or not; the message names the host' },
   CONSISTENCY_UNAVAILABLE: { status: 503, userFault: false, summary: 'a causal request, or a client session, needed a version that did not reach this host before its deadline' },

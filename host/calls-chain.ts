@@ -11,6 +11,7 @@ import type { ResolvedFunction } from './registry.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 import { displayKey } from './keys.ts';
 import type { Quotas } from './quotas/quotas.ts';
+import type { LogStore } from './logs/log-store.ts';
 
 /** What Calls lends a chain run: its own parts, so that every step counts as a call counts. */
 export interface ChainContext {
@@ -23,6 +24,7 @@ export interface ChainContext {
   onTouched: ((keys: readonly string[]) => void) | undefined;
   sessions: { catchUp: SessionCatchUp; selfUrl: () => string } | undefined;
   onGuestLog: (fn: string, level: number, message: string, tenant: string) => void;
+  logStore: LogStore | undefined;
   quotas: Quotas | undefined;
 }
 
@@ -97,6 +99,7 @@ export async function runChain(ctx: ChainContext, chain: PreparedChain): Promise
     for (let i = 0; i < running; i++) out.push({ ok: true, result: undefined, lost: true });
     const fn = chain.steps[running]!.resolved.info.name;
     ctx.metrics.observeCall(fn, (performance.now() - started) / 1000, result.ok ? 'INTERNAL' : result.code);
+    if (!result.ok) ctx.logStore?.record(tenant, fn, steps[running]!.callId, result.logs, result);
     out.push({ ok: false, error: result.ok ? new CloudburstError('INTERNAL', 'the chain job answered without its steps') : new CloudburstError(result.code, result.message, { function: fn, ...result.details }) });
     // Those steps' writes may be committed: send them on now rather than at the next interval.
     ctx.readThrough.flusher.kick();
@@ -107,6 +110,7 @@ export async function runChain(ctx: ChainContext, chain: PreparedChain): Promise
     const fn = chain.steps[i]!.resolved.info.name;
     ctx.metrics.observeCall(fn, o.seconds, o.ok ? undefined : o.code);
     for (const l of o.logs) ctx.onGuestLog(fn, l.level, l.message, tenant);
+    ctx.logStore?.record(tenant, fn, steps[i]!.callId, o.logs, o.ok ? undefined : o);
     if (!o.ok) {
       const err = new CloudburstError(o.code, o.message, { function: fn, ...o.details });
       out.push({ ok: false, error: err.code === 'QUOTA_EXCEEDED' && ctx.quotas ? ctx.quotas.refusedInWorker(err) : err });

@@ -19,6 +19,8 @@ import type { ReadThroughCache } from './cache/read-through.ts';
 import { displayKey } from './keys.ts';
 import { runChain, type ChainStepOutcome, type PreparedChain } from './calls-chain.ts';
 import type { Quotas } from './quotas/quotas.ts';
+import type { LogStore } from './logs/log-store.ts';
+import { withCallLogs } from './logs/call-logs.ts';
 
 /** The other hosts, for placing calls where their data is (see cluster/scheduler.ts). */
 export interface ClusterView {
@@ -54,6 +56,8 @@ export interface CallsOptions {
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   onGuestLog: (fn: string, level: number, message: string, tenant: string) => void;
+  /** Where each call's log lines and failure are kept for `GET /v1/functions/{fn}/logs` and `GET /v1/errors`. */
+  logStore?: LogStore;
   /** The tenants' quotas that a call's worker enforces (state bytes, memory); absent, none. */
   quotas?: Quotas;
 }
@@ -84,6 +88,8 @@ export interface CallOutcome {
   result: unknown;
   /** The host that ran the call. */
   host: string;
+  /** The call's id (its log lines carry it; answered as `x-cloudburst-call-id`); absent when the forwarded-to host did not say. */
+  callId?: string;
   logs: GuestLog[];
   durationUs: number;
   /** What a session recorded (rr or history): the step's snapshots and operations. */
@@ -109,6 +115,7 @@ export class Calls {
   readonly #defaultTimeoutMs: number;
   readonly #maxTimeoutMs: number;
   readonly #onGuestLog: CallsOptions['onGuestLog'];
+  readonly #logStore: LogStore | undefined;
   readonly #quotas: Quotas | undefined;
 
   constructor(opts: CallsOptions) {
@@ -125,6 +132,7 @@ export class Calls {
     this.#defaultTimeoutMs = opts.defaultTimeoutMs;
     this.#maxTimeoutMs = opts.maxTimeoutMs;
     this.#onGuestLog = opts.onGuestLog;
+    this.#logStore = opts.logStore;
     this.#quotas = opts.quotas;
   }
 
@@ -197,7 +205,7 @@ export class Calls {
       const answered = cluster.load.sent(placement.peer.id);
       try {
         const out = await cluster.forwarder.call(placement.peer.url, prepared.tenant, fn, { ...prepared.request, timeoutMs });
-        return { ...out, logs: [], durationUs: Math.round((performance.now() - started) * 1000) };
+        return { logs: [], ...out, durationUs: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         // A host that is stopping did not run the call (or cut it before it committed anything):
         // as good as unreachable. One that stopped answering (its link cut) may have run it: a
@@ -262,7 +270,7 @@ export class Calls {
   runChain(chain: PreparedChain): Promise<ChainStepOutcome[]> {
     return runChain({
       pool: this.#pool, readThrough: this.#readThrough, metrics: this.#metrics, hostId: this.#hostId, messaging: this.#messaging, load: this.#cluster?.load,
-      onTouched: this.#onTouched, sessions: this.#sessions, onGuestLog: this.#onGuestLog, quotas: this.#quotas,
+      onTouched: this.#onTouched, sessions: this.#sessions, onGuestLog: this.#onGuestLog, logStore: this.#logStore, quotas: this.#quotas,
     }, chain);
   }
 
@@ -310,13 +318,15 @@ export class Calls {
     const seconds = (performance.now() - started) / 1000;
     this.#metrics.observeCall(fn, seconds, outcome.ok ? undefined : outcome.code);
     for (const l of outcome.logs) this.#onGuestLog(fn, l.level, l.message, tenant);
+    const id = callId!;
+    this.#logStore?.record(tenant, fn, id, outcome.logs, outcome.ok ? undefined : outcome);
     if (!outcome.ok) {
       const err = new CloudburstError(outcome.code, outcome.message, { function: fn, ...outcome.details });
-      throw err.code === 'QUOTA_EXCEEDED' && this.#quotas ? this.#quotas.refusedInWorker(err) : err;
+      throw withCallLogs(err.code === 'QUOTA_EXCEEDED' && this.#quotas ? this.#quotas.refusedInWorker(err) : err, { callId: id, logs: outcome.logs });
     }
     this.#onTouched?.(outcome.touched);
     if (outcome.wrote > 0) this.#readThrough.flusher.kick();
-    const out: CallOutcome = { result: outcome.result, host: this.#hostId, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
+    const out: CallOutcome = { result: outcome.result, host: this.#hostId, callId: id, logs: outcome.logs, durationUs: Math.round(seconds * 1e6) };
     if (sessions) {
       const after = advance(carried ?? client ?? [], sessions.selfUrl(), outcome.versions);
       // A call that touched no key, without a session, has nothing to pass on (math.square).

@@ -32,7 +32,7 @@ async function within(work: Promise<boolean>, ms: number): Promise<boolean> {
  * `Host.drain()` (host/README.md, "Readiness and draining"): what a host does on SIGTERM.
  *
  * 1. `/readyz` answers 503 SHUTTING_DOWN (a load balancer or Kubernetes stops sending work),
- *    long-polls of futures end (503 SHUTTING_DOWN: ask another host), and the host publishes
+ *    long-polls of futures end (503 SHUTTING_DOWN: ask another host), log streams end, and the host publishes
  *    its directory record as stopped, then waits two publish periods: every peer has read it
  *    by then and places no more work here. Meanwhile it serves as usual, new connections too.
  * 2. The HTTP side drains as in `close()` (common/server-drain.ts: the listener closes,
@@ -50,6 +50,7 @@ export async function drainHost(p: Draining, timeoutMs: number): Promise<void> {
   const left = (): number => Math.max(0, deadline - performance.now());
   p.readiness.drain();
   p.futures.stopWaiting();
+  p.followers.endAll();
   await within(p.directory.close().then(() => true), left());
   await sleep(Math.min(2 * p.publishIntervalMs, left()));
 

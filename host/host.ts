@@ -38,6 +38,9 @@ import { Readiness } from './readiness.ts';
 import { drainHost, type Draining } from './drain.ts';
 import { overviewReader, userKeyCounter } from './ui/overview.ts';
 import { kvViewReader } from './ui/kv-nodes.ts';
+import { LogStore } from './logs/log-store.ts';
+import { ClusterLogs } from './logs/cluster-logs.ts';
+import { LogFollowers } from './logs/follow.ts';
 
 export interface Host {
   readonly id: string;
@@ -199,6 +202,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const others = { peers: () => directory.peers(), markUnreachable: (peer: string, url?: string) => directory.markUnreachable(peer, url) };
   const messaging = new Messaging({ hostId: self.id, kv, link, ...others });
   const forwarder = new Forwarder(self.id, link);
+  // Guest log lines and failed calls, per function, bounded; read and followed over every host.
+  const logStore = new LogStore(self.id, opts.logBounds);
+  const clusterLogs = new ClusterLogs({ store: logStore, selfId: self.id, peers: () => directory.peers(), link });
+  const followers = new LogFollowers(logStore, clusterLogs, opts.logFollow);
 
   // Calls and DAGs. Client sessions: a call first brings this cache up to what the client's
   // earlier calls saw.
@@ -221,6 +228,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     defaultTimeoutMs: opts.defaultTimeoutMs,
     maxTimeoutMs: opts.maxTimeoutMs,
     onGuestLog: opts.onGuestLog,
+    logStore,
     quotas,
   });
   const snapshots = new Snapshots(self.id, link);
@@ -228,7 +236,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness, logStore]) part.registerMetrics(metrics.registry);
 
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 
@@ -248,6 +256,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       functions: async (tenant) => (await registry.list(tenant)).flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig))),
       dags: (tenant) => dags.list(tenant),
     }),
+    logs: { store: logStore, cluster: clusterLogs, followers },
   });
 
   // node:https with opts.tls (README, "TLS"): the same keep-alive, the same drain.
@@ -280,7 +289,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // the host is idle (host/README.md, "Memory").
   const releaseIdleBuffers = retainIdleBuffers();
 
-  const running = { id: self.id, drain, readiness, futures, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
+  const running = { id: self.id, drain, readiness, futures, followers, directory, presence, budget, subs, dags, cut, pool, messaging, link, flusher, kv, cache, audit, releaseIdleBuffers };
   let closing: Promise<void> | undefined;
   const draining: Draining = { ...running, publishIntervalMs: opts.publishIntervalMs, idleGraceMs: IDLE_GRACE_MS, stop: (o) => stop(running, o) };
   return {
@@ -299,6 +308,8 @@ export interface Running {
   drain: ServerDrain;
   readiness: Readiness;
   futures: Futures;
+  /** Log streams: ended first when the host stops, as long-polls are. */
+  followers: LogFollowers;
   directory: Directory;
   presence: Presence;
   budget: CacheBudget;
@@ -327,8 +338,10 @@ async function stop(p: Running, o: { drained?: Promise<void> } = {}): Promise<vo
   // open connections are served; idle connections close once things are quiet. Meanwhile
   // the directory tells the other hosts that this one is stopping.
   const drained = o.drained ?? p.drain.close({ idleGraceMs: IDLE_GRACE_MS });
-  // Long-polls of futures answer now instead of holding the stop up for their whole wait.
+  // Long-polls of futures answer now instead of holding the stop up for their whole wait; log
+  // streams end.
   p.futures.stopWaiting();
+  p.followers.endAll();
   await p.directory.close();
   await drained;
   // No request is left. The loops that work on their own: the load sampler (after the

@@ -3,6 +3,8 @@ import { checkAddresses, checkCa, checkServerTls, CloudburstError, CLUSTER_SECRE
 import { KV_LIMITS } from '../kvs/index.ts';
 import type { AuditEntry } from './auth/audit.ts';
 import type { FsyncPolicy } from './cache/cache.ts';
+import type { LogBounds } from './logs/log-store.ts';
+import type { FollowOptions } from './logs/follow.ts';
 import { DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS } from './cache/flush-policy.ts';
 import { DEFAULT_REREAD_MS } from './futures.ts';
 import { DEFAULT_TENANT } from './keys.ts';
@@ -101,6 +103,10 @@ export interface HostOptions {
    * prefixed with the function name (and the tenant, but for `default`).
    */
   onGuestLog?: (fn: string, level: number, message: string, tenant: string) => void;
+  /** The bounds of the host's log buffers (logs/log-store.ts, `DEFAULT_LOG_BOUNDS`); those left out have their defaults. */
+  logBounds?: Partial<LogBounds>;
+  /** Log streams: how many, how often other hosts are polled, the heartbeat (logs/follow.ts, `DEFAULT_FOLLOW`). */
+  logFollow?: Partial<FollowOptions>;
   /**
    * The cluster credential (common/cluster-auth.ts), shared by every host and KV node of the
    * cluster: signs this host's requests to them and checks theirs. Required unless `insecure`.
@@ -222,6 +228,8 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     futureRereadMs: opts.futureRereadMs ?? DEFAULT_REREAD_MS,
     absentTtlMs: opts.absentTtlMs ?? 10_000,
     onGuestLog: opts.onGuestLog ?? logToStdout,
+    logBounds: opts.logBounds ?? {},
+    logFollow: opts.logFollow ?? {},
     clusterSecret: opts.clusterSecret ?? Buffer.alloc(0),
     insecure: opts.insecure ?? false,
     tls: opts.tls,

@@ -85,6 +85,8 @@ export const HOST_PATHS = {
   /** Writes the KV tier refused after the host acknowledged them. */
   rejected: '/v1/outbox/rejected',
   dags: '/v1/dags',
+  /** The tenant's recent failed calls with their logs, over every host (logs/routes.ts). */
+  errors: '/v1/errors',
   /** The admin API: tenants and tokens. */
   tenants: '/v1/tenants',
   tokens: '/v1/tokens',
@@ -103,6 +105,10 @@ export const HOST_PATHS = {
   dagDone: '/v1/internal/dag/done',
   /** `/{rid}`, GET: the state of this host's steps of a request; DELETE: drop them (the request was abandoned). */
   dagRequests: '/v1/internal/dag/requests',
+  /** `?fn=&after=&limit=`: this host's lines of one function of the request's tenant (the public logs route merges them). */
+  logsRead: '/v1/internal/logs',
+  /** `?limit=`: this host's recent failed calls of the request's tenant. */
+  errorsRead: '/v1/internal/errors',
   /** Load functions into a worker ahead of their first call (registration pre-warms). */
   dagWarm: '/v1/internal/dag/warm',
   /** To the coordinator, rr with parallel branches: propose a version of a key as the request's. */
@@ -125,6 +131,7 @@ export const hostPath = {
   module: (name: string): string => `${HOST_PATHS.modules}/${seg(name)}`,
   function: (fn: string): string => `${HOST_PATHS.functions}/${seg(fn)}`,
   call: (fn: string): string => `${HOST_PATHS.functions}/${seg(fn)}/call`,
+  logs: (fn: string): string => `${HOST_PATHS.functions}/${seg(fn)}/logs`,
   future: (id: string): string => `${HOST_PATHS.futures}/${seg(id)}`,
   key: (key: string): string => `${HOST_PATHS.kv}/${seg(key)}`,
   dag: (name: string): string => `${HOST_PATHS.dags}/${seg(name)}`,
@@ -149,6 +156,8 @@ const LIST = ['read', 'deploy', 'invoke'] as const;
 const DEPLOY = ['deploy'] as const;
 const INVOKE = ['invoke'] as const;
 const STATE = ['state'] as const;
+/** Logs: what the dashboard reads (`read`), and what the developer who deploys reads (`deploy`). */
+const LOGS = ['read', 'deploy'] as const;
 const ADMIN = ['admin'] as const;
 
 export const HOST_ROUTES = [
@@ -166,6 +175,8 @@ export const HOST_ROUTES = [
   { name: 'listFunctions', method: 'GET', path: HOST_PATHS.functions, access: LIST },
   { name: 'getFunction', method: 'GET', path: `${HOST_PATHS.functions}/:fn`, access: LIST },
   { name: 'callFunction', method: 'POST', path: `${HOST_PATHS.functions}/:fn/call`, access: INVOKE },
+  { name: 'functionLogs', method: 'GET', path: `${HOST_PATHS.functions}/:fn/logs`, access: LOGS },
+  { name: 'errors', method: 'GET', path: HOST_PATHS.errors, access: LOGS },
   { name: 'getFuture', method: 'GET', path: `${HOST_PATHS.futures}/:id`, access: INVOKE },
   { name: 'getKey', method: 'GET', path: `${HOST_PATHS.kv}/*key`, access: STATE },
   { name: 'putKey', method: 'PUT', path: `${HOST_PATHS.kv}/*key`, access: STATE },
@@ -197,6 +208,8 @@ export const HOST_ROUTES = [
   { name: 'dagPin', method: 'POST', path: HOST_PATHS.dagPin, access: 'internal' },
   { name: 'dagSnapshots', method: 'GET', path: HOST_PATHS.dagSnapshots, access: 'internal' },
   { name: 'dagWarm', method: 'POST', path: HOST_PATHS.dagWarm, access: 'internal' },
+  { name: 'logsRead', method: 'GET', path: HOST_PATHS.logsRead, access: 'internal' },
+  { name: 'errorsRead', method: 'GET', path: HOST_PATHS.errorsRead, access: 'internal' },
 ] as const;
 
 /**
@@ -224,6 +237,8 @@ export const HOST_HEADERS = {
   forwarded: 'x-cloudburst-forwarded',
   /** On a call's answer: the host that ran it (the sink's, for a DAG call). */
   host: 'x-cloudburst-host',
+  /** On a call's answer (and on a failed call's, when it ran): the call's id, which its log lines carry. */
+  callId: 'x-cloudburst-call-id',
   /** On a call's answer: how long it took, in microseconds. */
   durationUs: 'x-cloudburst-duration-us',
   /** On a raw value (`GET /v1/kv` with `Accept: application/octet-stream`): its lattice type. */
@@ -246,7 +261,7 @@ export interface CallRequest {
   async: boolean;
   /** `?history=1`: answer with the call's reads and writes. */
   history: boolean;
-  /** `?logs=1`: answer with the call's log lines. */
+  /** `?logs=1` or `"logs": true`: answer with the call's log lines (a failed call's error too). */
   logs: boolean;
   /** The client's session; absent, the call starts one. */
   client?: ClientSession;
@@ -303,7 +318,7 @@ function parseClientSession(headers: IncomingHttpHeaders, field: unknown): { cli
  * The request of `POST /v1/functions/{fn}/call`: body (`undefined` when empty), headers and
  * query. Parsed once, on arrival, forwarded calls too.
  *
- * @throws CloudburstError `INVALID_REQUEST` for a malformed body, session, `async`, `timeoutMs`
+ * @throws CloudburstError `INVALID_REQUEST` for a malformed body, session, `async`, `logs`, `timeoutMs`
  *   or `consistency`.
  * @example
  * const call = parseCall(await readJson(req, limit), req.headers, query, calls.timeouts);
@@ -313,10 +328,11 @@ export function parseCall(body: unknown, headers: IncomingHttpHeaders, query: UR
   const b = body ?? {};
   const client = parseClientSession(headers, b.session);
   const async = parseAsync(b.async);
+  if (b.logs !== undefined && typeof b.logs !== 'boolean') throw new CloudburstError('INVALID_REQUEST', '"logs" must be true or false');
   const by = headers[HOST_HEADERS.forwarded];
   return {
     args: b.args ?? [], timeoutMs: parseTimeout(query.get('timeoutMs') ?? b.timeoutMs, t), consistency: parseConsistency(b.consistency),
-    async, history: query.get('history') === '1', logs: query.get('logs') === '1', forwarded: by !== undefined,
+    async, history: query.get('history') === '1', logs: query.get('logs') === '1' || b.logs === true, forwarded: by !== undefined,
     ...(typeof by === 'string' && by !== '' ? { forwardedBy: by } : {}),
     ...client,
   };
@@ -332,7 +348,7 @@ export function parseCall(body: unknown, headers: IncomingHttpHeaders, query: UR
 export function forwardCall(fn: string, call: CallRequest, selfId: string): { path: string; body: Record<string, unknown>; headers: Record<string, string> } {
   return {
     path: `${hostPath.call(fn)}${call.history ? '?history=1' : ''}`,
-    body: { args: call.args, timeoutMs: call.timeoutMs, ...(call.consistency === 'lww' ? {} : { consistency: call.consistency }) },
+    body: { args: call.args, timeoutMs: call.timeoutMs, ...(call.consistency === 'lww' ? {} : { consistency: call.consistency }), ...(call.logs ? { logs: true } : {}) },
     headers: { [HOST_HEADERS.forwarded]: selfId, ...(call.client && call.client.length > 0 ? { [HOST_HEADERS.session]: encodeSession(call.client) } : {}) },
   };
 }

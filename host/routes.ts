@@ -20,6 +20,8 @@ import type { ReadThroughCache } from './cache/read-through.ts';
 import type { Readiness } from './readiness.ts';
 import type { Overview } from './ui/overview.ts';
 import { uiHandlers } from './ui/routes.ts';
+import { logHandlers, type LogRouteDeps } from './logs/routes.ts';
+import { callLogsOf } from './logs/call-logs.ts';
 
 export interface RouteDeps {
   /** Who each request comes from, checked against its route's `access` before the handler runs. */
@@ -47,6 +49,8 @@ export interface RouteDeps {
   clusterView: () => unknown;
   /** What the dashboard shows (`GET /v1/overview`, ui/overview.ts). */
   overview: (tenant: string) => Promise<Overview>;
+  /** Guest log lines and failed calls (logs/): their routes, and what a deleted module forgets. */
+  logs: Omit<LogRouteDeps, 'registry'>;
 }
 
 /**
@@ -72,6 +76,7 @@ function moduleJson(r: ModuleRecord): Record<string, unknown> {
 export function routes(router: Router, d: RouteDeps): void {
   const handlers: Record<HostRouteName, HostHandler> = {
     ...apiHandlers(d),
+    ...logHandlers({ ...d.logs, registry: d.registry }),
     ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), quotas: d.quotas }),
     ...adminHandlers(d.admin.store, d.admin.changed),
     ...uiHandlers(d.overview),
@@ -131,7 +136,19 @@ function audited(log: AuditLog, action: string, handler: HostHandler): HostHandl
   };
 }
 
-function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}` | 'ui' | 'uiFile' | 'overview'>, HostHandler> {
+type LogRouteName = keyof ReturnType<typeof logHandlers>;
+
+/**
+ * A failed call's error, with the call's id and log lines in its body when the request asked
+ * for its logs (`?logs=1`, `"logs": true`): `{"error": {"code", "message", ..., "callId", "logs"}}`.
+ */
+function withLogsIfAsked(err: unknown, asked: boolean): unknown {
+  const logs = asked ? callLogsOf(err) : undefined;
+  if (!logs || !(err instanceof CloudburstError)) return err;
+  return new CloudburstError(err.code, err.message, { ...err.details, callId: logs.callId, logs: logs.logs }, { cause: err });
+}
+
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}` | LogRouteName | 'ui' | 'uiFile' | 'overview'>, HostHandler> {
   const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),
@@ -169,6 +186,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     deleteModule: async ({ res, params, principal }) => {
       await registry.remove(principal.tenant, params.module!);
       d.metrics.forget(`${params.module}.`);
+      d.logs.store.forget(principal.tenant, `${params.module}.`);
       sendJson(res, 200, { deleted: params.module });
     },
 
@@ -206,13 +224,15 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
         out = await calls.dispatch(checked);
       } catch (err) {
         release();
-        throw err;
+        throw withLogsIfAsked(err, call.logs);
       }
       release();
       const reply: Record<string, unknown> = { result: out.result };
       if (call.logs) reply.logs = out.logs;
       if (call.history) reply.history = out.history ?? [];
-      sendJson(res, 200, reply, answerHeaders(out.host, out.durationUs, out.client));
+      const headers = answerHeaders(out.host, out.durationUs, out.client);
+      if (out.callId !== undefined) headers[HOST_HEADERS.callId] = out.callId;
+      sendJson(res, 200, reply, headers);
     },
 
     // The KV tier pushes merged changes of the keys this host subscribed to (batch frame body).

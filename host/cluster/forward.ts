@@ -3,6 +3,8 @@ import type { HistoryEvent } from '../consistency/history.ts';
 import { checkKeyName } from '../keys.ts';
 import { HOST_HEADERS, forwardCall, type CallRequest } from '../protocol.ts';
 import { PeerLink } from './peer-link.ts';
+import type { GuestLog } from '../executor/protocol.ts';
+import { withCallLogs } from '../logs/call-logs.ts';
 
 /**
  * How long after a forwarded call's deadline its answer is still waited for: the host running
@@ -30,13 +32,24 @@ export class Forwarder {
    * Sends a call of `tenant` checked here (`call`, as parsed on arrival) to run on the host at
    * `url`, which runs it in that tenant.
    */
-  async call(url: string, tenant: string, fn: string, call: CallRequest): Promise<{ result: unknown; host: string; history?: HistoryEvent[]; client?: ClientSession }> {
+  async call(url: string, tenant: string, fn: string, call: CallRequest): Promise<{ result: unknown; host: string; callId?: string; logs?: GuestLog[]; history?: HistoryEvent[]; client?: ClientSession }> {
     const { path, body, headers } = forwardCall(fn, call, this.#selfId);
-    const reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + FORWARD_GRACE_MS, headers, tenant);
-    const got = reply.body as { result: unknown; history?: HistoryEvent[] };
+    let reply: Awaited<ReturnType<PeerLink['request']>>;
+    try {
+      reply = await this.#link.request(url, 'POST', path, body, call.timeoutMs + FORWARD_GRACE_MS, headers, tenant);
+    } catch (err) {
+      // A failed call asked for its logs: the host that ran it answered them with its error.
+      const e = (err as { cause?: { error?: { callId?: unknown; logs?: unknown } } }).cause?.error;
+      if (call.logs && typeof e?.callId === 'string' && Array.isArray(e.logs)) withCallLogs(err as Error, { callId: e.callId, logs: e.logs as GuestLog[] });
+      throw err;
+    }
+    const got = reply.body as { result: unknown; history?: HistoryEvent[]; logs?: GuestLog[] };
     const token = reply.headers[HOST_HEADERS.session];
+    const callId = reply.headers[HOST_HEADERS.callId];
     return {
       result: got.result, host: String(reply.headers[HOST_HEADERS.host] ?? ''),
+      ...(typeof callId === 'string' ? { callId } : {}),
+      ...(Array.isArray(got.logs) ? { logs: got.logs } : {}),
       ...(got.history ? { history: got.history } : {}),
       ...(typeof token === 'string' ? { client: decodeSession(token, checkKeyName) } : {}),
     };

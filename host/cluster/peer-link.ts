@@ -92,7 +92,8 @@ export class PeerLink {
       const err = errorFromBody(parsed);
       // A host that is stopping did not do the work: another may.
       if (err.code === 'SHUTTING_DOWN') throw new CloudburstError('HOST_UNAVAILABLE', `host ${url} is stopping`);
-      throw err;
+      // The body is kept as the cause: what a caller reads beyond code and message (a failed forwarded call's logs).
+      throw new CloudburstError(err.code, err.message, undefined, { cause: parsed });
     }
     return { body: parsed, headers: replyHeaders };
   }

@@ -396,6 +396,6 @@ export class GuestState {
   log(level: number, message: string): void {
     if (this.#logBytes > MAX_LOG_BYTES) return;
     this.#logBytes += message.length;
-    this.logs.push({ level, message: this.#logBytes > MAX_LOG_BYTES ? `${message.slice(0, 256)}... (log limit of ${MAX_LOG_BYTES} bytes per call reached)` : message });
+    this.logs.push({ level, message: this.#logBytes > MAX_LOG_BYTES ? `${message.slice(0, 256)}... (log limit of ${MAX_LOG_BYTES} bytes per call reached)` : message, time: Date.now() });
   }
 }

@@ -154,6 +154,8 @@ export type Job = CallJob | LoadJob | ChainJob;
 export interface GuestLog {
   level: number;
   message: string;
+  /** When the guest logged it (ms since the epoch, the worker's clock); absent in lines made by the host. */
+  time?: number;
 }
 
 export type JobResult = (

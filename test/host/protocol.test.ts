@@ -39,6 +39,9 @@ describe('host protocol: request parsers', () => {
     // `?timeoutMs=` wins over the body's; the header session over the body's.
     expect(parseCall({ timeoutMs: 500 }, {}, q('timeoutMs=700'), T).timeoutMs).toBe(700);
     expect(parseCall({ session: 'not a token' }, { [HOST_HEADERS.session]: encodeSession(SESSION) }, q(), T).client).toEqual(SESSION);
+    // A JSON body may ask for the call's logs as well as the query.
+    expect(parseCall({ logs: true }, {}, q(), T).logs).toBe(true);
+    expect(parseCall({ logs: false }, {}, q('logs=1'), T).logs).toBe(true);
     // Arguments are the signature's to check (executor/args.ts): passed through as they came.
     expect(parseCall({ args: { not: 'an array' } }, {}, q(), T).args).toEqual({ not: 'an array' });
   });
@@ -46,6 +49,7 @@ describe('host protocol: request parsers', () => {
   it('a malformed call is INVALID_REQUEST, naming what is wrong', () => {
     for (const body of [null, [], 5, 'x', true]) refused(() => parseCall(body, {}, q(), T), 'INVALID_REQUEST', /body of a call is an object/);
     for (const async of [1, 'true', null]) refused(() => parseCall({ async }, {}, q(), T), 'INVALID_REQUEST', /"async" must be true or false/);
+    for (const logs of [1, 'true', null]) refused(() => parseCall({ logs }, {}, q(), T), 'INVALID_REQUEST', /"logs" must be true or false/);
     for (const timeoutMs of [0, -1, 1.5, 300_001, 'abc', '', true, [5]]) {
       refused(() => parseCall({ timeoutMs }, {}, q(), T), 'INVALID_REQUEST', /timeoutMs must be an integer from 1 to 300000/);
     }
@@ -61,17 +65,18 @@ describe('host protocol: request parsers', () => {
       timeoutMs: fc.integer({ min: 1, max: T.maxTimeoutMs }),
       consistency: fc.constantFrom('lww' as const, 'rr' as const, 'causal' as const),
       history: fc.boolean(),
+      logs: fc.boolean(),
       client: fc.option(fc.constant(SESSION), { nil: undefined }),
     });
     fc.assert(fc.property(calls, ({ client, ...rest }) => {
-      const call: CallRequest = { ...rest, async: false, logs: true, forwarded: false, ...(client ? { client } : {}) };
+      const call: CallRequest = { ...rest, async: false, forwarded: false, ...(client ? { client } : {}) };
       const sent = forwardCall('m.f', call, 'h1');
       const url = new URL(sent.path, 'http://host');
       expect(url.pathname).toBe('/v1/functions/m.f/call');
       const parsed = parseCall(JSON.parse(JSON.stringify(sent.body)), sent.headers, url.searchParams, T);
-      // Logs stay with the host that placed the call; the receiver runs it without placing it again,
-      // and knows which host sent it.
-      expect(parsed).toEqual({ ...call, args: JSON.parse(JSON.stringify(call.args)), logs: false, forwarded: true, forwardedBy: 'h1' });
+      // A call that asked for its logs asks the host that runs it (which answers them, with its
+      // error too); the receiver runs it without placing it again, and knows which host sent it.
+      expect(parsed).toEqual({ ...call, args: JSON.parse(JSON.stringify(call.args)), forwarded: true, forwardedBy: 'h1' });
     }), { numRuns: 200 });
   });
 

@@ -224,6 +224,19 @@ export function hostGenerators(w: World): Record<HostRouteName, CaseArb | undefi
     getFunction: fc.oneof(missingName.map((n) => `${n}.f`), hostileString.filter((s) => s !== '' && s !== '.' && s !== '..'), fc.constantFrom('counter.nope', 'nodot', 'counter.'))
       .map((fn): Case => ({ route: 'getFunction', method: 'GET', path: named(P.functions, fn), expect: ['UNKNOWN_FUNCTION', 'INVALID_NAME'] })),
     callFunction: call.map(({ fn, body, expect }): Case => ({ route: 'callFunction', method: 'POST', path: named(P.functions, fn, '/call'), body, headers: { 'content-type': 'application/json' }, expect })),
+    // Never follow=1 with a function and query that are good: that is a stream, not a refusal.
+    functionLogs: fc.oneof(
+      fc.oneof(missingName.map((n) => `${n}.f`), fc.constantFrom('counter.nope', 'nodot', 'counter.'))
+        .map((fn): Case => ({ route: 'functionLogs', method: 'GET', path: named(P.functions, fn, '/logs'), expect: ['UNKNOWN_FUNCTION', 'INVALID_NAME'] })),
+      fc.constantFrom('since=', 'since=x', `since=${Buffer.from('{"a":1.5}').toString('base64url')}`, `since=${Buffer.from('{"a":-1}').toString('base64url')}`, `since=${Buffer.from('[1]').toString('base64url')}`, 'since=%2F%2F', 'limit=0', 'limit=1001', 'limit=-1', 'limit=1.5', 'limit=', 'follow=2', 'follow=yes', 'follow=1&limit=0', 'follow=1&since=zz')
+        .map((q): Case => ({ route: 'functionLogs', method: 'GET', path: `${named(P.functions, 'counter.incr', '/logs')}?${q}`, expect: ['INVALID_REQUEST'] })),
+    ),
+    errors: fc.constantFrom('limit=0', 'limit=201', 'limit=x', 'limit=')
+      .map((q): Case => ({ route: 'errors', method: 'GET', path: `${P.errors}?${q}`, expect: ['INVALID_REQUEST'] })),
+    logsRead: fc.constantFrom('', 'fn=', `fn=${'f'.repeat(513)}`, 'fn=a.b&after=x', 'fn=a.b&after=-1', 'fn=a.b&limit=0', 'fn=a.b&limit=5000')
+      .map((q): Case => ({ route: 'logsRead', method: 'GET', path: `${P.logsRead}?${q}`, expect: ['INVALID_REQUEST'] })),
+    errorsRead: fc.constantFrom('limit=0', 'limit=x', 'limit=9999')
+      .map((q): Case => ({ route: 'errorsRead', method: 'GET', path: `${P.errorsRead}?${q}`, expect: ['INVALID_REQUEST'] })),
     getFuture: fc.oneof(
       fc.oneof(hostileString, fc.stringMatching(/^[0-9a-f]{32}$/)).filter((id) => id !== w.future && id !== '' && id !== '.' && id !== '..')
         .map((id): Case => ({ route: 'getFuture', method: 'GET', path: named(P.futures, id), expect: ['FUTURE_NOT_FOUND'] })),
