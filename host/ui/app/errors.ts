@@ -3,29 +3,12 @@
  * log lines of its call (`GET /v1/errors`, the logs contract: host/README.md "Logs"). Messages
  * and log lines are the user's text: shown as text.
  */
+import type { ErrorEntry } from '../../logs/log-line.ts';
 import { h } from './dom.ts';
 import * as f from './format.ts';
 
-export interface LogLine {
-  seq?: number;
-  time: number;
-  host?: string;
-  callId?: string;
-  fn?: string;
-  level: string;
-  message: string;
-  code?: string;
-}
-
-export interface RecentError {
-  time: number;
-  host: string;
-  fn: string;
-  callId: string;
-  code: string;
-  message: string;
-  logs: LogLine[];
-}
+/** A failed call as `GET /v1/errors` lists it (its type is the host's: logs/log-line.ts). */
+export type RecentError = ErrorEntry;
 
 /** How many errors the page asks for. */
 export const ERRORS_SHOWN = 20;
