@@ -30,7 +30,9 @@ function askForToken(reason: string): void {
   if (timer !== undefined) clearTimeout(timer);
   timer = undefined;
   $('main').hidden = true;
+  $('signout').hidden = true;
   $('login').hidden = false;
+  status('signed out', 'down');
   show($('login-reason'), reason);
   ($('token-input') as HTMLInputElement).focus();
 }
@@ -76,6 +78,7 @@ async function poll(): Promise<void> {
 function draw(o: Overview, errors: ErrorsState): void {
   $('login').hidden = true;
   $('main').hidden = false;
+  $('signout').hidden = false;
   show($('where'), `host ${o.host.id} · tenant ${o.tenant}`);
   show($('summary'), ...panels.summary(o, history));
   show($('functions'), panels.functions(o, history));
