@@ -24,7 +24,7 @@ import { Futures } from './futures.ts';
 import { Messaging } from './messaging/messaging.ts';
 import { Metrics } from './metrics.ts';
 import { resolveOptions, type HostOptions } from './options.ts';
-import { Registry } from './registry.ts';
+import { functionInfo, Registry } from './registry.ts';
 import { routes } from './routes.ts';
 import { CausalCut } from './consistency/causal.ts';
 import { SessionCatchUp } from './consistency/session-catch-up.ts';
@@ -36,6 +36,8 @@ import { isStateBytesKey } from './quotas/state-ledger.ts';
 import { SelfAddress } from './self-address.ts';
 import { Readiness } from './readiness.ts';
 import { drainHost, type Draining } from './drain.ts';
+import { overviewReader, userKeyCounter } from './ui/overview.ts';
+import { kvViewReader } from './ui/kv-nodes.ts';
 import { LogStore } from './logs/log-store.ts';
 import { ClusterLogs } from './logs/cluster-logs.ts';
 import { LogFollowers } from './logs/follow.ts';
@@ -213,7 +215,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     getFresh: (key) => kv.getFresh(key),
   });
   const calls = new Calls({
-    registry, pool, readThrough, metrics, futures, hostId: self.id, onTouched: (keys) => budget.touch(keys), messaging,
+    registry, pool, readThrough, metrics, futures, hostId: self.id, messaging,
+    onTouched: (keys) => {
+      readThrough.callKeys += keys.length;
+      budget.touch(keys);
+    },
     sessions: { catchUp, selfUrl: self.url },
     cluster: {
       ...others, absence: (peer) => directory.absence(peer),
@@ -242,6 +248,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
     maxBodyBytes: opts.maxBodyBytes,
     readiness,
     clusterView: () => presence.view(directory.peers()),
+    overview: overviewReader({
+      registry: metrics.registry,
+      cluster: () => presence.view(directory.peers()),
+      kv: kvViewReader(kv),
+      userKeys: userKeyCounter(() => cache.keys('')),
+      functions: async (tenant) => (await registry.list(tenant)).flatMap((r) => r.types.exports.map((sig) => functionInfo(r, sig))),
+      dags: (tenant) => dags.list(tenant),
+    }),
     logs: { store: logStore, cluster: clusterLogs, followers },
   });
 

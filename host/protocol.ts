@@ -75,6 +75,9 @@ export const HOST_PATHS = {
   metrics: '/metrics',
   /** This host's view of the cluster. */
   cluster: '/v1/cluster',
+  /** The dashboard's page (its files under `/ui/`) and its data. */
+  ui: '/ui',
+  overview: '/v1/overview',
   modules: '/v1/modules',
   functions: '/v1/functions',
   futures: '/v1/futures',
@@ -162,6 +165,9 @@ export const HOST_ROUTES = [
   { name: 'readyz', method: 'GET', path: HOST_PATHS.readyz, access: 'open' },
   { name: 'cluster', method: 'GET', path: HOST_PATHS.cluster, access: READ },
   { name: 'metrics', method: 'GET', path: HOST_PATHS.metrics, access: READ },
+  { name: 'ui', method: 'GET', path: HOST_PATHS.ui, access: 'open' },
+  { name: 'uiFile', method: 'GET', path: `${HOST_PATHS.ui}/:file`, access: 'open' },
+  { name: 'overview', method: 'GET', path: HOST_PATHS.overview, access: READ },
   { name: 'putModule', method: 'PUT', path: `${HOST_PATHS.modules}/:module`, access: DEPLOY },
   { name: 'listModules', method: 'GET', path: HOST_PATHS.modules, access: LIST },
   { name: 'getModule', method: 'GET', path: `${HOST_PATHS.modules}/:module`, access: LIST },

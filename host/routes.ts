@@ -18,6 +18,8 @@ import { functionInfo, type ModuleRecord, type Registry } from './registry.ts';
 import type { ModuleCandidate, Quotas } from './quotas/quotas.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
 import type { Readiness } from './readiness.ts';
+import type { Overview } from './ui/overview.ts';
+import { uiHandlers } from './ui/routes.ts';
 import { logHandlers, type LogRouteDeps } from './logs/routes.ts';
 import { callLogsOf } from './logs/call-logs.ts';
 
@@ -45,6 +47,8 @@ export interface RouteDeps {
   /** What `GET /readyz` answers. */
   readiness: Readiness;
   clusterView: () => unknown;
+  /** What the dashboard shows (`GET /v1/overview`, ui/overview.ts). */
+  overview: (tenant: string) => Promise<Overview>;
   /** Guest log lines and failed calls (logs/): their routes, and what a deleted module forgets. */
   logs: Omit<LogRouteDeps, 'registry'>;
 }
@@ -75,6 +79,7 @@ export function routes(router: Router, d: RouteDeps): void {
     ...logHandlers({ ...d.logs, registry: d.registry }),
     ...dagHandlers(d.dags, { maxBodyBytes: d.maxBodyBytes, prewake: () => d.calls.prewake(), quotas: d.quotas }),
     ...adminHandlers(d.admin.store, d.admin.changed),
+    ...uiHandlers(d.overview),
   };
   for (const r of HOST_ROUTES) {
     const action: string | undefined = AUDITED[r.name as keyof typeof AUDITED];
@@ -143,7 +148,7 @@ function withLogsIfAsked(err: unknown, asked: boolean): unknown {
   return new CloudburstError(err.code, err.message, { ...err.details, callId: logs.callId, logs: logs.logs }, { cause: err });
 }
 
-function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}` | LogRouteName>, HostHandler> {
+function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}` | `tenant${string}` | `token${string}` | LogRouteName | 'ui' | 'uiFile' | 'overview'>, HostHandler> {
   const { registry, calls, readThrough, quotas } = d;
   return {
     healthz: ({ res }) => sendJson(res, 200, { ok: true, host: d.hostId }),

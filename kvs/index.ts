@@ -25,4 +25,5 @@ export { startKvNode, type KvNode, type KvNodeOptions } from './server.ts';
 export { KvClient, type KvClientOptions } from './client.ts';
 export { SEED_RESOLVE_MS, Seeds, systemLookup, type Lookup, type SeedsOptions } from './seeds.ts';
 export type { RingInfo } from './cluster/gossip.ts';
+export { Ring, ringShares } from './cluster/ring.ts';
 export type { Member, MemberState } from './cluster/membership.ts';

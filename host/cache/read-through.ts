@@ -26,6 +26,13 @@ export class ReadThroughCache {
   pushed = 0;
   /** Reads sent to the tier (misses, and reads that asked for a fresh value), for metrics. */
   fetched = 0;
+  /**
+   * Keys calls used (read or wrote, each once per call, as the worker reports them) and the
+   * guests' reads among them the cache did not hold: what the dashboard's hit rate is made of
+   * (`1 - misses / keys`), counted here so that it reads the same numbers as /metrics.
+   */
+  callKeys = 0;
+  guestMisses = 0;
   /** Misses being fetched, so concurrent misses of one key make one request. */
   readonly #inflight = new Map<string, Promise<Lattice | undefined>>();
 
@@ -74,6 +81,7 @@ export class ReadThroughCache {
    * whenever the cache has none, so that what another host just wrote is found at once.
    */
   fetchForGuest(key: string): Promise<Lattice | undefined> {
+    this.guestMisses++;
     if (!this.#inflight.has(key) && this.#absent?.known(key)) return Promise.resolve(this.cache.get(key));
     return this.#fetch(key, true);
   }
@@ -114,6 +122,8 @@ export class ReadThroughCache {
   registerMetrics(registry: MetricsRegistry): void {
     counterFrom(registry, 'cloudburst_pushed_changes_total', 'Changes the KV tier pushed for subscribed keys.', () => this.pushed);
     counterFrom(registry, 'cloudburst_tier_reads_total', 'Reads of one key this host sent to the KV tier (cache misses, fresh reads, background reads such as a tenant\'s state ledger).', () => this.fetched);
+    counterFrom(registry, 'cloudburst_call_keys_total', 'Keys function calls used (read or written), each counted once per call.', () => this.callKeys);
+    counterFrom(registry, 'cloudburst_guest_read_misses_total', 'Guests\' reads of keys the cache did not hold (sent to the KV tier, or answered by the memory of absent keys).', () => this.guestMisses);
     const absent = this.#absent;
     if (absent === undefined) return;
     counterFrom(registry, 'cloudburst_absent_hits_total', 'Cache misses answered "no value" without the KV tier (the tier had none lately).', () => absent.hits);

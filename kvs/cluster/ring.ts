@@ -85,6 +85,11 @@ export class Ring {
     this.#owners = Uint32Array.from(points, (p) => p.owner);
   }
 
+  /** The points on the circle, ascending (each a member's; `ringShares` reads them). */
+  get tokens(): Uint32Array {
+    return this.#tokens;
+  }
+
   /** Whether `id` is on the ring. */
   has(id: string): boolean {
     return this.#ids.has(id);
@@ -143,4 +148,34 @@ function lowerBound(tokens: Uint32Array, token: number): number {
     else hi = mid;
   }
   return lo === tokens.length ? 0 : lo;
+}
+
+/**
+ * What share of the key space each member holds: `primary`, the fraction of the 32-bit circle
+ * whose keys it is the first replica of (the shares add up to 1), and `replica`, the fraction
+ * it holds a copy of (N copies per key: the shares add up to N). An operator's view of how even
+ * the ring is (the dashboard, `GET /v1/overview`); placement itself never needs it.
+ *
+ * @example
+ * ringShares(new Ring(members, { replication: 2 })).get('kv-1') // { primary: 0.31, replica: 0.66 }
+ */
+export function ringShares(ring: Ring): Map<string, { primary: number; replica: number }> {
+  const shares = new Map(ring.members.map((m) => [m.id, { primary: 0, replica: 0 }]));
+  const tokens = ring.tokens;
+  const n = tokens.length;
+  if (n === 0) return shares;
+  const CIRCLE = 2 ** 32;
+  for (let i = 0; i < n; i++) {
+    // Keys on the arc (tokens[i-1], tokens[i]] go to the point i and the members clockwise of it
+    // (the first arc wraps around from the last point).
+    const arc = i === 0 ? tokens[0]! + CIRCLE - tokens[n - 1]! : tokens[i]! - tokens[i - 1]!;
+    if (arc === 0) continue;
+    const replicas = ring.replicasForToken(tokens[i]!);
+    replicas.forEach((m, r) => {
+      const s = shares.get(m.id)!;
+      if (r === 0) s.primary += arc / CIRCLE;
+      s.replica += arc / CIRCLE;
+    });
+  }
+  return shares;
 }

@@ -15,6 +15,7 @@ function requestOf(r: HostRoute): { path: string; body?: string | Uint8Array } {
     .replace(':id', '0123456789abcdef0123456789abcdef')
     .replace('*key', r.name.endsWith('Rejected') ? 'default%2Fk%2Fk' : 'k')
     .replace(':rid', 'r1')
+    .replace(':file', 'app.js')
     .replace(':name', r.path.startsWith('/v1/tenants') ? 'acme' : r.path.startsWith('/v1/tokens') ? 'victim' : r.name === 'dagPut' ? 'intruder' : 'pipe');
   const bodies: Partial<Record<HostRoute['name'], string | Uint8Array>> = {
     putModule: guestBytes('math'),

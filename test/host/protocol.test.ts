@@ -152,7 +152,7 @@ describe('host protocol: request parsers', () => {
 
 /** A concrete path for a route pattern: each `:param` or `*rest` filled in. */
 function concrete(path: string): string {
-  const fill: Record<string, string> = { module: 'nosuchmodule', fn: 'nosuch.fn', id: '0'.repeat(32), key: 'protocol-probe', name: 'nosuchdag', rid: 'nosuchrid' };
+  const fill: Record<string, string> = { module: 'nosuchmodule', fn: 'nosuch.fn', id: '0'.repeat(32), key: 'protocol-probe', name: 'nosuchdag', rid: 'nosuchrid', file: 'app.js' };
   return path.replace(/[:*](\w+)/g, (_, p: string) => fill[p]!);
 }
 

@@ -48,7 +48,8 @@ function samplePath(r: HostRoute, w: World): string {
     .replace(':id', w.future)
     .replace('*key', enc(w.keys.counter))
     .replace(':name', w.dag)
-    .replace(':rid', 'r1');
+    .replace(':rid', 'r1')
+    .replace(':file', 'app.js');
 }
 
 /** A method the route's path does not serve: METHOD_NOT_ALLOWED, whatever the credential. */
@@ -202,6 +203,15 @@ export function hostGenerators(w: World): Record<HostRouteName, CaseArb | undefi
     // Nothing to refuse in a GET of these but the method (and, later, the credential).
     healthz: undefined, readyz: undefined, cluster: undefined, metrics: undefined, listModules: undefined, listFunctions: undefined,
     dagList: undefined, listRejected: undefined, dagSnapshots: undefined, dagStatus: undefined, dagCancel: undefined,
+    ui: undefined, overview: undefined,
+
+    // The dashboard serves only its own files: no other name, no way out of dist/ui.
+    uiFile: fc.oneof(
+      fc.oneof(hostileString, fc.constantFrom('index.html.bak', '.env', 'app.js.map', 'APP.JS', 'package.json', 'cli.js', 'app.js ', '%00app.js'))
+        .filter((n) => n !== '' && n !== '.' && n !== '..' && !/^[a-z0-9][a-z0-9-]*\.(js|css|svg)$/.test(n))
+        .map((n): Case => ({ route: 'uiFile', method: 'GET', path: named(P.ui, n), expect: ['UNKNOWN_ROUTE', 'INVALID_NAME'] })),
+      traversal(P.ui).map(({ path, raw, escapes }): Case => ({ route: 'uiFile', method: 'GET', path, raw, expect: ['UNKNOWN_ROUTE'], routing: escapes })),
+    ),
 
     putModule: fc.oneof(
       fc.tuple(badName, fc.uint8Array({ maxLength: 64 })).map(([n, b]): Case => ({ route: 'putModule', method: 'PUT', path: named(P.modules, n), body: b, expect: ['INVALID_NAME', 'INVALID_WASM'] })),

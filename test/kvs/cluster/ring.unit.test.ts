@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { murmur3 } from '../../../kvs/cluster/hash.ts';
-import { defaultReplication, Ring, type RingMember } from '../../../kvs/cluster/ring.ts';
+import { defaultReplication, Ring, ringShares, type RingMember } from '../../../kvs/cluster/ring.ts';
 
 const te = new TextEncoder();
 const members = (n: number, from = 0): RingMember[] =>
@@ -90,3 +90,31 @@ describe('ring', () => {
     }
   });
 });
+
+describe('ringShares: what share of the key space each node holds', () => {
+  const nodes = (n: number): RingMember[] => Array.from({ length: n }, (_, i) => ({ id: `kv-${i}`, url: `http://127.0.0.1:${7100 + i}` }));
+
+  it('primaries add up to the whole circle, replicas to N of it', () => {
+    for (const [n, replication] of [[1, 1], [3, 3], [5, 3], [4, 2]] as const) {
+      const shares = ringShares(new Ring(nodes(n), { replication }));
+      const sum = (k: 'primary' | 'replica'): number => [...shares.values()].reduce((a, s) => a + s[k], 0);
+      expect(sum('primary')).toBeCloseTo(1, 9);
+      expect(sum('replica')).toBeCloseTo(replication, 9);
+      for (const s of shares.values()) expect(s.replica).toBeLessThanOrEqual(1 + 1e-9);
+    }
+  });
+
+  it('agrees with where keys go', () => {
+    const ring = new Ring(nodes(4), { replication: 2 });
+    const shares = ringShares(ring);
+    const counts = new Map<string, number>();
+    const KEYS = 20_000;
+    for (let i = 0; i < KEYS; i++) {
+      const primary = ring.replicasFor(`default/k/key-${i}`)[0]!.id;
+      counts.set(primary, (counts.get(primary) ?? 0) + 1);
+    }
+    // Sampled shares within a few points of the computed ones.
+    for (const [id, s] of shares) expect(Math.abs((counts.get(id) ?? 0) / KEYS - s.primary)).toBeLessThan(0.03);
+  });
+});
+
