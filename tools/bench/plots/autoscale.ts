@@ -37,7 +37,7 @@ function series(title: string, values: Spec[], y: Spec, height: number, extra: S
   return {
     title, width: WIDTH, height,
     layer: [
-      { data: { values }, mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 }, encoding: { x, y, color: { field: 'run', type: 'nominal', scale: RUN_COLORS, legend: { title: null } }, strokeDash: { field: 'run', type: 'nominal', scale: { domain: RUN_COLORS.domain, range: [[1, 0], [6, 3]] }, legend: null } } },
+      { data: { values }, mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 }, encoding: { x, y, color: { field: 'run', type: 'nominal', scale: RUN_COLORS, legend: { title: null } }, strokeDash: { field: 'run', type: 'nominal', scale: { domain: RUN_COLORS.domain, range: [[1, 0], [6, 3]] }, legend: { title: null } } } },
       ...extra,
     ],
   };
@@ -76,7 +76,6 @@ export const autoscalePlot: SuitePlot = {
         y: { field: 'n', type: 'quantitative', title: 'count', axis: { tickMinStep: 1 } },
         color: { field: 'run', type: 'nominal', scale: RUN_COLORS, legend: { title: null } },
         strokeDash: { field: 'what', type: 'nominal', scale: { domain: ['workers', 'ready hosts'], range: [[1, 0], [2, 2]] }, legend: { title: null } },
-        strokeWidth: { field: 'what', type: 'nominal', scale: { domain: ['workers', 'ready hosts'], range: [2, 3] }, legend: null },
         detail: { field: 'what' },
       },
     };

@@ -49,7 +49,7 @@ function anomaliesPanel(anomalies: Record<string, unknown>): Spec {
   return {
     title: 'Anomalies in the recorded histories (goal: none under rr and causal)',
     width: 520,
-    height: { step: 54 },
+    height: { step: 16 },
     data: { values },
     layer: [
       { mark: 'bar', encoding: { y, yOffset, x, color: { field: 'kind', type: 'nominal', scale: { domain: kinds.map((k) => k[1]), range: ['#e6550d', '#756bb1', '#bcbddc'] }, legend: { title: null } } } },
@@ -76,6 +76,7 @@ export const consistencyPlot: SuitePlot = {
       panels.push(latencyPanel({
         title: 'Metadata per key in the KV tier (encoded lattice minus its values), by the mode that wrote it',
         unit: 'bytes',
+        axis: 'metadata per key (bytes, log scale)',
         cases: Object.keys(meta).map((g) => ({ name: `${g} (${num(meta[g], 'keys')} keys)`, side: g === 'preloaded only' || g.endsWith('lww') ? 'baseline' : 'ours', ...summary(meta[g], 'metaBytes') })),
       }));
     }

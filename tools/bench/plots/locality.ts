@@ -27,7 +27,7 @@ function sizesPanel(sizes: Record<string, unknown>): Spec {
   return {
     title: 'arrays.sum10: p50 (bar) and p99 (tick)',
     width: 520,
-    height: { step: 60 },
+    height: { step: 20 },
     data: { values },
     layer: [
       { mark: { type: 'bar', tooltip: true }, encoding: { y, yOffset, x, x2: { datum: lo }, color: { field: 'variant', type: 'nominal', scale: { domain: VARIANTS.map((v) => v[1]), range: VARIANTS.map((v) => v[2]) }, legend: { title: null } } } },

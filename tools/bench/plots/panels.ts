@@ -45,12 +45,12 @@ export interface LatencyCase {
  * p50 and p99 of each case as two bars, log scale. `unit` is the unit of the values as given
  * ('µs' or 'ms'); `scale` divides them first (1000: µs shown as ms).
  */
-export function latencyPanel(opts: { title: string; unit: string; cases: readonly LatencyCase[]; scale?: number; width?: number }): Spec {
+export function latencyPanel(opts: { title: string; unit: string; cases: readonly LatencyCase[]; scale?: number; width?: number; axis?: string }): Spec {
   const k = opts.scale ?? 1;
   const values = opts.cases.flatMap((c) => (['p50', 'p99'] as const)
     .filter((p) => usable(c[p], true))
     .map((p) => ({ case: c.name, percentile: p, key: `${c.side} ${p}`, value: c[p] / k, text: label(c[p] / k) })));
-  return bars(opts.title, values, opts.cases.map((c) => c.name), `latency (${opts.unit}, log scale)`, true, opts.width, true);
+  return bars(opts.title, values, opts.cases.map((c) => c.name), opts.axis ?? `latency (${opts.unit}, log scale)`, true, opts.width, true);
 }
 
 export interface ValueCase {
@@ -107,7 +107,8 @@ function bars(title: string, values: Spec[], order: string[], axis: string, log:
   return {
     title,
     width,
-    height: { step: grouped ? 30 : 22 },
+    // With an offset (p50 and p99 side by side) the step is each bar's.
+    height: { step: grouped ? 15 : 22 },
     data: { values },
     layer: [
       { mark: { type: 'bar', tooltip: true }, encoding: { y, ...offset, x, ...from, color: { field: 'key', type: 'nominal', scale: colorScale(keys), legend: { title: null } } } },
@@ -122,7 +123,11 @@ export function stack(title: string, subtitle: string, panels: readonly Spec[]):
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: title, subtitle },
     vconcat: [...panels],
-    resolve: { scale: { color: 'independent', x: 'independent', y: 'independent' } },
+    // Every panel its own axes and legends: they show different things.
+    resolve: {
+      scale: { color: 'independent', x: 'independent', y: 'independent', yOffset: 'independent', strokeDash: 'independent', strokeWidth: 'independent' },
+      legend: { color: 'independent', strokeDash: 'independent' },
+    },
   } as unknown as TopLevelSpec;
 }
 
