@@ -94,9 +94,11 @@ describe('bench plots: what each chart shows', () => {
     expect(t).toContain('7 of 100');
   });
 
-  it('memory: a line per run through before, each round and idle', async () => {
+  it('memory: a bar per run and stage (before, each round, idle), each run\'s baseline dashed', async () => {
     const svg = await render('memory');
     expect(texts(svg)).toEqual(expect.arrayContaining(['before (baseline)', 'after round 1', 'idle after 5 s', '(defaults)', '--worker-memory-mib 256', '160']));
+    expect(marks(svg, 'bar')).toHaveLength(6);
+    expect(marks(svg, 'rule mark')).toHaveLength(2);
   });
 
   it('tenants: share as ours, fair and fifo as baselines, the 2x goal', async () => {

@@ -30,19 +30,20 @@ export const memoryPlot: SuitePlot = {
   chart(r) {
     const values = points(r);
     const stages = [...new Map(values.map((p) => [p.order, p.stage])).entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+    const runs = [...new Set(values.map((p) => p.run))];
+    const color = { field: 'run', type: 'nominal', title: 'up flags', scale: { domain: runs, range: ['#1f5fa8', '#6a3d9a', '#2ca02c'].slice(0, Math.max(1, runs.length)) } };
+    const x = { field: 'stage', type: 'ordinal', sort: stages, title: null, axis: { labelAngle: 0 } };
+    const y = { field: 'mib', type: 'quantitative', title: 'anonymous memory (MiB)', scale: { zero: true } };
+    // Each run's memory before the runaways (its baseline) as a dashed line across the panel.
+    const baselines = values.filter((p) => p.order === 0);
     const panel: Spec = {
-      title: 'Anonymous memory (RssAnon) of the up process',
-      width: 520,
+      title: 'Anonymous memory (RssAnon) of the up process; dashed: before the runaway calls',
+      width: { step: 56 },
       height: 220,
-      data: { values },
-      encoding: {
-        x: { field: 'stage', type: 'ordinal', sort: stages, title: null, axis: { labelAngle: 0 } },
-        y: { field: 'mib', type: 'quantitative', title: 'anonymous memory (MiB)', scale: { zero: true } },
-        color: { field: 'run', type: 'nominal', title: 'up flags', scale: { range: ['#1f5fa8', '#6a3d9a', '#2ca02c'] } },
-      },
       layer: [
-        { mark: { type: 'line', point: { size: 60 } } },
-        { mark: { type: 'text', dy: -10, fontSize: 10 }, encoding: { text: { field: 'mib', type: 'quantitative', format: '.0f' } } },
+        { data: { values }, mark: { type: 'bar', tooltip: true }, encoding: { x, xOffset: { field: 'run', sort: runs }, y, color } },
+        { data: { values }, mark: { type: 'text', dy: -4, fontSize: 10, baseline: 'bottom' }, encoding: { x, xOffset: { field: 'run', sort: runs }, y, text: { field: 'mib', type: 'quantitative', format: '.0f' } } },
+        { data: { values: baselines }, mark: { type: 'rule', strokeDash: [6, 3], strokeWidth: 1.5 }, encoding: { y: { field: 'mib', type: 'quantitative' }, color } },
       ],
     };
     return stack('memory: what runaway guests leave behind', runLine(r, `${num(r, 'rounds')} rounds of: allocate to the limit, 100,000 keys, 50 MB and 70 MB values`), [panel]);
