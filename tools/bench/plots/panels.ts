@@ -72,7 +72,10 @@ export function valuePanel(opts: { title: string; axis: string; cases: readonly 
     layer: [
       ...(panel.layer as Spec[]),
       { data: ruleData, mark: { type: 'rule', color: '#c0392b', strokeDash: [6, 3], strokeWidth: 2 }, encoding: { x: { field: 'value', type: 'quantitative' } } },
-      { data: ruleData, mark: { type: 'text', color: '#c0392b', align: 'left', dx: 3, baseline: 'top', fontSize: 10, y: 0, dy: 2 }, encoding: { x: { field: 'value', type: 'quantitative' }, text: { field: 'text' } } },
+      // The label twice: a white outline under it keeps it readable over a bar.
+      ...[{ stroke: 'white', strokeWidth: 3 }, {}].map((halo) => ({
+        data: ruleData, mark: { type: 'text', color: '#c0392b', align: 'left', dx: 3, baseline: 'top', fontSize: 10, fontWeight: 'bold', y: 0, dy: 2, ...halo }, encoding: { x: { field: 'value', type: 'quantitative' }, text: { field: 'text' } },
+      })),
     ],
   };
 }
