@@ -19,4 +19,13 @@ describe('npm run bench: its command line, checked before any suite runs', () =>
     expect(() => parseBenchArgs(['--quik'], SUITES)).toThrow('unknown flag --quik: use --quick or --help');
     expect(() => parseBenchArgs(['host', 'hotpat'], SUITES)).toThrow('unknown benchmark hotpat: use host, kvs, hotpath');
   });
+
+  it('report [DIR] charts saved results and measures nothing; it takes one folder and no other flag', () => {
+    expect(parseBenchArgs(['report'], SUITES)).toEqual({ suites: [], quick: false, help: false, report: {} });
+    expect(parseBenchArgs(['report', 'old-results'], SUITES).report).toEqual({ dir: 'old-results' });
+    expect(parseBenchArgs(['report', '--help'], SUITES).help).toBe(true);
+    expect(() => parseBenchArgs(['report', 'a', 'b'], SUITES)).toThrow('report takes one folder: report [DIR]');
+    expect(() => parseBenchArgs(['report', '--quick'], SUITES)).toThrow('unknown flag --quick for report: use report [DIR]');
+    expect(usage(SUITES)).toContain('npm run bench -- report [DIR]');
+  });
 });

@@ -1,8 +1,10 @@
 // `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale|hotpath|dev] [--quick] [--help]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
-// and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json.
+// and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json, each
+// charted beside it (.svg, plots/), and .bench/report.md links them; `-- report [DIR]`
+// charts saved results again without measuring.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../build/build.ts';
 import { type BenchArgs, parseBenchArgs, usage } from './args.ts';
 import { autoscaleBench } from './autoscale.ts';
@@ -15,6 +17,7 @@ import { hotpathBench } from './hotpath.ts';
 import { kvsBench } from './kvs.ts';
 import { localityBench } from './locality.ts';
 import { memoryBench } from './memory.ts';
+import { chartAfterSuite, reportCommand } from './plots/command.ts';
 import { tenantsBench } from './tenants.ts';
 
 const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench, hotpath: hotpathBench, dev: devBench };
@@ -30,13 +33,17 @@ if (args.help) {
   console.log(usage(Object.keys(SUITES)));
   process.exit(0);
 }
+const RESULTS = join(PACKAGE_ROOT, '.bench');
+// A folder named on the command line is the caller's: npm runs scripts from the package root.
+if (args.report) process.exit(await reportCommand(args.report.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), args.report.dir) : RESULTS, Object.keys(SUITES)));
 const { quick } = args;
 for (const name of args.suites) {
   const suite = SUITES[name]!;
   console.log(`\n== ${name} ==`);
   const report = await suite(quick);
-  mkdirSync(join(PACKAGE_ROOT, '.bench'), { recursive: true });
-  const file = join(PACKAGE_ROOT, '.bench', `${name}-${Date.now()}.json`);
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${name}-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, ...report }, null, 2));
   console.log(`raw figures: ${file}`);
+  await chartAfterSuite(file, RESULTS, Object.keys(SUITES));
 }
