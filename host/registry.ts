@@ -8,6 +8,8 @@ import { checkExports, checkImports, memoryImport, type MemoryImport } from './m
 import type { ExportSignature } from '../guest/types-section.ts';
 import { readModuleTypes, type ModuleTypes } from './module-types.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
+import { moduleSourceMap } from './module-source-map.ts';
+import type { SourceMapIndex } from './source-map.ts';
 import { readWasm } from './wasm-binary.ts';
 
 export interface RegistryLimits {
@@ -53,6 +55,7 @@ interface Compiled {
   module: WebAssembly.Module;
   memory: MemoryImport;
   types: ModuleTypes;
+  sourceMap: SourceMapIndex | undefined;
 }
 
 /** The set of a tenant's module names. */
@@ -111,10 +114,10 @@ export class Registry {
       throw new CloudburstError('INVALID_WASM', 'the body is not a valid WebAssembly module (is it truncated?)');
     }
     const module = await WebAssembly.compile(source);
-    const { memory, types } = this.#check(bytes, module);
+    const { memory, types, sourceMap } = this.#check(bytes, module);
     await admit?.({ name, size: bytes.byteLength, memoryInitialPages: memory.initialPages });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const compiled: Compiled = { module, memory, types };
+    const compiled: Compiled = { module, memory, types, sourceMap };
     const spec = this.#spec(tenant, sha256, compiled);
     const trial = await this.#pool.run({ kind: 'load', tenant, module: spec }, this.#limits.instantiateTimeoutMs);
     if (!trial.ok) {
@@ -138,9 +141,9 @@ export class Registry {
   /**
    * Everything the host relies on when it links and calls the module, checked against its
    * binary: imports (names, kinds and signatures), the memory, the types section, and the
-   * signatures of the typed and runtime exports.
+   * signatures of the typed and runtime exports; and its source map, when it has one.
    */
-  #check(bytes: Uint8Array, module: WebAssembly.Module): { memory: MemoryImport; types: ModuleTypes } {
+  #check(bytes: Uint8Array, module: WebAssembly.Module): Omit<Compiled, 'module'> {
     const shape = readWasm(bytes);
     checkImports(shape);
     const memory = memoryImport(shape);
@@ -152,15 +155,16 @@ export class Registry {
     }
     const types = readModuleTypes(module);
     checkExports(shape, types);
-    return { memory, types };
+    return { memory, types, sourceMap: moduleSourceMap(module, shape) };
   }
 
   /** What a worker needs to instantiate a module: its memory within the module's and the host's limits. */
-  #spec(tenant: string, sha: string, { module, memory, types }: Compiled): ModuleSpec {
+  #spec(tenant: string, sha: string, { module, memory, types, sourceMap }: Compiled): ModuleSpec {
     return {
       id: `${tenant}/${sha}`, module, types,
       memoryInitialPages: memory.initialPages,
       memoryMaxPages: Math.min(this.#limits.memoryMaxPages, memory.maximumPages ?? Number.MAX_SAFE_INTEGER),
+      ...(sourceMap ? { sourceMap } : {}),
     };
   }
 
