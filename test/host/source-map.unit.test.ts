@@ -32,7 +32,7 @@ function vlq(value: number): string {
   return out;
 }
 
-let bytes: Uint8Array;
+let bytes: Uint8Array<ArrayBuffer>;
 let index: SourceMapIndex;
 let traps: WebAssembly.Instance;
 

@@ -18,6 +18,7 @@ import { flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './f
 import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags, writeBehindFlags } from './flag-values.ts';
 import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
 import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
+import { positionalArgument } from './call-args.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
@@ -146,12 +147,7 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
         args = given.map((a, i) => {
           if ('ref' in a) return { ref: a.ref };
           if ('future' in a) return { future: a.future };
-          if (info.params[i]?.type === 'string') return a.value;
-          try {
-            return JSON.parse(a.value) as unknown;
-          } catch {
-            return a.value;
-          }
+          return positionalArgument(a.value, info.params[i]?.type);
         });
       }
       const query = has(p, 'logs') ? '?logs=1' : '';
