@@ -39,6 +39,13 @@ export interface FunctionInfo {
   result: ExportSignature['result'];
 }
 
+/** The module a deploy replaced (the deploy's answer, `replaced`): its bytes' hash, when it was deployed, its functions. */
+export interface ReplacedModule {
+  sha256: string;
+  deployedAt: string;
+  functions: FunctionInfo[];
+}
+
 export interface ResolvedFunction {
   info: FunctionInfo;
   signature: ExportSignature;
@@ -97,14 +104,14 @@ export class Registry {
 
   /**
    * Validates a module and registers every typed export as `{name}.{export}`. Re-uploading a
-   * name replaces the module. Nothing is stored unless every check passed, including a trial
+   * name replaces the module, and the answer says what it replaced (`replaced`). Nothing is stored unless every check passed, including a trial
    * instantiation in a worker (which runs the module's start function under a deadline,
    * without access to state: see hostImports), and `admit` (the deployer's quotas), which sees
    * the module once its own checks passed and refuses it by throwing.
    */
   async deploy(
     tenant: string, name: string, bytes: Uint8Array, admit?: (m: { name: string; size: number; memoryInitialPages: number }) => Promise<void>,
-  ): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
+  ): Promise<{ record: ModuleRecord; functions: FunctionInfo[]; replaced?: ReplacedModule }> {
     checkModuleName(name);
     if (bytes.byteLength > this.#limits.maxModuleBytes) {
       throw new CloudburstError('BODY_TOO_LARGE', `a module may be at most ${this.#limits.maxModuleBytes} bytes`);
@@ -124,6 +131,8 @@ export class Registry {
       throw new CloudburstError('INVALID_WASM', `the module failed to start: ${trial.code}: ${trial.message}`, { cause: trial.code });
     }
 
+    // What this upload replaces, for the deployer to see (read before the write, like a user would).
+    const previous = await this.#record(tenant, name);
     const record: ModuleRecord = {
       name, sha256, size: bytes.byteLength, deployedAt: new Date().toISOString(), memoryInitialPages: memory.initialPages, types,
     };
@@ -135,7 +144,12 @@ export class Registry {
     await this.#readThrough.writeDurable(writes);
     this.#compiled.set(spec.id, compiled);
     this.#loaded.set(`${tenant}/${name}`, { record, spec });
-    return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
+    const functions = types.exports.map((sig) => functionInfo(record, sig));
+    if (!previous) return { record, functions };
+    const replaced: ReplacedModule = {
+      sha256: previous.sha256, deployedAt: previous.deployedAt, functions: previous.types.exports.map((sig) => functionInfo(previous, sig)),
+    };
+    return { record, functions, replaced };
   }
 
   /**

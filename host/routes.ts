@@ -149,8 +149,8 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     putModule: async ({ req, res, params, principal }) => {
       const bytes = await readBody(req, registry.limits.maxModuleBytes);
       const admit = (m: ModuleCandidate): Promise<void> => quotas.admitModule(principal.tenant, m, () => registry.list(principal.tenant));
-      const { record, functions } = await registry.deploy(principal.tenant, params.module!, bytes, admit);
-      sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
+      const { record, functions, replaced } = await registry.deploy(principal.tenant, params.module!, bytes, admit);
+      sendJson(res, 200, { module: record.name, sha256: record.sha256, functions, ...(replaced ? { replaced } : {}) });
     },
 
     listModules: async ({ res, principal }) => {

@@ -19,6 +19,7 @@ import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, pars
 import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
 import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
 import { positionalArgument } from './call-args.ts';
+import { deploySummary, type DeployAnswer } from './deploy-summary.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
@@ -126,8 +127,8 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
       const name = flag(p, 'name') ?? basename(target, extname(target));
       const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(target);
-      const out = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('PUT', hostPath.module(name), wasm, true);
-      print(p, out.functions.map((f) => `${f.name}(${f.params.map((q) => `${q.name}: ${q.type}`).join(', ')}): ${f.result}`).join('\n'), out);
+      const out = await client.json<DeployAnswer>('PUT', hostPath.module(name), wasm, true);
+      print(p, deploySummary(out), out);
       return 0;
     }
     case 'call': {
