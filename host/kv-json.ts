@@ -14,22 +14,17 @@ function text(bytes: Uint8Array): { value: string } | { base64: string } {
   }
 }
 
-/** Past this size an LWW value is not repeated in the answer to its own write (`PUT /v1/kv`). */
-export const ECHO_MAX_BYTES = 64 * 1024;
-
 /**
  * The JSON a user sees for a stored value (`GET /v1/kv/{key}`):
  * `{"key", "type", "value"}`; LWW bytes that are not UTF-8 come as `"base64"` instead of
  * `"value"`, and so do such set members (as `{"base64": ...}` elements). A register with
  * concurrent versions also lists them all under `"versions"`. LWW values carry their size
- * (`"bytes"`); with `echo: false` (the answer to a write) a value over ECHO_MAX_BYTES is
- * left out: the writer has it.
+ * (`"bytes"`).
  */
-export function latticeToJson(key: string, v: Lattice, opts: { echo?: boolean } = {}): Record<string, unknown> {
+export function latticeToJson(key: string, v: Lattice): Record<string, unknown> {
   switch (v.type) {
     case 'lww': {
-      const omit = opts.echo === false && v.value.byteLength > ECHO_MAX_BYTES;
-      const out: Record<string, unknown> = { key, type: 'lww', ...(omit ? {} : text(v.value)), bytes: v.value.byteLength, updatedAt: new Date(v.stamp.ms).toISOString() };
+      const out: Record<string, unknown> = { key, type: 'lww', ...text(v.value), bytes: v.value.byteLength, updatedAt: new Date(v.stamp.ms).toISOString() };
       // Concurrent versions (causal writes that did not see each other): all of them, the primary first.
       if (v.siblings && v.siblings.length > 0) {
         out.versions = versionsOf(v).filter((x) => !x.tombstone).map((x) => ({ ...text(x.value), updatedAt: new Date(x.stamp.ms).toISOString() }));
@@ -42,6 +37,30 @@ export function latticeToJson(key: string, v: Lattice, opts: { echo?: boolean } 
       return { key, type: 'set', value: v.members.map((m) => { const t = text(m); return 'value' in t ? t.value : t; }) };
     case 'max':
       return { key, type: 'max', value: v.value };
+  }
+}
+
+/**
+ * The answer to a write (`PUT /v1/kv/{key}`): what the key holds now, without repeating what
+ * the writer sent (a register's bytes, a set's members, which can be megabytes): a register's
+ * size and time, a set's number of members; a counter's total and a maximum's value, which
+ * are a number each and new to the writer (the merge of every writer's).
+ *
+ * @example
+ * writeAnswer('greeting', lww.write(Buffer.from('hello'), stamp)); // { key: 'greeting', type: 'lww', bytes: 5, updatedAt: '2026-...' }
+ * writeAnswer('visits', counterValue);                              // { key: 'visits', type: 'counter', value: 7 }
+ */
+export function writeAnswer(key: string, v: Lattice): Record<string, unknown> {
+  switch (v.type) {
+    case 'lww': {
+      const out: Record<string, unknown> = { key, type: 'lww', bytes: v.value.byteLength, updatedAt: new Date(v.stamp.ms).toISOString() };
+      if (v.siblings && v.siblings.length > 0) out.versions = versionsOf(v).filter((x) => !x.tombstone).length;
+      return out;
+    }
+    case 'set':
+      return { key, type: 'set', members: v.members.length };
+    default:
+      return latticeToJson(key, v);
   }
 }
 

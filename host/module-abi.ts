@@ -11,7 +11,7 @@ export interface Signature extends FuncType {
   name: string;
 }
 
-const SIGNATURE = /^([A-Za-z_][A-Za-z0-9_]*)\(((?:i32|i64|f32|f64)(?:, (?:i32|i64|f32|f64))*)?\)(?: -> (i32|i64|f32|f64))?$/;
+const SIGNATURE = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\(((?:i32|i64|f32|f64)(?:, (?:i32|i64|f32|f64))*)?\)(?: -> (i32|i64|f32|f64))?$/;
 
 /** Parses `name(i32, i64) -> f64` (the notation of guest/abi.ts). */
 export function parseSignature(text: string): Signature {

@@ -8,6 +8,8 @@ import { checkExports, checkImports, memoryImport, type MemoryImport } from './m
 import type { ExportSignature } from '../guest/types-section.ts';
 import { readModuleTypes, type ModuleTypes } from './module-types.ts';
 import type { ReadThroughCache } from './cache/read-through.ts';
+import { moduleSourceMap } from './module-source-map.ts';
+import type { SourceMapIndex } from './source-map.ts';
 import { readWasm } from './wasm-binary.ts';
 
 export interface RegistryLimits {
@@ -37,6 +39,13 @@ export interface FunctionInfo {
   result: ExportSignature['result'];
 }
 
+/** The module a deploy replaced (the deploy's answer, `replaced`): its bytes' hash, when it was deployed, its functions. */
+export interface ReplacedModule {
+  sha256: string;
+  deployedAt: string;
+  functions: FunctionInfo[];
+}
+
 export interface ResolvedFunction {
   info: FunctionInfo;
   signature: ExportSignature;
@@ -53,6 +62,7 @@ interface Compiled {
   module: WebAssembly.Module;
   memory: MemoryImport;
   types: ModuleTypes;
+  sourceMap: SourceMapIndex | undefined;
 }
 
 /** The set of a tenant's module names. */
@@ -94,14 +104,14 @@ export class Registry {
 
   /**
    * Validates a module and registers every typed export as `{name}.{export}`. Re-uploading a
-   * name replaces the module. Nothing is stored unless every check passed, including a trial
+   * name replaces the module, and the answer says what it replaced (`replaced`). Nothing is stored unless every check passed, including a trial
    * instantiation in a worker (which runs the module's start function under a deadline,
    * without access to state: see hostImports), and `admit` (the deployer's quotas), which sees
    * the module once its own checks passed and refuses it by throwing.
    */
   async deploy(
     tenant: string, name: string, bytes: Uint8Array, admit?: (m: { name: string; size: number; memoryInitialPages: number }) => Promise<void>,
-  ): Promise<{ record: ModuleRecord; functions: FunctionInfo[] }> {
+  ): Promise<{ record: ModuleRecord; functions: FunctionInfo[]; replaced?: ReplacedModule }> {
     checkModuleName(name);
     if (bytes.byteLength > this.#limits.maxModuleBytes) {
       throw new CloudburstError('BODY_TOO_LARGE', `a module may be at most ${this.#limits.maxModuleBytes} bytes`);
@@ -111,16 +121,18 @@ export class Registry {
       throw new CloudburstError('INVALID_WASM', 'the body is not a valid WebAssembly module (is it truncated?)');
     }
     const module = await WebAssembly.compile(source);
-    const { memory, types } = this.#check(bytes, module);
+    const { memory, types, sourceMap } = this.#check(bytes, module);
     await admit?.({ name, size: bytes.byteLength, memoryInitialPages: memory.initialPages });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const compiled: Compiled = { module, memory, types };
+    const compiled: Compiled = { module, memory, types, sourceMap };
     const spec = this.#spec(tenant, sha256, compiled);
     const trial = await this.#pool.run({ kind: 'load', tenant, module: spec }, this.#limits.instantiateTimeoutMs);
     if (!trial.ok) {
       throw new CloudburstError('INVALID_WASM', `the module failed to start: ${trial.code}: ${trial.message}`, { cause: trial.code });
     }
 
+    // What this upload replaces, for the deployer to see (read before the write, like a user would).
+    const previous = await this.#record(tenant, name);
     const record: ModuleRecord = {
       name, sha256, size: bytes.byteLength, deployedAt: new Date().toISOString(), memoryInitialPages: memory.initialPages, types,
     };
@@ -132,15 +144,20 @@ export class Registry {
     await this.#readThrough.writeDurable(writes);
     this.#compiled.set(spec.id, compiled);
     this.#loaded.set(`${tenant}/${name}`, { record, spec });
-    return { record, functions: types.exports.map((sig) => functionInfo(record, sig)) };
+    const functions = types.exports.map((sig) => functionInfo(record, sig));
+    if (!previous) return { record, functions };
+    const replaced: ReplacedModule = {
+      sha256: previous.sha256, deployedAt: previous.deployedAt, functions: previous.types.exports.map((sig) => functionInfo(previous, sig)),
+    };
+    return { record, functions, replaced };
   }
 
   /**
    * Everything the host relies on when it links and calls the module, checked against its
    * binary: imports (names, kinds and signatures), the memory, the types section, and the
-   * signatures of the typed and runtime exports.
+   * signatures of the typed and runtime exports; and its source map, when it has one.
    */
-  #check(bytes: Uint8Array, module: WebAssembly.Module): { memory: MemoryImport; types: ModuleTypes } {
+  #check(bytes: Uint8Array, module: WebAssembly.Module): Omit<Compiled, 'module'> {
     const shape = readWasm(bytes);
     checkImports(shape);
     const memory = memoryImport(shape);
@@ -152,15 +169,16 @@ export class Registry {
     }
     const types = readModuleTypes(module);
     checkExports(shape, types);
-    return { memory, types };
+    return { memory, types, sourceMap: moduleSourceMap(module, shape) };
   }
 
   /** What a worker needs to instantiate a module: its memory within the module's and the host's limits. */
-  #spec(tenant: string, sha: string, { module, memory, types }: Compiled): ModuleSpec {
+  #spec(tenant: string, sha: string, { module, memory, types, sourceMap }: Compiled): ModuleSpec {
     return {
       id: `${tenant}/${sha}`, module, types,
       memoryInitialPages: memory.initialPages,
       memoryMaxPages: Math.min(this.#limits.memoryMaxPages, memory.maximumPages ?? Number.MAX_SAFE_INTEGER),
+      ...(sourceMap ? { sourceMap } : {}),
     };
   }
 

@@ -10,7 +10,7 @@ import type { DagService } from './dag/service.ts';
 import { dagHandlers } from './dag/routes.ts';
 import { checkFutureId, type Futures } from './futures.ts';
 import { userKey } from './keys.ts';
-import { deltaFromBody, latticeToJson } from './kv-json.ts';
+import { deltaFromBody, latticeToJson, writeAnswer } from './kv-json.ts';
 import type { Messaging } from './messaging/messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { HOST_HEADERS, HOST_LIMITS, HOST_ROUTES, answerHeaders, hostPath, parseCacheRead, parseCall, parseMessage, parsePush, parseWait, type HostRouteName } from './protocol.ts';
@@ -171,8 +171,8 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     putModule: async ({ req, res, params, principal }) => {
       const bytes = await readBody(req, registry.limits.maxModuleBytes);
       const admit = (m: ModuleCandidate): Promise<void> => quotas.admitModule(principal.tenant, m, () => registry.list(principal.tenant));
-      const { record, functions } = await registry.deploy(principal.tenant, params.module!, bytes, admit);
-      sendJson(res, 200, { module: record.name, sha256: record.sha256, functions });
+      const { record, functions, replaced } = await registry.deploy(principal.tenant, params.module!, bytes, admit);
+      sendJson(res, 200, { module: record.name, sha256: record.sha256, functions, ...(replaced ? { replaced } : {}) });
     },
 
     listModules: async ({ res, principal }) => {
@@ -279,7 +279,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
       observe(d.hlc, current);
       const delta = deltaFromBody(query.get('type'), body, current, d.hlc, d.writer);
       const merged = await quotas.writeState(principal.tenant, new Map([[key, delta]]));
-      sendJson(res, 200, latticeToJson(params.key!, merged.get(key)!, { echo: false }));
+      sendJson(res, 200, writeAnswer(params.key!, merged.get(key)!));
     },
 
     // Writes the KV tier refused for good after the host had acknowledged them (a type conflict

@@ -23,11 +23,17 @@ export interface WasmShape {
   exports: WasmExport[];
   /** Whether the module defines a memory of its own (its memory section is not empty). */
   definesMemory: boolean;
+  /**
+   * Where each function body of the code section starts, as a byte offset in the module,
+   * in order (the offsets V8 reports in a trap's stack are module offsets too): the source
+   * map lookup keeps within one function (host/source-map.ts).
+   */
+  bodyStarts: number[];
 }
 
 const VAL_TYPES: Readonly<Record<number, ValType>> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
 const EXTERNAL_KINDS = ['function', 'table', 'memory', 'global', 'tag'] as const;
-const SECTION = { type: 1, import: 2, function: 3, memory: 5, export: 7 } as const;
+const SECTION = { type: 1, import: 2, function: 3, memory: 5, export: 7, code: 10 } as const;
 
 /** `(i32, i32) -> i32`, `(i32)`, `() -> f64`: how messages show a signature. */
 export function formatFuncType(t: FuncType): string {
@@ -106,6 +112,7 @@ export function readWasm(bytes: Uint8Array): WasmShape {
   const imports: WasmImport[] = [];
   const exportEntries: { name: string; kind: number; index: number }[] = [];
   let definesMemory = false;
+  const bodyStarts: number[] = [];
   const typeAt = (index: number): FuncType => types[index] ?? invalid(`the module refers to type ${index}, which it does not define`);
 
   while (at < bytes.length) {
@@ -169,8 +176,16 @@ export function readWasm(bytes: Uint8Array): WasmShape {
           exportEntries.push({ name: field, kind, index: u32() });
         }
         break;
+      case SECTION.code:
+        for (let i = count(); i > 0; i--) {
+          const bodySize = u32();
+          if (bodySize > end - at) invalid('a function body of the module runs past its section');
+          bodyStarts.push(at);
+          at += bodySize;
+        }
+        break;
       default:
-        at = end; // custom sections, code, data...: not needed here
+        at = end; // custom sections, data...: not needed here
     }
     if (at !== end) invalid(`section ${id} of the module does not end where its size says`);
   }
@@ -181,5 +196,5 @@ export function readWasm(bytes: Uint8Array): WasmShape {
     const type = functionTypes[index] ?? invalid(`export ${field} refers to function ${index}, which the module does not have`);
     return { name: field, kind: 'function', type };
   });
-  return { imports, exports, definesMemory };
+  return { imports, exports, definesMemory, bodyStarts };
 }

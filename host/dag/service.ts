@@ -1,5 +1,6 @@
 import type { ClientSession } from '../consistency/client-session.ts';
 import { CloudburstError } from '../../common/index.ts';
+import { edgeFit } from './edge-types.ts';
 import { type Hlc } from '../../kvs/index.ts';
 import type { Calls } from '../calls.ts';
 import type { ExecutorPool } from '../executor/pool.ts';
@@ -116,7 +117,7 @@ export class DagService {
    * Checks and stores a DAG (replacing one of the same name), then warms its functions up.
    * Nothing is stored unless every check passed.
    */
-  async register(tenant: string, name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[] }> {
+  async register(tenant: string, name: string, body: unknown): Promise<{ dag: DagInfo; warmed: string[]; warnings?: string[] }> {
     checkDagName(name);
     const topo = parseDag(name, body, new Date().toISOString());
     const resolved = await Promise.all(topo.spec.functions.map((fn) => this.#registry.resolve(tenant, fn).catch((err: unknown) => {
@@ -128,6 +129,7 @@ export class DagService {
       throw new CloudburstError('UNKNOWN_FUNCTION', `DAG ${name} names functions that do not exist: ${missing.join(', ')} (deploy their modules first)`, { functions: missing });
     }
     // Each function takes its fixed arguments, then one per predecessor: the graph must fit the signatures.
+    const warnings: string[] = [];
     topo.spec.functions.forEach((fn, i) => {
       const sig = resolved[i]!.signature;
       const preds = topo.preds.get(fn)!;
@@ -136,9 +138,26 @@ export class DagService {
       }
       const voids = preds.filter((p) => resolved[topo.spec.functions.indexOf(p)]!.signature.result === 'void');
       if (voids.length > 0) throw new CloudburstError('INVALID_REQUEST', `${voids.join(', ')} return(s) nothing, so cannot feed ${fn}`);
+      // Predecessor k fills parameter (params - preds + k): its result type must fit it.
+      preds.forEach((pred, k) => {
+        const result = resolved[topo.spec.functions.indexOf(pred)]!.signature.result;
+        const at = sig.params.length - preds.length + k;
+        const param = sig.params[at]!;
+        const fit = edgeFit(result, param.type);
+        const edge = `edge ${pred} -> ${fn}: ${pred} returns ${result}, and argument ${at} of ${fn} (${param.name}: ${param.type}) takes its result`;
+        if (fit === 'never') {
+          throw new CloudburstError(
+            'INVALID_REQUEST',
+            `${edge}; no ${result} is a ${param.type}: change one of the two signatures, or put a function between them that converts ${result} to ${param.type}`,
+            { edge: [pred, fn], result, param: { index: at, name: param.name, type: param.type } },
+          );
+        }
+        if (fit === 'narrows') warnings.push(`${edge}; a ${result} that is no ${param.type} fails the step at run time (INVALID_ARGUMENTS)`);
+      });
     });
     await this.#store.put(tenant, topo);
-    return { dag: info(topo), warmed: await this.#warmEverywhere(tenant, topo.spec.functions) };
+    const warmed = await this.#warmEverywhere(tenant, topo.spec.functions);
+    return warnings.length > 0 ? { dag: info(topo), warmed, warnings } : { dag: info(topo), warmed };
   }
 
   async list(tenant: string): Promise<DagSpec[]> {

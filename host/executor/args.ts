@@ -33,7 +33,11 @@ function scalar(type: ScalarType, v: unknown): number | bigint | boolean {
       let n: bigint;
       if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
       else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) n = BigInt(v);
-      else throw new ArgError('expected an integer (a JSON number, or a decimal string beyond 2^53)');
+      else if (typeof v === 'number' && Number.isInteger(v)) {
+        // JSON.parse has already rounded it (9007199254740993 arrives as 9007199254740992):
+        // refused rather than passed on with another value.
+        throw new ArgError(`${v} is beyond 2^53, where JSON numbers lose precision: pass it as a decimal string ("${BigInt(v)}", as typed)`);
+      } else throw new ArgError('expected an integer (a JSON number, or a decimal string beyond 2^53)');
       const [lo, hi] = INT64_RANGES[type];
       if (n < lo || n > hi) throw new ArgError(`out of range for ${type}`);
       return n;

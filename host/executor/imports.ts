@@ -6,12 +6,24 @@ import { KV_LIMITS } from '../../kvs/index.ts';
 import { guestKey } from '../keys.ts';
 import { guestView, liftString } from './abi.ts';
 import { CopyArena } from './copy-arena.ts';
+import { consoleImports } from './env-console.ts';
 import { KeyReader } from './key-reader.ts';
 import type { GuestState } from './guest-state.ts';
 
-/** Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). */
+/**
+ * Thrown by `env.abort`: the guest gave up (failed assertion, thrown error). Its message is
+ * asc's (`Index out of range at ~lib/array.ts:114:42`: the position asc passes is often the
+ * standard library's); `text` is the message alone, and its `stack`, taken in the import,
+ * holds the guest's wasm frames, which the worker maps to the user's line (guest-stack.ts).
+ */
 export class GuestAbort extends Error {
   override readonly name = 'GuestAbort';
+  readonly text: string;
+
+  constructor(text: string, where: string) {
+    super(`${text}${where}`);
+    this.text = text;
+  }
 }
 
 const I64_MIN = -(1n << 63n);
@@ -130,12 +142,12 @@ export function hostImports(memory: WebAssembly.Memory, state: () => GuestState,
     },
   });
 
-  const env = Object.assign(Object.create(null) as Record<string, unknown>, {
+  const env = Object.assign(Object.create(null) as Record<string, unknown>, consoleImports(memory, (level, message) => state().log(level, message)), {
     memory,
     abort: (msg: number, file: number, line: number, col: number): never => {
       const text = msg === 0 ? 'abort' : liftString(memory, msg >>> 0, 'the message passed to abort');
       const where = file === 0 ? '' : ` at ${liftString(memory, file >>> 0, 'the file name passed to abort')}:${line >>> 0}:${col >>> 0}`;
-      throw new GuestAbort(`${text}${where}`);
+      throw new GuestAbort(text, where);
     },
     // Math.random's seed.
     seed: (): number => randomBytes(4).readUInt32LE(0) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20),

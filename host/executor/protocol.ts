@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../common/index.ts';
 import type { CausalNeed, ReadVersion, SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import type { KeyVersion } from '../consistency/client-session.ts';
 import type { ModuleTypes } from '../module-types.ts';
+import type { SourceMapIndex } from '../source-map.ts';
 import type { ChainJob } from './chain-protocol.ts';
 
 /**
@@ -110,6 +111,8 @@ export interface ModuleSpec {
   types: ModuleTypes;
   memoryInitialPages: number;
   memoryMaxPages: number;
+  /** The module's source map (SOURCE_MAP_SECTION), decoded: absent when it has none (traps then report offsets only). */
+  sourceMap?: SourceMapIndex;
 }
 
 /**

@@ -19,13 +19,18 @@ import { GuestState } from './guest-state.ts';
 import { GuestAbort, hostImports } from './imports.ts';
 import {
   BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
-  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type PreparedArg, type WorkerInit,
+  type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
 } from './protocol.ts';
 import { WarmInstances, type Instance } from './warm-instances.ts';
 import { quotaExceeded } from '../quotas/quota-error.ts';
 import { StateLedger } from '../quotas/state-ledger.ts';
 import { workerGate } from './worker-gate.ts';
 import { runChain } from './chain-worker.ts';
+import { GUEST_STACK_FRAMES, guestWhere } from './guest-stack.ts';
+import type { SourceMapIndex } from '../source-map.ts';
+
+// A trap deep in the standard library must still show the user's frames below it.
+Error.stackTraceLimit = GUEST_STACK_FRAMES;
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
@@ -104,22 +109,29 @@ function readRef(key: string, type: ValueType, session: boolean): unknown {
   return refArgument(key, state.read(key), type);
 }
 
-function classify(err: unknown, inst: Instance | undefined): { code: CloudburstError['code']; message: string; details?: Record<string, unknown> } {
+type Failure = { code: CloudburstError['code']; message: string; details?: Record<string, unknown> };
+
+function classify(err: unknown, inst: Instance | undefined, sourceMap?: SourceMapIndex): Failure {
   // A quota's refusal says which quota, and its limit (host/quotas/quota-error.ts).
   if (err instanceof CloudburstError) return { code: err.code, message: err.message, ...(err.code === 'QUOTA_EXCEEDED' && err.details ? { details: err.details } : {}) };
   if (err instanceof GuestAbort) {
-    return { code: /allocation too large|out of memory/i.test(err.message) ? 'GUEST_OUT_OF_MEMORY' : 'GUEST_ABORT', message: err.message };
+    const code = /allocation too large|out of memory/i.test(err.message) ? 'GUEST_OUT_OF_MEMORY' : 'GUEST_ABORT';
+    // asc's own position (often ~lib/...) gives way to the user's line when the map has it.
+    const { where, stack } = guestWhere(err.stack, sourceMap);
+    return { code, message: where ? `${err.text} ${where}` : err.message, details: { stack } };
   }
   if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
     const pages = inst ? inst.guest.memory.buffer.byteLength / 65536 : 0;
+    const { where, stack } = guestWhere(err.stack, sourceMap);
+    const at = where ? ` ${where}` : '';
     // The AssemblyScript runtime hits `unreachable` when memory.grow fails; the host cannot
     // see the failed grow itself. An `unreachable` trap with over half the maximum in use is
     // taken for an out-of-memory (the allocator doubles memory, so a grow that no longer fits
     // is refused once half is in use).
     if (inst && /unreachable/.test(err.message) && pages >= inst.maxPages / 2) {
-      return { code: 'GUEST_OUT_OF_MEMORY', message: `out of memory: ${pages} of ${inst.maxPages} pages (64 KiB) in use` };
+      return { code: 'GUEST_OUT_OF_MEMORY', message: `out of memory: ${pages} of ${inst.maxPages} pages (64 KiB) in use${at}`, details: { stack } };
     }
-    return { code: 'GUEST_TRAP', message: inst ? `${err.message} (memory: ${pages} of ${inst.maxPages} pages)` : err.message };
+    return { code: 'GUEST_TRAP', message: inst ? `${err.message}${at} (memory: ${pages} of ${inst.maxPages} pages)` : `${err.message}${at}`, details: { stack } };
   }
   if (err instanceof WebAssembly.LinkError || err instanceof WebAssembly.CompileError) return { code: 'INVALID_WASM', message: err.message };
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
@@ -127,6 +139,7 @@ function classify(err: unknown, inst: Instance | undefined): { code: CloudburstE
 
 function runCall(job: CallJob): JobResult {
   let inst: Instance | undefined;
+  let specSeen: ModuleSpec | undefined;
   const pins: number[] = [];
   // The runtime's __unpin: guest code, with the gate open.
   const unpin = (): void => {
@@ -136,6 +149,7 @@ function runCall(job: CallJob): JobResult {
   state.begin(job.callId, job.tenant, job.session, quota && new StateLedger(quota.tenant, init.writer, quota.stateBytes));
   try {
     const spec = instances.specOf(job.module);
+    specSeen = spec;
     if (quota && spec.memoryInitialPages > quota.memoryMaxPages) {
       throw quotaExceeded('guestMemoryMiB', (quota.memoryMaxPages * 65536) / (1024 * 1024), `the module needs ${spec.memoryInitialPages} pages (64 KiB) of memory at start; tenant ${quota.tenant}'s functions may have at most ${quota.memoryMaxPages}`);
     }
@@ -162,7 +176,7 @@ function runCall(job: CallJob): JobResult {
     return done;
   } catch (err) {
     state.discard();
-    const failure = classify(err, inst);
+    const failure = classify(err, inst, specSeen?.sourceMap);
     // A guest that trapped may have left its heap inconsistent: start it afresh next time.
     if (failure.code.startsWith('GUEST_')) instances.discard(job.module.id);
     return { kind: 'done', ok: false, ...failure, logs: state.logs };
@@ -200,7 +214,7 @@ function runLoad(job: Extract<Job, { kind: 'load' }>): JobResult {
     return { kind: 'done', ok: true, result: null, wrote: 0, touched: [], logs: [], versions: [] };
   } catch (err) {
     instances.delete(job.module.id);
-    return { kind: 'done', ok: false, ...classify(err, undefined), logs: [] };
+    return { kind: 'done', ok: false, ...classify(err, undefined, 'sourceMap' in job.module ? job.module.sourceMap : undefined), logs: [] };
   }
 }
 

@@ -96,6 +96,8 @@ describe('types section', () => {
       fn('sleepMs', [['ms', 'i32']], 'f64'),
       fn('random', [], 'f64'),
       fn('traceTwo', [['msg', 'string'], ['a', 'f64'], ['b', 'f64']], 'void'),
+      fn('consoleAll', [['msg', 'string']], 'void'),
+      fn('dateNow', [], 'i64'),
       fn('putOnly', [['key', 'string'], ['v', 'string']], 'void'),
       fn('slowSuffix', [['ms', 'i32'], ['suffix', 'string'], ['s', 'string']], 'string'),
       fn('slowPrefix', [['ms', 'i32'], ['prefix', 'string'], ['s', 'string']], 'string'),

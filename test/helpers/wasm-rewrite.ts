@@ -265,3 +265,8 @@ export function withMemoryLimits(wasm: Uint8Array, min: number, max: number): Ui
     ...(i.kind === 2 ? [1, ...u32(min), ...u32(max)] : Array.from(i.desc)),
   ])));
 }
+
+/** The module without its custom sections named `sectionName` (the others as they were). */
+export function withoutCustomSection(wasm: Uint8Array, sectionName: string): Uint8Array<ArrayBuffer> {
+  return joinSections(splitSections(wasm).filter((s) => s.id !== 0 || readName({ bytes: s.payload, at: 0 }) !== sectionName));
+}

@@ -20,7 +20,9 @@ describe('DAG chains in one worker job', () => {
     // Three modules: the worker gets the other modules' specs with the job, cold or warm.
     mixed: { functions: ['math.increment', 'fused.stepB', 'kitchen.echoI64'], edges: [['math.increment', 'fused.stepB'], ['fused.stepB', 'kitchen.echoI64']] },
     strings: { functions: ['kitchen.echoString', 'kitchen.slowPrefix', 'kitchen.slowSuffix'], edges: [['kitchen.echoString', 'kitchen.slowPrefix'], ['kitchen.slowPrefix', 'kitchen.slowSuffix']] },
-    mismatch: { functions: ['kitchen.echoString', 'math.square'], edges: [['kitchen.echoString', 'math.square']] },
+    // Registered while flip is math (i64 -> i64), run after flip was redeployed from retyped
+    // (string -> string): the run-time check of each result (registration refuses it otherwise).
+    mismatch: { functions: ['flip.increment', 'math.square'], edges: [['flip.increment', 'math.square']] },
   };
 
   beforeAll(async () => {
@@ -30,7 +32,9 @@ describe('DAG chains in one worker job', () => {
     ]);
     for (const p of [fused, unfused]) {
       for (const m of ['math', 'kitchen', 'fused']) await p.deploy(m);
+      await p.deploy('flip', 'math');
       for (const [name, spec] of Object.entries(CHAINS)) await p.client.json('PUT', `/v1/dags/${name}`, spec);
+      await p.deploy('flip', 'retyped');
     }
   }, 120_000);
   afterAll(async () => {
@@ -56,7 +60,7 @@ describe('DAG chains in one worker job', () => {
       ['abc', { args: { 'fused.stepA': ['eq-a', 3], 'fused.stepB': ['eq-b'], 'fused.stepC': ['eq-c'] } }],
       ['mixed', { args: { 'math.increment': [20], 'fused.stepB': ['eq-m'] } }],
       ['strings', { args: { 'kitchen.echoString': ['mid'], 'kitchen.slowPrefix': [0, '<'], 'kitchen.slowSuffix': [0, '>'] } }],
-      ['mismatch', { args: { 'kitchen.echoString': ['seven'] } }],
+      ['mismatch', { args: { 'flip.increment': ['seven'] } }],
     ];
     for (const [name, body] of cases) {
       const [a, b] = await both((p) => outcome(p, name, body));
@@ -64,7 +68,7 @@ describe('DAG chains in one worker job', () => {
     }
     expect(await outcome(fused, 'abc', cases[5]![1])).toEqual({ result: 18, runs: 1 });
     expect(await outcome(fused, 'strings', cases[7]![1])).toEqual({ result: '<mid>', runs: 1 });
-    expect(await outcome(fused, 'mismatch', cases[8]![1])).toMatchObject({ code: 'INVALID_ARGUMENTS', message: expect.stringMatching(/step math\.square.*the result of kitchen\.echoString/) });
+    expect(await outcome(fused, 'mismatch', cases[8]![1])).toMatchObject({ code: 'INVALID_ARGUMENTS', message: expect.stringMatching(/step math\.square.*the result of flip\.increment/) });
     // Every step committed its write, in order, on both hosts.
     expect(await both(async (p) => [await read(p, 'eq-a'), await read(p, 'eq-b'), await read(p, 'eq-c')])).toEqual([['3', '4', '8'], ['3', '4', '8']]);
   });

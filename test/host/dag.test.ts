@@ -91,10 +91,28 @@ describe('DAGs on one host', () => {
     const trapped = await callDag('divide', { args: { 'kitchen.addI32': [0, 0], 'hostile.divide': [10] } }).catch((err: unknown) => err);
     expect(trapped).toMatchObject({ code: 'GUEST_TRAP', message: expect.stringContaining('step hostile.divide') });
     expect((trapped as Error).message).not.toMatch(/ran \d+ times/);
-    // A predecessor's result that does not fit the successor's parameter: the step fails.
-    await p.client.json('PUT', '/v1/dags/mismatch', { functions: ['kitchen.echoString', 'math.square'], edges: [['kitchen.echoString', 'math.square']] });
-    await expect(callDag('mismatch', { args: { 'kitchen.echoString': ['seven'] } }))
-      .rejects.toMatchObject({ code: 'INVALID_ARGUMENTS', message: expect.stringMatching(/kitchen\.echoString.*math\.square/) });
+    // A predecessor's result that does not fit the successor's parameter: refused when the
+    // DAG is registered, naming the edge, both types and the way out; nothing is stored.
+    const refused = p.client.json('PUT', '/v1/dags/mismatch', { functions: ['kitchen.echoString', 'math.square'], edges: [['kitchen.echoString', 'math.square']] });
+    await expect(refused).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+      message: expect.stringMatching(/^edge kitchen\.echoString -> math\.square: kitchen\.echoString returns string, and argument 0 of math\.square \(x: i64\).*put a function between them that converts string to i64/),
+    });
+    await expect(p.client.json('GET', '/v1/dags/mismatch')).rejects.toMatchObject({ code: 'UNKNOWN_DAG' });
+    // The run-time check stays, for a module redeployed with other types since: the step fails.
+    await p.deploy('flip', 'math');
+    await p.client.json('PUT', '/v1/dags/mismatch', { functions: ['flip.increment', 'math.square'], edges: [['flip.increment', 'math.square']] });
+    await p.deploy('flip', 'retyped');
+    await expect(callDag('mismatch', { args: { 'flip.increment': ['seven'] } }))
+      .rejects.toMatchObject({ code: 'INVALID_ARGUMENTS', message: expect.stringMatching(/flip\.increment.*math\.square/) });
+  });
+
+  it('an edge whose values may not all fit (i64 into i32) is registered with a warning naming it', async () => {
+    const out = await p.client.json<{ warnings?: string[] }>('PUT', '/v1/dags/narrow', { functions: ['math.increment', 'kitchen.addI32'], edges: [['math.increment', 'kitchen.addI32']] });
+    expect(out.warnings).toEqual([expect.stringMatching(/^edge math\.increment -> kitchen\.addI32: math\.increment returns i64, and argument 1 of kitchen\.addI32 \(b: i32\).*fails the step at run time/)]);
+    expect((await callDag('narrow', { args: { 'math.increment': [1], 'kitchen.addI32': [40] } })).result).toBe(42);
+    const wide = await p.client.json<{ warnings?: string[] }>('PUT', '/v1/dags/wide', { functions: ['kitchen.addI32', 'math.square'], edges: [['kitchen.addI32', 'math.square']] });
+    expect(wide.warnings).toBeUndefined();
   });
 
   it('a step that runs past the deadline fails the request with CALL_TIMEOUT naming it', async () => {

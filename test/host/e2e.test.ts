@@ -65,7 +65,7 @@ describe('host: end to end over HTTP', () => {
     const ahead = (text: string, key: string) => kv.merge(`default/k/${key}`, lww.write(Buffer.from(text), { ms: Date.now() + 60_000, c: 0, writer: 'h-fast/w0' }));
     try {
       await ahead('from the future', 'skewed-put');
-      expect(await p.client.json('PUT', '/v1/kv/skewed-put', 'now', true)).toMatchObject({ value: 'now' });
+      expect(await p.client.json('PUT', '/v1/kv/skewed-put', 'now', true)).toMatchObject({ bytes: 3 });
       expect(await p.client.json('GET', '/v1/kv/skewed-put?fresh=1')).toMatchObject({ value: 'now' });
       await ahead('from the future', 'skewed-delete');
       expect(await p.client.json('DELETE', '/v1/kv/skewed-delete')).toEqual({ deleted: 'skewed-delete' });
@@ -76,13 +76,15 @@ describe('host: end to end over HTTP', () => {
   });
 
   it('kv: put, get and delete each lattice type through HTTP', async () => {
-    expect(await p.client.json('PUT', '/v1/kv/greeting', 'hello', true)).toMatchObject({ type: 'lww', value: 'hello' });
+    // The answer to a write does not repeat the value: its size, and a set's member count.
+    expect(await p.client.json('PUT', '/v1/kv/greeting', 'hello', true)).toEqual({ key: 'greeting', type: 'lww', bytes: 5, updatedAt: expect.any(String) });
     expect(await p.client.json('GET', '/v1/kv/greeting')).toMatchObject({ key: 'greeting', type: 'lww', value: 'hello' });
     const raw = await p.client.request('GET', '/v1/kv/greeting', undefined, { accept: 'application/octet-stream' });
     expect(raw.body.toString()).toBe('hello');
     await p.client.json('PUT', '/v1/kv/visits?type=counter', '3', true);
     expect(await p.client.json('PUT', '/v1/kv/visits?type=counter', '{"add": 4}', true)).toMatchObject({ value: 7 });
-    expect(await p.client.json('PUT', '/v1/kv/tags?type=set', '["b","a","b"]', true)).toMatchObject({ type: 'set', value: ['a', 'b'] });
+    expect(await p.client.json('PUT', '/v1/kv/tags?type=set', '["b","a","b"]', true)).toEqual({ key: 'tags', type: 'set', members: 2 });
+    expect(await p.client.json('GET', '/v1/kv/tags')).toMatchObject({ type: 'set', value: ['a', 'b'] });
     expect(await p.client.json('PUT', '/v1/kv/best?type=max', '12', true)).toMatchObject({ value: 12 });
     expect(await p.client.json('PUT', '/v1/kv/best?type=max', '5', true)).toMatchObject({ value: 12 });
     expect(await p.client.json('PUT', '/v1/kv/users/alice', 'nested/key', true)).toMatchObject({ key: 'users/alice' });

@@ -3,7 +3,9 @@
  *
  * Runs asc in-process with the repository's asconfig.json, the one place that says how guests
  * are built (imported memory, exported runtime, incremental GC, the SDK on the package path,
- * the types transform), so asc run by hand with that config gives the same module.
+ * the types transform, a source map and the name section), so asc run by hand with that
+ * config gives the same module, except for the source map, which asc writes beside the
+ * module and this build puts inside it (source-map-section.ts).
  */
 
 import { existsSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIOptions } from 'assemblyscript/asc';
 import { readTypesSection, type GuestTypes } from '../../guest/types-section.ts';
+import { withSourceMap } from './source-map-section.ts';
 
 export interface BuildOptions {
   /** The AssemblyScript file whose exports become the guest's functions. */
@@ -92,12 +95,15 @@ async function compile({ entry, outFile, optimize = true }: BuildOptions): Promi
   const stdout = createMemoryStream();
   const stderr = createMemoryStream();
   let wasm: Uint8Array<ArrayBuffer> | undefined;
+  let sourceMap: string | undefined;
   const api: APIOptions = {
     stdout,
     stderr,
-    // Keep the binary in memory; only the module itself is ever written (no bindings, no maps).
+    // Keep the binary and its source map in memory; only the module (the map inside it) is
+    // ever written.
     writeFile: (name, contents) => {
       if (name.endsWith('.wasm') && typeof contents !== 'string') wasm = new Uint8Array(contents);
+      else if (name.endsWith('.wasm.map') && typeof contents === 'string') sourceMap = contents;
     },
   };
   const argv = [
@@ -123,6 +129,7 @@ async function compile({ entry, outFile, optimize = true }: BuildOptions): Promi
   }
   if (!wasm) throw new BuildError(entry, `${entry}: asc produced no module`, diagnostics);
 
+  if (sourceMap !== undefined) wasm = withSourceMap(wasm, sourceMap);
   const types = readTypesSection(wasm);
   if (!types) throw new BuildError(entry, `${entry}: the cloudburst types transform did not run (check ${ASCONFIG})`, diagnostics);
 

@@ -51,8 +51,10 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
         if (i <= 0 || i === e.length - 1) throw new CloudburstError('INVALID_REQUEST', `--edge ${e}: write FROM:TO, e.g. --edge math.increment:math.square`);
         return [e.slice(0, i), e.slice(i + 1)];
       });
-      const out = await client.json<{ dag: Dag; warmed: string[] }>('PUT', path, { functions: p.flags.get('fn') ?? [], edges });
-      print(`registered DAG ${describe(out.dag)} (sink ${out.dag.sink}); warm on ${out.warmed.length} host(s)`, out);
+      const out = await client.json<{ dag: Dag; warmed: string[]; warnings?: string[] }>('PUT', path, { functions: p.flags.get('fn') ?? [], edges });
+      // An edge whose values may not all fit (an i64 into an i32): registered, with the host's warning.
+      const warnings = (out.warnings ?? []).map((w) => `\nwarning: ${w}`).join('');
+      print(`registered DAG ${describe(out.dag)} (sink ${out.dag.sink}); warm on ${out.warmed.length} host(s)${warnings}`, out);
       return 0;
     }
     case 'call': {

@@ -20,6 +20,8 @@ import { flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './f
 import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags, writeBehindFlags } from './flag-values.ts';
 import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
 import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
+import { positionalArgument } from './call-args.ts';
+import { deploySummary, type DeployAnswer } from './deploy-summary.ts';
 
 const USAGE = `cloudburst: stateful functions on WebAssembly
 
@@ -130,8 +132,8 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
       const name = flag(p, 'name') ?? basename(target, extname(target));
       const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(target);
-      const out = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('PUT', hostPath.module(name), wasm, true);
-      print(p, out.functions.map((f) => `${f.name}(${f.params.map((q) => `${q.name}: ${q.type}`).join(', ')}): ${f.result}`).join('\n'), out);
+      const out = await client.json<DeployAnswer>('PUT', hostPath.module(name), wasm, true);
+      print(p, deploySummary(out), out);
       return 0;
     }
     case 'call': {
@@ -151,12 +153,7 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
         args = given.map((a, i) => {
           if ('ref' in a) return { ref: a.ref };
           if ('future' in a) return { future: a.future };
-          if (info.params[i]?.type === 'string') return a.value;
-          try {
-            return JSON.parse(a.value) as unknown;
-          } catch {
-            return a.value;
-          }
+          return positionalArgument(a.value, info.params[i]?.type);
         });
       }
       const query = has(p, 'logs') ? '?logs=1' : '';

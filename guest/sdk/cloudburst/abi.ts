@@ -19,6 +19,12 @@ export const IMPORT_NAMESPACE = "cloudburst";
 /** Custom section that `cloudburst build` writes: UTF-8 JSON describing typed exports. */
 export const TYPES_SECTION = "cloudburst.types";
 
+/**
+ * Custom section that `cloudburst build` writes: asc's source map of the module (UTF-8 JSON,
+ * without the sources' text), which the host maps a trap's offsets through (host/source-map.ts).
+ */
+export const SOURCE_MAP_SECTION = "cloudburst.sourcemap";
+
 /** Version of the JSON layout inside TYPES_SECTION. */
 export const TYPES_VERSION = 1;
 
@@ -77,13 +83,26 @@ export const MEMORY_IMPORT = "memory";
 
 /**
  * asc's own function imports in ENV_NAMESPACE, with their wasm signatures: `abort(msg, file,
- * line, column)` (always; pointers to asc strings), `seed()` (Math.random) and
- * `trace(msg, n, a0, a1, a2, a3, a4)` (trace()). Always allowed, also in a start function.
+ * line, column)` (always; pointers to asc strings), `seed()` (Math.random),
+ * `trace(msg, n, a0, a1, a2, a3, a4)` (trace()), and the console and Date bindings of asc's
+ * standard library (`console.log(message)` ... and `Date.now()`: the host writes console
+ * output to the call's log and answers Date.now() with now()'s clock). Always allowed, also
+ * in a start function.
  */
 export const ENV_FUNCTIONS = [
   "abort(i32, i32, i32, i32)",
   "seed() -> f64",
   "trace(i32, i32, f64, f64, f64, f64, f64)",
+  "console.log(i32)",
+  "console.debug(i32)",
+  "console.info(i32)",
+  "console.warn(i32)",
+  "console.error(i32)",
+  "console.assert(i32, i32)",
+  "console.time(i32)",
+  "console.timeLog(i32)",
+  "console.timeEnd(i32)",
+  "Date.now() -> f64",
 ];
 
 /**
