@@ -228,9 +228,12 @@ async function run(p: Parsed): Promise<number> {
       // Host autoscaling adds and drains host processes: it runs on the process cluster, even
       // for one KV node and one host (README, "Host autoscaling").
       const scaling = autoscaleFlags((n) => flag(p, n), has(p, 'autoscale'), hosts, duration);
+      // --kvs-nodes or --hosts asks for the process cluster (cluster.json, `cluster status` and
+      // `down`), even for one of each; without them, one process.
+      const processes = has(p, 'kvs-nodes') || has(p, 'hosts') || Boolean(scaling);
       // Seconds of starting (and, the first time, building the examples): a progress line on a terminal.
-      const shown = progress(kvsNodes > 1 || hosts > 1 || scaling ? `starting ${kvsNodes} KV node(s) and ${hosts} host(s)` : 'starting the platform');
-      if (kvsNodes > 1 || hosts > 1 || scaling) {
+      const shown = progress(processes ? `starting ${kvsNodes} KV node(s) and ${hosts} host(s)` : 'starting the platform');
+      if (processes) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
