@@ -5,7 +5,7 @@ import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } 
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
 import { CloudburstError } from '../../common/index.ts';
 import { startKvNode } from '../../kvs/index.ts';
-import { BuildError, buildGuest } from '../build/build.ts';
+import { BuildError } from '../build/build.ts';
 import { HostClient } from './client.ts';
 import { CLUSTER_FILE, startLocalCluster } from './cluster.ts';
 import { clusterDownCommand, clusterStatusCommand } from './cluster-cli.ts';
@@ -21,6 +21,8 @@ import { commandHelp, generalUsage, groupHelp } from './help.ts';
 import { EXIT, exitOf, inFlagTerms, reportError, UsageError } from './exit.ts';
 import { argsSource, argsText } from './args-input.ts';
 import { progress } from './progress.ts';
+import { compile } from './compile.ts';
+import { futureCommand } from './future.ts';
 import { bannerLines } from './banner.ts';
 import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags, writeBehindFlags } from './flag-values.ts';
 import { AUTOSCALE_FILE } from './autoscaler.ts';
@@ -51,21 +53,6 @@ function untilSignal(stop: () => Promise<void>): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-}
-
-/** Builds `file` with asc (seconds: a progress line on a terminal), printing asc's warnings. */
-async function compile(p: Parsed, file: string, out?: string): Promise<Uint8Array> {
-  const shown = progress(`building ${file}`, { quiet: has(p, 'json') });
-  try {
-    const { wasm, stderr, types } = await buildGuest({ entry: resolve(file), ...(out ? { outFile: resolve(out) } : {}) });
-    shown.done();
-    if (stderr.trim()) console.error(stderr.trimEnd());
-    // asc's warnings say it at the declaration; the summary says what the module will lack.
-    for (const s of types.skipped) console.error(`skipped export ${s.name}: ${s.reason} (the host cannot call it; the types it can: guest/README.md)`);
-    return wasm;
-  } finally {
-    shown.done();
-  }
 }
 
 async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
@@ -158,24 +145,6 @@ const UP_READY_TIMEOUT_MS = 60_000;
 
 /** The file whose presence, at SIGTERM, makes a KV node leave the ring (kvs/README.md, "Leaving or restarting"). */
 const LEAVE_FILE = 'leave';
-
-async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
-  const [, verb, id] = p.positional;
-  if (verb !== 'get' || !id) throw new UsageError('usage: cloudburst future get ID [--wait 5s]');
-  const wait = duration(flag(p, 'wait') ?? '0');
-  const record = await client.json<{ status: string; result?: unknown; error?: { code: string; message: string } }>('GET', `${hostPath.future(id)}?wait=${wait}`);
-  if (record.status === 'failed') {
-    if (has(p, 'json')) console.log(JSON.stringify(record, null, 2));
-    else console.error(`error ${record.error?.code}: ${record.error?.message} (the call behind future ${id} failed)`);
-    return 1;
-  }
-  if (record.status === 'pending') {
-    print(p, `pending: the call has not finished (wait longer with --wait)`, record);
-    return 3;
-  }
-  print(p, show(record.result), record);
-  return 0;
-}
 
 async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, key, value] = p.positional;
