@@ -48,7 +48,7 @@ export const FLAGS = {
   'kvs-port': int('the embedded KV node\'s port (0: a free one)', '0', 'PORT'),
   'kvs-nodes': int('KV node processes (more than 1: one process per node, cluster.json)', '1'),
   hosts: int('function host processes', '1'),
-  replication: int('copies of every key', 'min(3, KV nodes)'),
+  replication: int('copies of every key', 'min(3, KV nodes in the ring)'),
   supervise: { type: 'boolean', help: 'restart a process of the cluster that dies' },
   'no-examples': { type: 'boolean', help: 'deploy none of guest/examples/' },
   fsync: { choices: ['batch', 'always', 'off'], default: 'batch', help: 'when the KV tier fsyncs (README, "Durability")' },
@@ -155,7 +155,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     words: 'kvs', section: 'Platform', summary: 'one KV node',
-    flags: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET], defaults: { data: '.cloudburst/kv', port: '7100', replication: '3' },
+    flags: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET], defaults: { data: '.cloudburst/kv', port: '7100' },
   },
   {
     words: 'host', section: 'Platform', args: '--kvs HOST:PORT[,...]', summary: 'one function host',
