@@ -79,6 +79,7 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
     case 'deploy': {
       if (!target) throw new UsageError('usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
       const name = flag(p, 'name') ?? basename(target, extname(target));
+      if (!existsSync(target)) throw new CloudburstError('INVALID_REQUEST', `${target}: no such file (give a .ts to build, or a .wasm built by \`cloudburst build\`)`);
       const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(p, target);
       const uploading = progress(`deploying ${name} (${wasm.byteLength} bytes)`, { quiet: has(p, 'json') });
       const out = await client.json<{ functions: { name: string; params: { name: string; type: string }[]; result: string }[] }>('PUT', hostPath.module(name), wasm, true)
