@@ -212,3 +212,15 @@ describe('cli: the start banner and progress', () => {
     expect(nearest('zzzzzz', ['fsync', 'port'])).toBeUndefined();
   });
 });
+
+describe('cli: the platform\'s refusal in the flag\'s words', () => {
+  it('a field the CLI filled is named as its flag, in refusals of the request\'s shape only', async () => {
+    const { inFlagTerms } = await import('../../tools/cli/exit.ts');
+    const { CloudburstError } = await import('../../common/index.ts');
+    const fields = { timeoutMs: '--timeout', args: '--args', consistency: '--consistency' };
+    expect(inFlagTerms(new CloudburstError('INVALID_REQUEST', 'timeoutMs must be an integer from 1 to 60000'), fields).message).toBe('--timeout must be an integer from 1 to 60000');
+    expect(inFlagTerms(new CloudburstError('INVALID_ARGUMENTS', '"args" must be an array'), fields).message).toBe('--args must be an array');
+    const other = new CloudburstError('CONSISTENCY_UNAVAILABLE', 'the consistency of the session could not be met');
+    expect(inFlagTerms(other, fields)).toBe(other);
+  });
+});

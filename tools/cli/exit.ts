@@ -45,6 +45,9 @@ export function reportError(err: CloudburstError | { code: ErrorCode; message: s
   return exit;
 }
 
+/** The codes whose messages name request fields. */
+const FIELD_CODES: ReadonlySet<ErrorCode> = new Set(['INVALID_REQUEST', 'INVALID_ARGUMENTS', 'MALFORMED_JSON']);
+
 /**
  * The platform's error in the CLI's words: the request fields the CLI filled from flags named
  * as those flags (`timeoutMs must be ...` of `--timeout 0` reads `--timeout must be ...`).
@@ -53,7 +56,9 @@ export function reportError(err: CloudburstError | { code: ErrorCode; message: s
  * inFlagTerms(err, { timeoutMs: '--timeout' })
  */
 export function inFlagTerms<E>(err: E, fields: Readonly<Record<string, string>>): E {
-  if (!(err instanceof CloudburstError) || err instanceof UsageError) return err;
+  // Only refusals of the request's shape speak of its fields (not, say, CONSISTENCY_UNAVAILABLE's
+  // "consistency", which is no flag's fault).
+  if (!(err instanceof CloudburstError) || err instanceof UsageError || !FIELD_CODES.has(err.code)) return err;
   let message = err.message;
   for (const [field, flag] of Object.entries(fields)) message = message.replace(new RegExp(`"?\\b${field}\\b"?`, 'g'), flag);
   if (message === err.message) return err;
