@@ -141,7 +141,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     words: 'up', section: 'Platform', summary: 'the platform on this machine: one process (KV node + host), or one process per node with --kvs-nodes/--hosts; deploys the examples',
     flags: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, 'drain-timeout', ...AUTOSCALE, ...MEMORY, ...TLS, ...SECRET],
-    notes: ['Ctrl-C stops it cleanly; `cloudburst cluster down` stops a cluster from another terminal.'],
+    notes: [
+      'With --kvs-nodes or --hosts (even 1 and 1): one process per node, listed in <data>/cluster.json; without: one process.',
+      'Ctrl-C stops it cleanly; `cloudburst cluster down` stops a cluster from another terminal.',
+      'Its cluster secret is <data>/cluster-secret (created 0600); its admin token <data>/admin-token.',
+    ],
   },
   {
     words: 'cluster status', section: 'Platform', summary: 'every process of the cluster in <data>/cluster.json (or the KV nodes of --kvs): health, readiness, ring',
@@ -156,10 +160,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     words: 'kvs', section: 'Platform', summary: 'one KV node',
     flags: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET], defaults: { data: '.cloudburst/kv', port: '7100' },
+    notes: [
+      'On SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops (a restart).',
+      'The cluster secret: --cluster-secret-file PATH or $CLOUDBURST_CLUSTER_SECRET (or --insecure).',
+    ],
   },
   {
     words: 'host', section: 'Platform', args: '--kvs HOST:PORT[,...]', summary: 'one function host',
     flags: ['data', 'port', 'kvs', ...ADDRESS, ...WORKERS, 'explore', 'quotas', 'queue', 'drain-timeout', ...MEMORY, ...TLS, ...SECRET], defaults: { data: '.cloudburst/host' },
+    notes: [
+      'On SIGTERM: drains (host/README.md, "Readiness and draining"); GET /readyz is 200 once it can serve.',
+      '--kvs takes DNS names: every address a name resolves to, looked up again every 10 s.',
+      'The cluster secret: --cluster-secret-file PATH or $CLOUDBURST_CLUSTER_SECRET (or --insecure).',
+    ],
   },
   { words: 'build', section: 'Functions', args: 'FILE.ts', summary: 'compiles AssemblyScript with the SDK on its path (asc)', flags: ['out', 'json'] },
   { words: 'fn deploy', section: 'Functions', args: 'FILE.ts|FILE.wasm', summary: 'builds (if .ts) and uploads a module, then lists its functions', flags: ['name', ...CLIENT], defaults: { name: 'the file\'s name' } },
