@@ -15,8 +15,11 @@ export async function futureCommand(p: Parsed, client: HostClient): Promise<numb
   const wait = duration(flag(p, 'wait') ?? '0');
   const record = await client.json<{ status: string; result?: unknown; error?: { code: string; message: string } }>('GET', `${hostPath.future(id)}?wait=${wait}`);
   if (record.status === 'failed') {
-    if (has(p, 'json')) console.log(JSON.stringify(record, null, 2));
-    else console.error(`error ${record.error?.code}: ${record.error?.message} (the call behind future ${id} failed)`);
+    // With --json: the record (the answer asked for) on stdout, the error as every error is on stderr.
+    if (has(p, 'json')) {
+      console.log(JSON.stringify(record, null, 2));
+      console.error(JSON.stringify({ error: record.error, exit: EXIT.caller }));
+    } else console.error(`error ${record.error?.code}: ${record.error?.message} (the call behind future ${id} failed)`);
     return EXIT.caller;
   }
   if (record.status === 'pending') {
