@@ -224,7 +224,7 @@ export class GuestState {
   #typed<T extends Lattice['type']>(key: string, type: T): Extract<Lattice, { type: T }> | undefined {
     const v = this.read(key);
     if (v !== undefined && v.type !== type) {
-      throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${v.type}, not a ${type}`, { key: this.#display(key) });
+      throw new CloudburstError('KV_TYPE_MISMATCH', `key ${JSON.stringify(this.#display(key))} holds a ${v.type}, not a ${type}: use another key, or delete this one (cloudburst kv delete KEY)`, { key: this.#display(key) });
     }
     return v as Extract<Lattice, { type: T }> | undefined;
   }
@@ -299,7 +299,7 @@ export class GuestState {
     }
     const known = this.#peek(key);
     if (known !== undefined && known.type !== 'lww') {
-      throw new CloudburstError('KV_TYPE_MISMATCH', `key holds a ${known.type}, not a lww`, { key: this.#display(key) });
+      throw new CloudburstError('KV_TYPE_MISMATCH', `key ${JSON.stringify(this.#display(key))} holds a ${known.type}, not a lww: use another key, or delete this one (cloudburst kv delete KEY)`, { key: this.#display(key) });
     }
     this.#write(key, this.#registerWrite(key, known as Lww | undefined, value));
   }

@@ -109,16 +109,25 @@ function readRef(key: string, type: ValueType, session: boolean): unknown {
   return refArgument(key, state.read(key), type);
 }
 
+/**
+ * What an out-of-memory answer says about the limit and the way past it: the limit in MiB and
+ * where it comes from (the host's `--guest-memory-mib`, a tenant's `guestMemoryMiB` quota).
+ */
+function memoryLimitHint(maxPages: number): string {
+  return `a call's memory is limited to ${(maxPages * 65536) / (1024 * 1024)} MiB (the host's --guest-memory-mib, or the tenant's guestMemoryMiB quota: cloudburst tenant create NAME --quotas '{"guestMemoryMiB": N}')`;
+}
+
 type Failure = { code: CloudburstError['code']; message: string; details?: Record<string, unknown> };
 
 function classify(err: unknown, inst: Instance | undefined, sourceMap?: SourceMapIndex): Failure {
   // A quota's refusal says which quota, and its limit (host/quotas/quota-error.ts).
   if (err instanceof CloudburstError) return { code: err.code, message: err.message, ...(err.code === 'QUOTA_EXCEEDED' && err.details ? { details: err.details } : {}) };
   if (err instanceof GuestAbort) {
-    const code = /allocation too large|out of memory/i.test(err.message) ? 'GUEST_OUT_OF_MEMORY' : 'GUEST_ABORT';
+    const oom = /allocation too large|out of memory/i.test(err.message);
     // asc's own position (often ~lib/...) gives way to the user's line when the map has it.
     const { where, stack } = guestWhere(err.stack, sourceMap);
-    return { code, message: where ? `${err.text} ${where}` : err.message, details: { stack } };
+    const message = where ? `${err.text} ${where}` : err.message;
+    return { code: oom ? 'GUEST_OUT_OF_MEMORY' : 'GUEST_ABORT', message: oom && inst ? `${message}: ${memoryLimitHint(inst.maxPages)}` : message, details: { stack } };
   }
   if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
     const pages = inst ? inst.guest.memory.buffer.byteLength / 65536 : 0;
@@ -129,7 +138,7 @@ function classify(err: unknown, inst: Instance | undefined, sourceMap?: SourceMa
     // taken for an out-of-memory (the allocator doubles memory, so a grow that no longer fits
     // is refused once half is in use).
     if (inst && /unreachable/.test(err.message) && pages >= inst.maxPages / 2) {
-      return { code: 'GUEST_OUT_OF_MEMORY', message: `out of memory: ${pages} of ${inst.maxPages} pages (64 KiB) in use${at}`, details: { stack } };
+      return { code: 'GUEST_OUT_OF_MEMORY', message: `out of memory: ${pages} of ${inst.maxPages} pages (64 KiB) in use${at}; ${memoryLimitHint(inst.maxPages)}`, details: { stack } };
     }
     return { code: 'GUEST_TRAP', message: inst ? `${err.message}${at} (memory: ${pages} of ${inst.maxPages} pages)` : `${err.message}${at}`, details: { stack } };
   }

@@ -45,7 +45,7 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     expect((await cli('dag', 'list')).stdout).toContain('(no DAGs');
   });
 
-  it('errors print their code and exit 1', async () => {
+  it('errors print their code and exit 1 (64 for a command line that is wrong: tools/cli/exit.ts)', async () => {
     const cycle = await cli('dag', 'create', 'loop', '--fn', 'math.increment', '--fn', 'math.square', '--edge', 'math.increment:math.square', '--edge', 'math.square:math.increment');
     expect(cycle.code).toBe(1);
     expect(cycle.stderr).toContain('error DAG_CYCLE: the graph has a cycle: math.increment -> math.square -> math.increment');
@@ -53,12 +53,13 @@ describe('cli: cloudburst dag, against `cloudburst up`', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('error UNKNOWN_DAG');
     const badEdge = await cli('dag', 'create', 'x', '--fn', 'math.square', '--edge', 'math.square');
-    expect(badEdge.code).toBe(1);
+    expect(badEdge.code).toBe(64);
     expect(badEdge.stderr).toContain('FROM:TO');
     for (const cmd of [['dag', 'call', 'nope'], ['fn', 'call', 'math.increment', '3']]) {
+      // Refused by the CLI before anything is sent, in the flag's words.
       const strong = await cli(...cmd, '--consistency', 'strong');
-      expect(strong.code).toBe(1);
-      expect(strong.stderr).toContain('error INVALID_REQUEST: "consistency" is "lww", "rr" or "causal", not "strong"');
+      expect(strong.code).toBe(64);
+      expect(strong.stderr).toContain('error INVALID_REQUEST: --consistency "strong" is not one of lww, rr, causal');
     }
     const badArgs = await cli('dag', 'call', 'x', '--args', '{nope');
     expect(badArgs.stderr).toContain('error MALFORMED_JSON');

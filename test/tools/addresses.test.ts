@@ -104,7 +104,7 @@ describe('addresses: --listen and --advertise, from the environment', () => {
 
   it('a bad value from the environment is named by its variable; the command line wins over it', async () => {
     const bad = await runCli(['kvs', '--insecure', '--data', join(dir, 'bad')], { ...CLEAN, CLOUDBURST_PORT: 'seventy' });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(64); // a usage error (tools/cli/exit.ts), found before anything starts
     expect(bad.stderr).toMatch(/error INVALID_REQUEST: CLOUDBURST_PORT \(--port\) must be a whole number/);
     const boolean = await runCli(['kvs', '--data', join(dir, 'bad')], { ...CLEAN, CLOUDBURST_INSECURE: 'yes' });
     expect(boolean.stderr).toMatch(/error INVALID_REQUEST: CLOUDBURST_INSECURE="yes"/);

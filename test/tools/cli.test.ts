@@ -66,7 +66,8 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
   it('build and deploy a user function from a .ts file', async () => {
     const src = join(dir, 'my-fn.ts');
     await writeFile(src, USER_FN);
-    const built = await cli('build', src, '-o', join(dir, 'my-fn.wasm'));
+    // `build` talks to no host: it takes no --url (the CLI refuses flags a command does not take).
+    const built = await runCli(['build', src, '-o', join(dir, 'my-fn.wasm')], {}, dir);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stdout).toMatch(/built .*my-fn\.wasm/);
     const deployed = await cli('fn', 'deploy', src, '--name', 'mine');
@@ -82,7 +83,7 @@ describe('cli: the tour of the README against `cloudburst up`', () => {
     expect(unknown.stderr).toContain('UNKNOWN_FUNCTION');
     const badBuild = join(dir, 'broken.ts');
     await writeFile(badBuild, 'export function f(): i32 { return "no"; }\n');
-    const failed = await cli('build', badBuild);
+    const failed = await runCli(['build', badBuild], {}, dir);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('BUILD_FAILED');
     const down = await runCli(['fn', 'list', '--url', 'http://127.0.0.1:1']);

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, type TenantRecord, type TokenInfo } from '../../host/index.ts';
 import { CloudburstError } from '../../common/index.ts';
 import type { HostClient } from './client.ts';
+import { UsageError } from './exit.ts';
 
 export const TOKEN_ENV = 'CLOUDBURST_TOKEN';
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -94,7 +95,7 @@ export async function tenantCommand(args: { verb?: string | undefined; name?: st
   const { verb, name } = args;
   switch (verb) {
     case 'create': {
-      if (!name) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst tenant create NAME [--quotas JSON]');
+      if (!name) throw new UsageError('usage: cloudburst tenant create NAME [--quotas JSON]');
       let quotas: unknown;
       try {
         quotas = args.quotas === undefined ? undefined : JSON.parse(args.quotas);
@@ -111,19 +112,19 @@ export async function tenantCommand(args: { verb?: string | undefined; name?: st
       return 0;
     }
     case 'show': {
-      if (!name) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst tenant show NAME');
+      if (!name) throw new UsageError('usage: cloudburst tenant show NAME');
       const t = await client.json<TenantRecord>('GET', hostPath.tenant(name));
       print(JSON.stringify(t, null, 2), t);
       return 0;
     }
     case 'delete': {
-      if (!name) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst tenant delete NAME');
+      if (!name) throw new UsageError('usage: cloudburst tenant delete NAME');
       const out = await client.json<{ revokedTokens: string[] }>('DELETE', hostPath.tenant(name));
       print(`deleted tenant ${name}${out.revokedTokens.length > 0 ? ` (revoked tokens: ${out.revokedTokens.join(', ')})` : ''}`, out);
       return 0;
     }
     default:
-      throw new CloudburstError('INVALID_REQUEST', `unknown command: tenant ${verb ?? ''} (create, list, show, delete)`);
+      throw new UsageError(`unknown command: tenant ${verb ?? ''} (create, list, show, delete)`);
   }
 }
 
@@ -137,7 +138,7 @@ export async function tokenCommand(
   switch (args.verb) {
     case 'create': {
       const { tenant, scope, name } = args;
-      if (!tenant || !scope || !name) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst token create --tenant T --scope a,b --name N [--expires 30d]');
+      if (!tenant || !scope || !name) throw new UsageError('usage: cloudburst token create --tenant T --scope a,b --name N [--expires 30d]');
       const body = {
         tenant, name, scopes: scope.split(',').filter(Boolean),
         ...(args.expires === undefined ? {} : { expiresInSeconds: expirySeconds(args.expires) }),
@@ -155,12 +156,12 @@ export async function tokenCommand(
       return 0;
     }
     case 'revoke': {
-      if (!args.name) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst token revoke NAME');
+      if (!args.name) throw new UsageError('usage: cloudburst token revoke NAME');
       const out = await client.json('DELETE', hostPath.token(args.name));
       print(`revoked token ${args.name}`, out);
       return 0;
     }
     default:
-      throw new CloudburstError('INVALID_REQUEST', `unknown command: token ${args.verb ?? ''} (create, list, revoke)`);
+      throw new UsageError(`unknown command: token ${args.verb ?? ''} (create, list, revoke)`);
   }
 }

@@ -32,6 +32,10 @@ export interface ClusterFile {
   processes: ClusterProcess[];
   /** With `up --autoscale`: the bounds, and the file the decisions are appended to. */
   autoscale?: { minHosts: number; maxHosts: number; decisions: string };
+  /** The `cloudburst up` process that started and supervises them (`cluster down` stops it first). */
+  up?: { pid: number };
+  /** Set once every process stopped (Ctrl-C of `up`, `cluster down`): `cluster status` tells a stopped cluster from a stale file. */
+  stoppedAt?: string;
 }
 
 /** A host of a running local cluster, as the autoscaler sees it. */
@@ -142,6 +146,8 @@ export interface LocalClusterOptions {
   where?: (role: 'kvs' | 'host', index: number) => { prefix?: string[]; args?: string[] };
   /** Recorded in cluster.json (`up --autoscale`). */
   autoscale?: ClusterFile['autoscale'];
+  /** The pid of the `cloudburst up` that runs this cluster, recorded in cluster.json (not when a test runs it in-process). */
+  upPid?: number;
   log: (line: string) => void;
 }
 
@@ -168,7 +174,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   let stopping = false;
   /** Restarts in flight (supervise): stop() waits for them, and they stop what they started. */
   const restarting = new Set<Promise<void>>();
-  const file: ClusterFile = { createdAt: new Date().toISOString(), replication, processes: [], ...(opts.autoscale ? { autoscale: opts.autoscale } : {}) };
+  const file: ClusterFile = { createdAt: new Date().toISOString(), replication, processes: [], ...(opts.autoscale ? { autoscale: opts.autoscale } : {}), ...(opts.upPid !== undefined ? { up: { pid: opts.upPid } } : {}) };
   const processOf = (r: Running): ClusterProcess => ({
     role: r.spec.role, name: r.spec.name, url: r.url, pid: r.child.pid ?? -1, dataDir: r.spec.dataDir,
     startedAt: r.startedAt.toISOString(), ...(r.spec.autoscaled ? { autoscaled: true } : {}),
@@ -294,6 +300,13 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           if (!r.retiring && r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
           return exited(r);
         }));
+      }
+      // Stopped, not stale: `cluster status` says so (the processes stay listed, as they were).
+      file.stoppedAt = new Date().toISOString();
+      try {
+        writeFileSync(join(opts.dataDir, CLUSTER_FILE), `${JSON.stringify(file, null, 2)}\n`);
+      } catch {
+        // The data folder is gone (a test removed it): nothing to tell.
       }
     },
   };

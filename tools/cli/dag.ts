@@ -2,6 +2,8 @@
 import { HOST_PATHS, hostPath } from '../../host/index.ts';
 import { CloudburstError } from '../../common/index.ts';
 import type { HostClient } from './client.ts';
+import { argsSource, argsText } from './args-input.ts';
+import { inFlagTerms, UsageError } from './exit.ts';
 
 /** What the CLI's parser gives a command: positional words and repeated flags. */
 export interface DagArgs {
@@ -30,17 +32,19 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
   const [, verb, name] = p.positional;
   const flag = (f: string): string | undefined => p.flags.get(f)?.at(-1);
   const print = (human: string, machine: unknown): void => console.log(p.flags.has('json') ? JSON.stringify(machine, null, 2) : human);
-  const json = (f: string, shape: string): unknown => {
-    const raw = flag(f);
-    if (raw === undefined) return undefined;
+  // --args may be @FILE or - (stdin), as for `fn call` (args-input.ts).
+  const json = async (f: string, shape: string): Promise<unknown> => {
+    const given = flag(f);
+    if (given === undefined) return undefined;
+    const raw = f === 'args' ? await argsText(given) : given;
     try {
       return JSON.parse(raw) as unknown;
     } catch {
-      throw new CloudburstError('MALFORMED_JSON', `--${f} must be JSON: ${shape}`);
+      throw new CloudburstError('MALFORMED_JSON', `${f === 'args' ? argsSource(given) : `--${f}`} must be JSON: ${shape}`);
     }
   };
   const need = (form: string): string => {
-    if (!name) throw new CloudburstError('INVALID_REQUEST', `usage: cloudburst dag ${form}`);
+    if (!name) throw new UsageError(`usage: cloudburst dag ${form}`);
     return hostPath.dag(name);
   };
   switch (verb) {
@@ -48,7 +52,7 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
       const path = need('create NAME --fn FN --fn FN ... [--edge FROM:TO]...');
       const edges = (p.flags.get('edge') ?? []).map((e) => {
         const i = e.indexOf(':');
-        if (i <= 0 || i === e.length - 1) throw new CloudburstError('INVALID_REQUEST', `--edge ${e}: write FROM:TO, e.g. --edge math.increment:math.square`);
+        if (i <= 0 || i === e.length - 1) throw new UsageError( `--edge ${e}: write FROM:TO, e.g. --edge math.increment:math.square`);
         return [e.slice(0, i), e.slice(i + 1)];
       });
       const out = await client.json<{ dag: Dag; warmed: string[]; warnings?: string[] }>('PUT', path, { functions: p.flags.get('fn') ?? [], edges });
@@ -59,23 +63,27 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
     }
     case 'call': {
       const path = need(`call NAME [--args '{"FN": [ARG...]}'] [--async]`);
-      const body: Record<string, unknown> = { args: json('args', '{"module.fn": [arg, ...]}') ?? {} };
-      const placement = json('placement', '{"module.fn": "hostid"}');
+      const body: Record<string, unknown> = { args: (await json('args', '{"module.fn": [arg, ...]}')) ?? {} };
+      const placement = await json('placement', '{"module.fn": "hostid"}');
       if (placement !== undefined) body.placement = placement;
       const timeout = flag('timeout');
       if (timeout !== undefined) {
         if (!/^\d+$/.test(timeout)) throw new CloudburstError('INVALID_REQUEST', '--timeout is a whole number of milliseconds');
         body.timeoutMs = Number(timeout);
       }
-      // The host checks the value (lww or rr): a wrong one is its 400.
+      // One of the table's choices (commands.ts): checked before anything was sent.
       const consistency = flag('consistency');
       if (consistency !== undefined) body.consistency = consistency;
+      // The host's refusal of a field the CLI filled names the flag.
+      const send = <T>(b: unknown): Promise<T> => client.json<T>('POST', `${path}/call`, b).catch((err: unknown) => {
+        throw inFlagTerms(err, { timeoutMs: '--timeout', args: '--args', placement: '--placement', consistency: '--consistency' });
+      });
       if (p.flags.has('async')) {
-        const out = await client.json<{ future: string }>('POST', `${path}/call`, { ...body, async: true });
+        const out = await send<{ future: string }>({ ...body, async: true });
         print(out.future, out);
         return 0;
       }
-      const out = await client.json<{ result: unknown }>('POST', `${path}/call`, body);
+      const out = await send<{ result: unknown }>(body);
       const r = out.result;
       print(typeof r === 'string' || typeof r === 'number' || typeof r === 'boolean' ? String(r) : JSON.stringify(r), out);
       return 0;
@@ -96,6 +104,6 @@ export async function dagCommand(p: DagArgs, client: HostClient, usage: string):
       return 0;
     }
     default:
-      throw new CloudburstError('INVALID_REQUEST', `unknown command: dag ${verb ?? ''}\n\n${usage}`);
+      throw new UsageError(`unknown command: dag ${verb ?? ''}\n\n${usage}`);
   }
 }

@@ -10,6 +10,8 @@
  * (cluster-secret.ts), never a path.
  */
 import { CloudburstError } from '../../common/index.ts';
+import { COMMANDS, FLAGS, type FlagSpec } from './commands.ts';
+import { UsageError } from './exit.ts';
 
 export interface Parsed {
   positional: string[];
@@ -21,29 +23,31 @@ export interface Parsed {
   fromEnv: Map<string, string>;
 }
 
-/** Flags that take no value. */
-export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure', 'autoscale']);
+/** Flags that take no value (commands.ts: type `boolean`). */
+export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(Object.entries(FLAGS as Record<string, FlagSpec>).filter(([, f]) => f.type === 'boolean').map(([name]) => name));
 
-const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys'];
-const TLS = ['tls-cert', 'tls-key', 'ca'];
-const SECRET = ['cluster-secret-file', 'insecure'];
-/** The executor pool's flags (host/README.md), on `host` and `up`. */
-const WORKERS = ['workers', 'max-workers', 'scale-up-wait', 'idle-timeout'];
-const ADDRESS = ['listen', 'advertise'];
-/** The write-behind flusher's group-commit cap (host/README.md, "Write-behind"), on `host` and `up`. */
-const WRITE_BEHIND = ['flush-max-delay'];
+/** One-letter flags: `-o FILE` is `--out FILE`, `-h` is `--help`. */
+const SHORT: Readonly<Record<string, string>> = { o: 'out', h: 'help' };
+
+const flagsOf = (words: string): readonly string[] => COMMANDS.find((c) => c.words === words)!.flags.filter((f) => f !== 'help');
 
 /**
- * The flags each command reads, every one of which may come from its `CLOUDBURST_*` variable.
- * `client`: what every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`) reads.
+ * The flags each command reads, every one of which may come from its `CLOUDBURST_*` variable:
+ * the server commands' and `cluster status`'s whole lists in the table (commands.ts), so a flag
+ * added there has its variable. `client`: what every client command (`fn`, `kv`, `dag`,
+ * `future`, `tenant`, `token`) reads.
  */
 export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client', readonly string[]>> = {
-  up: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, ...WRITE_BEHIND, 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts', 'scale-out-window', 'scale-in-window', 'scale-out-cooldown', 'scale-in-cooldown', ...MEMORY, ...TLS, ...SECRET],
-  kvs: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET],
-  host: ['data', 'port', 'kvs', ...ADDRESS, ...WORKERS, ...WRITE_BEHIND, 'explore', 'quotas', 'queue', 'drain-timeout', ...MEMORY, ...TLS, ...SECRET],
-  cluster: ['data', 'kvs', 'ca', 'cluster-secret-file', 'json'],
+  up: flagsOf('up'),
+  kvs: flagsOf('kvs'),
+  host: flagsOf('host'),
+  cluster: flagsOf('cluster status'),
   client: ['url', 'token', 'tenant', 'ca', 'json', 'session'],
 };
+
+/** The executor pool's flags (host/README.md) and the write-behind cap, on `host` and `up`. */
+const WORKERS = ['workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'flush-max-delay'];
+const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys'];
 
 /**
  * The flags of `up` it hands on, as flags, to the processes it starts with `--kvs-nodes`/
@@ -51,7 +55,7 @@ export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster'
  * TLS and the secret are passed by `up` itself.
  */
 export const UP_FORWARDS: Readonly<{ host: readonly string[]; kvs: readonly string[] }> = {
-  host: [...WORKERS, ...WRITE_BEHIND, 'drain-timeout', ...MEMORY],
+  host: [...WORKERS, 'drain-timeout', ...MEMORY],
   kvs: ['fsync'],
 };
 
@@ -60,6 +64,9 @@ const COMMAND_FLAGS: Readonly<Record<string, keyof typeof FLAGS_BY_COMMAND>> = {
   up: 'up', kvs: 'kvs', host: 'host', cluster: 'cluster',
   fn: 'client', kv: 'client', dag: 'client', future: 'client', tenant: 'client', token: 'client',
 };
+
+/** Which list of FLAGS_BY_COMMAND (the environment rule) a command's first word reads, if any. */
+export const envGroupOf = (first: string): keyof typeof FLAGS_BY_COMMAND | undefined => COMMAND_FLAGS[first];
 
 /**
  * The variable of a flag.
@@ -80,7 +87,7 @@ export function flagVariables(): Set<string> {
  * Fills `parsed` with the flags of `command` (a key of FLAGS_BY_COMMAND, or the command line's
  * first word; others read no variable) that its command line does not give and `env` does.
  *
- * @throws CloudburstError `INVALID_REQUEST` naming the variable, for a boolean that is not
+ * @throws UsageError (`INVALID_REQUEST`, exit 64) naming the variable, for a boolean that is not
  *   1, true, 0 or false.
  * @example
  * const p = parse(['host', '--port', '7070']);
@@ -95,7 +102,7 @@ export function flagsFromEnv(command: string, env: Readonly<Record<string, strin
     if (BOOLEAN_FLAGS.has(flag)) {
       const v = value.trim().toLowerCase();
       if (v === '0' || v === 'false') continue;
-      if (v !== '1' && v !== 'true') throw new CloudburstError('INVALID_REQUEST', `${variable}=${JSON.stringify(value)}: a boolean variable is 1, true, 0 or false (it sets --${flag})`);
+      if (v !== '1' && v !== 'true') throw new UsageError( `${variable}=${JSON.stringify(value)}: a boolean variable is 1, true, 0 or false (it sets --${flag})`);
       parsed.flags.set(flag, ['true']);
     } else {
       parsed.flags.set(flag, [value]);
@@ -114,7 +121,14 @@ export function flagLabel(p: Parsed, name: string): string {
   return variable === undefined ? `--${name}` : `${variable} (--${name})`;
 }
 
-/** Splits a command line into positional arguments and flags (`--name value`, `--name=value`, `-o`). */
+/**
+ * Splits a command line into positional arguments and flags (`--name value`, `--name=value`,
+ * `-o`), knowing from the table (commands.ts) which flags take no value. It does not judge which
+ * flags a command takes (check.ts does, with suggestions): an unknown flag with nothing after it
+ * is kept as given, for that check to name.
+ *
+ * @throws UsageError for a known flag that needs a value and has none.
+ */
 export function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), ordered: [], fromEnv: new Map() };
   for (let i = 0; i < argv.length; i++) {
@@ -134,10 +148,13 @@ export function parse(argv: string[]): Parsed {
         value = name.slice(eq + 1);
         name = name.slice(0, eq);
       }
-      if (name === 'o') name = 'out';
+      name = SHORT[name] ?? name;
       if (value === undefined && !BOOLEAN_FLAGS.has(name)) {
-        value = argv[++i];
-        if (value === undefined) throw new CloudburstError('INVALID_REQUEST', `--${name} needs a value`);
+        value = argv[i + 1];
+        if (value === undefined && name in FLAGS) throw new UsageError(`--${name} needs a value`);
+        // An unknown flag followed by another flag takes no value (check.ts names it).
+        if (value !== undefined && !(name in FLAGS) && value.startsWith('--')) value = undefined;
+        else if (value !== undefined) i++;
       }
       out.flags.set(name, [...(out.flags.get(name) ?? []), value ?? 'true']);
       if (name === 'ref') out.ordered.push({ ref: value! });

@@ -3,12 +3,13 @@ import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN_FILE, HOST_PATHS, hostPath, startHost, type TenantQuotas } from '../../host/index.ts';
 import { DEFAULT_URL, findToken, login, tenantCommand, tokenCommand } from './auth.ts';
-import { CloudburstError, ERROR_CODES } from '../../common/index.ts';
-import { Seeds, startKvNode } from '../../kvs/index.ts';
-import { BuildError, buildGuest } from '../build/build.ts';
+import { CloudburstError } from '../../common/index.ts';
+import { startKvNode } from '../../kvs/index.ts';
+import { BuildError } from '../build/build.ts';
 import { HostClient } from './client.ts';
-import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from './cluster.ts';
-import { existingDataDirSecret, givenClusterSecret, serverCredential } from './cluster-secret.ts';
+import { CLUSTER_FILE, startLocalCluster } from './cluster.ts';
+import { clusterDownCommand, clusterStatusCommand } from './cluster-cli.ts';
+import { givenClusterSecret, serverCredential } from './cluster-secret.ts';
 import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
 import { devCommand } from './dev.ts';
@@ -17,63 +18,20 @@ import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
 import { flagsFromEnv, forwardFlags, parse, UP_FORWARDS, type Parsed } from './flags.ts';
+import { checkFlags, resolveCommand } from './check.ts';
+import { commandHelp, generalUsage, groupHelp } from './help.ts';
+import { EXIT, exitOf, inFlagTerms, reportError, UsageError } from './exit.ts';
+import { argsSource, argsText } from './args-input.ts';
+import { progress } from './progress.ts';
+import { compile } from './compile.ts';
+import { futureCommand } from './future.ts';
+import { bannerLines } from './banner.ts';
 import { addressFlags, drainTimeout, duration, flag, has, int, memoryFlags, parseJsonFlag, queueFlag, scalingFlags, secretFlags, writeBehindFlags } from './flag-values.ts';
-import { AUTOSCALE_FILE, autoscaleSummary } from './autoscaler.ts';
+import { AUTOSCALE_FILE } from './autoscaler.ts';
 import { autoscaleFlags, startAutoscaler } from './up-autoscale.ts';
 import { positionalArgument } from './call-args.ts';
 import { deploySummary, type DeployAnswer } from './deploy-summary.ts';
 
-const USAGE = `cloudburst: stateful functions on WebAssembly
-
-Platform:
-  cloudburst up [--data DIR] [--port 7070] [--kvs-port 0] [--fsync batch|always|off] [--no-examples] [--drain-timeout 30s] [WORKERS] [ADDR] [TLS] [MEMORY] [SECRET]
-  cloudburst up --kvs-nodes N [--hosts M] [--replication R] [--supervise] [--no-examples] [--drain-timeout 30s] [WORKERS] [--listen ADDR] [TLS] [SECRET]    (one process per node)
-  cloudburst up ... --autoscale --max-hosts N [--min-hosts M] [WORKERS]   (adds and drains host processes with the load; README, "Host autoscaling")
-  cloudburst cluster status [--data DIR | --kvs HOST:PORT,...] [--ca FILE] [--cluster-secret-file PATH]
-  cloudburst kvs [--port 7100] [--data DIR] [--seeds HOST:PORT,...] [--replication N] [--fsync batch|always|off] [--leave-on-stop] [--ca FILE] [ADDR] SECRET
-    (on SIGTERM: hands its keys over and leaves the ring with --leave-on-stop or when <data>/leave exists; else just stops)
-  cloudburst host [--port 7070] [--data DIR] --kvs HOST:PORT[,...] [--explore 0.1] [--quotas JSON] [--queue share|fair|fifo] [--drain-timeout 30s] [WORKERS] [ADDR] [TLS] [MEMORY] SECRET
-    (on SIGTERM: drains, host/README.md "Readiness and draining"; GET /readyz is 200 once it can serve)
-    (--seeds and --kvs take DNS names too: every address a name resolves to, looked up again every 10 s)
-  ADDR: [--listen 127.0.0.1] (the address to listen on) [--advertise URL] (the URL others reach it at; needed with --listen 0.0.0.0 or ::)
-  SECRET: --cluster-secret-file PATH, or $CLOUDBURST_CLUSTER_SECRET; or --insecure (no authentication)
-    (cloudburst up keeps one in <data>/cluster-secret; its processes get it by environment)
-  WORKERS: [--workers N (cores, at least 2)] [--max-workers N (4 x cores)] [--scale-up-wait 20ms] [--idle-timeout 30s]   (host/README.md, "Executor scaling")
-           [--flush-max-delay 20ms] (how late, under sustained writes, a write reaches the KV tier; host/README.md, "Write-behind")
-  MEMORY: [--guest-memory-mib 256] [--worker-memory-mib 512] [--cache-mib 1024] [--cache-keys 500000]   (host/README.md, "Memory")
-  TLS: [--tls-cert FILE --tls-key FILE] (serve the host API over https; default $CLOUDBURST_TLS_CERT, $CLOUDBURST_TLS_KEY)
-       [--ca FILE]... (trust this CA too, for other hosts; \`up\` also trusts its own certificate)   (README, "TLS")
-Functions:
-  cloudburst init [DIR] [--name MODULE]      (a function project: src/index.ts, asconfig.json, a test, README; DIR new or empty)
-  cloudburst dev [FILE.ts...] [--name MODULE] [--port 7070] [--data DIR] [--url URL] [--json]
-    (the platform, or the one at --url; builds, deploys, rebuilds and redeploys on every save, streams the logs)
-  cloudburst build FILE.ts [-o FILE.wasm]
-  cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]
-  cloudburst fn list | show FN | delete MODULE
-  cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--consistency lww|rr|causal] [--logs] [--async]
-  cloudburst future get ID [--wait 5s]
-DAGs:
-  cloudburst dag create NAME --fn FN --fn FN ... [--edge FROM:TO]...
-  cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--consistency lww|rr|causal] [--async]
-  cloudburst dag list | show NAME | delete NAME
-State:
-  cloudburst kv get KEY | put KEY VALUE [--type lww|counter|set|max] | delete KEY
-Access (admin token):
-  cloudburst tenant create NAME [--quotas JSON] | list | show NAME | delete NAME
-  cloudburst token create --tenant T --scope deploy,invoke,state,read,admin --name N [--expires 30d]   (prints the token once)
-  cloudburst token list [--tenant T] | revoke NAME
-  cloudburst token bootstrap --kvs HOST:PORT[,...] [--name admin] SECRET   (the first admin token, straight into the KV tier; printed once)
-  cloudburst login --url URL --token TOKEN    (keeps it in ~/.config/cloudburst/config.json)
-
-Options: --url URL (host API; default $CLOUDBURST_URL or http://127.0.0.1:7070), --json (machine output),
-  --token TOKEN (default $CLOUDBURST_TOKEN, then the config file, then .cloudburst/admin-token for a host on this machine),
-  --tenant T (an admin acts in tenant T),
-  --session FILE (keep a client session in FILE: later calls read what earlier ones wrote, on any host),
-  --ca FILE (trust this CA besides the system's, for a host whose certificate is private or self-signed; default $CLOUDBURST_CA)
-
-Environment: every flag of up, kvs, host, cluster status and the client commands may come from CLOUDBURST_<FLAG>
-  (--drain-timeout: CLOUDBURST_DRAIN_TIMEOUT; a boolean: 1, true, 0 or false; empty: unset); the command line wins.
-  CLOUDBURST_CLUSTER_SECRET is the cluster secret itself.   (README, "Configuration")`;
 
 function print(p: Parsed, human: string | number | bigint | boolean | null, machine: unknown): void {
   console.log(has(p, 'json') ? JSON.stringify(machine, null, 2) : String(human));
@@ -101,12 +59,6 @@ function untilSignal(stop: () => Promise<void>): Promise<number> {
   });
 }
 
-async function compile(file: string, out?: string): Promise<Uint8Array> {
-  const { wasm, stderr } = await buildGuest({ entry: resolve(file), ...(out ? { outFile: resolve(out) } : {}) });
-  if (stderr.trim()) console.error(stderr.trimEnd());
-  return wasm;
-}
-
 async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, target] = p.positional;
   switch (verb) {
@@ -117,40 +69,45 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       return 0;
     }
     case 'show': {
-      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn show MODULE.FUNCTION');
+      if (!target) throw new UsageError('usage: cloudburst fn show MODULE.FUNCTION');
       const info = await client.json('GET', hostPath.function(target));
       print(p, JSON.stringify(info, null, 2), info);
       return 0;
     }
     case 'delete': {
-      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn delete MODULE');
+      if (!target) throw new UsageError('usage: cloudburst fn delete MODULE');
       const out = await client.json('DELETE', hostPath.module(target));
       print(p, `deleted module ${target}`, out);
       return 0;
     }
     case 'deploy': {
-      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
+      if (!target) throw new UsageError('usage: cloudburst fn deploy FILE.ts|FILE.wasm [--name MODULE]');
       const name = flag(p, 'name') ?? basename(target, extname(target));
-      const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(target);
-      const out = await client.json<DeployAnswer>('PUT', hostPath.module(name), wasm, true);
+      if (!existsSync(target)) throw new CloudburstError('INVALID_REQUEST', `${target}: no such file (give a .ts to build, or a .wasm built by \`cloudburst build\`)`);
+      const wasm = extname(target) === '.wasm' ? readFileSync(target) : await compile(p, target);
+      const uploading = progress(`deploying ${name} (${wasm.byteLength} bytes)`, { quiet: has(p, 'json') });
+      const out = await client.json<DeployAnswer>('PUT', hostPath.module(name), wasm, true).finally(() => uploading.done());
       print(p, deploySummary(out), out);
       return 0;
     }
     case 'call': {
-      if (!target) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst fn call MODULE.FUNCTION [ARG...]');
+      if (!target) throw new UsageError('usage: cloudburst fn call MODULE.FUNCTION [ARG...]');
       let args: unknown[];
-      const raw = flag(p, 'args');
-      if (raw !== undefined) {
+      const given = flag(p, 'args');
+      if (given !== undefined) {
+        // --args JSON, @FILE or - (stdin): for arguments too large for a command line.
+        const raw = await argsText(given);
         try {
           args = JSON.parse(raw) as unknown[];
-        } catch {
-          throw new CloudburstError('MALFORMED_JSON', '--args must be a JSON array');
+        } catch (err) {
+          throw new CloudburstError('MALFORMED_JSON', `${argsSource(given)} is not JSON (${(err as Error).message}): give a JSON array, e.g. --args '[7]'`);
         }
+        if (!Array.isArray(args)) throw new CloudburstError('INVALID_ARGUMENTS', `${argsSource(given)} must be a JSON array of the arguments, e.g. [7] (got ${raw.trim().slice(0, 1) === '{' ? 'an object' : 'another value'})`);
       } else {
         // Positional arguments are typed by the function's signature: text for strings, JSON otherwise.
         const info = await client.json<{ params: { type: string }[] }>('GET', hostPath.function(target));
-        const given = p.ordered.slice(3);
-        args = given.map((a, i) => {
+        const positional = p.ordered.slice(3);
+        args = positional.map((a, i) => {
           if ('ref' in a) return { ref: a.ref };
           if ('future' in a) return { future: a.future };
           return positionalArgument(a.value, info.params[i]?.type);
@@ -159,20 +116,24 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
       const query = has(p, 'logs') ? '?logs=1' : '';
       const body: Record<string, unknown> = { args };
       if (flag(p, 'timeout')) body.timeoutMs = int(p, 'timeout', 0);
-      // The host checks the value (lww or rr): a wrong one is its 400.
+      // One of the table's choices (commands.ts): checked before anything was sent.
       if (flag(p, 'consistency')) body.consistency = flag(p, 'consistency');
+      // The host's refusal of a field the CLI filled names the flag (exit.ts).
+      const send = <T>(path: string, b: unknown): Promise<T> => client.json<T>('POST', path, b).catch((err: unknown) => {
+        throw inFlagTerms(err, { timeoutMs: '--timeout', args: '--args', consistency: '--consistency' });
+      });
       if (has(p, 'async')) {
-        const out = await client.json<{ future: string }>('POST', hostPath.call(target), { ...body, async: true });
+        const out = await send<{ future: string }>(hostPath.call(target), { ...body, async: true });
         print(p, out.future, out);
         return 0;
       }
-      const out = await client.json<{ result: unknown; logs?: { level: number; message: string }[] }>('POST', `${hostPath.call(target)}${query}`, body);
+      const out = await send<{ result: unknown; logs?: { level: number; message: string }[] }>(`${hostPath.call(target)}${query}`, body);
       for (const l of out.logs ?? []) console.error(`[${target}] ${l.message}`);
       print(p, show(out.result), out);
       return 0;
     }
     default:
-      throw new CloudburstError('INVALID_REQUEST', `unknown command: fn ${verb ?? ''}\n\n${USAGE}`);
+      throw new UsageError(`unknown command: fn ${verb ?? ''} (\`cloudburst fn --help\` lists its verbs)`);
   }
 }
 
@@ -184,27 +145,9 @@ const UP_READY_TIMEOUT_MS = 60_000;
 /** The file whose presence, at SIGTERM, makes a KV node leave the ring (kvs/README.md, "Leaving or restarting"). */
 const LEAVE_FILE = 'leave';
 
-async function futureCommand(p: Parsed, client: HostClient): Promise<number> {
-  const [, verb, id] = p.positional;
-  if (verb !== 'get' || !id) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst future get ID [--wait 5s]');
-  const wait = duration(flag(p, 'wait') ?? '0');
-  const record = await client.json<{ status: string; result?: unknown; error?: { code: string; message: string } }>('GET', `${hostPath.future(id)}?wait=${wait}`);
-  if (record.status === 'failed') {
-    if (has(p, 'json')) console.log(JSON.stringify(record, null, 2));
-    else console.error(`error ${record.error?.code}: ${record.error?.message} (the call behind future ${id} failed)`);
-    return 1;
-  }
-  if (record.status === 'pending') {
-    print(p, `pending: the call has not finished (wait longer with --wait)`, record);
-    return 3;
-  }
-  print(p, show(record.result), record);
-  return 0;
-}
-
 async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
   const [, verb, key, value] = p.positional;
-  if (!key) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst kv get|put|delete KEY [VALUE]');
+  if (!key) throw new UsageError('usage: cloudburst kv get|put|delete KEY [VALUE]');
   const path = hostPath.key(key);
   switch (verb) {
     case 'get': {
@@ -213,10 +156,15 @@ async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
       return 0;
     }
     case 'put': {
-      if (value === undefined) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst kv put KEY VALUE [--type lww|counter|set|max]');
+      if (value === undefined) throw new UsageError('usage: cloudburst kv put KEY VALUE [--type lww|counter|set|max]');
       const type = flag(p, 'type') ?? 'lww';
       const body = type === 'lww' ? Buffer.from(value) : type === 'set' ? JSON.stringify(value) : value;
-      const out = await client.json<{ value?: unknown }>('PUT', `${path}?type=${encodeURIComponent(type)}`, body, true);
+      const out = await client.json<{ value?: unknown }>('PUT', `${path}?type=${encodeURIComponent(type)}`, body, true).catch((err: unknown) => {
+        // The key, and the way out: the type it holds, or deleting it.
+        if (!(err instanceof CloudburstError) || err.code !== 'KV_TYPE_MISMATCH') throw err;
+        const held = /holds an? (\w+)/.exec(err.message)?.[1];
+        throw new CloudburstError('KV_TYPE_MISMATCH', `key ${JSON.stringify(key)}: ${err.message} (${held ? `write it with --type ${held}, or ` : ''}delete it first: cloudburst kv delete ${key})`);
+      });
       print(p, show(out.value ?? 'ok'), out);
       return 0;
     }
@@ -226,16 +174,13 @@ async function kvCommand(p: Parsed, client: HostClient): Promise<number> {
       return 0;
     }
     default:
-      throw new CloudburstError('INVALID_REQUEST', `unknown command: kv ${verb ?? ''}`);
+      throw new UsageError(`unknown command: kv ${verb ?? ''} (get, put, delete)`);
   }
 }
 
+/** Runs a command line that check.ts found good (its command exists, its flags are its own). */
 async function run(p: Parsed): Promise<number> {
   const [command] = p.positional;
-  if (command === undefined || command === 'help' || has(p, 'help')) {
-    console.log(USAGE);
-    return command === undefined && !has(p, 'help') ? 1 : 0;
-  }
   switch (command) {
     case 'init': {
       const result = initProject(p.positional[1], flag(p, 'name'));
@@ -258,7 +203,12 @@ async function run(p: Parsed): Promise<number> {
       // Host autoscaling adds and drains host processes: it runs on the process cluster, even
       // for one KV node and one host (README, "Host autoscaling").
       const scaling = autoscaleFlags((n) => flag(p, n), has(p, 'autoscale'), hosts, duration);
-      if (kvsNodes > 1 || hosts > 1 || scaling) {
+      // --kvs-nodes or --hosts asks for the process cluster (cluster.json, `cluster status` and
+      // `down`), even for one of each; without them, one process.
+      const processes = has(p, 'kvs-nodes') || has(p, 'hosts') || Boolean(scaling);
+      // Seconds of starting (and, the first time, building the examples): a progress line on a terminal.
+      const shown = progress(processes ? `starting ${kvsNodes} KV node(s) and ${hosts} host(s)` : 'starting the platform');
+      if (processes) {
         const replication = flag(p, 'replication') === undefined ? undefined : int(p, 'replication', 1);
         const cluster = await startLocalCluster({
           dataDir, kvsNodes, hosts, hostPort: int(p, 'port', 7070), supervise: has(p, 'supervise'),
@@ -266,30 +216,41 @@ async function run(p: Parsed): Promise<number> {
           ...(listen !== undefined ? { listen } : {}), ...(advertise !== undefined ? { advertise } : {}),
           hostArgs: forwardFlags(p, UP_FORWARDS.host), kvsArgs: forwardFlags(p, UP_FORWARDS.kvs),
           ...(scaling ? { autoscale: { minHosts: scaling.minHosts, maxHosts: scaling.maxHosts, decisions: join(dataDir, AUTOSCALE_FILE) } } : {}),
-          log: (line) => console.error(line),
+          upPid: process.pid, log: (line) => shown.log(line),
+        }).then((c) => {
+          shown.step('deploying the examples');
+          return c;
+        }, (err: unknown) => {
+          shown.done();
+          throw err;
         });
         const first = cluster.file.processes.find((x) => x.role === 'host');
         // The examples, as the embedded default deploys them (through the first host).
         let deployed: string[] = [];
         if (first && !has(p, 'no-examples')) {
           try {
-            ({ deployed } = await deployExamples(first.url, cluster.token, { dataDir, ...(ca ? { ca } : {}), log: (line) => console.error(line) }));
+            ({ deployed } = await deployExamples(first.url, cluster.token, { dataDir, ...(ca ? { ca } : {}), log: (line) => shown.log(line) }));
           } catch (err) {
+            shown.done();
             await cluster.stop();
             throw err;
           }
         }
         // "up" only once every process says it can serve.
         try {
+          shown.step('waiting for every process to be ready');
           await waitReady(cluster.file.processes, { timeoutMs: UP_READY_TIMEOUT_MS, ca });
         } catch (err) {
           await cluster.stop();
           throw err;
+        } finally {
+          shown.done();
         }
         console.log(`cloudburst is up: ${kvsNodes} KV nodes (replication ${cluster.file.replication}), ${hosts} hosts; processes in ${join(dataDir, CLUSTER_FILE)}`);
         if (first) console.log(`host API ${first.url}`);
         if (cluster.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
         if (deployed.length > 0) console.log(`deployed: ${deployed.join(', ')}`);
+        if (first) for (const line of bannerLines({ url: first.url, dataDir, cert: files.server?.cert, token: cluster.token !== undefined })) console.log(line);
         const autoscaler = scaling && startAutoscaler(cluster, scaling, { dataDir, ca, print: (line) => console.log(line) });
         if (scaling) console.log(`autoscale: ${scaling.minHosts} to ${scaling.maxHosts} hosts; decisions in ${join(dataDir, AUTOSCALE_FILE)}`);
         console.log('stop: Ctrl-C');
@@ -308,18 +269,23 @@ async function run(p: Parsed): Promise<number> {
         memory: memoryFlags(p), scaling: scalingFlags(p), writeBehind: writeBehindFlags(p), ...credential,
         deployExamples: !has(p, 'no-examples'),
         drainTimeoutMs: drainTimeout(p),
-        log: (line) => console.error(line),
+        log: (line) => shown.log(line),
+      }).catch((err: unknown) => {
+        shown.done();
+        throw err;
       });
       try {
         await waitReady([{ role: 'host', name: 'host', url: up.host.url }, { role: 'kvs', name: 'kv', url: up.kv.url }], { timeoutMs: UP_READY_TIMEOUT_MS, ca });
       } catch (err) {
         await up.close();
         throw err;
+      } finally {
+        shown.done();
       }
       console.log(`cloudburst is up: host API ${up.host.url}, KV node ${up.kv.url}, data in ${dataDir}`);
       if (up.token !== undefined) console.log(`admin token in ${join(dataDir, ADMIN_TOKEN_FILE)} (the CLI on this machine uses it)`);
       if (up.deployed.length > 0) console.log(`deployed: ${up.deployed.join(', ')}`);
-      console.log(tls ? `try:  npx cloudburst fn call math.square 7 --url ${up.host.url} --ca ${files.server!.cert}` : 'try:  npx cloudburst fn call math.square 7');
+      for (const line of bannerLines({ url: up.host.url, dataDir, cert: files.server?.cert, token: up.token !== undefined })) console.log(line);
       console.log('stop: Ctrl-C');
       return untilSignal(() => up.close());
     }
@@ -386,37 +352,20 @@ async function run(p: Parsed): Promise<number> {
       console.log(`host ${host.id} listening on ${host.url}`);
       return untilSignal(() => host.drain({ timeoutMs }));
     }
-    case 'cluster': {
-      if (p.positional[1] !== 'status') throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst cluster status [--data DIR] [--kvs HOST:PORT,...]');
-      const kvs = flag(p, 'kvs');
-      const dataDir = resolve(flag(p, 'data') ?? '.cloudburst');
-      // A name resolving to several addresses (a headless Service) stands for all its nodes.
-      const clusterFile = kvs ? undefined : readClusterFile(dataDir);
-      const targets = kvs
-        ? (await new Seeds(kvs.split(',').filter(Boolean).map(httpUrl)).urls()).map((url, i) => ({ role: 'kvs', name: `kv${i + 1}`, url }))
-        : clusterFile?.processes;
-      if (!targets) throw new CloudburstError('INVALID_REQUEST', `no ${CLUSTER_FILE} in the data folder: start a cluster with \`cloudburst up --kvs-nodes 3\`, or name nodes with --kvs`);
-      // The KV nodes' stats are for the cluster: the given secret, else the one `up` keeps.
-      const secret = givenClusterSecret(flag(p, 'cluster-secret-file')) ?? existingDataDirSecret(dataDir);
-      const status = await clusterStatus(targets, { secret, ca: trustedCa(tlsFiles(p.flags, process.env)) });
-      const scalar = ([, v]: [string, unknown]): boolean => v !== undefined && (typeof v !== 'object' || v === null);
-      const lines = status.map((s) => `${s.name.padEnd(8)} ${s.role.padEnd(5)} ${s.url.padEnd(24)} ${s.health.padEnd(5)} ${s.ready.padEnd(13)} ${Object.entries(s.detail).filter(scalar).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
-      // With `up --autoscale`: the host count, its bounds and the last decisions (README, "Host autoscaling").
-      print(p, [...lines, ...(clusterFile ? autoscaleSummary(clusterFile) : [])].join('\n'), status);
-      return status.every((s) => s.health === 'up') ? 0 : 2;
-    }
+    case 'cluster':
+      return p.positional[1] === 'down' ? clusterDownCommand(p) : clusterStatusCommand(p);
     case 'build': {
       const file = p.positional[1];
-      if (!file) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst build FILE.ts [-o FILE.wasm]');
+      if (!file) throw new UsageError('usage: cloudburst build FILE.ts [-o FILE.wasm]');
       const out = flag(p, 'out') ?? `${file.replace(/\.ts$/, '')}.wasm`;
-      const wasm = await compile(file, out);
+      const wasm = await compile(p, file, out);
       print(p, `built ${out} (${wasm.byteLength} bytes)`, { out, bytes: wasm.byteLength });
       return 0;
     }
     case 'login': {
       const url = flag(p, 'url');
       const token = flag(p, 'token');
-      if (!url || !token) throw new CloudburstError('INVALID_REQUEST', 'usage: cloudburst login --url URL --token TOKEN');
+      if (!url || !token) throw new UsageError('usage: cloudburst login --url URL --token TOKEN');
       print(p, `saved the token for ${url} in ${login(url, token)}`, { url });
       return 0;
     }
@@ -450,7 +399,7 @@ async function run(p: Parsed): Promise<number> {
       const sessionFile = flag(p, 'session');
       if (sessionFile !== undefined) client.session = existsSync(sessionFile) ? readFileSync(sessionFile, 'utf8').trim() : '';
       try {
-        const commands = { fn: fnCommand, kv: kvCommand, dag: (q: Parsed, c: HostClient) => dagCommand(q, c, USAGE), future: futureCommand };
+        const commands = { fn: fnCommand, kv: kvCommand, dag: (q: Parsed, c: HostClient) => dagCommand(q, c, generalUsage()), future: futureCommand };
         return await commands[command](p, client);
       } finally {
         if (sessionFile !== undefined && client.session) writeFileSync(sessionFile, `${client.session}\n`);
@@ -458,7 +407,7 @@ async function run(p: Parsed): Promise<number> {
       }
     }
     default:
-      throw new CloudburstError('INVALID_REQUEST', `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: \`cloudburst --help\` lists the commands`);
   }
 }
 
@@ -470,28 +419,59 @@ function clientOf(p: Parsed, actAs: boolean): HostClient {
   return new HostClient(url, { token, ca, ...(actAs && flag(p, 'tenant') !== undefined ? { tenant: flag(p, 'tenant') } : {}) });
 }
 
-/** Runs the CLI; resolves with the exit code (1: the user's mistake, 2: the system's). */
+/**
+ * `--help` anywhere, `help [COMMAND]`, or nothing at all: the help asked for (stdout, exit 0),
+ * or undefined when the command line asks for something else. Nothing at all prints the
+ * general usage with exit 64: a script that forgot its command should not pass.
+ */
+function helpAsked(p: Parsed): { text: string; exit: number } | undefined {
+  const words = p.positional[0] === 'help' ? p.positional.slice(1) : p.positional;
+  if (p.positional.length === 0 && !has(p, 'help')) return { text: generalUsage(), exit: EXIT.usage };
+  if (p.positional[0] !== 'help' && !has(p, 'help')) return undefined;
+  if (words.length === 0) return { text: generalUsage(), exit: EXIT.ok };
+  const group = words.length === 1 ? groupHelp(words[0]!) : undefined;
+  return { text: group ?? commandHelp(resolveCommand(words)), exit: EXIT.ok };
+}
+
+/**
+ * Runs the CLI; resolves with the exit code (exit.ts: 0 done, 1 the caller's mistake, 2 the
+ * system's fault, 3 not there yet, 64 a usage error). The command line is checked against the
+ * table (commands.ts) before anything starts.
+ */
 export async function main(argv: string[]): Promise<number> {
+  // Errors are JSON too when the output is: decided before parsing, which may be what fails.
+  let json = argv.includes('--json');
   try {
     const p = parse(argv);
-    // The one rule for the environment (flags.ts): CLOUDBURST_FOO_BAR for --foo-bar.
-    return await run(flagsFromEnv(p.positional[0] ?? '', process.env, p));
+    const help = helpAsked(p);
+    if (help) {
+      console.log(help.text);
+      return help.exit;
+    }
+    const command = resolveCommand(p.positional);
+    // The one rule for the environment (flags.ts): CLOUDBURST_FOO_BAR for --foo-bar; a variable
+    // of the group meant for another of its commands (CLOUDBURST_KVS for `cluster down`) is not this one's.
+    flagsFromEnv(p.positional[0] ?? '', process.env, p);
+    for (const [name] of p.fromEnv) {
+      if (!(command.flags as readonly string[]).includes(name)) {
+        p.flags.delete(name);
+        p.fromEnv.delete(name);
+      }
+    }
+    json = has(p, 'json');
+    checkFlags(command, p);
+    return await run(p);
   } catch (err) {
-    if (err instanceof BuildError) {
-      console.error(`error BUILD_FAILED: ${err.message}`); // ERROR_CODES.BUILD_FAILED
-      return 1;
-    }
-    if (err instanceof CloudburstError) {
-      console.error(`error ${err.code}: ${err.message}`);
-      return ERROR_CODES[err.code].userFault ? 1 : 2;
-    }
+    if (err instanceof BuildError) return reportError({ code: 'BUILD_FAILED', message: err.message }, EXIT.caller, json);
+    if (err instanceof CloudburstError) return reportError(err, exitOf(err), json);
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       // The flag of the port at fault: `--kvs-port` when the embedded KV node's (embedded.ts).
-      console.error(`error: ${(err as Error).message}: another process uses this port; pick another with ${(err as { flag?: string }).flag ?? '--port'}`);
-      return 1;
+      const message = `${(err as Error).message}: another process uses this port; pick another with ${(err as { flag?: string }).flag ?? '--port'}`;
+      return reportError({ code: 'INVALID_REQUEST', message }, EXIT.caller, json);
     }
+    if (json) return reportError({ code: 'INTERNAL', message: (err as Error).stack ?? String(err) }, EXIT.system, true);
     console.error(err);
-    return 2;
+    return EXIT.system;
   }
 }
 
