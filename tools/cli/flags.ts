@@ -22,7 +22,7 @@ export interface Parsed {
 }
 
 /** Flags that take no value. */
-export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure', 'autoscale']);
+export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['json', 'logs', 'no-examples', 'help', 'async', 'supervise', 'leave', 'leave-on-stop', 'insecure', 'autoscale', 'follow']);
 
 const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys'];
 const TLS = ['tls-cert', 'tls-key', 'ca'];
@@ -33,16 +33,21 @@ const ADDRESS = ['listen', 'advertise'];
 /** The write-behind flusher's group-commit cap (host/README.md, "Write-behind"), on `host` and `up`. */
 const WRITE_BEHIND = ['flush-max-delay'];
 
+/** What every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`, `logs`) reads. */
+const CLIENT = ['url', 'token', 'tenant', 'ca', 'json', 'session'];
+
 /**
  * The flags each command reads, every one of which may come from its `CLOUDBURST_*` variable.
- * `client`: what every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`) reads.
+ * `client`: what every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`) reads;
+ * `logs`: `cloudburst logs FN` (tools/cli/logs.ts), the client's and its own.
  */
-export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client', readonly string[]>> = {
+export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client' | 'logs', readonly string[]>> = {
   up: ['data', 'port', 'kvs-port', 'kvs-nodes', 'hosts', 'replication', 'supervise', 'no-examples', 'fsync', ...ADDRESS, ...WORKERS, ...WRITE_BEHIND, 'drain-timeout', 'autoscale', 'max-hosts', 'min-hosts', 'scale-out-window', 'scale-in-window', 'scale-out-cooldown', 'scale-in-cooldown', ...MEMORY, ...TLS, ...SECRET],
   kvs: ['data', 'port', 'seeds', 'replication', 'fsync', 'leave', 'leave-on-stop', ...ADDRESS, 'ca', ...SECRET],
   host: ['data', 'port', 'kvs', ...ADDRESS, ...WORKERS, ...WRITE_BEHIND, 'explore', 'quotas', 'queue', 'drain-timeout', ...MEMORY, ...TLS, ...SECRET],
   cluster: ['data', 'kvs', 'ca', 'cluster-secret-file', 'json'],
-  client: ['url', 'token', 'tenant', 'ca', 'json', 'session'],
+  client: CLIENT,
+  logs: [...CLIENT.filter((f) => f !== 'session'), 'follow', 'since', 'limit'],
 };
 
 /**
@@ -58,7 +63,7 @@ export const UP_FORWARDS: Readonly<{ host: readonly string[]; kvs: readonly stri
 /** Which list of FLAGS_BY_COMMAND a command line's first word reads, if any. */
 const COMMAND_FLAGS: Readonly<Record<string, keyof typeof FLAGS_BY_COMMAND>> = {
   up: 'up', kvs: 'kvs', host: 'host', cluster: 'cluster',
-  fn: 'client', kv: 'client', dag: 'client', future: 'client', tenant: 'client', token: 'client',
+  fn: 'client', kv: 'client', dag: 'client', future: 'client', tenant: 'client', token: 'client', logs: 'logs',
 };
 
 /**

@@ -11,6 +11,7 @@ import { CLUSTER_FILE, clusterStatus, readClusterFile, startLocalCluster } from 
 import { existingDataDirSecret, givenClusterSecret, serverCredential } from './cluster-secret.ts';
 import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
+import { callWithLogs, LOGS_USAGE, logsCommand } from './logs.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
@@ -45,6 +46,7 @@ Functions:
   cloudburst fn list | show FN | delete MODULE
   cloudburst fn call FN [ARG...] [--ref KEY]... [--future ID]... [--args JSON] [--timeout MS] [--consistency lww|rr|causal] [--logs] [--async]
   cloudburst future get ID [--wait 5s]
+  ${LOGS_USAGE}   (every host's lines, oldest first; --follow until Ctrl-C; the cursor to continue from goes to stderr as next: ...)
 DAGs:
   cloudburst dag create NAME --fn FN --fn FN ... [--edge FROM:TO]...
   cloudburst dag call NAME [--args '{"FN": [ARG...]}'] [--placement '{"FN": "HOSTID"}'] [--timeout MS] [--consistency lww|rr|causal] [--async]
@@ -154,7 +156,6 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
           }
         });
       }
-      const query = has(p, 'logs') ? '?logs=1' : '';
       const body: Record<string, unknown> = { args };
       if (flag(p, 'timeout')) body.timeoutMs = int(p, 'timeout', 0);
       // The host checks the value (lww or rr): a wrong one is its 400.
@@ -164,8 +165,8 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
         print(p, out.future, out);
         return 0;
       }
-      const out = await client.json<{ result: unknown; logs?: { level: number; message: string }[] }>('POST', `${hostPath.call(target)}${query}`, body);
-      for (const l of out.logs ?? []) console.error(`[${target}] ${l.message}`);
+      // --logs: the call's lines on stderr, also when it fails (logs.ts).
+      const out = has(p, 'logs') ? await callWithLogs(client, target, body) : await client.json<{ result: unknown }>('POST', hostPath.call(target), body);
       print(p, show(out.result), out);
       return 0;
     }
@@ -428,6 +429,14 @@ async function run(p: Parsed): Promise<number> {
         return command === 'tenant'
           ? await tenantCommand({ verb, name, quotas: flag(p, 'quotas') }, client, out)
           : await tokenCommand({ verb, name: verb === 'create' ? flag(p, 'name') : name, tenant: flag(p, 'tenant'), filter: flag(p, 'tenant'), scope: flag(p, 'scope'), expires: flag(p, 'expires') }, client, out);
+      } finally {
+        await client.close();
+      }
+    }
+    case 'logs': {
+      const client = clientOf(p, true);
+      try {
+        return await logsCommand(p, client);
       } finally {
         await client.close();
       }
