@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startHostCluster, type ClusterHost, type HostCluster } from '../helpers/cluster.ts';
-import { bearer, hostFetch, tokenOf } from '../helpers/platform.ts';
+import { bearer, guestBytes, hostFetch, tokenOf } from '../helpers/platform.ts';
 import { readEvents, type SseEvent } from '../helpers/sse.ts';
 import { decodeCursor } from '../../host/logs/cursor.ts';
 import type { ErrorEntry, LogLine } from '../../host/logs/log-line.ts';
@@ -90,6 +90,15 @@ describe('logs over a cluster of host processes', () => {
     expect(body.errors.slice(0, 2).map((e) => [e.host, e.fn, e.logs[0]!.message])).toEqual([
       [b.id, 'logger.sayThenFail', 'fails on B'], [a.id, 'logger.sayThenFail', 'fails on A'],
     ]);
+  });
+
+  it('deleting a module through one host forgets its lines on every host', async () => {
+    await say(b, 'kept on B until the delete');
+    expect((await logs(a, 'logger.say')).lines.some((l) => l.host === b.id)).toBe(true);
+    expect((await json(`${a.url}/v1/modules/logger`, 'DELETE')).status).toBe(200);
+    expect((await hostFetch(`${a.url}/v1/modules/logger`, { method: 'PUT', body: new Uint8Array(guestBytes('logger')) })).status).toBe(200);
+    await expect.poll(async () => (await logs(a, 'logger.say')).lines).toEqual([]);
+    expect((await json<{ errors: ErrorEntry[] }>(`${b.url}/v1/errors`)).body.errors.filter((e) => e.fn.startsWith('logger.'))).toEqual([]);
   });
 
   it('a failed call that ran on the other host (its reference is cached there) answers its logs when asked', async () => {
