@@ -162,8 +162,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Execution: the worker threads that run guests, the modules, futures.
   const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
   const pool = new ExecutorPool({
-    // A lone call may busy-wait for its worker only while no other request needs this thread.
-    mainIsIdle: () => router.inflight <= 1,
+    // A lone call may busy-wait for its worker only while no other request needs this thread
+    // (open log streams, which wait, do not count: `cloudburst dev` keeps one open).
+    mainIsIdle: (): boolean => router.inflight - followers.size <= 1,
     size: opts.workers,
     maxSize: opts.maxWorkers,
     scaleUpWaitMs: opts.scaleUpWaitMs,
