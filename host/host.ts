@@ -231,7 +231,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness, logStore]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness, logStore, followers]) part.registerMetrics(metrics.registry);
 
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 

@@ -173,6 +173,7 @@ describe('logs: one host', () => {
     expect(second.status).toBe(503);
     expect(second.body).toMatchObject({ error: { code: 'OVERLOADED' } });
     await expect.poll(() => events.some((e) => e.comment?.startsWith('following'))).toBe(true);
+    expect(await metric(p.client, 'cloudburst_log_streams')).toBe(1);
     const r = await call('logger.say', ['live line']);
     const callId = r.headers.get('x-cloudburst-call-id');
     await expect.poll(() => events.filter((e) => e.event === 'log').length).toBe(1);
