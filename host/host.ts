@@ -164,8 +164,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Execution: the worker threads that run guests, the modules, futures.
   const router = new Router({ paths: 'url', onResponse: (method, status) => metrics.observeRequest(method, status) });
   const pool = new ExecutorPool({
-    // A lone call may busy-wait for its worker only while no other request needs this thread.
-    mainIsIdle: () => router.inflight <= 1,
+    // A lone call may busy-wait for its worker only while no other request needs this thread
+    // (open log streams, which wait, do not count: `cloudburst dev` keeps one open).
+    mainIsIdle: (): boolean => router.inflight - followers.size <= 1,
     size: opts.workers,
     maxSize: opts.maxWorkers,
     scaleUpWaitMs: opts.scaleUpWaitMs,
@@ -236,7 +237,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const serveWorkers = executorBridge({ readThrough, flusher, messaging, snapshots, cut, dags });
 
   // Each part registers what it counts (host/README.md, "Metrics").
-  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness, logStore]) part.registerMetrics(metrics.registry);
+  for (const part of [flusher, budget, subs, readThrough, cut, catchUp, snapshots, dags, pool, presence, messaging, quotas, readiness, logStore, followers]) part.registerMetrics(metrics.registry);
 
   const audit = new AuditLog({ path: join(opts.dataDir, AUDIT_FILE), hostId: self.id, onAudit: opts.onAudit });
 

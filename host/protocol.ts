@@ -109,6 +109,8 @@ export const HOST_PATHS = {
   logsRead: '/v1/internal/logs',
   /** `?limit=`: this host's recent failed calls of the request's tenant. */
   errorsRead: '/v1/internal/errors',
+  /** `{"module": name}`: a module of the request's tenant was deleted, forget its functions' logs. */
+  logsForget: '/v1/internal/logs/forget',
   /** Load functions into a worker ahead of their first call (registration pre-warms). */
   dagWarm: '/v1/internal/dag/warm',
   /** To the coordinator, rr with parallel branches: propose a version of a key as the request's. */
@@ -210,6 +212,7 @@ export const HOST_ROUTES = [
   { name: 'dagWarm', method: 'POST', path: HOST_PATHS.dagWarm, access: 'internal' },
   { name: 'logsRead', method: 'GET', path: HOST_PATHS.logsRead, access: 'internal' },
   { name: 'errorsRead', method: 'GET', path: HOST_PATHS.errorsRead, access: 'internal' },
+  { name: 'logsForget', method: 'POST', path: HOST_PATHS.logsForget, access: 'internal' },
 ] as const;
 
 /**

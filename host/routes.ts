@@ -186,7 +186,7 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     deleteModule: async ({ res, params, principal }) => {
       await registry.remove(principal.tenant, params.module!);
       d.metrics.forget(`${params.module}.`);
-      d.logs.store.forget(principal.tenant, `${params.module}.`);
+      d.logs.cluster.forget(principal.tenant, params.module!);
       sendJson(res, 200, { deleted: params.module });
     },
 

@@ -75,6 +75,18 @@ export class ClusterLogs {
     return mergeLines(answers, since, limit, missing);
   }
 
+  /**
+   * A module of `tenant` was deleted: its functions' lines and failures are forgotten here at
+   * once, and on every live peer as soon as it hears (not waited for: a peer that does not
+   * answer keeps them until its bounds drop them).
+   */
+  forget(tenant: string, module: string): void {
+    this.#o.store.forget(tenant, `${module}.`);
+    for (const p of this.#o.peers()) {
+      this.#o.link.send(p.url, 'POST', HOST_PATHS.logsForget, { module }, PEER_LOGS_TIMEOUT_MS, tenant).catch(() => undefined);
+    }
+  }
+
   /** `tenant`'s recent failed calls over the cluster, newest first, at most `limit`. */
   async errors(tenant: string, limit: number): Promise<{ errors: ErrorEntry[]; missing: string[] }> {
     const peers = this.#o.peers();

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { Registry as PromRegistry } from 'prom-client';
+import { gaugeFrom } from '../metrics.ts';
 import { CloudburstError } from '../../common/index.ts';
 import type { ClusterLogs, LogPeer } from './cluster-logs.ts';
 import { encodeCursor, type Cursor } from './cursor.ts';
@@ -147,6 +149,10 @@ export class LogFollowers {
     };
     timers[1] = setTimeout(beat, this.#o.heartbeatMs);
     return finished;
+  }
+
+  registerMetrics(registry: PromRegistry): void {
+    gaugeFrom(registry, 'cloudburst_log_streams', 'Log streams (GET /v1/functions/{fn}/logs?follow=1) this host serves now', () => this.#streams.size);
   }
 
   /** Ends every stream, and refuses new ones: the host is stopping. */

@@ -10,9 +10,13 @@ import type { LogLine } from './log-line.ts';
  * ring.push(line, 180);
  * ring.after(41, 100); // the lines with seq > 41, at most 100, oldest first
  */
+/** Slots a new ring starts with. */
+const INITIAL_SLOTS = 8;
+
 export class LineRing {
-  readonly #slots: (LogLine | undefined)[];
-  readonly #sizes: number[];
+  /** Slots, grown by doubling up to `capacity` (a function that logs little costs little). */
+  #slots: (LogLine | undefined)[] = new Array<LogLine | undefined>(INITIAL_SLOTS);
+  #sizes: number[] = new Array<number>(INITIAL_SLOTS).fill(0);
   #head = 0;
   #size = 0;
   /** What the lines held cost (LogStore's accounting: message length plus a fixed overhead). */
@@ -21,8 +25,7 @@ export class LineRing {
   dropped = 0;
 
   constructor(readonly capacity: number) {
-    this.#slots = new Array<LogLine | undefined>(capacity);
-    this.#sizes = new Array<number>(capacity).fill(0);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a ring holds at least one line, not ${capacity}`);
   }
 
   get size(): number {
@@ -32,11 +35,27 @@ export class LineRing {
   /** Adds a line (its seq above every line held); when full, drops the oldest first. */
   push(line: LogLine, bytes: number): void {
     if (this.#size === this.capacity) this.dropOldest();
-    const at = (this.#head + this.#size) % this.capacity;
+    else if (this.#size === this.#slots.length) this.#grow();
+    const at = (this.#head + this.#size) % this.#slots.length;
     this.#slots[at] = line;
     this.#sizes[at] = bytes;
     this.#size++;
     this.bytes += bytes;
+  }
+
+  /** Twice the slots (at most `capacity`), the lines moved to the start in order. */
+  #grow(): void {
+    const n = Math.min(this.capacity, this.#slots.length * 2);
+    const slots = new Array<LogLine | undefined>(n);
+    const sizes = new Array<number>(n).fill(0);
+    for (let i = 0; i < this.#size; i++) {
+      const from = (this.#head + i) % this.#slots.length;
+      slots[i] = this.#slots[from];
+      sizes[i] = this.#sizes[from]!;
+    }
+    this.#slots = slots;
+    this.#sizes = sizes;
+    this.#head = 0;
   }
 
   /** Drops the oldest line; answers what it cost (0 when empty). */
@@ -44,7 +63,7 @@ export class LineRing {
     if (this.#size === 0) return 0;
     const bytes = this.#sizes[this.#head]!;
     this.#slots[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.capacity;
+    this.#head = (this.#head + 1) % this.#slots.length;
     this.#size--;
     this.bytes -= bytes;
     this.dropped++;
@@ -52,7 +71,7 @@ export class LineRing {
   }
 
   #at(i: number): LogLine {
-    return this.#slots[(this.#head + i) % this.capacity]!;
+    return this.#slots[(this.#head + i) % this.#slots.length]!;
   }
 
   /** The lines with seq above `seq`, oldest first, at most `limit` of them (the oldest such). */

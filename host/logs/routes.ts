@@ -1,4 +1,5 @@
-import { CloudburstError, sendJson } from '../../common/index.ts';
+import { CloudburstError, readJson, sendJson } from '../../common/index.ts';
+import { checkModuleName } from '../keys.ts';
 import type { HostHandler } from '../routes.ts';
 import type { HostRouteName } from '../protocol.ts';
 import type { Registry } from '../registry.ts';
@@ -18,6 +19,9 @@ export interface LogRouteDeps {
 /** `GET /v1/errors`: how many failed calls by default, and at most. */
 export const DEFAULT_ERRORS_LIMIT = 50;
 export const MAX_ERRORS_LIMIT = 200;
+
+/** The body of `POST /v1/internal/logs/forget`. */
+const FORGET_BODY_BYTES = 64 * 1024;
 
 /** The longest function name the internal route takes (`module.export`; the registry checks names on the public route). */
 const MAX_FN_CHARS = 512;
@@ -41,7 +45,7 @@ function parseAfter(text: string | null): number | undefined {
  * followed, the tenant's recent failed calls, and the internal routes each host answers for
  * its own part of them.
  */
-export function logHandlers(d: LogRouteDeps): Record<Extract<HostRouteName, 'functionLogs' | 'errors' | 'logsRead' | 'errorsRead'>, HostHandler> {
+export function logHandlers(d: LogRouteDeps): Record<Extract<HostRouteName, 'functionLogs' | 'errors' | 'logsRead' | 'errorsRead' | 'logsForget'>, HostHandler> {
   return {
     functionLogs: async ({ req, res, params, query, principal }) => {
       const limit = parseLimit(query.get('limit'), DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT);
@@ -70,6 +74,20 @@ export function logHandlers(d: LogRouteDeps): Record<Extract<HostRouteName, 'fun
     errorsRead: ({ res, query, principal }) => {
       const limit = parseLimit(query.get('limit'), DEFAULT_ERRORS_LIMIT, MAX_ERRORS_LIMIT);
       sendJson(res, 200, { host: d.cluster.selfId, errors: d.store.errors(principal.tenant, limit) });
+    },
+
+    logsForget: async ({ req, res, principal }) => {
+      const body = await readJson(req, FORGET_BODY_BYTES);
+      const module = (body as { module?: unknown } | undefined)?.module;
+      const bad = new CloudburstError('INVALID_REQUEST', 'the body is {"module": name of a module}');
+      if (typeof module !== 'string') throw bad;
+      try {
+        checkModuleName(module);
+      } catch {
+        throw bad;
+      }
+      d.store.forget(principal.tenant, `${module}.`);
+      res.writeHead(204).end();
     },
   };
 }

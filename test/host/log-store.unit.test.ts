@@ -23,8 +23,8 @@ describe('LineRing', () => {
     expect(ring.after(0, 10).map((l) => l.seq)).toEqual([4, 5, 6]);
   });
 
-  it('property: after(s) is exactly the held lines above s, whatever was pushed and dropped', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 40 }), fc.nat(60), (cap, gaps, at) => {
+  it('property: after(s) is exactly the held lines above s, whatever was pushed and dropped (the ring growing to its capacity)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 100 }), fc.nat(300), (cap, gaps, at) => {
       const ring = new LineRing(cap);
       const all: number[] = [];
       let seq = 0;
@@ -35,6 +35,8 @@ describe('LineRing', () => {
       }
       const held = all.slice(-cap);
       expect(ring.after(at, 100).map((l) => l.seq)).toEqual(held.filter((s) => s > at));
+      expect(ring.last(5).map((l) => l.seq)).toEqual(held.slice(-5));
+      expect(ring.dropped).toBe(all.length - held.length);
     }));
   });
 });

@@ -173,6 +173,7 @@ describe('logs: one host', () => {
     expect(second.status).toBe(503);
     expect(second.body).toMatchObject({ error: { code: 'OVERLOADED' } });
     await expect.poll(() => events.some((e) => e.comment?.startsWith('following'))).toBe(true);
+    expect(await metric(p.client, 'cloudburst_log_streams')).toBe(1);
     const r = await call('logger.say', ['live line']);
     const callId = r.headers.get('x-cloudburst-call-id');
     await expect.poll(() => events.filter((e) => e.event === 'log').length).toBe(1);
@@ -194,6 +195,21 @@ describe('logs: one host', () => {
 });
 
 describe('logs: a stream and the host stopping', () => {
+  it('a stream gets a heartbeat comment while nothing is logged; drain() ends it and finishes', async () => {
+    const p = await startPlatform({ logFollow: { heartbeatMs: 100 } });
+    try {
+      await p.deploy('logger');
+      const res = await fetch(`${p.host.url}/v1/functions/logger.say/logs?follow=1`, { headers: { ...p.headers, accept: 'text/event-stream' } });
+      const events: SseEvent[] = [];
+      const ended = readEvents(res, (e) => events.push(e));
+      await expect.poll(() => events.filter((e) => e.comment === 'keep-alive').length).toBeGreaterThanOrEqual(2);
+      await p.host.drain({ timeoutMs: 20_000 });
+      await expect(ended).resolves.toBeUndefined();
+    } finally {
+      await p.stop();
+    }
+  }, 60_000);
+
   it('close() ends every log stream and does not wait for them', async () => {
     const p = await startPlatform();
     try {

@@ -235,6 +235,7 @@ export function hostGenerators(w: World): Record<HostRouteName, CaseArb | undefi
       .map((q): Case => ({ route: 'errors', method: 'GET', path: `${P.errors}?${q}`, expect: ['INVALID_REQUEST'] })),
     logsRead: fc.constantFrom('', 'fn=', `fn=${'f'.repeat(513)}`, 'fn=a.b&after=x', 'fn=a.b&after=-1', 'fn=a.b&limit=0', 'fn=a.b&limit=5000')
       .map((q): Case => ({ route: 'logsRead', method: 'GET', path: `${P.logsRead}?${q}`, expect: ['INVALID_REQUEST'] })),
+    logsForget: internalJson('logsForget', P.logsForget, [{}, { module: 1 }, { module: '' }, { module: '../x' }, { module: 'a'.repeat(65) }, { module: null }]),
     errorsRead: fc.constantFrom('limit=0', 'limit=x', 'limit=9999')
       .map((q): Case => ({ route: 'errorsRead', method: 'GET', path: `${P.errorsRead}?${q}`, expect: ['INVALID_REQUEST'] })),
     getFuture: fc.oneof(

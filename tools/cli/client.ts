@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { HOST_HEADERS } from '../../host/index.ts';
 import { CloudburstError, connectOptions, errorFromBody, TENANT_HEADER, tlsFailure } from '../../common/index.ts';
 
@@ -58,6 +58,22 @@ export class HostClient {
     } catch (err) {
       const tls = tlsFailure(err, this.url);
       if (tls !== undefined) throw new CloudburstError('HOST_UNAVAILABLE', `cannot talk to the host: ${tls}`, undefined, { cause: err });
+      throw new CloudburstError('HOST_UNAVAILABLE', `cannot reach the host at ${this.url} (${(err as Error).message}); is \`cloudburst up\` running?`, undefined, { cause: err });
+    }
+  }
+
+  /**
+   * A GET whose answer is read as it comes (a log stream): the response, its body unread. No
+   * answer within `idleMs` (headers, or between two chunks of the body) fails it: a stream
+   * whose connection silently died is noticed (the host sends a heartbeat every 15 s).
+   *
+   * @throws CloudburstError `HOST_UNAVAILABLE` when the host cannot be reached
+   */
+  async stream(path: string, headers: Record<string, string>, signal: AbortSignal, idleMs: number): Promise<Dispatcher.ResponseData> {
+    try {
+      return await this.#pool.request({ method: 'GET', path, headers: { ...this.#auth, ...headers }, signal, headersTimeout: idleMs, bodyTimeout: idleMs });
+    } catch (err) {
+      if (signal.aborted) throw err;
       throw new CloudburstError('HOST_UNAVAILABLE', `cannot reach the host at ${this.url} (${(err as Error).message}); is \`cloudburst up\` running?`, undefined, { cause: err });
     }
   }

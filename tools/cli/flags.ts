@@ -31,18 +31,22 @@ const SHORT: Readonly<Record<string, string>> = { o: 'out', h: 'help' };
 
 const flagsOf = (words: string): readonly string[] => COMMANDS.find((c) => c.words === words)!.flags.filter((f) => f !== 'help');
 
+/** What every client command (`fn`, `kv`, `dag`, `future`, `tenant`, `token`, `logs`) reads. */
+const CLIENT = ['url', 'token', 'tenant', 'ca', 'json', 'session'];
+
 /**
  * The flags each command reads, every one of which may come from its `CLOUDBURST_*` variable:
  * the server commands' and `cluster status`'s whole lists in the table (commands.ts), so a flag
  * added there has its variable. `client`: what every client command (`fn`, `kv`, `dag`,
- * `future`, `tenant`, `token`) reads.
+ * `future`, `tenant`, `token`) reads; `logs`: `cloudburst logs FN` (its table entry's flags).
  */
-export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client', readonly string[]>> = {
+export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster' | 'client' | 'logs', readonly string[]>> = {
   up: flagsOf('up'),
   kvs: flagsOf('kvs'),
   host: flagsOf('host'),
   cluster: flagsOf('cluster status'),
   client: ['url', 'token', 'tenant', 'ca', 'json', 'session'],
+  logs: flagsOf('logs'),
 };
 
 /** The executor pool's flags (host/README.md) and the write-behind cap, on `host` and `up`. */
@@ -62,7 +66,7 @@ export const UP_FORWARDS: Readonly<{ host: readonly string[]; kvs: readonly stri
 /** Which list of FLAGS_BY_COMMAND a command line's first word reads, if any. */
 const COMMAND_FLAGS: Readonly<Record<string, keyof typeof FLAGS_BY_COMMAND>> = {
   up: 'up', kvs: 'kvs', host: 'host', cluster: 'cluster',
-  fn: 'client', kv: 'client', dag: 'client', future: 'client', tenant: 'client', token: 'client',
+  fn: 'client', kv: 'client', dag: 'client', future: 'client', tenant: 'client', token: 'client', logs: 'logs',
 };
 
 /** Which list of FLAGS_BY_COMMAND (the environment rule) a command's first word reads, if any. */

@@ -14,6 +14,7 @@ import { BOOTSTRAP_TOKEN_NAME, bootstrapAdminToken } from './bootstrap.ts';
 import { dagCommand } from './dag.ts';
 import { devCommand } from './dev.ts';
 import { initProject, initSummary } from './init.ts';
+import { callWithLogs, logsCommand } from './logs.ts';
 import { deployExamples, startEmbedded } from './embedded.ts';
 import { serverTls, tlsFiles, trustedCa } from './tls-flags.ts';
 import { waitReady } from './ready.ts';
@@ -113,7 +114,6 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
           return positionalArgument(a.value, info.params[i]?.type);
         });
       }
-      const query = has(p, 'logs') ? '?logs=1' : '';
       const body: Record<string, unknown> = { args };
       if (flag(p, 'timeout')) body.timeoutMs = int(p, 'timeout', 0);
       // One of the table's choices (commands.ts): checked before anything was sent.
@@ -127,8 +127,12 @@ async function fnCommand(p: Parsed, client: HostClient): Promise<number> {
         print(p, out.future, out);
         return 0;
       }
-      const out = await send<{ result: unknown; logs?: { level: number; message: string }[] }>(`${hostPath.call(target)}${query}`, body);
-      for (const l of out.logs ?? []) console.error(`[${target}] ${l.message}`);
+      // --logs: the call's lines on stderr, also when it fails (logs.ts).
+      const out = has(p, 'logs')
+        ? await callWithLogs(client, target, body).catch((err: unknown) => {
+          throw inFlagTerms(err, { timeoutMs: '--timeout', args: '--args', consistency: '--consistency' });
+        })
+        : await send<{ result: unknown }>(hostPath.call(target), body);
       print(p, show(out.result), out);
       return 0;
     }
@@ -386,6 +390,14 @@ async function run(p: Parsed): Promise<number> {
         return command === 'tenant'
           ? await tenantCommand({ verb, name, quotas: flag(p, 'quotas') }, client, out)
           : await tokenCommand({ verb, name: verb === 'create' ? flag(p, 'name') : name, tenant: flag(p, 'tenant'), filter: flag(p, 'tenant'), scope: flag(p, 'scope'), expires: flag(p, 'expires') }, client, out);
+      } finally {
+        await client.close();
+      }
+    }
+    case 'logs': {
+      const client = clientOf(p, true);
+      try {
+        return await logsCommand(p, client);
       } finally {
         await client.close();
       }
