@@ -31,7 +31,7 @@ describe('flags: the environment rule', () => {
     for (const f of ['listen', 'advertise', 'seeds', 'leave-on-stop']) expect(FLAGS_BY_COMMAND.kvs).toContain(f);
     expect(FLAGS_BY_COMMAND.cluster).toContain('kvs');
     expect([...FLAGS_BY_COMMAND.client].sort()).toEqual(['ca', 'json', 'session', 'tenant', 'token', 'url']);
-    expect([...FLAGS_BY_COMMAND.logs].sort()).toEqual(['ca', 'follow', 'json', 'limit', 'since', 'tenant', 'token', 'url']);
+    expect([...FLAGS_BY_COMMAND.logs].sort()).toEqual(['ca', 'data', 'follow', 'json', 'limit', 'since', 'tenant', 'token', 'url']);
     // `cloudburst logs` reads its own variables, not the others'.
     const logs = flagsFromEnv('logs', { CLOUDBURST_FOLLOW: '1', CLOUDBURST_LIMIT: '5', CLOUDBURST_SESSION: 's' }, parse(['logs', 'm.f']));
     expect([logs.flags.get('follow'), logs.flags.get('limit'), logs.flags.has('session')]).toEqual([['true'], ['5'], false]);

@@ -198,7 +198,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     words: 'logs', section: 'Functions', args: 'FN', summary: 'a function\'s recent log lines over every host, failed calls included',
-    flags: ['follow', 'since', 'limit', ...CLIENT],
+    flags: ['follow', 'since', 'limit', ...CLIENT.filter((f) => f !== 'session')],
     notes: ['--follow keeps printing new lines until Ctrl-C, reconnecting from the last line it printed.'],
   },
   { words: 'future get', section: 'Functions', args: 'ID', summary: 'a future\'s result (exit 3 while pending)', flags: ['wait', ...CLIENT] },
