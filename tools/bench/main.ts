@@ -37,8 +37,14 @@ const RESULTS = join(PACKAGE_ROOT, '.bench');
 // A folder named on the command line is the caller's: npm runs scripts from the package root.
 if (args.report) process.exit(await reportCommand(args.report.dir ? resolve(process.env.INIT_CWD ?? process.cwd(), args.report.dir) : RESULTS, Object.keys(SUITES)));
 const { quick } = args;
-for (const name of args.suites) {
+// Progress on a terminal (stderr): which suite of how many, and the time so far. The suites
+// print their own lines on stdout, so this is one line per suite, not a redrawn one; in a
+// pipe or a log file nothing is added.
+const started = Date.now();
+const elapsed = (): string => `${Math.floor((Date.now() - started) / 60_000)}m${String(Math.floor(((Date.now() - started) / 1000) % 60)).padStart(2, '0')}s`;
+for (const [i, name] of args.suites.entries()) {
   const suite = SUITES[name]!;
+  if (process.stderr.isTTY) process.stderr.write(`bench: suite ${i + 1} of ${args.suites.length} (${name})${quick ? ' --quick' : ''}, ${elapsed()} so far\n`);
   console.log(`\n== ${name} ==`);
   const report = await suite(quick);
   mkdirSync(RESULTS, { recursive: true });
@@ -47,3 +53,4 @@ for (const name of args.suites) {
   console.log(`raw figures: ${file}`);
   await chartAfterSuite(file, RESULTS, Object.keys(SUITES));
 }
+if (process.stderr.isTTY) process.stderr.write(`bench: ${args.suites.length} suite(s) in ${elapsed()}; report: ${join(RESULTS, 'report.md')}\n`);
