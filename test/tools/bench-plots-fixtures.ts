@@ -135,7 +135,16 @@ export const HOTPATH = {
   oneHost: { seq: { floor: s(235, 3413), square: s(470, 4840), redisIncr: s(350, 5024), incr: s(1597, 9039) } },
 };
 
+/** `npm run bench -- dev --quick` (3 saves), as dev-loop.ts saves it. */
+const DEV = {
+  ...head, saves: 3, goalRestMs: 1000,
+  saveToCallable: { n: 3, p50: 555, p90: 1031, p99: 1031, mean: 708.7 },
+  asc: { n: 3, p50: 490, p90: 934, p99: 934, mean: 635 },
+  rest: { n: 3, p50: 65, p90: 97, p99: 97, mean: 73.7 },
+  goalMet: true,
+};
+
 /** Every suite's fixture, by the suite's name (bench/main.ts's SUITES). */
 export const RESULTS: Record<string, Record<string, unknown>> = {
-  host: HOST, kvs: KVS, locality: LOCALITY, dag: DAG, gossip: GOSSIP, consistency: CONSISTENCY, memory: MEMORY, tenants: TENANTS, autoscale: AUTOSCALE, hotpath: HOTPATH,
+  host: HOST, kvs: KVS, locality: LOCALITY, dag: DAG, gossip: GOSSIP, consistency: CONSISTENCY, memory: MEMORY, tenants: TENANTS, autoscale: AUTOSCALE, hotpath: HOTPATH, dev: DEV,
 };

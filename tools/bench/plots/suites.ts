@@ -3,6 +3,7 @@
 import { autoscalePlot } from './autoscale.ts';
 import { consistencyPlot } from './consistency.ts';
 import { dagPlot } from './dag.ts';
+import { devPlot } from './dev.ts';
 import { gossipPlot } from './gossip.ts';
 import { hostPlot } from './host.ts';
 import { hotpathPlot } from './hotpath.ts';
@@ -14,5 +15,5 @@ import { tenantsPlot } from './tenants.ts';
 
 export const PLOTS: Record<string, SuitePlot> = {
   host: hostPlot, kvs: kvsPlot, locality: localityPlot, dag: dagPlot, gossip: gossipPlot,
-  consistency: consistencyPlot, memory: memoryPlot, tenants: tenantsPlot, autoscale: autoscalePlot, hotpath: hotpathPlot,
+  consistency: consistencyPlot, memory: memoryPlot, tenants: tenantsPlot, autoscale: autoscalePlot, hotpath: hotpathPlot, dev: devPlot,
 };
