@@ -163,8 +163,9 @@ export class ExecutorPool {
       spinMicros: 50, mainIsIdle: () => true, queue: 'share', shareWindowMs: 1000, workerMemoryBytes: 512 * 1024 * 1024, maxQueuePerTenant: Math.max(1, Math.floor(maxQueue / 4)),
       ...opts, maxQueue, workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
     };
-    // Shares are of the ready workers: none yet (see TenantShare.resize).
-    this.#share = new TenantShare(0, this.#opts.shareWindowMs);
+    // Shares are of the ready workers (none yet: see TenantShare.resize), at most the base size:
+    // workers the pool adds beyond it serve waiting calls, not more CPU (see TenantShare).
+    this.#share = new TenantShare(0, this.#opts.shareWindowMs, undefined, opts.size);
     this.#sharing = this.#opts.queue === 'share';
     this.#scaler = new PoolScaler({
       min: opts.size, max: Math.max(opts.size, opts.maxSize ?? opts.size), scaleUpWaitMs: opts.scaleUpWaitMs ?? 20, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,

@@ -23,28 +23,39 @@ interface Use {
  * A job waiting in `recv` does not count toward its tenant's share: it waits for a message
  * another job of the same tenant may still have to send, and that sender must be able to get a
  * worker (with a share of one, it could not otherwise).
+ *
+ * Shares are of at most `cap` workers: the pool's base size (`--workers`, the cores by
+ * default). The pool grows past it when calls wait (pool-scaler.ts), but the cores do not: a
+ * flooding tenant holding half of a pool grown to 8 workers on 2 cores runs 4 guests at once,
+ * and another tenant's call gets a third of a core. Measured (`npm run bench -- tenants
+ * --quick`, 2 cores): shares of the grown pool left tenant b at 5.3x its latency alone; shares
+ * of the base size, 0.9x p50 / 1.6x p99 (the goal: 2x). Alone, a tenant still uses every
+ * worker the pool has; with others active, a tenant over its share takes a free worker only
+ * while fewer guests run than the cap.
  */
 export class TenantShare {
   #workers: number;
+  readonly #cap: number;
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #tenants = new Map<string, Use>();
 
-  constructor(workers: number, windowMs = 1000, now: () => number = () => performance.now()) {
-    this.#workers = workers;
+  constructor(workers: number, windowMs = 1000, now: () => number = () => performance.now(), cap = Number.POSITIVE_INFINITY) {
+    this.#cap = cap;
+    this.#workers = Math.min(workers, cap);
     this.#windowMs = windowMs;
     this.#now = now;
   }
 
   /**
    * The pool's ready workers changed (it grows and shrinks, see pool-scaler.ts): shares are of
-   * the workers there are, not of those there could be. Over the maximum, a tenant could take
+   * the workers there are (up to the cap), not of those there could be. Over the maximum, a tenant could take
    * workers up to its share of a pool that does not exist yet, and a worker the pool just added
    * for another tenant's waiting call would go to it first; over the workers there are, the
    * waiting tenant below its share gets it.
    */
   resize(workers: number): void {
-    this.#workers = workers;
+    this.#workers = Math.min(workers, this.#cap);
   }
 
   /** Whether a job of `tenant` may take a free worker now. */
@@ -60,10 +71,14 @@ export class TenantShare {
     if (active <= 1) return true;
     const share = Math.max(1, Math.floor(this.#workers / active));
     if (mine === undefined || counted(mine) < share) return true;
+    let running = 0;
     for (const [t, use] of this.#tenants) {
       if (t !== tenant && this.#active(use, now) && counted(use) < share) return false;
+      running += counted(use);
     }
-    return true;
+    // Over its share, a tenant takes a free worker only while fewer guests run than the cap (the
+    // base size): beyond it, another guest at once only splits the cores the others' calls run on.
+    return running < this.#cap;
   }
 
   /** A job of `tenant` waits for a worker. */

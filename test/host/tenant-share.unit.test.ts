@@ -116,3 +116,36 @@ describe('TenantShare', () => {
     expect(s.admits('a')).toBe(false);
   });
 });
+
+describe('TenantShare: shares of the base size, not of a grown pool', () => {
+  it('a pool grown past its base (cap 2) to 8 workers: with two active tenants each holds 1; alone, one takes all 8', () => {
+    const clock = { now: 0 };
+    const s = new TenantShare(0, WINDOW, () => clock.now, 2);
+    s.resize(8);
+    // Alone: the grown pool is the tenant's.
+    for (let i = 0; i < 8; i++) {
+      expect(s.admits('a')).toBe(true);
+      s.started('a');
+    }
+    for (let i = 0; i < 7; i++) s.ended('a');
+    // b becomes active: a holds 1, its share of the base (2 / 2), and gets no more while b holds less.
+    s.queued('b');
+    expect(s.admits('a')).toBe(false);
+    expect(s.admits('b')).toBe(true);
+    s.unqueued('b');
+    s.started('b');
+    expect(s.admits('b')).toBe(false);
+    expect(s.admits('a')).toBe(false);
+  });
+
+  it('a pool smaller than its cap (still starting): shares are of the workers there are', () => {
+    const clock = { now: 0 };
+    const s = new TenantShare(0, WINDOW, () => clock.now, 4);
+    s.resize(2);
+    s.queued('b');
+    s.started('a');
+    // 2 workers, two tenants: a holds its share (1); with the cap's 4, it would have had 2.
+    expect(s.admits('a')).toBe(false);
+    s.unqueued('b');
+  });
+});
