@@ -299,10 +299,22 @@ export class ExecutorPool {
     this.#queued = 0;
   }
 
+  /**
+   * The load as the scaler sees it. A call that waits only for its tenant's turn (over its
+   * share, see TenantShare) does not count as waiting: a worker more would not be its, and
+   * would only take cores from the other tenants' calls.
+   */
   #load(): PoolLoad {
     let oldestQueuedAt: number | undefined;
-    if (this.#queued > 0) for (const fifo of this.#queue.values()) if (oldestQueuedAt === undefined || fifo[0]!.at < oldestQueuedAt) oldestQueuedAt = fifo[0]!.at;
-    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued: this.#queued, oldestQueuedAt };
+    let queued = 0;
+    if (this.#queued > 0) {
+      for (const [tenant, fifo] of this.#queue) {
+        if (fifo.length === 0 || !this.#admits(tenant)) continue;
+        queued += fifo.length;
+        if (oldestQueuedAt === undefined || fifo[0]!.at < oldestQueuedAt) oldestQueuedAt = fifo[0]!.at;
+      }
+    }
+    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt };
   }
 
   /**
