@@ -140,6 +140,32 @@ describe('executor pool: each active tenant holds at most its share of the worke
     }
   });
 
+  it('a pool that may grow past its base size: shares are of the base (the cores), and calls held back by their share do not make it grow', async () => {
+    const p = new ExecutorPool({ size: 2, maxSize: 8, scaleUpWaitMs: 5, cachePath: dir, writerPrefix: 'h-test', bridge: async () => undefined, shareWindowMs: 600_000 });
+    pools.push(p);
+    await p.ready();
+    const seen: { holding: Record<string, number>; workers: number }[] = [];
+    const sleep = (tenant: string, ms: number) => p.run({ ...job(kitchen, 'sleepMs', [ms]), tenant }, 60_000).then((r) => {
+      expect(r).toMatchObject({ ok: true });
+      seen.push({ holding: p.holding(), workers: p.stats().workers });
+    });
+    // b is active (its window outlasts the test); a floods: its share is 1 of the base 2, and
+    // the other worker stays b's; a's waiting calls wait for their turn, not for a worker.
+    expect(await p.run({ ...job(math, 'square', [3n]), tenant: 'b' }, 60_000)).toMatchObject({ ok: true, result: 9 });
+    const as = Array.from({ length: 10 }, () => sleep('a', 40));
+    expect(p.holding()).toEqual({ a: 1 });
+    const bs = Array.from({ length: 3 }, () => sleep('b', 40));
+    expect(p.holding()).toEqual({ a: 1, b: 1 });
+    await Promise.all([...as, ...bs]);
+    expect(seen).toHaveLength(13);
+    for (const { holding } of seen) {
+      expect(holding.a ?? 0).toBeLessThanOrEqual(1);
+      expect(holding.b ?? 0).toBeLessThanOrEqual(1);
+    }
+    // Dozens of scale-up windows passed with a's calls queued: no worker was added for them.
+    expect(Math.max(...seen.map((x) => x.workers))).toBe(2);
+  });
+
   it('once the other tenant\'s window has passed, the waiting tenant gets every worker again', async () => {
     const p = await pool(2);
     expect(await p.run({ ...job(math, 'square', [3n]), tenant: 'b' }, 60_000)).toMatchObject({ ok: true });
