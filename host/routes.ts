@@ -3,7 +3,7 @@ import type { Authenticator, Principal, RouteAccess } from './auth/principal.ts'
 import { adminHandlers } from './auth/admin-routes.ts';
 import type { AuditLog } from './auth/audit.ts';
 import type { AuthStore } from './auth/auth-store.ts';
-import { decode, isDeleted, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
+import { decode, isDeleted, KV_HEADERS, tombstoneFor, versionsOf, type Hlc, type Lattice } from '../kvs/index.ts';
 import type { CallOutcome, Calls } from './calls.ts';
 import type { CausalCut } from './consistency/causal.ts';
 import type { DagService } from './dag/service.ts';
@@ -239,6 +239,8 @@ function apiHandlers(d: RouteDeps): Record<Exclude<HostRouteName, `dag${string}`
     kvPush: async ({ req, res }) => {
       const values = parsePush(await readBody(req, HOST_LIMITS.pushBodyBytes));
       for (const { key, value } of values) readThrough.absorbPushed(key, value);
+      const changedAt = Number(req.headers[KV_HEADERS.changedAt]);
+      if (values.length > 0 && Number.isFinite(changedAt) && changedAt > 0) readThrough.observePushLag(changedAt);
       res.writeHead(204).end();
     },
 

@@ -130,6 +130,11 @@ export const KV_HEADERS = {
   next: 'x-cloudburst-next',
   /** On a batch merge: the writer's subscriber URL; a commit of exactly what it sent is not pushed back to it. */
   origin: 'x-cloudburst-kv-origin',
+  /**
+   * On a push to a subscriber: when (ms since the epoch, the KV node's clock) the oldest change
+   * in the batch was merged, so the subscriber can tell how late changes reach it.
+   */
+  changedAt: 'x-cloudburst-changed-at',
 } as const;
 
 /**

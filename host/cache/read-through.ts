@@ -2,6 +2,7 @@ import type { KvClient, Lattice } from '../../kvs/index.ts';
 import type { CommitLedger, HostCache } from './cache.ts';
 import type { AbsentKeys } from './absent-keys.ts';
 import type { Flusher } from './flusher.ts';
+import { Histogram } from 'prom-client';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 
 /** Where values from the tier go into the cache (the causal cut, `consistency/causal.ts`). */
@@ -9,6 +10,9 @@ export interface Admission {
   absorb(key: string, value: Lattice): Lattice | undefined;
   absorbAwait(key: string, value: Lattice, deadline: number): Promise<Lattice | undefined>;
 }
+
+/** Buckets of `cloudburst_push_lag_seconds`: a push is batched over a few ms; seconds mean a backlog. */
+const PUSH_LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
  * The main thread's read-through access to state: the cache in front of the KV tier.
@@ -24,6 +28,8 @@ export class ReadThroughCache {
   readonly flusher: Flusher;
   /** Changes pushed by the tier, for metrics. */
   pushed = 0;
+  /** How late pushes arrive (`cloudburst_push_lag_seconds`), once metrics are registered. */
+  #pushLag: Histogram | undefined;
   /** Reads sent to the tier (misses, and reads that asked for a fresh value), for metrics. */
   fetched = 0;
   /**
@@ -121,6 +127,11 @@ export class ReadThroughCache {
 
   registerMetrics(registry: MetricsRegistry): void {
     counterFrom(registry, 'cloudburst_pushed_changes_total', 'Changes the KV tier pushed for subscribed keys.', () => this.pushed);
+    this.#pushLag = new Histogram({
+      name: 'cloudburst_push_lag_seconds',
+      help: 'How late the KV tier\'s pushes of subscribed keys arrive: from the merge of the oldest change in a push (the KV node\'s clock) to its arrival here (this host\'s clock; across machines, their clock skew is in it).',
+      buckets: PUSH_LAG_BUCKETS, registers: [registry],
+    });
     counterFrom(registry, 'cloudburst_tier_reads_total', 'Reads of one key this host sent to the KV tier (cache misses, fresh reads, background reads such as a tenant\'s state ledger).', () => this.fetched);
     counterFrom(registry, 'cloudburst_call_keys_total', 'Keys function calls used (read or written), each counted once per call.', () => this.callKeys);
     counterFrom(registry, 'cloudburst_guest_read_misses_total', 'Guests\' reads of keys the cache did not hold (sent to the KV tier, or answered by the memory of absent keys).', () => this.guestMisses);
@@ -128,6 +139,14 @@ export class ReadThroughCache {
     if (absent === undefined) return;
     counterFrom(registry, 'cloudburst_absent_hits_total', 'Cache misses answered "no value" without the KV tier (the tier had none lately).', () => absent.hits);
     gaugeFrom(registry, 'cloudburst_absent_keys', 'Keys remembered as having no value in the KV tier.', () => absent.size);
+  }
+
+  /**
+   * A push arrived whose oldest change was merged at `changedAt` (ms since the epoch, the KV
+   * node's clock: KV_HEADERS.changedAt). A clock behind the node's counts as no lag.
+   */
+  observePushLag(changedAt: number): void {
+    this.#pushLag?.observe(Math.max(0, Date.now() - changedAt) / 1000);
   }
 
   /** A change the KV tier pushed for a subscribed key. */

@@ -51,6 +51,21 @@ export class MetricValues {
     return out;
   }
 
+  /** An unlabelled histogram's reading (its `_bucket`, `_sum` and `_count` series); empty when the host has none. */
+  histogram(name: string): HistogramReading {
+    const samples = (this.#metrics.get(name) ?? []).filter((s) => Object.keys(s.labels).every((l) => l === 'le'));
+    const buckets = samples
+      .filter((s) => s.metricName === `${name}_bucket` && s.labels.le !== '+Inf')
+      .map((s) => ({ le: Number(s.labels.le), n: s.value }))
+      .sort((a, b) => a.le - b.le);
+    return {
+      bounds: buckets.map((b) => b.le),
+      cumulative: buckets.map((b) => b.n),
+      count: samples.find((s) => s.metricName === `${name}_count`)?.value ?? 0,
+      sum: samples.find((s) => s.metricName === `${name}_sum`)?.value ?? 0,
+    };
+  }
+
   /** A histogram's reading per value of `label` (the `_bucket`, `_sum` and `_count` series). */
   histograms(name: string, label: string): Map<string, HistogramReading> {
     const out = new Map<string, HistogramReading>();

@@ -61,6 +61,12 @@ export interface Overview {
     outbox: number; outboxRejected: number; flushed: number; flushFailures: number;
     /** Keys subscribed on the tier, those whose subscription lapsed (changes to them are not pushed here until renewed), changes pushed. */
     subscribed: number; lapsed: number; pushed: number;
+    /**
+     * How late pushes arrive (the subscription lag: from the merge on the KV node to the push's
+     * arrival here, `cloudburst_push_lag_seconds`): pushes measured, and their p50 and p99 in
+     * seconds since the host started (null before the first).
+     */
+    pushLag: { count: number; p50: number | null; p99: number | null; reading: HistogramReading };
   };
   dags: Pick<DagSpec, 'name' | 'functions' | 'edges'>[];
 }
@@ -109,10 +115,15 @@ export function overviewReader(s: OverviewSources): (tenant: string) => Promise<
         callKeys: v('cloudburst_call_keys_total'), misses: v('cloudburst_guest_read_misses_total'),
         outbox: v('cloudburst_outbox_keys'), outboxRejected: v('cloudburst_outbox_rejected_keys'), flushed: v('cloudburst_outbox_flushed_total'), flushFailures: v('cloudburst_outbox_flush_failures_total'),
         subscribed: v('cloudburst_subscribed_keys'), lapsed: v('cloudburst_subscriptions_lapsed'), pushed: v('cloudburst_pushed_changes_total'),
+        pushLag: lagOf(m.histogram('cloudburst_push_lag_seconds')),
       },
       dags: dags.map((d) => ({ name: d.name, functions: d.functions, edges: d.edges })),
     };
   };
+}
+
+function lagOf(h: HistogramReading): Overview['cache']['pushLag'] {
+  return { count: h.count, p50: h.count > 0 ? quantile(h, 0.5) ?? null : null, p99: h.count > 0 ? quantile(h, 0.99) ?? null : null, reading: h };
 }
 
 /** The tenant's functions with what this host's metrics say of each (nothing yet: zeros). */

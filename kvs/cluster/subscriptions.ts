@@ -98,6 +98,8 @@ export class Subscriptions {
   readonly #byKey = new Map<string, Map<string, number>>();
   readonly #bySubscriber = new Map<string, Set<string>>();
   readonly #batcher: KeyBatcher;
+  /** Per subscriber, when (ms since the epoch) the oldest change not yet in a push was merged (KV_HEADERS.changedAt). */
+  readonly #oldestChange = new Map<string, number>();
   readonly #off: () => void;
   /**
    * key -> subscriber -> the bytes that subscriber is merging now (`fromSubscriber`): a
@@ -161,6 +163,7 @@ export class Subscriptions {
 
   /** Forgets every subscription of `subscriber` on this node. */
   drop(subscriber: string): void {
+    this.#oldestChange.delete(subscriber);
     for (const key of this.#bySubscriber.get(subscriber) ?? []) {
       const subs = this.#byKey.get(key);
       subs?.delete(subscriber);
@@ -239,11 +242,14 @@ export class Subscriptions {
         this.echoesSkipped++;
         continue;
       }
+      if (!this.#oldestChange.has(subscriber)) this.#oldestChange.set(subscriber, Date.now());
       this.#batcher.enqueue(subscriber, key);
     }
   }
 
   async #push(subscriber: string, keys: string[]): Promise<void> {
+    const changedAt = this.#oldestChange.get(subscriber);
+    this.#oldestChange.delete(subscriber);
     const entries: FrameEntry[] = [];
     for (const key of keys) {
       const value = this.#opts.store.getEncoded(key);
@@ -256,7 +262,10 @@ export class Subscriptions {
       path: url.pathname.replace(/\/$/, '') + SUBSCRIBER_PUSH_PATH,
       body: encodeFrame(entries),
       contentType: KV_CONTENT_TYPES.frame,
-      headers: { [KV_HEADERS.node]: this.#opts.nodeId, [KV_HEADERS.ringVersion]: this.#opts.ringVersion() },
+      headers: {
+        [KV_HEADERS.node]: this.#opts.nodeId, [KV_HEADERS.ringVersion]: this.#opts.ringVersion(),
+        ...(changedAt === undefined ? {} : { [KV_HEADERS.changedAt]: String(changedAt) }),
+      },
       timeoutMs: 2000,
     });
     if (reply.status < 200 || reply.status >= 300) {

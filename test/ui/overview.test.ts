@@ -82,6 +82,26 @@ describe('GET /v1/overview over three KV nodes and two hosts', () => {
     expect((await fetch(`${hosts[1]!.url}/v1/overview`, { headers: bearer(writer) })).status).toBe(403);
   });
 
+  it('the cache\'s push lag: a change written through one host reaches the other by a push, and how late is measured', async () => {
+    const [a, b] = hosts as [Host, Host];
+    const send = (host: Host, method: string, path: string, body?: string): Promise<Response> =>
+      fetch(`${host.url}${path}`, { method, headers: bearer(admin), ...(body === undefined ? {} : { body }) });
+    expect((await overview(b)).cache.pushLag).toMatchObject({ count: 0, p50: null, p99: null });
+    // b caches the counter (and subscribes to it) by a call that uses it; writes through a then
+    // reach b's cache by the tier's pushes (a direct write is not forwarded: it is a's).
+    expect((await send(a, 'PUT', '/v1/kv/lagged?type=counter', '1')).status).toBe(200);
+    const bumped = await send(b, 'POST', '/v1/functions/dash.bump/call', JSON.stringify({ args: ['lagged'] }));
+    expect(bumped.status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await send(a, 'PUT', '/v1/kv/lagged?type=counter', '1')).status).toBe(200);
+    const o = await waitFor(() => overview(b), (v) => v.cache.pushLag.count >= 1, 30_000, 'a push to b measured');
+    expect(o.cache.pushed).toBeGreaterThanOrEqual(o.cache.pushLag.count);
+    expect(o.cache.pushLag.p50).toBeGreaterThanOrEqual(0);
+    expect(o.cache.pushLag.p99).toBeGreaterThanOrEqual(o.cache.pushLag.p50!);
+    // The same histogram as /metrics (which may have counted a push more since).
+    const text = await (await send(b, 'GET', '/metrics')).text();
+    expect(Number(/^cloudburst_push_lag_seconds_count (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(o.cache.pushLag.count);
+  });
+
   it('a KV node that stopped shows as unreachable', async () => {
     stopped = kvs[2]!;
     await stopped.close();

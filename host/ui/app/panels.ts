@@ -92,7 +92,7 @@ export function cluster(o: Overview): HTMLElement {
   return h('div', {}, hosts, h('h3', {}, 'KV tier'), ring, ringNote);
 }
 
-/** The cache of this host: size against its budget, hit rate, the outbox, subscriptions. */
+/** The cache of this host: size against its budget, hit rate, the outbox, subscriptions and how late their pushes arrive. */
 export function cache(o: Overview, history: History): HTMLElement {
   const c = o.cache;
   const hits = history.hitRate();
@@ -107,6 +107,8 @@ export function cache(o: Overview, history: History): HTMLElement {
     row('Flushed', f.count(c.flushed), c.flushFailures > 0 ? h('span', { class: 'bad' }, `${f.count(c.flushFailures)} failed flushes`) : `${f.count(c.outboxRejected)} refused`, 'flushed'),
     row('Subscriptions', f.count(c.subscribed), c.lapsed > 0 ? h('span', { class: 'bad' }, `${f.count(c.lapsed)} lapsed (not pushed)`) : 'none lapsed', 'subs'),
     row('Pushed changes', f.count(c.pushed), null, 'pushed'),
+    row('Push lag', c.pushLag.count > 0 ? `p50 ${f.seconds(c.pushLag.p50)} · p99 ${f.seconds(c.pushLag.p99)}` : 'no push yet',
+      c.pushLag.count > 0 ? `${f.count(c.pushLag.count)} pushes` : null, 'lag'),
   );
 }
 
