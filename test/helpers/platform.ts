@@ -178,10 +178,10 @@ export async function freePort(): Promise<number> {
 
 /**
  * Runs the real CLI (`tools/bin/cloudburst.js`) to completion, in `cwd` (where `cloudburst up`
- * keeps `.cloudburst/` by default). No token comes from the test runner's environment or its
- * user's config file unless `env` gives one.
+ * keeps `.cloudburst/` by default), with `input` on its stdin (else none). No token comes from
+ * the test runner's environment or its user's config file unless `env` gives one.
  */
-export function runCli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(args: string[], env: Record<string, string> = {}, cwd = ROOT, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const isolated = { CLOUDBURST_TOKEN: '', XDG_CONFIG_HOME: join(tmpdir(), 'cb-test-no-config') };
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...isolated, ...env } });
@@ -191,6 +191,7 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
     child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
   });
 }
 

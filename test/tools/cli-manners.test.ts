@@ -2,27 +2,13 @@
 // `cloudburst up --port 0`: a bad flag refused before anything starts, the banner's real URL,
 // --args from a file and from stdin, exit codes, --json errors, and error messages that name
 // the thing at fault and the way out. (Parser details: cli-manners.unit.test.ts.)
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli, startUpProcess, tempDir } from '../helpers/platform.ts';
 import { guestPath } from '../setup/build-guests.ts';
-
-/** Runs the CLI with `input` on its stdin. */
-function runWithStdin(args: string[], input: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, CLOUDBURST_TOKEN: '', CLOUDBURST_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 describe('cli manners: refused before anything starts', () => {
   it('up --fsync bogus exits 64 naming the choices, and creates no data folder', async () => {
@@ -76,7 +62,7 @@ describe('cli manners: against `cloudburst up --port 0`', () => {
     await writeFile(file, '["file-hits", 3]');
     const fromFile = await cli('fn', 'call', 'counter.incr', '--args', `@${file}`);
     expect([fromFile.code, fromFile.stdout.trim()], fromFile.stderr).toEqual([0, '3']);
-    const fromStdin = await runWithStdin(['fn', 'call', 'counter.incr', '--args', '-', '--url', url], '["file-hits", 4]\n', dir);
+    const fromStdin = await runCli(['fn', 'call', 'counter.incr', '--args', '-', '--url', url], { CLOUDBURST_URL: '' }, dir, '["file-hits", 4]\n');
     expect([fromStdin.code, fromStdin.stdout.trim()], fromStdin.stderr).toEqual([0, '7']);
     // A long argument no command line would take whole (Linux: 128 KiB per argument).
     const long = 'x'.repeat(300_000);
