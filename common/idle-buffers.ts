@@ -52,6 +52,26 @@ export function fullCollection(): (() => void) | undefined {
   return collector;
 }
 
+/**
+ * The least time before the next collection, after a reading. A collection that gave back
+ * little (`gaveBack` under half the slack: the buffers are in use, not dead) doubles it, up to
+ * `maxGapMs`; one that gave back much sets it to `minGapMs`. And buffers that grew by more than
+ * the slack since the reading after the last collection (`held` over `afterLast`) are a new
+ * surge (another large value), collected at `minGapMs` again: without this, collections that
+ * gave back little earlier (an in-use level) had stretched the gap to minutes, and a 50 MB
+ * value's dead buffers then stayed that long (seen once in the suite: 112 MiB against a
+ * baseline of 86 for over a minute).
+ *
+ * @example
+ * nextGapMs({ gapMs: 40_000, held: 90 * MiB, afterLast: 20 * MiB }) // 5000: a new surge
+ */
+export function nextGapMs(r: { gapMs: number; gaveBack?: number; held: number; afterLast?: number }): number {
+  let gap = r.gapMs;
+  if (r.gaveBack !== undefined) gap = r.gaveBack >= IDLE_BUFFERS.slackBytes / 2 ? IDLE_BUFFERS.minGapMs : Math.min(gap * 2, IDLE_BUFFERS.maxGapMs);
+  if (r.afterLast !== undefined && r.held > r.afterLast + IDLE_BUFFERS.slackBytes) gap = IDLE_BUFFERS.minGapMs;
+  return gap;
+}
+
 class IdleBuffers {
   #users = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -64,6 +84,8 @@ class IdleBuffers {
   #lastCollection = 0;
   /** The reading before the last collection, until the next reading tells what it gave back. */
   #before: number | undefined;
+  /** The reading that followed the last collection: what its buffers came down to. */
+  #afterLast: number | undefined;
   #collections = 0;
 
   retain(): () => void {
@@ -90,9 +112,11 @@ class IdleBuffers {
     const held = process.memoryUsage().arrayBuffers;
     // A collection's buffers are freed after it returns: the next reading says what it gave back.
     if (this.#before !== undefined) {
-      const gaveBack = this.#before - held;
-      this.#gapMs = gaveBack >= IDLE_BUFFERS.slackBytes / 2 ? IDLE_BUFFERS.minGapMs : Math.min(this.#gapMs * 2, IDLE_BUFFERS.maxGapMs);
+      this.#gapMs = nextGapMs({ gapMs: this.#gapMs, gaveBack: this.#before - held, held });
       this.#before = undefined;
+      this.#afterLast = held;
+    } else {
+      this.#gapMs = nextGapMs({ gapMs: this.#gapMs, held, ...(this.#afterLast === undefined ? {} : { afterLast: this.#afterLast }) });
     }
     this.#low = Math.min(this.#low, held);
     this.#high = held > this.#low + IDLE_BUFFERS.slackBytes && held >= this.#previous ? this.#high + 1 : 0;
