@@ -14,7 +14,7 @@ describe('idle buffers: the gap between collections', () => {
   });
 
   it('buffers in use at a steady level: the stretched gap stays (no collection every few seconds for nothing)', () => {
-    let gap = minGapMs;
+    let gap: number = minGapMs;
     // Collections that give back nothing of 80 MiB in use.
     for (let i = 0; i < 4; i++) gap = nextGapMs({ gapMs: gap, gaveBack: 0, held: 80 * MiB });
     expect(gap).toBe(16 * minGapMs);
