@@ -13,3 +13,4 @@ export { advertisedUrl, bareHost, checkAddresses, DEFAULT_LISTEN, isWildcard, ur
 export { CLUSTER_AUTH_HEADER, CLUSTER_AUTH_SKEW_MS, CLUSTER_SECRET_MIN_BYTES, TENANT_HEADER, newClusterSecret, parseClusterSecret, signRequest, verifyRequest } from './cluster-auth.ts';
 export { checkCa, checkServerTls, connectOptions, createServer, readCa, readServerTls, tlsFailure, type AnyServer, type ServerTls } from './tls.ts';
 export { fullCollection, IDLE_BUFFERS, idleBufferCollections, retainIdleBuffers } from './idle-buffers.ts';
+export { distPath, distUrl } from './dist-files.ts';

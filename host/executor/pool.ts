@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { CloudburstError } from '../../common/index.ts';
+import { CloudburstError, distUrl } from '../../common/index.ts';
 import {
   BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
   type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
@@ -103,16 +100,8 @@ interface Waiting {
   reject: (e: unknown) => void;
 }
 
-/** Finds dist/worker.js from either the sources (host/executor) or the bundle (dist/). */
-function defaultWorkerUrl(): URL {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'dist', 'worker.js');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return pathToFileURL(candidate);
-    dir = dirname(dir);
-  }
-  throw new Error('dist/worker.js not found: run `npm run build`');
-}
+/** The executor worker's entry (common/dist-files.ts). */
+const defaultWorkerUrl = (): URL => distUrl('worker.js');
 
 /**
  * A pool of executor worker threads, `size` to `maxSize` of them (pool-scaler.ts decides when

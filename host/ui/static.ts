@@ -3,11 +3,10 @@
  * `tools/bundle.js` puts what esbuild made of `host/ui/app/`. They are public and hold no
  * secret: the page asks for a token and sends it only with its data requests.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ServerResponse } from 'node:http';
-import { CloudburstError } from '../../common/index.ts';
+import { CloudburstError, distPath } from '../../common/index.ts';
 
 /**
  * What the page may load: its own scripts, styles and data, nothing inline, nothing from
@@ -34,15 +33,10 @@ const TYPES: Record<string, string> = {
 /** The names `GET /ui/{file}` serves: one segment, lowercase, with a known extension. */
 const ASSET = /^[a-z0-9][a-z0-9-]*\.(js|css|svg)$/;
 
-/** Finds dist/ui from the sources (host/ui) or from the bundle (dist/), as the pool finds its worker. */
+/** dist/ui, when the dashboard is built (common/dist-files.ts). */
 function uiDir(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'dist', 'ui');
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(candidate, 'index.html'))) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
+  const index = distPath('ui', 'index.html');
+  return index === undefined ? undefined : dirname(index);
 }
 
 /**

@@ -3,11 +3,9 @@
  * loop it runs on for the whole build (seconds), and on the main thread that would stall the
  * embedded host's calls and the log streams for as long.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BuildError } from '../build/build.ts';
+import { distUrl } from '../../common/index.ts';
 
 export interface BuildRequest {
   id: number;
@@ -19,16 +17,8 @@ export type BuildReply =
   | { id: number; ok: true; wasm: Uint8Array; stderr: string }
   | { id: number; ok: false; message: string; diagnostics?: string; summary?: string };
 
-/** Finds dist/build-thread.js from either the sources (tools/cli) or the bundle (dist/). */
-function threadUrl(): URL {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'dist', 'build-thread.js');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return pathToFileURL(candidate);
-    dir = dirname(dir);
-  }
-  throw new Error('dist/build-thread.js not found: run `npm run build`');
-}
+/** The build thread's entry (common/dist-files.ts). */
+const threadUrl = (): URL => distUrl('build-thread.js');
 
 /**
  * A build thread: `build` compiles as `buildGuest` does (one build at a time, in order) and

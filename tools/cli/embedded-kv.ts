@@ -5,11 +5,9 @@
  * nor holds them up. The node still listens on its own port and the host still talks to it
  * over HTTP on loopback, as in a cluster.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { deserializeError, type KvThreadInit, type KvThreadMessage, type KvThreadRequest } from './kv-thread-protocol.ts';
+import { distUrl } from '../../common/index.ts';
 
 /** The KV node running on its thread. */
 export interface EmbeddedKv {
@@ -20,16 +18,8 @@ export interface EmbeddedKv {
   close(): Promise<void>;
 }
 
-/** Finds dist/kv-thread.js from either the sources (tools/cli) or the bundle (dist/). */
-function threadUrl(): URL {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'dist', 'kv-thread.js');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return pathToFileURL(candidate);
-    dir = dirname(dir);
-  }
-  throw new Error('dist/kv-thread.js not found: run `npm run build`');
-}
+/** The KV thread's entry (common/dist-files.ts). */
+const threadUrl = (): URL => distUrl('kv-thread.js');
 
 /**
  * Starts the KV node on a new thread; resolves once it listens and has joined its ring (as
