@@ -86,6 +86,10 @@ interface Slot {
   exited: boolean;
   /** The tenant of the job it runs, while `busy`. */
   tenant: string;
+  /** When the job it runs started (`performance.now()`), while `busy`. */
+  since: number;
+  /** Its job waits for the main thread's answer to a bridge request (a fetch, a message...). */
+  bridging: boolean;
   /** Why the thread failed, when it did. */
   error?: unknown;
 }
@@ -232,7 +236,7 @@ export class ExecutorPool {
     let markDead!: () => void;
     const died = new Promise<void>((resolve) => (markDead = resolve));
     const slot: Slot = {
-      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, onDeath: new Set(), hasDied: false, dead: false, exited: false, tenant: '', ready: false, idleSince: 0,
+      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, onDeath: new Set(), hasDied: false, dead: false, exited: false, tenant: '', since: 0, bridging: false, ready: false, idleSince: 0,
     };
     const onDeath = (err?: unknown): void => {
       if (err !== undefined) slot.error = err;
@@ -303,7 +307,18 @@ export class ExecutorPool {
         if (oldestQueuedAt === undefined || fifo[0]!.at < oldestQueuedAt) oldestQueuedAt = fifo[0]!.at;
       }
     }
-    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt };
+    // Which running jobs stall (pool-scaler.ts: only they make a worker past the cores useful).
+    let stalled = 0;
+    let oldestRunningSince: number | undefined;
+    if (this.#inflight > 0) {
+      const longAgo = performance.now() - this.#scaler.options.scaleUpWaitMs;
+      for (const s of this.#slots) {
+        if (!s.busy) continue;
+        if (s.bridging || s.since <= longAgo) stalled++;
+        if (oldestRunningSince === undefined || s.since < oldestRunningSince) oldestRunningSince = s.since;
+      }
+    }
+    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt, stalled, oldestRunningSince };
   }
 
   /**
@@ -471,6 +486,7 @@ export class ExecutorPool {
   async #execute(slot: Slot, job: Job, timeoutMs: number, tenant: string): Promise<JobResult> {
     slot.busy = true;
     slot.tenant = tenant;
+    slot.since = performance.now();
     this.#share.started(tenant);
     this.#inflight++;
     this.#observeLoad();
@@ -558,6 +574,9 @@ export class ExecutorPool {
           this.#drain();
         }
         let reply: BridgeReply;
+        slot.bridging = true;
+        // Calls waiting while this job waits on the main thread: a worker more may serve them now.
+        if (this.#queued > 0) this.#tick();
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
           const data = await this.#orDied(slot, this.#opts.bridge(req, deadline - performance.now(), job.tenant));
@@ -566,6 +585,7 @@ export class ExecutorPool {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
           reply = { ok: false, code: e.code, message: e.message };
         } finally {
+          slot.bridging = false;
           if (pauses) this.#share.resumed(slot.tenant);
         }
         if (slot.dead) return this.#died(slot);

@@ -3,8 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { PoolScaler, type PoolLoad } from '../../host/executor/pool-scaler.ts';
 
-const load = (l: Partial<PoolLoad>): PoolLoad => ({ ready: 2, starting: 0, busy: 0, queued: 0, oldestQueuedAt: undefined, ...l });
-const scaler = () => new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000 });
+// Unless a case says otherwise, every running job stalls (waits on something), as in the cases
+// growth is for; the cases of short work on every core are at the end.
+const load = (l: Partial<PoolLoad>): PoolLoad => {
+  const busy = l.busy ?? 0;
+  return { ready: 2, starting: 0, busy, queued: 0, oldestQueuedAt: undefined, stalled: busy, oldestRunningSince: busy > 0 ? 0 : undefined, ...l };
+};
+const scaler = () => new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000, cores: 2 });
 
 describe('PoolScaler', () => {
   it('starts workers at once below the floor, whatever the load', () => {
@@ -49,7 +54,7 @@ describe('PoolScaler', () => {
     expect(s.grow(full, 3200)).toBe('utilization');
     // 2 of 3 is not above 70%.
     const twoOfThree = load({ ready: 3, busy: 2 });
-    const t = new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000 });
+    const t = new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000, cores: 2 });
     t.observe(twoOfThree, 0);
     expect(t.grow(twoOfThree, 60_000)).toBeUndefined();
   });
@@ -76,5 +81,34 @@ describe('PoolScaler', () => {
     expect(s.mayStop(load({ ready: 3 }))).toBe(true);
     expect(s.mayStop(load({ ready: 2 }))).toBe(false);
     expect(s.mayStop(load({ ready: 3, busy: 2, queued: 1, oldestQueuedAt: 0 }))).toBe(false);
+  });
+  it('past the cores, short work on every core does not grow the pool, however long calls wait or the workers stay busy', () => {
+    const s = scaler();
+    // Two workers on two cores, both running jobs that started 5 ms ago; calls wait.
+    const short = load({ busy: 2, stalled: 0, oldestRunningSince: 95, queued: 6, oldestQueuedAt: 60 });
+    s.observe(short, 0);
+    expect(s.grow(short, 100)).toBeUndefined();
+    expect(s.grow(short, 5000)).toBeUndefined();
+    // It looks again when the oldest running job would have run scaleUpWaitMs: not before, not in a loop.
+    expect(s.nextCheck(short, 100)).toBe(115);
+    // Then a job that stalls (ran that long, or waits on the main thread) makes a worker useful.
+    expect(s.grow({ ...short, stalled: 1 }, 5001)).toBe('queue');
+  });
+
+  it('below the cores the pool grows for short work too', () => {
+    const s = new PoolScaler({ min: 1, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000, cores: 2 });
+    const short = load({ ready: 1, busy: 1, stalled: 0, oldestRunningSince: 95, queued: 3, oldestQueuedAt: 60 });
+    expect(s.grow(short, 100)).toBe('queue');
+    // At the cores, the same load no longer grows it.
+    expect(s.grow({ ...short, ready: 2, busy: 2 }, 200)).toBeUndefined();
+  });
+
+  it('with nothing waiting and nothing running past the cores, there is nothing to look at again', () => {
+    const s = scaler();
+    expect(s.nextCheck(load({ busy: 0 }), 100)).toBeUndefined();
+    const busyShort = load({ busy: 2, stalled: 0, oldestRunningSince: 99 });
+    s.observe(busyShort, 100);
+    // Busy above the threshold: it looks again when the oldest job would count as stalled.
+    expect(s.nextCheck(busyShort, 100)).toBe(119);
   });
 });
