@@ -1,5 +1,3 @@
-import { availableParallelism } from 'node:os';
-
 /** The limits of a pool's size and when it changes (host/README.md, "Executor scaling"). */
 export interface ScalerOptions {
   /** Workers the pool starts with and never goes below. */
@@ -18,12 +16,6 @@ export interface ScalerOptions {
   retryMs?: number;
   /** Longest wait between tries (ms). Default 10 s. */
   maxRetryMs?: number;
-  /**
-   * The cores the workers share. Past this many workers, the pool grows only while some call
-   * holds its worker without running on a core (see `PoolLoad.stalled`). Default: the cores
-   * of the machine (`os.availableParallelism()`).
-   */
-  cores?: number;
 }
 
 /** What the pool is doing now, as the scaler sees it. */
@@ -41,13 +33,16 @@ export interface PoolLoad {
   /**
    * Jobs running that hold their worker without keeping a core busy with short work: waiting
    * on the main thread (a fetch, a message, a future) or running for `scaleUpWaitMs` already.
-   * Only these make another worker useful once there are as many as cores: when every running
-   * job is short work on a core, another thread only shares the same cores among more of
-   * them (on 2 cores, a pool grown to 8 for counter.incr served 40% fewer calls than 2 workers).
+   * Only these make a worker past `min` useful: `min` (`--workers`) is the cores by default,
+   * and when every running job is short work on a core, another thread only shares the same
+   * cores among more of them.
    */
   stalled: number;
-  /** When the running job that started first started (`now()`), if any runs. */
-  oldestRunningSince: number | undefined;
+  /**
+   * When the longest-running of the jobs that do not stall yet started (`now()`), if any:
+   * `scaleUpWaitMs` later it stalls, if it still runs.
+   */
+  shortSince: number | undefined;
 }
 
 /** Why a worker is started. */
@@ -58,7 +53,7 @@ export type GrowReason = 'floor' | 'queue' | 'utilization';
  * load and at the time it says to look again). Grows when calls wait longer than
  * `scaleUpWaitMs` (one worker per `scaleUpWaitMs` while more calls wait than workers are
  * starting), or when busy workers stay above `busyThreshold` of the ready ones for `sustainMs`
- * (one worker per `sustainMs`), never above `max`, and past `cores` workers only while some
+ * (one worker per `sustainMs`), never above `max`, and past `min` workers only while some
  * running job is stalled (waits on the main thread, or ran `scaleUpWaitMs` already: a worker
  * more then serves calls while it stalls; otherwise it would only share the same cores among
  * more threads); below `min` (a start failed, a worker died)
@@ -75,7 +70,7 @@ export class PoolScaler {
   #retryAt = -Infinity;
 
   constructor(opts: ScalerOptions) {
-    this.#o = { busyThreshold: 0.7, sustainMs: 1000, retryMs: 100, maxRetryMs: 10_000, cores: availableParallelism(), ...opts };
+    this.#o = { busyThreshold: 0.7, sustainMs: 1000, retryMs: 100, maxRetryMs: 10_000, ...opts };
   }
 
   get options(): Readonly<Required<ScalerOptions>> {
@@ -146,8 +141,8 @@ export class PoolScaler {
     if (now < this.#retryAt && (workers < this.#o.max || workers < this.#o.min)) at.push(this.#retryAt);
     if (workers < this.#o.max && this.#onlyCores(load)) {
       // Nothing to grow for until a running job turns out long (or waits: then the pool hears of it).
-      if ((load.queued > load.starting || this.#aboveSince !== undefined) && load.oldestRunningSince !== undefined) {
-        at.push(load.oldestRunningSince + this.#o.scaleUpWaitMs);
+      if ((load.queued > load.starting || this.#aboveSince !== undefined) && load.shortSince !== undefined) {
+        at.push(load.shortSince + this.#o.scaleUpWaitMs);
       }
     } else if (workers < this.#o.max) {
       if (load.queued > load.starting && load.oldestQueuedAt !== undefined) {
@@ -159,11 +154,12 @@ export class PoolScaler {
   }
 
   /**
-   * Whether the workers are at least the cores and every running job is short work on one:
-   * then another worker adds no throughput, only threads taking turns on the same cores.
+   * Whether the workers are at least `min` (the cores, by default) and every running job is
+   * short work on one: then another worker adds no throughput, only threads taking turns on
+   * the same cores.
    */
   #onlyCores(load: PoolLoad): boolean {
-    return load.stalled === 0 && load.ready + load.starting >= this.#o.cores;
+    return load.stalled === 0 && load.ready + load.starting >= this.#o.min;
   }
 
   #queueWaits(load: PoolLoad, now: number): boolean {

@@ -131,6 +131,7 @@ export class ExecutorPool {
   readonly #sharing: boolean;
   /** Drains again when a tenant's window ends, if a worker was held free for it meanwhile. */
   #expiry: NodeJS.Timeout | undefined;
+  #draining = false;
   #inflight = 0;
   #closed = false;
   #replaced = 0;
@@ -309,16 +310,16 @@ export class ExecutorPool {
     }
     // Which running jobs stall (pool-scaler.ts: only they make a worker past the cores useful).
     let stalled = 0;
-    let oldestRunningSince: number | undefined;
+    let shortSince: number | undefined;
     if (this.#inflight > 0) {
       const longAgo = performance.now() - this.#scaler.options.scaleUpWaitMs;
       for (const s of this.#slots) {
         if (!s.busy) continue;
         if (s.bridging || s.since <= longAgo) stalled++;
-        if (oldestRunningSince === undefined || s.since < oldestRunningSince) oldestRunningSince = s.since;
+        else if (shortSince === undefined || s.since < shortSince) shortSince = s.since;
       }
     }
-    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt, stalled, oldestRunningSince };
+    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt, stalled, shortSince };
   }
 
   /**
@@ -328,6 +329,8 @@ export class ExecutorPool {
    */
   #tick(): void {
     if (this.#closed) return;
+    // Jobs held back by short work on every core may go now that some of it stalled.
+    if (this.#queued > 0) this.#drain();
     const now = performance.now();
     let load = this.#load();
     this.#scaler.observe(load, now);
@@ -336,6 +339,8 @@ export class ExecutorPool {
       load = this.#load();
     }
     let next = this.#scaler.nextCheck(load, now);
+    // Whatever the scaler looks at: jobs held back by short work on every core look again when it would stall.
+    if (this.#queued > 0 && load.shortSince !== undefined) next = Math.min(next ?? Infinity, load.shortSince + this.#scaler.options.scaleUpWaitMs);
     if (this.#scaler.mayStop(load)) {
       const { idleTimeoutMs, min } = this.#scaler.options;
       let spare = this.#ready + this.#starting - min;
@@ -433,6 +438,7 @@ export class ExecutorPool {
    * for it saves a wake-up, and leaves no worker spinning for a job that went elsewhere.
    */
   #pick(job: Job): Slot | undefined {
+    if (this.#inflight >= this.#scaler.options.min && this.#onCores() >= this.#scaler.options.min) return undefined;
     let warm: Slot | undefined;
     let awake: Slot | undefined;
     let idle: Slot | undefined;
@@ -448,6 +454,20 @@ export class ExecutorPool {
     return warm ?? awake ?? idle;
   }
 
+  /**
+   * Running jobs that are short work on a core: not waiting on the main thread, running for
+   * less than `scaleUpWaitMs`. With as many as the base size (`size`, the cores by default), a
+   * job more waits for one of them to end (or to stall) rather than take turns with them on
+   * the same cores in a worker past the base: the cores' throughput does not grow with
+   * threads, only the switching between them (pool-scaler.ts, `stalled`).
+   */
+  #onCores(): number {
+    const longAgo = performance.now() - this.#scaler.options.scaleUpWaitMs;
+    let n = 0;
+    for (const s of this.#slots) if (s.busy && !s.bridging && s.since > longAgo) n++;
+    return n;
+  }
+
   #admits(tenant: string): boolean {
     return !this.#sharing || this.#share.admits(tenant);
   }
@@ -457,6 +477,17 @@ export class ExecutorPool {
    * passing over the tenants that hold their share (they keep their place in the turn).
    */
   #drain(): void {
+    // A job it hands out ticks the scaler, which drains too: the outer loop goes on instead.
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      this.#drainTurn();
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #drainTurn(): void {
     for (const [tenant, fifo] of this.#queue) {
       const next = fifo[0]!;
       const slot = this.#pick(next.job);
@@ -575,7 +606,8 @@ export class ExecutorPool {
         }
         let reply: BridgeReply;
         slot.bridging = true;
-        // Calls waiting while this job waits on the main thread: a worker more may serve them now.
+        // Calls waiting while this job waits on the main thread: its core is free for them now,
+        // and a worker more may serve them.
         if (this.#queued > 0) this.#tick();
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');

@@ -7,9 +7,9 @@ import { PoolScaler, type PoolLoad } from '../../host/executor/pool-scaler.ts';
 // growth is for; the cases of short work on every core are at the end.
 const load = (l: Partial<PoolLoad>): PoolLoad => {
   const busy = l.busy ?? 0;
-  return { ready: 2, starting: 0, busy, queued: 0, oldestQueuedAt: undefined, stalled: busy, oldestRunningSince: busy > 0 ? 0 : undefined, ...l };
+  return { ready: 2, starting: 0, busy, queued: 0, oldestQueuedAt: undefined, stalled: busy, shortSince: undefined, ...l };
 };
-const scaler = () => new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000, cores: 2 });
+const scaler = () => new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000 });
 
 describe('PoolScaler', () => {
   it('starts workers at once below the floor, whatever the load', () => {
@@ -54,7 +54,7 @@ describe('PoolScaler', () => {
     expect(s.grow(full, 3200)).toBe('utilization');
     // 2 of 3 is not above 70%.
     const twoOfThree = load({ ready: 3, busy: 2 });
-    const t = new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000, cores: 2 });
+    const t = new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000 });
     t.observe(twoOfThree, 0);
     expect(t.grow(twoOfThree, 60_000)).toBeUndefined();
   });
@@ -82,10 +82,10 @@ describe('PoolScaler', () => {
     expect(s.mayStop(load({ ready: 2 }))).toBe(false);
     expect(s.mayStop(load({ ready: 3, busy: 2, queued: 1, oldestQueuedAt: 0 }))).toBe(false);
   });
-  it('past the cores, short work on every core does not grow the pool, however long calls wait or the workers stay busy', () => {
+  it('past its base size (the cores by default), short work on every core does not grow the pool, however long calls wait or the workers stay busy', () => {
     const s = scaler();
     // Two workers on two cores, both running jobs that started 5 ms ago; calls wait.
-    const short = load({ busy: 2, stalled: 0, oldestRunningSince: 95, queued: 6, oldestQueuedAt: 60 });
+    const short = load({ busy: 2, stalled: 0, shortSince: 95, queued: 6, oldestQueuedAt: 60 });
     s.observe(short, 0);
     expect(s.grow(short, 100)).toBeUndefined();
     expect(s.grow(short, 5000)).toBeUndefined();
@@ -95,18 +95,16 @@ describe('PoolScaler', () => {
     expect(s.grow({ ...short, stalled: 1 }, 5001)).toBe('queue');
   });
 
-  it('below the cores the pool grows for short work too', () => {
-    const s = new PoolScaler({ min: 1, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000, cores: 2 });
-    const short = load({ ready: 1, busy: 1, stalled: 0, oldestRunningSince: 95, queued: 3, oldestQueuedAt: 60 });
-    expect(s.grow(short, 100)).toBe('queue');
-    // At the cores, the same load no longer grows it.
-    expect(s.grow({ ...short, ready: 2, busy: 2 }, 200)).toBeUndefined();
+  it('below its base size the pool grows for short work too (a worker failed to start)', () => {
+    const s = scaler();
+    const short = load({ ready: 1, busy: 1, stalled: 0, shortSince: 95, queued: 3, oldestQueuedAt: 60 });
+    expect(s.grow(short, 100)).toBe('floor');
   });
 
-  it('with nothing waiting and nothing running past the cores, there is nothing to look at again', () => {
+  it('with nothing waiting and nothing running past the base size, there is nothing to look at again', () => {
     const s = scaler();
     expect(s.nextCheck(load({ busy: 0 }), 100)).toBeUndefined();
-    const busyShort = load({ busy: 2, stalled: 0, oldestRunningSince: 99 });
+    const busyShort = load({ busy: 2, stalled: 0, shortSince: 99 });
     s.observe(busyShort, 100);
     // Busy above the threshold: it looks again when the oldest job would count as stalled.
     expect(s.nextCheck(busyShort, 100)).toBe(119);
