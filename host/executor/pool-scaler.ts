@@ -30,6 +30,19 @@ export interface PoolLoad {
   queued: number;
   /** When the job that has waited longest was queued (`now()`), if any waits. */
   oldestQueuedAt: number | undefined;
+  /**
+   * Jobs running that hold their worker without keeping a core busy with short work: waiting
+   * on the main thread (a fetch, a message, a future) or running for `scaleUpWaitMs` already.
+   * Only these make a worker past `min` useful: `min` (`--workers`) is the cores by default,
+   * and when every running job is short work on a core, another thread only shares the same
+   * cores among more of them.
+   */
+  stalled: number;
+  /**
+   * When the longest-running of the jobs that do not stall yet started (`now()`), if any:
+   * `scaleUpWaitMs` later it stalls, if it still runs.
+   */
+  shortSince: number | undefined;
 }
 
 /** Why a worker is started. */
@@ -40,7 +53,10 @@ export type GrowReason = 'floor' | 'queue' | 'utilization';
  * load and at the time it says to look again). Grows when calls wait longer than
  * `scaleUpWaitMs` (one worker per `scaleUpWaitMs` while more calls wait than workers are
  * starting), or when busy workers stay above `busyThreshold` of the ready ones for `sustainMs`
- * (one worker per `sustainMs`), never above `max`; below `min` (a start failed, a worker died)
+ * (one worker per `sustainMs`), never above `max`, and past `min` workers only while some
+ * running job is stalled (waits on the main thread, or ran `scaleUpWaitMs` already: a worker
+ * more then serves calls while it stalls; otherwise it would only share the same cores among
+ * more threads); below `min` (a start failed, a worker died)
  * it starts workers at once. A failed start holds every start back for a delay that doubles
  * per failure in a row (`retryMs` up to `maxRetryMs`), so a start that always fails costs a
  * log line now and then, not a spinning loop. Idle workers may stop only while nothing waits.
@@ -74,6 +90,7 @@ export class PoolScaler {
     if (now < this.#retryAt) return undefined;
     if (workers < this.#o.min) return 'floor';
     if (workers >= this.#o.max) return undefined;
+    if (this.#onlyCores(load)) return undefined;
     if (this.#queueWaits(load, now) && now - this.#lastGrowAt >= this.#o.scaleUpWaitMs) {
       this.#lastGrowAt = now;
       // A worker on its way answers the busy spell too: another only if it lasts another window.
@@ -122,13 +139,27 @@ export class PoolScaler {
     const workers = load.ready + load.starting;
     const at: number[] = [];
     if (now < this.#retryAt && (workers < this.#o.max || workers < this.#o.min)) at.push(this.#retryAt);
-    if (workers < this.#o.max) {
+    if (workers < this.#o.max && this.#onlyCores(load)) {
+      // Nothing to grow for until a running job turns out long (or waits: then the pool hears of it).
+      if ((load.queued > load.starting || this.#aboveSince !== undefined) && load.shortSince !== undefined) {
+        at.push(load.shortSince + this.#o.scaleUpWaitMs);
+      }
+    } else if (workers < this.#o.max) {
       if (load.queued > load.starting && load.oldestQueuedAt !== undefined) {
         at.push(Math.max(load.oldestQueuedAt + this.#o.scaleUpWaitMs, this.#lastGrowAt + this.#o.scaleUpWaitMs));
       }
       if (this.#aboveSince !== undefined) at.push(this.#aboveSince + this.#o.sustainMs);
     }
     return at.length === 0 ? undefined : Math.max(now, Math.min(...at));
+  }
+
+  /**
+   * Whether the workers are at least `min` (the cores, by default) and every running job is
+   * short work on one: then another worker adds no throughput, only threads taking turns on
+   * the same cores.
+   */
+  #onlyCores(load: PoolLoad): boolean {
+    return load.stalled === 0 && load.ready + load.starting >= this.#o.min;
   }
 
   #queueWaits(load: PoolLoad, now: number): boolean {

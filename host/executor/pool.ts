@@ -86,6 +86,10 @@ interface Slot {
   exited: boolean;
   /** The tenant of the job it runs, while `busy`. */
   tenant: string;
+  /** When the job it runs started (`performance.now()`), while `busy`. */
+  since: number;
+  /** Its job waits for the main thread's answer to a bridge request (a fetch, a message...). */
+  bridging: boolean;
   /** Why the thread failed, when it did. */
   error?: unknown;
 }
@@ -127,6 +131,7 @@ export class ExecutorPool {
   readonly #sharing: boolean;
   /** Drains again when a tenant's window ends, if a worker was held free for it meanwhile. */
   #expiry: NodeJS.Timeout | undefined;
+  #draining = false;
   #inflight = 0;
   #closed = false;
   #replaced = 0;
@@ -232,7 +237,7 @@ export class ExecutorPool {
     let markDead!: () => void;
     const died = new Promise<void>((resolve) => (markDead = resolve));
     const slot: Slot = {
-      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, onDeath: new Set(), hasDied: false, dead: false, exited: false, tenant: '', ready: false, idleSince: 0,
+      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, onDeath: new Set(), hasDied: false, dead: false, exited: false, tenant: '', since: 0, bridging: false, ready: false, idleSince: 0,
     };
     const onDeath = (err?: unknown): void => {
       if (err !== undefined) slot.error = err;
@@ -303,7 +308,18 @@ export class ExecutorPool {
         if (oldestQueuedAt === undefined || fifo[0]!.at < oldestQueuedAt) oldestQueuedAt = fifo[0]!.at;
       }
     }
-    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt };
+    // Which running jobs stall (pool-scaler.ts: only they make a worker past the cores useful).
+    let stalled = 0;
+    let shortSince: number | undefined;
+    if (this.#inflight > 0) {
+      const longAgo = performance.now() - this.#scaler.options.scaleUpWaitMs;
+      for (const s of this.#slots) {
+        if (!s.busy) continue;
+        if (s.bridging || s.since <= longAgo) stalled++;
+        else if (shortSince === undefined || s.since < shortSince) shortSince = s.since;
+      }
+    }
+    return { ready: this.#ready, starting: this.#starting, busy: this.#inflight, queued, oldestQueuedAt, stalled, shortSince };
   }
 
   /**
@@ -313,6 +329,8 @@ export class ExecutorPool {
    */
   #tick(): void {
     if (this.#closed) return;
+    // Jobs held back by short work on every core may go now that some of it stalled.
+    if (this.#queued > 0) this.#drain();
     const now = performance.now();
     let load = this.#load();
     this.#scaler.observe(load, now);
@@ -321,6 +339,8 @@ export class ExecutorPool {
       load = this.#load();
     }
     let next = this.#scaler.nextCheck(load, now);
+    // Whatever the scaler looks at: jobs held back by short work on every core look again when it would stall.
+    if (this.#queued > 0 && load.shortSince !== undefined) next = Math.min(next ?? Infinity, load.shortSince + this.#scaler.options.scaleUpWaitMs);
     if (this.#scaler.mayStop(load)) {
       const { idleTimeoutMs, min } = this.#scaler.options;
       let spare = this.#ready + this.#starting - min;
@@ -418,6 +438,7 @@ export class ExecutorPool {
    * for it saves a wake-up, and leaves no worker spinning for a job that went elsewhere.
    */
   #pick(job: Job): Slot | undefined {
+    if (this.#inflight >= this.#scaler.options.min && this.#onCores() >= this.#scaler.options.min) return undefined;
     let warm: Slot | undefined;
     let awake: Slot | undefined;
     let idle: Slot | undefined;
@@ -433,6 +454,20 @@ export class ExecutorPool {
     return warm ?? awake ?? idle;
   }
 
+  /**
+   * Running jobs that are short work on a core: not waiting on the main thread, running for
+   * less than `scaleUpWaitMs`. With as many as the base size (`size`, the cores by default), a
+   * job more waits for one of them to end (or to stall) rather than take turns with them on
+   * the same cores in a worker past the base: the cores' throughput does not grow with
+   * threads, only the switching between them (pool-scaler.ts, `stalled`).
+   */
+  #onCores(): number {
+    const longAgo = performance.now() - this.#scaler.options.scaleUpWaitMs;
+    let n = 0;
+    for (const s of this.#slots) if (s.busy && !s.bridging && s.since > longAgo) n++;
+    return n;
+  }
+
   #admits(tenant: string): boolean {
     return !this.#sharing || this.#share.admits(tenant);
   }
@@ -442,6 +477,17 @@ export class ExecutorPool {
    * passing over the tenants that hold their share (they keep their place in the turn).
    */
   #drain(): void {
+    // A job it hands out ticks the scaler, which drains too: the outer loop goes on instead.
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      this.#drainTurn();
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #drainTurn(): void {
     for (const [tenant, fifo] of this.#queue) {
       const next = fifo[0]!;
       const slot = this.#pick(next.job);
@@ -471,6 +517,7 @@ export class ExecutorPool {
   async #execute(slot: Slot, job: Job, timeoutMs: number, tenant: string): Promise<JobResult> {
     slot.busy = true;
     slot.tenant = tenant;
+    slot.since = performance.now();
     this.#share.started(tenant);
     this.#inflight++;
     this.#observeLoad();
@@ -558,6 +605,10 @@ export class ExecutorPool {
           this.#drain();
         }
         let reply: BridgeReply;
+        slot.bridging = true;
+        // Calls waiting while this job waits on the main thread: its core is free for them now,
+        // and a worker more may serve them.
+        if (this.#queued > 0) this.#tick();
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
           const data = await this.#orDied(slot, this.#opts.bridge(req, deadline - performance.now(), job.tenant));
@@ -566,6 +617,7 @@ export class ExecutorPool {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
           reply = { ok: false, code: e.code, message: e.message };
         } finally {
+          slot.bridging = false;
           if (pauses) this.#share.resumed(slot.tenant);
         }
         if (slot.dead) return this.#died(slot);

@@ -3,7 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { PoolScaler, type PoolLoad } from '../../host/executor/pool-scaler.ts';
 
-const load = (l: Partial<PoolLoad>): PoolLoad => ({ ready: 2, starting: 0, busy: 0, queued: 0, oldestQueuedAt: undefined, ...l });
+// Unless a case says otherwise, every running job stalls (waits on something), as in the cases
+// growth is for; the cases of short work on every core are at the end.
+const load = (l: Partial<PoolLoad>): PoolLoad => {
+  const busy = l.busy ?? 0;
+  return { ready: 2, starting: 0, busy, queued: 0, oldestQueuedAt: undefined, stalled: busy, shortSince: undefined, ...l };
+};
 const scaler = () => new PoolScaler({ min: 2, max: 4, scaleUpWaitMs: 20, idleTimeoutMs: 30_000 });
 
 describe('PoolScaler', () => {
@@ -76,5 +81,32 @@ describe('PoolScaler', () => {
     expect(s.mayStop(load({ ready: 3 }))).toBe(true);
     expect(s.mayStop(load({ ready: 2 }))).toBe(false);
     expect(s.mayStop(load({ ready: 3, busy: 2, queued: 1, oldestQueuedAt: 0 }))).toBe(false);
+  });
+  it('past its base size (the cores by default), short work on every core does not grow the pool, however long calls wait or the workers stay busy', () => {
+    const s = scaler();
+    // Two workers on two cores, both running jobs that started 5 ms ago; calls wait.
+    const short = load({ busy: 2, stalled: 0, shortSince: 95, queued: 6, oldestQueuedAt: 60 });
+    s.observe(short, 0);
+    expect(s.grow(short, 100)).toBeUndefined();
+    expect(s.grow(short, 5000)).toBeUndefined();
+    // It looks again when the oldest running job would have run scaleUpWaitMs: not before, not in a loop.
+    expect(s.nextCheck(short, 100)).toBe(115);
+    // Then a job that stalls (ran that long, or waits on the main thread) makes a worker useful.
+    expect(s.grow({ ...short, stalled: 1 }, 5001)).toBe('queue');
+  });
+
+  it('below its base size the pool grows for short work too (a worker failed to start)', () => {
+    const s = scaler();
+    const short = load({ ready: 1, busy: 1, stalled: 0, shortSince: 95, queued: 3, oldestQueuedAt: 60 });
+    expect(s.grow(short, 100)).toBe('floor');
+  });
+
+  it('with nothing waiting and nothing running past the base size, there is nothing to look at again', () => {
+    const s = scaler();
+    expect(s.nextCheck(load({ busy: 0 }), 100)).toBeUndefined();
+    const busyShort = load({ busy: 2, stalled: 0, shortSince: 99 });
+    s.observe(busyShort, 100);
+    // Busy above the threshold: it looks again when the oldest job would count as stalled.
+    expect(s.nextCheck(busyShort, 100)).toBe(119);
   });
 });

@@ -100,6 +100,30 @@ describe('executor pool: grows when calls wait, up to maxSize, and shrinks back 
     expect(await p.run(job(math, 'square', [9n]), 60_000)).toMatchObject({ ok: true, result: 81 });
   });
 
+  it('past its base size, at most `size` calls of short work run at once, however many workers it grew to', async () => {
+    // A call counts as short work for its first scaleUpWaitMs: long enough here that a slow
+    // machine does not make the squares below stall before the last of them is handed out.
+    const p = pool({ size: 2, maxSize: 6, scaleUpWaitMs: 250 });
+    // Calls that run long (stall past scaleUpWaitMs) grow it.
+    const sleeps = Array.from({ length: 6 }, () => p.run(job(kitchen, 'sleepMs', [1000]), 60_000));
+    await expect.poll(() => p.stats().workers).toBeGreaterThan(2);
+    for (const r of await Promise.all(sleeps)) expect(r).toMatchObject({ ok: true });
+    const grown = p.stats().workers;
+    expect(grown).toBeGreaterThan(2);
+    // Short calls all at once: two run, the rest wait for them rather than take the idle workers.
+    const squares = Array.from({ length: 20 }, (_, i) => p.run(job(math, 'square', [BigInt(i)]), 60_000));
+    expect(p.stats()).toMatchObject({ workers: grown, busy: 2, queued: 18 });
+    const results = await Promise.all(squares);
+    results.forEach((r, i) => expect(r).toMatchObject({ ok: true, result: i * i }));
+    // A call that stalls frees its place: with two long calls running, a short one still runs.
+    const long = [0, 1].map(() => p.run(job(kitchen, 'sleepMs', [1500]), 60_000));
+    let longDone = 0;
+    for (const l of long) void l.then(() => longDone++);
+    expect(await p.run(job(math, 'square', [7n]), 60_000)).toMatchObject({ ok: true, result: 49 });
+    expect(longDone).toBe(0);
+    await Promise.all(long);
+  });
+
   it('a worker that fails to start is retried with backoff, and the calls are served by the workers there are', async () => {
     const p = pool({ size: 1, maxSize: 3, scaleUpWaitMs: 5, workerUrl: new URL('start-fails-beyond-first.mjs', FIXTURES) });
     const registry = new Registry();
