@@ -16,6 +16,7 @@ import { HOST_PATHS, hostPath, type DagCallRequest } from '../protocol.ts';
 import { clientOf, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState } from './protocol.ts';
 import { prepareFixedArgs, type Steps } from './steps.ts';
 import type { DagStore } from './store.ts';
+import { parseReply } from './reply.ts';
 
 export interface CoordinatorOptions {
   store: DagStore;
@@ -302,9 +303,16 @@ export class Coordinator {
           local = msg;
           continue;
         }
-        this.#link.send(host.url, 'POST', HOST_PATHS.dagSchedule, msg, Math.max(1000, p.timeoutMs), p.tenant).catch((err: unknown) => {
+        // A share that waits for nothing from elsewhere answers with its first messages here (reply.ts).
+        if (steps.every((s) => topo.preds.get(s.fn)!.every((pred) => hosts.get(pred)!.id === host.id))) msg.reply = true;
+        this.#link.send(host.url, 'POST', HOST_PATHS.dagSchedule, msg, Math.max(1000, p.timeoutMs + (msg.reply ? 2 * this.#graceMs + 1000 : 0)), p.tenant).then((body) => {
+          const { triggers, dones } = parseReply(body, p.tenant);
+          if (triggers.length > 0 && this.#runs.get(rid)?.end === end) for (const t of triggers) this.#steps.trigger(t);
+          for (const d of dones) this.onDone(d);
+        }).catch((err: unknown) => {
           const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
-          end({ kind: 'failed', msg: { rid, tenant: p.tenant, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `the schedule could not be delivered: ${e.message}` } } });
+          const what = msg.reply ? 'the schedule could not be delivered, or its host was lost before it answered' : 'the schedule could not be delivered';
+          end({ kind: 'failed', msg: { rid, tenant: p.tenant, ok: false, step: steps[0]!.fn, host: host.id, error: { code: e.code, message: `${what}: ${e.message}` } } });
         });
       }
       if (local) this.#steps.schedule(local);

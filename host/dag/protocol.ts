@@ -49,6 +49,8 @@ export interface ScheduleMsg {
   history?: boolean;
   /** The client's session (a token): each step's host brings its cache up to it first. */
   client?: string;
+  /** Answer with the first messages for the coordinator's host instead of sending them (reply.ts). */
+  reply?: boolean;
 }
 
 export interface TriggerMsg {
@@ -121,7 +123,7 @@ export function parseSchedule(v: unknown): ScheduleMsg {
   return {
     rid: v.rid, tenant: tenantOf(v.tenant), dag: v.dag, coordinator: hostRef(v.coordinator), remainingMs: remaining(v.remainingMs), steps,
     ...(v.rr === true ? { rr: true } : {}), ...(v.causal === true ? { causal: true } : {}), ...(v.shared === true ? { shared: true } : {}), ...(v.history === true ? { history: true } : {}),
-    ...clientToken(v.client),
+    ...(v.reply === true ? { reply: true } : {}), ...clientToken(v.client),
   };
 }
 

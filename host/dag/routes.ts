@@ -6,6 +6,7 @@ import { HOST_LIMITS, answerHeaders, hostPath, parseDagCall, type HostRouteName 
 import type { Quotas } from '../quotas/quotas.ts';
 import type { DagOutcome } from './coordinator.ts';
 import type { DagService } from './service.ts';
+import { HeldReply } from './reply.ts';
 import { parseDone, parsePin, parseSchedule, parseSnapshotRequest, parseTrigger, parseWarm } from './protocol.ts';
 
 export interface DagRouteOptions {
@@ -97,19 +98,28 @@ export function dagHandlers(dags: DagService, o: DagRouteOptions): Record<Extrac
     },
 
     // Cluster-internal: hosts send each other schedules, triggers and reports. Each is acted
-    // on first, then acknowledged (204, acknowledgeAfter); a sender never waits for a step to run.
+    // on first, then acknowledged (204, acknowledgeAfter); a sender never waits for a step to
+    // run, except for a schedule that asks for a reply (reply.ts): that one is answered with
+    // the first messages its steps have for the coordinator's host.
     dagSchedule: async ({ req, res, principal }) => {
-      const reading = readJson(req, o.maxBodyBytes);
-      o.prewake();
-      const msg = inTenant(principal, parseSchedule(await reading));
-      dags.schedule(msg);
-      acknowledgeAfter(res);
+      const msg = inTenant(principal, parseSchedule(await readJson(req, o.maxBodyBytes)));
+      if (!msg.reply) {
+        dags.schedule(msg);
+        acknowledgeAfter(res);
+        return;
+      }
+      dags.schedule(msg, new HeldReply((body) => {
+        if (res.headersSent || res.destroyed) return;
+        if (body) sendJson(res, 200, body);
+        else res.writeHead(204).end();
+      }));
     },
 
+    // No prewake for schedules and triggers (unlike a client's call): a woken worker spins
+    // for WAKE_SPIN_MS on a core the main thread needs to read, check and post the step; a
+    // lone internal message took ~300 us longer with it (tools/bench/msg-probe.ts; host/README "DAGs").
     dagTrigger: async ({ req, res, principal }) => {
-      const reading = readJson(req, o.maxBodyBytes);
-      o.prewake();
-      const msg = inTenant(principal, parseTrigger(await reading));
+      const msg = inTenant(principal, parseTrigger(await readJson(req, o.maxBodyBytes)));
       dags.trigger(msg);
       acknowledgeAfter(res);
     },

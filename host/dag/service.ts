@@ -18,6 +18,7 @@ import { Coordinator, type DagOutcome, type PreparedDag } from './coordinator.ts
 import { HOST_PATHS, type DagCallRequest } from '../protocol.ts';
 import { parseDag, type DagSpec, type Topology } from './graph.ts';
 import { parseReadVersion, type DoneMsg, type HostRef, type PinRequest, type ScheduleMsg, type StepState, type TriggerMsg } from './protocol.ts';
+import type { HeldReply } from './reply.ts';
 import { Steps } from './steps.ts';
 import { DagStore } from './store.ts';
 
@@ -111,6 +112,7 @@ export class DagService {
     gaugeFrom(registry, 'cloudburst_dag_runs_active', 'DAG requests this host coordinates now.', () => this.active.coordinating);
     gaugeFrom(registry, 'cloudburst_dag_requests_held', 'DAG requests this host holds steps of now.', () => this.active.holding);
     counterFrom(registry, 'cloudburst_dag_fused_steps_total', 'DAG steps this host ran in chain jobs (several steps in one worker job, dag/chain.ts).', () => this.steps.fusedSteps);
+    counterFrom(registry, 'cloudburst_dag_reply_messages_total', 'DAG messages this host sent to a coordinator on its schedule\'s reply, not as requests of their own (dag/reply.ts).', () => this.steps.repliedMessages);
   }
 
   /**
@@ -190,8 +192,8 @@ export class DagService {
 
   // --- Messages from other hosts -------------------------------------------------------
 
-  schedule(msg: ScheduleMsg): void {
-    this.steps.schedule(msg);
+  schedule(msg: ScheduleMsg, reply?: HeldReply): void {
+    this.steps.schedule(msg, reply);
   }
 
   trigger(msg: TriggerMsg): void {

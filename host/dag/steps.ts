@@ -12,6 +12,7 @@ import type { Snapshots } from '../consistency/snapshots.ts';
 import { addCausal, joinSessions, type StepSession } from '../consistency/step-session.ts';
 import { encodeSession, joinClientSessions, type ClientSession } from '../consistency/client-session.ts';
 import { HOST_PATHS } from '../protocol.ts';
+import type { HeldReply } from './reply.ts';
 import { clientOf, triggerToWire, type DoneMsg, type HostRef, type ScheduleMsg, type StepSchedule, type StepState, type TriggerMsg } from './protocol.ts';
 
 export { prepareFixedArgs };
@@ -69,6 +70,8 @@ interface HostRequest {
   history: boolean;
   /** The client's session the DAG call came with. */
   client: ClientSession | undefined;
+  /** The coordinator's schedule request, held open for the first messages to its host (reply.ts). */
+  reply: HeldReply | undefined;
 }
 
 /**
@@ -89,6 +92,7 @@ export class Steps {
   readonly #cut: CausalCut;
   readonly #fuse: boolean;
   #fusedSteps = 0;
+  #replied = 0;
   readonly #requests = new Map<string, HostRequest>();
   /** Triggers that overtook their schedule (they travel on other connections). */
   readonly #early = new Map<string, { triggers: TriggerMsg[]; timer: NodeJS.Timeout }>();
@@ -119,8 +123,14 @@ export class Steps {
     return this.#fusedSteps;
   }
 
-  schedule(msg: ScheduleMsg): void {
-    if (this.#requests.has(msg.rid)) return; // a repeated delivery
+  /** Messages sent to a coordinator on its schedule's reply (reply.ts; `cloudburst_dag_reply_messages_total`). */
+  get repliedMessages(): number {
+    return this.#replied;
+  }
+
+  /** `reply`: the schedule's request, held open (`msg.reply`): the first messages for the coordinator's host answer it. */
+  schedule(msg: ScheduleMsg, reply?: HeldReply): void {
+    if (this.#requests.has(msg.rid)) return reply?.close(); // a repeated delivery
     const steps = new Map<string, Step>();
     for (const plan of msg.steps) {
       steps.set(plan.fn, { plan, inputs: new Array<unknown>(plan.inputs), from: new Array<string | undefined>(plan.inputs), sessions: [], clients: [], received: 0, state: 'waiting' });
@@ -128,7 +138,7 @@ export class Steps {
     const req: HostRequest = {
       rid: msg.rid, tenant: msg.tenant, dag: msg.dag, coordinator: msg.coordinator, steps, open: steps.size,
       deadline: performance.now() + msg.remainingMs, timer: undefined, rr: msg.rr === true, shared: msg.shared === true, causal: msg.causal === true, history: msg.history === true,
-      client: clientOf(msg.client),
+      client: clientOf(msg.client), reply,
     };
     // The coordinator's own share needs no timer: it ends its runs itself (cancel on every
     // outcome but success, and success means every step here has run).
@@ -193,6 +203,7 @@ export class Steps {
     const req = this.#requests.get(rid);
     if (req) {
       if (req.timer) clearTimeout(req.timer);
+      req.reply?.close();
       // A snapshot of the states only: the steps hold arguments and inputs, which may be large.
       this.#ended.set(rid, this.status(rid)!);
       if (this.#ended.size > MAX_ENDED) this.#ended.delete(this.#ended.keys().next().value!);
@@ -363,6 +374,10 @@ export class Steps {
         local.push(msg);
         continue;
       }
+      if (s.host.id === req.coordinator.id && req.reply?.trigger(msg)) {
+        this.#replied++;
+        continue;
+      }
       this.#link.send(s.host.url, 'POST', HOST_PATHS.dagTrigger, triggerToWire(msg), Math.max(1000, remainingMs), req.tenant).catch((err: unknown) => {
         const e = err instanceof CloudburstError ? err : new CloudburstError('HOST_UNAVAILABLE', String(err));
         this.#report(req, { rid: req.rid, tenant: req.tenant, ok: false, step: s.fn, host: s.host.id, error: { code: e.code, message: `the result of ${step.plan.fn} could not be delivered: ${e.message}` } });
@@ -374,6 +389,10 @@ export class Steps {
   #report(req: HostRequest, msg: DoneMsg): void {
     if (req.coordinator.id === this.#self().id) {
       this.#onDone(msg);
+      return;
+    }
+    if (req.reply?.done(msg)) {
+      this.#replied++;
       return;
     }
     // A coordinator that cannot be reached has gone with its client: nobody is left to tell.
