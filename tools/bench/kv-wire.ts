@@ -12,7 +12,7 @@ import { startRedis } from './kv-nodes.ts';
 
 const SIZES = { quick: { pairs: 2, n: 300, rounds: 4, count: { redis: 3000, ours: 600 } }, full: { pairs: 3, n: 600, rounds: 6, count: { redis: 6000, ours: 1500 } } };
 
-type Row = { wire: string; onePut: number; onePutRedis: number; oneGet: number; oneGetRedis: number; threeGet: number; threeGetRedis: number; threePutP50: number; thr: number; thrRedis: number };
+type Row = { wire: string; onePut: number; onePutRedis: number; oneGet: number; oneGetRedis: number; threeGet: number; threeGetRedis: number; threePutP50: number; thr: number; thrRedis: number; cpu: number; cpuRedis: number };
 
 function row(wire: string, f: KvFigures): Row {
   return {
@@ -20,6 +20,7 @@ function row(wire: string, f: KvFigures): Row {
     onePut: f.one.put.p50, onePutRedis: f.one.redisSet.p50, oneGet: f.one.get.p50, oneGetRedis: f.one.redisGet.p50,
     threeGet: f.three.get.p50, threeGetRedis: f.three.redisGet.p50, threePutP50: f.three.put.p50,
     thr: f.three.load.put.rps, thrRedis: f.three.load.redisSet.rps,
+    cpu: f.three.load.put.cpuUsPerRequest, cpuRedis: f.three.load.redisSet.cpuUsPerRequest,
   };
 }
 
@@ -55,6 +56,7 @@ export async function kvWireBench(quick: boolean): Promise<Record<string, unknow
       'KV 3 nodes W=2 get p50 vs Redis GET (us)': ratio('threeGet', 'threeGetRedis'),
       'KV 3 nodes W=2 put p50 (us)': med(rs.map((r) => r.threePutP50)).toFixed(0),
       'KV 3 nodes W=2 put thr@16 vs Redis SET (req/s)': ratio('thr', 'thrRedis'),
+      'KV 3 nodes W=2 server CPU/put vs Redis SET (us)': ratio('cpu', 'cpuRedis'),
     };
   }
   console.table(summary);
