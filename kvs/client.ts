@@ -21,6 +21,7 @@ import { decode, encode } from './lattice/codec.ts';
 import type { Lattice } from './lattice/registry.ts';
 import { checkKey, KV_LIMITS } from './protocol.ts';
 import { Transport, type Reply, type RequestSpec } from './transport.ts';
+import type { WireMode } from './wire/mode.ts';
 import { readMany, subscribeMany, unavailable, writeMany, type BatchItem } from './client-batch.ts';
 import { readAll, readOne, writeOne } from './client-key.ts';
 
@@ -54,6 +55,11 @@ export interface KvClientOptions {
   readonly ca?: Buffer | undefined;
   /** The cluster credential every request is signed with (kvs/README.md, "Authentication"). */
   readonly clusterSecret?: Buffer | undefined;
+  /**
+   * The wire of the data operations: `binary` (default, or CLOUDBURST_KV_WIRE) over the node's
+   * upgraded sockets where it takes them, else HTTP; `http` only HTTP (kvs/README.md, "Binary wire").
+   */
+  readonly wire?: WireMode | undefined;
 }
 
 /** The context client-key.ts and client-batch.ts work in. */
@@ -90,7 +96,7 @@ export class KvClient {
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#writeQuorum = opts.writeQuorum;
     this.#hedgeMs = opts.hedgeMs ?? 50;
-    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs, ca: opts.ca, clusterSecret: opts.clusterSecret });
+    this.#transport = new Transport({ connections: opts.connections ?? 16, timeoutMs: this.#timeoutMs, ca: opts.ca, clusterSecret: opts.clusterSecret, wire: opts.wire });
     this.#ring = new ClientRing(this.#transport, new Seeds(seeds, opts.lookup ? { lookup: opts.lookup } : {}), opts.onRingChange);
     this.#core = {
       ring: this.#ring,

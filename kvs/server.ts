@@ -7,26 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { advertisedUrl, bareHost, checkAddresses, checkCa, CloudburstError, listen, parseJsonBody, readBody, retainIdleBuffers, Router, sendBytes, sendJson, serve } from '../common/index.ts';
+import { advertisedUrl, bareHost, checkAddresses, checkCa, CloudburstError, listen, readBody, retainIdleBuffers, Router, sendBytes, sendJson, serve } from '../common/index.ts';
 import { Seeds, type Lookup } from './seeds.ts';
 import { checkAccess, kvCredential } from './auth.ts';
 import { Cluster, DEFAULT_TIMINGS, type ClusterTimings } from './cluster/cluster.ts';
 import type { RingInfo } from './cluster/gossip.ts';
-import { ORIGINS } from './cluster/replicator.ts';
 import { CLUSTER_HANDLERS } from './cluster/routes.ts';
-import { decode } from './lattice/codec.ts';
-import { mergeFrame } from './merge-frame.ts';
-import {
-  checkKey,
-  decodeFrame,
-  encodeFrame,
-  KV_CONTENT_TYPES,
-  KV_HEADERS,
-  KV_LIMITS,
-  KV_ROUTES,
-  type FrameEntry,
-  type KvRouteName,
-} from './protocol.ts';
+import * as ops from './data-ops.ts';
+import { KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS, KV_ROUTES, type KvRouteName } from './protocol.ts';
+import { defaultWire, type WireMode } from './wire/mode.ts';
+import { WIRE_OPS, type WireOp } from './wire/frame.ts';
+import { acceptWire, type WireServer } from './wire/server.ts';
 import { LatticeStore, type FsyncPolicy } from './store.ts';
 
 /**
@@ -107,6 +98,12 @@ export interface KvNodeOptions {
    * replicas. `false` turns it off.
    */
   readonly hotKeys?: { readonly windowMs?: number; readonly factor?: number; readonly minReads?: number } | false;
+  /**
+   * `binary` (the default, or CLOUDBURST_KV_WIRE): the node also takes the binary wire's
+   * upgrade (kvs/README.md, "Binary wire") and speaks it to its peers; `http`: neither, the
+   * node answers an upgrade request as an old node does (a 404), and its clients stay on HTTP.
+   */
+  readonly wire?: WireMode;
 }
 
 /**
@@ -148,6 +145,8 @@ export interface Context {
   readonly cluster: Cluster;
   /** Throws NOT_READY or SHUTTING_DOWN unless the node is ready (`GET /kv/v1/readyz`). */
   readonly checkReady: () => void;
+  /** The binary wire's sockets open now and upgrades taken (zeros with `wire: 'http'`). */
+  readonly wireStats: () => { sockets: number; upgrades: number };
 }
 
 /** `rawKey`: the key routes' `*key`, as sent (still percent-encoded). */
@@ -158,84 +157,27 @@ const CLOSE_MAX_WAIT_MS = 2000;
 /** How long close() waits, with nothing in flight, before it closes idle keep-alive connections. */
 const IDLE_GRACE_MS = 500;
 
-function keyFromPath(rawKey: string): string {
-  let key: string;
-  try {
-    key = decodeURIComponent(rawKey);
-  } catch {
-    throw new CloudburstError('INVALID_KEY', 'the key in the path is not valid percent-encoded UTF-8');
-  }
-  return checkKey(key);
-}
-
-
-// A node that may be stale (restarted, paused) sends readers to another replica.
-function checkFresh(ctx: Context): void {
-  if (ctx.cluster.catchingUp) throw new CloudburstError('KV_UNAVAILABLE', 'this node is catching up with its peers; read another replica');
-}
-
 const HANDLERS: Record<KvRouteName, Handler> = {
   ...CLUSTER_HANDLERS,
 
   getKey(ctx, _req, res, rawKey) {
-    const key = keyFromPath(rawKey);
-    checkFresh(ctx);
-    ctx.cluster.recordRead(key);
-    const bytes = ctx.store.getEncoded(key);
-    if (!bytes) throw new CloudburstError('KEY_NOT_FOUND', `no value under ${JSON.stringify(key)}`);
-    sendBytes(res, bytes, KV_CONTENT_TYPES.lattice);
+    sendBytes(res, ops.getKey(ctx, rawKey), KV_CONTENT_TYPES.lattice);
   },
 
   async mergeKey(ctx, req, res, rawKey) {
-    const key = keyFromPath(rawKey); // before the body: a bad key costs no upload
-    if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
+    const key = ops.admitMerge(ctx, rawKey); // before the body: a bad key costs no upload
     const body = await readBody(req, KV_LIMITS.maxValueBytes, 'KV_VALUE_TOO_LARGE');
-    const { bytes } = await ctx.store.mergeEncoded(key, decode(body), ORIGINS.client, body);
-    sendBytes(res, bytes, KV_CONTENT_TYPES.lattice);
+    sendBytes(res, await ops.mergeKey(ctx, key, body), KV_CONTENT_TYPES.lattice);
   },
 
   async batchMerge(ctx, req, res) {
-    const entries = decodeFrame(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
-    // A host flushing its cache names itself: what it sent is not pushed back to it.
+    const body = await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE');
     const origin = req.headers[KV_HEADERS.origin];
-    const done = typeof origin === 'string' ? ctx.cluster.subscriptions.fromSubscriber(origin, entries) : undefined;
-    let results: (CloudburstError | null)[];
-    try {
-      // One key this node does not replicate refuses the whole batch: the client regroups it.
-      results = await mergeFrame(ctx.store, entries, ORIGINS.client, (key) => {
-        if (!ctx.cluster.owns(key)) throw ctx.cluster.notOwned(key);
-      });
-    } finally {
-      done?.();
-    }
-    sendJson(res, 200, { results: results.map((r) => (r ? r.toJSON().error : null)) });
+    sendBytes(res, await ops.batchMerge(ctx, body, typeof origin === 'string' ? origin : undefined), KV_CONTENT_TYPES.json);
   },
 
   async batchGet(ctx, req, res) {
-    const body = parseJsonBody(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'));
-    const keys = (body as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(keys)) throw new CloudburstError('INVALID_REQUEST', 'expected {"keys": [string, ...]}');
-    if (keys.length > KV_LIMITS.maxBatchEntries) {
-      throw new CloudburstError('INVALID_REQUEST', `at most ${KV_LIMITS.maxBatchEntries} keys per batch`);
-    }
-    checkFresh(ctx);
-    let total = 0;
-    const entries = keys.map((k: unknown, index): FrameEntry => {
-      let key: string;
-      try {
-        key = checkKey(k);
-      } catch (err) {
-        throw new CloudburstError('INVALID_KEY', `keys[${index}]: ${(err as Error).message}`, { index });
-      }
-      const value = ctx.store.getEncoded(key);
-      ctx.cluster.recordRead(key);
-      total += 6 + key.length * 3 + (value?.byteLength ?? 0);
-      if (total > KV_LIMITS.maxBodyBytes) {
-        throw new CloudburstError('BODY_TOO_LARGE', `the response would be over ${KV_LIMITS.maxBodyBytes} bytes; ask for fewer keys`);
-      }
-      return { key, value };
-    });
-    sendBytes(res, encodeFrame(entries), KV_CONTENT_TYPES.frame);
+    sendBytes(res, ops.batchGet(ctx, await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE')), KV_CONTENT_TYPES.frame);
   },
 
   healthz(ctx, _req, res) {
@@ -254,6 +196,7 @@ const HANDLERS: Record<KvRouteName, Handler> = {
       fsync: ctx.fsync,
       uptimeMs: Date.now() - ctx.startedAt,
       requests: ctx.counts,
+      wire: ctx.wireStats(),
       cluster: {
         ring: ctx.cluster.version,
         catchingUp: ctx.cluster.catchingUp,
@@ -269,6 +212,48 @@ const HANDLERS: Record<KvRouteName, Handler> = {
     });
   },
 };
+
+/** Each wire op's route: its request count, and the data operation it runs. */
+const WIRE_ROUTES: Record<WireOp, KvRouteName> = {
+  [WIRE_OPS.get]: 'getKey',
+  [WIRE_OPS.merge]: 'mergeKey',
+  [WIRE_OPS.batchMerge]: 'batchMerge',
+  [WIRE_OPS.batchGet]: 'batchGet',
+  [WIRE_OPS.push]: 'push',
+};
+
+// The binary wire on the node's port: the same operations as the HTTP routes (data-ops.ts),
+// counted under the same names, refused the same way while the node stops.
+function serveWire(server: ReturnType<typeof createServer>, ctx: Context, credential: ReturnType<typeof kvCredential>, stopping: () => boolean, log: (m: string, e: unknown) => void): WireServer {
+  return acceptWire(server, {
+    credential,
+    nodeId: ctx.nodeId,
+    ringVersion: () => ctx.cluster.version,
+    onError: (err, unexpected) => {
+      ctx.counts.errors++;
+      if (unexpected) log('kv: wire request: unexpected error', err);
+    },
+    handle: (op, arg, body) => {
+      if (stopping()) throw new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping');
+      ctx.counts[WIRE_ROUTES[op]]++;
+      switch (op) {
+        case WIRE_OPS.get:
+          if (body.length > 0) throw new CloudburstError('INVALID_REQUEST', 'a get carries no body');
+          return ops.getKey(ctx, arg);
+        case WIRE_OPS.merge: {
+          const key = ops.admitMerge(ctx, arg);
+          return ops.mergeKey(ctx, key, body);
+        }
+        case WIRE_OPS.batchMerge:
+          return ops.batchMerge(ctx, body, arg || undefined);
+        case WIRE_OPS.batchGet:
+          return ops.batchGet(ctx, body);
+        case WIRE_OPS.push:
+          return ops.push(ctx, body, arg || undefined);
+      }
+    },
+  });
+}
 
 function loadNodeId(dataDir: string, given: string | undefined): string {
   if (given !== undefined) return given;
@@ -309,6 +294,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
   // Set once the HTTP server has drained and the cluster and the store are closing.
   let stopping = false;
   const server = createServer({ noDelay: true });
+  const wireMode = opts.wire ?? defaultWire();
   const drain = serve(server, (req, res) => {
     res.setHeader(KV_HEADERS.node, nodeId);
     if (stopping) return router.fail(req, res, new CloudburstError('SHUTTING_DOWN', 'the KV node is stopping'));
@@ -347,6 +333,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     hotKeys: opts.hotKeys,
     ca: opts.ca,
     clusterSecret: credential.secret,
+    wire: wireMode,
   });
   // Ready once joined (`start` resolved: a new node pulled its ranges) and caught up with its
   // replicas (a restarted or paused node compares digests with every live peer first); never
@@ -358,7 +345,9 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     if (!joined) throw new CloudburstError('NOT_READY', 'the KV node has not joined its ring yet');
     if (cluster.catchingUp) throw new CloudburstError('NOT_READY', 'the KV node is catching up with its replicas');
   };
-  const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster, checkReady };
+  let wire: WireServer | undefined;
+  const wireStats = (): { sockets: number; upgrades: number } => wire?.stats() ?? { sockets: 0, upgrades: 0 };
+  const context: Context = { store, nodeId, fsync, startedAt: Date.now(), counts, cluster, checkReady, wireStats };
   for (const route of KV_ROUTES) {
     const handler = HANDLERS[route.name];
     router.on(route.method, route.path, ({ req, res, params }) => {
@@ -368,6 +357,7 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
     });
   }
   ctx = context;
+  wire = wireMode === 'binary' ? serveWire(server, context, credential, () => stopping, log) : undefined;
 
   // Values up to 64 MiB pass through here: their dead buffers go back once the node is idle.
   const releaseIdleBuffers = retainIdleBuffers();
@@ -377,7 +367,8 @@ export async function startKvNode(opts: KvNodeOptions): Promise<KvNode> {
       draining = true;
       // Requests still arriving on open connections are served (with Connection: close) while
       // the cluster and the store are up.
-      await drain.close({ idleGraceMs: IDLE_GRACE_MS, maxWaitMs: CLOSE_MAX_WAIT_MS });
+      // Wire sockets are the server's connections too: they end while HTTP drains.
+      await Promise.all([drain.close({ idleGraceMs: IDLE_GRACE_MS, maxWaitMs: CLOSE_MAX_WAIT_MS }), wire?.close(CLOSE_MAX_WAIT_MS)]);
       stopping = true;
       await cluster.close();
       await store.close();

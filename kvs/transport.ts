@@ -10,6 +10,9 @@ import { Buffer } from 'node:buffer';
 import { Pool } from 'undici';
 import { CloudburstError, connectOptions, errorFromBody, signRequest, TENANT_HEADER, type ErrorCode } from '../common/index.ts';
 import { KV_CONTENT_TYPES } from './protocol.ts';
+import { WireChannel } from './wire/client.ts';
+import { wireOpOf } from './wire/frame.ts';
+import { defaultWire, type WireMode } from './wire/mode.ts';
 
 /** A response, read whole. */
 export interface Reply {
@@ -85,6 +88,12 @@ export interface TransportOptions {
    * unsigned, which only a node started with `insecure` accepts.
    */
   readonly clusterSecret?: Buffer | undefined;
+  /**
+   * `binary` (the default, or CLOUDBURST_KV_WIRE): the KV data operations (get, merge, batch
+   * merge and get, replica push) go over the binary wire (kvs/wire/) where the node takes it,
+   * everything else over HTTP; `http`: everything over HTTP.
+   */
+  readonly wire?: WireMode | undefined;
 }
 
 /**
@@ -100,6 +109,8 @@ export class Transport {
   readonly #connections: number;
   readonly #secret: Buffer | undefined;
   readonly #pools = new Map<string, Pool>();
+  readonly #wire: WireMode;
+  readonly #channels = new Map<string, WireChannel>();
   readonly #connect: ReturnType<typeof connectOptions>;
   #closed = false;
 
@@ -108,6 +119,7 @@ export class Transport {
     this.#connections = opts.connections ?? 16;
     this.#connect = connectOptions(opts.ca);
     this.#secret = opts.clusterSecret;
+    this.#wire = opts.wire ?? defaultWire();
   }
 
   /**
@@ -121,6 +133,14 @@ export class Transport {
     // announces: a 64 MiB value takes seconds to move and merge on a loaded machine, and a
     // fixed deadline would refuse a legitimate write or read that is making progress.
     let timeoutMs = (spec.timeoutMs ?? this.timeoutMs) + allowanceMs(spec.body?.byteLength ?? 0);
+    if (this.#wire === 'binary') {
+      const route = wireOpOf(spec.method, spec.path, spec.headers);
+      const channel = route && this.#channel(origin);
+      if (channel && !channel.refused) {
+        const reply = await channel.request(route.op, route.arg, spec.body, timeoutMs);
+        if (reply) return reply;
+      }
+    }
     const abort = new AbortController();
     let timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
@@ -158,6 +178,9 @@ export class Transport {
   async forget(origin: string): Promise<void> {
     const pool = this.#pools.get(origin);
     this.#pools.delete(origin);
+    const channel = this.#channels.get(origin);
+    this.#channels.delete(origin);
+    await channel?.close(true);
     if (pool && !pool.closed) await pool.destroy();
   }
 
@@ -169,7 +192,22 @@ export class Transport {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => (p.closed ? undefined : opts.force ? p.destroy() : p.close())));
+    const channels = [...this.#channels.values()];
+    this.#channels.clear();
+    await Promise.all([
+      ...pools.map((p) => (p.closed ? undefined : opts.force ? p.destroy() : p.close())),
+      ...channels.map((c) => c.close(opts.force === true)),
+    ]);
+  }
+
+  #channel(origin: string): WireChannel {
+    if (this.#closed) throw new CloudburstError('SHUTTING_DOWN', 'the transport is closed');
+    let channel = this.#channels.get(origin);
+    if (!channel) {
+      channel = new WireChannel(origin, { secret: this.#secret, connectTimeoutMs: this.timeoutMs, allowanceMs });
+      this.#channels.set(origin, channel);
+    }
+    return channel;
   }
 
   #pool(origin: string): Pool {

@@ -11,6 +11,7 @@
 import { CloudburstError } from '../../common/index.ts';
 import type { LatticeStore } from '../store.ts';
 import { Transport } from '../transport.ts';
+import type { WireMode } from '../wire/mode.ts';
 import { AntiEntropy } from './anti-entropy.ts';
 import { DigestIndex } from './digest.ts';
 import { Gossip, type RingInfo } from './gossip.ts';
@@ -76,6 +77,8 @@ export interface ClusterOptions {
   readonly ca?: Buffer | undefined;
   /** Signs every request to peers and subscribers (undefined: an insecure node, unsigned). */
   readonly clusterSecret?: Buffer | undefined;
+  /** The wire the node speaks to its peers for pushes (kvs/wire/mode.ts; default binary). */
+  readonly wire?: WireMode | undefined;
   /** How often seeds given by name are looked up again (default 10 s). */
   readonly seedResolveMs?: number | undefined;
 }
@@ -108,7 +111,7 @@ export class Cluster {
     this.#opts = opts;
     const clock = opts.clock ?? Date.now;
     const { store, log, timings } = opts;
-    this.#transport = new Transport({ connections: 4, timeoutMs: 3000, ca: opts.ca, clusterSecret: opts.clusterSecret });
+    this.#transport = new Transport({ connections: 4, timeoutMs: 3000, ca: opts.ca, clusterSecret: opts.clusterSecret, wire: opts.wire });
     const transport = this.#transport;
     this.gossip = new Gossip({ self: opts.self, dataDir: opts.dataDir, transport, replication: opts.replication, writeQuorum: opts.writeQuorum, heartbeatMs: timings.heartbeatMs, downAfterMs: timings.downAfterMs, clock, log });
     const gossip = this.gossip;

@@ -5,12 +5,11 @@
  * anything, so a bad request changes nothing.
  */
 import { CloudburstError, parseJsonBody, readBody, sendBytes, sendJson } from '../../common/index.ts';
-import { mergeFrame } from '../merge-frame.ts';
-import { decodeFrame, KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS } from '../protocol.ts';
+import { push as pushEntries } from '../data-ops.ts';
+import { KV_CONTENT_TYPES, KV_HEADERS, KV_LIMITS } from '../protocol.ts';
 import type { Context, Handler } from '../server.ts';
 import { REPAIR_MAX_ENTRIES } from './anti-entropy.ts';
 import { parseMembers } from './membership.ts';
-import { ORIGINS } from './replicator.ts';
 import { parseSubscription } from './subscriptions.ts';
 
 /** Small JSON bodies: membership, digests, subscriptions. */
@@ -58,12 +57,9 @@ export const CLUSTER_HANDLERS = {
   },
 
   async push(ctx, req, res) {
-    heardFrom(ctx, req.headers[KV_HEADERS.from]);
-    const entries = decodeFrame(await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE'), REPAIR_MAX_ENTRIES);
-    // No ring check: a push may be early or late for our ring; a key we do not replicate is
-    // handed on by the next shed. Merges are idempotent, so a duplicate costs nothing.
-    const results = await mergeFrame(ctx.store, entries, ORIGINS.peer);
-    sendJson(res, 200, { results: results.map((r) => (r ? r.toJSON().error : null)) });
+    const from = req.headers[KV_HEADERS.from];
+    const body = await readBody(req, KV_LIMITS.maxBodyBytes, 'BODY_TOO_LARGE');
+    sendBytes(res, await pushEntries(ctx, body, typeof from === 'string' ? from : undefined), KV_CONTENT_TYPES.json);
   },
 
   async digest(ctx, req, res) {

@@ -1,4 +1,4 @@
-// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale|hotpath|dev] [--quick] [--help]`: the figures of the closing notes, each measured
+// `npm run bench [-- host|kvs|locality|dag|gossip|consistency|memory|tenants|autoscale|hotpath|kv-wire|dev] [--quick] [--help]`: the figures of the closing notes, each measured
 // against a baseline run in the same process tree at the same time (this machine is shared
 // and noisy: compare ratios, not absolute numbers). Raw figures go to .bench/*.json, each
 // charted beside it (.svg, plots/), and .bench/report.md links them; `-- report [DIR]`
@@ -14,13 +14,14 @@ import { devBench } from './dev-loop.ts';
 import { gossipBench } from './gossip.ts';
 import { hostBench } from './host-bench.ts';
 import { hotpathBench } from './hotpath.ts';
+import { kvWireBench } from './kv-wire.ts';
 import { kvsBench } from './kvs.ts';
 import { localityBench } from './locality.ts';
 import { memoryBench } from './memory.ts';
 import { chartAfterSuite, reportCommand } from './plots/command.ts';
 import { tenantsBench } from './tenants.ts';
 
-const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench, hotpath: hotpathBench, dev: devBench };
+const SUITES: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { host: hostBench, kvs: kvsBench, locality: localityBench, dag: dagBench, gossip: gossipBench, consistency: consistencyBench, memory: memoryBench, tenants: tenantsBench, autoscale: autoscaleBench, hotpath: hotpathBench, 'kv-wire': kvWireBench, dev: devBench };
 
 let args: BenchArgs;
 try {
