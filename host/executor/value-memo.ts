@@ -1,0 +1,144 @@
+import { lwwValueView, registerC, registerMs } from '../../kvs/index.ts';
+import type { VersionTable } from '../cache/versions.ts';
+
+/** Bytes of a memo's entry besides its value and key (the entry object, its map and ring slots): an estimate for the bound. */
+const ENTRY_OVERHEAD_BYTES = 160;
+/** Entries a memo holds at most, whatever their size. */
+export const MEMO_MAX_ENTRIES = 65_536;
+/**
+ * Values larger than this are not kept: copying them out of LMDB costs more than the lookup
+ * the memo saves, and a few would push out thousands of small ones.
+ */
+export const MEMO_MAX_VALUE_BYTES = 64 * 1024;
+
+/** What a register read needs of a kept value: its primary value (null: deleted) and the primary stamp's clock for the HLC. */
+export interface MemoEntry {
+  readonly value: Uint8Array | null;
+  readonly ms: number;
+  readonly c: number;
+}
+
+interface Entry extends MemoEntry {
+  readonly key: string;
+  /** The key's slot in the version table, and the slot's version the value was kept at. */
+  readonly slot: number;
+  readonly tag: bigint;
+  readonly bytes: number;
+  /** CLOCK's reference bit: read since the hand last passed. */
+  ref: boolean;
+  /** Where the entry is in the ring. */
+  at: number;
+}
+
+/**
+ * A worker's memo of register values it read from the cache: a later plain `get` of the same
+ * key is served from here, without LMDB (a distinct key's LMDB lookup alone costs about 1 µs:
+ * cold B-tree pages), as long as no thread has written the key since.
+ *
+ * Each entry is tagged with its key's slot version in the host's version table; an entry is
+ * served only while the slot still holds its tag, and kept only when the slot is no newer
+ * than the snapshot it was read from (`keep`'s `snapshotSequence`): the proof is in
+ * host/cache/versions.ts. So a hit is exactly what the LMDB read would have returned, but for
+ * a write that has committed and not yet bumped, which nobody has been told of either.
+ *
+ * Bounded by bytes (values, keys and an estimate of each entry's overhead) and by
+ * MEMO_MAX_ENTRIES; past either, CLOCK evicts entries not read since the hand last passed.
+ *
+ * @example
+ * const memo = new ValueMemo(cache.versions, 32 * 1024 * 1024);
+ * const hit = memo.get(key);                                    // undefined: not kept, or written since
+ * if (hit === undefined) memo.keep(key, raw, cache.snapshotSequence); // raw: the register's bytes from the snapshot
+ */
+export class ValueMemo {
+  readonly #versions: VersionTable;
+  readonly #maxBytes: number;
+  readonly #maxEntries: number;
+  readonly #map = new Map<string, Entry>();
+  readonly #ring: Entry[] = [];
+  #hand = 0;
+  #bytes = 0;
+
+  constructor(versions: VersionTable, maxBytes: number, maxEntries = MEMO_MAX_ENTRIES) {
+    this.#versions = versions;
+    this.#maxBytes = maxBytes;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The kept value of `key`, if it is kept and its key was not written since. */
+  get(key: string): MemoEntry | undefined {
+    const e = this.#map.get(key);
+    if (e === undefined) return undefined;
+    if (this.#versions.version(e.slot) !== e.tag) {
+      this.#remove(e);
+      return undefined;
+    }
+    e.ref = true;
+    return e;
+  }
+
+  /**
+   * Keeps the value of `key` read out of the read snapshot whose G was `snapshotSequence`
+   * (HostCache.snapshotSequence): `raw` is the register's encoding there (isRegister).
+   * Nothing is kept when the key's slot is newer than the snapshot (a write the snapshot may
+   * miss) or the value is too large.
+   */
+  keep(key: string, raw: Uint8Array, snapshotSequence: bigint): void {
+    const slot = this.#versions.slotOf(key);
+    const tag = this.#versions.version(slot);
+    if (tag > snapshotSequence) return;
+    const view = lwwValueView(raw);
+    if (view !== null && view.byteLength > MEMO_MAX_VALUE_BYTES) return;
+    const bytes = ENTRY_OVERHEAD_BYTES + 2 * key.length + (view === null ? 0 : view.byteLength);
+    if (bytes > this.#maxBytes) return;
+    const old = this.#map.get(key);
+    if (old !== undefined) this.#remove(old);
+    while (this.#ring.length > 0 && (this.#bytes + bytes > this.#maxBytes || this.#ring.length >= this.#maxEntries)) this.#evictOne();
+    // A copy (a Buffer's `slice` would be a view): `raw` is LMDB's, valid only until the thread's next read.
+    const e: Entry = { key, value: view === null ? null : new Uint8Array(view), ms: registerMs(raw), c: registerC(raw), slot, tag, bytes, ref: false, at: this.#ring.length };
+    this.#ring.push(e);
+    this.#map.set(key, e);
+    this.#bytes += bytes;
+  }
+
+  /** Entries kept. */
+  get size(): number {
+    return this.#ring.length;
+  }
+
+  /** What the kept entries take, by the bound's estimate. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  clear(): void {
+    this.#map.clear();
+    this.#ring.length = 0;
+    this.#hand = 0;
+    this.#bytes = 0;
+  }
+
+  /** CLOCK: passes over entries read since the last pass (clearing their bit), evicts the first that was not. */
+  #evictOne(): void {
+    for (;;) {
+      if (this.#hand >= this.#ring.length) this.#hand = 0;
+      const e = this.#ring[this.#hand]!;
+      if (!e.ref) {
+        this.#remove(e);
+        return;
+      }
+      e.ref = false;
+      this.#hand++;
+    }
+  }
+
+  /** Takes `e` out: the ring's last entry moves into its place. */
+  #remove(e: Entry): void {
+    this.#map.delete(e.key);
+    const last = this.#ring.pop()!;
+    if (last !== e) {
+      last.at = e.at;
+      this.#ring[e.at] = last;
+    }
+    this.#bytes -= e.bytes;
+  }
+}
