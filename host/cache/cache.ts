@@ -110,7 +110,7 @@ export class HostCache {
    */
   readonly versions: VersionTable;
   /** G as `refresh` read it, just before it dropped the read snapshot (versions.ts, step 1). */
-  #snapshotSequence = 0n;
+  #snapshotSequence = 0;
   /** Told of every value this instance stores (the main thread keeps its LRU index with it). */
   onStored: ((key: string, bytes: number) => void) | undefined;
 
@@ -151,7 +151,7 @@ export class HostCache {
    * G as the last `refresh` read it: every commit with a seq up to this is in this thread's
    * read snapshot (lmdb-js may renew the snapshot on its own too, but only ever forward).
    */
-  get snapshotSequence(): bigint {
+  get snapshotSequence(): number {
     return this.#snapshotSequence;
   }
 

@@ -58,9 +58,13 @@ export class VersionTable {
     return new VersionTable(buffer);
   }
 
-  /** G: how many transactions have bumped so far. Read it just before renewing a snapshot. */
-  sequence(): bigint {
-    return Atomics.load(this.#words, 0);
+  /**
+   * G: how many transactions have bumped so far. Read it just before renewing a snapshot.
+   * Versions are handed out as numbers (exact up to 2^53 transactions: centuries at a million
+   * a second), so that a memo's hit compares two numbers, not two BigInts on the heap.
+   */
+  sequence(): number {
+    return Number(Atomics.load(this.#words, 0));
   }
 
   /** The slot of `key` (FNV-1a of its UTF-16 code units): 1 .. slots. */
@@ -71,8 +75,8 @@ export class VersionTable {
   }
 
   /** The version in `slot` now. */
-  version(slot: number): bigint {
-    return Atomics.load(this.#words, slot);
+  version(slot: number): number {
+    return Number(Atomics.load(this.#words, slot));
   }
 
   /**

@@ -22,7 +22,7 @@ interface Entry extends MemoEntry {
   readonly key: string;
   /** The key's slot in the version table, and the slot's version the value was kept at. */
   readonly slot: number;
-  readonly tag: bigint;
+  readonly tag: number;
   readonly bytes: number;
   /** CLOCK's reference bit: read since the hand last passed. */
   ref: boolean;
@@ -82,7 +82,7 @@ export class ValueMemo {
    * Nothing is kept when the key's slot is newer than the snapshot (a write the snapshot may
    * miss) or the value is too large.
    */
-  keep(key: string, raw: Uint8Array, snapshotSequence: bigint): void {
+  keep(key: string, raw: Uint8Array, snapshotSequence: number): void {
     const slot = this.#versions.slotOf(key);
     const tag = this.#versions.version(slot);
     if (tag > snapshotSequence) return;
