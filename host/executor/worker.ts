@@ -17,7 +17,7 @@ import { lowerValue, liftResult } from './abi.ts';
 import { refArgument } from './args.ts';
 import { GuestState } from './guest-state.ts';
 import { ValueMemo } from './value-memo.ts';
-import { GuestAbort, hostImports } from './imports.ts';
+import { GuestAbort, hostImports, LMDB_FREE_IMPORTS } from './imports.ts';
 import {
   BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
@@ -88,7 +88,7 @@ Atomics.notify(ctrl, READY);
 
 const instances = new WarmInstances({
   memoryBudget: init.memoryBudget,
-  imports: (memory, starting) => gated(hostImports(memory, () => state, starting)),
+  imports: (memory, starting) => gated(hostImports(memory, () => state, starting), LMDB_FREE_IMPORTS),
   outside,
 });
 
