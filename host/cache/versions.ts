@@ -37,6 +37,8 @@ export class VersionTable {
   readonly buffer: SharedArrayBuffer;
   readonly #words: BigInt64Array;
   readonly #mask: number;
+  /** Version slots (a power of two); `slotOf` gives 1 .. slots. */
+  readonly slots: number;
 
   private constructor(buffer: SharedArrayBuffer) {
     const words = buffer.byteLength / 8 - 1;
@@ -46,6 +48,7 @@ export class VersionTable {
     this.buffer = buffer;
     this.#words = new BigInt64Array(buffer);
     this.#mask = words - 1;
+    this.slots = words;
   }
 
   /** A new table, every slot at version 0 (G = 0). */

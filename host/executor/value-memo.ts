@@ -14,6 +14,11 @@ export const MEMO_MAX_ENTRIES = 65_536;
  * the memo saves, and a few would push out thousands of small ones.
  */
 export const MEMO_MAX_VALUE_BYTES = 64 * 1024;
+/**
+ * The doorkeeper's bits are cleared after this many were set: a key read again within about
+ * this many other first reads is kept; the bits never fill up.
+ */
+const SEEN_RESET = 65_536;
 
 /** What a register read needs of a kept value: its primary value (null: deleted) and the primary stamp's clock for the HLC. */
 export interface MemoEntry {
@@ -45,6 +50,10 @@ interface Entry extends MemoEntry {
  * host/cache/versions.ts. So a hit is exactly what the LMDB read would have returned, but for
  * a write that has committed and not yet bumped, which nobody has been told of either.
  *
+ * A key is kept at its second read, not its first (a doorkeeper: one bit per version slot,
+ * cleared every SEEN_RESET first reads): keeping a value costs a copy and garbage later, about
+ * as much as the LMDB read itself, which a key read once (a scan) would pay for nothing.
+ *
  * Bounded by bytes (values, keys and an estimate of each entry's overhead) and by
  * MEMO_MAX_ENTRIES; past either, CLOCK evicts entries not read since the hand last passed.
  *
@@ -61,15 +70,20 @@ export class ValueMemo {
   readonly #ring: Entry[] = [];
   #hand = 0;
   #bytes = 0;
+  /** The doorkeeper: slots of keys read once since the last clearing (by version slot: a collision only admits early). */
+  readonly #seen: Uint8Array;
+  #marks = 0;
 
   constructor(versions: VersionTable, maxBytes: number, maxEntries = MEMO_MAX_ENTRIES) {
     this.#versions = versions;
     this.#maxBytes = maxBytes;
     this.#maxEntries = maxEntries;
+    this.#seen = new Uint8Array(versions.slots + 1);
   }
 
   /** The kept value of `key`, if it is kept and its key was not written since. */
   get(key: string): MemoEntry | undefined {
+    if (this.#ring.length === 0) return undefined;
     const e = this.#map.get(key);
     if (e === undefined) return undefined;
     if (this.#versions.version(e.slot) !== e.tag) {
@@ -83,11 +97,19 @@ export class ValueMemo {
   /**
    * Keeps the value of `key` read out of the read snapshot whose G was `snapshotSequence`
    * (HostCache.snapshotSequence): `raw` is the register's encoding there (isRegister).
-   * Nothing is kept when the key's slot is newer than the snapshot (a write the snapshot may
-   * miss) or the value is too large.
+   * Nothing is kept at a key's first read (the doorkeeper), when the key's slot is newer than
+   * the snapshot (a write the snapshot may miss) or when the value is too large.
    */
   keep(key: string, raw: Uint8Array, snapshotSequence: number): void {
     const slot = this.#versions.slotOf(key);
+    if (this.#seen[slot] === 0) {
+      this.#seen[slot] = 1;
+      if (++this.#marks >= SEEN_RESET) {
+        this.#seen.fill(0);
+        this.#marks = 0;
+      }
+      return;
+    }
     const tag = this.#versions.version(slot);
     if (tag > snapshotSequence) return;
     const view = lwwValueView(raw);
