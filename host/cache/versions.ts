@@ -37,8 +37,6 @@ export class VersionTable {
   readonly buffer: SharedArrayBuffer;
   readonly #words: BigInt64Array;
   readonly #mask: number;
-  /** Version slots (a power of two); `slotOf` gives 1 .. slots. */
-  readonly slots: number;
 
   private constructor(buffer: SharedArrayBuffer) {
     const words = buffer.byteLength / 8 - 1;
@@ -48,7 +46,6 @@ export class VersionTable {
     this.buffer = buffer;
     this.#words = new BigInt64Array(buffer);
     this.#mask = words - 1;
-    this.slots = words;
   }
 
   /** A new table, every slot at version 0 (G = 0). */
@@ -70,11 +67,21 @@ export class VersionTable {
     return Number(Atomics.load(this.#words, 0));
   }
 
-  /** The slot of `key` (FNV-1a of its UTF-16 code units): 1 .. slots. */
-  slotOf(key: string): number {
+  /** The 32-bit hash of `key` its slot comes from: FNV-1a of its UTF-16 code units, unsigned. */
+  static hash(key: string): number {
     let h = 0x811c9dc5;
     for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    return 1 + ((h >>> 0) & this.#mask);
+    return h >>> 0;
+  }
+
+  /** The slot of a key whose `hash` is `h`: 1 .. slots (its low bits). */
+  slotOfHash(h: number): number {
+    return 1 + (h & this.#mask);
+  }
+
+  /** The slot of `key`: 1 .. slots. */
+  slotOf(key: string): number {
+    return this.slotOfHash(VersionTable.hash(key));
   }
 
   /** The version in `slot` now. */

@@ -1,5 +1,5 @@
 import { lwwValueView, registerC, registerMs } from '../../kvs/index.ts';
-import type { VersionTable } from '../cache/versions.ts';
+import { VersionTable } from '../cache/versions.ts';
 
 /**
  * Bytes of a memo's entry besides its value and key (the entry object, the value's typed array
@@ -14,11 +14,14 @@ export const MEMO_MAX_ENTRIES = 65_536;
  * the memo saves, and a few would push out thousands of small ones.
  */
 export const MEMO_MAX_VALUE_BYTES = 64 * 1024;
+/** The doorkeeper's bits: 2^20 (128 KiB), indexed by the top bits of a key's hash (its slot takes the low ones). */
+const SEEN_BITS_LOG2 = 20;
 /**
- * The doorkeeper's bits are cleared after this many were set: a key read again within about
- * this many other first reads is kept; the bits never fill up.
+ * The doorkeeper's bits are cleared after this many were set, so that at most 1 in 16 are set
+ * and a key read for the first time is taken for a second read (and kept) at most 1 time in 16.
+ * A key read again within about this many other first reads is kept.
  */
-const SEEN_RESET = 65_536;
+const SEEN_RESET = 1 << (SEEN_BITS_LOG2 - 4);
 
 /** What a register read needs of a kept value: its primary value (null: deleted) and the primary stamp's clock for the HLC. */
 export interface MemoEntry {
@@ -50,7 +53,7 @@ interface Entry extends MemoEntry {
  * host/cache/versions.ts. So a hit is exactly what the LMDB read would have returned, but for
  * a write that has committed and not yet bumped, which nobody has been told of either.
  *
- * A key is kept at its second read, not its first (a doorkeeper: one bit per version slot,
+ * A key is kept at its second read, not its first (a doorkeeper: one bit per key hash,
  * cleared every SEEN_RESET first reads): keeping a value costs a copy and garbage later, about
  * as much as the LMDB read itself, which a key read once (a scan) would pay for nothing.
  *
@@ -70,18 +73,14 @@ export class ValueMemo {
   readonly #ring: Entry[] = [];
   #hand = 0;
   #bytes = 0;
-  /**
-   * The doorkeeper: one bit per version slot of the keys read once since the last clearing (a
-   * collision only admits a key early). Bits, not bytes: 16 KiB stay in the CPU's cache.
-   */
-  readonly #seen: Int32Array;
+  /** The doorkeeper: a bit per hash of the keys read once since the last clearing (a collision only admits a key early). */
+  readonly #seen = new Int32Array((1 << SEEN_BITS_LOG2) >>> 5);
   #marks = 0;
 
   constructor(versions: VersionTable, maxBytes: number, maxEntries = MEMO_MAX_ENTRIES) {
     this.#versions = versions;
     this.#maxBytes = maxBytes;
     this.#maxEntries = maxEntries;
-    this.#seen = new Int32Array((versions.slots >>> 5) + 1);
   }
 
   /** The kept value of `key`, if it is kept and its key was not written since. */
@@ -104,10 +103,12 @@ export class ValueMemo {
    * the snapshot (a write the snapshot may miss) or when the value is too large.
    */
   keep(key: string, raw: Uint8Array, snapshotSequence: number): void {
-    const slot = this.#versions.slotOf(key);
-    const bit = 1 << (slot & 31);
-    if ((this.#seen[slot >>> 5]! & bit) === 0) {
-      this.#seen[slot >>> 5]! |= bit;
+    const h = VersionTable.hash(key);
+    const slot = this.#versions.slotOfHash(h);
+    const seen = h >>> (32 - SEEN_BITS_LOG2);
+    const bit = 1 << (seen & 31);
+    if ((this.#seen[seen >>> 5]! & bit) === 0) {
+      this.#seen[seen >>> 5]! |= bit;
       if (++this.#marks >= SEEN_RESET) {
         this.#seen.fill(0);
         this.#marks = 0;
