@@ -174,6 +174,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     queue: opts.queue,
     workerMemoryBytes: opts.workerMemoryMiB * MiB,
     cachePath,
+    ...(opts.valueMemoMiB > 0 ? { valueMemo: { versions: cache.versions.buffer, maxBytes: opts.valueMemoMiB * MiB } } : {}),
     writerPrefix,
     // Cycle: running guests ask the main thread for parts built on the pool (DAG pins, and
     // messages, sent through the directory that publishes the pool's load).

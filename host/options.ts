@@ -88,6 +88,12 @@ export interface HostOptions {
   /** Keys the cache may hold (each costs the main thread's heap a few hundred bytes). Default 500,000. */
   cacheKeys?: number;
   /**
+   * Each executor worker's memo of the register values its calls read, in MiB (host/README.md,
+   * "Value memo"): a plain `get` of a kept key skips LMDB. Counts toward `workerMemoryMiB`.
+   * 0 turns it off. Default 32. Flag `--value-memo-mib`.
+   */
+  valueMemoMiB?: number;
+  /**
    * How often a long-poll on a future reads the KV tier again, in case the push that should
    * wake it was missed. Default 2 s.
    */
@@ -157,6 +163,17 @@ function logToStdout(fn: string, level: number, message: string, tenant: string)
   console.log(`[${tenant === DEFAULT_TENANT ? '' : `${tenant}/`}${fn}] ${LOG_LEVELS[level] ?? 'log'}: ${message}`);
 }
 
+/** Default of `valueMemoMiB`: 20,000 values of 1 KiB with room to spare, against a worker's budget of 512 MiB. */
+export const DEFAULT_VALUE_MEMO_MIB = 32;
+
+/** `valueMemoMiB`, checked: a number of MiB from 0 (off) up to a worker's whole budget. */
+function valueMemoMiB(opts: HostOptions): number {
+  const mib = opts.valueMemoMiB ?? DEFAULT_VALUE_MEMO_MIB;
+  const budget = opts.workerMemoryMiB ?? (opts.guestMemoryMiB ?? 256) + 256;
+  if (!(mib >= 0 && mib <= budget)) throw new CloudburstError('INVALID_REQUEST', `valueMemoMiB must be a number of MiB from 0 (off) to workerMemoryMiB (${budget}), not ${mib}`);
+  return mib;
+}
+
 /**
  * The one place the defaults documented on `HostOptions` are applied (an option given as
  * `undefined` gets its default too), and the options checked before anything is opened.
@@ -166,7 +183,7 @@ function logToStdout(fn: string, level: number, message: string, tenant: string)
  *   `tls` or `ca` is not what it must be (which part, in the message), `quotas` is
  *   not a valid quotas object (`parseQuotas`), `listen`/`advertise` would announce no reachable
  *   URL (`checkAddresses`), or neither a cluster secret (of at least
- *   CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given.
+ *   CLUSTER_SECRET_MIN_BYTES) nor `insecure` is given, or `valueMemoMiB` is out of range.
  */
 /** The longest delay `setTimeout` takes (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -225,6 +242,7 @@ export function resolveOptions(opts: HostOptions): ResolvedHostOptions {
     publishIntervalMs: opts.publishIntervalMs ?? 500,
     cacheMiB: opts.cacheMiB ?? 1024,
     cacheKeys: opts.cacheKeys ?? 500_000,
+    valueMemoMiB: valueMemoMiB(opts),
     futureRereadMs: opts.futureRereadMs ?? DEFAULT_REREAD_MS,
     absentTtlMs: opts.absentTtlMs ?? 10_000,
     onGuestLog: opts.onGuestLog ?? logToStdout,

@@ -3,6 +3,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { CloudburstError } from '../../common/index.ts';
 import { KV_LIMITS, PlainRegisterCodec, decode, encode, equals, isPlainRegister, merge, type Lattice } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
+import { VersionTable } from './versions.ts';
 
 /**
  * `getBinaryFast` without its trap: the buffer it returns is reused by the next read, and
@@ -55,6 +56,8 @@ export interface CacheOptions {
   /** Folder of the LMDB environment; every thread of one host opens the same one. */
   path: string;
   fsync?: FsyncPolicy;
+  /** The host's version table (versions.ts), made by the main thread's cache; default: a new one. */
+  versions?: SharedArrayBuffer;
 }
 
 /** A dirty key in the outbox and the token of the last commit that dirtied it. */
@@ -101,12 +104,20 @@ export class HostCache {
   /** Encodes this thread's plain register writes (commit's fast path); one per thread, as the cache is. */
   readonly #plain = new PlainRegisterCodec();
   #closed = false;
+  /**
+   * The version slots every write path bumps after its transaction (versions.ts): a worker's
+   * value memo checks its values against them. Give `versions.buffer` to the other threads.
+   */
+  readonly versions: VersionTable;
+  /** G as `refresh` read it, just before it dropped the read snapshot (versions.ts, step 1). */
+  #snapshotSequence = 0;
   /** Told of every value this instance stores (the main thread keeps its LRU index with it). */
   onStored: ((key: string, bytes: number) => void) | undefined;
 
-  private constructor(env: RootDatabase, fsync: FsyncPolicy) {
+  private constructor(env: RootDatabase, fsync: FsyncPolicy, versions: VersionTable) {
     this.#env = env;
     this.#fsync = fsync;
+    this.versions = versions;
     // On-disk layouts carry their version in their names.
     this.#values = env.openDB<Uint8Array, string>('values-v1', { encoding: 'binary' });
     this.#outbox = env.openDB<Uint8Array, string>('outbox-v1', { encoding: 'binary' });
@@ -118,7 +129,7 @@ export class HostCache {
     // A committed transaction survives the death of the process without an fsync (the pages
     // are in the OS page cache); only 'always' pays for an fsync on every commit.
     const env = open({ path: opts.path, encoding: 'binary', noSync: fsync !== 'always', maxDbs: 8 });
-    return new HostCache(env, fsync);
+    return new HostCache(env, fsync, opts.versions ? VersionTable.from(opts.versions) : VersionTable.create());
   }
 
   get fsync(): FsyncPolicy {
@@ -131,7 +142,25 @@ export class HostCache {
    * whole call synchronously must call this to see what the main thread fetched meanwhile.
    */
   refresh(): void {
+    // G first: the snapshot renewed after this read holds every commit that took a seq <= G.
+    this.#snapshotSequence = this.versions.sequence();
     this.#values.resetReadTxn();
+  }
+
+  /**
+   * G as the last `refresh` read it: every commit with a seq up to this is in this thread's
+   * read snapshot (lmdb-js may renew the snapshot on its own too, but only ever forward).
+   */
+  get snapshotSequence(): number {
+    return this.#snapshotSequence;
+  }
+
+  /**
+   * Called by every write path with the keys whose values its transaction changed or removed,
+   * AFTER the transaction committed and before the write is answered (versions.ts).
+   */
+  #changed(keys: Iterable<string>): void {
+    this.versions.bump(keys);
   }
 
   get(key: string): Lattice | undefined {
@@ -166,6 +195,7 @@ export class HostCache {
   commit(writes: ReadonlyMap<string, Lattice>, ledger?: CommitLedger): Map<string, Lattice> {
     const token = randomFillSync(Buffer.allocUnsafe(8));
     const merged = new Map<string, Lattice>();
+    const stored: string[] = [];
     this.#env.transactionSync(() => {
       let growth = 0;
       const put = (key: string, value: Lattice, own: boolean): void => {
@@ -193,6 +223,7 @@ export class HostCache {
         if (ledger?.counts(key)) growth += raw === undefined ? Buffer.byteLength(key) + bytes.byteLength : bytes.byteLength - raw.byteLength;
         this.#values.putSync(key, bytes);
         this.#outbox.putSync(key, token);
+        stored.push(key);
         if (own) merged.set(key, next);
         this.onStored?.(key, key.length + bytes.byteLength);
       };
@@ -206,6 +237,7 @@ export class HostCache {
         for (const [key, value] of ledger.settle(growth, current)) put(key, value, false);
       }
     });
+    this.#changed(stored);
     return merged;
   }
 
@@ -237,6 +269,7 @@ export class HostCache {
       this.#values.putSync(key, bytes);
       this.onStored?.(key, key.length + bytes.byteLength);
     });
+    this.#changed([key]);
     return merged;
   }
 
@@ -283,7 +316,7 @@ export class HostCache {
    * a durable record of why. The next read fetches the tier's value. Returns how many.
    */
   reject(refusals: readonly { entry: OutboxEntry; code: string; message: string }[]): number {
-    let n = 0;
+    const removed: string[] = [];
     const at = new Date().toISOString();
     this.#env.transactionSync(() => {
       for (const { entry: { key, token }, code, message } of refusals) {
@@ -293,10 +326,11 @@ export class HostCache {
         this.#rejected.putSync(key, encodeRejected({ key, code, message, at, value }));
         this.#outbox.removeSync(key);
         this.#values.removeSync(key);
-        n++;
+        removed.push(key);
       }
     });
-    return n;
+    this.#changed(removed);
+    return removed.length;
   }
 
   /** The recorded refusals, in key order (see `reject`). */
@@ -338,6 +372,7 @@ export class HostCache {
         if (this.#values.removeSync(key)) removed.push(key);
       }
     });
+    this.#changed(removed);
     return removed;
   }
 

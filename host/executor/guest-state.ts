@@ -7,6 +7,7 @@ import type { HostCache } from '../cache/cache.ts';
 import { displayKey, userPrefix } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
 import { ReusedBytes } from './reused-bytes.ts';
+import type { MemoEntry, ValueMemo } from './value-memo.ts';
 import { registerWrite } from './register-write.ts';
 import type { SessionResult, SessionSpec } from '../consistency/call-session.ts';
 import { versionOfValue, type KeyVersion } from '../consistency/client-session.ts';
@@ -77,9 +78,12 @@ export class GuestState {
   #ledger: StateLedger | undefined;
   /** Where `getStaged` copies a value for the guest's `take`. */
   readonly #staging = new ReusedBytes();
+  /** This worker's memo of register values, across calls (value-memo.ts); undefined: off. */
+  readonly #values: ValueMemo | undefined;
 
-  constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string) {
+  constructor(cache: HostCache, bridge: Bridge, hlc: Hlc, writer: string, values?: ValueMemo) {
     this.#cache = cache;
+    this.#values = values;
     this.#bridge = bridge;
     this.#hlc = hlc;
     this.#writer = writer;
@@ -250,22 +254,38 @@ export class GuestState {
 
   /**
    * `getBytes` for the guest's `get`, copied into a buffer this state reuses: valid until the
-   * next `getStaged`. A read that needs nothing but the cache (no session policy, no write of
-   * this call to merge, the key cached and a register) reads the value's bytes in place, out
-   * of the call's LMDB snapshot, without building a Lattice: the same value, the same clock
-   * observation and the same recency as `getBytes`, which every other case goes through.
+   * next `getStaged`, and never to be written. A read that needs nothing but the cache (no
+   * session policy, no write of this call to merge, the key cached and a register) is served
+   * from the worker's value memo when it kept the key and nobody wrote it since, else reads
+   * the value's bytes in place, out of the call's LMDB snapshot, without building a Lattice
+   * (and the memo keeps them): the same value, the same clock observation and the same
+   * recency as `getBytes`, which every other case goes through.
    */
   getStaged(key: string): Uint8Array | undefined {
     if (this.#policy === undefined && (this.#overlay.size === 0 || !this.#overlay.has(key))) {
+      const kept = this.#values?.get(key);
+      if (kept !== undefined) return this.#stageKept(key, kept);
       const raw = this.#cache.getFast(key);
       if (raw !== undefined && isRegister(raw)) {
         if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
         observeRegister(this.#hlc, raw);
+        this.#values?.keep(key, raw, this.#cache.snapshotSequence);
         const view = lwwValueView(raw);
         return view === null ? undefined : this.#staging.copy(view);
       }
     }
     return this.getBytes(key);
+  }
+
+  /**
+   * `getStaged` of a value the memo kept (no other thread wrote the key since: value-memo.ts):
+   * the same clock observation and recency as a read of the cache. The memo's own bytes are
+   * staged, not a copy: `take` only copies them into the guest, and nothing writes them.
+   */
+  #stageKept(key: string, kept: MemoEntry): Uint8Array | undefined {
+    if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
+    this.#hlc.observeTick(kept.ms, kept.c);
+    return kept.value ?? undefined;
   }
 
   getBytes(key: string): Uint8Array | undefined {

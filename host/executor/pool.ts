@@ -2,7 +2,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { CloudburstError, distUrl } from '../../common/index.ts';
 import {
   BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
-  type BridgeReply, type BridgeRequest, type Job, type JobResult, type WorkerInit,
+  type BridgeReply, type BridgeRequest, type Job, type JobResult, type ValueMemoInit, type WorkerInit,
 } from './protocol.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
 import { Histogram } from 'prom-client';
@@ -23,6 +23,8 @@ export interface PoolOptions {
   /** A worker idle this long is stopped, down to `size` (ms). Default 30 s. */
   idleTimeoutMs?: number;
   cachePath: string;
+  /** Each worker's value memo: the cache's version table and the bound (protocol.ts). Default: none. */
+  valueMemo?: ValueMemoInit;
   /** Writer ids are `${writerPrefix}/w${slot}`. */
   writerPrefix: string;
   /**
@@ -56,7 +58,7 @@ export interface PoolOptions {
   workerUrl?: URL;
 }
 
-type ResolvedOptions = Required<Omit<PoolOptions, 'workerUrl' | 'maxSize' | 'scaleUpWaitMs' | 'idleTimeoutMs'>> & { workerUrl: URL };
+type ResolvedOptions = Required<Omit<PoolOptions, 'workerUrl' | 'maxSize' | 'scaleUpWaitMs' | 'idleTimeoutMs' | 'valueMemo'>> & Pick<PoolOptions, 'valueMemo'> & { workerUrl: URL };
 
 interface Slot {
   index: number;
@@ -227,6 +229,7 @@ export class ExecutorPool {
       ctrl: ctrlBuffer,
       port: port2,
       memoryBudget: this.#opts.workerMemoryBytes,
+      ...(this.#opts.valueMemo ? { valueMemo: this.#opts.valueMemo } : {}),
     };
     const worker = new Worker(this.#opts.workerUrl, {
       workerData: init,

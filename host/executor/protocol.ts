@@ -94,6 +94,14 @@ export interface WorkerInit {
    * included): past it after a job, the worker asks to be replaced (JobResult `retire`).
    */
   memoryBudget: number;
+  /** The worker's value memo (value-memo.ts), checked against the host's version table; absent: no memo. */
+  valueMemo?: ValueMemoInit;
+}
+
+/** What a worker's value memo needs: the main thread's version table (HostCache.versions.buffer) and its bound in bytes. */
+export interface ValueMemoInit {
+  versions: SharedArrayBuffer;
+  maxBytes: number;
 }
 
 /** An argument as the main thread prepared it: a plain value, or a key the worker reads from the cache. */

@@ -18,11 +18,12 @@ export interface WorkerGate {
   /** Runs guest code (or waits) with the gate open: a deadline may stop the thread in there. */
   outside<T>(f: () => T): T;
   /**
-   * The import object with every host function taking the gate for its duration. The wrappers
-   * have the arity of what they wrap (no rest parameters: a host import is the hottest call a
-   * guest makes, and V8 inlines fixed-arity calls).
+   * The import object with every host function taking the gate for its duration, but those
+   * named in `free` (functions that never touch LMDB: a thread stopped in them leaves nothing
+   * half done). The wrappers have the arity of what they wrap (no rest parameters: a host
+   * import is the hottest call a guest makes, and V8 inlines fixed-arity calls).
    */
-  gated(imports: WebAssembly.Imports): WebAssembly.Imports;
+  gated(imports: WebAssembly.Imports, free?: ReadonlySet<string>): WebAssembly.Imports;
 }
 
 /** The gate in the control words `ctrl` shared with the main thread. */
@@ -49,11 +50,11 @@ export function workerGate(ctrl: Int32Array): WorkerGate {
     }
   }
 
-  function gated(imports: WebAssembly.Imports): WebAssembly.Imports {
+  function gated(imports: WebAssembly.Imports, free: ReadonlySet<string> = new Set()): WebAssembly.Imports {
     for (const ns of Object.values(imports)) {
       const fns = ns as Record<string, unknown>;
       for (const [name, f] of Object.entries(fns)) {
-        if (typeof f === 'function') fns[name] = gate(f as (...a: unknown[]) => unknown);
+        if (typeof f === 'function' && !free.has(name)) fns[name] = gate(f as (...a: unknown[]) => unknown);
       }
     }
     return imports;

@@ -16,7 +16,8 @@ const LWW_TAG = 1;
 import { lowerValue, liftResult } from './abi.ts';
 import { refArgument } from './args.ts';
 import { GuestState } from './guest-state.ts';
-import { GuestAbort, hostImports } from './imports.ts';
+import { ValueMemo } from './value-memo.ts';
+import { GuestAbort, hostImports, LMDB_FREE_IMPORTS } from './imports.ts';
 import {
   BRIDGE, DONE, IDLE, JOB, PARKED, READY, REPLY, STATE, WAKE, wakeMain,
   type BridgeReply, type BridgeRequest, type CallJob, type Job, type JobResult, type ModuleRef, type ModuleSpec, type PreparedArg, type WorkerInit,
@@ -35,7 +36,8 @@ Error.stackTraceLimit = GUEST_STACK_FRAMES;
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
 const port = init.port;
-const cache = HostCache.open({ path: init.cachePath });
+// With a memo, the cache bumps the main thread's version table, which the memo checks (value-memo.ts).
+const cache = HostCache.open({ path: init.cachePath, ...(init.valueMemo ? { versions: init.valueMemo.versions } : {}) });
 
 const { enter, leave, outside, gated } = workerGate(ctrl);
 
@@ -76,6 +78,7 @@ const state = new GuestState(
   },
   new Hlc(init.writer),
   init.writer,
+  init.valueMemo && init.valueMemo.maxBytes > 0 ? new ValueMemo(cache.versions, init.valueMemo.maxBytes) : undefined,
 );
 // The cache is open: from here on the thread may be stopped whenever it is outside host code.
 leave();
@@ -85,7 +88,7 @@ Atomics.notify(ctrl, READY);
 
 const instances = new WarmInstances({
   memoryBudget: init.memoryBudget,
-  imports: (memory, starting) => gated(hostImports(memory, () => state, starting)),
+  imports: (memory, starting) => gated(hostImports(memory, () => state, starting), LMDB_FREE_IMPORTS),
   outside,
 });
 

@@ -4,7 +4,7 @@ export {
   causalMeta, compactDeps, depCovers, depOn, floorOf, fromVersions, joinVectors, lww, lwwValueView, satisfies, vectorOf, versionLeq, versionsOf,
   type CausalMeta, type Dep, type Lww, type LwwVersion,
 } from './lww.ts';
-export { isPlainRegister, isRegister, observeRegister, PlainRegisterCodec } from './lww-raw.ts';
+export { isPlainRegister, isRegister, observeRegister, PlainRegisterCodec, registerC, registerMs } from './lww-raw.ts';
 export { counter, type Counter, type CounterEntry } from './counter.ts';
 export { gset, type GSet } from './set.ts';
 export { max, type Max } from './max.ts';

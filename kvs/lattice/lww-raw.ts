@@ -50,6 +50,16 @@ export function observeRegister(hlc: Hlc, bytes: Uint8Array): void {
   hlc.observeTick(readU48(bytes, MS_AT), bytes[C_AT]! | (bytes[C_AT + 1]! << 8));
 }
 
+/** The primary stamp's ms of an encoded register (`isRegister`): what `observeRegister` observes, with `registerC`. */
+export function registerMs(bytes: Uint8Array): number {
+  return readU48(bytes, MS_AT);
+}
+
+/** The primary stamp's counter of an encoded register (`isRegister`). */
+export function registerC(bytes: Uint8Array): number {
+  return bytes[C_AT]! | (bytes[C_AT + 1]! << 8);
+}
+
 function readU48(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + (b[at + 3]! | (b[at + 4]! << 8) | (b[at + 5]! << 16)) * 0x1000000;
 }

@@ -94,6 +94,7 @@ describe('types section', () => {
       fn('logAll', [['msg', 'string']], 'void'),
       fn('nowMs', [], 'f64'),
       fn('sleepMs', [['ms', 'i32']], 'f64'),
+      fn('getOrHold', [['key', 'string'], ['fallback', 'string'], ['ms', 'i32']], 'string'),
       fn('random', [], 'f64'),
       fn('traceTwo', [['msg', 'string'], ['a', 'f64'], ['b', 'f64']], 'void'),
       fn('consoleAll', [['msg', 'string']], 'void'),

@@ -36,6 +36,7 @@ describe('host options: one place for the defaults', () => {
       publishIntervalMs: 500,
       cacheMiB: 1024,
       cacheKeys: 500_000,
+      valueMemoMiB: 32,
       futureRereadMs: 2000,
       insecure: false,
     });
@@ -54,6 +55,13 @@ describe('host options: one place for the defaults', () => {
     expect(resolveOptions({ ...required, flushMaxDelayMs: 60_000 }).flushMaxDelayMs).toBe(60_000);
     expect(() => resolveOptions({ ...required, flushMaxDelayMs: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
     expect(() => resolveOptions({ ...required, flushMaxDelayMs: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+  });
+
+  it('takes a value memo from 0 (off) up to a worker\'s budget, and refuses one outside it', () => {
+    expect(resolveOptions({ ...required, valueMemoMiB: 0 }).valueMemoMiB).toBe(0);
+    expect(resolveOptions({ ...required, workerMemoryMiB: 100, valueMemoMiB: 100 }).valueMemoMiB).toBe(100);
+    expect(() => resolveOptions({ ...required, workerMemoryMiB: 100, valueMemoMiB: 101 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => resolveOptions({ ...required, valueMemoMiB: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
   });
 
   it('grows the pool to at least workers, and refuses a maxWorkers below workers', () => {

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { CTRL_WORDS, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST } from '../../host/executor/protocol.ts';
 import { workerGate } from '../../host/executor/worker-gate.ts';
+import { LMDB_FREE_IMPORTS } from '../../host/executor/imports.ts';
 
 /** Control words as a worker starts: holding the gate (it opens its cache first). */
 function started(): Int32Array {
@@ -66,5 +67,17 @@ describe('the worker\'s side of the gate', () => {
     expect(ctrl[GATE]).toBe(GATE_FREE);
     expect(during).toEqual(Array.from({ length: 7 }, () => GATE_HOST));
     expect(env.notAFunction).toBe(7);
+  });
+
+  it('leaves the imports named free (no LMDB in them: take, now) ungated, and gates the others', () => {
+    const ctrl = started();
+    const gate = workerGate(ctrl);
+    gate.leave();
+    const seen: Record<string, number> = {};
+    const env = gate.gated({ cloudburst: { take: () => void (seen.take = ctrl[GATE]!), get: () => void (seen.get = ctrl[GATE]!) } }, LMDB_FREE_IMPORTS).cloudburst as Record<string, () => void>;
+    env.take!();
+    env.get!();
+    expect(seen).toEqual({ take: GATE_FREE, get: GATE_HOST });
+    expect([...LMDB_FREE_IMPORTS].sort()).toEqual(['now', 'take']);
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { advertisedUrl, checkAddresses, CloudburstError, isWildcard } from '../../common/index.ts';
 import { envVarOf, FLAGS_BY_COMMAND, flagLabel, flagsFromEnv, flagVariables, forwardFlags, parse, UP_FORWARDS, withoutFlagVariables } from '../../tools/cli/flags.ts';
-import { writeBehindFlags } from '../../tools/cli/flag-values.ts';
+import { memoryFlags, writeBehindFlags } from '../../tools/cli/flag-values.ts';
 
 const refused = (fn: () => unknown, pattern: RegExp): void => {
   try {
@@ -85,6 +85,14 @@ describe('flags: the environment rule', () => {
   it('forwardFlags: the given flags as a command line, booleans bare', () => {
     const p = flagsFromEnv('up', { CLOUDBURST_WORKERS: '3' }, parse(['up', '--autoscale', '--cache-mib', '64']));
     expect(forwardFlags(p, ['workers', 'cache-mib', 'autoscale', 'idle-timeout'])).toEqual(['--workers', '3', '--cache-mib', '64', '--autoscale']);
+  });
+
+  it('--value-memo-mib (or CLOUDBURST_VALUE_MEMO_MIB) on host and up, handed on to the hosts up starts', () => {
+    expect(memoryFlags(parse(['host', '--value-memo-mib', '8']))).toEqual({ valueMemoMiB: 8 });
+    const p = flagsFromEnv('up', { CLOUDBURST_VALUE_MEMO_MIB: '0' }, parse(['up']));
+    expect(memoryFlags(p)).toEqual({ valueMemoMiB: 0 });
+    expect(UP_FORWARDS.host).toContain('value-memo-mib');
+    expect(FLAGS_BY_COMMAND.host).toContain('value-memo-mib');
   });
 });
 

@@ -71,6 +71,7 @@ export const FLAGS = {
   'worker-memory-mib': int('heap of one executor worker, MiB', '512'),
   'cache-mib': int('the host cache\'s size on disk, MiB', '1024'),
   'cache-keys': int('keys the host cache keeps', '500000'),
+  'value-memo-mib': int('each executor worker\'s memo of values read, MiB (0: off)', '32'),
   'tls-cert': { value: 'FILE', help: 'serve the host API over https with this certificate (PEM)' },
   'tls-key': { value: 'FILE', help: 'the certificate\'s private key (PEM)' },
   ca: { value: 'FILE', repeat: true, help: 'trust this CA too (PEM; repeatable)' },
@@ -132,7 +133,7 @@ export interface CommandSpec {
 
 const ADDRESS = ['listen', 'advertise'] as const;
 const WORKERS = ['workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'flush-max-delay'] as const;
-const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys'] as const;
+const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys', 'value-memo-mib'] as const;
 const TLS = ['tls-cert', 'tls-key', 'ca'] as const;
 const SECRET = ['cluster-secret-file', 'insecure'] as const;
 const AUTOSCALE = ['autoscale', 'max-hosts', 'min-hosts', 'scale-out-window', 'scale-in-window', 'scale-out-cooldown', 'scale-in-cooldown'] as const;

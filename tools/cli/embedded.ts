@@ -22,7 +22,7 @@ export interface EmbeddedOptions {
   workers?: number;
   fsync?: FsyncPolicy;
   /** Memory settings of the host (see "Memory" in host/README.md). */
-  memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys'>;
+  memory?: Pick<HostOptions, 'guestMemoryMiB' | 'workerMemoryMiB' | 'cacheMiB' | 'cacheKeys' | 'valueMemoMiB'>;
   /** How the host's executor pool grows and shrinks (see "Executor scaling" in host/README.md). */
   scaling?: Pick<HostOptions, 'maxWorkers' | 'scaleUpWaitMs' | 'idleTimeoutMs'>;
   /** The write-behind flusher's group-commit cap (see "Write-behind" in host/README.md). */

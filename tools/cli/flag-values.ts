@@ -8,11 +8,12 @@ import { flagLabel, type Parsed } from './flags.ts';
 export const flag = (p: Parsed, name: string): string | undefined => p.flags.get(name)?.at(-1);
 export const has = (p: Parsed, name: string): boolean => p.flags.has(name);
 /** The host's memory settings given as flags (HostOptions names them). */
-export const memoryFlags = (p: Parsed): { guestMemoryMiB?: number; workerMemoryMiB?: number; cacheMiB?: number; cacheKeys?: number } => ({
+export const memoryFlags = (p: Parsed): { guestMemoryMiB?: number; workerMemoryMiB?: number; cacheMiB?: number; cacheKeys?: number; valueMemoMiB?: number } => ({
   ...(flag(p, 'guest-memory-mib') === undefined ? {} : { guestMemoryMiB: int(p, 'guest-memory-mib', 256) }),
   ...(flag(p, 'worker-memory-mib') === undefined ? {} : { workerMemoryMiB: int(p, 'worker-memory-mib', 512) }),
   ...(flag(p, 'cache-mib') === undefined ? {} : { cacheMiB: int(p, 'cache-mib', 1024) }),
   ...(flag(p, 'cache-keys') === undefined ? {} : { cacheKeys: int(p, 'cache-keys', 500_000) }),
+  ...(flag(p, 'value-memo-mib') === undefined ? {} : { valueMemoMiB: int(p, 'value-memo-mib', 32) }),
 });
 
 /** A flag whose value is JSON (checked further by what takes it). */

@@ -51,7 +51,7 @@ export const FLAGS_BY_COMMAND: Readonly<Record<'up' | 'kvs' | 'host' | 'cluster'
 
 /** The executor pool's flags (host/README.md) and the write-behind cap, on `host` and `up`. */
 const WORKERS = ['workers', 'max-workers', 'scale-up-wait', 'idle-timeout', 'flush-max-delay'];
-const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys'];
+const MEMORY = ['guest-memory-mib', 'worker-memory-mib', 'cache-mib', 'cache-keys', 'value-memo-mib'];
 
 /**
  * The flags of `up` it hands on, as flags, to the processes it starts with `--kvs-nodes`/
