@@ -253,11 +253,15 @@ export class GuestState {
     return resolved;
   }
 
-  /** Adds `delta` to the call's writes of `key` (not blind: `put` marks its own writes blind after). */
+  /** Adds `delta` to the call's writes of `key`, not blind (`put` marks its own writes blind). */
   #write(key: string, delta: Lattice): void {
-    if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
     this.#blind.delete(key);
-    const prev = this.#overlay.get(key);
+    this.#store(key, delta, this.#overlay.get(key));
+  }
+
+  /** Merges `delta` into `prev`, the call's writes of `key` so far, within CALL_WRITE_LIMITS. */
+  #store(key: string, delta: Lattice, prev: Lattice | undefined): void {
+    if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
     if (prev === undefined && this.#overlay.size >= CALL_WRITE_LIMITS.keys) {
       throw new CloudburstError('GUEST_OUT_OF_MEMORY', `the call has more than ${CALL_WRITE_LIMITS.keys} keys of uncommitted writes (the limit of a call; putDurable commits what the call wrote so far)`);
     }
@@ -322,10 +326,13 @@ export class GuestState {
     if (value.byteLength > KV_LIMITS.maxRegisterBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${value.byteLength} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`, { key: this.#display(key) });
     }
-    if (this.#policy === undefined && (this.#blind.has(key) || !this.#overlay.has(key))) {
-      this.#write(key, lww.write(value, this.#hlc.now()));
-      this.#blind.add(key);
-      return;
+    if (this.#policy === undefined) {
+      const prev = this.#overlay.get(key);
+      if (prev === undefined || this.#blind.has(key)) {
+        this.#store(key, lww.write(value, this.#hlc.now()), prev);
+        this.#blind.add(key);
+        return;
+      }
     }
     if (this.#policy?.depsFor === undefined && this.#plainSoFar(key)) {
       // What #peek would find is a plain register or nothing: the write is plain (#registerWrite).
