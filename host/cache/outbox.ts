@@ -50,7 +50,11 @@ export class Outbox {
   /** Inside a write transaction: one record naming `keys` (none: no record). */
   append(keys: Iterable<string>): void {
     const value = this.#scratch.encode(keys);
-    if (value.byteLength > 0) this.#db.putSync(this.#ids.next(), value);
+    if (value.byteLength === 0) return;
+    // Ids are unique but for a clash of two threads' random instance ids in the same
+    // millisecond and count: never overwrite a record (its keys would lose their mark).
+    // (`putSync` returns whether it wrote; lmdb's declarations say void.)
+    while (!(this.#db.putSync(this.#ids.next(), value, { noOverwrite: true }) as unknown as boolean));
   }
 
   /** The oldest records, until their keys number at least `limit` (or the outbox ends). */
