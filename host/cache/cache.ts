@@ -1,9 +1,11 @@
-import { randomFillSync } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CloudburstError } from '../../common/index.ts';
 import { KV_LIMITS, PlainRegisterCodec, decode, encode, equals, isPlainRegister, merge, type Lattice } from '../../kvs/index.ts';
 import { displayKey } from '../keys.ts';
+import { Outbox, type OutboxBatch } from './outbox.ts';
 import { VersionTable } from './versions.ts';
+
+export type { OutboxBatch, OutboxRecord } from './outbox.ts';
 
 /**
  * `getBinaryFast` without its trap: the buffer it returns is reused by the next read, and
@@ -60,10 +62,26 @@ export interface CacheOptions {
   versions?: SharedArrayBuffer;
 }
 
-/** A dirty key in the outbox and the token of the last commit that dirtied it. */
-export interface OutboxEntry {
+/**
+ * The blind puts of a commit (GuestState.put: no read at put time), resolved against the
+ * stored value inside the commit's transaction.
+ */
+export interface BlindWrites {
+  /** Whether the write of `key` is a blind put. */
+  has(key: string): boolean;
+  /**
+   * The write to merge instead of `write` now that the stored value `current` is known, when
+   * that value is not a plain register (causal versions, siblings), or throws
+   * KV_TYPE_MISMATCH (refusing the whole commit) when it is not a register at all.
+   */
+  resolve(key: string, current: Lattice, write: Lattice): Lattice;
+}
+
+/** A key the KV tier refused for good, with why (see `HostCache.settle`). */
+export interface Refusal {
   key: string;
-  token: Buffer;
+  code: string;
+  message: string;
 }
 
 /**
@@ -83,12 +101,14 @@ export interface RejectedWrite {
 /**
  * The host's cache: one LMDB environment shared by the main thread and every worker.
  *
- * Values are encoded lattices keyed by storage key. The outbox is a second database that
- * marks keys whose cached value holds writes the KV tier has not acknowledged yet. A write
- * merges into the value and marks the key in the same write transaction, so a committed put
- * is never without its outbox entry, even after `kill -9`. The flusher sends the whole
- * merged value of a dirty key (lattice merges are idempotent, so resending is harmless) and
- * clears the mark only if no later commit re-marked the key meanwhile (the token compare).
+ * Values are encoded lattices keyed by storage key. The outbox (outbox.ts) is a second
+ * database with one record per commit naming the keys it wrote: keys whose cached value
+ * holds writes the KV tier has not acknowledged yet. A commit merges its writes into the
+ * values and appends its record in the same write transaction, so a committed put is never
+ * without its outbox record, even after `kill -9`. The flusher sends the whole merged value
+ * of each key the oldest records name (lattice merges are idempotent, so resending is
+ * harmless) and deletes exactly the records it took: a later commit of the same key has its
+ * own record, which stays.
  *
  * @example
  * const cache = HostCache.open({ path: './.cloudburst/host/cache' });
@@ -98,7 +118,7 @@ export interface RejectedWrite {
 export class HostCache {
   readonly #env: RootDatabase;
   readonly #values: Database<Uint8Array, string>;
-  readonly #outbox: Database<Uint8Array, string>;
+  readonly #outbox: Outbox;
   readonly #rejected: Database<Uint8Array, string>;
   readonly #fsync: FsyncPolicy;
   /** Encodes this thread's plain register writes (commit's fast path); one per thread, as the cache is. */
@@ -120,7 +140,7 @@ export class HostCache {
     this.versions = versions;
     // On-disk layouts carry their version in their names.
     this.#values = env.openDB<Uint8Array, string>('values-v1', { encoding: 'binary' });
-    this.#outbox = env.openDB<Uint8Array, string>('outbox-v1', { encoding: 'binary' });
+    this.#outbox = new Outbox(env);
     this.#rejected = env.openDB<Uint8Array, string>('rejected-v1', { encoding: 'binary' });
   }
 
@@ -184,16 +204,17 @@ export class HostCache {
   }
 
   /**
-   * Merges every write into the cache and marks each key dirty, in one synchronous write
-   * transaction. When this returns the writes are committed: they survive `kill -9`.
+   * Merges every write into the cache and appends one outbox record naming every key it
+   * wrote (the ledger's too), in one synchronous write transaction. When this returns the writes are committed: they survive `kill -9`.
    * Throws (and commits nothing) if any write has a lattice type other than the key's, or
    * would make a key's value larger than the KV tier takes (KV_LIMITS.maxValueBytes, encoded):
    * what the tier would refuse is refused here, before anything is acknowledged. With a
    * `ledger`, what the commit adds to the size of the keys it counts is settled in the same
    * transaction: the ledger's own writes go in with the commit, or its refusal aborts it.
+   * The `blind` puts among the writes are resolved against the stored value here (see
+   * `BlindWrites`): a stored value of another type refuses the whole commit.
    */
-  commit(writes: ReadonlyMap<string, Lattice>, ledger?: CommitLedger): Map<string, Lattice> {
-    const token = randomFillSync(Buffer.allocUnsafe(8));
+  commit(writes: ReadonlyMap<string, Lattice>, ledger?: CommitLedger, blind?: BlindWrites): Map<string, Lattice> {
     const merged = new Map<string, Lattice>();
     const stored: string[] = [];
     this.#env.transactionSync(() => {
@@ -208,8 +229,12 @@ export class HostCache {
           // (putSync copies it into LMDB at once: this is a write transaction).
           next = value;
           bytes = this.#plain.encode(value);
+        } else if (raw === undefined) {
+          next = value;
+          bytes = encode(next);
         } else {
-          next = raw === undefined ? value : merge(decode(raw), value);
+          const current = decode(raw);
+          next = merge(current, blind?.has(key) === true ? blind.resolve(key, current, value) : value);
           bytes = encode(next);
         }
         if (bytes.byteLength > KV_LIMITS.maxValueBytes) {
@@ -222,7 +247,6 @@ export class HostCache {
         }
         if (ledger?.counts(key)) growth += raw === undefined ? Buffer.byteLength(key) + bytes.byteLength : bytes.byteLength - raw.byteLength;
         this.#values.putSync(key, bytes);
-        this.#outbox.putSync(key, token);
         stored.push(key);
         if (own) merged.set(key, next);
         this.onStored?.(key, key.length + bytes.byteLength);
@@ -234,7 +258,11 @@ export class HostCache {
           return raw === undefined ? undefined : decode(raw);
         };
         // The ledger's writes are not the caller's: they are committed, not returned.
-        for (const [key, value] of ledger.settle(growth, current)) put(key, value, false);
+        const settled = ledger.settle(growth, current);
+        for (const [key, value] of settled) put(key, value, false);
+        this.#outbox.append(settled.size === 0 ? writes.keys() : [...writes.keys(), ...settled.keys()]);
+      } else {
+        this.#outbox.append(writes.keys());
       }
     });
     this.#changed(stored);
@@ -273,67 +301,59 @@ export class HostCache {
     return merged;
   }
 
-  /** Up to `limit` dirty keys, oldest layout first (key order). */
-  dirty(limit: number): OutboxEntry[] {
+  /** The oldest outbox records, until they name at least `limit` keys (fewer when the outbox ends). */
+  dirty(limit: number): OutboxBatch {
     this.refresh(); // workers commit from other threads
-    const out: OutboxEntry[] = [];
-    for (const { key, value } of this.#outbox.getRange({ limit })) {
-      out.push({ key, token: Buffer.from(value) });
-    }
-    return out;
+    return this.#outbox.oldest(limit);
   }
 
-  /** The outbox entries of these keys, for those that are dirty. */
-  dirtyEntries(keys: readonly string[]): OutboxEntry[] {
+  /** The outbox records that name any of these keys (none: every one of them was acknowledged). */
+  dirtyEntries(keys: readonly string[]): OutboxBatch {
     this.refresh();
-    const out: OutboxEntry[] = [];
-    for (const key of keys) {
-      const token = this.#outbox.getBinary(key);
-      if (token !== undefined) out.push({ key, token: Buffer.from(token) });
-    }
-    return out;
+    return this.#outbox.naming(keys);
   }
 
-  /** Clears the marks that still carry the token that was flushed. Returns how many. */
-  clean(entries: readonly OutboxEntry[]): number {
-    let cleared = 0;
-    this.#env.transactionSync(() => {
-      for (const { key, token } of entries) {
-        const current = readFast(this.#outbox, key);
-        if (current !== undefined && token.equals(current)) {
-          this.#outbox.removeSync(key);
-          cleared++;
-        }
-      }
-    });
-    return cleared;
+  /** Deletes the records of a batch whose every key the tier acknowledged. Returns how many keys they named. */
+  clean(batch: OutboxBatch): number {
+    return this.settle(batch, new Set(batch.keys), []).cleared;
   }
 
   /**
-   * Takes keys whose writes the KV tier refused for good (a type conflict between hosts) out
-   * of the cache, unless a later commit re-marked them, and records each refusal with the
-   * refused value (`rejected`), in the same transaction: a dirty key never disappears without
-   * a durable record of why. The next read fetches the tier's value. Returns how many.
+   * Settles a flushed batch in one write transaction: `refusals` (keys the KV tier refused
+   * for good, a type conflict between hosts) leave the cache with a durable record of the
+   * refused value (`rejected`), unless a commit that is not in the batch wrote the key again
+   * (its record stays and the flusher sends it on its own); then every record of the batch
+   * whose keys were all acknowledged (`done`) or refused is deleted. A dirty key never
+   * disappears without either the tier's acknowledgement or a record of why.
+   * Returns how many keys the deleted records named (`cleared`) and how many refusals were recorded.
    */
-  reject(refusals: readonly { entry: OutboxEntry; code: string; message: string }[]): number {
-    const removed: string[] = [];
+  settle(batch: OutboxBatch, done: ReadonlySet<string>, refusals: readonly Refusal[]): { cleared: number; rejected: number } {
+    const dropped: string[] = [];
     const at = new Date().toISOString();
+    const taken = new Set(batch.records.map((r) => r.id.toString('hex')));
+    const refused = new Set(refusals.map((r) => r.key));
+    const settled = batch.records.filter((r) => r.keys.every((k) => done.has(k) || refused.has(k)));
+    let rejected = 0;
+    let removed: OutboxBatch['records'] = [];
     this.#env.transactionSync(() => {
-      for (const { entry: { key, token }, code, message } of refusals) {
-        const current = readFast(this.#outbox, key);
-        if (current === undefined || !token.equals(current)) continue;
+      for (const { key, code, message } of refusals) {
+        if (this.#outbox.namedElsewhere(key, taken)) continue;
         const value = this.getEncoded(key) ?? new Uint8Array(0);
         this.#rejected.putSync(key, encodeRejected({ key, code, message, at, value }));
-        this.#outbox.removeSync(key);
         this.#values.removeSync(key);
-        removed.push(key);
+        dropped.push(key);
+        rejected++;
       }
+      removed = this.#outbox.remove(settled);
     });
-    this.#changed(removed);
-    return removed.length;
+    this.#changed(dropped);
+    this.#outbox.forget(removed);
+    let cleared = 0;
+    for (const r of removed) cleared += r.keys.length;
+    return { cleared, rejected };
   }
 
-  /** The recorded refusals, in key order (see `reject`). */
+  /** The recorded refusals, in key order (see `settle`). */
   *rejected(): Generator<RejectedWrite> {
     this.refresh();
     for (const { value } of this.#rejected.getRange({})) yield decodeRejected(value);
@@ -368,7 +388,7 @@ export class HostCache {
     const removed: string[] = [];
     this.#env.transactionSync(() => {
       for (const key of keys) {
-        if (this.#outbox.doesExist(key)) continue;
+        if (this.#outbox.isDirty(key)) continue;
         if (this.#values.removeSync(key)) removed.push(key);
       }
     });
@@ -385,8 +405,15 @@ export class HostCache {
     }
   }
 
+  /** Distinct keys the outbox names: keys with writes the KV tier has not acknowledged. */
   outboxSize(): number {
-    return this.#outbox.getCount();
+    this.refresh();
+    return this.#outbox.keys();
+  }
+
+  /** Records in the outbox: commits whose writes the KV tier has not acknowledged (O(1)). */
+  outboxCommits(): number {
+    return this.#outbox.records();
   }
 
   keyCount(): number {

@@ -1,7 +1,7 @@
 import { CloudburstError } from '../../common/index.ts';
 import { type KvClient } from '../../kvs/index.ts';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
-import type { HostCache, OutboxEntry } from './cache.ts';
+import type { HostCache, OutboxBatch, Refusal } from './cache.ts';
 import { FlushPolicy } from './flush-policy.ts';
 
 /** Bytes of values one merge request carries at most (a larger value goes alone). */
@@ -41,8 +41,8 @@ export interface FlusherOptions {
  * `maxDelayMs` under sustained writes: flush-policy.ts), so that many calls' writes travel
  * and are fsynced together. Whoever waits for the tier does not wait for the window:
  * `flushKeys` (durable puts, `PUT /v1/kv`) and `flushAll` (drain) send at once, `flushNow`
- * cuts the window short. On acknowledgement it clears each mark whose token
- * is unchanged. If the tier is down, the marks stay and the sweep retries with backoff; the
+ * cuts the window short. On acknowledgement it deletes exactly the outbox records it took
+ * (a later commit of the same keys has its own record and stays). If the tier is down, the marks stay and the sweep retries with backoff; the
  * outbox is in LMDB, so a restarted host resumes flushing where the dead one stopped.
  */
 export class Flusher {
@@ -78,10 +78,11 @@ export class Flusher {
 
   /** The outbox's metrics: what waits, what went out, what the tier refused. */
   registerMetrics(registry: MetricsRegistry): void {
-    gaugeFrom(registry, 'cloudburst_outbox_keys', 'Writes in the outbox, not yet acknowledged by the KV tier.', () => this.#cache.outboxSize());
+    gaugeFrom(registry, 'cloudburst_outbox_keys', 'Keys with writes in the outbox, not yet acknowledged by the KV tier.', () => this.#cache.outboxSize());
+    gaugeFrom(registry, 'cloudburst_outbox_commits', 'Commits in the outbox (one record each, naming the keys it wrote), not yet acknowledged by the KV tier.', () => this.#cache.outboxCommits());
     gaugeFrom(registry, 'cloudburst_outbox_rejected_keys', 'Refused writes kept for inspection (GET /v1/outbox/rejected).', () => this.#cache.rejectedCount());
-    counterFrom(registry, 'cloudburst_outbox_flushed_total', 'Outbox writes the KV tier acknowledged.', () => this.flushed);
-    counterFrom(registry, 'cloudburst_outbox_rejected_total', 'Outbox writes the KV tier refused for good.', () => this.rejected);
+    counterFrom(registry, 'cloudburst_outbox_flushed_total', 'Keys of outbox records the KV tier acknowledged (a key counts once per record that named it).', () => this.flushed);
+    counterFrom(registry, 'cloudburst_outbox_rejected_total', 'Outbox writes the KV tier refused for good (one per refusal recorded).', () => this.rejected);
     counterFrom(registry, 'cloudburst_outbox_flush_failures_total', 'Flush requests that failed (the writes stay in the outbox and are retried).', () => this.failures);
   }
 
@@ -149,9 +150,9 @@ export class Flusher {
         this.#again = false;
         for (;;) {
           const batch = this.#cache.dirty(this.#batchSize);
-          if (batch.length === 0) break;
+          if (batch.records.length === 0) break;
           await this.#send(batch);
-          if (batch.length < this.#batchSize) break;
+          if (batch.keys.length < this.#batchSize) break;
         }
       } while (this.#again && !this.#closed);
       this.#backoffMs = 0;
@@ -168,57 +169,73 @@ export class Flusher {
    * (the durable put). Sends even keys another flush has in flight: resending is idempotent.
    */
   async flushKeys(keys: readonly string[]): Promise<void> {
-    // A key that is no longer dirty was acknowledged already.
-    const entries = this.#cache.dirtyEntries(keys);
-    if (entries.length > 0) await this.#send(entries);
+    // A key that no record names any more was acknowledged already. The records that name
+    // these keys go whole (their other keys too), so that they can be deleted.
+    const batch = this.#cache.dirtyEntries(keys);
+    if (batch.records.length > 0) await this.#send(batch);
   }
 
-  async #send(batch: OutboxEntry[]): Promise<void> {
+  async #send(batch: OutboxBatch): Promise<void> {
     if (this.#cache.fsync === 'batch') await this.#cache.sync();
     // Requests of at most MAX_REQUEST_BYTES of values (a larger value goes alone), so that a
     // few large values do not make one request the tier cannot take in time.
+    const done = new Set<string>();
+    const refused: Refusal[] = [];
+    let retry: CloudburstError | undefined;
     let entries: { key: string; bytes: Uint8Array }[] = [];
-    let sent: OutboxEntry[] = [];
     let bytes = 0;
-    for (const e of batch) {
-      const raw = this.#cache.getEncoded(e.key);
-      if (raw === undefined) continue; // cannot happen: a value is never evicted while dirty
-      if (entries.length > 0 && bytes + raw.byteLength > MAX_REQUEST_BYTES) {
-        await this.#merge(entries, sent, bytes);
-        entries = [];
-        sent = [];
-        bytes = 0;
+    const merge = async (): Promise<void> => {
+      try {
+        await this.#merge(entries, bytes, done, refused);
+      } catch (err) {
+        retry = err as CloudburstError;
       }
-      entries.push({ key: e.key, bytes: raw });
-      sent.push(e);
+      entries = [];
+      bytes = 0;
+    };
+    for (const key of batch.keys) {
+      const raw = this.#cache.getEncoded(key);
+      if (raw === undefined) {
+        // Only a refusal recorded meanwhile (by a concurrent flush) takes a dirty key's
+        // value: nothing is left to send, and the record of it is the refusal's.
+        done.add(key);
+        continue;
+      }
+      if (entries.length > 0 && bytes + raw.byteLength > MAX_REQUEST_BYTES) {
+        await merge();
+        if (retry) break; // the tier is failing: what was acknowledged so far is settled below
+      }
+      entries.push({ key, bytes: raw });
       bytes += raw.byteLength;
     }
-    if (entries.length > 0) await this.#merge(entries, sent, bytes);
+    if (entries.length > 0 && !retry) await merge();
+    // The records whose keys were all acknowledged (or refused) go, in one transaction with the refusals.
+    const settled = this.#cache.settle(batch, done, refused);
+    this.flushed += settled.cleared;
+    this.rejected += settled.rejected;
+    if (done.size > 0) this.#onFlushed?.([...done]);
+    if (retry) throw retry;
   }
 
-  async #merge(entries: { key: string; bytes: Uint8Array }[], sent: OutboxEntry[], bytes: number): Promise<void> {
+  /** One merge request: adds what the tier acknowledged to `done`, what it refused for good to `refused`; throws what should be retried. */
+  async #merge(entries: { key: string; bytes: Uint8Array }[], bytes: number, done: Set<string>, refused: Refusal[]): Promise<void> {
     // Time to move the bytes on a loaded machine, on top of the client's usual deadline.
     const results = await this.#kv.mergeBatch(entries, { extraMs: Math.ceil(bytes / BYTES_PER_MS), origin: this.#origin?.() });
-    const done: OutboxEntry[] = [];
-    const refused: { entry: OutboxEntry; code: string; message: string }[] = [];
     let retry: CloudburstError | undefined;
     results.forEach((err, i) => {
-      const e = sent[i]!;
+      const { key } = entries[i]!;
       if (err === null) {
-        done.push(e);
+        done.add(key);
       } else if (err.userFault) {
         // A value the tier will never take (a type conflict between hosts; the host refuses
         // what is over the tier's limits before acknowledging it): retrying forever would
         // wedge the outbox. The key leaves the cache with a durable record of the refusal.
-        refused.push({ entry: e, code: err.code, message: err.message });
-        this.#onRejected(e.key, err);
+        refused.push({ key, code: err.code, message: err.message });
+        this.#onRejected(key, err);
       } else {
         retry = err;
       }
     });
-    this.flushed += this.#cache.clean(done);
-    this.#onFlushed?.(done.map((e) => e.key));
-    if (refused.length > 0) this.rejected += this.#cache.reject(refused);
     if (retry) throw retry;
   }
 

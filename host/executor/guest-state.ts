@@ -3,7 +3,8 @@ import {
   KV_LIMITS, counter, gset, isPlainRegister, isRegister, lww, lwwValueView, max, merge, observeRegister, PlainRegisterCodec, tombstoneFor,
   versionsOf, type Counter, type GSet, type Hlc, type Lattice, type LatticeType, type Lww, type Max,
 } from '../../kvs/index.ts';
-import type { HostCache } from '../cache/cache.ts';
+import type { BlindWrites, HostCache } from '../cache/cache.ts';
+import { resolveBlindPut, typeMismatch } from './blind-put.ts';
 import { displayKey, userPrefix } from '../keys.ts';
 import { CALL_WRITE_LIMITS, weight } from './write-limits.ts';
 import { ReusedBytes } from './reused-bytes.ts';
@@ -48,6 +49,16 @@ export class GuestState {
   readonly #hlc: Hlc;
   readonly #writer: string;
   #overlay = new Map<string, Lattice>();
+  /**
+   * Keys whose overlay entry is a blind put (plain writes, nothing read at put time): the
+   * commit resolves them against the stored value (`#blindWrites`), or a read in the call does.
+   */
+  readonly #blind = new Set<string>();
+  /** How the commit resolves the blind puts (one object, built once). */
+  readonly #blindWrites: BlindWrites = {
+    has: (key) => this.#blind.has(key),
+    resolve: (key, current, write) => resolveBlindPut(key, current, write as Lww, this.#hlc, this.#cache),
+  };
   /** What the overlay holds, by `weight`: bounded by CALL_WRITE_LIMITS. */
   #overlayBytes = 0;
   /**
@@ -109,6 +120,7 @@ export class GuestState {
     this.#policy = session ? readPolicy(session, this.#reads, this.#bridge) : undefined;
     this.#cache.refresh();
     this.#overlay.clear();
+    this.#blind.clear();
     this.#overlayBytes = 0;
     this.#memo.clear();
     this.#fetched.clear();
@@ -127,7 +139,7 @@ export class GuestState {
       const ledger = this.#ledger;
       for (const key of this.#overlay.keys()) this.#written.add(key);
       const policy = this.#policy;
-      if (policy === undefined) this.#cache.commit(this.#overlay, ledger);
+      if (policy === undefined) this.#cache.commit(this.#overlay, ledger, this.#blind.size > 0 ? this.#blindWrites : undefined);
       else {
         // A session's writes, once committed: the request reads them from now on (its own writes).
         const written = new Map(this.#overlay);
@@ -135,6 +147,7 @@ export class GuestState {
       }
     }
     this.#overlay.clear();
+    this.#blind.clear();
     this.#overlayBytes = 0;
     this.#memo.clear();
     return n;
@@ -168,6 +181,7 @@ export class GuestState {
   /** Drops the call's writes (the call failed). */
   discard(): void {
     this.#overlay.clear();
+    this.#blind.clear();
     this.#overlayBytes = 0;
   }
 
@@ -220,22 +234,38 @@ export class GuestState {
       cached = this.#policy.read(key);
     }
     if (cached !== undefined && cached.type === 'lww') this.#hlc.observe(cached.stamp);
-    const mine = this.#overlay.get(key);
+    let mine = this.#overlay.get(key);
     if (mine === undefined) return cached;
+    if (cached !== undefined && this.#blind.has(key)) mine = this.#resolveBlindRead(key, cached, mine as Lww);
     return cached === undefined ? mine : merge(cached, mine);
   }
 
   #typed<T extends Lattice['type']>(key: string, type: T): Extract<Lattice, { type: T }> | undefined {
     const v = this.read(key);
-    if (v !== undefined && v.type !== type) {
-      throw new CloudburstError('KV_TYPE_MISMATCH', `key ${JSON.stringify(this.#display(key))} holds a ${v.type}, not a ${type}: use another key, or delete this one (cloudburst kv delete KEY)`, { key: this.#display(key) });
-    }
+    if (v !== undefined && v.type !== type) throw typeMismatch(key, v.type, type);
     return v as Extract<Lattice, { type: T }> | undefined;
   }
 
+  /** A read of a key with a blind put: resolves it now, so that the read (and the commit) sees the write `put` would have made. */
+  #resolveBlindRead(key: string, cached: Lattice, mine: Lww): Lattice {
+    const resolved = resolveBlindPut(key, cached, mine, this.#hlc, this.#cache);
+    if (resolved === mine) return mine; // still plain: the commit checks it again against what it finds
+    this.#blind.delete(key);
+    this.#overlay.delete(key);
+    this.#overlayBytes -= weight(mine);
+    this.#write(key, resolved);
+    return resolved;
+  }
+
+  /** Adds `delta` to the call's writes of `key`, not blind (`put` marks its own writes blind). */
   #write(key: string, delta: Lattice): void {
+    this.#blind.delete(key);
+    this.#store(key, delta, this.#overlay.get(key));
+  }
+
+  /** Merges `delta` into `prev`, the call's writes of `key` so far, within CALL_WRITE_LIMITS. */
+  #store(key: string, delta: Lattice, prev: Lattice | undefined): void {
     if (this.touched.size < MAX_TOUCHED) this.touched.add(key);
-    const prev = this.#overlay.get(key);
     if (prev === undefined && this.#overlay.size >= CALL_WRITE_LIMITS.keys) {
       throw new CloudburstError('GUEST_OUT_OF_MEMORY', `the call has more than ${CALL_WRITE_LIMITS.keys} keys of uncommitted writes (the limit of a call; putDurable commits what the call wrote so far)`);
     }
@@ -304,13 +334,25 @@ export class GuestState {
 
   /**
    * A blind write: unlike the other operations it needs nothing from the current value, so a
-   * miss does not go to the KV tier. Its type is checked against what the cache holds; a
-   * conflict with a value the cache never saw is refused by the tier at flush time (the
-   * flusher then drops the cached value, and the next read fetches the tier's).
+   * miss does not go to the KV tier, and a call without a session reads nothing at all: the
+   * plain write goes to the overlay marked blind, and the commit (which reads the stored
+   * value anyway) resolves it (blind-put.ts): a key of another type refuses the whole commit
+   * with KV_TYPE_MISMATCH, so the call fails at its end, nothing of it written. A conflict
+   * with a value the cache never saw is refused by the tier at flush time (the flusher then
+   * drops the cached value, and the next read fetches the tier's). Sessions (rr, causal)
+   * keep the put-time read: their writes depend on what the session has seen.
    */
   put(key: string, value: Uint8Array): void {
     if (value.byteLength > KV_LIMITS.maxRegisterBytes) {
       throw new CloudburstError('KV_VALUE_TOO_LARGE', `a value of ${value.byteLength} bytes is over the limit of ${KV_LIMITS.maxRegisterBytes} bytes for one key`, { key: this.#display(key) });
+    }
+    if (this.#policy === undefined) {
+      const prev = this.#overlay.get(key);
+      if (prev === undefined || this.#blind.has(key)) {
+        this.#store(key, lww.write(value, this.#hlc.now()), prev);
+        this.#blind.add(key);
+        return;
+      }
     }
     if (this.#policy?.depsFor === undefined && this.#plainSoFar(key)) {
       // What #peek would find is a plain register or nothing: the write is plain (#registerWrite).
@@ -318,9 +360,7 @@ export class GuestState {
       return;
     }
     const known = this.#peek(key);
-    if (known !== undefined && known.type !== 'lww') {
-      throw new CloudburstError('KV_TYPE_MISMATCH', `key ${JSON.stringify(this.#display(key))} holds a ${known.type}, not a lww: use another key, or delete this one (cloudburst kv delete KEY)`, { key: this.#display(key) });
-    }
+    if (known !== undefined && known.type !== 'lww') throw typeMismatch(key, known.type, 'lww');
     this.#write(key, this.#registerWrite(key, known as Lww | undefined, value));
   }
 

@@ -12,6 +12,8 @@ export const CALL_WRITE_LIMITS = { keys: 100_000, bytes: 256 * 1024 * 1024 } as 
 export function weight(l: Lattice): number {
   switch (l.type) {
     case 'lww': {
+      // A register without siblings (every put's write): no versions array per put.
+      if (l.siblings === undefined || l.siblings.length === 0) return 32 + (l.tombstone ? 0 : l.value.byteLength);
       let n = 32;
       for (const v of versionsOf(l)) n += v.tombstone ? 0 : v.value.byteLength;
       return n;

@@ -86,12 +86,14 @@ describe('a call state\'s in-place reads and writes', () => {
     expect([...state.touched]).toEqual(expect.arrayContaining([v, del, conc, tierOnly, absent, own]));
   });
 
-  it('get refuses a key of another type, as getBytes does', () => {
+  it('get refuses a key of another type, as getBytes does; a put of it is refused at the commit', () => {
     const c = fresh('counter');
     cache.commit(new Map([[c, counter.add(undefined, 'other/w0', 1n)]]));
     const { state } = call();
     expect(() => state.getStaged(c)).toThrow(expect.objectContaining({ code: 'KV_TYPE_MISMATCH' }));
-    expect(() => state.put(c, bytes('no'))).toThrow(expect.objectContaining({ code: 'KV_TYPE_MISMATCH' }));
+    // A put reads nothing (blind-put.unit.test.ts): the call's commit is what refuses it.
+    state.put(c, bytes('no'));
+    expect(() => state.commit()).toThrow(expect.objectContaining({ code: 'KV_TYPE_MISMATCH' }));
   });
 
   it('get moves the call\'s clock past what it read: a put after it wins over it', () => {

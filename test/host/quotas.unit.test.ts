@@ -153,12 +153,12 @@ describe('StateLedger: a tenant\'s state bytes, settled in the commit', () => {
     expect(err.details?.['retryAfter']).toBeUndefined();
     expect(cache.get('t1/k/b')).toBeUndefined();
     expect(used('t1')).toBe(cost('t1/k/a', a));
-    expect(cache.dirty(10).map((e) => e.key)).not.toContain('t1/k/b');
+    expect(cache.dirty(10).keys).not.toContain('t1/k/b');
     // Exactly what is left: written, and counted.
     cache.commit(new Map([['t1/k/b', b]]), new StateLedger('t1', 'h-test/w0', limit));
     expect(used('t1')).toBe(limit);
     // The count goes to the tier with the writes (it is in the outbox).
-    expect(cache.dirty(10).map((e) => e.key)).toContain(stateBytesKey('t1'));
+    expect(cache.dirty(10).keys).toContain(stateBytesKey('t1'));
   });
 
   it('a write that replaces a value counts the difference; a delete frees bytes, even over the quota', () => {

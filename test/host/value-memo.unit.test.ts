@@ -151,7 +151,8 @@ describe('a worker\'s value memo', () => {
     expect(read()).toBe('four');
     put(key, 'five');
     expect(read()).toBe('five');
-    expect(cache.reject(cache.dirtyEntries([key]).map((entry) => ({ entry, code: 'KV_TYPE_MISMATCH', message: 'refused' })))).toBe(1);
+    // The tier refuses the write for good: the flusher settles it as a refusal, which drops the value.
+    expect(cache.settle(cache.dirtyEntries([key]), new Set(), [{ key, code: 'KV_TYPE_MISMATCH', message: 'refused' }]).rejected).toBe(1);
     w.bridge.tier.set(key, lww.write(bytes('six'), other.now()));
     expect(read()).toBe('six');
   });
