@@ -123,6 +123,19 @@ export function responseFrame(id: number, status: number, ring: string, body: Ui
  * reader.push(chunk);
  * for (let f; (f = reader.next()); ) handle(f);
  */
+/**
+ * What is left of `buf` after its first `n` bytes. A view would keep the whole of `buf` alive
+ * for as long as the rest waits (a 50 MB frame's buffer, behind the few bytes of the next
+ * frame's head): past RETAIN_BYTES of buffer per byte kept, the rest is copied out instead.
+ */
+function rest(buf: Buffer, n: number): Buffer {
+  const left = buf.length - n;
+  return buf.length > RETAIN_BYTES && left * 4 < buf.length ? Buffer.from(buf.subarray(n)) : buf.subarray(n);
+}
+
+/** A buffer up to this size may stay alive behind a view of its rest (socket chunks are 64 KiB). */
+const RETAIN_BYTES = 256 * 1024;
+
 export class FrameReader {
   #chunks: Buffer[] = [];
   #bytes = 0;
@@ -138,12 +151,18 @@ export class FrameReader {
     return this.#bytes;
   }
 
-  /** The first `n` bytes (n ≤ buffered), copied only when they span chunks. */
+  /**
+   * The first `n` bytes (n ≤ buffered), copied only when they span chunks: only the chunks
+   * that hold them are joined, not a large frame's body arriving behind its head.
+   */
   peek(n: number): Buffer {
     const first = this.#chunks[0]!;
     if (first.length >= n) return first.subarray(0, n);
-    const joined = Buffer.concat(this.#chunks, this.#bytes);
-    this.#chunks = [joined];
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.#chunks[count++]!.length;
+    const joined = Buffer.concat(this.#chunks.slice(0, count), bytes);
+    this.#chunks.splice(0, count, joined);
     return joined.subarray(0, n);
   }
 
@@ -154,11 +173,11 @@ export class FrameReader {
     if (first.length >= n) {
       out = first.subarray(0, n);
       if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
+      else this.#chunks[0] = rest(first, n);
     } else {
       const joined = Buffer.concat(this.#chunks, this.#bytes);
       out = joined.subarray(0, n);
-      this.#chunks = n < joined.length ? [joined.subarray(n)] : [];
+      this.#chunks = n < joined.length ? [rest(joined, n)] : [];
     }
     this.#bytes -= n;
     return out;

@@ -39,6 +39,29 @@ describe('wire frames', () => {
     );
   });
 
+  it('the few bytes left behind a large frame do not keep its buffer alive, and a head is joined from only the chunks that hold it', () => {
+    const reader = new FrameReader();
+    // A 4 MiB frame's chunks, then the first 10 bytes of the next frame in the same chunk.
+    const big = 4 * 1024 * 1024;
+    for (let sent = 0; sent < big; sent += 64 * 1024) reader.push(Buffer.alloc(64 * 1024, 1));
+    reader.push(Buffer.alloc(10, 2));
+    const frame = reader.take(big);
+    expect(frame.length).toBe(big);
+    const left = reader.take(10);
+    expect([...left]).toEqual(Array(10).fill(2));
+    // Copied out: its memory is its own, not a view of the joined 4 MiB.
+    expect(left.buffer.byteLength).toBeLessThan(big);
+    // A head split over two small chunks, with a large body arriving behind it: peek joins the
+    // two chunks that hold the head, and the body's chunks stay as they came.
+    reader.push(Buffer.from([1, 2]));
+    reader.push(Buffer.from([3, 4, 5]));
+    const body = Buffer.alloc(1024 * 1024, 9);
+    reader.push(body);
+    expect([...reader.peek(4)]).toEqual([1, 2, 3, 4]);
+    expect([...reader.take(5)]).toEqual([1, 2, 3, 4, 5]);
+    expect(reader.take(body.length).buffer).toBe(body.buffer);
+  });
+
   it('a request head carries len, id, op, flags 0, and the arg; the body follows', () => {
     const head = requestHead(0xfffffffe, WIRE_OPS.merge, 'a%2Fb', 10);
     expect(head.readUInt32LE(0)).toBe(REQUEST_HEAD + 5 + 10);
