@@ -6,7 +6,7 @@
  * Failures are the HTTP path's: a node that cannot be reached, a socket that closes with
  * requests on it (a node killed mid-request), an answer later than the deadline, all reject
  * with KV_UNAVAILABLE, and the next request opens a new socket. A node that refuses the
- * upgrade (an older node, a node started with `--kv-wire http`, a bad signature, a node
+ * upgrade (an older node, a node started with `CLOUDBURST_KV_WIRE=http`, a bad signature, a node
  * stopping) is spoken to over HTTP for `FALLBACK_MS`, then asked again; HTTP then gives the
  * same answers it always did (a bad signature's 401 included). Origins served over TLS stay
  * on HTTP.
@@ -142,7 +142,7 @@ export class WireChannel {
         resolve(new WireSocket(socket, this.#origin, typeof node === 'string' ? node : '', head, this.#opts));
       });
       req.on('response', (res) => {
-        // Not upgraded (an older node, `--kv-wire http`, a refusal): HTTP it is, for a while.
+        // Not upgraded (an older node, `CLOUDBURST_KV_WIRE=http`, a refusal): HTTP it is, for a while.
         clearTimeout(timer);
         res.resume();
         res.on('error', () => undefined);

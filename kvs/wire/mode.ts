@@ -8,7 +8,7 @@ import { CloudburstError } from '../../common/index.ts';
 export type WireMode = 'binary' | 'http';
 export const WIRE_MODES: readonly WireMode[] = ['binary', 'http'];
 
-/** The environment variable that sets the default everywhere (`--kv-wire` flags override it). */
+/** The environment variable that sets the default everywhere (the `wire` option of `startKvNode` and `KvClient` overrides it). */
 export const WIRE_ENV = 'CLOUDBURST_KV_WIRE';
 
 /**
