@@ -387,8 +387,9 @@ export class HostCache {
   evict(keys: readonly string[]): string[] {
     const removed: string[] = [];
     this.#env.transactionSync(() => {
+      const dirty = this.#outbox.dirtyOf(keys);
       for (const key of keys) {
-        if (this.#outbox.isDirty(key)) continue;
+        if (dirty.has(key)) continue;
         if (this.#values.removeSync(key)) removed.push(key);
       }
     });

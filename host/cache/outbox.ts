@@ -86,9 +86,16 @@ export class Outbox {
     return false;
   }
 
-  /** Whether any record names `key` (for eviction, inside its write transaction). */
-  isDirty(key: string): boolean {
-    return this.#synced().recordsOf(key).size > 0;
+  /**
+   * Which of `keys` some record names (for eviction, inside its write transaction). The
+   * index is brought up to date once for all of them: nothing commits inside the caller's
+   * transaction, and each sync reads the last second's records again.
+   */
+  dirtyOf(keys: readonly string[]): Set<string> {
+    const index = this.#synced();
+    const dirty = new Set<string>();
+    for (const key of keys) if (index.recordsOf(key).size > 0) dirty.add(key);
+    return dirty;
   }
 
   /** Inside a write transaction: deletes these records. Call `forget` once it committed. */
