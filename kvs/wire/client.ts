@@ -16,7 +16,7 @@ import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { CloudburstError, signRequest } from '../../common/index.ts';
 import { KV_HEADERS } from '../protocol.ts';
-import { FrameReader, MAX_RESPONSE_LEN, requestHead, RESPONSE_HEAD, WIRE_PATH, WIRE_PROTOCOL, type WireOp } from './frame.ts';
+import { FrameReader, MAX_RESPONSE_LEN, requestHead, RESPONSE_HEAD, WIRE_PATH, WIRE_PROTOCOL, TurnCork, type WireOp } from './frame.ts';
 
 /** Sockets per node: a few, as answers are multiplexed (one is busy parsing while another reads). */
 export const WIRE_SOCKETS_PER_ORIGIN = 2;
@@ -170,18 +170,19 @@ interface Pending {
 /** One upgraded socket: requests out, answers in by id. */
 class WireSocket {
   readonly #socket: Socket;
+  readonly #cork: TurnCork;
   readonly #origin: string;
   readonly #node: string;
   readonly #opts: WireChannelOptions;
   readonly #reader = new FrameReader();
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #corked = false;
   #closing = false;
   dead = false;
 
   constructor(socket: Socket, origin: string, node: string, head: Buffer, opts: WireChannelOptions) {
     this.#socket = socket;
+    this.#cork = new TurnCork(socket);
     this.#origin = origin;
     this.#node = node;
     this.#opts = opts;
@@ -204,14 +205,7 @@ class WireSocket {
       const p: Pending = { resolve, reject, timeoutMs, started: Date.now(), extended: false, timer: setTimeout(() => this.#timeout(id), timeoutMs) };
       this.#pending.set(id, p);
       // Requests sent in one turn go out in one write.
-      if (!this.#corked) {
-        this.#corked = true;
-        this.#socket.cork();
-        process.nextTick(() => {
-          this.#corked = false;
-          this.#socket.uncork();
-        });
-      }
+      this.#cork.cork();
       this.#socket.write(requestHead(id, op, arg, body?.byteLength ?? 0));
       if (body && body.byteLength > 0) this.#socket.write(body);
     });

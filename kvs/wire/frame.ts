@@ -17,6 +17,7 @@
  * No second value encoding exists: only the envelope is new.
  */
 import { Buffer } from 'node:buffer';
+import type { Socket } from 'node:net';
 import { KV_LIMITS, KV_PATHS } from '../protocol.ts';
 
 /** The path of the upgrade request, and the protocol token of its `Upgrade` header. */
@@ -187,5 +188,32 @@ export class FrameReader {
   clear(): void {
     this.#chunks = [];
     this.#bytes = 0;
+  }
+}
+
+/**
+ * Corks a socket for the rest of the turn at its first write, so that the frames written in
+ * one turn (requests sent together, answers completed together) go out in one write.
+ *
+ * @example
+ * const out = new TurnCork(socket);
+ * out.cork(); socket.write(head); socket.write(body);
+ */
+export class TurnCork {
+  readonly #socket: Socket;
+  #corked = false;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
   }
 }

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { CloudburstError, stringify } from '../../common/index.ts';
 import { checkAccess, type KvCredential } from '../auth.ts';
 import { KV_HEADERS } from '../protocol.ts';
-import { BODY_LIMITS, FrameReader, isWireOp, MAX_ARG_BYTES, REQUEST_HEAD, responseFrame, WIRE_PATH, WIRE_PROTOCOL, type WireOp } from './frame.ts';
+import { BODY_LIMITS, FrameReader, isWireOp, MAX_ARG_BYTES, REQUEST_HEAD, responseFrame, WIRE_PATH, WIRE_PROTOCOL, TurnCork, type WireOp } from './frame.ts';
 
 /** Requests one socket may have in flight before the node stops reading it (back-pressure). */
 export const WIRE_MAX_IN_FLIGHT = 1024;
@@ -90,16 +90,17 @@ export function acceptWire(server: Server, opts: WireServerOptions): WireServer 
 /** One upgraded socket: its frames in, its answers out. */
 class WireConnection {
   readonly #socket: Socket;
+  readonly #cork: TurnCork;
   readonly #opts: WireServerOptions;
   readonly #reader = new FrameReader();
   #inFlight = 0;
   #dead = false;
-  #corked = false;
   #idle: (() => void) | undefined;
   readonly #closed: Promise<void>;
 
   constructor(socket: Socket, opts: WireServerOptions, onClose: () => void) {
     this.#socket = socket;
+    this.#cork = new TurnCork(socket);
     this.#opts = opts;
     this.#closed = new Promise((resolve) => socket.once('close', () => {
       this.#dead = true;
@@ -173,14 +174,7 @@ class WireConnection {
   #send(id: number, status: number, body: Uint8Array): void {
     if (this.#dead || this.#socket.destroyed) return;
     // Answers completed in one turn go out in one write.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
-    }
+    this.#cork.cork();
     for (const b of responseFrame(id, status, this.#opts.ringVersion(), body)) this.#socket.write(b);
   }
 
