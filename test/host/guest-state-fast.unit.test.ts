@@ -10,36 +10,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { causalMeta, compareStamps, counter, encode, Hlc, lww, merge, type Lattice, type Lww } from '../../kvs/index.ts';
 import { HostCache } from '../../host/cache/cache.ts';
-import { GuestState, type Bridge } from '../../host/executor/guest-state.ts';
+import { GuestState } from '../../host/executor/guest-state.ts';
+import { TierBridge } from '../helpers/tier-bridge.ts';
 
 const K = (name: string): string => `default/k/${name}`;
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
-
-class TierBridge implements Bridge {
-  readonly fetched: string[] = [];
-  readonly tier = new Map<string, Lattice>();
-  constructor(readonly cache: HostCache) {}
-  fetch(keys: string[]): void {
-    for (const key of keys) {
-      this.fetched.push(key);
-      const v = this.tier.get(key);
-      if (v !== undefined) this.cache.absorb(key, v);
-    }
-  }
-  flush(): void {}
-  send(): void {}
-  recv(): Uint8Array | null {
-    return null;
-  }
-  snapshot(): Uint8Array | null {
-    throw new Error('no snapshots here');
-  }
-  ensure(): void {}
-  pin(): never {
-    throw new Error('no pins here');
-  }
-}
 
 describe('a call state\'s in-place reads and writes', () => {
   let dir: string;

@@ -6,39 +6,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hlc, lww, type Lattice } from '../../kvs/index.ts';
+import { Hlc, lww } from '../../kvs/index.ts';
 import { HostCache } from '../../host/cache/cache.ts';
 import { VersionTable } from '../../host/cache/versions.ts';
-import { GuestState, type Bridge } from '../../host/executor/guest-state.ts';
+import { GuestState } from '../../host/executor/guest-state.ts';
+import { TierBridge } from '../helpers/tier-bridge.ts';
 import { MEMO_MAX_VALUE_BYTES, ValueMemo } from '../../host/executor/value-memo.ts';
 
 const K = (name: string): string => `default/k/${name}`;
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
-
-/** The main thread, as far as a call needs it here: a miss absorbs the "tier"'s value. */
-class TierBridge implements Bridge {
-  readonly tier = new Map<string, Lattice>();
-  constructor(readonly cache: HostCache) {}
-  fetch(keys: string[]): void {
-    for (const key of keys) {
-      const v = this.tier.get(key);
-      if (v !== undefined) this.cache.absorb(key, v);
-    }
-  }
-  flush(): void {}
-  send(): void {}
-  recv(): Uint8Array | null {
-    return null;
-  }
-  snapshot(): Uint8Array | null {
-    throw new Error('no snapshots here');
-  }
-  ensure(): void {}
-  pin(): never {
-    throw new Error('no pins here');
-  }
-}
 
 describe('the version table', () => {
   it('gives each transaction one new sequence and raises its keys\' slots to it, seen from another thread\'s copy', () => {
