@@ -1,14 +1,15 @@
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort } from 'node:worker_threads';
 import { CloudburstError, distUrl } from '../../common/index.ts';
 import {
-  BRIDGE, CTRL_WORDS, DONE, GATE, GATE_CLAIMED, GATE_CLOSING, GATE_FREE, GATE_HOST, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
-  type BridgeReply, type BridgeRequest, type Job, type JobResult, type ValueMemoInit, type WorkerInit,
+  BRIDGE, DONE, IDLE, JOB, READY, REPLY, STATE, WAKE, WATCHING, wakeWorker,
+  type BridgeReply, type BridgeRequest, type Job, type JobResult, type ValueMemoInit,
 } from './protocol.ts';
 import type { ReadVersion } from '../consistency/call-session.ts';
 import { Histogram } from 'prom-client';
 import { counterFrom, gaugeFrom, type MetricsRegistry } from '../metrics.ts';
 import { PoolScaler, type GrowReason, type PoolLoad } from './pool-scaler.ts';
 import { TenantShare } from './tenant-share.ts';
+import { closeGate, orDied, startSlot, terminateSlot, type Slot } from './worker-slot.ts';
 
 /** Buckets of the queue wait histogram, in seconds: 100 us to 30 s. */
 const WAIT_BUCKETS = [0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -59,42 +60,6 @@ export interface PoolOptions {
 }
 
 type ResolvedOptions = Required<Omit<PoolOptions, 'workerUrl' | 'maxSize' | 'scaleUpWaitMs' | 'idleTimeoutMs' | 'valueMemo'>> & Pick<PoolOptions, 'valueMemo'> & { workerUrl: URL };
-
-interface Slot {
-  index: number;
-  worker: Worker;
-  ctrl: Int32Array;
-  port: MessagePort;
-  /** Modules already sent to this worker. */
-  modules: Set<string>;
-  busy: boolean;
-  /** Resolves when the worker died (exit or uncaught error). */
-  died: Promise<void>;
-  /**
-   * Called when the worker dies, by whatever awaits something for it (see `#orDied`): a
-   * `Promise.race` with `died` would leave a reaction on `died` per call, kept until the
-   * worker dies, which may be never.
-   */
-  onDeath: Set<() => void>;
-  /** `died` has resolved. */
-  hasDied: boolean;
-  /** Not to be given jobs again (it died, or it is being stopped). */
-  dead: boolean;
-  /** It has started (READY): until then it gets no job. */
-  ready: boolean;
-  /** When its last job ended, or it became ready (`performance.now()`). */
-  idleSince: number;
-  /** The thread has exited. */
-  exited: boolean;
-  /** The tenant of the job it runs, while `busy`. */
-  tenant: string;
-  /** When the job it runs started (`performance.now()`), while `busy`. */
-  since: number;
-  /** Its job waits for the main thread's answer to a bridge request (a fetch, a message...). */
-  bridging: boolean;
-  /** Why the thread failed, when it did. */
-  error?: unknown;
-}
 
 interface Waiting {
   tenant: string;
@@ -219,48 +184,11 @@ export class ExecutorPool {
   }
 
   #start(index: number): Slot {
-    const ctrlBuffer = new SharedArrayBuffer(CTRL_WORDS * 4);
-    // A worker starts in host code (it opens the cache) and opens its gate once ready.
-    new Int32Array(ctrlBuffer)[GATE] = GATE_HOST;
-    const { port1, port2 } = new MessageChannel();
-    const init: WorkerInit = {
-      cachePath: this.#opts.cachePath,
-      writer: `${this.#opts.writerPrefix}/w${index}`,
-      ctrl: ctrlBuffer,
-      port: port2,
-      memoryBudget: this.#opts.workerMemoryBytes,
-      ...(this.#opts.valueMemo ? { valueMemo: this.#opts.valueMemo } : {}),
-    };
-    const worker = new Worker(this.#opts.workerUrl, {
-      workerData: init,
-      transferList: [port2],
-      resourceLimits: { maxOldGenerationSizeMb: 1024 },
-      stderr: false,
-    });
-    let markDead!: () => void;
-    const died = new Promise<void>((resolve) => (markDead = resolve));
-    const slot: Slot = {
-      index, worker, ctrl: new Int32Array(ctrlBuffer), port: port1, modules: new Set(), busy: false, died, onDeath: new Set(), hasDied: false, dead: false, exited: false, tenant: '', since: 0, bridging: false, ready: false, idleSince: 0,
-    };
-    const onDeath = (err?: unknown): void => {
-      if (err !== undefined) slot.error = err;
-      if (slot.dead) return;
-      slot.dead = true;
+    return startSlot(index, this.#opts, (slot, err) => {
       // A start that failed is reported where it is retried (#whenReady).
       if (err !== undefined && !this.#closed && slot.ready) console.error(`executor worker ${index} failed:`, err);
-      markDead();
-      slot.hasDied = true;
-      for (const f of slot.onDeath) f();
-      // Wakes the main thread's wait for the job's end (#converse), which then finds it dead.
-      Atomics.notify(slot.ctrl, STATE);
       if (!this.#closed && slot.ready && this.#slots.includes(slot) && !slot.busy) this.#replace(slot);
-    };
-    worker.on('error', onDeath);
-    worker.on('exit', () => {
-      slot.exited = true;
-      onDeath();
     });
-    return slot;
   }
 
   /** A worker that was ready died (deadline, crash, retired): another takes its place. */
@@ -375,7 +303,7 @@ export class ExecutorPool {
     this.#stopped++;
     slot.dead = true;
     this.#drop(slot);
-    void this.#terminate(slot);
+    void terminateSlot(slot);
   }
 
   /**
@@ -581,7 +509,7 @@ export class ExecutorPool {
         if (state === JOB && performance.now() >= deadline) {
           // Stop the guest, never the host's own work: if the job finished meanwhile (its
           // commit was under way when the deadline came), its result stands.
-          if ((await this.#close(slot)) !== 'done') return this.#timeout(slot, timeoutMs);
+          if ((await closeGate(slot)) !== 'done') return this.#timeout(slot, timeoutMs);
           continue;
         }
       }
@@ -593,7 +521,7 @@ export class ExecutorPool {
           // It holds memory only its end gives back: replace it (after this job, see #execute).
           this.#retired++;
           slot.dead = true;
-          void this.#terminate(slot);
+          void terminateSlot(slot);
         }
         return result;
       }
@@ -614,7 +542,7 @@ export class ExecutorPool {
         if (this.#queued > 0) this.#tick();
         try {
           if (req === undefined) throw new CloudburstError('INTERNAL', 'bridge request missing');
-          const data = await this.#orDied(slot, this.#opts.bridge(req, deadline - performance.now(), job.tenant));
+          const data = await orDied(slot, this.#opts.bridge(req, deadline - performance.now(), job.tenant));
           reply = data instanceof Uint8Array || data === null ? { ok: true, data } : data === undefined ? { ok: true } : { ok: true, at: data.at };
         } catch (err) {
           const e = err instanceof CloudburstError ? err : new CloudburstError('INTERNAL', String(err));
@@ -631,22 +559,6 @@ export class ExecutorPool {
         Atomics.notify(ctrl, REPLY);
       }
     }
-  }
-
-  /** `p`, or undefined as soon as the slot's worker dies. */
-  #orDied<T>(slot: Slot, p: Promise<T>): Promise<T | undefined> {
-    if (slot.hasDied) return Promise.resolve(undefined);
-    return new Promise<T | undefined>((resolve, reject) => {
-      const died = (): void => resolve(undefined);
-      slot.onDeath.add(died);
-      p.then((v) => {
-        slot.onDeath.delete(died);
-        resolve(v);
-      }, (err: unknown) => {
-        slot.onDeath.delete(died);
-        reject(err);
-      });
-    });
   }
 
   #timeout(slot: Slot, timeoutMs: number): JobResult {
@@ -670,7 +582,7 @@ export class ExecutorPool {
   #failed(slot: Slot, code: 'CALL_TIMEOUT' | 'INTERNAL' | 'SHUTTING_DOWN', message: string): JobResult {
     // The worker may be mid-guest or mid-bridge: it cannot be trusted again.
     slot.dead = true;
-    void this.#terminate(slot);
+    void terminateSlot(slot);
     return { kind: 'done', ok: false, code, message, logs: [] };
   }
 
@@ -712,47 +624,8 @@ export class ExecutorPool {
     clearTimeout(this.#scaleTimer);
     this.#rejectQueued(new CloudburstError('SHUTTING_DOWN'));
     await Promise.all(this.#slots.map(async (s) => {
-      await this.#terminate(s);
+      await terminateSlot(s);
       s.port.close();
     }));
-  }
-
-  /**
-   * Closes a worker's gate (see GATE in protocol.ts): resolves once the worker can no longer
-   * enter host code, so that it may be terminated. While it is in host code (a commit, a host
-   * import, opening the cache) that work finishes first: the worker hands the gate over as it
-   * leaves. Resolves 'done' instead, with the gate open again, when the worker finished its
-   * job meanwhile (unless `stopping`); 'dead' when the thread exited.
-   */
-  async #close(slot: Slot, stopping = false): Promise<'closed' | 'done' | 'dead'> {
-    const { ctrl } = slot;
-    const since = performance.now();
-    let warned = false;
-    for (;;) {
-      const prev = Atomics.compareExchange(ctrl, GATE, GATE_FREE, GATE_CLAIMED);
-      if (prev === GATE_FREE || prev === GATE_CLAIMED) {
-        if (stopping || Atomics.load(ctrl, STATE) !== DONE) return 'closed';
-        Atomics.store(ctrl, GATE, GATE_FREE);
-        Atomics.notify(ctrl, GATE);
-        return 'done';
-      }
-      if (slot.exited) return 'dead';
-      // In host code: ask for the gate, and wait for the worker to hand it over.
-      if (prev === GATE_HOST) Atomics.compareExchange(ctrl, GATE, GATE_HOST, GATE_CLOSING);
-      if (!warned && performance.now() - since > 10_000) {
-        warned = true;
-        console.error(`executor worker ${slot.index} has been in host code for 10 s; waiting for it before stopping it`);
-      }
-      // A timed wait: it also lets the event loop run, so that the worker's 'exit' is seen.
-      const w = Atomics.waitAsync(ctrl, GATE, GATE_CLOSING, 20);
-      if (w.async) await w.value;
-    }
-  }
-
-  /** Terminates a slot's worker, never while it is in host code (see GATE in protocol.ts). */
-  async #terminate(slot: Slot): Promise<void> {
-    // A job that finished meanwhile changes nothing here: the slot is being replaced or closed.
-    await this.#close(slot, true);
-    await slot.worker.terminate();
   }
 }
