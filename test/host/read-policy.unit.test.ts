@@ -10,50 +10,32 @@ import { counter, depOn, encode, gset, Hlc, lww, type Lattice, type Lww } from '
 import { HostCache } from '../../host/cache/cache.ts';
 import { ABSENT_VERSION, versionOf, type CausalNeed, type ReadVersion, type SessionSpec } from '../../host/consistency/call-session.ts';
 import { depToWire } from '../../host/consistency/causal-wire.ts';
-import { GuestState, type Bridge } from '../../host/executor/guest-state.ts';
+import { GuestState } from '../../host/executor/guest-state.ts';
+import { TierBridge } from '../helpers/tier-bridge.ts';
 
 const K = (name: string): string => `default/k/${name}`;
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
 
 /** The main thread, as far as a call's state sees it. */
-class TestBridge implements Bridge {
-  readonly fetched: string[] = [];
-  readonly tier = new Map<string, Lattice>();
+class TestBridge extends TierBridge {
   readonly snapshots = new Map<string, Uint8Array | null>();
   /** What `pin` answers (undefined: the proposal wins). */
   agreed: ReadVersion | undefined;
   readonly proposals: { key: string; v: string }[] = [];
   /** What `ensure` brings into the cache (nothing: the request's needs are not met). */
   ensures = new Map<string, Lattice>();
-  readonly cache: HostCache;
 
-  constructor(cache: HostCache) {
-    this.cache = cache;
-  }
-
-  fetch(keys: string[]): void {
-    for (const key of keys) {
-      this.fetched.push(key);
-      const v = this.tier.get(key);
-      if (v !== undefined) this.cache.absorb(key, v);
-    }
-  }
-  flush(): void {}
-  send(): void {}
-  recv(): Uint8Array | null {
-    return null;
-  }
-  snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null {
+  override   snapshot(rid: string, key: string, at: ReadVersion): Uint8Array | null {
     const got = this.snapshots.get(`${rid} ${key} ${at.version}`);
     if (got === undefined) throw new Error(`no snapshot of ${key} at ${at.version}`);
     return got;
   }
-  ensure(key: string, _need: CausalNeed): void {
+  override ensure(key: string, _need: CausalNeed): void {
     const v = this.ensures.get(key);
     if (v !== undefined) this.cache.absorb(key, v);
   }
-  pin(_rid: string, key: string, v: string): ReadVersion {
+  override pin(_rid: string, key: string, v: string): ReadVersion {
     this.proposals.push({ key, v });
     return this.agreed ?? { version: v, host: 'self', url: 'http://self' };
   }
